@@ -1,0 +1,164 @@
+#include "sbc/app/commands.hpp"
+
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sbc/app/config.hpp"
+#include "sbc/sip/message.hpp"
+
+namespace sbc::app {
+namespace {
+
+constexpr std::string_view kUsage =
+    "usage: sbc <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run [--config FILE]               start the SBC (embedded default configuration without --config)\n"
+    "  check-config FILE                 validate a configuration file and exit\n"
+    "  validate [--config FILE] FILE...  validate each file as the payload of one UDP datagram\n"
+    "  version                           print the version\n";
+
+// Splits "--config FILE" off the arguments; returns the remaining ones.
+std::vector<std::string_view> take_config_option(std::span<const std::string_view> args,
+                                                 std::optional<std::string>& config_path) {
+  std::vector<std::string_view> rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" || args[i] == "-c") {
+      if (i + 1 == args.size()) throw ConfigError("--config needs a file name");
+      config_path = std::string(args[++i]);
+    } else if (args[i].starts_with("--config=")) {
+      config_path = std::string(args[i].substr(9));
+    } else {
+      rest.push_back(args[i]);
+    }
+  }
+  return rest;
+}
+
+Config load(const std::optional<std::string>& path) {
+  return path ? load_config_file(*path) : parse_config(default_config_text(), "<default>");
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return !in.bad();
+}
+
+}  // namespace
+
+int validate_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  std::optional<std::string> config_path;
+  Config config;
+  std::vector<std::string_view> files;
+  try {
+    files = take_config_option(args, config_path);
+    config = load(config_path);
+  } catch (const ConfigError& e) {
+    err << "sbc validate: " << e.what() << '\n';
+    return 2;
+  }
+  if (files.empty()) {
+    err << "sbc validate: no file given\n" << kUsage;
+    return 2;
+  }
+  std::vector<std::string_view> supported(config.proxy_require_supported.begin(),
+                                          config.proxy_require_supported.end());
+  const sip::Message::ProxyOptions proxy{supported};
+  auto message = std::make_unique<sip::Message>();
+  std::string bytes;
+  bool all_valid = true;
+  for (std::string_view file : files) {
+    if (!read_file(std::string(file), bytes)) {
+      out << file << ": error cannot read the file\n";
+      all_valid = false;
+      continue;
+    }
+    sip::Verdict verdict = message->parse(bytes, sip::Framing::Datagram, config.limits);
+    if (verdict.is_valid()) verdict = message->check_proxy_rules(proxy);
+    switch (verdict.kind) {
+      case sip::Verdict::Kind::Valid:
+        out << file << ": valid\n";
+        break;
+      case sip::Verdict::Kind::Respond:
+        out << file << ": invalid " << verdict.status << ' ' << verdict.reason << '\n';
+        all_valid = false;
+        break;
+      case sip::Verdict::Kind::Drop:
+        out << file << ": invalid drop " << verdict.reason << '\n';
+        all_valid = false;
+        break;
+    }
+  }
+  return all_valid ? 0 : 1;
+}
+
+int check_config_command(std::span<const std::string_view> args, std::ostream& out,
+                         std::ostream& err) {
+  if (args.size() != 1) {
+    err << "sbc check-config: exactly one file expected\n" << kUsage;
+    return 2;
+  }
+  try {
+    const Config config = load_config_file(std::string(args[0]));
+    out << args[0] << ": configuration OK (" << config.listeners.size() << " listeners)\n";
+    return 0;
+  } catch (const ConfigError& e) {
+    err << e.what() << '\n';
+    return 1;
+  }
+}
+
+int run_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  std::optional<std::string> config_path;
+  Config config;
+  try {
+    const auto rest = take_config_option(args, config_path);
+    if (!rest.empty()) {
+      err << "sbc run: unexpected argument " << rest.front() << '\n' << kUsage;
+      return 2;
+    }
+    config = load(config_path);
+  } catch (const ConfigError& e) {
+    err << "sbc run: " << e.what() << '\n';
+    return 1;
+  }
+  out << "sbc " << SBC_VERSION << ": configuration "
+      << (config_path ? *config_path : std::string("<embedded default>")) << " is valid\n";
+  for (const Listener& l : config.listeners)
+    out << "  listener " << to_string(l.transport) << " [" << l.address << "]:" << l.port << '\n';
+  out << "  limits: message " << config.limits.max_message_bytes << " B, headers "
+      << config.limits.max_headers << ", Via values " << config.limits.max_vias << ", line "
+      << config.limits.max_line_bytes << " B, body " << config.limits.max_body_bytes << " B\n";
+  // The network edge (listeners, TLS, workers) is the next milestone; until it lands, `run`
+  // validates its configuration and says so rather than pretending to serve.
+  out << "sbc run: the network listeners are not part of this build yet; exiting after the "
+         "configuration check\n";
+  return 0;
+}
+
+int main_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    (args.empty() ? err : out) << kUsage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string_view command = args[0];
+  const auto rest = args.subspan(1);
+  if (command == "validate") return validate_command(rest, out, err);
+  if (command == "check-config") return check_config_command(rest, out, err);
+  if (command == "run") return run_command(rest, out, err);
+  if (command == "version" || command == "--version") {
+    out << "sbc " << SBC_VERSION << '\n';
+    return 0;
+  }
+  err << "sbc: unknown command '" << command << "'\n" << kUsage;
+  return 2;
+}
+
+}  // namespace sbc::app

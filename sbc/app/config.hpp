@@ -1,0 +1,42 @@
+#pragma once
+// The SBC's configuration: YAML in, an immutable validated Config out. Errors name the key and
+// the line, and start-up stops on the first one (control plane: exceptions are fine here).
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sbc/sip/message.hpp"
+
+namespace sbc::app {
+
+enum class Transport : std::uint8_t { Udp, Tcp, Tls };
+std::string_view to_string(Transport t) noexcept;
+
+struct Listener {
+  Transport transport = Transport::Udp;
+  std::string address;
+  std::uint16_t port = 0;
+};
+
+struct Config {
+  unsigned workers = 0;  // 0: one per core
+  std::vector<Listener> listeners;
+  sip::Limits limits;
+  std::vector<std::string> proxy_require_supported;
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The configuration built into the binary.
+std::string_view default_config_text() noexcept;
+// `source` names the text in error messages (a file name, or "<default>").
+Config parse_config(std::string_view yaml_text, std::string_view source);
+Config load_config_file(const std::string& path);
+
+}  // namespace sbc::app

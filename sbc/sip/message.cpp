@@ -1,0 +1,504 @@
+#include "sbc/sip/message.hpp"
+
+#include <cstring>
+
+namespace sbc::sip {
+namespace {
+
+constexpr std::string_view kMalformed[kHeaderIdCount] = {
+    "Malformed header line",
+    "Malformed Via header",
+    "Malformed From header",
+    "Malformed To header",
+    "Malformed Call-ID header",
+    "Malformed CSeq header",
+    "Malformed Max-Forwards header",
+    "Malformed Contact header",
+    "Malformed Route header",
+    "Malformed Record-Route header",
+    "Malformed Path header",
+    "Malformed Content-Length header",
+    "Malformed Content-Type header",
+    "Malformed Expires header",
+    "Malformed Require header",
+    "Malformed Proxy-Require header",
+    "Malformed Supported header",
+    "Malformed Unsupported header",
+    "Malformed User-Agent header",
+    "Malformed Authorization header",
+    "Malformed Proxy-Authorization header",
+    "Malformed WWW-Authenticate header",
+    "Malformed Proxy-Authenticate header",
+    "Malformed P-Asserted-Identity header",
+    "Malformed Date header",
+};
+
+struct MethodName {
+  std::string_view name;
+  Method method;
+};
+constexpr MethodName kMethods[] = {
+    {"INVITE", Method::Invite},     {"ACK", Method::Ack},         {"BYE", Method::Bye},
+    {"CANCEL", Method::Cancel},     {"OPTIONS", Method::Options}, {"REGISTER", Method::Register},
+    {"PRACK", Method::Prack},       {"SUBSCRIBE", Method::Subscribe},
+    {"NOTIFY", Method::Notify},     {"PUBLISH", Method::Publish}, {"INFO", Method::Info},
+    {"REFER", Method::Refer},       {"MESSAGE", Method::Message}, {"UPDATE", Method::Update},
+};
+
+// Bytes an opaque header value may hold: TEXT-UTF8char, UTF8-CONT and LWS (RFC 3261 25.1).
+constexpr std::array<bool, 256> make_value_bytes() {
+  std::array<bool, 256> t{};
+  for (int c = 0x20; c <= 0x7E; ++c) t[c] = true;
+  for (int c = 0x80; c <= 0xFD; ++c) t[c] = true;
+  t['\t'] = t['\r'] = t['\n'] = true;
+  return t;
+}
+constexpr std::array<bool, 256> kValueBytes = make_value_bytes();
+
+bool is_wsp_or_crlf(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view trim(std::string_view v) noexcept {
+  while (!v.empty() && is_wsp_or_crlf(v.front())) v.remove_prefix(1);
+  while (!v.empty() && is_wsp_or_crlf(v.back())) v.remove_suffix(1);
+  return v;
+}
+
+// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT. Returns 0 malformed, 1 SIP/2.0, 2 other version.
+int classify_version(std::string_view v) noexcept {
+  if (v.size() < 7 || !iequals(v.substr(0, 4), "SIP/")) return 0;
+  const std::string_view number = v.substr(4);
+  const std::size_t dot = number.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == number.size()) return 0;
+  for (std::size_t i = 0; i < number.size(); ++i)
+    if (i != dot && !chars::is_digit(number[i])) return 0;
+  return number == "2.0" ? 1 : 2;
+}
+
+bool is_broadcast(std::string_view host) noexcept { return host == "255.255.255.255"; }
+
+NameAddrRules rules_for(HeaderId id) noexcept {
+  switch (id) {
+    case HeaderId::Contact:
+      return NameAddrRules::Contact;
+    case HeaderId::Route:
+    case HeaderId::RecordRoute:
+    case HeaderId::Path:
+      return NameAddrRules::RouteLike;
+    case HeaderId::PAssertedIdentity:
+      return NameAddrRules::Identity;
+    default:
+      return NameAddrRules::FromTo;
+  }
+}
+
+bool parse_value(Scanner& in, Via& out, HeaderId) noexcept { return parse_via(in, out); }
+bool parse_value(Scanner& in, NameAddr& out, HeaderId id) noexcept {
+  return parse_name_addr(in, out, rules_for(id));
+}
+
+// A comma-separated list of values, each parsed by parse_value; returns the number of values.
+template <class Value>
+int count_list(std::string_view value, HeaderId id, Value& first) noexcept {
+  Scanner in(value);
+  int n = 0;
+  Value scratch;
+  do {
+    if (!parse_value(in, n == 0 ? first : scratch, id)) return -1;
+    ++n;
+  } while (in.separator(','));
+  return in.at_end() ? n : -1;
+}
+
+}  // namespace
+
+Method method_from_name(std::string_view name) noexcept {
+  for (const MethodName& m : kMethods)
+    if (m.name == name) return m.method;
+  return Method::Other;
+}
+
+template <class Value>
+bool Message::ValueCursor<Value>::next(Value& out) noexcept {
+  if (field_ != nullptr && !scanner_.at_end()) {
+    if (!scanner_.separator(',')) return false;
+    return parse_value(scanner_, out, id_);
+  }
+  const auto all = message_->headers();
+  for (; index_ < all.size(); ++index_) {
+    if (all[index_].id != id_) continue;
+    field_ = &all[index_];
+    ++index_;
+    scanner_ = Scanner(field_->value);
+    return parse_value(scanner_, out, id_);
+  }
+  return false;
+}
+template class Message::ValueCursor<Via>;
+template class Message::ValueCursor<NameAddr>;
+
+const HeaderField* Message::find(HeaderId id) const noexcept {
+  const std::uint16_t first = first_[static_cast<std::size_t>(id)];
+  return first == 0 ? nullptr : &headers_[first - 1];
+}
+
+const HeaderField* Message::find(std::string_view name) const noexcept {
+  const HeaderId id = lookup_header(name);
+  if (id != HeaderId::Other) return find(id);
+  for (const HeaderField& h : headers())
+    if (h.id == HeaderId::Other && iequals(h.name, name)) return &h;
+  return nullptr;
+}
+
+Verdict Message::reject(std::uint16_t status, std::string_view reason) const noexcept {
+  // An invalid response is never answered (RFC 3261 section 18.1.2, 16.7).
+  return is_request_ ? Verdict::respond(status, reason) : Verdict::drop(reason);
+}
+
+Verdict Message::parse(std::string_view bytes, Framing framing, const Limits& limits) noexcept {
+  bytes_ = bytes;
+  start_line_ = method_name_ = request_uri_text_ = reason_phrase_ = headers_end_ = body_ =
+      call_id_ = {};
+  request_uri_ = Uri{};
+  from_ = to_ = NameAddr{};
+  top_via_ = Via{};
+  cseq_ = CSeq{};
+  content_length_ = -1;
+  max_forwards_ = -1;
+  via_count_ = 0;
+  status_code_ = 0;
+  header_count_ = 0;
+  method_ = Method::Other;
+  contact_star_ = false;
+  counts_.fill(0);
+  first_.fill(0);
+
+  // Leading CRLFs are ignored (RFC 3261 7.5); they are also RFC 5626 keep-alives.
+  std::size_t pos = 0;
+  while (pos + 1 < bytes.size() && bytes[pos] == '\r' && bytes[pos + 1] == '\n') pos += 2;
+  const std::string_view rest = bytes.substr(pos);
+  is_request_ = !(rest.size() >= 4 && iequals(rest.substr(0, 4), "SIP/"));
+  if (rest.empty()) return Verdict::drop("Empty message");
+  if (bytes.size() > limits.max_message_bytes) return reject(513, "Message too large");
+
+  const std::size_t scan = std::min<std::size_t>(rest.size(), std::size_t{limits.max_line_bytes} + 2);
+  const void* nl = std::memchr(rest.data(), '\n', scan);
+  if (nl == nullptr) {
+    if (rest.size() > limits.max_line_bytes) return reject(513, "Start line too long");
+    return reject(400, "Start line not terminated by CRLF");
+  }
+  const std::size_t eol = static_cast<std::size_t>(static_cast<const char*>(nl) - rest.data());
+  if (eol == 0 || rest[eol - 1] != '\r') return reject(400, "Bare LF in start line");
+  const std::string_view line = rest.substr(0, eol - 1);
+  if (line.find('\r') != std::string_view::npos) return reject(400, "Bare CR in start line");
+  start_line_ = line;
+  if (Verdict v = parse_start_line(line); !v.is_valid()) return v;
+
+  const std::string_view after = rest.substr(eol + 1);
+  if (Verdict v = parse_headers(after, limits); !v.is_valid()) return v;
+  const std::size_t body_start = static_cast<std::size_t>(
+      headers_end_.data() + headers_end_.size() - bytes.data());
+  if (Verdict v = frame_body(bytes.substr(body_start), framing, limits); !v.is_valid()) return v;
+  bytes_ = bytes.substr(0, body_start + body_.size());
+  if (Verdict v = validate_headers(limits); !v.is_valid()) return v;
+  return validate_semantics();
+}
+
+Verdict Message::parse_start_line(std::string_view line) noexcept {
+  if (!is_request_) {
+    // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+    const std::size_t sp = line.find(' ');
+    const int version = classify_version(line.substr(0, sp));
+    if (version != 1) return Verdict::drop("Bad SIP-Version in status line");
+    const std::string_view after = line.substr(sp + 1);
+    if (after.size() < 4 || after[3] != ' ') return Verdict::drop("Malformed status code");
+    unsigned code = 0;
+    for (int i = 0; i < 3; ++i) {
+      if (!chars::is_digit(after[i])) return Verdict::drop("Malformed status code");
+      code = code * 10 + static_cast<unsigned>(after[i] - '0');
+    }
+    if (code < 100 || code > 699) return Verdict::drop("Status code out of range");
+    status_code_ = static_cast<std::uint16_t>(code);
+    reason_phrase_ = after.substr(4);
+    for (char c : reason_phrase_) {
+      const auto u = static_cast<unsigned char>(c);
+      if ((u < 0x20 && c != '\t') || u == 0x7F || u > 0xFD)
+        return Verdict::drop("Invalid character in reason phrase");
+    }
+    return Verdict::valid();
+  }
+  // Request-Line = Method SP Request-URI SP SIP-Version
+  const std::size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos || sp1 == 0) return reject(400, "Malformed request line");
+  method_name_ = line.substr(0, sp1);
+  for (char c : method_name_)
+    if (!chars::is_token(c)) return reject(400, "Malformed method");
+  const std::size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1)
+    return reject(400, "Malformed request line");
+  request_uri_text_ = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (version.find(' ') != std::string_view::npos || version.find('\t') != std::string_view::npos)
+    return reject(400, "Malformed request line");
+  switch (classify_version(version)) {
+    case 0:
+      return reject(400, "Malformed SIP-Version");
+    case 2:
+      return reject(505, "SIP version not supported");
+    default:
+      break;
+  }
+  method_ = method_from_name(method_name_);
+  switch (parse_uri(request_uri_text_, request_uri_, UriContext::RequestUri)) {
+    case UriError::Malformed:
+      return reject(400, "Malformed Request-URI");
+    case UriError::HeadersNotAllowed:
+      return reject(400, "Request-URI must not carry headers");
+    case UriError::None:
+      break;
+  }
+  return Verdict::valid();
+}
+
+Verdict Message::parse_headers(std::string_view section, const Limits& limits) noexcept {
+  const char* p = section.data();
+  const char* const end = section.data() + section.size();
+  while (true) {
+    if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
+      headers_end_ = std::string_view(p, 2);
+      return Verdict::valid();
+    }
+    if (p == end) return reject(400, "Missing empty line after the headers");
+    const char* const line_start = p;
+    // A field ends at a CRLF that is not followed by white space (a fold).
+    while (true) {
+      const void* found = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
+      if (found == nullptr) return reject(400, "Header line not terminated by CRLF");
+      const char* nl = static_cast<const char*>(found);
+      if (nl == p || nl[-1] != '\r') return reject(400, "Bare LF in header");
+      p = nl + 1;
+      if (p == end || (*p != ' ' && *p != '\t')) break;
+      if (static_cast<std::size_t>(p - line_start) > limits.max_line_bytes) break;
+    }
+    const std::string_view field(line_start, static_cast<std::size_t>(p - line_start));
+    if (field.size() > limits.max_line_bytes) return reject(513, "Header line too long");
+    if (header_count_ >= limits.max_headers || header_count_ >= kHeaderCapacity)
+      return reject(513, "Too many header fields");
+
+    // header-name HCOLON value; HCOLON = *( SP / HTAB ) ":" SWS
+    std::size_t i = 0;
+    while (i < field.size() && chars::is_token(field[i])) ++i;
+    if (i == 0) {
+      return reject(400, (field[0] == ' ' || field[0] == '\t') ? "Header line starts with white space"
+                                                                : "Malformed header name");
+    }
+    const std::string_view name = field.substr(0, i);
+    while (i < field.size() && (field[i] == ' ' || field[i] == '\t')) ++i;
+    if (i == field.size() || field[i] != ':') return reject(400, "Missing colon in header line");
+    const std::string_view value = trim(field.substr(i + 1));
+    const HeaderId id = lookup_header(name);
+    // Every CR must start a fold (CRLF WSP); LFs were checked above.
+    for (std::size_t k = 0; k < value.size(); ++k) {
+      const char c = value[k];
+      if (c == '\r' && (k + 2 >= value.size() || value[k + 1] != '\n'))
+        return reject(400, "Bare CR in header");
+      if (id == HeaderId::Other && !kValueBytes[static_cast<unsigned char>(c)])
+        return reject(400, "Invalid character in header value");
+    }
+    HeaderField& h = headers_[header_count_];
+    h.id = id;
+    h.name = name;
+    h.value = value;
+    h.line = field;
+    const auto idx = static_cast<std::size_t>(id);
+    if (counts_[idx]++ == 0) first_[idx] = static_cast<std::uint16_t>(header_count_ + 1);
+    ++header_count_;
+  }
+}
+
+Verdict Message::frame_body(std::string_view rest, Framing framing, const Limits& limits) noexcept {
+  const HeaderField* cl = find(HeaderId::ContentLength);
+  if (count(HeaderId::ContentLength) > 1) return reject(400, "Multiple Content-Length headers");
+  if (cl == nullptr) {
+    if (framing == Framing::Stream)
+      return reject(400, "Missing Content-Length (required over TCP and TLS)");
+    if (rest.size() > limits.max_body_bytes) return reject(513, "Body too large");
+    body_ = rest;
+    return Verdict::valid();
+  }
+  std::uint64_t length = 0;
+  Scanner in(cl->value);
+  if (!in.number(limits.max_body_bytes, length) || !in.at_end())
+    return reject(400, kMalformed[static_cast<std::size_t>(HeaderId::ContentLength)]);
+  if (length > limits.max_body_bytes) return reject(513, "Body too large");
+  if (length > rest.size()) return reject(400, "Content-Length exceeds the body received");
+  if (framing == Framing::Stream && length != rest.size())
+    return reject(400, "Content-Length does not match the framed body");
+  content_length_ = static_cast<long>(length);
+  body_ = rest.substr(0, length);  // octets after it in a datagram are discarded (18.3)
+  return Verdict::valid();
+}
+
+Verdict Message::validate_headers(const Limits& limits) noexcept {
+  for (const HeaderField& h : headers()) {
+    const auto idx = static_cast<std::size_t>(h.id);
+    const Verdict malformed = reject(400, kMalformed[idx]);
+    switch (h.id) {
+      case HeaderId::Other:
+      case HeaderId::ContentLength:
+        break;
+      case HeaderId::Via: {
+        Via first;
+        const int n = count_list(h.value, h.id, first);
+        if (n < 0) return malformed;
+        if (via_count_ == 0) top_via_ = first;
+        via_count_ += static_cast<std::size_t>(n);
+        if (via_count_ > limits.max_vias) return reject(513, "Too many Via values");
+        break;
+      }
+      case HeaderId::From:
+      case HeaderId::To: {
+        NameAddr& target = h.id == HeaderId::From ? from_ : to_;
+        Scanner in(h.value);
+        if (!parse_name_addr(in, target, NameAddrRules::FromTo) || !in.at_end()) return malformed;
+        break;
+      }
+      case HeaderId::CallId:
+        if (!valid_call_id(h.value)) return malformed;
+        call_id_ = h.value;
+        break;
+      case HeaderId::CSeq:
+        if (!parse_cseq(h.value, cseq_)) return malformed;
+        break;
+      case HeaderId::MaxForwards: {
+        Scanner in(h.value);
+        std::uint64_t hops = 0;
+        if (!in.number(255, hops) || !in.at_end()) return malformed;
+        if (hops > 255) return reject(400, "Max-Forwards above 255");
+        max_forwards_ = static_cast<int>(hops);
+        break;
+      }
+      case HeaderId::Contact:
+        if (h.value == "*") {
+          contact_star_ = true;
+          break;
+        }
+        [[fallthrough]];
+      case HeaderId::Route:
+      case HeaderId::RecordRoute:
+      case HeaderId::Path:
+      case HeaderId::PAssertedIdentity: {
+        NameAddr first;
+        if (count_list(h.value, h.id, first) < 0) return malformed;
+        break;
+      }
+      case HeaderId::ContentType:
+        if (!valid_content_type(h.value)) return malformed;
+        break;
+      case HeaderId::Expires: {
+        std::uint32_t seconds = 0;
+        if (!parse_delta_seconds(h.value, seconds)) return malformed;
+        break;
+      }
+      case HeaderId::Require:
+      case HeaderId::ProxyRequire:
+      case HeaderId::Unsupported:
+        if (!valid_option_tags(h.value, false)) return malformed;
+        break;
+      case HeaderId::Supported:
+        if (!valid_option_tags(h.value, true)) return malformed;
+        break;
+      case HeaderId::UserAgent:
+        if (!valid_user_agent(h.value)) return malformed;
+        break;
+      case HeaderId::Authorization:
+      case HeaderId::ProxyAuthorization: {
+        AuthValue auth;
+        if (!parse_credentials(h.value, auth)) return malformed;
+        break;
+      }
+      case HeaderId::WwwAuthenticate:
+      case HeaderId::ProxyAuthenticate: {
+        AuthValue auth;
+        if (!parse_challenge(h.value, auth)) return malformed;
+        break;
+      }
+      case HeaderId::Date:
+        if (!valid_sip_date(h.value)) return malformed;
+        break;
+      case HeaderId::kCount:
+        break;
+    }
+  }
+  return Verdict::valid();
+}
+
+Verdict Message::validate_semantics() noexcept {
+  struct Required {
+    HeaderId id;
+    std::string_view missing;
+    std::string_view multiple;
+  };
+  static constexpr Required kExactlyOnce[] = {
+      {HeaderId::Via, "Missing Via header", {}},
+      {HeaderId::From, "Missing From header", "Multiple From headers"},
+      {HeaderId::To, "Missing To header", "Multiple To headers"},
+      {HeaderId::CallId, "Missing Call-ID header", "Multiple Call-ID headers"},
+      {HeaderId::CSeq, "Missing CSeq header", "Multiple CSeq headers"},
+      {HeaderId::MaxForwards, "Missing Max-Forwards header", "Multiple Max-Forwards headers"},
+      {HeaderId::ContentType, {}, "Multiple Content-Type headers"},
+      {HeaderId::Expires, {}, "Multiple Expires headers"},
+  };
+  for (const Required& r : kExactlyOnce) {
+    const std::size_t n = count(r.id);
+    const bool optional =
+        r.missing.empty() || (r.id == HeaderId::MaxForwards && !is_request_);
+    if (n == 0 && !optional) return reject(400, r.missing);
+    if (n > 1 && !r.multiple.empty()) return reject(400, r.multiple);
+  }
+  if (cseq_.number >= 0x80000000u) return reject(400, "CSeq number must be below 2^31");
+  if (!body_.empty() && count(HeaderId::ContentType) == 0)
+    return reject(400, "Missing Content-Type for a non-empty body");
+
+  // A Via naming the limited broadcast address would turn a response into a broadcast.
+  auto cursor = vias();
+  Via via;
+  while (cursor.next(via)) {
+    if (is_broadcast(via.host) || is_broadcast(via.received) || is_broadcast(via.maddr))
+      return reject(400, "Via names a broadcast address");
+  }
+  if (!is_request_) return Verdict::valid();
+
+  if (cseq_.method != method_name_)
+    return reject(400, "CSeq method does not match the request method");
+  if (from_.tag.empty()) return reject(400, "Missing From tag");
+  // A missing branch is legal (RFC 2543 peers; RFC 4475 longreq); a bare magic cookie claims
+  // RFC 3261 transaction matching without the unique part it needs.
+  if (top_via_.branch == "z9hG4bK") return reject(400, "Top Via branch is only the magic cookie");
+  if (contact_star_) {
+    std::uint32_t expires = 1;
+    const HeaderField* e = find(HeaderId::Expires);
+    if (e != nullptr) parse_delta_seconds(e->value, expires);
+    if (method_ != Method::Register || count(HeaderId::Contact) != 1 || expires != 0)
+      return reject(400, "Contact * is only allowed alone in a REGISTER with Expires: 0");
+  }
+  return Verdict::valid();
+}
+
+Verdict Message::check_proxy_rules(const ProxyOptions& options) const noexcept {
+  if (!is_request_) return Verdict::valid();
+  if (request_uri_.scheme == Scheme::Other) return Verdict::respond(416, "Unsupported URI scheme");
+  if (max_forwards_ == 0) return Verdict::respond(483, "Too many hops");
+  for (const HeaderField& h : headers()) {
+    if (h.id != HeaderId::ProxyRequire) continue;
+    Scanner in(h.value);
+    do {
+      const std::string_view tag = in.token();
+      bool supported = false;
+      for (std::string_view s : options.supported_proxy_require) supported = supported || iequals(s, tag);
+      if (!supported) return Verdict::respond(420, "Unsupported Proxy-Require option tag", h.value);
+    } while (in.separator(','));
+  }
+  return Verdict::valid();
+}
+
+}  // namespace sbc::sip

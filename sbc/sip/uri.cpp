@@ -1,0 +1,321 @@
+#include "sbc/sip/uri.hpp"
+
+#include "sbc/sip/chars.hpp"
+#include "sbc/sip/scanner.hpp"
+
+namespace sbc::sip {
+namespace {
+
+using chars::is;
+
+// Checks that every character of `s` is in `allowed` or is a valid %HH escape.
+constexpr bool all_escaped_or(std::string_view s, std::uint16_t allowed) noexcept {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size() || !chars::is_hex(s[i + 1]) || !chars::is_hex(s[i + 2])) return false;
+      i += 2;
+      continue;
+    }
+    if (!is(c, allowed)) return false;
+  }
+  return true;
+}
+
+constexpr std::uint16_t kUnreserved = chars::kAlnum | chars::kMark;
+constexpr std::uint16_t kUserChars = kUnreserved | chars::kUserUnreserved;
+constexpr std::uint16_t kPasswordChars = kUnreserved | chars::kPasswordExtra;
+constexpr std::uint16_t kParamChars = kUnreserved | chars::kParamUnreserved;
+constexpr std::uint16_t kHeaderChars = kUnreserved | chars::kHnvUnreserved;
+constexpr std::uint16_t kUricChars = kUnreserved | chars::kReserved;
+
+bool valid_transport(std::string_view v) noexcept {
+  // transport-param = "transport=" ("udp" / "tcp" / "sctp" / "tls" / other-transport); other is a token
+  if (v.empty()) return false;
+  for (char c : v)
+    if (!chars::is_token(c)) return false;
+  return true;
+}
+
+// uri-parameters: *( ";" uri-parameter ), with the known ones checked against their own rules.
+bool valid_sip_params(std::string_view params) noexcept {
+  std::size_t pos = 0;
+  while (pos <= params.size()) {
+    const std::size_t semi = params.find(';', pos);
+    const std::string_view param =
+        params.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos);
+    const std::size_t eq = param.find('=');
+    const std::string_view name = param.substr(0, eq);
+    if (name.empty() || !all_escaped_or(name, kParamChars)) return false;
+    if (eq != std::string_view::npos) {
+      const std::string_view value = param.substr(eq + 1);
+      if (value.empty() || !all_escaped_or(value, kParamChars)) return false;
+      if (iequals(name, "transport") && !valid_transport(value)) return false;
+      if (iequals(name, "ttl")) {
+        std::uint64_t ttl = 0;
+        Scanner s(value);
+        if (!s.number(255, ttl) || !s.at_end() || ttl > 255 || value.size() > 3) return false;
+      }
+      if (iequals(name, "maddr") && classify_host(value) == HostKind::None) return false;
+      if (iequals(name, "method")) {
+        for (char c : value)
+          if (!chars::is_token(c)) return false;
+      }
+    } else if (iequals(name, "transport") || iequals(name, "ttl") || iequals(name, "maddr") ||
+               iequals(name, "method") || iequals(name, "user")) {
+      return false;  // these parameters require a value
+    }
+    if (semi == std::string_view::npos) break;
+    pos = semi + 1;
+  }
+  return true;
+}
+
+// headers = "?" header *( "&" header ); header = hname "=" hvalue
+bool valid_uri_headers(std::string_view headers) noexcept {
+  std::size_t pos = 0;
+  while (true) {
+    const std::size_t amp = headers.find('&', pos);
+    const std::string_view h =
+        headers.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
+    const std::size_t eq = h.find('=');
+    if (eq == std::string_view::npos || eq == 0) return false;
+    if (!all_escaped_or(h.substr(0, eq), kHeaderChars)) return false;
+    if (!all_escaped_or(h.substr(eq + 1), kHeaderChars)) return false;
+    if (amp == std::string_view::npos) return true;
+    pos = amp + 1;
+  }
+}
+
+UriError parse_sip_uri(std::string_view rest, Uri& out, UriContext context) noexcept {
+  // rest = [ userinfo "@" ] hostport uri-parameters [ headers ]
+  // No '@' can occur after the userinfo: it is not in paramchar, hname or hvalue.
+  const std::size_t at = rest.find('@');
+  if (at != std::string_view::npos) {
+    const std::string_view userinfo = rest.substr(0, at);
+    const std::size_t colon = userinfo.find(':');
+    out.user = userinfo.substr(0, colon);
+    if (out.user.empty() || !all_escaped_or(out.user, kUserChars)) return UriError::Malformed;
+    if (colon != std::string_view::npos) {
+      out.password = userinfo.substr(colon + 1);
+      if (!all_escaped_or(out.password, kPasswordChars)) return UriError::Malformed;
+    }
+    rest.remove_prefix(at + 1);
+  }
+  // hostport
+  std::size_t host_end = 0;
+  if (!rest.empty() && rest.front() == '[') {
+    host_end = rest.find(']');
+    if (host_end == std::string_view::npos) return UriError::Malformed;
+    ++host_end;
+  } else {
+    while (host_end < rest.size() && (chars::is_alnum(rest[host_end]) || rest[host_end] == '-' ||
+                                      rest[host_end] == '.'))
+      ++host_end;
+  }
+  out.host = rest.substr(0, host_end);
+  out.host_kind = classify_host(out.host);
+  if (out.host_kind == HostKind::None) return UriError::Malformed;
+  rest.remove_prefix(host_end);
+  if (!rest.empty() && rest.front() == ':') {
+    std::size_t port_end = 1;
+    while (port_end < rest.size() && chars::is_digit(rest[port_end])) ++port_end;
+    if (!parse_port(rest.substr(1, port_end - 1), out.port)) return UriError::Malformed;
+    rest.remove_prefix(port_end);
+  }
+  const std::size_t question = rest.find('?');
+  std::string_view params = rest.substr(0, question);
+  if (!params.empty()) {
+    if (params.front() != ';') return UriError::Malformed;
+    params.remove_prefix(1);
+    if (!valid_sip_params(params)) return UriError::Malformed;
+    out.params = params;
+  }
+  if (question != std::string_view::npos) {
+    if (context == UriContext::RequestUri) return UriError::HeadersNotAllowed;
+    out.headers = rest.substr(question + 1);
+    if (!valid_uri_headers(out.headers)) return UriError::Malformed;
+  }
+  return UriError::None;
+}
+
+// RFC 3966: telephone-subscriber = global-number / local-number, each with ;parameters.
+UriError parse_tel_uri(std::string_view rest, Uri& out) noexcept {
+  const std::size_t semi = rest.find(';');
+  const std::string_view number = rest.substr(0, semi);
+  out.user = number;
+  if (number.empty()) return UriError::Malformed;
+  const bool global = number.front() == '+';
+  bool any_digit = false;
+  for (std::size_t i = global ? 1 : 0; i < number.size(); ++i) {
+    const char c = number[i];
+    const bool visual = c == '-' || c == '.' || c == '(' || c == ')';
+    const bool digit = global ? chars::is_digit(c) : (chars::is_hex(c) || c == '*' || c == '#');
+    if (!digit && !visual) return UriError::Malformed;
+    any_digit = any_digit || digit;
+  }
+  if (!any_digit) return UriError::Malformed;
+  if (semi != std::string_view::npos) {
+    out.params = rest.substr(semi + 1);
+    if (!valid_sip_params(out.params)) return UriError::Malformed;
+  }
+  // A local number is only meaningful with its context.
+  if (!global && !find_uri_param(out.params, "phone-context")) return UriError::Malformed;
+  return UriError::None;
+}
+
+}  // namespace
+
+bool is_ipv4(std::string_view s) noexcept {
+  int parts = 0;
+  std::size_t i = 0;
+  while (true) {
+    std::size_t digits = 0;
+    unsigned value = 0;
+    while (i < s.size() && chars::is_digit(s[i]) && digits < 4) {
+      value = value * 10 + static_cast<unsigned>(s[i] - '0');
+      ++i;
+      ++digits;
+    }
+    if (digits == 0 || digits > 3 || value > 255) return false;
+    ++parts;
+    if (parts == 4) return i == s.size();
+    if (i >= s.size() || s[i] != '.') return false;
+    ++i;
+  }
+}
+
+bool is_ipv6(std::string_view s) noexcept {
+  if (s.size() < 2 || s.size() > 45) return false;
+  std::string_view head = s;
+  int groups_needed = 8;
+  const std::size_t last_colon = s.rfind(':');
+  if (last_colon == std::string_view::npos) return false;
+  if (s.find('.', last_colon) != std::string_view::npos) {
+    if (!is_ipv4(s.substr(last_colon + 1))) return false;
+    groups_needed = 6;
+    head = s.substr(0, last_colon + 1);  // keeps the separating colon
+    // RFC 3261's ABNF derives "x::" ":" IPv4 (three colons); RFC 5118 asks to tolerate it.
+    if (head.size() >= 3 && head.substr(head.size() - 3) == ":::") head.remove_suffix(1);
+    if (!(head.size() >= 2 && head.substr(head.size() - 2) == "::")) head.remove_suffix(1);
+  }
+  int groups = 0;
+  bool compressed = false;
+  std::size_t i = 0;
+  if (head.substr(0, 2) == "::") {
+    compressed = true;
+    i = 2;
+  } else if (!head.empty() && head.front() == ':') {
+    return false;
+  }
+  while (i < head.size()) {
+    std::size_t digits = 0;
+    while (i < head.size() && chars::is_hex(head[i])) {
+      ++i;
+      ++digits;
+    }
+    if (digits == 0 || digits > 4) return false;
+    ++groups;
+    if (i == head.size()) break;
+    if (head[i] != ':') return false;
+    ++i;
+    if (i < head.size() && head[i] == ':') {
+      if (compressed) return false;
+      compressed = true;
+      ++i;
+    } else if (i == head.size()) {
+      return false;  // a trailing single colon
+    }
+  }
+  return compressed ? groups < groups_needed : groups == groups_needed;
+}
+
+bool is_hostname(std::string_view s) noexcept {
+  // hostname = *( domainlabel "." ) toplabel [ "." ]
+  if (s.empty() || s.size() > 254) return false;
+  if (s.back() == '.') s.remove_suffix(1);
+  if (s.empty()) return false;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = s.find('.', start);
+    const std::string_view label =
+        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.empty() || label.size() > 63) return false;
+    if (!chars::is_alnum(label.front()) || !chars::is_alnum(label.back())) return false;
+    for (char c : label)
+      if (!chars::is_alnum(c) && c != '-') return false;
+    if (dot == std::string_view::npos) return chars::is_alpha(label.front());  // toplabel
+    start = dot + 1;
+  }
+}
+
+HostKind classify_host(std::string_view host) noexcept {
+  if (host.empty()) return HostKind::None;
+  if (host.front() == '[') {
+    if (host.size() < 4 || host.back() != ']') return HostKind::None;
+    return is_ipv6(host.substr(1, host.size() - 2)) ? HostKind::IPv6 : HostKind::None;
+  }
+  if (chars::is_digit(host.back()) && is_ipv4(host)) return HostKind::IPv4;
+  return is_hostname(host) ? HostKind::Name : HostKind::None;
+}
+
+bool parse_port(std::string_view text, std::uint16_t& port) noexcept {
+  if (text.empty() || text.size() > 5) return false;
+  unsigned value = 0;
+  for (char c : text) {
+    if (!chars::is_digit(c)) return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (value == 0 || value > 65535) return false;
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+ParamValue find_uri_param(std::string_view params, std::string_view name) noexcept {
+  std::size_t pos = 0;
+  while (pos < params.size()) {
+    std::size_t semi = params.find(';', pos);
+    if (semi == std::string_view::npos) semi = params.size();
+    const std::string_view param = params.substr(pos, semi - pos);
+    const std::size_t eq = param.find('=');
+    if (iequals(param.substr(0, eq), name))
+      return {true, eq == std::string_view::npos ? std::string_view{} : param.substr(eq + 1)};
+    pos = semi + 1;
+  }
+  return {};
+}
+
+ParamValue Uri::param(std::string_view name) const noexcept { return find_uri_param(params, name); }
+
+UriError parse_uri(std::string_view text, Uri& out, UriContext context) noexcept {
+  out = Uri{};
+  out.text = text;
+  // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
+  std::size_t i = 0;
+  if (text.empty() || !chars::is_alpha(text[0])) return UriError::Malformed;
+  while (i < text.size() && (chars::is_alnum(text[i]) || text[i] == '+' || text[i] == '-' ||
+                             text[i] == '.'))
+    ++i;
+  if (i == text.size() || text[i] != ':') return UriError::Malformed;
+  out.scheme_name = text.substr(0, i);
+  const std::string_view rest = text.substr(i + 1);
+  if (iequals(out.scheme_name, "sip")) {
+    out.scheme = Scheme::Sip;
+    return parse_sip_uri(rest, out, context);
+  }
+  if (iequals(out.scheme_name, "sips")) {
+    out.scheme = Scheme::Sips;
+    return parse_sip_uri(rest, out, context);
+  }
+  if (iequals(out.scheme_name, "tel")) {
+    out.scheme = Scheme::Tel;
+    return parse_tel_uri(rest, out);
+  }
+  out.scheme = Scheme::Other;
+  out.opaque = rest;
+  // absoluteURI = scheme ":" ( hier-part / opaque-part ), all uric characters
+  if (rest.empty() || !all_escaped_or(rest, kUricChars)) return UriError::Malformed;
+  return UriError::None;
+}
+
+}  // namespace sbc::sip

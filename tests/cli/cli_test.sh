@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the real `sbc` binary the way operators do: validate the whole corpus, check configs.
+# usage: cli_test.sh PATH/TO/sbc CORPUS_DIR
+set -euo pipefail
+sbc=$1
+corpus=$2
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Every valid RFC 4475 message passes together, exit 0.
+mapfile -t valid < <(awk -F'\t' 'NR>1 && $3=="valid" {print $1}' "$corpus/rfc4475/EXPECTED.tsv")
+[ ${#valid[@]} -ge 13 ] || fail "expected at least 13 valid messages, found ${#valid[@]}"
+files=()
+for name in "${valid[@]}"; do files+=("$corpus/rfc4475/$name.dat"); done
+out=$("$sbc" validate "${files[@]}") || fail "sbc validate of the valid set exited $?: $out"
+[ "$(grep -c ': valid$' <<<"$out")" -eq ${#valid[@]} ] || fail "not all valid: $out"
+
+# Every invalid one is reported invalid, with a status or drop, and the exit status is 1.
+mapfile -t invalid < <(awk -F'\t' 'NR>1 && $3=="invalid" {print $1}' "$corpus/rfc4475/EXPECTED.tsv")
+files=()
+for name in "${invalid[@]}"; do files+=("$corpus/rfc4475/$name.dat"); done
+set +e
+out=$("$sbc" validate "${files[@]}")
+status=$?
+set -e
+[ $status -eq 1 ] || fail "sbc validate of the invalid set exited $status"
+[ "$(grep -cE ': invalid ([0-9]{3}|drop) .+$' <<<"$out")" -eq ${#invalid[@]} ] || fail "unexpected output: $out"
+grep -q "badvers.dat: invalid 505 " <<<"$out" || fail "badvers not 505: $out"
+
+# The default configuration starts; a broken one is refused with its line.
+"$sbc" run >/dev/null || fail "sbc run with the embedded configuration failed"
+tmp=$(mktemp)
+trap 'rm -f "$tmp"' EXIT
+printf 'listeners:\n  - transport: carrier-pigeon\n' >"$tmp"
+if err=$("$sbc" check-config "$tmp" 2>&1); then fail "check-config accepted a bad transport"; fi
+grep -q ":2: listeners\[0\].transport: must be udp, tcp or tls" <<<"$err" || fail "bad error: $err"
+echo "cli: all checks passed"

@@ -1,0 +1,65 @@
+#include <catch2/catch.hpp>
+
+#include "sbc/app/config.hpp"
+
+using namespace sbc::app;
+
+namespace {
+std::string error_of(const std::string& yaml) {
+  try {
+    parse_config(yaml, "test.yaml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+}  // namespace
+
+TEST_CASE("the embedded default configuration is valid and listens on 5060/5061", "[config]") {
+  const Config c = parse_config(default_config_text(), "<default>");
+  REQUIRE(c.listeners.size() == 3);
+  CHECK(c.listeners[0].transport == Transport::Udp);
+  CHECK(c.listeners[0].port == 5060);
+  CHECK(c.listeners[1].transport == Transport::Tcp);
+  CHECK(c.listeners[2].transport == Transport::Tls);
+  CHECK(c.listeners[2].port == 5061);
+  CHECK(c.listeners[0].address == "::");
+  CHECK(c.workers == 0);
+  CHECK(c.limits.max_headers == sbc::sip::Limits{}.max_headers);
+}
+
+TEST_CASE("configuration values are read", "[config]") {
+  const Config c = parse_config(R"(
+workers: 2
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: 15060}
+sip:
+  limits: {max_headers: 64, max_vias: 10}
+  proxy_require_supported: [path]
+)", "x");
+  CHECK(c.workers == 2);
+  REQUIRE(c.listeners.size() == 1);
+  CHECK(c.listeners[0].port == 15060);
+  CHECK(c.limits.max_headers == 64);
+  CHECK(c.limits.max_vias == 10);
+  CHECK(c.proxy_require_supported == std::vector<std::string>{"path"});
+  CHECK(parse_config("", "empty").listeners.empty());
+}
+
+TEST_CASE("configuration errors name the file, line and key", "[config]") {
+  CHECK(error_of("workers: 2\nlisteners:\n  - transport: sctp\n") ==
+        "test.yaml:3: listeners[0].transport: must be udp, tcp or tls (got \"sctp\")");
+  CHECK(error_of("listeners:\n  - transport: udp\n    port: 70000\n") ==
+        "test.yaml:3: listeners[0].port: must be between 1 and 65535 (got 70000)");
+  CHECK(error_of("listeners:\n  - transport: udp\n    address: example.com\n") ==
+        "test.yaml:3: listeners[0].address: must be an IPv4 or IPv6 address literal (got "
+        "\"example.com\")");
+  CHECK(error_of("sip:\n  limits:\n    max_headers: 1000\n") ==
+        "test.yaml:3: sip.limits.max_headers: must be between 8 and 256 (got 1000)");
+  CHECK(error_of("sip:\n  limit: {}\n") == "test.yaml:2: sip.limit: unknown key");
+  CHECK(error_of("wokers: 2\n") == "test.yaml:1: wokers: unknown key");
+  CHECK(error_of("workers: two\n") == "test.yaml:1: workers: must be a whole number");
+  CHECK(error_of("listeners:\n  - {transport: udp}\n  - {transport: udp}\n") ==
+        "test.yaml:3: listeners[1]: another listener already uses :: port 5060/udp");
+  CHECK(error_of("workers: [\n").rfind("test.yaml:", 0) == 0);
+}
