@@ -13,12 +13,12 @@
 // they know decoded. All three stop at the body (none parses SDP). The comparison answers "what
 // does a full parse cost in each library", not "who does the same thing faster".
 //
-// The corpus directory is $SBC_CORPUS_DIR, or the path baked in at build time
-// (SBC_DEFAULT_CORPUS_DIR, from the CMake cache variable of the same name as the environment one).
+// The corpus directory is $SBC_CORPUS_DIR, or else the path baked in at build time (compile
+// definition SBC_DEFAULT_CORPUS_DIR, set from the CMake cache variable SBC_CORPUS_DIR).
 
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
+#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -32,10 +32,13 @@
 #include <utility>
 #include <vector>
 
+#include <unistd.h>  // isatty
+
 #include "sbc/sip/message.hpp"
 
 extern "C" {
 #include <osipparser2/osip_parser.h>
+#include <osipparser2/osip_port.h>
 }
 
 #ifdef SBC_BENCH_HAVE_SOFIA
@@ -100,7 +103,7 @@ struct MessageSet {
   std::string name;  // "Invite", "ValidCorpus": becomes BM_<name>/<parser>
   std::vector<std::string> messages;
   std::vector<std::string> labels;  // one per message, for diagnostics
-  std::size_t bytes = 0;  // total size, for bytes_per_second
+  std::size_t bytes = 0;            // total size, for bytes_per_second
 };
 
 [[noreturn]] void die(const std::string& why) {
@@ -198,6 +201,8 @@ void bm_sbc(benchmark::State& state, const MessageSet* set) {
   report_items(state, *set);
 }
 
+void silent_osip_trace(const char*, int, osip_trace_level_t, const char*, va_list) {}
+
 bool osip_parses(const std::string& bytes) {
   osip_message_t* msg = nullptr;
   if (osip_message_init(&msg) != OSIP_SUCCESS) die("osip_message_init failed");
@@ -268,6 +273,8 @@ constexpr Peer kPeers[] = {
 // The console output as usual, plus items_per_second of every finished run, for the summary.
 class RecordingReporter : public benchmark::ConsoleReporter {
  public:
+  explicit RecordingReporter(OutputOptions options) : ConsoleReporter(options) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
@@ -282,6 +289,7 @@ class RecordingReporter : public benchmark::ConsoleReporter {
     }
   }
 
+  bool empty() const { return results_.empty(); }
   // Messages per second, or a negative value when the benchmark did not run (filtered out).
   double rate(const std::string& name) const {
     const auto it = results_.find(name);
@@ -295,6 +303,23 @@ class RecordingReporter : public benchmark::ConsoleReporter {
   };
   std::map<std::string, Result> results_;
 };
+
+// A reporter passed to RunSpecifiedBenchmarks is used as given, so --benchmark_color no longer
+// reaches it: apply it here (before Initialize consumes the flag), colour by default only on a
+// terminal, as the library does. Tabular, so the two rate counters get columns of their own.
+benchmark::ConsoleReporter::OutputOptions console_options(int argc, char** argv) {
+  bool color = isatty(STDOUT_FILENO) != 0;
+  constexpr std::string_view kFlag = "--benchmark_color=";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (!arg.starts_with(kFlag)) continue;
+    const std::string_view value = arg.substr(kFlag.size());
+    if (value == "true" || value == "yes" || value == "1") color = true;
+    if (value == "false" || value == "no" || value == "0") color = false;
+  }
+  return color ? benchmark::ConsoleReporter::OO_ColorTabular
+               : benchmark::ConsoleReporter::OO_Tabular;
+}
 
 void print_summary(const RecordingReporter& reporter, const std::vector<MessageSet>& sets) {
   std::vector<std::string> parsers{"sbc"};
@@ -333,11 +358,18 @@ void print_summary(const RecordingReporter& reporter, const std::vector<MessageS
 }  // namespace
 
 int main(int argc, char** argv) {
+  const auto console = console_options(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return EXIT_FAILURE;
 
   // osip's parser needs its global tables built once before any parse.
   if (parser_init() != OSIP_SUCCESS) die("osip parser_init failed");
+  // Debian builds osip with tracing compiled in. With no logger installed, osip_trace() installs
+  // stdout itself at the first message and re-enables the error levels (so disabling levels alone
+  // does not stick): each parse error would print three lines inside the timed loop. Installing a
+  // do-nothing logger with every level off makes osip_trace() return at its level check, so osip
+  // is timed parsing, not logging.
+  osip_trace_initialize_func(TRACE_LEVEL0, silent_osip_trace);
 
   // Loaded before registration and kept alive until after the run: the benchmarks hold pointers.
   std::vector<MessageSet> sets;
@@ -363,9 +395,10 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark((prefix + peer.name).c_str(), peer.run, &set);
   }
 
-  RecordingReporter reporter;
+  RecordingReporter reporter(console);
   benchmark::RunSpecifiedBenchmarks(&reporter);
-  print_summary(reporter, sets);
+  // Nothing recorded: --benchmark_list_tests, or a filter that matched no benchmark.
+  if (!reporter.empty()) print_summary(reporter, sets);
   benchmark::Shutdown();
   return EXIT_SUCCESS;
 }

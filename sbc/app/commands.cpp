@@ -18,7 +18,8 @@ constexpr std::string_view kUsage =
     "usage: sbc <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run [--config FILE]               start the SBC (embedded default configuration without --config)\n"
+    "  run [--config FILE]               start the SBC (embedded default configuration without "
+    "--config)\n"
     "  check-config FILE                 validate a configuration file and exit\n"
     "  validate [--config FILE] FILE...  validate each file as the payload of one UDP datagram\n"
     "  version                           print the version\n";

@@ -50,8 +50,8 @@ T get_uint(std::string_view source, const YAML::Node& node, const std::string& k
   }
   if (value < low || value > high) {
     fail(source, node, key,
-         "must be between " + std::to_string(low) + " and " + std::to_string(high) +
-             " (got " + std::to_string(value) + ")");
+         "must be between " + std::to_string(low) + " and " + std::to_string(high) + " (got " +
+             std::to_string(value) + ")");
   }
   return static_cast<T>(value);
 }
@@ -75,7 +75,9 @@ std::string_view to_string(Transport t) noexcept {
   return "?";
 }
 
-std::string_view default_config_text() noexcept { return kDefaultConfig; }
+std::string_view default_config_text() noexcept {
+  return kDefaultConfig;
+}
 
 Config parse_config(std::string_view yaml_text, std::string_view source) {
   YAML::Node root;
@@ -119,11 +121,13 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
              "must be an IPv4 or IPv6 address literal (got \"" + listener.address + "\")");
       }
       listener.port = listener.transport == Transport::Tls ? 5061 : 5060;
-      if (l["port"]) listener.port = get_uint<std::uint16_t>(source, l["port"], path + ".port", 1, 65535);
+      if (l["port"])
+        listener.port = get_uint<std::uint16_t>(source, l["port"], path + ".port", 1, 65535);
       const bool datagram = listener.transport == Transport::Udp;
       if (!seen.emplace(listener.address, listener.port, datagram).second) {
-        fail(source, l, path, "another listener already uses " + listener.address + " port " +
-                                  std::to_string(listener.port) + (datagram ? "/udp" : "/tcp"));
+        fail(source, l, path,
+             "another listener already uses " + listener.address + " port " +
+                 std::to_string(listener.port) + (datagram ? "/udp" : "/tcp"));
       }
       config.listeners.push_back(std::move(listener));
     }
@@ -132,19 +136,20 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   if (const YAML::Node sip = root["sip"]) {
     reject_unknown_keys(source, sip, "sip", {"limits", "proxy_require_supported"});
     if (const YAML::Node limits = sip["limits"]) {
-      reject_unknown_keys(source, limits, "sip.limits",
-                          {"max_message_bytes", "max_headers", "max_vias", "max_line_bytes",
-                           "max_body_bytes"});
+      reject_unknown_keys(
+          source, limits, "sip.limits",
+          {"max_message_bytes", "max_headers", "max_vias", "max_line_bytes", "max_body_bytes"});
       auto& l = config.limits;
       if (limits["max_message_bytes"])
-        l.max_message_bytes = get_uint<std::uint32_t>(source, limits["max_message_bytes"],
-                                                      "sip.limits.max_message_bytes", 512, 1u << 20);
+        l.max_message_bytes = get_uint<std::uint32_t>(
+            source, limits["max_message_bytes"], "sip.limits.max_message_bytes", 512, 1u << 20);
       if (limits["max_headers"])
-        l.max_headers = get_uint<std::uint32_t>(source, limits["max_headers"],
-                                                "sip.limits.max_headers", 8,
-                                                static_cast<std::uint32_t>(sip::kHeaderCapacity));
+        l.max_headers =
+            get_uint<std::uint32_t>(source, limits["max_headers"], "sip.limits.max_headers", 8,
+                                    static_cast<std::uint32_t>(sip::kHeaderCapacity));
       if (limits["max_vias"])
-        l.max_vias = get_uint<std::uint32_t>(source, limits["max_vias"], "sip.limits.max_vias", 1, 255);
+        l.max_vias =
+            get_uint<std::uint32_t>(source, limits["max_vias"], "sip.limits.max_vias", 1, 255);
       if (limits["max_line_bytes"])
         l.max_line_bytes = get_uint<std::uint32_t>(source, limits["max_line_bytes"],
                                                    "sip.limits.max_line_bytes", 128, 1u << 20);
@@ -160,7 +165,8 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
         const std::string tag = t.as<std::string>();
         bool token = !tag.empty();
         for (char c : tag) token = token && sip::chars::is_token(c);
-        if (!token) fail(source, t, "sip.proxy_require_supported", "\"" + tag + "\" is not an option tag");
+        if (!token)
+          fail(source, t, "sip.proxy_require_supported", "\"" + tag + "\" is not an option tag");
         config.proxy_require_supported.push_back(tag);
       }
     }

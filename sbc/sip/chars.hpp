@@ -46,13 +46,27 @@ inline constexpr std::array<std::uint16_t, 256> kTable = make_table();
 constexpr bool is(char c, std::uint16_t cls) noexcept {
   return (kTable[static_cast<unsigned char>(c)] & cls) != 0;
 }
-constexpr bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
-constexpr bool is_alpha(char c) noexcept { return is(c, kAlpha); }
-constexpr bool is_alnum(char c) noexcept { return is(c, kAlnum); }
-constexpr bool is_hex(char c) noexcept { return is(c, kHex); }
-constexpr bool is_token(char c) noexcept { return is(c, kToken); }
-constexpr bool is_wsp(char c) noexcept { return c == ' ' || c == '\t'; }
-constexpr bool is_unreserved(char c) noexcept { return is(c, kAlnum | kMark); }
+constexpr bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
+constexpr bool is_alpha(char c) noexcept {
+  return is(c, kAlpha);
+}
+constexpr bool is_alnum(char c) noexcept {
+  return is(c, kAlnum);
+}
+constexpr bool is_hex(char c) noexcept {
+  return is(c, kHex);
+}
+constexpr bool is_token(char c) noexcept {
+  return is(c, kToken);
+}
+constexpr bool is_wsp(char c) noexcept {
+  return c == ' ' || c == '\t';
+}
+constexpr bool is_unreserved(char c) noexcept {
+  return is(c, kAlnum | kMark);
+}
 
 constexpr char lower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;

@@ -21,8 +21,8 @@ bool MessageEditor::insert_line_before(HeaderId id, std::string_view name,
                                        std::string_view value) noexcept {
   const HeaderField* first = message_.find(id);
   // With no such header yet, the new one goes right after the last header line.
-  const std::uint32_t at = first != nullptr ? offset_of(first->line.data())
-                                            : offset_of(message_.headers_end().data());
+  const std::uint32_t at =
+      first != nullptr ? offset_of(first->line.data()) : offset_of(message_.headers_end().data());
   return add(at, at, name, kColonSpace, value, kCrlf);
 }
 
@@ -43,7 +43,9 @@ bool MessageEditor::remove_first_value(HeaderId id) noexcept {
 bool MessageEditor::prepend_via(std::string_view value) noexcept {
   return insert_line_before(HeaderId::Via, "Via", value);
 }
-bool MessageEditor::remove_top_via() noexcept { return remove_first_value<Via>(HeaderId::Via); }
+bool MessageEditor::remove_top_via() noexcept {
+  return remove_first_value<Via>(HeaderId::Via);
+}
 bool MessageEditor::remove_top_route() noexcept {
   return remove_first_value<NameAddr>(HeaderId::Route);
 }
@@ -123,14 +125,15 @@ std::size_t MessageEditor::plan(std::array<Edit, kMaxEdits + 1>& out) const noex
   const HeaderField* cl = message_.find(HeaderId::ContentLength);
   const bool need_length = body_replaced_ || cl == nullptr;
   if (need_length) {
-    auto [ptr, ec] = std::to_chars(content_length_text_.data(),
-                                   content_length_text_.data() + content_length_text_.size(),
-                                   body.size());
+    auto [ptr, ec] =
+        std::to_chars(content_length_text_.data(),
+                      content_length_text_.data() + content_length_text_.size(), body.size());
     const std::string_view text(content_length_text_.data(),
                                 static_cast<std::size_t>(ptr - content_length_text_.data()));
     if (ec != std::errc{}) return 0;
     if (cl != nullptr) {
-      out[n++] = Edit{offset_of(cl->value.data()), offset_of(cl->value.data() + cl->value.size()),
+      out[n++] = Edit{offset_of(cl->value.data()),
+                      offset_of(cl->value.data() + cl->value.size()),
                       {text, {}, {}, {}}};
     } else {
       const std::uint32_t at = offset_of(message_.headers_end().data());

@@ -76,7 +76,9 @@ bool valid_token(std::string_view s) noexcept {
   return true;
 }
 
-bool is_quoted(std::string_view v) noexcept { return v.size() >= 2 && v.front() == '"'; }
+bool is_quoted(std::string_view v) noexcept {
+  return v.size() >= 2 && v.front() == '"';
+}
 
 bool valid_qvalue(std::string_view v) noexcept {
   // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
@@ -284,39 +286,40 @@ bool parse_via(Scanner& in, Via& out) noexcept {
   } else {
     in.reset(before_colon);
   }
-  const bool ok = parse_params(in, out.params, [&out](std::string_view name, bool has_value,
-                                                      std::string_view value) {
-    if (iequals(name, "branch")) {
-      if (!has_value || !out.branch.empty() || is_quoted(value)) return false;
-      out.branch = value;
-      return true;
-    }
-    if (iequals(name, "received")) {
-      if (!has_value || !out.received.empty() || !valid_received(value)) return false;
-      out.received = value;
-      return true;
-    }
-    if (iequals(name, "maddr")) {
-      if (!has_value || !out.maddr.empty() || classify_host(value) == HostKind::None) return false;
-      out.maddr = value;
-      return true;
-    }
-    if (iequals(name, "ttl")) {
-      if (!has_value || out.ttl >= 0 || !all_digits(value, 3)) return false;
-      int ttl = 0;
-      for (char c : value) ttl = ttl * 10 + (c - '0');
-      if (ttl > 255) return false;
-      out.ttl = ttl;
-      return true;
-    }
-    if (iequals(name, "rport")) {
-      // RFC 3581: response-port = "rport" [EQUAL 1*DIGIT]
-      if (out.rport) return false;
-      out.rport = true;
-      return !has_value || parse_port(value, out.rport_value);
-    }
-    return true;
-  });
+  const bool ok = parse_params(
+      in, out.params, [&out](std::string_view name, bool has_value, std::string_view value) {
+        if (iequals(name, "branch")) {
+          if (!has_value || !out.branch.empty() || is_quoted(value)) return false;
+          out.branch = value;
+          return true;
+        }
+        if (iequals(name, "received")) {
+          if (!has_value || !out.received.empty() || !valid_received(value)) return false;
+          out.received = value;
+          return true;
+        }
+        if (iequals(name, "maddr")) {
+          if (!has_value || !out.maddr.empty() || classify_host(value) == HostKind::None)
+            return false;
+          out.maddr = value;
+          return true;
+        }
+        if (iequals(name, "ttl")) {
+          if (!has_value || out.ttl >= 0 || !all_digits(value, 3)) return false;
+          int ttl = 0;
+          for (char c : value) ttl = ttl * 10 + (c - '0');
+          if (ttl > 255) return false;
+          out.ttl = ttl;
+          return true;
+        }
+        if (iequals(name, "rport")) {
+          // RFC 3581: response-port = "rport" [EQUAL 1*DIGIT]
+          if (out.rport) return false;
+          out.rport = true;
+          return !has_value || parse_port(value, out.rport_value);
+        }
+        return true;
+      });
   if (!ok) return false;
   out.text = in.since(start);
   return true;
@@ -360,7 +363,8 @@ bool parse_name_addr(Scanner& in, NameAddr& out, NameAddrRules rules) noexcept {
     const char* uri_start = in.position();
     while (!in.at_end()) {
       const char c = in.peek();
-      if (c == ';' || c == ',' || c == '?' || c == ' ' || c == '\t' || c == '\r' || c == '\n') break;
+      if (c == ';' || c == ',' || c == '?' || c == ' ' || c == '\t' || c == '\r' || c == '\n')
+        break;
       in.advance();
     }
     uri_text = in.since(uri_start);
@@ -371,21 +375,21 @@ bool parse_name_addr(Scanner& in, NameAddr& out, NameAddrRules rules) noexcept {
     out.text = in.since(start);
     return true;
   }
-  const bool ok = parse_params(in, out.params, [&out, rules](std::string_view name, bool has_value,
-                                                            std::string_view value) {
-    if (rules == NameAddrRules::FromTo || rules == NameAddrRules::Contact) {
-      if (iequals(name, "tag") && rules == NameAddrRules::FromTo) {
-        if (!has_value || !out.tag.empty() || !valid_token(value)) return false;
-        out.tag = value;
+  const bool ok = parse_params(
+      in, out.params, [&out, rules](std::string_view name, bool has_value, std::string_view value) {
+        if (rules == NameAddrRules::FromTo || rules == NameAddrRules::Contact) {
+          if (iequals(name, "tag") && rules == NameAddrRules::FromTo) {
+            if (!has_value || !out.tag.empty() || !valid_token(value)) return false;
+            out.tag = value;
+            return true;
+          }
+          if (rules == NameAddrRules::Contact) {
+            if (iequals(name, "q")) return has_value && valid_qvalue(value);
+            if (iequals(name, "expires")) return has_value && all_digits(value, 32);
+          }
+        }
         return true;
-      }
-      if (rules == NameAddrRules::Contact) {
-        if (iequals(name, "q")) return has_value && valid_qvalue(value);
-        if (iequals(name, "expires")) return has_value && all_digits(value, 32);
-      }
-    }
-    return true;
-  });
+      });
   if (!ok) return false;
   out.text = in.since(start);
   return true;

@@ -38,11 +38,13 @@ struct MethodName {
   Method method;
 };
 constexpr MethodName kMethods[] = {
-    {"INVITE", Method::Invite},     {"ACK", Method::Ack},         {"BYE", Method::Bye},
-    {"CANCEL", Method::Cancel},     {"OPTIONS", Method::Options}, {"REGISTER", Method::Register},
-    {"PRACK", Method::Prack},       {"SUBSCRIBE", Method::Subscribe},
-    {"NOTIFY", Method::Notify},     {"PUBLISH", Method::Publish}, {"INFO", Method::Info},
-    {"REFER", Method::Refer},       {"MESSAGE", Method::Message}, {"UPDATE", Method::Update},
+    {"INVITE", Method::Invite},   {"ACK", Method::Ack},
+    {"BYE", Method::Bye},         {"CANCEL", Method::Cancel},
+    {"OPTIONS", Method::Options}, {"REGISTER", Method::Register},
+    {"PRACK", Method::Prack},     {"SUBSCRIBE", Method::Subscribe},
+    {"NOTIFY", Method::Notify},   {"PUBLISH", Method::Publish},
+    {"INFO", Method::Info},       {"REFER", Method::Refer},
+    {"MESSAGE", Method::Message}, {"UPDATE", Method::Update},
 };
 
 // Bytes an opaque header value may hold: TEXT-UTF8char, UTF8-CONT and LWS (RFC 3261 25.1).
@@ -55,7 +57,9 @@ constexpr std::array<bool, 256> make_value_bytes() {
 }
 constexpr std::array<bool, 256> kValueBytes = make_value_bytes();
 
-bool is_wsp_or_crlf(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_wsp_or_crlf(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 std::string_view trim(std::string_view v) noexcept {
   while (!v.empty() && is_wsp_or_crlf(v.front())) v.remove_prefix(1);
@@ -74,7 +78,9 @@ int classify_version(std::string_view v) noexcept {
   return number == "2.0" ? 1 : 2;
 }
 
-bool is_broadcast(std::string_view host) noexcept { return host == "255.255.255.255"; }
+bool is_broadcast(std::string_view host) noexcept {
+  return host == "255.255.255.255";
+}
 
 NameAddrRules rules_for(HeaderId id) noexcept {
   switch (id) {
@@ -91,7 +97,9 @@ NameAddrRules rules_for(HeaderId id) noexcept {
   }
 }
 
-bool parse_value(Scanner& in, Via& out, HeaderId) noexcept { return parse_via(in, out); }
+bool parse_value(Scanner& in, Via& out, HeaderId) noexcept {
+  return parse_via(in, out);
+}
 bool parse_value(Scanner& in, NameAddr& out, HeaderId id) noexcept {
   return parse_name_addr(in, out, rules_for(id));
 }
@@ -180,7 +188,8 @@ Verdict Message::parse(std::string_view bytes, Framing framing, const Limits& li
   if (rest.empty()) return Verdict::drop("Empty message");
   if (bytes.size() > limits.max_message_bytes) return reject(513, "Message too large");
 
-  const std::size_t scan = std::min<std::size_t>(rest.size(), std::size_t{limits.max_line_bytes} + 2);
+  const std::size_t scan =
+      std::min<std::size_t>(rest.size(), std::size_t{limits.max_line_bytes} + 2);
   const void* nl = std::memchr(rest.data(), '\n', scan);
   if (nl == nullptr) {
     if (rest.size() > limits.max_line_bytes) return reject(513, "Start line too long");
@@ -195,8 +204,12 @@ Verdict Message::parse(std::string_view bytes, Framing framing, const Limits& li
 
   const std::string_view after = rest.substr(eol + 1);
   if (Verdict v = parse_headers(after, limits); !v.is_valid()) return v;
-  const std::size_t body_start = static_cast<std::size_t>(
-      headers_end_.data() + headers_end_.size() - bytes.data());
+  if (headers_end_.empty()) {
+    if (Verdict v = validate_headers(limits); !v.is_valid()) return v;
+    return reject(400, "Missing empty line after the headers");
+  }
+  const std::size_t body_start =
+      static_cast<std::size_t>(headers_end_.data() + headers_end_.size() - bytes.data());
   if (Verdict v = frame_body(bytes.substr(body_start), framing, limits); !v.is_valid()) return v;
   bytes_ = bytes.substr(0, body_start + body_.size());
   if (Verdict v = validate_headers(limits); !v.is_valid()) return v;
@@ -233,8 +246,7 @@ Verdict Message::parse_start_line(std::string_view line) noexcept {
   for (char c : method_name_)
     if (!chars::is_token(c)) return reject(400, "Malformed method");
   const std::size_t sp2 = line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || sp2 == sp1 + 1)
-    return reject(400, "Malformed request line");
+  if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return reject(400, "Malformed request line");
   request_uri_text_ = line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = line.substr(sp2 + 1);
   if (version.find(' ') != std::string_view::npos || version.find('\t') != std::string_view::npos)
@@ -267,7 +279,11 @@ Verdict Message::parse_headers(std::string_view section, const Limits& limits) n
       headers_end_ = std::string_view(p, 2);
       return Verdict::valid();
     }
-    if (p == end) return reject(400, "Missing empty line after the headers");
+    if (p == end) {
+      // Report the headers' own defects first: they say more than the missing empty line.
+      headers_end_ = std::string_view(end, 0);
+      return Verdict::valid();
+    }
     const char* const line_start = p;
     // A field ends at a CRLF that is not followed by white space (a fold).
     while (true) {
@@ -288,8 +304,9 @@ Verdict Message::parse_headers(std::string_view section, const Limits& limits) n
     std::size_t i = 0;
     while (i < field.size() && chars::is_token(field[i])) ++i;
     if (i == 0) {
-      return reject(400, (field[0] == ' ' || field[0] == '\t') ? "Header line starts with white space"
-                                                                : "Malformed header name");
+      return reject(400, (field[0] == ' ' || field[0] == '\t')
+                             ? "Header line starts with white space"
+                             : "Malformed header name");
     }
     const std::string_view name = field.substr(0, i);
     while (i < field.size() && (field[i] == ' ' || field[i] == '\t')) ++i;
@@ -450,8 +467,7 @@ Verdict Message::validate_semantics() noexcept {
   };
   for (const Required& r : kExactlyOnce) {
     const std::size_t n = count(r.id);
-    const bool optional =
-        r.missing.empty() || (r.id == HeaderId::MaxForwards && !is_request_);
+    const bool optional = r.missing.empty() || (r.id == HeaderId::MaxForwards && !is_request_);
     if (n == 0 && !optional) return reject(400, r.missing);
     if (n > 1 && !r.multiple.empty()) return reject(400, r.multiple);
   }
@@ -494,7 +510,8 @@ Verdict Message::check_proxy_rules(const ProxyOptions& options) const noexcept {
     do {
       const std::string_view tag = in.token();
       bool supported = false;
-      for (std::string_view s : options.supported_proxy_require) supported = supported || iequals(s, tag);
+      for (std::string_view s : options.supported_proxy_require)
+        supported = supported || iequals(s, tag);
       if (!supported) return Verdict::respond(420, "Unsupported Proxy-Require option tag", h.value);
     } while (in.separator(','));
   }

@@ -91,9 +91,7 @@ class Message {
   std::uint16_t status_code() const noexcept { return status_code_; }
   std::string_view reason_phrase() const noexcept { return reason_phrase_; }
 
-  std::span<const HeaderField> headers() const noexcept {
-    return {headers_.data(), header_count_};
-  }
+  std::span<const HeaderField> headers() const noexcept { return {headers_.data(), header_count_}; }
   // First header line with this id, or nullptr.
   const HeaderField* find(HeaderId id) const noexcept;
   // First header line with this name (long or compact form; any case for unknown names).

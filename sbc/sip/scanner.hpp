@@ -75,7 +75,8 @@ class Scanner {
   constexpr std::string_view token() noexcept { return take_while(chars::kToken); }
 
   // 1*DIGIT into a value saturated at `cap`; false when there is no digit.
-  constexpr bool number(std::uint64_t cap, std::uint64_t& out, std::size_t* ndigits = nullptr) noexcept {
+  constexpr bool number(std::uint64_t cap, std::uint64_t& out,
+                        std::size_t* ndigits = nullptr) noexcept {
     const char* start = p_;
     std::uint64_t v = 0;
     while (p_ < end_ && chars::is_digit(*p_)) {
@@ -113,7 +114,8 @@ class Scanner {
         continue;
       }
       // qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII
-      if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || (c >= 0x21 && c <= 0x7E) || c >= 0x80) {
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || (c >= 0x21 && c <= 0x7E) ||
+          c >= 0x80) {
         if (c >= 0x80 && c > 0xFD) break;
         ++p_;
         continue;

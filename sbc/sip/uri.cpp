@@ -30,7 +30,8 @@ constexpr std::uint16_t kHeaderChars = kUnreserved | chars::kHnvUnreserved;
 constexpr std::uint16_t kUricChars = kUnreserved | chars::kReserved;
 
 bool valid_transport(std::string_view v) noexcept {
-  // transport-param = "transport=" ("udp" / "tcp" / "sctp" / "tls" / other-transport); other is a token
+  // transport-param = "transport=" ("udp" / "tcp" / "sctp" / "tls" / other-transport); other is a
+  // token
   if (v.empty()) return false;
   for (char c : v)
     if (!chars::is_token(c)) return false;
@@ -109,8 +110,8 @@ UriError parse_sip_uri(std::string_view rest, Uri& out, UriContext context) noex
     if (host_end == std::string_view::npos) return UriError::Malformed;
     ++host_end;
   } else {
-    while (host_end < rest.size() && (chars::is_alnum(rest[host_end]) || rest[host_end] == '-' ||
-                                      rest[host_end] == '.'))
+    while (host_end < rest.size() &&
+           (chars::is_alnum(rest[host_end]) || rest[host_end] == '-' || rest[host_end] == '.'))
       ++host_end;
   }
   out.host = rest.substr(0, host_end);
@@ -285,7 +286,9 @@ ParamValue find_uri_param(std::string_view params, std::string_view name) noexce
   return {};
 }
 
-ParamValue Uri::param(std::string_view name) const noexcept { return find_uri_param(params, name); }
+ParamValue Uri::param(std::string_view name) const noexcept {
+  return find_uri_param(params, name);
+}
 
 UriError parse_uri(std::string_view text, Uri& out, UriContext context) noexcept {
   out = Uri{};
@@ -293,8 +296,8 @@ UriError parse_uri(std::string_view text, Uri& out, UriContext context) noexcept
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
   std::size_t i = 0;
   if (text.empty() || !chars::is_alpha(text[0])) return UriError::Malformed;
-  while (i < text.size() && (chars::is_alnum(text[i]) || text[i] == '+' || text[i] == '-' ||
-                             text[i] == '.'))
+  while (i < text.size() &&
+         (chars::is_alnum(text[i]) || text[i] == '+' || text[i] == '-' || text[i] == '.'))
     ++i;
   if (i == text.size() || text[i] != ':') return UriError::Malformed;
   out.scheme_name = text.substr(0, i);

@@ -24,9 +24,7 @@ struct Verdict {
                                    std::string_view what = {}) noexcept {
     return {Kind::Respond, code, why, what};
   }
-  static constexpr Verdict drop(std::string_view why) noexcept {
-    return {Kind::Drop, 0, why, {}};
-  }
+  static constexpr Verdict drop(std::string_view why) noexcept { return {Kind::Drop, 0, why, {}}; }
 
   constexpr bool is_valid() const noexcept { return kind == Kind::Valid; }
 };

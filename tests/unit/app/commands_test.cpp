@@ -40,7 +40,8 @@ TEST_CASE("sbc validate prints one line per file and exits 1 on any invalid one"
 
 TEST_CASE("sbc validate honours the configured Proxy-Require tags", "[cli]") {
   const auto tmp = std::filesystem::temp_directory_path() / "sbc-commands-test.yaml";
-  std::ofstream(tmp) << "sip:\n  proxy_require_supported: [noProxiesSupportThis, norDoAnyProxiesSupportThis]\n";
+  std::ofstream(tmp)
+      << "sip:\n  proxy_require_supported: [noProxiesSupportThis, norDoAnyProxiesSupportThis]\n";
   const std::string bext = sbc::test::corpus_dir() + "/rfc4475/bext01.dat";
   CHECK(run({"validate", bext}).status == 1);
   const std::string path = tmp.string();

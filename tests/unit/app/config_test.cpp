@@ -36,7 +36,8 @@ listeners:
 sip:
   limits: {max_headers: 64, max_vias: 10}
   proxy_require_supported: [path]
-)", "x");
+)",
+                                "x");
   CHECK(c.workers == 2);
   REQUIRE(c.listeners.size() == 1);
   CHECK(c.listeners[0].port == 15060);

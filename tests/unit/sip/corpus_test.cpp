@@ -23,28 +23,70 @@ using sbc::sip::Verdict;
 // Pinned exactly so that a change of behaviour is a conscious one.
 const std::map<std::string, std::string> kOurVerdict = {
     // RFC 4475 3.1.1: valid messages
-    {"wsinv", "valid"}, {"intmeth", "valid"}, {"esc01", "valid"}, {"escnull", "valid"},
-    {"esc02", "valid"}, {"lwsdisp", "valid"}, {"longreq", "valid"}, {"dblreq", "valid"},
-    {"semiuri", "valid"}, {"transports", "valid"}, {"mpart01", "valid"}, {"unreason", "valid"},
+    {"wsinv", "valid"},
+    {"intmeth", "valid"},
+    {"esc01", "valid"},
+    {"escnull", "valid"},
+    {"esc02", "valid"},
+    {"lwsdisp", "valid"},
+    {"longreq", "valid"},
+    {"dblreq", "valid"},
+    {"semiuri", "valid"},
+    {"transports", "valid"},
+    {"mpart01", "valid"},
+    {"unreason", "valid"},
     {"noreason", "valid"},
     // RFC 4475 3.1.2: invalid messages
-    {"badinv01", "400"}, {"clerr", "400"}, {"ncl", "400"}, {"scalar02", "400"},
-    {"scalarlg", "drop"}, {"quotbal", "400"}, {"ltgtruri", "400"}, {"lwsruri", "400"},
-    {"lwsstart", "400"}, {"trws", "400"}, {"escruri", "400"}, {"baddate", "400"},
-    {"regbadct", "400"}, {"badaspec", "400"}, {"baddn", "400"}, {"badvers", "505"},
-    {"mismatch01", "400"}, {"mismatch02", "400"}, {"bigcode", "drop"},
+    {"badinv01", "400"},
+    {"clerr", "400"},
+    {"ncl", "400"},
+    {"scalar02", "400"},
+    {"scalarlg", "drop"},
+    {"quotbal", "400"},
+    {"ltgtruri", "400"},
+    {"lwsruri", "400"},
+    {"lwsstart", "400"},
+    {"trws", "400"},
+    {"escruri", "400"},
+    {"baddate", "400"},
+    {"regbadct", "400"},
+    {"badaspec", "400"},
+    {"baddn", "400"},
+    {"badvers", "505"},
+    {"mismatch01", "400"},
+    {"mismatch02", "400"},
+    {"bigcode", "drop"},
     // RFC 4475 3.2-3.4: valid syntax, unusual semantics (answered as a proxy)
-    {"badbranch", "400"}, {"insuf", "400"}, {"unkscm", "416"}, {"novelsc", "416"},
-    {"unksm2", "valid"}, {"bext01", "420"}, {"invut", "valid"}, {"regaut01", "valid"},
-    {"multi01", "400"}, {"mcl01", "400"}, {"bcast", "drop"}, {"zeromf", "483"},
-    {"cparam01", "valid"}, {"cparam02", "valid"}, {"regescrt", "valid"}, {"sdp01", "valid"},
+    {"badbranch", "400"},
+    {"insuf", "400"},
+    {"unkscm", "416"},
+    {"novelsc", "416"},
+    {"unksm2", "valid"},
+    {"bext01", "420"},
+    {"invut", "valid"},
+    {"regaut01", "valid"},
+    {"multi01", "400"},
+    {"mcl01", "400"},
+    {"bcast", "drop"},
+    {"zeromf", "483"},
+    {"cparam01", "valid"},
+    {"cparam02", "valid"},
+    {"regescrt", "valid"},
+    {"sdp01", "valid"},
     {"inv2543", "400"},
     // RFC 5118
-    {"ipv6-good", "valid"}, {"ipv6-bad", "400"}, {"port-ambiguous", "valid"},
-    {"port-unambiguous", "valid"}, {"via-received-param-with-delim", "valid"},
-    {"via-received-param-no-delim", "valid"}, {"ipv6-in-sdp", "400"},
-    {"mult-ip-in-header", "valid"}, {"mult-ip-in-sdp", "valid"}, {"ipv4-mapped-ipv6", "valid"},
-    {"ipv6-bug-abnf-3-colons", "valid"}, {"ipv6-correct-abnf-2-colons", "valid"},
+    {"ipv6-good", "valid"},
+    {"ipv6-bad", "400"},
+    {"port-ambiguous", "valid"},
+    {"port-unambiguous", "valid"},
+    {"via-received-param-with-delim", "valid"},
+    {"via-received-param-no-delim", "valid"},
+    {"ipv6-in-sdp", "400"},
+    {"mult-ip-in-header", "valid"},
+    {"mult-ip-in-sdp", "valid"},
+    {"ipv4-mapped-ipv6", "valid"},
+    {"ipv6-bug-abnf-3-colons", "valid"},
+    {"ipv6-correct-abnf-2-colons", "valid"},
 };
 
 // Where we knowingly answer something the RFC text does not name, and why.
@@ -116,7 +158,8 @@ TEST_CASE("every corpus message gets the verdict the RFCs expect of a proxy", "[
   // Every pinned verdict has a row, and every .dat file on disk is covered.
   for (const auto& [name, verdict] : kOurVerdict) CHECK(seen.count(name) == 1);
   for (const std::string set : {"rfc4475", "rfc5118"}) {
-    for (const auto& entry : std::filesystem::directory_iterator(sbc::test::corpus_dir() + "/" + set)) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(sbc::test::corpus_dir() + "/" + set)) {
       if (entry.path().extension() != ".dat") continue;
       INFO(entry.path());
       CHECK(seen.count(entry.path().stem().string()) == 1);
@@ -184,7 +227,8 @@ TEST_CASE("corpus messages expose their legal oddities through the typed accesso
   SECTION("dblreq: the octets after the body are not part of the message") {
     load("rfc4475/dblreq.dat");
     CHECK(m->method() == sbc::sip::Method::Register);
-    CHECK(m->bytes().size() < sbc::test::read_binary(sbc::test::corpus_dir() + "/rfc4475/dblreq.dat").size());
+    CHECK(m->bytes().size() <
+          sbc::test::read_binary(sbc::test::corpus_dir() + "/rfc4475/dblreq.dat").size());
     CHECK(m->body().empty());
   }
   SECTION("port-unambiguous and port-ambiguous") {

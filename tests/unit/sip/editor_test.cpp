@@ -3,8 +3,8 @@
 #include <memory>
 #include <string>
 
-#include "sip_samples.hpp"
 #include "sbc/sip/editor.hpp"
+#include "sip_samples.hpp"
 
 using namespace sbc::sip;
 
@@ -19,7 +19,8 @@ void must_parse(Message& m, const std::string& bytes) {
 
 const std::string kRouted =
     "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
-    "Via: SIP/2.0/UDP edge.example.com;branch=z9hG4bKedge, SIP/2.0/UDP pc33.example.com;branch=z9hG4bK1\r\n"
+    "Via: SIP/2.0/UDP edge.example.com;branch=z9hG4bKedge, SIP/2.0/UDP "
+    "pc33.example.com;branch=z9hG4bK1\r\n"
     "Max-Forwards: 69\r\n"
     "Route: <sip:edge.example.com;lr>\r\n"
     "Route: <sip:core.example.com;lr>\r\n"

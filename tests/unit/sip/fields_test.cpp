@@ -68,7 +68,8 @@ TEST_CASE("CSeq and Call-ID", "[fields]") {
 TEST_CASE("Digest credentials and challenges", "[fields][auth]") {
   AuthValue a;
   REQUIRE(parse_credentials(
-      "Digest username=\"alice\", realm=\"atlanta.example.com\", nonce=\"84a4cc6f3082121f32b42a2187831a9e\", "
+      "Digest username=\"alice\", realm=\"atlanta.example.com\", "
+      "nonce=\"84a4cc6f3082121f32b42a2187831a9e\", "
       "uri=\"sip:alice@atlanta.example.com\", "
       "response=\"7587245234b3434cc3412213e5f113a5432d0c2a6b8e1b7c6e2b2f6a9c1d4e5f\", "
       "algorithm=SHA-256, cnonce=\"0a4f113b\", qop=auth, nc=00000001, opaque=\"x\"",
@@ -80,18 +81,26 @@ TEST_CASE("Digest credentials and challenges", "[fields][auth]") {
   CHECK(a.param("nc").value == "00000001");
 
   // qop without cnonce and nc; a response of the wrong length; a duplicate parameter
-  CHECK_FALSE(parse_credentials("Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"sip:x\", "
-                                "response=\"0123456789abcdef0123456789abcdef\", qop=auth", a));
-  CHECK_FALSE(parse_credentials("Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"sip:x\", "
-                                "response=\"0123\"", a));
-  CHECK_FALSE(parse_credentials("Digest username=\"a\", username=\"b\", realm=\"r\", nonce=\"n\", "
-                                "uri=\"sip:x\", response=\"0123456789abcdef0123456789abcdef\"", a));
+  CHECK_FALSE(
+      parse_credentials("Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"sip:x\", "
+                        "response=\"0123456789abcdef0123456789abcdef\", qop=auth",
+                        a));
+  CHECK_FALSE(
+      parse_credentials("Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"sip:x\", "
+                        "response=\"0123\"",
+                        a));
+  CHECK_FALSE(
+      parse_credentials("Digest username=\"a\", username=\"b\", realm=\"r\", nonce=\"n\", "
+                        "uri=\"sip:x\", response=\"0123456789abcdef0123456789abcdef\"",
+                        a));
   CHECK(parse_credentials("NoOneKnowsThisScheme opaque-data=here", a));
   CHECK_FALSE(a.is_digest());
   CHECK_FALSE(parse_credentials("Digest", a));
 
-  REQUIRE(parse_challenge("Digest realm=\"example.com\", qop=\"auth,auth-int\", "
-                          "nonce=\"abc\", algorithm=SHA-256, stale=TRUE, opaque=\"o\"", a));
+  REQUIRE(
+      parse_challenge("Digest realm=\"example.com\", qop=\"auth,auth-int\", "
+                      "nonce=\"abc\", algorithm=SHA-256, stale=TRUE, opaque=\"o\"",
+                      a));
   CHECK(a.param("qop").value == "\"auth,auth-int\"");
   CHECK_FALSE(parse_challenge("Digest realm=\"example.com\", qop=auth, nonce=\"abc\"", a));
   CHECK_FALSE(parse_challenge("Digest nonce=\"abc\"", a));

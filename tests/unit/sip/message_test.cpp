@@ -3,8 +3,8 @@
 #include <memory>
 #include <string>
 
-#include "sip_samples.hpp"
 #include "sbc/sip/message.hpp"
+#include "sip_samples.hpp"
 
 using namespace sbc::sip;
 using sbc::test::kBaseHeaders;
@@ -26,7 +26,8 @@ Parsed parse(std::string bytes, Framing framing = Framing::Datagram, Limits limi
 }
 
 std::string options_with(std::string_view headers, std::string_view cseq = "CSeq: 1 OPTIONS\r\n") {
-  return request("OPTIONS sip:bob@example.com SIP/2.0", std::string(kBaseHeaders) + std::string(cseq) + std::string(headers));
+  return request("OPTIONS sip:bob@example.com SIP/2.0",
+                 std::string(kBaseHeaders) + std::string(cseq) + std::string(headers));
 }
 
 void check_rejected(const std::string& bytes, int status, std::string_view reason) {
@@ -75,8 +76,8 @@ TEST_CASE("the RFC 3261 example INVITE parses into typed fields", "[message]") {
 }
 
 TEST_CASE("responses are parsed and invalid ones are dropped, never answered", "[message]") {
-  const std::string ok =
-      "SIP/2.0 200 OK\r\n" + std::string(kBaseHeaders) + "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+  const std::string ok = "SIP/2.0 200 OK\r\n" + std::string(kBaseHeaders) +
+                         "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
   Parsed p = parse(ok);
   REQUIRE(p.verdict.is_valid());
   CHECK_FALSE(p.message->is_request());
@@ -160,9 +161,11 @@ TEST_CASE("Content-Length framing over datagrams and streams", "[message]") {
   Parsed p = parse(base + "Content-Length: 5\r\n\r\nhello, trailing octets");
   REQUIRE(p.verdict.is_valid());
   CHECK(p.message->body() == "hello");
-  check_rejected(base + "Content-Length: 50\r\n\r\nhello", 400, "Content-Length exceeds the body received");
+  check_rejected(base + "Content-Length: 50\r\n\r\nhello", 400,
+                 "Content-Length exceeds the body received");
   check_rejected(base + "Content-Length: -5\r\n\r\nhello", 400, "Malformed Content-Length header");
-  check_rejected(base + "Content-Length: 5\r\nl: 5\r\n\r\nhello", 400, "Multiple Content-Length headers");
+  check_rejected(base + "Content-Length: 5\r\nl: 5\r\n\r\nhello", 400,
+                 "Multiple Content-Length headers");
   // No Content-Length: a datagram's body is the rest of it; a stream requires it.
   p = parse(base + "\r\nhello");
   REQUIRE(p.verdict.is_valid());
@@ -177,7 +180,8 @@ TEST_CASE("Content-Length framing over datagrams and streams", "[message]") {
 TEST_CASE("configurable limits answer 513", "[message][limits]") {
   Limits limits;
   limits.max_message_bytes = 300;
-  Parsed p = parse(options_with("X-Pad: " + std::string(300, 'a') + "\r\n"), Framing::Datagram, limits);
+  Parsed p =
+      parse(options_with("X-Pad: " + std::string(300, 'a') + "\r\n"), Framing::Datagram, limits);
   CHECK(p.verdict.status == 513);
   CHECK(p.verdict.reason == "Message too large");
 
@@ -201,7 +205,8 @@ TEST_CASE("configurable limits answer 513", "[message][limits]") {
   limits = Limits{};
   limits.max_body_bytes = 3;
   p = parse(request("MESSAGE sip:bob@example.com SIP/2.0",
-                    std::string(kBaseHeaders) + "CSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\n", "hello"),
+                    std::string(kBaseHeaders) + "CSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\n",
+                    "hello"),
             Framing::Datagram, limits);
   CHECK(p.verdict.reason == "Body too large");
 
@@ -230,7 +235,8 @@ TEST_CASE("Via rules", "[message][via]") {
                  "Via names a broadcast address");
   check_rejected(options_with("Via: SIP/2.0/UDP host:99999\r\n"), 400, "Malformed Via header");
   check_rejected(options_with("Via: SIP/2.0/UDP 192.0.2.1;;\r\n"), 400, "Malformed Via header");
-  check_rejected(options_with("Via: SIP/2.0/UDP 192.0.2.1;ttl=256\r\n"), 400, "Malformed Via header");
+  check_rejected(options_with("Via: SIP/2.0/UDP 192.0.2.1;ttl=256\r\n"), 400,
+                 "Malformed Via header");
   check_rejected(options_with("Via: SIP/2.0/UDP 192.0.2.1;received=host.example.com\r\n"), 400,
                  "Malformed Via header");
   check_rejected(options_with("Via: SIP/2.0/UDP [2001:db8::1\r\n"), 400, "Malformed Via header");
@@ -262,7 +268,8 @@ TEST_CASE("proxy rules: 416, 483, 420", "[message][proxy]") {
   Verdict v = p.message->check_proxy_rules({});
   CHECK(v.status == 416);
 
-  p = parse(request("OPTIONS tel:+15551234567 SIP/2.0", std::string(kBaseHeaders) + "CSeq: 1 OPTIONS\r\n"));
+  p = parse(request("OPTIONS tel:+15551234567 SIP/2.0",
+                    std::string(kBaseHeaders) + "CSeq: 1 OPTIONS\r\n"));
   REQUIRE(p.verdict.is_valid());
   CHECK(p.message->check_proxy_rules({}).is_valid());
 
@@ -284,11 +291,13 @@ TEST_CASE("proxy rules: 416, 483, 420", "[message][proxy]") {
 
 TEST_CASE("Contact star", "[message][contact]") {
   const std::string reg_headers = std::string(kBaseHeaders) + "CSeq: 2 REGISTER\r\n";
-  Parsed p = parse(request("REGISTER sip:example.com SIP/2.0", reg_headers + "Contact: *\r\nExpires: 0\r\n"));
+  Parsed p = parse(
+      request("REGISTER sip:example.com SIP/2.0", reg_headers + "Contact: *\r\nExpires: 0\r\n"));
   REQUIRE(p.verdict.is_valid());
   CHECK(p.message->contact_is_star());
-  check_rejected(request("REGISTER sip:example.com SIP/2.0", reg_headers + "Contact: *\r\nExpires: 60\r\n"),
-                 400, "Contact * is only allowed alone in a REGISTER with Expires: 0");
+  check_rejected(
+      request("REGISTER sip:example.com SIP/2.0", reg_headers + "Contact: *\r\nExpires: 60\r\n"),
+      400, "Contact * is only allowed alone in a REGISTER with Expires: 0");
   check_rejected(options_with("Contact: *\r\n"), 400,
                  "Contact * is only allowed alone in a REGISTER with Expires: 0");
 }
@@ -321,7 +330,8 @@ TEST_CASE("every interpreted header is validated", "[message]") {
   for (const Case& c : cases) check_rejected(options_with(c.header), 400, c.reason);
 
   const Parsed p = parse(options_with(
-      "Contact: \"A\" <sip:a@example.com>;q=0.7;expires=3600, <sips:b@example.com>;+sip.instance=\"<urn:x>\"\r\n"
+      "Contact: \"A\" <sip:a@example.com>;q=0.7;expires=3600, "
+      "<sips:b@example.com>;+sip.instance=\"<urn:x>\"\r\n"
       "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"
       "Record-Route: <sip:p3.example.com;lr>\r\n"
       "Path: <sip:edge.example.com;lr;ob>\r\n"

@@ -44,8 +44,10 @@ TEST_CASE("ports", "[uri]") {
 
 TEST_CASE("SIP and SIPS URIs", "[uri]") {
   Uri u;
-  REQUIRE(parse_uri("sips:alice:secret@[2001:db8::1]:5061;transport=tls;lr;x=%41?Subject=hi&Priority=urgent",
-                    u, UriContext::HeaderUri) == UriError::None);
+  REQUIRE(
+      parse_uri(
+          "sips:alice:secret@[2001:db8::1]:5061;transport=tls;lr;x=%41?Subject=hi&Priority=urgent",
+          u, UriContext::HeaderUri) == UriError::None);
   CHECK(u.scheme == Scheme::Sips);
   CHECK(u.user == "alice");
   CHECK(u.password == "secret");
@@ -63,15 +65,18 @@ TEST_CASE("SIP and SIPS URIs", "[uri]") {
   CHECK(u.scheme == Scheme::Sip);
   CHECK(u.user.empty());
 
-  CHECK(parse_uri("sip:a@example.com?h=v", u, UriContext::RequestUri) == UriError::HeadersNotAllowed);
+  CHECK(parse_uri("sip:a@example.com?h=v", u, UriContext::RequestUri) ==
+        UriError::HeadersNotAllowed);
   CHECK(parse_uri("sip:", u, UriContext::RequestUri) == UriError::Malformed);
   CHECK(parse_uri("sip:@example.com", u, UriContext::RequestUri) == UriError::Malformed);
   CHECK(parse_uri("sip:a%4@example.com", u, UriContext::RequestUri) == UriError::Malformed);
   CHECK(parse_uri("sip:a b@example.com", u, UriContext::RequestUri) == UriError::Malformed);
   CHECK(parse_uri("sip:a@example.com;", u, UriContext::RequestUri) == UriError::Malformed);
-  CHECK(parse_uri("sip:a@example.com;transport=", u, UriContext::RequestUri) == UriError::Malformed);
+  CHECK(parse_uri("sip:a@example.com;transport=", u, UriContext::RequestUri) ==
+        UriError::Malformed);
   CHECK(parse_uri("sip:a@example.com;ttl=300", u, UriContext::RequestUri) == UriError::Malformed);
-  CHECK(parse_uri("sip:a@example.com;maddr=bad..host", u, UriContext::RequestUri) == UriError::Malformed);
+  CHECK(parse_uri("sip:a@example.com;maddr=bad..host", u, UriContext::RequestUri) ==
+        UriError::Malformed);
   CHECK(parse_uri("sip:a@example.com:", u, UriContext::RequestUri) == UriError::Malformed);
   CHECK(parse_uri("sip:a@example.com?", u, UriContext::HeaderUri) == UriError::Malformed);
   CHECK(parse_uri("sip:a@example.com?novalue", u, UriContext::HeaderUri) == UriError::Malformed);
@@ -83,7 +88,8 @@ TEST_CASE("tel URIs (RFC 3966)", "[uri]") {
   CHECK(u.scheme == Scheme::Tel);
   CHECK(u.user == "+1-201-555-0123");
   CHECK(u.param("ext").value == "12");
-  CHECK(parse_uri("tel:7042;phone-context=example.com", u, UriContext::RequestUri) == UriError::None);
+  CHECK(parse_uri("tel:7042;phone-context=example.com", u, UriContext::RequestUri) ==
+        UriError::None);
   CHECK(parse_uri("tel:7042", u, UriContext::RequestUri) == UriError::Malformed);  // no context
   CHECK(parse_uri("tel:+", u, UriContext::RequestUri) == UriError::Malformed);
   CHECK(parse_uri("tel:+12x", u, UriContext::RequestUri) == UriError::Malformed);

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this script):
+#   dependencies -> format check -> release build (-Werror) + tests -> ASan+UBSan build + tests
+#   -> libFuzzer targets for a bounded time -> benchmark smoke run.
+# usage: scripts/test.sh        (env: SBC_FUZZ_SECONDS, default 60 per target)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/install-deps.sh
+
+echo "== format: clang-format --dry-run on all sources"
+git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror
+
+echo "== release build and tests"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$jobs"
+ctest --preset release -j "$jobs"
+
+echo "== ASan+UBSan build and tests"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --preset asan -j "$jobs"
+
+echo "== fuzzing"
+scripts/fuzz.sh "${SBC_FUZZ_SECONDS:-60}"
+
+if [ -x build/release/bench/bench_sip_parse ]; then
+  echo "== benchmark smoke run (figures are informative, not asserted)"
+  build/release/bench/bench_sip_parse --benchmark_min_time=0.05
+fi
+echo "test.sh: all checks passed"
