@@ -265,7 +265,13 @@ ParamValue find_header_param(std::string_view params, std::string_view name) noe
 }
 
 bool parse_via(Scanner& in, Via& out) noexcept {
-  out = Via{};
+  // Field by field: `out = Via{}` compiles to a `rep stos` that costs more than the parse.
+  out.text = out.host = out.params = out.branch = out.received = out.maddr = {};
+  out.host_kind = HostKind::None;
+  out.port = 0;
+  out.rport = false;
+  out.rport_value = 0;
+  out.ttl = -1;
   in.skip_sws();
   const char* start = in.position();
   // sent-protocol = protocol-name SLASH protocol-version SLASH transport
@@ -326,7 +332,8 @@ bool parse_via(Scanner& in, Via& out) noexcept {
 }
 
 bool parse_name_addr(Scanner& in, NameAddr& out, NameAddrRules rules) noexcept {
-  out = NameAddr{};
+  out.text = out.display_name = out.params = out.tag = {};  // out.uri is reset by parse_uri
+  out.bracketed = false;
   in.skip_sws();
   const char* start = in.position();
   // display-name = *(token LWS) / quoted-string. A token run glued to "<" is accepted (RFC 4475
@@ -353,10 +360,11 @@ bool parse_name_addr(Scanner& in, NameAddr& out, NameAddrRules rules) noexcept {
   std::string_view uri_text;
   if (in.consume('<')) {
     out.bracketed = true;
-    const char* uri_start = in.position();
-    while (!in.at_end() && in.peek() != '>') in.advance();
-    uri_text = in.since(uri_start);
-    if (!in.consume('>')) return false;
+    const std::string_view rest = in.rest();
+    const std::size_t close = rest.find('>');
+    if (close == std::string_view::npos) return false;
+    uri_text = rest.substr(0, close);
+    in.advance(close + 1);
   } else {
     if (rules == NameAddrRules::RouteLike) return false;
     // addr-spec: the URI cannot contain ';', ',' or '?' here (RFC 3261 20.10), nor white space.

@@ -2,6 +2,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace sbc::sip {
 namespace {
 
@@ -47,15 +51,40 @@ constexpr MethodName kMethods[] = {
     {"MESSAGE", Method::Message}, {"UPDATE", Method::Update},
 };
 
-// Bytes an opaque header value may hold: TEXT-UTF8char, UTF8-CONT and LWS (RFC 3261 25.1).
-constexpr std::array<bool, 256> make_value_bytes() {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c <= 0x7E; ++c) t[c] = true;
-  for (int c = 0x80; c <= 0xFD; ++c) t[c] = true;
-  t['\t'] = t['\r'] = t['\n'] = true;
+// Bytes that stop the scan of a header value: CR and LF (line ends and folds), and bytes an
+// opaque value may not hold: anything but TEXT-UTF8char, UTF8-CONT and LWS (RFC 3261 25.1).
+constexpr std::array<std::uint8_t, 256> make_value_stop() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 0x20; ++c) t[c] = 1;
+  t[0x7F] = t[0xFE] = t[0xFF] = 1;
+  t['\t'] = 0;
   return t;
 }
-constexpr std::array<bool, 256> kValueBytes = make_value_bytes();
+constexpr std::array<std::uint8_t, 256> kValueStop = make_value_stop();
+
+// Advances to the first byte that may stop a header value scan. With SSE2 it skips 16 bytes at a
+// time over printable ASCII: a signed compare below 0x20 also catches bytes >= 0x80 and HT, and
+// the scalar loop then decides about those (UTF-8 and HT do not stop the scan).
+inline const char* skip_value_bytes(const char* q, const char* end) noexcept {
+#if defined(__SSE2__)
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i del = _mm_set1_epi8(0x7F);
+  while (end - q >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    const int mask =
+        _mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, del)));
+    if (mask != 0) {
+      q += __builtin_ctz(static_cast<unsigned>(mask));
+      if (kValueStop[static_cast<unsigned char>(*q)] != 0) return q;
+      ++q;
+      continue;
+    }
+    q += 16;
+  }
+#endif
+  while (q < end && kValueStop[static_cast<unsigned char>(*q)] == 0) ++q;
+  return q;
+}
 
 bool is_wsp_or_crlf(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -104,17 +133,14 @@ bool parse_value(Scanner& in, NameAddr& out, HeaderId id) noexcept {
   return parse_name_addr(in, out, rules_for(id));
 }
 
-// A comma-separated list of values, each parsed by parse_value; returns the number of values.
+// A comma-separated list of values, each parsed into `scratch` by parse_value.
 template <class Value>
-int count_list(std::string_view value, HeaderId id, Value& first) noexcept {
+bool valid_list(std::string_view value, HeaderId id, Value& scratch) noexcept {
   Scanner in(value);
-  int n = 0;
-  Value scratch;
   do {
-    if (!parse_value(in, n == 0 ? first : scratch, id)) return -1;
-    ++n;
+    if (!parse_value(in, scratch, id)) return false;
   } while (in.separator(','));
-  return in.at_end() ? n : -1;
+  return in.at_end();
 }
 
 }  // namespace
@@ -166,9 +192,7 @@ Verdict Message::parse(std::string_view bytes, Framing framing, const Limits& li
   bytes_ = bytes;
   start_line_ = method_name_ = request_uri_text_ = reason_phrase_ = headers_end_ = body_ =
       call_id_ = {};
-  request_uri_ = Uri{};
-  from_ = to_ = NameAddr{};
-  top_via_ = Via{};
+  // from_, to_, top_via_ and request_uri_ are overwritten by every parse that can succeed.
   cseq_ = CSeq{};
   content_length_ = -1;
   max_forwards_ = -1;
@@ -218,8 +242,10 @@ Verdict Message::parse(std::string_view bytes, Framing framing, const Limits& li
 
 Verdict Message::parse_start_line(std::string_view line) noexcept {
   if (!is_request_) {
+    request_uri_ = Uri{};
     // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
     const std::size_t sp = line.find(' ');
+    if (sp == std::string_view::npos) return Verdict::drop("Malformed status line");
     const int version = classify_version(line.substr(0, sp));
     if (version != 1) return Verdict::drop("Bad SIP-Version in status line");
     const std::string_view after = line.substr(sp + 1);
@@ -284,48 +310,54 @@ Verdict Message::parse_headers(std::string_view section, const Limits& limits) n
       headers_end_ = std::string_view(end, 0);
       return Verdict::valid();
     }
-    const char* const line_start = p;
-    // A field ends at a CRLF that is not followed by white space (a fold).
-    while (true) {
-      const void* found = std::memchr(p, '\n', static_cast<std::size_t>(end - p));
-      if (found == nullptr) return reject(400, "Header line not terminated by CRLF");
-      const char* nl = static_cast<const char*>(found);
-      if (nl == p || nl[-1] != '\r') return reject(400, "Bare LF in header");
-      p = nl + 1;
-      if (p == end || (*p != ' ' && *p != '\t')) break;
-      if (static_cast<std::size_t>(p - line_start) > limits.max_line_bytes) break;
-    }
-    const std::string_view field(line_start, static_cast<std::size_t>(p - line_start));
-    if (field.size() > limits.max_line_bytes) return reject(513, "Header line too long");
     if (header_count_ >= limits.max_headers || header_count_ >= kHeaderCapacity)
       return reject(513, "Too many header fields");
 
     // header-name HCOLON value; HCOLON = *( SP / HTAB ) ":" SWS
-    std::size_t i = 0;
-    while (i < field.size() && chars::is_token(field[i])) ++i;
-    if (i == 0) {
-      return reject(400, (field[0] == ' ' || field[0] == '\t')
-                             ? "Header line starts with white space"
-                             : "Malformed header name");
+    const char* const line_start = p;
+    const char* q = p;
+    while (q < end && chars::is_token(*q)) ++q;
+    if (q == p) {
+      return reject(400, (*p == ' ' || *p == '\t') ? "Header line starts with white space"
+                                                   : "Malformed header name");
     }
-    const std::string_view name = field.substr(0, i);
-    while (i < field.size() && (field[i] == ' ' || field[i] == '\t')) ++i;
-    if (i == field.size() || field[i] != ':') return reject(400, "Missing colon in header line");
-    const std::string_view value = trim(field.substr(i + 1));
+    const std::string_view name(p, static_cast<std::size_t>(q - p));
+    while (q < end && (*q == ' ' || *q == '\t')) ++q;
+    if (q == end || *q != ':') return reject(400, "Missing colon in header line");
+    ++q;
     const HeaderId id = lookup_header(name);
-    // Every CR must start a fold (CRLF WSP); LFs were checked above.
-    for (std::size_t k = 0; k < value.size(); ++k) {
-      const char c = value[k];
-      if (c == '\r' && (k + 2 >= value.size() || value[k + 1] != '\n'))
-        return reject(400, "Bare CR in header");
-      if (id == HeaderId::Other && !kValueBytes[static_cast<unsigned char>(c)])
-        return reject(400, "Invalid character in header value");
+    const bool opaque = id == HeaderId::Other;
+
+    // One pass to the CRLF that ends the field, across folds (CRLF followed by white space).
+    // Opaque values are checked byte by byte here; interpreted ones by their own grammar later.
+    const char* const value_start = q;
+    while (true) {
+      q = skip_value_bytes(q, end);
+      if (q == end) {
+        if (static_cast<std::size_t>(q - line_start) > limits.max_line_bytes)
+          return reject(513, "Header line too long");
+        return reject(400, "Header line not terminated by CRLF");
+      }
+      if (*q == '\r') {
+        if (q + 1 == end || q[1] != '\n') return reject(400, "Bare CR in header");
+        if (q + 2 < end && (q[2] == ' ' || q[2] == '\t')) {
+          q += 3;
+          continue;
+        }
+        break;
+      }
+      if (*q == '\n') return reject(400, "Bare LF in header");
+      if (opaque) return reject(400, "Invalid character in header value");
+      ++q;
     }
+    p = q + 2;
+    if (static_cast<std::size_t>(p - line_start) > limits.max_line_bytes)
+      return reject(513, "Header line too long");
     HeaderField& h = headers_[header_count_];
     h.id = id;
     h.name = name;
-    h.value = value;
-    h.line = field;
+    h.value = trim(std::string_view(value_start, static_cast<std::size_t>(q - value_start)));
+    h.line = std::string_view(line_start, static_cast<std::size_t>(p - line_start));
     const auto idx = static_cast<std::size_t>(id);
     if (counts_[idx]++ == 0) first_[idx] = static_cast<std::uint16_t>(header_count_ + 1);
     ++header_count_;
@@ -356,19 +388,25 @@ Verdict Message::frame_body(std::string_view rest, Framing framing, const Limits
 }
 
 Verdict Message::validate_headers(const Limits& limits) noexcept {
+  // Scratch values live outside the loop: constructing one zeroes a few hundred bytes.
+  Via via;
+  NameAddr name_addr;
   for (const HeaderField& h : headers()) {
-    const auto idx = static_cast<std::size_t>(h.id);
-    const Verdict malformed = reject(400, kMalformed[idx]);
+    const Verdict malformed = reject(400, kMalformed[static_cast<std::size_t>(h.id)]);
     switch (h.id) {
       case HeaderId::Other:
       case HeaderId::ContentLength:
         break;
       case HeaderId::Via: {
-        Via first;
-        const int n = count_list(h.value, h.id, first);
-        if (n < 0) return malformed;
-        if (via_count_ == 0) top_via_ = first;
-        via_count_ += static_cast<std::size_t>(n);
+        Scanner in(h.value);
+        do {
+          if (!parse_via(in, via)) return malformed;
+          if (via_count_++ == 0) top_via_ = via;
+          // A Via naming the limited broadcast address would turn a response into a broadcast.
+          if (is_broadcast(via.host) || is_broadcast(via.received) || is_broadcast(via.maddr))
+            return reject(400, "Via names a broadcast address");
+        } while (in.separator(','));
+        if (!in.at_end()) return malformed;
         if (via_count_ > limits.max_vias) return reject(513, "Too many Via values");
         break;
       }
@@ -403,11 +441,9 @@ Verdict Message::validate_headers(const Limits& limits) noexcept {
       case HeaderId::Route:
       case HeaderId::RecordRoute:
       case HeaderId::Path:
-      case HeaderId::PAssertedIdentity: {
-        NameAddr first;
-        if (count_list(h.value, h.id, first) < 0) return malformed;
+      case HeaderId::PAssertedIdentity:
+        if (!valid_list(h.value, h.id, name_addr)) return malformed;
         break;
-      }
       case HeaderId::ContentType:
         if (!valid_content_type(h.value)) return malformed;
         break;
@@ -475,13 +511,6 @@ Verdict Message::validate_semantics() noexcept {
   if (!body_.empty() && count(HeaderId::ContentType) == 0)
     return reject(400, "Missing Content-Type for a non-empty body");
 
-  // A Via naming the limited broadcast address would turn a response into a broadcast.
-  auto cursor = vias();
-  Via via;
-  while (cursor.next(via)) {
-    if (is_broadcast(via.host) || is_broadcast(via.received) || is_broadcast(via.maddr))
-      return reject(400, "Via names a broadcast address");
-  }
   if (!is_request_) return Verdict::valid();
 
   if (cseq_.method != method_name_)

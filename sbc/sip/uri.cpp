@@ -232,22 +232,23 @@ bool is_ipv6(std::string_view s) noexcept {
 }
 
 bool is_hostname(std::string_view s) noexcept {
-  // hostname = *( domainlabel "." ) toplabel [ "." ]
+  // hostname = *( domainlabel "." ) toplabel [ "." ]; labels are alphanum, with inner '-';
+  // the top label starts with a letter. One pass, remembering where the last label began.
   if (s.empty() || s.size() > 254) return false;
   if (s.back() == '.') s.remove_suffix(1);
   if (s.empty()) return false;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = s.find('.', start);
-    const std::string_view label =
-        s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (label.empty() || label.size() > 63) return false;
-    if (!chars::is_alnum(label.front()) || !chars::is_alnum(label.back())) return false;
-    for (char c : label)
-      if (!chars::is_alnum(c) && c != '-') return false;
-    if (dot == std::string_view::npos) return chars::is_alpha(label.front());  // toplabel
-    start = dot + 1;
+  std::size_t label_start = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (chars::is_alnum(c)) continue;
+    if (c == '-') {
+      if (i == label_start || i + 1 == s.size() || s[i + 1] == '.') return false;
+      continue;
+    }
+    if (c != '.' || i == label_start || i - label_start > 63) return false;
+    label_start = i + 1;
   }
+  return label_start < s.size() && s.size() - label_start <= 63 && chars::is_alpha(s[label_start]);
 }
 
 HostKind classify_host(std::string_view host) noexcept {
@@ -291,7 +292,11 @@ ParamValue Uri::param(std::string_view name) const noexcept {
 }
 
 UriError parse_uri(std::string_view text, Uri& out, UriContext context) noexcept {
-  out = Uri{};
+  // Field by field: `out = Uri{}` compiles to a `rep stos` that costs more than the parse.
+  out.scheme = Scheme::Other;
+  out.host_kind = HostKind::None;
+  out.port = 0;
+  out.scheme_name = out.user = out.password = out.host = out.params = out.headers = out.opaque = {};
   out.text = text;
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
   std::size_t i = 0;
