@@ -33,7 +33,11 @@ void reject_unknown_keys(std::string_view source, const YAML::Node& map, const s
     const std::string name = item.first.as<std::string>();
     bool ok = false;
     for (std::string_view k : known) ok = ok || k == name;
-    if (!ok) fail(source, item.first, path.empty() ? name : path + "." + name, "unknown key");
+    if (ok) continue;
+    std::string key = path;
+    if (!key.empty()) key += '.';
+    key += name;
+    fail(source, item.first, key, "unknown key");
   }
 }
 

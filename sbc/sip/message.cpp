@@ -132,6 +132,11 @@ bool parse_value(Scanner& in, Via& out, HeaderId) noexcept {
 bool parse_value(Scanner& in, NameAddr& out, HeaderId id) noexcept {
   return parse_name_addr(in, out, rules_for(id));
 }
+bool parse_value(Scanner& in, std::string_view& out, HeaderId) noexcept {
+  in.skip_sws();
+  out = in.token();
+  return !out.empty();
+}
 
 // A comma-separated list of values, each parsed into `scratch` by parse_value.
 template <class Value>
@@ -159,7 +164,7 @@ bool Message::ValueCursor<Value>::next(Value& out) noexcept {
   }
   const auto all = message_->headers();
   for (; index_ < all.size(); ++index_) {
-    if (all[index_].id != id_) continue;
+    if (all[index_].id != id_ || all[index_].value.empty()) continue;  // "Supported:" is legal
     field_ = &all[index_];
     ++index_;
     scanner_ = Scanner(field_->value);
@@ -169,6 +174,14 @@ bool Message::ValueCursor<Value>::next(Value& out) noexcept {
 }
 template class Message::ValueCursor<Via>;
 template class Message::ValueCursor<NameAddr>;
+template class Message::ValueCursor<std::string_view>;
+
+std::int64_t Message::expires() const noexcept {
+  const HeaderField* h = find(HeaderId::Expires);
+  std::uint32_t seconds = 0;
+  if (h == nullptr || !parse_delta_seconds(h->value, seconds)) return -1;
+  return seconds;
+}
 
 const HeaderField* Message::find(HeaderId id) const noexcept {
   const std::uint16_t first = first_[static_cast<std::size_t>(id)];
@@ -307,7 +320,8 @@ Verdict Message::parse_headers(std::string_view section, const Limits& limits) n
     }
     if (p == end) {
       // Report the headers' own defects first: they say more than the missing empty line.
-      headers_end_ = std::string_view(end, 0);
+      headers_end_ =
+          std::string_view(end, 0);  // NOLINT(bugprone-string-constructor): marks the end
       return Verdict::valid();
     }
     if (header_count_ >= limits.max_headers || header_count_ >= kHeaderCapacity)

@@ -133,6 +133,10 @@ class Message {
   ValueCursor<Via> vias() const noexcept { return {*this, HeaderId::Via}; }
   ValueCursor<NameAddr> name_addrs(HeaderId id) const noexcept { return {*this, id}; }
   bool contact_is_star() const noexcept { return contact_star_; }
+  // Option tags of Require, Proxy-Require, Supported or Unsupported, across all their lines.
+  ValueCursor<std::string_view> option_tags(HeaderId id) const noexcept { return {*this, id}; }
+  // The Expires header's delta-seconds (saturated at 2^32-1), or -1 when absent.
+  std::int64_t expires() const noexcept;
 
  private:
   Verdict parse_start_line(std::string_view line) noexcept;

@@ -116,7 +116,7 @@ class Scanner {
       // qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII
       if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || (c >= 0x21 && c <= 0x7E) ||
           c >= 0x80) {
-        if (c >= 0x80 && c > 0xFD) break;
+        if (c > 0xFD) break;  // not a UTF-8 lead or continuation byte
         ++p_;
         continue;
       }

@@ -346,6 +346,16 @@ TEST_CASE("every interpreted header is validated", "[message]") {
       "Expires: 99999999999\r\n"));
   INFO(p.verdict.reason);
   REQUIRE(p.verdict.is_valid());
+  CHECK(p.message->expires() == 0xFFFFFFFFll);
+  auto tags = p.message->option_tags(HeaderId::Require);
+  std::string_view tag;
+  REQUIRE(tags.next(tag));
+  CHECK(tag == "100rel");
+  REQUIRE(tags.next(tag));
+  CHECK(tag == "timer");
+  CHECK_FALSE(tags.next(tag));
+  auto none = p.message->option_tags(HeaderId::Supported);  // present but empty
+  CHECK_FALSE(none.next(tag));
   auto routes = p.message->name_addrs(HeaderId::Route);
   NameAddr r;
   REQUIRE(routes.next(r));
