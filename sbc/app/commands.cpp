@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sbc/app/config.hpp"
+#include "sbc/app/daemon.hpp"
 #include "sbc/sip/message.hpp"
 
 namespace sbc::app {
@@ -131,17 +132,9 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
     return 1;
   }
   out << "sbc " << SBC_VERSION << ": configuration "
-      << (config_path ? *config_path : std::string("<embedded default>")) << " is valid\n";
-  for (const Listener& l : config.listeners)
-    out << "  listener " << to_string(l.transport) << " [" << l.address << "]:" << l.port << '\n';
-  out << "  limits: message " << config.limits.max_message_bytes << " B, headers "
-      << config.limits.max_headers << ", Via values " << config.limits.max_vias << ", line "
-      << config.limits.max_line_bytes << " B, body " << config.limits.max_body_bytes << " B\n";
-  // The network edge (listeners, TLS, workers) is the next milestone; until it lands, `run`
-  // validates its configuration and says so rather than pretending to serve.
-  out << "sbc run: the network listeners are not part of this build yet; exiting after the "
-         "configuration check\n";
-  return 0;
+      << (config_path ? *config_path : std::string("<embedded default>")) << " is valid"
+      << std::endl;
+  return run_daemon(config, err);
 }
 
 int main_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {

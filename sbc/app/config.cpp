@@ -93,7 +93,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
   Config config;
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  reject_unknown_keys(source, root, "", {"workers", "listeners", "sip"});
+  reject_unknown_keys(source, root, "", {"workers", "listeners", "transport", "sip"});
 
   if (root["workers"]) {
     config.workers = get_uint<unsigned>(source, root["workers"], "workers", 0, 256);
@@ -105,7 +105,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     for (std::size_t i = 0; i < listeners.size(); ++i) {
       const YAML::Node l = listeners[i];
       const std::string path = "listeners[" + std::to_string(i) + "]";
-      reject_unknown_keys(source, l, path, {"transport", "address", "port"});
+      reject_unknown_keys(source, l, path, {"transport", "address", "port", "tls"});
       Listener listener;
       if (!l["transport"]) fail(source, l, path + ".transport", "is required");
       const std::string transport = l["transport"].as<std::string>();
@@ -127,6 +127,36 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
       listener.port = listener.transport == Transport::Tls ? 5061 : 5060;
       if (l["port"])
         listener.port = get_uint<std::uint16_t>(source, l["port"], path + ".port", 1, 65535);
+      if (const YAML::Node tls = l["tls"]) {
+        if (listener.transport != Transport::Tls)
+          fail(source, tls, path + ".tls", "only a tls listener takes TLS settings");
+        reject_unknown_keys(source, tls, path + ".tls",
+                            {"certificates", "client_ca", "require_client_certificate"});
+        if (const YAML::Node certs = tls["certificates"]) {
+          if (!certs.IsSequence())
+            fail(source, certs, path + ".tls.certificates", "must be a list");
+          for (std::size_t k = 0; k < certs.size(); ++k) {
+            const std::string cpath = path + ".tls.certificates[" + std::to_string(k) + "]";
+            reject_unknown_keys(source, certs[k], cpath, {"chain", "key"});
+            if (!certs[k]["chain"]) fail(source, certs[k], cpath + ".chain", "is required");
+            if (!certs[k]["key"]) fail(source, certs[k], cpath + ".key", "is required");
+            listener.tls.certificates.push_back(
+                {certs[k]["chain"].as<std::string>(), certs[k]["key"].as<std::string>()});
+          }
+        }
+        if (tls["client_ca"]) listener.tls.client_ca = tls["client_ca"].as<std::string>();
+        if (tls["require_client_certificate"]) {
+          try {
+            listener.tls.require_client_certificate = tls["require_client_certificate"].as<bool>();
+          } catch (const YAML::Exception&) {
+            fail(source, tls["require_client_certificate"],
+                 path + ".tls.require_client_certificate", "must be true or false");
+          }
+          if (listener.tls.require_client_certificate && listener.tls.client_ca.empty())
+            fail(source, tls["require_client_certificate"],
+                 path + ".tls.require_client_certificate", "needs client_ca");
+        }
+      }
       const bool datagram = listener.transport == Transport::Udp;
       if (!seen.emplace(listener.address, listener.port, datagram).second) {
         fail(source, l, path,
@@ -135,6 +165,37 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
       }
       config.listeners.push_back(std::move(listener));
     }
+  }
+
+  if (const YAML::Node t = root["transport"]) {
+    reject_unknown_keys(
+        source, t, "transport",
+        {"first_byte_timeout_ms", "message_timeout_ms", "idle_timeout_ms",
+         "tls_handshake_timeout_ms", "max_connections", "max_connections_per_source",
+         "max_queued_bytes", "shutdown_grace_ms", "certificate_poll_ms"});
+    auto& l = config.stream_limits;
+    auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
+                  std::uint32_t high) {
+      if (t[key])
+        target = std::chrono::milliseconds(
+            get_uint<std::uint32_t>(source, t[key], std::string("transport.") + key, low, high));
+    };
+    ms("first_byte_timeout_ms", l.first_byte_timeout, 100, 600000);
+    ms("message_timeout_ms", l.message_timeout, 100, 600000);
+    ms("idle_timeout_ms", l.idle_timeout, 1000, 86400000);
+    ms("tls_handshake_timeout_ms", l.handshake_timeout, 100, 600000);
+    ms("shutdown_grace_ms", config.shutdown_grace, 0, 600000);
+    ms("certificate_poll_ms", config.certificate_poll, 0, 3600000);
+    if (t["max_connections"])
+      l.max_connections = get_uint<std::size_t>(source, t["max_connections"],
+                                                "transport.max_connections", 1, 1000000);
+    if (t["max_connections_per_source"])
+      l.max_connections_per_source =
+          get_uint<std::size_t>(source, t["max_connections_per_source"],
+                                "transport.max_connections_per_source", 1, 1000000);
+    if (t["max_queued_bytes"])
+      l.max_queued_bytes = get_uint<std::size_t>(source, t["max_queued_bytes"],
+                                                 "transport.max_queued_bytes", 4096, 1u << 30);
   }
 
   if (const YAML::Node sip = root["sip"]) {

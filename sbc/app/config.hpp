@@ -2,6 +2,7 @@
 // The SBC's configuration: YAML in, an immutable validated Config out. Errors name the key and
 // the line, and start-up stops on the first one (control plane: exceptions are fine here).
 
+#include <chrono>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "sbc/sip/message.hpp"
+#include "sbc/transport/limits.hpp"
+#include "tls/tls_settings.hpp"
 
 namespace sbc::app {
 
@@ -19,11 +22,15 @@ struct Listener {
   Transport transport = Transport::Udp;
   std::string address;
   std::uint16_t port = 0;
+  tls::TlsSettings tls;  // TLS listeners only
 };
 
 struct Config {
   unsigned workers = 0;  // 0: one per core
   std::vector<Listener> listeners;
+  transport::StreamLimits stream_limits;
+  std::chrono::milliseconds shutdown_grace{2000};
+  std::chrono::milliseconds certificate_poll{5000};
   sip::Limits limits;
   std::vector<std::string> proxy_require_supported;
 };

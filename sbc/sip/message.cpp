@@ -237,9 +237,14 @@ Verdict Message::parse(std::string_view bytes, Framing framing, const Limits& li
   const std::string_view line = rest.substr(0, eol - 1);
   if (line.find('\r') != std::string_view::npos) return reject(400, "Bare CR in start line");
   start_line_ = line;
-  if (Verdict v = parse_start_line(line); !v.is_valid()) return v;
-
   const std::string_view after = rest.substr(eol + 1);
+  if (Verdict v = parse_start_line(line); !v.is_valid()) {
+    // Still index the header lines: the answer (505, 400 ...) copies Via, From, To, Call-ID
+    // and CSeq from them.
+    if (is_request_) (void)parse_headers(after, limits);
+    return v;
+  }
+
   if (Verdict v = parse_headers(after, limits); !v.is_valid()) return v;
   if (headers_end_.empty()) {
     if (Verdict v = validate_headers(limits); !v.is_valid()) return v;

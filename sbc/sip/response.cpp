@@ -1,0 +1,139 @@
+#include "sbc/sip/response.hpp"
+
+#include <charconv>
+#include <cstring>
+
+namespace sbc::sip {
+namespace {
+
+class Writer {
+ public:
+  explicit Writer(std::span<char> out) noexcept : p_(out.data()), end_(out.data() + out.size()) {}
+  Writer& operator<<(std::string_view s) noexcept {
+    if (ok_ && static_cast<std::size_t>(end_ - p_) >= s.size()) {
+      if (!s.empty()) std::memcpy(p_, s.data(), s.size());
+      p_ += s.size();
+    } else {
+      ok_ = false;
+    }
+    return *this;
+  }
+  Writer& operator<<(unsigned value) noexcept {
+    char digits[12];
+    auto [ptr, ec] = std::to_chars(digits, digits + sizeof digits, value);
+    if (ec != std::errc{}) ok_ = false;
+    return *this << std::string_view(digits, static_cast<std::size_t>(ptr - digits));
+  }
+  bool ok() const noexcept { return ok_; }
+  const char* position() const noexcept { return p_; }
+
+ private:
+  char* p_;
+  char* end_;
+  bool ok_ = true;
+};
+
+// The top Via value with received and rport filled in, as RFC 3261 18.2.1 and RFC 3581 4 ask.
+void write_top_via(Writer& w, const Via& via, const ResponseSpec& spec) noexcept {
+  std::string_view text = via.text;
+  const bool fill_rport = via.rport && via.rport_value == 0 && spec.source_port != 0;
+  if (fill_rport) {
+    // Find the bare "rport" parameter name inside the value and give it the port.
+    Scanner in(via.params);
+    while (!in.at_end()) {
+      in.skip_sws();
+      const std::string_view name = in.token();
+      if (name.empty()) break;
+      if (iequals(name, "rport")) {
+        const std::size_t cut = static_cast<std::size_t>(name.data() + name.size() - text.data());
+        w << text.substr(0, cut) << "=" << static_cast<unsigned>(spec.source_port);
+        text.remove_prefix(cut);
+        break;
+      }
+      const char* before_equal = in.position();
+      if (in.separator('=')) {
+        if (in.peek() == '"') {
+          (void)in.quoted_string();
+        } else {
+          while (!in.at_end() && in.peek() != ';') in.advance();
+        }
+      } else {
+        in.reset(before_equal);
+      }
+      if (!in.separator(';')) break;
+    }
+  }
+  w << text;
+  if (!spec.source_ip.empty() && via.received.empty() && via.host != spec.source_ip)
+    w << ";received=" << spec.source_ip;
+}
+
+}  // namespace
+
+bool can_answer(const Message& request) noexcept {
+  return request.count(HeaderId::Via) >= 1 && request.count(HeaderId::From) == 1 &&
+         request.count(HeaderId::To) == 1 && request.count(HeaderId::CallId) == 1 &&
+         request.count(HeaderId::CSeq) == 1;
+}
+
+std::string_view stateless_to_tag(const Message& request, std::span<char, 16> out) noexcept {
+  // FNV-1a over Call-ID, the From line and the top Via line: stable across retransmissions.
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  auto mix = [&hash](std::string_view s) {
+    for (char c : s) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 0x100000001b3ull;
+    }
+  };
+  for (HeaderId id : {HeaderId::CallId, HeaderId::From, HeaderId::Via})
+    if (const HeaderField* h = request.find(id)) mix(h->value);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < 16; ++i) out[i] = kHex[(hash >> (4 * (15 - i))) & 0xF];
+  return {out.data(), out.size()};
+}
+
+std::size_t build_response(const Message& request, const ResponseSpec& spec,
+                           std::span<char> out) noexcept {
+  if (!can_answer(request)) return 0;
+  Writer w(out);
+  w << "SIP/2.0 " << static_cast<unsigned>(spec.status) << " " << spec.reason << "\r\n";
+  bool top_done = false;
+  for (const HeaderField& h : request.headers()) {
+    if (h.id != HeaderId::Via) continue;
+    if (!top_done) {
+      top_done = true;
+      Scanner in(h.value);
+      Via via;
+      if (parse_via(in, via)) {
+        w << "Via: ";
+        write_top_via(w, via, spec);
+        w << "\r\n";
+        in.skip_sws();
+        if (in.consume(',')) {
+          in.skip_sws();
+          if (!in.at_end()) w << "Via: " << in.rest() << "\r\n";
+        }
+        continue;
+      }
+    }
+    w << h.line;
+  }
+  for (HeaderId id : {HeaderId::From, HeaderId::To, HeaderId::CallId, HeaderId::CSeq}) {
+    const HeaderField* h = request.find(id);
+    if (id != HeaderId::To || spec.status == 100 || spec.to_tag.empty()) {
+      w << h->line;
+      continue;
+    }
+    Scanner in(h->value);
+    NameAddr to;
+    const bool has_tag = parse_name_addr(in, to, NameAddrRules::FromTo) && !to.tag.empty();
+    w << "To: " << h->value;
+    if (!has_tag) w << ";tag=" << spec.to_tag;
+    w << "\r\n";
+  }
+  for (std::string_view line : spec.extra_headers) w << line << "\r\n";
+  w << "Content-Length: 0\r\n\r\n";
+  return w.ok() ? static_cast<std::size_t>(w.position() - out.data()) : 0;
+}
+
+}  // namespace sbc::sip

@@ -1,0 +1,115 @@
+#include "sbc/transport/edge_handler.hpp"
+
+#include <cstring>
+
+#include "sbc/sip/response.hpp"
+
+namespace sbc::transport {
+namespace {
+
+constexpr std::string_view kAllow =
+    "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, SUBSCRIBE, "
+    "NOTIFY, REFER, PUBLISH";
+constexpr std::string_view kSupported = "Supported:";
+constexpr std::string_view kAccept = "Accept: application/sdp";
+constexpr std::string_view kServer = "Server: sbc";
+
+}  // namespace
+
+EdgeHandler::EdgeHandler(EdgeOptions options)
+    : options_(std::move(options)), message_(std::make_unique<sip::Message>()) {
+  supported_views_.assign(options_.proxy_require_supported.begin(),
+                          options_.proxy_require_supported.end());
+}
+
+bool EdgeHandler::addressed_to_self(const sip::Message& m) const noexcept {
+  // An OPTIONS without a user part names a server, not a user: this is the keep-alive and
+  // monitoring ping that load balancers and trunks send to the edge.
+  const sip::Uri& uri = m.request_uri();
+  return (uri.scheme == sip::Scheme::Sip || uri.scheme == sip::Scheme::Sips) && !uri.has_user();
+}
+
+EdgeHandler::Outcome EdgeHandler::reply(const sip::Verdict& verdict, const FlowInfo& flow,
+                                        std::span<const std::string_view> extra) noexcept {
+  std::array<char, 16> tag_buffer;
+  sip::ResponseSpec spec;
+  spec.status = verdict.status;
+  spec.reason = verdict.reason;
+  spec.to_tag = sip::stateless_to_tag(*message_, tag_buffer);
+  spec.source_ip = flow.remote_ip;
+  spec.source_port = flow.remote_port;
+  spec.extra_headers = extra;
+  const std::size_t size = sip::build_response(*message_, spec, out_);
+  if (size == 0) {
+    ++stats_.invalid_dropped;
+    return {Action::None, {}, verdict};
+  }
+  return {Action::Reply, {out_.data(), size}, verdict};
+}
+
+EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing framing,
+                                         const FlowInfo& flow) noexcept {
+  ++stats_.received;
+  sip::Message& m = *message_;
+  sip::Verdict verdict = m.parse(bytes, framing, options_.limits);
+  if (verdict.kind == sip::Verdict::Kind::Drop) {
+    ++stats_.invalid_dropped;
+    return {Action::None, {}, verdict};
+  }
+  if (verdict.kind == sip::Verdict::Kind::Respond) {
+    if (m.is_request() && m.method() == sip::Method::Ack) {
+      ++stats_.invalid_dropped;  // an ACK is never answered
+      return {Action::None, {}, verdict};
+    }
+    ++stats_.invalid_answered;
+    return reply(verdict, flow);
+  }
+  if (!m.is_request()) {
+    ++stats_.responses_dropped;
+    return {Action::None, {}, sip::Verdict::drop("No transaction for this response")};
+  }
+  if (m.method() == sip::Method::Ack) {
+    ++stats_.acks_absorbed;
+    return {Action::None, {}, verdict};
+  }
+  if (m.method() == sip::Method::Options && addressed_to_self(m)) {
+    ++stats_.options_answered;
+    const std::string_view headers[] = {kAllow, kAccept, kSupported, kServer};
+    return reply(sip::Verdict::respond(200, "OK"), flow, headers);
+  }
+  verdict = m.check_proxy_rules({supported_views_});
+  if (!verdict.is_valid()) {
+    ++stats_.invalid_answered;
+    if (verdict.status == 420) {
+      // RFC 3261 8.2.2.3: list the tags we do not support in Unsupported.
+      constexpr std::string_view kPrefix = "Unsupported: ";
+      const std::size_t n = std::min(verdict.detail.size(), scratch_.size() - kPrefix.size());
+      std::memcpy(scratch_.data(), kPrefix.data(), kPrefix.size());
+      std::memcpy(scratch_.data() + kPrefix.size(), verdict.detail.data(), n);
+      const std::string_view unsupported[] = {{scratch_.data(), kPrefix.size() + n}};
+      return reply(verdict, flow, unsupported);
+    }
+    return reply(verdict, flow);
+  }
+  ++stats_.unrouted_answered;
+  const std::string_view retry[] = {"Retry-After: 60", kServer};
+  return reply(sip::Verdict::respond(503, "No route to the core (relay not configured)"), flow,
+               retry);
+}
+
+EdgeHandler::Outcome EdgeHandler::reject_stream(std::string_view header_section,
+                                                std::uint16_t status, std::string_view reason,
+                                                const FlowInfo& flow) noexcept {
+  ++stats_.received;
+  sip::Message& m = *message_;
+  // Parse what there is only to find the headers an answer copies.
+  (void)m.parse(header_section, sip::Framing::Datagram, options_.limits);
+  if (!m.is_request()) {
+    ++stats_.invalid_dropped;
+    return {Action::None, {}, sip::Verdict::drop(reason)};
+  }
+  ++stats_.invalid_answered;
+  return reply(sip::Verdict::respond(status, reason), flow);
+}
+
+}  // namespace sbc::transport

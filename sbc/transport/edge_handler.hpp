@@ -1,0 +1,66 @@
+#pragma once
+// The first stage after the socket: parse and validate one message, then answer what the edge
+// answers itself. Pure (no I/O): the transport hands bytes in and sends back what comes out, so
+// every decision here is unit-tested without sockets. One instance per worker; not thread-safe.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sbc/sip/message.hpp"
+#include "sbc/transport/flow.hpp"
+
+namespace sbc::transport {
+
+struct EdgeOptions {
+  sip::Limits limits;
+  std::vector<std::string> proxy_require_supported;
+};
+
+// Per-worker counters, added up when reported; plain integers (one writer).
+struct EdgeStats {
+  std::uint64_t received = 0;
+  std::uint64_t invalid_answered = 0;   // invalid requests answered 4xx/5xx
+  std::uint64_t invalid_dropped = 0;    // invalid responses, and requests no answer can reach
+  std::uint64_t options_answered = 0;   // OPTIONS addressed to the SBC itself
+  std::uint64_t unrouted_answered = 0;  // valid requests answered 503 while no relay exists
+  std::uint64_t acks_absorbed = 0;
+  std::uint64_t responses_dropped = 0;  // valid responses with no transaction to go to
+};
+
+class EdgeHandler {
+ public:
+  enum class Action : std::uint8_t { None, Reply };
+  struct Outcome {
+    Action action = Action::None;
+    std::string_view reply;  // valid until the next call
+    sip::Verdict verdict;    // why
+  };
+
+  explicit EdgeHandler(EdgeOptions options);
+
+  // One message: a whole datagram, or one message cut from a stream.
+  Outcome handle(std::string_view bytes, sip::Framing framing, const FlowInfo& flow) noexcept;
+  // A request whose framing failed on a stream: answer it if its headers allow.
+  Outcome reject_stream(std::string_view header_section, std::uint16_t status,
+                        std::string_view reason, const FlowInfo& flow) noexcept;
+
+  const EdgeStats& stats() const noexcept { return stats_; }
+
+ private:
+  Outcome reply(const sip::Verdict& verdict, const FlowInfo& flow,
+                std::span<const std::string_view> extra = {}) noexcept;
+  bool addressed_to_self(const sip::Message& m) const noexcept;
+
+  EdgeOptions options_;
+  std::vector<std::string_view> supported_views_;
+  std::unique_ptr<sip::Message> message_;
+  std::array<char, 4096> out_{};
+  std::array<char, 512> scratch_{};
+  EdgeStats stats_;
+};
+
+}  // namespace sbc::transport

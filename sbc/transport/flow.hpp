@@ -1,0 +1,40 @@
+#pragma once
+// What the transport knows about where a message came from. It travels with every message to the
+// stages after parsing (policies, relay).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sbc::transport {
+
+enum class Protocol : std::uint8_t { Udp, Tcp, Tls };
+
+constexpr std::string_view protocol_name(Protocol p) noexcept {
+  switch (p) {
+    case Protocol::Udp:
+      return "UDP";
+    case Protocol::Tcp:
+      return "TCP";
+    case Protocol::Tls:
+      return "TLS";
+  }
+  return "?";
+}
+
+struct TlsFacts {
+  std::string_view version;        // "TLSv1.2", "TLSv1.3"
+  std::string_view server_name;    // SNI the client asked for, if any
+  std::string_view peer_identity;  // verified client certificate subject (mutual TLS), if any
+};
+
+struct FlowInfo {
+  Protocol protocol = Protocol::Udp;
+  std::string_view local_ip;  // textual, IPv4-mapped IPv6 shown as IPv4
+  std::uint16_t local_port = 0;
+  std::string_view remote_ip;
+  std::uint16_t remote_port = 0;
+  TlsFacts tls;
+};
+
+}  // namespace sbc::transport

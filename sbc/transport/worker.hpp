@@ -1,0 +1,106 @@
+#pragma once
+// One worker: a thread running its own io_context, with its own edge handler and sockets. Workers
+// share no mutable state on the message path.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <array>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sbc/transport/connection_limiter.hpp"
+#include "sbc/transport/edge_handler.hpp"
+#include "sbc/transport/limits.hpp"
+
+namespace sbc::transport {
+
+namespace asio = boost::asio;
+
+// Textual address as the SIP layer shows it: IPv4-mapped IPv6 addresses become IPv4.
+std::string address_text(const asio::ip::address& address);
+
+// State all workers see: read-only limits, and the connection caps (accept and close only).
+struct Shared {
+  explicit Shared(const StreamLimits& l)
+      : limits(l), limiter(l.max_connections, l.max_connections_per_source) {}
+  const StreamLimits limits;
+  ConnectionLimiter limiter;
+  std::atomic<bool> draining{false};
+};
+
+class Worker {
+ public:
+  Worker(unsigned index, const EdgeOptions& options, Shared& shared);
+  ~Worker();
+
+  asio::io_context& io() noexcept { return io_; }
+  EdgeHandler& handler() noexcept { return handler_; }
+  const sip::Limits& handler_limits() const noexcept { return limits_; }
+  Shared& shared() noexcept { return shared_; }
+  unsigned index() const noexcept { return index_; }
+
+  void start();  // runs io() on a new thread
+  void stop();   // stops io() and joins
+  // Runs `f` on this worker's thread.
+  void post(std::function<void()> f);
+
+ private:
+  unsigned index_;
+  asio::io_context io_{1};
+  sip::Limits limits_;
+  EdgeHandler handler_;
+  Shared& shared_;
+  std::thread thread_;
+  std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+};
+
+// A UDP socket of one worker. Every worker binds the same address and port with SO_REUSEPORT;
+// the kernel spreads datagrams over them.
+class UdpListener {
+ public:
+  UdpListener(Worker& worker, const asio::ip::udp::endpoint& endpoint);
+  void start();
+  void close();
+  asio::ip::udp::endpoint local_endpoint() const { return socket_.local_endpoint(); }
+
+ private:
+  void receive();
+
+  Worker& worker_;
+  asio::ip::udp::socket socket_;
+  asio::ip::udp::endpoint sender_;
+  std::string local_ip_;
+  std::uint16_t local_port_ = 0;
+  std::unique_ptr<std::array<char, 65536>> buffer_;
+};
+
+// Accepts stream connections for one worker (SO_REUSEPORT, as for UDP) and hands each accepted
+// socket that the connection limits allow to `on_accept`.
+class StreamAcceptor {
+ public:
+  using OnAccept = std::function<void(asio::ip::tcp::socket, ConnectionTicket)>;
+  StreamAcceptor(Worker& worker, const asio::ip::tcp::endpoint& endpoint, OnAccept on_accept);
+  void start();
+  void close();
+  asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
+  std::uint64_t refused() const noexcept { return refused_; }
+
+ private:
+  void accept();
+
+  Worker& worker_;
+  asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer backoff_;  // after accept errors such as EMFILE, instead of spinning
+  OnAccept on_accept_;
+  std::uint64_t refused_ = 0;
+};
+
+}  // namespace sbc::transport

@@ -1,0 +1,317 @@
+#include "tls/tls_server.hpp"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <boost/asio/ssl.hpp>
+
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+
+#include "sbc/transport/stream_session.hpp"
+
+namespace sbc::tls {
+namespace {
+
+namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = asio::ip::tcp;
+using TlsStream = ssl::stream<tcp::socket>;
+
+// TLS 1.2 suites: ECDHE key exchange and AEAD only. TLS 1.3 suites are fixed in BoringSSL.
+constexpr const char* kCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
+
+std::string last_ssl_error() {
+  const uint32_t code = ERR_get_error();
+  if (code == 0) return "unknown error";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  ERR_clear_error();
+  return text;
+}
+
+struct LoadedCertificate {
+  std::unique_ptr<ssl::context> context;
+  std::vector<std::string> names;  // DNS names from SAN, else the CN
+  std::string subject;
+  long days_left = 0;
+};
+
+std::vector<std::string> certificate_names(X509* cert) {
+  std::vector<std::string> names;
+  if (auto* sans = static_cast<GENERAL_NAMES*>(
+          X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr))) {
+    for (size_t i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+      const GENERAL_NAME* name = sk_GENERAL_NAME_value(sans, i);
+      if (name->type != GEN_DNS) continue;
+      const ASN1_STRING* dns = name->d.dNSName;
+      names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(dns)),
+                         static_cast<std::size_t>(ASN1_STRING_length(dns)));
+    }
+    GENERAL_NAMES_free(sans);
+  }
+  X509_NAME* subject = X509_get_subject_name(cert);
+  const int cn = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (names.empty() && cn >= 0) {
+    const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, cn));
+    names.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(value)),
+                       static_cast<std::size_t>(ASN1_STRING_length(value)));
+  }
+  return names;
+}
+
+std::string subject_text(X509* cert) {
+  char buffer[512];
+  X509_NAME_oneline(X509_get_subject_name(cert), buffer, sizeof buffer);
+  return buffer;
+}
+
+bool name_matches(const std::string& pattern, std::string_view host) {
+  auto lower_equal = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(a[i])) !=
+          std::tolower(static_cast<unsigned char>(b[i])))
+        return false;
+    return true;
+  };
+  if (pattern.rfind("*.", 0) == 0) {
+    const std::size_t dot = host.find('.');
+    return dot != std::string_view::npos && dot > 0 &&
+           lower_equal(std::string_view(pattern).substr(1), host.substr(dot));
+  }
+  return lower_equal(pattern, host);
+}
+
+void configure(ssl::context& context, const TlsSettings& settings) {
+  SSL_CTX* ctx = context.native_handle();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
+  if (SSL_CTX_set_strict_cipher_list(ctx, kCiphers) != 1)
+    throw std::runtime_error("cipher list rejected: " + last_ssl_error());
+  SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+  // Resumption: tickets (BoringSSL's default) and a server-side session cache.
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  static constexpr unsigned char kSessionContext[] = "sbc";
+  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+  if (!settings.client_ca.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx, settings.client_ca.c_str(), nullptr) != 1)
+      throw std::runtime_error(settings.client_ca +
+                               ": cannot load the client CA bundle: " + last_ssl_error());
+    if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(settings.client_ca.c_str()))
+      SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_verify(
+        ctx,
+        SSL_VERIFY_PEER |
+            (settings.require_client_certificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+        nullptr);
+  }
+}
+
+LoadedCertificate load_files(const CertificateFiles& files, const TlsSettings& settings) {
+  LoadedCertificate loaded;
+  loaded.context = std::make_unique<ssl::context>(ssl::context::tls_server);
+  configure(*loaded.context, settings);
+  SSL_CTX* ctx = loaded.context->native_handle();
+  if (SSL_CTX_use_certificate_chain_file(ctx, files.certificate_chain.c_str()) != 1)
+    throw std::runtime_error(files.certificate_chain +
+                             ": cannot load the certificate chain: " + last_ssl_error());
+  if (SSL_CTX_use_PrivateKey_file(ctx, files.private_key.c_str(), SSL_FILETYPE_PEM) != 1)
+    throw std::runtime_error(files.private_key +
+                             ": cannot load the private key: " + last_ssl_error());
+  if (SSL_CTX_check_private_key(ctx) != 1)
+    throw std::runtime_error(files.private_key + ": the key does not match " +
+                             files.certificate_chain);
+  X509* leaf = SSL_CTX_get0_certificate(ctx);
+  loaded.names = certificate_names(leaf);
+  loaded.subject = subject_text(leaf);
+  int days = 0, seconds = 0;
+  if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(leaf)) == 1)
+    loaded.days_left = days;
+  if (loaded.days_left < 0 || (loaded.days_left == 0 && seconds < 0))
+    throw std::runtime_error(files.certificate_chain + ": the certificate has expired");
+  return loaded;
+}
+
+LoadedCertificate make_self_signed(const TlsSettings& settings) {
+  LoadedCertificate loaded;
+  loaded.context = std::make_unique<ssl::context>(ssl::context::tls_server);
+  configure(*loaded.context, settings);
+  bssl::UniquePtr<EC_KEY> ec(EC_KEY_new_by_curve_name(NID_X9_62_prime256v1));
+  bssl::UniquePtr<EVP_PKEY> key(EVP_PKEY_new());
+  bssl::UniquePtr<X509> cert(X509_new());
+  if (!ec || !EC_KEY_generate_key(ec.get()) || !key ||
+      !EVP_PKEY_assign_EC_KEY(key.get(), ec.release()) || !cert)
+    throw std::runtime_error("cannot generate a key: " + last_ssl_error());
+  uint64_t serial = 0;
+  RAND_bytes(reinterpret_cast<uint8_t*>(&serial), sizeof serial);
+  X509_set_version(cert.get(), X509_VERSION_3);
+  ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert.get()), serial >> 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 90L * 24 * 3600);
+  X509_set_pubkey(cert.get(), key.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const uint8_t*>("sbc self-signed (development only)"),
+                             -1, -1, 0);
+  X509_set_issuer_name(cert.get(), name);
+  X509V3_CTX v3;
+  X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
+  bssl::UniquePtr<X509_EXTENSION> san(X509V3_EXT_nconf_nid(nullptr, &v3, NID_subject_alt_name,
+                                                           "DNS:localhost,IP:127.0.0.1,IP:::1"));
+  if (!san || !X509_add_ext(cert.get(), san.get(), -1) ||
+      !X509_sign(cert.get(), key.get(), EVP_sha256()))
+    throw std::runtime_error("cannot build a self-signed certificate: " + last_ssl_error());
+  SSL_CTX* ctx = loaded.context->native_handle();
+  if (!SSL_CTX_use_certificate(ctx, cert.get()) || !SSL_CTX_use_PrivateKey(ctx, key.get()))
+    throw std::runtime_error("cannot use the self-signed certificate: " + last_ssl_error());
+  loaded.names = {"localhost"};
+  loaded.subject = subject_text(cert.get());
+  loaded.days_left = 90;
+  return loaded;
+}
+
+std::filesystem::file_time_type modified(const std::string& path) {
+  std::error_code ec;
+  const auto t = std::filesystem::last_write_time(path, ec);
+  return ec ? std::filesystem::file_time_type::min() : t;
+}
+
+}  // namespace
+
+struct TlsServer::Contexts {
+  std::vector<LoadedCertificate> certificates;  // [0] is the default
+  bool self_signed = false;
+  std::vector<std::pair<std::string, std::filesystem::file_time_type>> stamps;
+
+  static int on_server_name(SSL* ssl, int*, void* arg) {
+    const auto* self = static_cast<const Contexts*>(arg);
+    const char* requested = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (requested == nullptr) return SSL_TLSEXT_ERR_OK;  // default certificate
+    for (const LoadedCertificate& c : self->certificates) {
+      for (const std::string& n : c.names) {
+        if (name_matches(n, requested)) {
+          SSL_set_SSL_CTX(ssl, c.context->native_handle());
+          return SSL_TLSEXT_ERR_OK;
+        }
+      }
+    }
+    return SSL_TLSEXT_ERR_OK;  // unknown name: the default certificate
+  }
+
+  static std::shared_ptr<const Contexts> load(const TlsSettings& settings) {
+    auto contexts = std::make_shared<Contexts>();
+    if (settings.certificates.empty()) {
+      contexts->certificates.push_back(make_self_signed(settings));
+      contexts->self_signed = true;
+    }
+    for (const CertificateFiles& files : settings.certificates) {
+      contexts->certificates.push_back(load_files(files, settings));
+      contexts->stamps.emplace_back(files.certificate_chain, modified(files.certificate_chain));
+      contexts->stamps.emplace_back(files.private_key, modified(files.private_key));
+    }
+    if (!settings.client_ca.empty())
+      contexts->stamps.emplace_back(settings.client_ca, modified(settings.client_ca));
+    SSL_CTX* first = contexts->certificates.front().context->native_handle();
+    SSL_CTX_set_tlsext_servername_callback(first, &Contexts::on_server_name);
+    SSL_CTX_set_tlsext_servername_arg(first, contexts.get());
+    return contexts;
+  }
+};
+
+TlsServer::TlsServer(TlsSettings settings) : settings_(std::move(settings)) {
+  contexts_.store(Contexts::load(settings_));
+}
+
+TlsServer::~TlsServer() = default;
+
+bool TlsServer::self_signed() const {
+  return contexts_.load()->self_signed;
+}
+
+bool TlsServer::files_changed() const {
+  const auto contexts = contexts_.load();
+  for (const auto& [path, stamp] : contexts->stamps)
+    if (modified(path) != stamp) return true;
+  return false;
+}
+
+std::string TlsServer::describe() const {
+  const auto contexts = contexts_.load();
+  std::ostringstream out;
+  for (std::size_t i = 0; i < contexts->certificates.size(); ++i) {
+    const LoadedCertificate& c = contexts->certificates[i];
+    if (i > 0) out << "; ";
+    out << c.subject << " (names:";
+    for (const std::string& n : c.names) out << ' ' << n;
+    out << ", expires in " << c.days_left << " days)";
+  }
+  return out.str();
+}
+
+TlsServer::ReloadResult TlsServer::reload() {
+  try {
+    contexts_.store(Contexts::load(settings_));
+    return {true, "certificates reloaded: " + describe()};
+  } catch (const std::exception& e) {
+    return {false,
+            std::string("certificate reload failed, keeping the old certificates: ") + e.what()};
+  }
+}
+
+void TlsServer::start_session(tcp::socket socket, transport::Worker& worker,
+                              transport::ConnectionTicket ticket) {
+  auto contexts = contexts_.load();
+  boost::system::error_code ec;
+  const auto local = socket.local_endpoint(ec);
+  if (ec) return;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) return;
+  auto stream =
+      std::make_shared<TlsStream>(std::move(socket), *contexts->certificates.front().context);
+  auto timer = std::make_shared<asio::steady_timer>(worker.io());
+  timer->expires_after(worker.shared().limits.handshake_timeout);
+  timer->async_wait([stream](boost::system::error_code wait_error) {
+    if (wait_error) return;
+    boost::system::error_code ignored;
+    stream->lowest_layer().close(ignored);  // the handshake fails with operation_aborted
+  });
+  auto held_ticket = std::make_shared<transport::ConnectionTicket>(std::move(ticket));
+  stream->async_handshake(
+      ssl::stream_base::server, [stream, timer, contexts, held_ticket, &worker, local,
+                                 remote](boost::system::error_code error) {
+        timer->cancel();
+        if (error) {
+          boost::system::error_code ignored;
+          stream->lowest_layer().close(ignored);
+          return;
+        }
+        SSL* ssl = stream->native_handle();
+        transport::StreamSession<TlsStream>::Identity identity;
+        identity.local_ip = transport::address_text(local.address());
+        identity.remote_ip = transport::address_text(remote.address());
+        identity.tls_version = SSL_get_version(ssl);
+        if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
+          identity.server_name = sni;
+        if (X509* peer = SSL_get_peer_certificate(ssl)) {
+          if (SSL_get_verify_result(ssl) == X509_V_OK) {
+            const auto names = certificate_names(peer);
+            identity.peer_identity = names.empty() ? subject_text(peer) : names.front();
+          }
+          X509_free(peer);
+        }
+        std::make_shared<transport::StreamSession<TlsStream>>(
+            std::move(*stream), worker, transport::Protocol::Tls, std::move(identity), local.port(),
+            remote.port(), std::move(*held_ticket))
+            ->start();
+      });
+}
+
+}  // namespace sbc::tls
