@@ -122,7 +122,8 @@ TEST_CASE("invalid requests get the message core's verdict as an answer", "[edge
     REQUIRE(outcome.action == EdgeHandler::Action::Reply);
     if (c.status == 505) {
       // The answer copies the request's "Via: SIP/7.0/UDP ...", which our own parser refuses.
-      CHECK(outcome.reply.starts_with("SIP/2.0 505 SIP version not supported\r\nVia: SIP/7.0/UDP"));
+      CHECK(outcome.reply.starts_with("SIP/2.0 505 SIP version not supported\r\nVia:"));
+      CHECK(outcome.reply.find("SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw") != std::string::npos);
       continue;
     }
     const auto m = parse_reply(outcome.reply);
