@@ -15,7 +15,7 @@ work=build/fuzz/work
 findings=build/fuzz/findings
 rm -rf "$work"
 mkdir -p "$findings"
-for target in fuzz_sip_message fuzz_sip_uri; do
+for target in fuzz_sip_message fuzz_sip_uri fuzz_edge; do
   seeds="$work/$target"
   mkdir -p "$seeds"
   # The corpus is referenced, not copied into the project: seeds go to a scratch directory.

@@ -68,7 +68,9 @@ bool wait_readable(int fd, int timeout_ms) {
   return poll(&p, 1, timeout_ms) == 1;
 }
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find("\r\n")); }
+std::string first_line(const std::string& s) {
+  return s.substr(0, s.find("\r\n"));
+}
 
 int connect_tcp(const char* host, const char* port) {
   socklen_t length = 0;
@@ -116,7 +118,8 @@ int tcp(const char* host, const char* port, const char* file, int timeout_ms) {
   bool closed = false;
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (Clock::now() < deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (!wait_readable(fd, static_cast<int>(left.count()))) break;
     const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
     if (n <= 0) {
@@ -185,9 +188,12 @@ int slow(const char* host, const char* port, int interval_ms) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "udp" && argc >= 5) return udp(argv[2], argv[3], argv[4], argc > 5 ? std::atoi(argv[5]) : 2000);
-  if (mode == "tcp" && argc >= 5) return tcp(argv[2], argv[3], argv[4], argc > 5 ? std::atoi(argv[5]) : 2000);
-  if (mode == "idle" && argc == 6) return idle(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
+  if (mode == "udp" && argc >= 5)
+    return udp(argv[2], argv[3], argv[4], argc > 5 ? std::atoi(argv[5]) : 2000);
+  if (mode == "tcp" && argc >= 5)
+    return tcp(argv[2], argv[3], argv[4], argc > 5 ? std::atoi(argv[5]) : 2000);
+  if (mode == "idle" && argc == 6)
+    return idle(argv[2], argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
   if (mode == "slow" && argc == 5) return slow(argv[2], argv[3], std::atoi(argv[4]));
   std::cerr << "usage: sip_probe udp|tcp HOST PORT FILE [TIMEOUT_MS] | idle HOST PORT COUNT SECONDS"
                " | slow HOST PORT INTERVAL_MS\n";

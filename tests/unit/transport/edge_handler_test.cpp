@@ -123,7 +123,8 @@ TEST_CASE("invalid requests get the message core's verdict as an answer", "[edge
     if (c.status == 505) {
       // The answer copies the request's "Via: SIP/7.0/UDP ...", which our own parser refuses.
       CHECK(outcome.reply.starts_with("SIP/2.0 505 SIP version not supported\r\nVia:"));
-      CHECK(outcome.reply.find("SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw") != std::string::npos);
+      CHECK(outcome.reply.find("SIP/7.0/UDP c.example.com;branch=z9hG4bKkdjuw") !=
+            std::string::npos);
       continue;
     }
     const auto m = parse_reply(outcome.reply);
@@ -135,13 +136,13 @@ TEST_CASE("invalid requests get the message core's verdict as an answer", "[edge
     }
   }
   // Requests without the headers an answer copies are dropped (insuf has no Call-ID/From/To).
-  const auto insuf = handler.handle(test::read_binary(dir + "insuf.dat"), sip::Framing::Datagram,
-                                    udp_flow());
+  const auto insuf =
+      handler.handle(test::read_binary(dir + "insuf.dat"), sip::Framing::Datagram, udp_flow());
   CHECK(insuf.action == EdgeHandler::Action::None);
   CHECK(insuf.verdict.status == 400);
   // Invalid responses are dropped.
-  const auto bigcode = handler.handle(test::read_binary(dir + "bigcode.dat"),
-                                      sip::Framing::Datagram, udp_flow());
+  const auto bigcode =
+      handler.handle(test::read_binary(dir + "bigcode.dat"), sip::Framing::Datagram, udp_flow());
   CHECK(bigcode.action == EdgeHandler::Action::None);
 }
 
