@@ -14,8 +14,8 @@ packages=(
   catch2 libbenchmark-dev
   # peer SIP parsers measured by bench/
   libosip2-dev libsofia-sip-ua-dev
-  # real peers for the integration tests
-  sipsak openssl
+  # real peers for the integration tests and benchmarks
+  sipsak openssl kamailio kamailio-tls-modules
 )
 
 missing=()

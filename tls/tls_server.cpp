@@ -1,12 +1,13 @@
 #include "tls/tls_server.hpp"
 
+#include <boost/asio/steady_timer.hpp>
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-#include <boost/asio/ssl.hpp>
 
 #include <filesystem>
 #include <sstream>
@@ -18,9 +19,57 @@ namespace sbc::tls {
 namespace {
 
 namespace asio = boost::asio;
-namespace ssl = boost::asio::ssl;
 using tcp = asio::ip::tcp;
-using TlsStream = ssl::stream<tcp::socket>;
+using transport::IoWant;
+
+// Non-blocking TLS over an accepted socket for transport::StreamSession. BoringSSL reads and
+// writes the socket itself and keeps record buffers only while they hold data, so an idle
+// connection costs little more than its SSL object.
+class TlsIo {
+ public:
+  TlsIo(tcp::socket socket, bssl::UniquePtr<SSL> ssl)
+      : socket_(std::move(socket)), ssl_(std::move(ssl)) {}
+  tcp::socket& socket() noexcept { return socket_; }
+  std::size_t read_some(char* data, std::size_t size, IoWant& want) noexcept {
+    const int n =
+        SSL_read(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+    return settle(n, want);
+  }
+  std::size_t write_some(const char* data, std::size_t size, IoWant& want) noexcept {
+    const int n =
+        SSL_write(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+    return settle(n, want);
+  }
+  bool has_buffered_input() const noexcept { return SSL_pending(ssl_.get()) > 0; }
+  void close() noexcept {
+    SSL_shutdown(ssl_.get());  // best effort close_notify; the socket is non-blocking
+    ERR_clear_error();
+    boost::system::error_code ec;
+    socket_.shutdown(asio::socket_base::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+ private:
+  std::size_t settle(int n, IoWant& want) noexcept {
+    if (n > 0) return static_cast<std::size_t>(n);
+    switch (SSL_get_error(ssl_.get(), n)) {
+      case SSL_ERROR_WANT_READ:
+        want = IoWant::Read;
+        break;
+      case SSL_ERROR_WANT_WRITE:
+        want = IoWant::Write;
+        break;
+      default:
+        want = IoWant::Closed;
+        ERR_clear_error();
+        break;
+    }
+    return 0;
+  }
+
+  tcp::socket socket_;
+  bssl::UniquePtr<SSL> ssl_;
+};
 
 // TLS 1.2 suites: ECDHE key exchange and AEAD only. TLS 1.3 suites are fixed in BoringSSL.
 constexpr const char* kCiphers =
@@ -38,7 +87,7 @@ std::string last_ssl_error() {
 }
 
 struct LoadedCertificate {
-  std::unique_ptr<ssl::context> context;
+  bssl::UniquePtr<SSL_CTX> context;
   std::vector<std::string> names;  // DNS names from SAN, else the CN
   std::string subject;
   long days_left = 0;
@@ -90,8 +139,11 @@ bool name_matches(const std::string& pattern, std::string_view host) {
   return lower_equal(pattern, host);
 }
 
-void configure(ssl::context& context, const TlsSettings& settings) {
-  SSL_CTX* ctx = context.native_handle();
+bssl::UniquePtr<SSL_CTX> new_context(const TlsSettings& settings) {
+  bssl::UniquePtr<SSL_CTX> context(SSL_CTX_new(TLS_server_method()));
+  if (!context) throw std::runtime_error("cannot create a TLS context: " + last_ssl_error());
+  SSL_CTX* ctx = context.get();
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
   if (SSL_CTX_set_strict_cipher_list(ctx, kCiphers) != 1)
@@ -113,13 +165,13 @@ void configure(ssl::context& context, const TlsSettings& settings) {
             (settings.require_client_certificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
         nullptr);
   }
+  return context;
 }
 
 LoadedCertificate load_files(const CertificateFiles& files, const TlsSettings& settings) {
   LoadedCertificate loaded;
-  loaded.context = std::make_unique<ssl::context>(ssl::context::tls_server);
-  configure(*loaded.context, settings);
-  SSL_CTX* ctx = loaded.context->native_handle();
+  loaded.context = new_context(settings);
+  SSL_CTX* ctx = loaded.context.get();
   if (SSL_CTX_use_certificate_chain_file(ctx, files.certificate_chain.c_str()) != 1)
     throw std::runtime_error(files.certificate_chain +
                              ": cannot load the certificate chain: " + last_ssl_error());
@@ -142,8 +194,7 @@ LoadedCertificate load_files(const CertificateFiles& files, const TlsSettings& s
 
 LoadedCertificate make_self_signed(const TlsSettings& settings) {
   LoadedCertificate loaded;
-  loaded.context = std::make_unique<ssl::context>(ssl::context::tls_server);
-  configure(*loaded.context, settings);
+  loaded.context = new_context(settings);
   bssl::UniquePtr<EC_KEY> ec(EC_KEY_new_by_curve_name(NID_X9_62_prime256v1));
   bssl::UniquePtr<EVP_PKEY> key(EVP_PKEY_new());
   bssl::UniquePtr<X509> cert(X509_new());
@@ -169,7 +220,7 @@ LoadedCertificate make_self_signed(const TlsSettings& settings) {
   if (!san || !X509_add_ext(cert.get(), san.get(), -1) ||
       !X509_sign(cert.get(), key.get(), EVP_sha256()))
     throw std::runtime_error("cannot build a self-signed certificate: " + last_ssl_error());
-  SSL_CTX* ctx = loaded.context->native_handle();
+  SSL_CTX* ctx = loaded.context.get();
   if (!SSL_CTX_use_certificate(ctx, cert.get()) || !SSL_CTX_use_PrivateKey(ctx, key.get()))
     throw std::runtime_error("cannot use the self-signed certificate: " + last_ssl_error());
   loaded.names = {"localhost"};
@@ -198,7 +249,7 @@ struct TlsServer::Contexts {
     for (const LoadedCertificate& c : self->certificates) {
       for (const std::string& n : c.names) {
         if (name_matches(n, requested)) {
-          SSL_set_SSL_CTX(ssl, c.context->native_handle());
+          SSL_set_SSL_CTX(ssl, c.context.get());
           return SSL_TLSEXT_ERR_OK;
         }
       }
@@ -219,7 +270,7 @@ struct TlsServer::Contexts {
     }
     if (!settings.client_ca.empty())
       contexts->stamps.emplace_back(settings.client_ca, modified(settings.client_ca));
-    SSL_CTX* first = contexts->certificates.front().context->native_handle();
+    SSL_CTX* first = contexts->certificates.front().context.get();
     SSL_CTX_set_tlsext_servername_callback(first, &Contexts::on_server_name);
     SSL_CTX_set_tlsext_servername_arg(first, contexts.get());
     return contexts;
@@ -266,52 +317,106 @@ TlsServer::ReloadResult TlsServer::reload() {
   }
 }
 
+namespace {
+
+// The server side of a TLS handshake, driven by socket readiness, under the handshake deadline.
+class Handshake : public std::enable_shared_from_this<Handshake> {
+ public:
+  Handshake(tcp::socket socket, bssl::UniquePtr<SSL> ssl,
+            std::shared_ptr<const TlsServer::Contexts> contexts, transport::Worker& worker,
+            transport::ConnectionTicket ticket)
+      : socket_(std::move(socket)),
+        ssl_(std::move(ssl)),
+        contexts_(std::move(contexts)),
+        worker_(worker),
+        timer_(worker.io()),
+        ticket_(std::move(ticket)) {}
+
+  void start() {
+    timer_.expires_after(worker_.shared().limits.handshake_timeout);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);  // the pending wait ends with operation_aborted
+    });
+    step();
+  }
+
+ private:
+  void step() {
+    const int result = SSL_do_handshake(ssl_.get());
+    if (result == 1) return done();
+    asio::socket_base::wait_type wait;
+    switch (SSL_get_error(ssl_.get(), result)) {
+      case SSL_ERROR_WANT_READ:
+        wait = asio::socket_base::wait_read;
+        break;
+      case SSL_ERROR_WANT_WRITE:
+        wait = asio::socket_base::wait_write;
+        break;
+      default:  // a refused version, an unknown client certificate, garbage: just close
+        ERR_clear_error();
+        return fail();
+    }
+    socket_.async_wait(wait, [self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return self->fail();
+      self->step();
+    });
+  }
+
+  void fail() {
+    timer_.cancel();
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  void done() {
+    timer_.cancel();
+    boost::system::error_code ec;
+    const auto local = socket_.local_endpoint(ec);
+    const auto remote = socket_.remote_endpoint(ec);
+    if (ec) return fail();
+    SSL* ssl = ssl_.get();
+    transport::StreamSession<TlsIo>::Identity identity;
+    identity.local_ip = transport::address_text(local.address());
+    identity.remote_ip = transport::address_text(remote.address());
+    identity.tls_version = SSL_get_version(ssl);
+    if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
+      identity.server_name = sni;
+    if (X509* peer = SSL_get_peer_certificate(ssl)) {
+      if (SSL_get_verify_result(ssl) == X509_V_OK) {
+        const auto names = certificate_names(peer);
+        identity.peer_identity = names.empty() ? subject_text(peer) : names.front();
+      }
+      X509_free(peer);
+    }
+    std::make_shared<transport::StreamSession<TlsIo>>(
+        TlsIo(std::move(socket_), std::move(ssl_)), worker_, transport::Protocol::Tls,
+        std::move(identity), local.port(), remote.port(), std::move(ticket_))
+        ->start();
+  }
+
+  tcp::socket socket_;
+  bssl::UniquePtr<SSL> ssl_;
+  std::shared_ptr<const TlsServer::Contexts> contexts_;  // alive while the handshake may use them
+  transport::Worker& worker_;
+  asio::steady_timer timer_;
+  transport::ConnectionTicket ticket_;
+};
+
+}  // namespace
+
 void TlsServer::start_session(tcp::socket socket, transport::Worker& worker,
                               transport::ConnectionTicket ticket) {
   auto contexts = contexts_.load();
+  bssl::UniquePtr<SSL> ssl(SSL_new(contexts->certificates.front().context.get()));
   boost::system::error_code ec;
-  const auto local = socket.local_endpoint(ec);
-  if (ec) return;
-  const auto remote = socket.remote_endpoint(ec);
-  if (ec) return;
-  auto stream =
-      std::make_shared<TlsStream>(std::move(socket), *contexts->certificates.front().context);
-  auto timer = std::make_shared<asio::steady_timer>(worker.io());
-  timer->expires_after(worker.shared().limits.handshake_timeout);
-  timer->async_wait([stream](boost::system::error_code wait_error) {
-    if (wait_error) return;
-    boost::system::error_code ignored;
-    stream->lowest_layer().close(ignored);  // the handshake fails with operation_aborted
-  });
-  auto held_ticket = std::make_shared<transport::ConnectionTicket>(std::move(ticket));
-  stream->async_handshake(
-      ssl::stream_base::server, [stream, timer, contexts, held_ticket, &worker, local,
-                                 remote](boost::system::error_code error) {
-        timer->cancel();
-        if (error) {
-          boost::system::error_code ignored;
-          stream->lowest_layer().close(ignored);
-          return;
-        }
-        SSL* ssl = stream->native_handle();
-        transport::StreamSession<TlsStream>::Identity identity;
-        identity.local_ip = transport::address_text(local.address());
-        identity.remote_ip = transport::address_text(remote.address());
-        identity.tls_version = SSL_get_version(ssl);
-        if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
-          identity.server_name = sni;
-        if (X509* peer = SSL_get_peer_certificate(ssl)) {
-          if (SSL_get_verify_result(ssl) == X509_V_OK) {
-            const auto names = certificate_names(peer);
-            identity.peer_identity = names.empty() ? subject_text(peer) : names.front();
-          }
-          X509_free(peer);
-        }
-        std::make_shared<transport::StreamSession<TlsStream>>(
-            std::move(*stream), worker, transport::Protocol::Tls, std::move(identity), local.port(),
-            remote.port(), std::move(*held_ticket))
-            ->start();
-      });
+  socket.non_blocking(true, ec);
+  if (!ssl || ec || SSL_set_fd(ssl.get(), socket.native_handle()) != 1) return;
+  SSL_set_accept_state(ssl.get());
+  std::make_shared<Handshake>(std::move(socket), std::move(ssl), std::move(contexts), worker,
+                              std::move(ticket))
+      ->start();
 }
 
 }  // namespace sbc::tls

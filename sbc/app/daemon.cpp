@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <chrono>
+#include <csignal>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -46,6 +47,8 @@ struct Listening {
 
 int run_daemon(const Config& config, std::ostream& out) {
   Log log(out);
+  // BoringSSL writes to sockets with write(2): a peer that went away must give EPIPE, not kill us.
+  std::signal(SIGPIPE, SIG_IGN);
   // Every connection is a descriptor: take the hard limit rather than the usual soft 1024.
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {

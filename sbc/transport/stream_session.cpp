@@ -8,12 +8,12 @@ void start_tcp_session(asio::ip::tcp::socket socket, Worker& worker, ConnectionT
   if (ec) return;
   const auto remote = socket.remote_endpoint(ec);
   if (ec) return;
-  StreamSession<asio::ip::tcp::socket>::Identity identity;
+  StreamSession<TcpIo>::Identity identity;
   identity.local_ip = address_text(local.address());
   identity.remote_ip = address_text(remote.address());
-  std::make_shared<StreamSession<asio::ip::tcp::socket>>(std::move(socket), worker, Protocol::Tcp,
-                                                         std::move(identity), local.port(),
-                                                         remote.port(), std::move(ticket))
+  std::make_shared<StreamSession<TcpIo>>(TcpIo(std::move(socket)), worker, Protocol::Tcp,
+                                         std::move(identity), local.port(), remote.port(),
+                                         std::move(ticket))
       ->start();
 }
 

@@ -1,16 +1,24 @@
 #pragma once
 // One TCP or TLS connection: frames messages out of the byte stream, hands each to the worker's
-// edge handler and writes the answers back, in order. Header-only because it is a template over
-// the stream type; tls/ instantiates it over an SSL stream, sbc/transport over a plain socket.
+// edge handler and writes the answers back, in order. A template over an `Io` policy that reads
+// and writes without blocking (TcpIo below; tls/ provides one over BoringSSL), driven in reactor
+// style: the session waits for readiness and only then borrows a receive buffer, so an idle
+// connection holds no buffer at all.
 //
 // Deadlines (slowloris defence): a first byte within first_byte_timeout; once a message has
 // started it must be complete within message_timeout, however slowly its bytes trickle; between
 // messages the connection may stay idle for idle_timeout. The answer queue is bounded: reading
 // pauses while it is full, so a client that does not read cannot make us buffer without end.
+//
+// Io concept:
+//   asio::ip::tcp::socket& socket();
+//   std::size_t read_some(char* data, std::size_t size, IoWant& want);   // 0: see want
+//   std::size_t write_some(const char* data, std::size_t size, IoWant& want);
+//   bool has_buffered_input() const;   // bytes already decrypted, invisible to the socket
+//   void close();
 
-#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <deque>
 #include <memory>
@@ -21,17 +29,55 @@
 
 namespace sbc::transport {
 
-template <class Stream>
-class StreamSession : public std::enable_shared_from_this<StreamSession<Stream>> {
+enum class IoWant : std::uint8_t { Read, Write, Closed };
+
+// Plain TCP.
+class TcpIo {
  public:
-  // `flow` string views must point into `identity`, which the session keeps.
+  explicit TcpIo(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
+  }
+  asio::ip::tcp::socket& socket() noexcept { return socket_; }
+  std::size_t read_some(char* data, std::size_t size, IoWant& want) noexcept {
+    boost::system::error_code ec;
+    const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
+    return settle(n, ec, IoWant::Read, want);
+  }
+  std::size_t write_some(const char* data, std::size_t size, IoWant& want) noexcept {
+    boost::system::error_code ec;
+    const std::size_t n = socket_.write_some(asio::buffer(data, size), ec);
+    return settle(n, ec, IoWant::Write, want);
+  }
+  bool has_buffered_input() const noexcept { return false; }
+  void close() noexcept {
+    boost::system::error_code ec;
+    socket_.shutdown(asio::socket_base::shutdown_both, ec);
+    socket_.close(ec);
+  }
+
+ private:
+  static std::size_t settle(std::size_t n, const boost::system::error_code& ec, IoWant blocked,
+                            IoWant& want) noexcept {
+    if (!ec && n > 0) return n;
+    want =
+        (ec == asio::error::would_block || ec == asio::error::try_again) ? blocked : IoWant::Closed;
+    return 0;
+  }
+  asio::ip::tcp::socket socket_;
+};
+
+template <class Io>
+class StreamSession : public std::enable_shared_from_this<StreamSession<Io>> {
+ public:
+  // Owns the strings the FlowInfo views point into.
   struct Identity {
     std::string local_ip, remote_ip, tls_version, server_name, peer_identity;
   };
 
-  StreamSession(Stream stream, Worker& worker, Protocol protocol, Identity identity,
+  StreamSession(Io io, Worker& worker, Protocol protocol, Identity identity,
                 std::uint16_t local_port, std::uint16_t remote_port, ConnectionTicket ticket)
-      : stream_(std::move(stream)),
+      : io_(std::move(io)),
         worker_(worker),
         timer_(worker.io()),
         framer_(worker.handler_limits().max_message_bytes),
@@ -47,7 +93,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession<Stream>>
 
   void start() {
     arm(worker_.shared().limits.first_byte_timeout);
-    read();
+    wait_readable();
   }
 
  private:
@@ -60,41 +106,65 @@ class StreamSession : public std::enable_shared_from_this<StreamSession<Stream>>
     });
   }
 
-  void read() {
-    if (closed_ || reading_) return;
-    const std::size_t max = framer_limit();
-    if (buffer_.size() < kInitialBuffer) buffer_.resize(kInitialBuffer);
-    if (used_ == buffer_.size()) {
-      if (buffer_.size() >= max) return close();  // cannot happen: the framer errs first
-      buffer_.resize(std::min(buffer_.size() * 2, max));
+  void wait_readable() {
+    if (closed_ || waiting_read_ || close_after_write_) return;
+    waiting_read_ = true;
+    auto self = this->shared_from_this();
+    if (io_.has_buffered_input()) {
+      asio::post(worker_.io(), [self] {
+        self->waiting_read_ = false;
+        self->on_readable();
+      });
+      return;
     }
-    reading_ = true;
-    stream_.async_read_some(
-        boost::asio::buffer(buffer_.data() + used_, buffer_.size() - used_),
-        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t n) {
-          self->reading_ = false;
-          self->on_read(ec, n);
-        });
+    io_.socket().async_wait(asio::socket_base::wait_read, [self](boost::system::error_code ec) {
+      self->waiting_read_ = false;
+      if (ec) return self->close();
+      self->on_readable();
+    });
   }
 
-  void on_read(boost::system::error_code ec, std::size_t n) {
-    if (ec || closed_) return close();
+  void on_readable() {
+    if (closed_) return;
     const bool was_empty = used_ == 0;
-    used_ += n;
-    process();
+    while (!closed_ && !close_after_write_) {
+      if (buffer_.size() < kInitialBuffer) buffer_.resize(kInitialBuffer);
+      if (used_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);  // the framer caps it
+      IoWant want = IoWant::Read;
+      const std::size_t n = io_.read_some(buffer_.data() + used_, buffer_.size() - used_, want);
+      if (n == 0) {
+        if (want == IoWant::Closed) return close();
+        if (want == IoWant::Write) return wait_writable_then_read();
+        break;
+      }
+      used_ += n;
+      process();
+    }
     if (closed_ || close_after_write_) return;
     if (used_ == 0) {
+      // Idle: give the buffer back, so that idle connections cost no receive memory.
+      std::string().swap(buffer_);
       arm(worker_.shared().limits.idle_timeout);
     } else if (was_empty || message_started_) {
       // A new message began: its deadline starts now and does not move with each byte.
       message_started_ = false;
       arm(worker_.shared().limits.message_timeout);
     }
-    if (queued_bytes_ < worker_.shared().limits.max_queued_bytes) read();
+    if (queued_bytes_ < worker_.shared().limits.max_queued_bytes) wait_readable();
+  }
+
+  void wait_writable_then_read() {
+    waiting_read_ = true;
+    io_.socket().async_wait(asio::socket_base::wait_write,
+                            [self = this->shared_from_this()](boost::system::error_code ec) {
+                              self->waiting_read_ = false;
+                              if (ec) return self->close();
+                              self->on_readable();
+                            });
   }
 
   void process() {
-    while (!close_after_write_) {
+    while (!close_after_write_ && !closed_) {
       const std::string_view buffered(buffer_.data(), used_);
       const StreamFramer::Result r = framer_.next(buffered);
       switch (r.kind) {
@@ -134,57 +204,63 @@ class StreamSession : public std::enable_shared_from_this<StreamSession<Stream>>
     std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(n),
               buffer_.begin() + static_cast<std::ptrdiff_t>(used_), buffer_.begin());
     used_ -= n;
-    // Give memory back once a large message is done: idle connections stay small.
-    if (used_ == 0 && buffer_.size() > kInitialBuffer) {
-      buffer_.resize(kInitialBuffer);
-      buffer_.shrink_to_fit();
-    }
   }
 
   void send(std::string_view bytes) {
+    if (closed_) return;
     queue_.emplace_back(bytes);
     queued_bytes_ += bytes.size();
-    if (!writing_) write();
+    if (!writing_) flush();
   }
 
-  void write() {
-    writing_ = true;
-    boost::asio::async_write(
-        stream_, boost::asio::buffer(queue_.front()),
-        [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-          self->writing_ = false;
-          if (ec || self->closed_) return self->close();
-          self->queued_bytes_ -= self->queue_.front().size();
-          self->queue_.pop_front();
-          if (!self->queue_.empty()) return self->write();
-          if (self->close_after_write_) return self->close();
-          self->read();  // resumes if reading had paused on a full queue
-        });
+  void flush() {
+    while (!queue_.empty() && !closed_) {
+      const std::string& front = queue_.front();
+      IoWant want = IoWant::Write;
+      const std::size_t n = io_.write_some(front.data() + written_, front.size() - written_, want);
+      if (n == 0) {
+        if (want != IoWant::Write) return close();
+        writing_ = true;
+        io_.socket().async_wait(asio::socket_base::wait_write,
+                                [self = this->shared_from_this()](boost::system::error_code ec) {
+                                  self->writing_ = false;
+                                  if (ec) return self->close();
+                                  self->flush();
+                                });
+        return;
+      }
+      written_ += n;
+      if (written_ == front.size()) {
+        queued_bytes_ -= front.size();
+        queue_.pop_front();
+        written_ = 0;
+      }
+    }
+    if (closed_) return;
+    if (close_after_write_) return close();
+    wait_readable();  // resumes reading if it had paused on a full queue
   }
 
   void close() {
     if (closed_) return;
     closed_ = true;
-    boost::system::error_code ec;
     timer_.cancel();
-    stream_.lowest_layer().shutdown(boost::asio::socket_base::shutdown_both, ec);
-    stream_.lowest_layer().close(ec);
+    io_.close();
   }
 
-  std::size_t framer_limit() const { return worker_.handler_limits().max_message_bytes; }
-
-  Stream stream_;
+  Io io_;
   Worker& worker_;
-  boost::asio::steady_timer timer_;
+  asio::steady_timer timer_;
   StreamFramer framer_;
   Identity identity_;
   ConnectionTicket ticket_;
   FlowInfo flow_;
-  std::string buffer_;
+  std::string buffer_;  // empty while idle
   std::size_t used_ = 0;
   std::deque<std::string> queue_;
   std::size_t queued_bytes_ = 0;
-  bool reading_ = false;
+  std::size_t written_ = 0;  // of queue_.front()
+  bool waiting_read_ = false;
   bool writing_ = false;
   bool closed_ = false;
   bool close_after_write_ = false;
