@@ -44,8 +44,8 @@ sockaddr_in address(const char* host, int port) {
 std::string options(const char* transport, const std::string& host, unsigned long n) {
   const std::string id = std::to_string(n);
   return "OPTIONS sip:" + host + " SIP/2.0\r\nVia: SIP/2.0/" + transport +
-         " 127.0.0.1:5999;rport;branch=z9hG4bK" + id + "\r\nMax-Forwards: 70\r\nFrom: <sip:load@" + host +
-         ">;tag=" + id + "\r\nTo: <sip:" + host + ">\r\nCall-ID: " + id +
+         " 127.0.0.1:5999;rport;branch=z9hG4bK" + id + "\r\nMax-Forwards: 70\r\nFrom: <sip:load@" +
+         host + ">;tag=" + id + "\r\nTo: <sip:" + host + ">\r\nCall-ID: " + id +
          "@load\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 }
 

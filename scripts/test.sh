@@ -29,8 +29,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== fuzzing"
 scripts/fuzz.sh "${SBC_FUZZ_SECONDS:-120}"
 
-if [ -x build/release/bench/bench_sip_parse ]; then
-  echo "== benchmark smoke run (figures are informative, not asserted)"
-  build/release/bench/bench_sip_parse --benchmark_min_time=0.05
-fi
+echo "== benchmark smoke runs (figures are informative, not asserted)"
+build/release/bench/bench_sip_parse --benchmark_min_time=0.05
+bench/edge_bench.sh build/release 1000 1
 echo "test.sh: all checks passed"

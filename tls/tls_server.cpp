@@ -151,6 +151,7 @@ bssl::UniquePtr<SSL_CTX> new_context(const TlsSettings& settings) {
   SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   // Resumption: tickets (BoringSSL's default) and a server-side session cache.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_set_num_tickets(ctx, 2);
   static constexpr unsigned char kSessionContext[] = "sbc";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
   if (!settings.client_ca.empty()) {

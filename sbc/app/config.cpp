@@ -172,7 +172,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
         source, t, "transport",
         {"first_byte_timeout_ms", "message_timeout_ms", "idle_timeout_ms",
          "tls_handshake_timeout_ms", "max_connections", "max_connections_per_source",
-         "max_queued_bytes", "shutdown_grace_ms", "certificate_poll_ms"});
+         "max_queued_bytes", "max_udp_flows", "shutdown_grace_ms", "certificate_poll_ms"});
     auto& l = config.stream_limits;
     auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                   std::uint32_t high) {
@@ -193,6 +193,9 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
       l.max_connections_per_source =
           get_uint<std::size_t>(source, t["max_connections_per_source"],
                                 "transport.max_connections_per_source", 1, 1000000);
+    if (t["max_udp_flows"])
+      l.max_udp_flows =
+          get_uint<std::size_t>(source, t["max_udp_flows"], "transport.max_udp_flows", 16, 1000000);
     if (t["max_queued_bytes"])
       l.max_queued_bytes = get_uint<std::size_t>(source, t["max_queued_bytes"],
                                                  "transport.max_queued_bytes", 4096, 1u << 30);

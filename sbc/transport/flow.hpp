@@ -35,6 +35,8 @@ struct FlowInfo {
   std::string_view remote_ip;
   std::uint16_t remote_port = 0;
   TlsFacts tls;
+  // The flow's token (see flow_table.hpp), to address it later; 0 when there is none.
+  std::uint64_t flow_token = 0;
 };
 
 }  // namespace sbc::transport

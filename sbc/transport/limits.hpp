@@ -7,13 +7,15 @@
 namespace sbc::transport {
 
 struct StreamLimits {
-  std::chrono::milliseconds first_byte_timeout{5000};      // accept (or handshake) -> first byte
-  std::chrono::milliseconds message_timeout{10000};        // first byte of a message -> its last
-  std::chrono::milliseconds idle_timeout{300000};          // between messages (keep-alives count)
-  std::chrono::milliseconds handshake_timeout{5000};       // TLS handshake
-  std::size_t max_connections = 10000;                     // all stream connections of the process
-  std::size_t max_connections_per_source = 100;            // per remote IP address
-  std::size_t max_queued_bytes = std::size_t{256} * 1024;  // unsent answers before reading pauses
+  std::chrono::milliseconds first_byte_timeout{5000};  // accept (or handshake) -> first byte
+  std::chrono::milliseconds message_timeout{10000};    // first byte of a message -> its last
+  std::chrono::milliseconds idle_timeout{300000};      // between messages (keep-alives count)
+  std::chrono::milliseconds handshake_timeout{5000};   // TLS handshake
+  std::size_t max_connections = 10000;                 // all stream connections of the process
+  std::size_t max_connections_per_source = 100;        // per remote IP address
+  std::size_t max_queued_bytes = std::size_t{256} * 1024;
+  std::size_t max_udp_flows = 16384;  // per worker; the least recently seen peer is evicted  //
+                                      // unsent answers before reading pauses
 };
 
 }  // namespace sbc::transport

@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "sbc/transport/flow_table.hpp"
 #include "sbc/transport/stream_framer.hpp"
 #include "sbc/transport/worker.hpp"
 
@@ -68,7 +69,7 @@ class TcpIo {
 };
 
 template <class Io>
-class StreamSession : public std::enable_shared_from_this<StreamSession<Io>> {
+class StreamSession : public FlowSink, public std::enable_shared_from_this<StreamSession<Io>> {
  public:
   // Owns the strings the FlowInfo views point into.
   struct Identity {
@@ -92,9 +93,18 @@ class StreamSession : public std::enable_shared_from_this<StreamSession<Io>> {
   }
 
   void start() {
+    token_ =
+        worker_.flows().add_stream(std::static_pointer_cast<FlowSink>(this->shared_from_this()));
+    if (!token_) return close();  // cannot happen: the connection limits are smaller
+    flow_.flow_token = token_.value;
     arm(worker_.shared().limits.first_byte_timeout);
-    wait_readable();
+    // Try a read at once rather than waiting: over TLS it also flushes what the handshake left
+    // to send (TLS 1.3 session tickets), which would otherwise wait for the client's first byte.
+    on_readable();
   }
+
+  // A request from the core for this flow (RFC 5626): queued behind any answers in progress.
+  void send_down(std::string_view bytes) override { send(bytes); }
 
  private:
   static constexpr std::size_t kInitialBuffer = 2048;
@@ -138,10 +148,14 @@ class StreamSession : public std::enable_shared_from_this<StreamSession<Io>> {
         break;
       }
       used_ += n;
+      received_any_ = true;
       process();
     }
     if (closed_ || close_after_write_) return;
-    if (used_ == 0) {
+    if (!received_any_) {
+      // Still before the first byte: its deadline stands.
+      std::string().swap(buffer_);
+    } else if (used_ == 0) {
       // Idle: give the buffer back, so that idle connections cost no receive memory.
       std::string().swap(buffer_);
       arm(worker_.shared().limits.idle_timeout);
@@ -244,6 +258,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession<Io>> {
   void close() {
     if (closed_) return;
     closed_ = true;
+    worker_.flows().remove(token_);
     timer_.cancel();
     io_.close();
   }
@@ -255,6 +270,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession<Io>> {
   Identity identity_;
   ConnectionTicket ticket_;
   FlowInfo flow_;
+  FlowToken token_;
   std::string buffer_;  // empty while idle
   std::size_t used_ = 0;
   std::deque<std::string> queue_;
@@ -265,6 +281,7 @@ class StreamSession : public std::enable_shared_from_this<StreamSession<Io>> {
   bool closed_ = false;
   bool close_after_write_ = false;
   bool message_started_ = false;
+  bool received_any_ = false;
 };
 
 // Starts a plain TCP session on an accepted socket.

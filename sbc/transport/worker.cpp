@@ -21,7 +21,23 @@ std::string address_text(const asio::ip::address& address) {
 }
 
 Worker::Worker(unsigned index, const EdgeOptions& options, Shared& shared)
-    : index_(index), limits_(options.limits), handler_(options), shared_(shared) {}
+    : index_(index),
+      limits_(options.limits),
+      handler_(options),
+      shared_(shared),
+      flows_(index, static_cast<std::uint32_t>(shared.limits.max_connections),
+             static_cast<std::uint32_t>(shared.limits.max_udp_flows)) {}
+
+bool Worker::deliver(FlowToken token, std::string_view bytes) {
+  const auto route = flows_.find(token);
+  if (!route) return false;
+  if (route->stream) {
+    route->stream->send_down(bytes);
+  } else {
+    route->udp->send_to(route->peer, bytes);
+  }
+  return true;
+}
 
 Worker::~Worker() {
   stop();
@@ -63,6 +79,12 @@ void UdpListener::close() {
   socket_.close(ec);
 }
 
+void UdpListener::send_to(const asio::ip::udp::endpoint& peer, std::string_view bytes) {
+  // Answers are small; a full socket buffer drops this one, as UDP may.
+  boost::system::error_code ec;
+  socket_.send_to(asio::buffer(bytes.data(), bytes.size()), peer, 0, ec);
+}
+
 void UdpListener::receive() {
   socket_.async_receive_from(
       asio::buffer(*buffer_), sender_, [this](boost::system::error_code ec, std::size_t n) {
@@ -75,6 +97,7 @@ void UdpListener::receive() {
           flow.local_port = local_port_;
           flow.remote_ip = remote_ip;
           flow.remote_port = sender_.port();
+          flow.flow_token = worker_.flows().touch_udp(this, sender_).value;
           const std::string_view bytes(buffer_->data(), n);
           // RFC 5626 keep-alive over UDP: a lone CRLFCRLF needs no answer (STUN would).
           if (bytes.find_first_not_of("\r\n") != std::string_view::npos) {

@@ -18,6 +18,7 @@
 
 #include "sbc/transport/connection_limiter.hpp"
 #include "sbc/transport/edge_handler.hpp"
+#include "sbc/transport/flow_table.hpp"
 #include "sbc/transport/limits.hpp"
 
 namespace sbc::transport {
@@ -44,6 +45,10 @@ class Worker {
   asio::io_context& io() noexcept { return io_; }
   EdgeHandler& handler() noexcept { return handler_; }
   const sip::Limits& handler_limits() const noexcept { return limits_; }
+  FlowTable& flows() noexcept { return flows_; }
+  // Sends bytes down one of this worker's flows (call on this worker's thread). False when the
+  // flow is gone: the caller answers 430 Flow Failed (RFC 5626).
+  bool deliver(FlowToken token, std::string_view bytes);
   Shared& shared() noexcept { return shared_; }
   unsigned index() const noexcept { return index_; }
 
@@ -58,6 +63,7 @@ class Worker {
   sip::Limits limits_;
   EdgeHandler handler_;
   Shared& shared_;
+  FlowTable flows_;
   std::thread thread_;
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
 };
@@ -70,6 +76,7 @@ class UdpListener {
   void start();
   void close();
   asio::ip::udp::endpoint local_endpoint() const { return socket_.local_endpoint(); }
+  void send_to(const asio::ip::udp::endpoint& peer, std::string_view bytes);
 
  private:
   void receive();

@@ -64,3 +64,48 @@ TEST_CASE("configuration errors name the file, line and key", "[config]") {
         "test.yaml:3: listeners[1]: another listener already uses :: port 5060/udp");
   CHECK(error_of("workers: [\n").rfind("test.yaml:", 0) == 0);
 }
+
+TEST_CASE("transport and TLS settings are read and checked", "[config]") {
+  const Config c = parse_config(R"(
+listeners:
+  - transport: tls
+    port: 5061
+    tls:
+      certificates:
+        - {chain: /etc/sbc/a.pem, key: /etc/sbc/a.key}
+        - {chain: /etc/sbc/b.pem, key: /etc/sbc/b.key}
+      client_ca: /etc/sbc/ca.pem
+      require_client_certificate: true
+transport:
+  first_byte_timeout_ms: 1500
+  idle_timeout_ms: 60000
+  max_connections: 500
+  max_connections_per_source: 5
+  max_udp_flows: 1024
+  shutdown_grace_ms: 0
+)",
+                                "x");
+  REQUIRE(c.listeners.size() == 1);
+  const auto& tls = c.listeners[0].tls;
+  REQUIRE(tls.certificates.size() == 2);
+  CHECK(tls.certificates[1].certificate_chain == "/etc/sbc/b.pem");
+  CHECK(tls.certificates[1].private_key == "/etc/sbc/b.key");
+  CHECK(tls.client_ca == "/etc/sbc/ca.pem");
+  CHECK(tls.require_client_certificate);
+  CHECK(c.stream_limits.first_byte_timeout == std::chrono::milliseconds(1500));
+  CHECK(c.stream_limits.idle_timeout == std::chrono::milliseconds(60000));
+  CHECK(c.stream_limits.max_connections == 500);
+  CHECK(c.stream_limits.max_connections_per_source == 5);
+  CHECK(c.stream_limits.max_udp_flows == 1024);
+  CHECK(c.shutdown_grace == std::chrono::milliseconds(0));
+
+  CHECK(error_of("listeners:\n  - transport: udp\n    tls: {}\n") ==
+        "test.yaml:3: listeners[0].tls: only a tls listener takes TLS settings");
+  CHECK(error_of(
+            "listeners:\n  - transport: tls\n    tls:\n      require_client_certificate: true\n") ==
+        "test.yaml:4: listeners[0].tls.require_client_certificate: needs client_ca");
+  CHECK(error_of("listeners:\n  - transport: tls\n    tls:\n      certificates:\n        - {chain: "
+                 "a.pem}\n") == "test.yaml:5: listeners[0].tls.certificates[0].key: is required");
+  CHECK(error_of("transport:\n  idle_timeout_ms: 5\n") ==
+        "test.yaml:2: transport.idle_timeout_ms: must be between 1000 and 86400000 (got 5)");
+}

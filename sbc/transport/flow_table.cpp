@@ -1,0 +1,162 @@
+#include "sbc/transport/flow_table.hpp"
+
+#include <functional>
+
+namespace sbc::transport {
+
+std::string FlowToken::text() const {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 0; i < 16; ++i)
+    out[static_cast<std::size_t>(i)] = kHex[(value >> (60 - 4 * i)) & 0xF];
+  return out;
+}
+
+std::optional<FlowToken> FlowToken::parse(std::string_view text) noexcept {
+  if (text.size() != 16) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : text) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = (v << 4) | static_cast<std::uint64_t>(d);
+  }
+  if (v == 0) return std::nullopt;
+  return FlowToken{v};
+}
+
+std::size_t FlowTable::PeerHash::operator()(const PeerKey& k) const noexcept {
+  std::size_t h = std::hash<const void*>{}(k.listener);
+  const auto& address = k.peer.address();
+  if (address.is_v4()) {
+    h ^= std::hash<std::uint32_t>{}(address.to_v4().to_uint()) + 0x9e3779b97f4a7c15ull + (h << 6);
+  } else {
+    for (unsigned char b : address.to_v6().to_bytes()) h = h * 131 + b;
+  }
+  return h ^ (std::size_t{k.peer.port()} << 1);
+}
+
+FlowTable::FlowTable(unsigned worker, std::uint32_t stream_capacity, std::uint32_t udp_capacity)
+    : worker_(worker),
+      slots_(std::size_t{stream_capacity} + udp_capacity),
+      stream_capacity_(stream_capacity) {
+  // Slot numbers must fit in 24 bits of the token.
+  if (slots_.size() > 0xFFFFFFu) slots_.resize(0xFFFFFFu);
+  free_streams_.reserve(stream_capacity);
+  for (std::uint32_t i = stream_capacity; i > 0; --i) free_streams_.push_back(i - 1);
+  free_udp_.reserve(udp_capacity);
+  for (auto i = static_cast<std::uint32_t>(slots_.size()); i > stream_capacity; --i)
+    free_udp_.push_back(i - 1);
+  udp_index_.reserve(udp_capacity);
+}
+
+std::uint32_t FlowTable::take_free_slot(std::vector<std::uint32_t>& free_list) noexcept {
+  if (free_list.empty()) return kNone;
+  const std::uint32_t slot = free_list.back();
+  free_list.pop_back();
+  return slot;
+}
+
+void FlowTable::release(std::uint32_t slot) noexcept {
+  Slot& s = slots_[slot];
+  s.used = false;
+  s.sink.reset();
+  s.listener = nullptr;
+  if (++s.generation == 0) s.generation = 1;  // 0 would make an empty token
+  (slot < stream_capacity_ ? free_streams_ : free_udp_).push_back(slot);
+}
+
+FlowToken FlowTable::add_stream(std::weak_ptr<FlowSink> sink) {
+  const std::uint32_t slot = take_free_slot(free_streams_);
+  if (slot == kNone) return {};
+  Slot& s = slots_[slot];
+  s.used = true;
+  s.udp = false;
+  s.sink = std::move(sink);
+  ++stream_count_;
+  return FlowToken::make(worker_, slot, s.generation);
+}
+
+void FlowTable::remove(FlowToken token) noexcept {
+  const std::uint32_t slot = token.slot();
+  if (token.worker() != worker_ || slot >= slots_.size()) return;
+  Slot& s = slots_[slot];
+  if (!s.used || s.generation != token.generation()) return;
+  if (s.udp) {
+    lru_unlink(slot);
+    udp_index_.erase(PeerKey{s.listener, s.peer});
+  } else {
+    --stream_count_;
+  }
+  release(slot);
+}
+
+void FlowTable::lru_unlink(std::uint32_t slot) noexcept {
+  Slot& s = slots_[slot];
+  if (s.lru_prev != kNone)
+    slots_[s.lru_prev].lru_next = s.lru_next;
+  else
+    lru_head_ = s.lru_next;
+  if (s.lru_next != kNone)
+    slots_[s.lru_next].lru_prev = s.lru_prev;
+  else
+    lru_tail_ = s.lru_prev;
+  s.lru_prev = s.lru_next = kNone;
+}
+
+void FlowTable::lru_push_front(std::uint32_t slot) noexcept {
+  Slot& s = slots_[slot];
+  s.lru_prev = kNone;
+  s.lru_next = lru_head_;
+  if (lru_head_ != kNone) slots_[lru_head_].lru_prev = slot;
+  lru_head_ = slot;
+  if (lru_tail_ == kNone) lru_tail_ = slot;
+}
+
+FlowToken FlowTable::touch_udp(UdpListener* listener, const boost::asio::ip::udp::endpoint& peer) {
+  const PeerKey key{listener, peer};
+  if (auto it = udp_index_.find(key); it != udp_index_.end()) {
+    lru_unlink(it->second);
+    lru_push_front(it->second);
+    return FlowToken::make(worker_, it->second, slots_[it->second].generation);
+  }
+  std::uint32_t slot = take_free_slot(free_udp_);
+  if (slot == kNone) {
+    if (lru_tail_ == kNone) return {};  // no UDP capacity at all
+    // Full: the least recently seen peer loses its flow (its token now fails).
+    const std::uint32_t oldest = lru_tail_;
+    remove(FlowToken::make(worker_, oldest, slots_[oldest].generation));
+    slot = take_free_slot(free_udp_);
+  }
+  Slot& s = slots_[slot];
+  s.used = true;
+  s.udp = true;
+  s.listener = listener;
+  s.peer = peer;
+  lru_push_front(slot);
+  udp_index_.emplace(key, slot);
+  return FlowToken::make(worker_, slot, s.generation);
+}
+
+std::optional<FlowTable::Route> FlowTable::find(FlowToken token) const {
+  const std::uint32_t slot = token.slot();
+  if (token.worker() != worker_ || slot >= slots_.size()) return std::nullopt;
+  const Slot& s = slots_[slot];
+  if (!s.used || s.generation != token.generation()) return std::nullopt;
+  Route route;
+  if (s.udp) {
+    route.udp = s.listener;
+    route.peer = s.peer;
+    return route;
+  }
+  route.stream = s.sink.lock();
+  if (!route.stream) return std::nullopt;
+  return route;
+}
+
+}  // namespace sbc::transport
