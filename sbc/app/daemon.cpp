@@ -82,6 +82,19 @@ int run_daemon(const Config& config, std::ostream& out) {
     log("info", "tls port " + std::to_string(l.port) + ": " + tls_servers[i]->describe());
   }
 
+  bool ipv6_available = true;
+  {
+    asio::io_context probe;
+    asio::ip::udp::socket socket(probe);
+    boost::system::error_code ec;
+    socket.open(asio::ip::udp::v6(), ec);
+    if (ec) {
+      ipv6_available = false;
+      log("warn", "IPv6 is not available on this host (" + ec.message() +
+                      "); listeners on :: listen on 0.0.0.0 instead");
+    }
+  }
+
   std::vector<std::unique_ptr<transport::Worker>> workers;
   std::vector<Listening> listening(count);
   for (unsigned w = 0; w < count; ++w) {
@@ -89,7 +102,11 @@ int run_daemon(const Config& config, std::ostream& out) {
     transport::Worker& worker = *workers.back();
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
       const Listener& l = config.listeners[i];
-      const auto address = asio::ip::make_address(l.address);
+      auto address = asio::ip::make_address(l.address);
+      // "::" means every address; on a host without IPv6 that is every IPv4 address.
+      if (address == asio::ip::address_v6::any() && !ipv6_available) {
+        address = asio::ip::address_v4::any();
+      }
       try {
         if (l.transport == Transport::Udp) {
           listening[w].udp.push_back(std::make_unique<transport::UdpListener>(
