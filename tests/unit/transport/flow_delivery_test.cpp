@@ -1,0 +1,107 @@
+// A request from the core reaches the very connection (or UDP peer) a user agent talks over:
+// real sockets on loopback, one worker whose io_context the test drives by hand.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "sbc/transport/stream_session.hpp"
+#include "sbc/transport/worker.hpp"
+
+using namespace sbc::transport;
+
+namespace {
+
+int client_socket(int type, unsigned short port) {
+  const int fd = socket(AF_INET, type, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+  return fd;
+}
+
+std::string receive(int fd, Worker& worker) {
+  // Let the worker run until the bytes arrive (bounded).
+  for (int i = 0; i < 200; ++i) {
+    worker.io().poll();
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 10) == 1) {
+      char buffer[2048];
+      const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+      return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+    }
+  }
+  return {};
+}
+
+void run_for(Worker& worker, int rounds) {
+  for (int i = 0; i < rounds; ++i) {
+    worker.io().poll();
+    usleep(2000);
+  }
+}
+
+constexpr std::string_view kOptions =
+    "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKflow\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:ua@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\n"
+    "Call-ID: flow@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+
+}  // namespace
+
+TEST_CASE("a TCP connection's flow token sends down that connection until it closes",
+          "[flows][sockets]") {
+  StreamLimits limits;
+  limits.max_connections = 4;
+  Shared shared(limits);
+  Worker worker(0, EdgeOptions{}, shared);
+  StreamAcceptor acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
+                          [&worker](boost::asio::ip::tcp::socket s, ConnectionTicket t) {
+                            start_tcp_session(std::move(s), worker, std::move(t));
+                          });
+  acceptor.start();
+  const int ua = client_socket(SOCK_STREAM, acceptor.local_endpoint().port());
+  REQUIRE(send(ua, kOptions.data(), kOptions.size(), 0) == static_cast<ssize_t>(kOptions.size()));
+  CHECK(receive(ua, worker).starts_with("SIP/2.0 200 OK\r\n"));
+  REQUIRE(worker.flows().streams() == 1);
+
+  // The first flow of a fresh table: slot 0, generation 1.
+  const FlowToken token = FlowToken::make(0, 0, 1);
+  const std::string request = "NOTIFY sip:ua@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+  REQUIRE(worker.deliver(token, request));
+  CHECK(receive(ua, worker) == request);
+
+  close(ua);
+  run_for(worker, 20);
+  CHECK(worker.flows().streams() == 0);
+  CHECK_FALSE(worker.deliver(token, request));  // the relay answers 430 Flow Failed
+}
+
+TEST_CASE("a UDP peer's flow token sends to that peer", "[flows][sockets]") {
+  Shared shared(StreamLimits{});
+  Worker worker(0, EdgeOptions{}, shared);
+  UdpListener listener(worker, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  listener.start();
+  const int ua = client_socket(SOCK_DGRAM, listener.local_endpoint().port());
+  REQUIRE(send(ua, kOptions.data(), kOptions.size(), 0) == static_cast<ssize_t>(kOptions.size()));
+  CHECK(receive(ua, worker).starts_with("SIP/2.0 200 OK\r\n"));
+  REQUIRE(worker.flows().udp_peers() == 1);
+
+  sockaddr_in self{};
+  socklen_t length = sizeof self;
+  getsockname(ua, reinterpret_cast<sockaddr*>(&self), &length);
+  const boost::asio::ip::udp::endpoint peer(boost::asio::ip::make_address("127.0.0.1"),
+                                            ntohs(self.sin_port));
+  const FlowToken token = worker.flows().touch_udp(&listener, peer);  // the same flow
+  CHECK(worker.flows().udp_peers() == 1);
+  const std::string request = "NOTIFY sip:ua@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+  REQUIRE(worker.deliver(token, request));
+  CHECK(receive(ua, worker) == request);
+  close(ua);
+}
