@@ -373,6 +373,10 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
 
   void done() {
     timer_.cancel();
+    // BoringSSL holds TLS 1.3 session tickets until the server writes; a client that sends
+    // first would otherwise never get them before its request. A zero-byte write flushes them.
+    SSL_write(ssl_.get(), "", 0);
+    ERR_clear_error();
     boost::system::error_code ec;
     const auto local = socket_.local_endpoint(ec);
     const auto remote = socket_.remote_endpoint(ec);

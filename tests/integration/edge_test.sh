@@ -117,10 +117,8 @@ for v in tls1_2 tls1_3; do
     bash -c "timeout 5 openssl s_client -brief -connect 127.0.0.1:$tls_port -$v </dev/null 2>&1 | grep -q 'Protocol version: $want'"
 done
 
-# --- session resumption: a second connection resumes the first one's session (ticket or cache).
-# TLS 1.2 only for now: the server sends no TLS 1.3 NewSessionTicket yet (open question, see the
-# README's known gaps).
-for v in tls1_2; do
+# --- session resumption: a second connection resumes the first one's session (ticket or cache)
+for v in tls1_2 tls1_3; do
   # sleep: TLS 1.3 tickets arrive after the handshake, the client must still be reading
   sleep 1 | timeout 5 openssl s_client -connect "127.0.0.1:$tls_port" -$v -sess_out "sess_$v.pem" >/dev/null 2>&1 || true
   check "TLS session resumption ($v)" bash -c "timeout 5 openssl s_client -connect 127.0.0.1:$tls_port -$v -sess_in $work/sess_$v.pem </dev/null 2>/dev/null | grep -q '^Reused'"
