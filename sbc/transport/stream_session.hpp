@@ -108,6 +108,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
 
  private:
   static constexpr std::size_t kInitialBuffer = 2048;
+  static constexpr int kReadsPerEvent = 16;
 
   void arm(std::chrono::milliseconds timeout) {
     timer_.expires_after(timeout);
@@ -137,7 +138,12 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   void on_readable() {
     if (closed_) return;
     const bool was_empty = used_ == 0;
-    while (!closed_ && !close_after_write_) {
+    // A bounded number of reads per readiness event, and none while the answer queue is full:
+    // one busy client must not monopolise its worker or make us buffer without end.
+    const std::size_t max_queued = worker_.shared().limits.max_queued_bytes;
+    for (int reads = 0;
+         reads < kReadsPerEvent && !closed_ && !close_after_write_ && queued_bytes_ < max_queued;
+         ++reads) {
       if (buffer_.size() < kInitialBuffer) buffer_.resize(kInitialBuffer);
       if (used_ == buffer_.size()) buffer_.resize(buffer_.size() * 2);  // the framer caps it
       IoWant want = IoWant::Read;
