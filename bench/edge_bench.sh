@@ -27,7 +27,15 @@ ulimit -n "$(ulimit -Hn)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
   -days 1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
-base=$((30000 + (RANDOM % 1000) * 10))
+taken=$(ss -Hltun 2>/dev/null | awk '{n = split($5, a, ":"); print a[n]}')
+for _ in $(seq 50); do
+  base=$((30000 + (RANDOM % 1000) * 10))
+  clash=0
+  for p in $base $((base + 1)) $((base + 2)) $((base + 3)); do
+    grep -qx "$p" <<<"$taken" && clash=1
+  done
+  [ $clash -eq 0 ] && break
+done
 sbc_udp=$base sbc_tls=$((base + 1)) kam_udp=$((base + 2)) kam_tls=$((base + 3))
 
 cat >"$work/sbc.yaml" <<YAML
@@ -44,6 +52,7 @@ transport:
   max_connections: $((idle_count + 100))
   max_connections_per_source: $((idle_count + 100))
   shutdown_grace_ms: 100
+metrics: {enabled: false}
 YAML
 cat >"$work/tls.cfg" <<CFG
 [server:default]

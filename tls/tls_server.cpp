@@ -9,6 +9,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
@@ -91,6 +92,7 @@ struct LoadedCertificate {
   std::vector<std::string> names;  // DNS names from SAN, else the CN
   std::string subject;
   long days_left = 0;
+  double not_after = 0;  // seconds since the epoch
 };
 
 std::vector<std::string> certificate_names(X509* cert) {
@@ -186,8 +188,10 @@ LoadedCertificate load_files(const CertificateFiles& files, const TlsSettings& s
   loaded.names = certificate_names(leaf);
   loaded.subject = subject_text(leaf);
   int days = 0, seconds = 0;
-  if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(leaf)) == 1)
+  if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(leaf)) == 1) {
     loaded.days_left = days;
+    loaded.not_after = static_cast<double>(std::time(nullptr)) + days * 86400.0 + seconds;
+  }
   if (loaded.days_left < 0 || (loaded.days_left == 0 && seconds < 0))
     throw std::runtime_error(files.certificate_chain + ": the certificate has expired");
   return loaded;
@@ -227,6 +231,7 @@ LoadedCertificate make_self_signed(const TlsSettings& settings) {
   loaded.names = {"localhost"};
   loaded.subject = subject_text(cert.get());
   loaded.days_left = 90;
+  loaded.not_after = static_cast<double>(std::time(nullptr)) + 90.0 * 24 * 3600;
   return loaded;
 }
 
@@ -293,6 +298,14 @@ bool TlsServer::files_changed() const {
   for (const auto& [path, stamp] : contexts->stamps)
     if (modified(path) != stamp) return true;
   return false;
+}
+
+double TlsServer::earliest_expiry() const {
+  const auto contexts = contexts_.load();
+  double earliest = 0;
+  for (const LoadedCertificate& c : contexts->certificates)
+    if (earliest == 0 || c.not_after < earliest) earliest = c.not_after;
+  return earliest;
 }
 
 std::string TlsServer::describe() const {

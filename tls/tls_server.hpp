@@ -35,6 +35,8 @@ class TlsServer {
   // Whether the files changed since the last (re)load (polled by the daemon).
   bool files_changed() const;
   bool self_signed() const;
+  // The earliest notAfter of the loaded certificates, in seconds since the epoch.
+  double earliest_expiry() const;
   // Human-readable summary of the loaded certificates (names, expiry), for the log.
   std::string describe() const;
 

@@ -93,7 +93,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
   Config config;
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  reject_unknown_keys(source, root, "", {"workers", "listeners", "transport", "sip"});
+  reject_unknown_keys(source, root, "", {"workers", "listeners", "transport", "sip", "metrics"});
 
   if (root["workers"]) {
     config.workers = get_uint<unsigned>(source, root["workers"], "workers", 0, 256);
@@ -165,6 +165,25 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
       }
       config.listeners.push_back(std::move(listener));
     }
+  }
+
+  if (const YAML::Node m = root["metrics"]) {
+    reject_unknown_keys(source, m, "metrics", {"enabled", "address", "port"});
+    if (m["enabled"]) {
+      try {
+        config.metrics.enabled = m["enabled"].as<bool>();
+      } catch (const YAML::Exception&) {
+        fail(source, m["enabled"], "metrics.enabled", "must be true or false");
+      }
+    }
+    if (m["address"]) {
+      config.metrics.address = m["address"].as<std::string>();
+      if (!is_ip_address(config.metrics.address))
+        fail(source, m["address"], "metrics.address",
+             "must be an IPv4 or IPv6 address literal (got \"" + config.metrics.address + "\")");
+    }
+    if (m["port"])
+      config.metrics.port = get_uint<std::uint16_t>(source, m["port"], "metrics.port", 1, 65535);
   }
 
   if (const YAML::Node t = root["transport"]) {

@@ -25,8 +25,15 @@ struct Listener {
   tls::TlsSettings tls;  // TLS listeners only
 };
 
+struct MetricsEndpoint {
+  bool enabled = true;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 9460;
+};
+
 struct Config {
   unsigned workers = 0;  // 0: one per core
+  MetricsEndpoint metrics;
   std::vector<Listener> listeners;
   transport::StreamLimits stream_limits;
   std::chrono::milliseconds shutdown_grace{2000};

@@ -5,6 +5,8 @@
 
 #include <sys/resource.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <ctime>
@@ -14,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "metrics/exposition.hpp"
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
 #include "tls/tls_server.hpp"
@@ -42,6 +45,38 @@ struct Listening {
   std::vector<std::unique_ptr<transport::UdpListener>> udp;
   std::vector<std::unique_ptr<transport::StreamAcceptor>> stream;
 };
+
+struct Totals {
+  std::array<std::uint64_t, 3> received{};
+  std::array<std::uint64_t, 7> answers{};
+  std::uint64_t invalid_answered = 0, invalid_dropped = 0, options_answered = 0,
+                unrouted_answered = 0, acks_absorbed = 0, responses_dropped = 0;
+  std::uint64_t total_received() const { return received[0] + received[1] + received[2]; }
+};
+
+// Adds up the workers' counters (each has one writer; reading them here is race-free).
+Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
+  Totals t;
+  for (const auto& w : workers) {
+    const transport::EdgeStats& s = w->handler().stats();
+    for (std::size_t i = 0; i < t.received.size(); ++i) t.received[i] += s.received[i].value();
+    for (std::size_t i = 0; i < t.answers.size(); ++i) t.answers[i] += s.answers[i].value();
+    t.invalid_answered += s.invalid_answered.value();
+    t.invalid_dropped += s.invalid_dropped.value();
+    t.options_answered += s.options_answered.value();
+    t.unrouted_answered += s.unrouted_answered.value();
+    t.acks_absorbed += s.acks_absorbed.value();
+    t.responses_dropped += s.responses_dropped.value();
+  }
+  return t;
+}
+
+metrics::Family counter(std::string name, std::string help, double value) {
+  return {std::move(name), std::move(help), metrics::Family::Type::Counter, {{{}, value}}};
+}
+metrics::Family gauge(std::string name, std::string help, double value) {
+  return {std::move(name), std::move(help), metrics::Family::Type::Gauge, {{{}, value}}};
+}
 
 }  // namespace
 
@@ -138,6 +173,85 @@ int run_daemon(const Config& config, std::ostream& out) {
     for (auto& s : listening[w].stream) s->start();
     workers[w]->start();
   }
+  // Metrics and health, on a thread of their own: a scrape only reads the workers' counters.
+  std::atomic<bool> ready{true};
+  std::unique_ptr<metrics::HttpServer> metrics_server;
+  if (config.metrics.enabled) {
+    auto collect = [&]() {
+      const Totals t = totals(workers);
+      std::vector<metrics::Family> families;
+      families.push_back({"sbc_build_info",
+                          "Build information; the value is always 1.",
+                          metrics::Family::Type::Gauge,
+                          {{{{"version", SBC_VERSION}}, 1}}});
+      families.push_back(
+          gauge("sbc_ready", "1 while the SBC accepts traffic, 0 while draining.", ready ? 1 : 0));
+      families.push_back(gauge("sbc_workers", "Worker threads.", static_cast<double>(count)));
+      metrics::Family received{"sbc_messages_received_total",
+                               "SIP messages received, by transport.",
+                               metrics::Family::Type::Counter,
+                               {}};
+      const char* names[] = {"udp", "tcp", "tls"};
+      for (std::size_t i = 0; i < 3; ++i)
+        received.samples.push_back({{{"transport", names[i]}}, static_cast<double>(t.received[i])});
+      families.push_back(std::move(received));
+      metrics::Family answers{"sbc_responses_sent_total",
+                              "Responses the edge itself sent, by status class.",
+                              metrics::Family::Type::Counter,
+                              {}};
+      for (std::size_t c = 1; c <= 6; ++c)
+        answers.samples.push_back(
+            {{{"class", std::to_string(c) + "xx"}}, static_cast<double>(t.answers[c])});
+      families.push_back(std::move(answers));
+      families.push_back({"sbc_invalid_messages_total",
+                          "Messages that failed validation, by what the edge did with them.",
+                          metrics::Family::Type::Counter,
+                          {{{{"action", "answered"}}, static_cast<double>(t.invalid_answered)},
+                           {{{"action", "dropped"}}, static_cast<double>(t.invalid_dropped)}}});
+      families.push_back(counter("sbc_options_answered_total",
+                                 "OPTIONS addressed to the SBC itself, answered 200.",
+                                 static_cast<double>(t.options_answered)));
+      families.push_back(counter("sbc_unrouted_requests_total",
+                                 "Valid requests answered 503 because no relay is configured.",
+                                 static_cast<double>(t.unrouted_answered)));
+      families.push_back({"sbc_messages_discarded_total",
+                          "Valid messages that need no answer, by reason.",
+                          metrics::Family::Type::Counter,
+                          {{{{"reason", "ack"}}, static_cast<double>(t.acks_absorbed)},
+                           {{{"reason", "response_without_transaction"}},
+                            static_cast<double>(t.responses_dropped)}}});
+      families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
+                               static_cast<double>(shared.limiter.total())));
+      std::uint64_t refused = 0;
+      for (const Listening& l : listening)
+        for (const auto& a : l.stream) refused += a->refused();
+      families.push_back(counter("sbc_stream_connections_refused_total",
+                                 "TCP and TLS connections refused by the connection limits.",
+                                 static_cast<double>(refused)));
+      metrics::Family expiry{"sbc_tls_certificate_expiry_timestamp_seconds",
+                             "Earliest notAfter of the certificates of each TLS listener.",
+                             metrics::Family::Type::Gauge,
+                             {}};
+      for (std::size_t i = 0; i < config.listeners.size(); ++i)
+        if (tls_servers[i])
+          expiry.samples.push_back({{{"port", std::to_string(config.listeners[i].port)}},
+                                    tls_servers[i]->earliest_expiry()});
+      families.push_back(std::move(expiry));
+      return families;
+    };
+    try {
+      metrics_server = std::make_unique<metrics::HttpServer>(
+          config.metrics.address, config.metrics.port, collect, [&ready] { return ready.load(); });
+    } catch (const std::exception& e) {
+      log("error", "cannot serve metrics on [" + config.metrics.address +
+                       "]:" + std::to_string(config.metrics.port) + ": " + e.what());
+      for (auto& w : workers) w->stop();
+      return 1;
+    }
+    metrics_server->start();
+    log("info", "metrics on http://[" + config.metrics.address +
+                    "]:" + std::to_string(config.metrics.port) + "/metrics (/healthz, /readyz)");
+  }
   for (const Listener& l : config.listeners)
     log("info", "listening on " + std::string(to_string(l.transport)) + " [" + l.address +
                     "]:" + std::to_string(l.port));
@@ -187,6 +301,7 @@ int run_daemon(const Config& config, std::ostream& out) {
       log("info", std::string("received ") + (signal == SIGINT ? "SIGINT" : "SIGTERM") +
                       ", draining for " + std::to_string(config.shutdown_grace.count()) + " ms");
       shared.draining = true;
+      ready = false;
       for (unsigned w = 0; w < count; ++w) {
         workers[w]->post([&listening, w] {
           for (auto& s : listening[w].stream) s->close();
@@ -200,21 +315,14 @@ int run_daemon(const Config& config, std::ostream& out) {
   wait_signal();
   control.run();
 
+  if (metrics_server) metrics_server->stop();
   for (auto& w : workers) w->stop();
-  transport::EdgeStats total;
-  for (auto& w : workers) {
-    const auto& s = w->handler().stats();
-    total.received += s.received;
-    total.invalid_answered += s.invalid_answered;
-    total.invalid_dropped += s.invalid_dropped;
-    total.options_answered += s.options_answered;
-    total.unrouted_answered += s.unrouted_answered;
-  }
-  log("info", "stopped: received=" + std::to_string(total.received) +
-                  " invalid_answered=" + std::to_string(total.invalid_answered) +
-                  " invalid_dropped=" + std::to_string(total.invalid_dropped) +
-                  " options_answered=" + std::to_string(total.options_answered) +
-                  " unrouted_answered=" + std::to_string(total.unrouted_answered));
+  const Totals t = totals(workers);
+  log("info", "stopped: received=" + std::to_string(t.total_received()) +
+                  " invalid_answered=" + std::to_string(t.invalid_answered) +
+                  " invalid_dropped=" + std::to_string(t.invalid_dropped) +
+                  " options_answered=" + std::to_string(t.options_answered) +
+                  " unrouted_answered=" + std::to_string(t.unrouted_answered));
   return 0;
 }
 

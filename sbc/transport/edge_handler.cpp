@@ -41,45 +41,46 @@ EdgeHandler::Outcome EdgeHandler::reply(const sip::Verdict& verdict, const FlowI
   spec.extra_headers = extra;
   const std::size_t size = sip::build_response(*message_, spec, out_);
   if (size == 0) {
-    ++stats_.invalid_dropped;
+    stats_.invalid_dropped.inc();
     return {Action::None, {}, verdict};
   }
+  stats_.answers[std::min<std::size_t>(verdict.status / 100, 6)].inc();
   return {Action::Reply, {out_.data(), size}, verdict};
 }
 
 EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing framing,
                                          const FlowInfo& flow) noexcept {
-  ++stats_.received;
+  stats_.received[static_cast<std::size_t>(flow.protocol)].inc();
   sip::Message& m = *message_;
   sip::Verdict verdict = m.parse(bytes, framing, options_.limits);
   if (verdict.kind == sip::Verdict::Kind::Drop) {
-    ++stats_.invalid_dropped;
+    stats_.invalid_dropped.inc();
     return {Action::None, {}, verdict};
   }
   if (verdict.kind == sip::Verdict::Kind::Respond) {
     if (m.is_request() && m.method() == sip::Method::Ack) {
-      ++stats_.invalid_dropped;  // an ACK is never answered
+      stats_.invalid_dropped.inc();  // an ACK is never answered
       return {Action::None, {}, verdict};
     }
-    ++stats_.invalid_answered;
+    stats_.invalid_answered.inc();
     return reply(verdict, flow);
   }
   if (!m.is_request()) {
-    ++stats_.responses_dropped;
+    stats_.responses_dropped.inc();
     return {Action::None, {}, sip::Verdict::drop("No transaction for this response")};
   }
   if (m.method() == sip::Method::Ack) {
-    ++stats_.acks_absorbed;
+    stats_.acks_absorbed.inc();
     return {Action::None, {}, verdict};
   }
   if (m.method() == sip::Method::Options && addressed_to_self(m)) {
-    ++stats_.options_answered;
+    stats_.options_answered.inc();
     const std::string_view headers[] = {kAllow, kAccept, kSupported, kServer};
     return reply(sip::Verdict::respond(200, "OK"), flow, headers);
   }
   verdict = m.check_proxy_rules({supported_views_});
   if (!verdict.is_valid()) {
-    ++stats_.invalid_answered;
+    stats_.invalid_answered.inc();
     if (verdict.status == 420) {
       // RFC 3261 8.2.2.3: list the tags we do not support in Unsupported.
       constexpr std::string_view kPrefix = "Unsupported: ";
@@ -91,7 +92,7 @@ EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing fr
     }
     return reply(verdict, flow);
   }
-  ++stats_.unrouted_answered;
+  stats_.unrouted_answered.inc();
   const std::string_view retry[] = {"Retry-After: 60", kServer};
   return reply(sip::Verdict::respond(503, "No route to the core (relay not configured)"), flow,
                retry);
@@ -100,15 +101,15 @@ EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing fr
 EdgeHandler::Outcome EdgeHandler::reject_stream(std::string_view header_section,
                                                 std::uint16_t status, std::string_view reason,
                                                 const FlowInfo& flow) noexcept {
-  ++stats_.received;
+  stats_.received[static_cast<std::size_t>(flow.protocol)].inc();
   sip::Message& m = *message_;
   // Parse what there is only to find the headers an answer copies.
   (void)m.parse(header_section, sip::Framing::Datagram, options_.limits);
   if (!m.is_request()) {
-    ++stats_.invalid_dropped;
+    stats_.invalid_dropped.inc();
     return {Action::None, {}, sip::Verdict::drop(reason)};
   }
-  ++stats_.invalid_answered;
+  stats_.invalid_answered.inc();
   return reply(sip::Verdict::respond(status, reason), flow);
 }
 

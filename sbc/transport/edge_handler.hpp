@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "metrics/counter.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/flow.hpp"
 
@@ -20,15 +21,19 @@ struct EdgeOptions {
   std::vector<std::string> proxy_require_supported;
 };
 
-// Per-worker counters, added up when reported; plain integers (one writer).
+// Per-worker counters (one writer each), added up by the metrics scrape.
 struct EdgeStats {
-  std::uint64_t received = 0;
-  std::uint64_t invalid_answered = 0;   // invalid requests answered 4xx/5xx
-  std::uint64_t invalid_dropped = 0;    // invalid responses, and requests no answer can reach
-  std::uint64_t options_answered = 0;   // OPTIONS addressed to the SBC itself
-  std::uint64_t unrouted_answered = 0;  // valid requests answered 503 while no relay exists
-  std::uint64_t acks_absorbed = 0;
-  std::uint64_t responses_dropped = 0;  // valid responses with no transaction to go to
+  std::array<metrics::Counter, 3> received;  // by Protocol
+  std::array<metrics::Counter, 7> answers;   // by status class: [1] 1xx ... [6] 6xx
+  metrics::Counter invalid_answered;         // invalid requests answered 4xx/5xx
+  metrics::Counter invalid_dropped;          // invalid responses, requests no answer can reach
+  metrics::Counter options_answered;         // OPTIONS addressed to the SBC itself
+  metrics::Counter unrouted_answered;        // valid requests answered 503 while no relay exists
+  metrics::Counter acks_absorbed;
+  metrics::Counter responses_dropped;  // valid responses with no transaction to go to
+  std::uint64_t received_total() const noexcept {
+    return received[0].value() + received[1].value() + received[2].value();
+  }
 };
 
 class EdgeHandler {

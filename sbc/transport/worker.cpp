@@ -152,7 +152,7 @@ void StreamAcceptor::accept() {
               on_accept_(std::move(socket),
                          ConnectionTicket(&worker_.shared().limiter, std::move(source)));
             } else {
-              ++refused_;  // closing the socket refuses the connection
+              refused_.inc();  // closing the socket refuses the connection
             }
           }
         } else {

@@ -98,7 +98,7 @@ class StreamAcceptor {
   void start();
   void close();
   asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
-  std::uint64_t refused() const noexcept { return refused_; }
+  std::uint64_t refused() const noexcept { return refused_.value(); }
 
  private:
   void accept();
@@ -107,7 +107,7 @@ class StreamAcceptor {
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer backoff_;  // after accept errors such as EMFILE, instead of spinning
   OnAccept on_accept_;
-  std::uint64_t refused_ = 0;
+  metrics::Counter refused_;
 };
 
 }  // namespace sbc::transport

@@ -25,9 +25,18 @@ check() {  # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
-# Ports: a random base in a range no service here uses; loopback only.
-base=$((20000 + (RANDOM % 2000) * 10))
-udp_port=$base tcp_port=$base tls_port=$((base + 1)) mtls_port=$((base + 2))
+# Ports: a random base in a range no service here uses, re-drawn while any of its four ports is
+# taken (TCP or UDP); loopback only.
+taken=$(ss -Hltun 2>/dev/null | awk '{n = split($5, a, ":"); print a[n]}')
+for _ in $(seq 50); do
+  base=$((20000 + (RANDOM % 2000) * 10))
+  clash=0
+  for p in $base $((base + 1)) $((base + 2)) $((base + 3)); do
+    grep -qx "$p" <<<"$taken" && clash=1
+  done
+  [ $clash -eq 0 ] && break
+done
+udp_port=$base tcp_port=$base tls_port=$((base + 1)) mtls_port=$((base + 2)) metrics_port=$((base + 3))
 
 # --- certificates: a CA, two server certificates for SNI, a client one, an unknown client one
 cd "$work"
@@ -73,8 +82,9 @@ transport:
   first_byte_timeout_ms: 3000
   message_timeout_ms: 2000
   max_connections_per_source: 3000
-  shutdown_grace_ms: 300
+  shutdown_grace_ms: 1500
   certificate_poll_ms: 0
+metrics: {address: 127.0.0.1, port: $metrics_port}
 YAML
 "$sbc" check-config sbc.yaml >/dev/null
 "$sbc" run --config sbc.yaml >sbc.log 2>&1 &
@@ -198,8 +208,26 @@ check "a bad new certificate is refused and logged" grep -q "certificate reload 
 check "after a refused reload the old certificate still serves" \
   bash -c "[[ \"\$(served_subject $tls_port -servername a.test)\" == *reloaded* ]]"
 
-# --- SIGTERM drains and exits 0
+# --- metrics and health endpoints, checked by promtool and against the traffic above
+metrics_url=http://127.0.0.1:$metrics_port
+check "/healthz answers 200" curl -fsS -o /dev/null "$metrics_url/healthz"
+check "/readyz answers 200 while serving" curl -fsS -o /dev/null "$metrics_url/readyz"
+curl -fsS "$metrics_url/metrics" >metrics.txt
+check "promtool check metrics accepts the exposition" bash -c "promtool check metrics <metrics.txt"
+value() { awk -v m="$1" '$1 == m {print $2}' metrics.txt; }
+check "invalid messages answered are counted ($(value 'sbc_invalid_messages_total{action="answered"}'))" \
+  awk -v v="$(value 'sbc_invalid_messages_total{action="answered"}')" 'BEGIN { exit !(v >= 18) }'
+check "TLS messages are counted ($(value 'sbc_messages_received_total{transport="tls"}'))" \
+  awk -v v="$(value 'sbc_messages_received_total{transport="tls"}')" 'BEGIN { exit !(v >= 6) }'
+check "OPTIONS answered are counted ($(value sbc_options_answered_total))" \
+  awk -v v="$(value sbc_options_answered_total)" 'BEGIN { exit !(v >= 5) }'
+check "the certificate expiry is exported" grep -q "^sbc_tls_certificate_expiry_timestamp_seconds{port=\"$tls_port\"}" metrics.txt
+
+# --- SIGTERM drains (not ready any more) and exits 0
 kill -TERM "$sbc_pid"
+sleep 0.3
+code=$(curl -s -o /dev/null -w '%{http_code}' "$metrics_url/readyz" || true)
+check "/readyz answers 503 while draining (got $code)" [ "$code" = "503" ]
 status=0
 wait "$sbc_pid" || status=$?
 sbc_pid=""

@@ -26,6 +26,12 @@ TEST_CASE("the embedded default configuration is valid and listens on 5060/5061"
   CHECK(c.listeners[0].address == "::");
   CHECK(c.workers == 0);
   CHECK(c.limits.max_headers == sbc::sip::Limits{}.max_headers);
+  CHECK(c.metrics.enabled);
+  CHECK(c.metrics.address == "127.0.0.1");
+  CHECK(c.metrics.port == 9460);
+  CHECK(
+      error_of("metrics: {address: localhost}\n") ==
+      "test.yaml:1: metrics.address: must be an IPv4 or IPv6 address literal (got \"localhost\")");
 }
 
 TEST_CASE("configuration values are read", "[config]") {

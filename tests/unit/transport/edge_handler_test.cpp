@@ -60,7 +60,9 @@ TEST_CASE("OPTIONS to the SBC itself is answered 200 with Allow", "[edge]") {
   // received and rport filled in for the client behind NAT (RFC 3261 18.2.1, RFC 3581)
   CHECK(m->top_via().received == "198.51.100.7");
   CHECK(m->top_via().rport_value == 40000);
-  CHECK(handler.stats().options_answered == 1);
+  CHECK(handler.stats().options_answered.value() == 1);
+  CHECK(handler.stats().received[0].value() == 1);  // UDP
+  CHECK(handler.stats().answers[2].value() == 1);   // one 2xx
   // A retransmission gets the same To tag.
   const std::string tag(m->to().tag);
   const auto again = handler.handle(bytes, sip::Framing::Datagram, udp_flow());
@@ -84,7 +86,7 @@ TEST_CASE("other valid requests get a clear 503 until the relay exists", "[edge]
   const auto m = parse_reply(outcome.reply);
   CHECK(m->status_code() == 503);
   CHECK(m->find("Retry-After") != nullptr);
-  CHECK(handler.stats().unrouted_answered == 1);
+  CHECK(handler.stats().unrouted_answered.value() == 1);
 }
 
 TEST_CASE("ACKs and responses are never answered", "[edge]") {
@@ -97,8 +99,8 @@ TEST_CASE("ACKs and responses are never answered", "[edge]") {
       "To: <sip:c@d>;tag=2\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
       sip::Framing::Datagram, udp_flow());
   CHECK(outcome.action == EdgeHandler::Action::None);
-  CHECK(handler.stats().acks_absorbed == 1);
-  CHECK(handler.stats().responses_dropped == 1);
+  CHECK(handler.stats().acks_absorbed.value() == 1);
+  CHECK(handler.stats().responses_dropped.value() == 1);
 }
 
 TEST_CASE("invalid requests get the message core's verdict as an answer", "[edge]") {
