@@ -128,7 +128,11 @@ HttpServer::HttpServer(const std::string& address, std::uint16_t port, Collect c
 }
 
 HttpServer::~HttpServer() {
-  stop();
+  try {
+    stop();
+  } catch (...) {
+    // Nothing sensible to do while shutting down: the process is exiting anyway.
+  }
 }
 
 void HttpServer::start() {
