@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this script):
-#   dependencies -> format check -> release build (-Werror) + tests -> ASan+UBSan build + tests
-#   -> libFuzzer targets for a bounded time -> benchmark smoke run.
+#   dependencies -> format check -> release build (-Werror) + tests -> clang-tidy -> Helm chart
+#   checks -> ASan+UBSan build + tests -> libFuzzer targets for a bounded time -> benchmark smoke
+#   runs.
 # usage: scripts/test.sh        (env: SBC_FUZZ_SECONDS, default 120 per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,9 @@ ctest --preset release -j "$jobs" --no-tests=error
 
 echo "== lint: clang-tidy"
 scripts/lint.sh
+
+echo "== Helm chart: lint, render, schema, Kubernetes models, yamllint, sbc check-config"
+scripts/helm-check.sh build/release/sbc/app/sbc
 
 echo "== ASan+UBSan build and tests"
 cmake --preset asan >/dev/null

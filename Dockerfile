@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# SIP session border controller image.
+#   docker build -t sbc:0.1.0 .
+# The runtime image runs as uid 10001 and works with readOnlyRootFilesystem and only the
+# NET_BIND_SERVICE capability (see helm/sbc). Configuration: /etc/sbc/sbc.yaml (mounted).
+
+FROM debian:bookworm AS build
+WORKDIR /src
+COPY scripts/install-deps.sh scripts/install-deps.sh
+RUN bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN cmake --preset release \
+ && cmake --build --preset release --target sbc \
+ && install -D -m 0755 build/release/sbc/app/sbc /out/sbc
+
+FROM debian:bookworm-slim
+# Runtime libraries only: yaml-cpp, BoringSSL (libssl/libcrypto under
+# /usr/lib/x86_64-linux-gnu/android, found through the binary's RPATH), prometheus-cpp's core
+# (the metrics endpoint) and libstdc++.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libyaml-cpp0.7 android-libboringssl libprometheus-cpp-core1.0 libstdc++6 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 sbc \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin sbc \
+ && mkdir -p /etc/sbc/tls
+COPY --from=build /out/sbc /usr/local/bin/sbc
+COPY sbc/app/default_config.yaml /etc/sbc/sbc.yaml
+# SIP over UDP and TCP, SIP over TLS, metrics and health (/metrics, /healthz, /readyz)
+EXPOSE 5060/udp 5060/tcp 5061/tcp 9460/tcp
+USER 10001:10001
+# SIGTERM drains (transport.shutdown_grace_ms); SIGHUP reloads the TLS certificates.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["sbc", "run"]
+CMD ["--config", "/etc/sbc/sbc.yaml"]

@@ -1,0 +1,153 @@
+{{/* The SBC pod template, shared by the Deployment and the DaemonSet. */}}
+{{- define "sbc.podTemplate" -}}
+{{- $tlsSecret := include "sbc.tlsSecretName" . -}}
+metadata:
+  labels:
+    {{- include "sbc.selectorLabels" . | nindent 4 }}
+    app.kubernetes.io/component: sip-edge
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  annotations:
+    checksum/config: {{ include "sbc.config" . | sha256sum }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "sbc.serviceAccountName" . }}
+  automountServiceAccountToken: {{ .Values.automountServiceAccountToken }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- if .Values.hostNetwork }}
+  hostNetwork: true
+  dnsPolicy: ClusterFirstWithHostNet
+  {{- end }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  terminationGracePeriodSeconds: {{ include "sbc.terminationGracePeriod" . }}
+  securityContext:
+    {{- toYaml .Values.podSecurityContext | nindent 4 }}
+  containers:
+    - name: sbc
+      image: {{ include "sbc.image" . | quote }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args: ["--config", "/etc/sbc/sbc.yaml"]
+      {{- with .Values.extraEnv }}
+      env:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      ports:
+        {{- range (include "sbc.sipPorts" . | fromYamlArray) }}
+        - name: {{ .name }}
+          containerPort: {{ .port }}
+          protocol: {{ .protocol }}
+        {{- end }}
+        - name: metrics
+          containerPort: {{ .Values.config.metrics.port }}
+          protocol: TCP
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: metrics
+        {{- toYaml .Values.probes.liveness | nindent 8 }}
+      readinessProbe:
+        httpGet:
+          path: /readyz
+          port: metrics
+        {{- toYaml .Values.probes.readiness | nindent 8 }}
+      lifecycle:
+        preStop:
+          exec:
+            # Keep serving while endpoints and load balancers drop this pod; SIGTERM follows.
+            command: ["sleep", "{{ .Values.lifecycle.preStopSleepSeconds }}"]
+      resources:
+        {{- toYaml .Values.resources | nindent 8 }}
+      securityContext:
+        {{- toYaml .Values.securityContext | nindent 8 }}
+      volumeMounts:
+        - name: config
+          mountPath: /etc/sbc/sbc.yaml
+          subPath: sbc.yaml
+          readOnly: true
+        {{- if $tlsSecret }}
+        # Mounted as a directory (no subPath) so a renewed certificate appears in place.
+        - name: tls
+          mountPath: /etc/sbc/tls
+          readOnly: true
+        {{- end }}
+        {{- if .Values.tls.clientCA.secretName }}
+        - name: client-ca
+          mountPath: /etc/sbc/tls-client-ca
+          readOnly: true
+        {{- end }}
+        - name: tmp
+          mountPath: /tmp
+  volumes:
+    - name: config
+      configMap:
+        name: {{ include "sbc.fullname" . }}
+    {{- if $tlsSecret }}
+    - name: tls
+      secret:
+        secretName: {{ $tlsSecret }}
+        items:
+          - key: tls.crt
+            path: tls.crt
+          - key: tls.key
+            path: tls.key
+    {{- end }}
+    {{- if .Values.tls.clientCA.secretName }}
+    - name: client-ca
+      secret:
+        secretName: {{ .Values.tls.clientCA.secretName }}
+        items:
+          - key: {{ .Values.tls.clientCA.key }}
+            path: {{ .Values.tls.clientCA.key }}
+    {{- end }}
+    - name: tmp
+      emptyDir:
+        medium: Memory
+        sizeLimit: 16Mi
+  {{- if .Values.affinity }}
+  affinity:
+    {{- toYaml .Values.affinity | nindent 4 }}
+  {{- else if and (eq .Values.kind "Deployment") (ne .Values.podAntiAffinity "none") }}
+  affinity:
+    podAntiAffinity:
+      {{- if eq .Values.podAntiAffinity "hard" }}
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "sbc.selectorLabels" . | nindent 14 }}
+      {{- else }}
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 100
+          podAffinityTerm:
+            topologyKey: kubernetes.io/hostname
+            labelSelector:
+              matchLabels:
+                {{- include "sbc.selectorLabels" . | nindent 16 }}
+      {{- end }}
+  {{- end }}
+  {{- if .Values.topologySpread.enabled }}
+  topologySpreadConstraints:
+    - maxSkew: {{ .Values.topologySpread.maxSkew }}
+      topologyKey: {{ .Values.topologySpread.topologyKey }}
+      whenUnsatisfiable: {{ .Values.topologySpread.whenUnsatisfiable }}
+      labelSelector:
+        matchLabels:
+          {{- include "sbc.selectorLabels" . | nindent 10 }}
+  {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end -}}
