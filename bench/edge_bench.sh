@@ -6,6 +6,8 @@
 #        (defaults: build/release 10000 5). Loopback only; everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=../scripts/lib/ports.sh
+source scripts/lib/ports.sh
 build=$(readlink -f "${1:-build/release}")
 idle_count=${2:-10000}
 seconds=${3:-5}
@@ -27,15 +29,7 @@ ulimit -n "$(ulimit -Hn)"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
   -days 1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
-taken=$(ss -Hltun 2>/dev/null | awk '{n = split($5, a, ":"); print a[n]}')
-for _ in $(seq 50); do
-  base=$((30000 + (RANDOM % 1000) * 10))
-  clash=0
-  for p in $base $((base + 1)) $((base + 2)) $((base + 3)); do
-    grep -qx "$p" <<<"$taken" && clash=1
-  done
-  [ $clash -eq 0 ] && break
-done
+base=$(free_port_base 30000 1000)
 sbc_udp=$base sbc_tls=$((base + 1)) kam_udp=$((base + 2)) kam_tls=$((base + 3))
 
 cat >"$work/sbc.yaml" <<YAML

@@ -7,6 +7,8 @@ set -euo pipefail
 sbc=$(readlink -f "$1")
 probe=$(readlink -f "$2")
 corpus=$(readlink -f "$3")
+# shellcheck source=../../scripts/lib/ports.sh
+source "$(dirname "$(readlink -f "$0")")/../../scripts/lib/ports.sh"
 
 work=$(mktemp -d)
 sbc_pid=""
@@ -25,17 +27,8 @@ check() {  # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
 
-# Ports: a random base in a range no service here uses, re-drawn while any of its four ports is
-# taken (TCP or UDP); loopback only.
-taken=$(ss -Hltun 2>/dev/null | awk '{n = split($5, a, ":"); print a[n]}')
-for _ in $(seq 50); do
-  base=$((20000 + (RANDOM % 2000) * 10))
-  clash=0
-  for p in $base $((base + 1)) $((base + 2)) $((base + 3)); do
-    grep -qx "$p" <<<"$taken" && clash=1
-  done
-  [ $clash -eq 0 ] && break
-done
+# Ports: four free ones from a range no service here uses; loopback only.
+base=$(free_port_base 20000 2000)
 udp_port=$base tcp_port=$base tls_port=$((base + 1)) mtls_port=$((base + 2)) metrics_port=$((base + 3))
 
 # --- certificates: a CA, two server certificates for SNI, a client one, an unknown client one
