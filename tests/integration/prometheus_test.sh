@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# A real Prometheus server scrapes the SBC while traffic flows, and its HTTP API shows the
+# counters moving as the traffic says. Loopback only; everything it starts, it stops.
+# usage: prometheus_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR
+set -euo pipefail
+sbc=$(readlink -f "$1")
+probe=$(readlink -f "$2")
+corpus=$(readlink -f "$3")
+# shellcheck source=../../scripts/lib/ports.sh
+source "$(dirname "$(readlink -f "$0")")/../../scripts/lib/ports.sh"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+failures=0
+check() {
+  local what=$1
+  shift
+  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; failures=$((failures + 1)); fi
+}
+
+base=$(free_port_base 24000 1000)
+sip_port=$base metrics_port=$((base + 1)) prometheus_port=$((base + 2))
+cd "$work"
+cat >sbc.yaml <<YAML
+workers: 2
+listeners: [{transport: udp, address: 127.0.0.1, port: $sip_port}]
+metrics: {address: 127.0.0.1, port: $metrics_port}
+YAML
+cat >prometheus.yml <<YAML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+  - job_name: sbc
+    static_configs: [{targets: ["127.0.0.1:$metrics_port"]}]
+YAML
+"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
+pids+=($!)
+prometheus --config.file=prometheus.yml --storage.tsdb.path="$work/tsdb" \
+  --web.listen-address="127.0.0.1:$prometheus_port" >prometheus.log 2>&1 &
+pids+=($!)
+
+query() {  # query PROMQL: prints the first sample's value, or nothing
+  curl -fsS --get "http://127.0.0.1:$prometheus_port/api/v1/query" --data-urlencode "query=$1" 2>/dev/null |
+    sed -n 's/.*"value":\[[^,]*,"\([^"]*\)"\].*/\1/p'
+}
+wait_for() {  # wait_for PROMQL MIN: until the query's value is at least MIN (20 s at most)
+  local v
+  for _ in $(seq 100); do
+    v=$(query "$1")
+    if [ -n "$v" ] && awk -v v="$v" -v m="$2" 'BEGIN { exit !(v >= m) }'; then
+      echo "$v"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "${v:-none}"
+  return 1
+}
+
+scraped() { wait_for 'up{job="sbc"}' 1 >/dev/null; }
+check "Prometheus scrapes the SBC (up == 1)" scraped
+before=$(query 'sbc_options_answered_total')
+for _ in 1 2 3 4 5; do timeout 5 sipsak -s "sip:127.0.0.1:$sip_port" >/dev/null; done
+for name in badvers unkscm mismatch01; do "$probe" udp 127.0.0.1 "$sip_port" "$corpus/rfc4475/$name.dat" >/dev/null; done
+got=$(wait_for 'sbc_options_answered_total' $(( ${before:-0} + 5 )) || true)
+check "5 OPTIONS pings show in Prometheus (sbc_options_answered_total = $got)" \
+  awk -v v="$got" -v m=$(( ${before:-0} + 5 )) 'BEGIN { exit !(v + 0 >= m) }'
+got=$(wait_for 'sbc_invalid_messages_total{action="answered"}' 3 || true)
+check "3 invalid requests show in Prometheus (answered = $got)" awk -v v="$got" 'BEGIN { exit !(v + 0 >= 3) }'
+got=$(wait_for 'sum(sbc_responses_sent_total{class="4xx"}) + sum(sbc_responses_sent_total{class="5xx"})' 3 || true)
+check "their answers are counted by class ($got)" awk -v v="$got" 'BEGIN { exit !(v + 0 >= 3) }'
+got=$(wait_for 'sbc_messages_received_total{transport="udp"}' 8 || true)
+check "messages received over UDP are counted ($got)" awk -v v="$got" 'BEGIN { exit !(v + 0 >= 8) }'
+
+if [ "$failures" -ne 0 ]; then
+  echo "--- sbc log"; cat sbc.log; echo "--- prometheus log (tail)"; tail -20 prometheus.log
+  echo "prometheus_test: $failures checks failed"
+  exit 1
+fi
+echo "prometheus_test: all checks passed"
