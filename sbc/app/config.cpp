@@ -60,6 +60,14 @@ T get_uint(std::string_view source, const YAML::Node& node, const std::string& k
   return static_cast<T>(value);
 }
 
+// Reads `map[key]` into `target` when the key is present; the error names `prefix.key`.
+template <class T>
+void read_uint(std::string_view source, const YAML::Node& map, const std::string& prefix,
+               const char* key, T& target, T low, T high) {
+  if (const YAML::Node node = map[key])
+    target = get_uint<T>(source, node, prefix + "." + key, low, high);
+}
+
 bool is_ip_address(const std::string& text) {
   unsigned char buf[16];
   return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
@@ -195,9 +203,9 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     auto& l = config.stream_limits;
     auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                   std::uint32_t high) {
-      if (t[key])
-        target = std::chrono::milliseconds(
-            get_uint<std::uint32_t>(source, t[key], std::string("transport.") + key, low, high));
+      auto value = static_cast<std::uint32_t>(target.count());
+      read_uint(source, t, "transport", key, value, low, high);
+      target = std::chrono::milliseconds(value);
     };
     ms("first_byte_timeout_ms", l.first_byte_timeout, 100, 600000);
     ms("message_timeout_ms", l.message_timeout, 100, 600000);
@@ -205,19 +213,13 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     ms("tls_handshake_timeout_ms", l.handshake_timeout, 100, 600000);
     ms("shutdown_grace_ms", config.shutdown_grace, 0, 600000);
     ms("certificate_poll_ms", config.certificate_poll, 0, 3600000);
-    if (t["max_connections"])
-      l.max_connections = get_uint<std::size_t>(source, t["max_connections"],
-                                                "transport.max_connections", 1, 1000000);
-    if (t["max_connections_per_source"])
-      l.max_connections_per_source =
-          get_uint<std::size_t>(source, t["max_connections_per_source"],
-                                "transport.max_connections_per_source", 1, 1000000);
-    if (t["max_udp_flows"])
-      l.max_udp_flows =
-          get_uint<std::size_t>(source, t["max_udp_flows"], "transport.max_udp_flows", 16, 1000000);
-    if (t["max_queued_bytes"])
-      l.max_queued_bytes = get_uint<std::size_t>(source, t["max_queued_bytes"],
-                                                 "transport.max_queued_bytes", 4096, 1u << 30);
+    read_uint<std::size_t>(source, t, "transport", "max_connections", l.max_connections, 1,
+                           1000000);
+    read_uint<std::size_t>(source, t, "transport", "max_connections_per_source",
+                           l.max_connections_per_source, 1, 1000000);
+    read_uint<std::size_t>(source, t, "transport", "max_udp_flows", l.max_udp_flows, 16, 1000000);
+    read_uint<std::size_t>(source, t, "transport", "max_queued_bytes", l.max_queued_bytes, 4096,
+                           std::size_t{1} << 30);
   }
 
   if (const YAML::Node sip = root["sip"]) {
@@ -227,22 +229,16 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
           source, limits, "sip.limits",
           {"max_message_bytes", "max_headers", "max_vias", "max_line_bytes", "max_body_bytes"});
       auto& l = config.limits;
-      if (limits["max_message_bytes"])
-        l.max_message_bytes = get_uint<std::uint32_t>(
-            source, limits["max_message_bytes"], "sip.limits.max_message_bytes", 512, 1u << 20);
-      if (limits["max_headers"])
-        l.max_headers =
-            get_uint<std::uint32_t>(source, limits["max_headers"], "sip.limits.max_headers", 8,
-                                    static_cast<std::uint32_t>(sip::kHeaderCapacity));
-      if (limits["max_vias"])
-        l.max_vias =
-            get_uint<std::uint32_t>(source, limits["max_vias"], "sip.limits.max_vias", 1, 255);
-      if (limits["max_line_bytes"])
-        l.max_line_bytes = get_uint<std::uint32_t>(source, limits["max_line_bytes"],
-                                                   "sip.limits.max_line_bytes", 128, 1u << 20);
-      if (limits["max_body_bytes"])
-        l.max_body_bytes = get_uint<std::uint32_t>(source, limits["max_body_bytes"],
-                                                   "sip.limits.max_body_bytes", 0, 1u << 20);
+      const std::string prefix = "sip.limits";
+      read_uint<std::uint32_t>(source, limits, prefix, "max_message_bytes", l.max_message_bytes,
+                               512, 1u << 20);
+      read_uint<std::uint32_t>(source, limits, prefix, "max_headers", l.max_headers, 8,
+                               static_cast<std::uint32_t>(sip::kHeaderCapacity));
+      read_uint<std::uint32_t>(source, limits, prefix, "max_vias", l.max_vias, 1, 255);
+      read_uint<std::uint32_t>(source, limits, prefix, "max_line_bytes", l.max_line_bytes, 128,
+                               1u << 20);
+      read_uint<std::uint32_t>(source, limits, prefix, "max_body_bytes", l.max_body_bytes, 0,
+                               1u << 20);
       if (l.max_line_bytes > l.max_message_bytes)
         fail(source, limits, "sip.limits.max_line_bytes", "must not exceed max_message_bytes");
     }
