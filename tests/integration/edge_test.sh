@@ -4,11 +4,8 @@
 # transport, 1000 idle connections, a slowloris client).
 # usage: edge_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR
 set -euo pipefail
-sbc=$(readlink -f "$1")
-probe=$(readlink -f "$2")
-corpus=$(readlink -f "$3")
-# shellcheck source=../../scripts/lib/ports.sh
-source "$(dirname "$(readlink -f "$0")")/../../scripts/lib/ports.sh"
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
 
 work=$(mktemp -d)
 sbc_pid=""
@@ -18,14 +15,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-failures=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
-check() {  # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
-  local what=$1
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 # Ports: four free ones from a range no service here uses; loopback only.
 base=$(free_port_base 20000 2000)

@@ -3,11 +3,8 @@
 # counters moving as the traffic says. Loopback only; everything it starts, it stops.
 # usage: prometheus_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR
 set -euo pipefail
-sbc=$(readlink -f "$1")
-probe=$(readlink -f "$2")
-corpus=$(readlink -f "$3")
-# shellcheck source=../../scripts/lib/ports.sh
-source "$(dirname "$(readlink -f "$0")")/../../scripts/lib/ports.sh"
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
 
 work=$(mktemp -d)
 pids=()
@@ -17,12 +14,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-failures=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; failures=$((failures + 1)); fi
-}
 
 base=$(free_port_base 24000 1000)
 sip_port=$base metrics_port=$((base + 1)) prometheus_port=$((base + 2))
