@@ -31,9 +31,6 @@ struct EdgeStats {
   metrics::Counter unrouted_answered;        // valid requests answered 503 while no relay exists
   metrics::Counter acks_absorbed;
   metrics::Counter responses_dropped;  // valid responses with no transaction to go to
-  std::uint64_t received_total() const noexcept {
-    return received[0].value() + received[1].value() + received[2].value();
-  }
 };
 
 class EdgeHandler {
