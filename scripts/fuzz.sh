@@ -15,12 +15,19 @@ work=build/fuzz/work
 findings=build/fuzz/findings
 rm -rf "$work"
 mkdir -p "$findings"
-for target in fuzz_sip_message fuzz_sip_uri fuzz_edge; do
+for target in fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay; do
   seeds="$work/$target"
   mkdir -p "$seeds"
   # The corpus is referenced, not copied into the project: seeds go to a scratch directory.
   find "$corpus" -name '*.dat' -exec cp {} "$seeds/" \;
   find "$corpus" -path '*/archive/*' -type f -exec sh -c 'cp "$1" "$2/archive-$(basename "$1")"' _ {} "$seeds" \;
+  if [ "$target" = fuzz_relay ]; then
+    # Its input is a sequence of tagged messages: each corpus message from the outside (tag 0)
+    # and from the core (tag 2).
+    for f in "$seeds"/*; do
+      { printf '\x00'; cat "$f"; printf '\xff\x02'; cat "$f"; } >"$f.seq" && rm "$f"
+    done
+  fi
   if [ -d tests/fuzz/regressions ]; then cp tests/fuzz/regressions/* "$seeds/" 2>/dev/null || true; fi
   echo "fuzz: $target for ${seconds}s with $(ls "$seeds" | wc -l) seeds"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -19,8 +19,11 @@ constexpr std::string_view kUsage =
     "usage: sbc <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run [--config FILE]               start the SBC (embedded default configuration without "
-    "--config)\n"
+    "  run [--config FILE] [--core sip:IP:PORT]\n"
+    "                                    start the SBC (embedded default configuration without "
+    "--config);\n"
+    "                                    --core relays to that core instead of the configured "
+    "ones\n"
     "  check-config FILE                 validate a configuration file and exit\n"
     "  validate [--config FILE] FILE...  validate each file as the payload of one UDP datagram\n"
     "  version                           print the version\n";
@@ -122,11 +125,20 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
   Config config;
   try {
     const auto rest = take_config_option(args, config_path);
-    if (!rest.empty()) {
-      err << "sbc run: unexpected argument " << rest.front() << '\n' << kUsage;
-      return 2;
+    std::optional<std::string> core;
+    for (std::size_t i = 0; i < rest.size(); ++i) {
+      if (rest[i] == "--core" && i + 1 < rest.size()) {
+        core = std::string(rest[++i]);
+      } else if (rest[i].starts_with("--core=")) {
+        core = std::string(rest[i].substr(7));
+      } else {
+        err << "sbc run: unexpected argument " << rest[i] << '\n' << kUsage;
+        return 2;
+      }
     }
     config = load(config_path);
+    // A quick start: one core given on the command line replaces the configured ones.
+    if (core) config.core.targets = {parse_core_uri(*core, "--core")};
   } catch (const ConfigError& e) {
     err << "sbc run: " << e.what() << '\n';
     return 1;

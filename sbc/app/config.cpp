@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "sbc/sip/uri.hpp"
+
 #include <arpa/inet.h>
 
 #include <fstream>
@@ -101,7 +103,8 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
   Config config;
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  reject_unknown_keys(source, root, "", {"workers", "listeners", "transport", "sip", "metrics"});
+  reject_unknown_keys(source, root, "",
+                      {"workers", "listeners", "transport", "sip", "metrics", "core", "relay"});
 
   if (root["workers"]) {
     config.workers = get_uint<unsigned>(source, root["workers"], "workers", 0, 256);
@@ -113,7 +116,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     for (std::size_t i = 0; i < listeners.size(); ++i) {
       const YAML::Node l = listeners[i];
       const std::string path = "listeners[" + std::to_string(i) + "]";
-      reject_unknown_keys(source, l, path, {"transport", "address", "port", "tls"});
+      reject_unknown_keys(source, l, path, {"transport", "address", "port", "advertise", "tls"});
       Listener listener;
       if (!l["transport"]) fail(source, l, path + ".transport", "is required");
       const std::string transport = l["transport"].as<std::string>();
@@ -131,6 +134,12 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
       if (!is_ip_address(listener.address)) {
         fail(source, l["address"], path + ".address",
              "must be an IPv4 or IPv6 address literal (got \"" + listener.address + "\")");
+      }
+      if (l["advertise"]) {
+        listener.advertise = l["advertise"].as<std::string>();
+        if (!is_ip_address(listener.advertise))
+          fail(source, l["advertise"], path + ".advertise",
+               "must be an IPv4 or IPv6 address literal (got \"" + listener.advertise + "\")");
       }
       listener.port = listener.transport == Transport::Tls ? 5061 : 5060;
       if (l["port"])
@@ -254,7 +263,99 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
       }
     }
   }
+  if (const YAML::Node core = root["core"]) {
+    reject_unknown_keys(source, core, "core", {"targets", "local_address", "local_port"});
+    if (const YAML::Node targets = core["targets"]) {
+      if (!targets.IsSequence()) fail(source, targets, "core.targets", "must be a list");
+      for (std::size_t i = 0; i < targets.size(); ++i) {
+        const std::string path = "core.targets[" + std::to_string(i) + "]";
+        const YAML::Node t = targets[i];
+        reject_unknown_keys(source, t, path, {"uri", "priority", "weight"});
+        if (!t["uri"]) fail(source, t, path + ".uri", "is required");
+        proxy::CoreTarget target;
+        try {
+          target = parse_core_uri(t["uri"].as<std::string>(), path + ".uri");
+        } catch (const ConfigError& e) {
+          fail(source, t["uri"], path + ".uri", e.what());
+        }
+        read_uint<unsigned>(source, t, path, "priority", target.priority, 0, 65535);
+        read_uint<unsigned>(source, t, path, "weight", target.weight, 0, 65535);
+        config.core.targets.push_back(target);
+      }
+    }
+    if (core["local_address"]) {
+      config.core.local_address = core["local_address"].as<std::string>();
+      if (!config.core.local_address.empty() && !is_ip_address(config.core.local_address))
+        fail(source, core["local_address"], "core.local_address",
+             "must be an IPv4 or IPv6 address literal (got \"" + config.core.local_address + "\")");
+    }
+    read_uint<std::uint16_t>(source, core, "core", "local_port", config.core.local_port, 0, 65535);
+  }
+
+  if (const YAML::Node relay = root["relay"]) {
+    reject_unknown_keys(source, relay, "relay",
+                        {"topology_hiding", "untrusted_headers", "max_transactions", "timers"});
+    proxy::RelaySettings& r = config.relay;
+    if (relay["topology_hiding"]) {
+      try {
+        r.topology_hiding = relay["topology_hiding"].as<bool>();
+      } catch (const YAML::Exception&) {
+        fail(source, relay["topology_hiding"], "relay.topology_hiding", "must be true or false");
+      }
+    }
+    if (const YAML::Node names = relay["untrusted_headers"]) {
+      if (!names.IsSequence()) fail(source, names, "relay.untrusted_headers", "must be a list");
+      r.untrusted_headers.clear();
+      for (const auto& n : names) {
+        const std::string name = n.as<std::string>();
+        bool token = !name.empty();
+        for (char c : name) token = token && sip::chars::is_token(c);
+        if (!token)
+          fail(source, n, "relay.untrusted_headers", "\"" + name + "\" is not a header name");
+        r.untrusted_headers.push_back(name);
+      }
+    }
+    read_uint<std::uint32_t>(source, relay, "relay", "max_transactions", r.max_transactions, 16,
+                             1u << 22);
+    if (const YAML::Node timers = relay["timers"]) {
+      reject_unknown_keys(source, timers, "relay.timers",
+                          {"t1_ms", "t2_ms", "t4_ms", "timer_c_ms"});
+      auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
+                    std::uint32_t high) {
+        auto value = static_cast<std::uint32_t>(target.count());
+        read_uint(source, timers, "relay.timers", key, value, low, high);
+        target = std::chrono::milliseconds(value);
+      };
+      ms("t1_ms", r.t1, 10, 60000);
+      ms("t2_ms", r.t2, 10, 600000);
+      ms("t4_ms", r.t4, 10, 600000);
+      ms("timer_c_ms", r.timer_c, 1000, 3600000);
+      if (r.t2 < r.t1) fail(source, timers, "relay.timers.t2_ms", "must not be below t1_ms");
+    }
+  }
+  config.relay.limits = config.limits;
   return config;
+}
+
+proxy::CoreTarget parse_core_uri(const std::string& text, const std::string& key) {
+  sip::Uri uri;
+  if (sip::parse_uri(text, uri, sip::UriContext::RequestUri) != sip::UriError::None ||
+      uri.scheme != sip::Scheme::Sip)
+    throw ConfigError(key + ": \"" + text + "\" is not a sip: URI (sip:IP[:PORT])");
+  if (uri.host_kind != sip::HostKind::IPv4 && uri.host_kind != sip::HostKind::IPv6)
+    throw ConfigError(key + ": \"" + text +
+                      "\" must name an IP address (the SBC does not resolve names)");
+  if (uri.has_user()) throw ConfigError(key + ": \"" + text + "\" must not have a user part");
+  if (const auto transport = uri.param("transport");
+      transport && !sip::iequals(transport.value, "udp"))
+    throw ConfigError(key + ": \"" + text +
+                      "\": only transport=udp toward the core is supported so far");
+  proxy::CoreTarget target;
+  std::string_view host = uri.host;
+  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  target.ip = std::string(host);
+  target.port = uri.port != 0 ? uri.port : 5060;
+  return target;
 }
 
 Config load_config_file(const std::string& path) {

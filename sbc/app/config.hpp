@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sbc/proxy/relay_settings.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/limits.hpp"
 #include "tls/tls_settings.hpp"
@@ -22,7 +23,17 @@ struct Listener {
   Transport transport = Transport::Udp;
   std::string address;
   std::uint16_t port = 0;
+  // The address our Via and Record-Route show for this listener; empty: `address`, or for a
+  // wildcard address the address of the inside socket.
+  std::string advertise;
   tls::TlsSettings tls;  // TLS listeners only
+};
+
+// The inside: where the core is, and the socket we reach it from.
+struct CoreSettings {
+  std::vector<proxy::CoreTarget> targets;  // empty: no relay, requests get 503
+  std::string local_address;               // empty: the address the host uses toward the core
+  std::uint16_t local_port = 0;            // 0: any; else worker N binds local_port + N
 };
 
 struct MetricsEndpoint {
@@ -40,6 +51,10 @@ struct Config {
   std::chrono::milliseconds certificate_poll{5000};
   sip::Limits limits;
   std::vector<std::string> proxy_require_supported;
+  CoreSettings core;
+  // Timers, topology hiding, trust boundary and table bound (cores and addresses are filled in
+  // at start from `core` and the listeners).
+  proxy::RelaySettings relay;
 };
 
 class ConfigError : public std::runtime_error {
@@ -52,5 +67,7 @@ std::string_view default_config_text() noexcept;
 // `source` names the text in error messages (a file name, or "<default>").
 Config parse_config(std::string_view yaml_text, std::string_view source);
 Config load_config_file(const std::string& path);
+// "sip:IP[:PORT][;transport=udp]" (also the `--core` option). Throws ConfigError naming `key`.
+proxy::CoreTarget parse_core_uri(const std::string& text, const std::string& key);
 
 }  // namespace sbc::app

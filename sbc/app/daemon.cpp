@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "metrics/exposition.hpp"
+#include "sbc/proxy/relay.hpp"
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
 #include "tls/tls_server.hpp"
@@ -71,11 +72,99 @@ Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
   return t;
 }
 
+struct RelayTotals {
+  std::uint64_t to_core = 0, to_outside = 0, responses_to_outside = 0, responses_to_core = 0,
+                absorbed = 0, resent = 0, stateless = 0, timeouts = 0, cancels = 0,
+                no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
+                stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0;
+};
+
+RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relays) {
+  RelayTotals t;
+  for (const auto& r : relays) {
+    const proxy::RelayStats& s = r->stats();
+    t.to_core += s.requests_to_core.value();
+    t.to_outside += s.requests_to_outside.value();
+    t.responses_to_outside += s.responses_to_outside.value();
+    t.responses_to_core += s.responses_to_core.value();
+    t.absorbed += s.retransmissions_absorbed.value();
+    t.resent += s.retransmissions_sent.value();
+    t.stateless += s.stateless_forwarded.value();
+    t.timeouts += s.timeouts.value();
+    t.cancels += s.cancels.value();
+    t.no_transaction += s.no_transaction.value();
+    t.flow_failed += s.flow_failed.value();
+    t.loops += s.loops.value();
+    t.not_routable += s.not_routable.value();
+    t.table_full += s.table_full.value();
+    t.stray += s.stray_responses.value();
+    t.inside_invalid += s.inside_invalid.value();
+    t.too_large += s.too_large.value();
+    t.started += s.transactions_started.value();
+    t.ended += s.transactions_ended.value();
+  }
+  return t;
+}
+
+// The address this host sends from toward `ip` (no packet is sent: connect() on UDP only
+// picks the route).
+std::string source_address_toward(const std::string& ip, std::uint16_t port) {
+  asio::io_context io;
+  asio::ip::udp::socket socket(io);
+  const auto address = asio::ip::make_address(ip);
+  socket.open(address.is_v4() ? asio::ip::udp::v4() : asio::ip::udp::v6());
+  socket.connect({address, port});
+  return transport::address_text(socket.local_endpoint().address());
+}
+
 metrics::Family counter(std::string name, std::string help, double value) {
   return {std::move(name), std::move(help), metrics::Family::Type::Counter, {{{}, value}}};
 }
 metrics::Family gauge(std::string name, std::string help, double value) {
   return {std::move(name), std::move(help), metrics::Family::Type::Gauge, {{{}, value}}};
+}
+
+void add_relay_families(std::vector<metrics::Family>& families, const RelayTotals& t) {
+  using Type = metrics::Family::Type;
+  auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  families.push_back({"sbc_relay_requests_total",
+                      "New requests relayed, by direction.",
+                      Type::Counter,
+                      {{{{"direction", "to_core"}}, d(t.to_core)},
+                       {{{"direction", "to_outside"}}, d(t.to_outside)}}});
+  families.push_back({"sbc_relay_responses_total",
+                      "Responses relayed, by direction.",
+                      Type::Counter,
+                      {{{{"direction", "to_outside"}}, d(t.responses_to_outside)},
+                       {{{"direction", "to_core"}}, d(t.responses_to_core)}}});
+  families.push_back(
+      {"sbc_relay_retransmissions_total",
+       "Retransmissions: absorbed (a peer's, answered from transaction state) and "
+       "sent (ours, UDP timers).",
+       Type::Counter,
+       {{{{"kind", "absorbed"}}, d(t.absorbed)}, {{{"kind", "sent"}}, d(t.resent)}}});
+  families.push_back(counter("sbc_relay_stateless_forwarded_total",
+                             "Requests relayed without a transaction (ACK for 2xx).",
+                             d(t.stateless)));
+  families.push_back(
+      counter("sbc_relay_cancels_total", "CANCEL requests matched and relayed.", d(t.cancels)));
+  families.push_back({"sbc_relay_rejections_total",
+                      "Requests the relay answered itself instead of relaying, by reason.",
+                      Type::Counter,
+                      {{{{"reason", "timeout"}}, d(t.timeouts)},
+                       {{{"reason", "no_transaction"}}, d(t.no_transaction)},
+                       {{{"reason", "flow_failed"}}, d(t.flow_failed)},
+                       {{{"reason", "loop"}}, d(t.loops)},
+                       {{{"reason", "not_routable"}}, d(t.not_routable)},
+                       {{{"reason", "table_full"}}, d(t.table_full)},
+                       {{{"reason", "too_large"}}, d(t.too_large)}}});
+  families.push_back({"sbc_relay_messages_dropped_total",
+                      "Messages the relay dropped, by reason.",
+                      Type::Counter,
+                      {{{{"reason", "stray_response"}}, d(t.stray)},
+                       {{{"reason", "invalid_from_core"}}, d(t.inside_invalid)}}});
+  families.push_back(
+      gauge("sbc_relay_transactions_active", "Transactions in progress.", d(t.started - t.ended)));
 }
 
 }  // namespace
@@ -168,6 +257,62 @@ int run_daemon(const Config& config, std::ostream& out) {
       }
     }
   }
+  // The relay: one per worker, each with its own inside socket, so that the core's answers and
+  // requests come back to the worker that holds the transaction or the flow.
+  std::vector<std::unique_ptr<proxy::Relay>> relays;
+  if (!config.core.targets.empty()) {
+    std::string inside_ip = config.core.local_address;
+    try {
+      if (inside_ip.empty())
+        inside_ip =
+            source_address_toward(config.core.targets.front().ip, config.core.targets.front().port);
+    } catch (const boost::system::system_error& e) {
+      log("error",
+          "no route toward the core " + config.core.targets.front().ip + ": " + e.code().message());
+      return 1;
+    }
+    std::vector<proxy::OwnAddress> outside;
+    for (const Listener& l : config.listeners) {
+      const auto address = asio::ip::make_address(l.address);
+      std::string shown = !l.advertise.empty()       ? l.advertise
+                          : address.is_unspecified() ? inside_ip
+                                                     : transport::address_text(address);
+      outside.push_back({shown, l.port});
+    }
+    for (unsigned w = 0; w < count; ++w) {
+      proxy::RelaySettings settings = config.relay;
+      settings.cores = config.core.targets;
+      settings.outside_addresses = outside;
+      try {
+        const std::uint16_t port = config.core.local_port == 0
+                                       ? 0
+                                       : static_cast<std::uint16_t>(config.core.local_port + w);
+        const auto bound = workers[w]->bind_inside({asio::ip::make_address(inside_ip), port});
+        settings.inside_ip = transport::address_text(bound.address());
+        settings.inside_port = bound.port();
+      } catch (const boost::system::system_error& e) {
+        log("error", "cannot bind the inside socket on [" + inside_ip + "]: " + e.code().message());
+        return 1;
+      }
+      for (std::size_t i = 0; i < config.listeners.size(); ++i)
+        if (config.listeners[i].transport == Transport::Udp)
+          for (auto& u : listening[w].udp)
+            if (u->address().local_port == config.listeners[i].port)
+              u->set_advertised_ip(outside[i].ip);
+      log("info", "worker " + std::to_string(w) + " relays to the core from [" +
+                      settings.inside_ip + "]:" + std::to_string(settings.inside_port));
+      relays.push_back(std::make_unique<proxy::Relay>(std::move(settings), *workers[w]));
+      workers[w]->set_router(relays.back().get());
+    }
+    for (const proxy::CoreTarget& core : config.core.targets)
+      log("info",
+          "core sip:" + (core.ip.find(':') != std::string::npos ? "[" + core.ip + "]" : core.ip) +
+              ":" + std::to_string(core.port));
+  } else {
+    log("warn",
+        "no core configured (core.targets, or run --core sip:IP:PORT): requests are "
+        "answered 503");
+  }
   for (unsigned w = 0; w < count; ++w) {
     for (auto& u : listening[w].udp) u->start();
     for (auto& s : listening[w].stream) s->start();
@@ -220,6 +365,7 @@ int run_daemon(const Config& config, std::ostream& out) {
                           {{{{"reason", "ack"}}, static_cast<double>(t.acks_absorbed)},
                            {{{"reason", "response_without_transaction"}},
                             static_cast<double>(t.responses_dropped)}}});
+      add_relay_families(families, relay_totals(relays));
       families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
                                static_cast<double>(shared.limiter.total())));
       std::uint64_t refused = 0;

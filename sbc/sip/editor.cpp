@@ -56,6 +56,12 @@ bool MessageEditor::add_path(std::string_view value) noexcept {
   return insert_line_before(HeaderId::Path, "Path", value);
 }
 
+bool MessageEditor::replace(std::string_view part, std::string_view value) noexcept {
+  const std::string_view all = message_.bytes();
+  if (part.data() < all.data() || part.data() + part.size() > all.data() + all.size()) return false;
+  return add(offset_of(part.data()), offset_of(part.data() + part.size()), value);
+}
+
 bool MessageEditor::set_request_uri(std::string_view uri) noexcept {
   const std::string_view old = message_.request_uri().text;
   if (!message_.is_request() || old.empty()) return false;

@@ -34,6 +34,8 @@ class MessageEditor {
   bool remove_headers(HeaderId id) noexcept;
   bool remove_headers(std::string_view name) noexcept;  // any header, by long/compact/other name
   bool set_body(std::string_view body) noexcept;
+  // Replaces `part`, which must be a view into the message's bytes (a header value, a parameter).
+  bool replace(std::string_view part, std::string_view value) noexcept;
 
   // Size of the edited message.
   std::size_t size() const noexcept;

@@ -34,9 +34,10 @@ class Writer {
 };
 
 // The top Via value with received and rport filled in, as RFC 3261 18.2.1 and RFC 3581 4 ask.
-void write_top_via(Writer& w, const Via& via, const ResponseSpec& spec) noexcept {
+void write_top_via(Writer& w, const Via& via, std::string_view source_ip,
+                   std::uint16_t source_port) noexcept {
   std::string_view text = via.text;
-  const bool fill_rport = via.rport && via.rport_value == 0 && spec.source_port != 0;
+  const bool fill_rport = via.rport && via.rport_value == 0 && source_port != 0;
   if (fill_rport) {
     // Find the bare "rport" parameter name inside the value and give it the port.
     Scanner in(via.params);
@@ -46,7 +47,7 @@ void write_top_via(Writer& w, const Via& via, const ResponseSpec& spec) noexcept
       if (name.empty()) break;
       if (iequals(name, "rport")) {
         const std::size_t cut = static_cast<std::size_t>(name.data() + name.size() - text.data());
-        w << text.substr(0, cut) << "=" << static_cast<unsigned>(spec.source_port);
+        w << text.substr(0, cut) << "=" << static_cast<unsigned>(source_port);
         text.remove_prefix(cut);
         break;
       }
@@ -64,11 +65,18 @@ void write_top_via(Writer& w, const Via& via, const ResponseSpec& spec) noexcept
     }
   }
   w << text;
-  if (!spec.source_ip.empty() && via.received.empty() && via.host != spec.source_ip)
-    w << ";received=" << spec.source_ip;
+  if (!source_ip.empty() && via.received.empty() && via.host != source_ip)
+    w << ";received=" << source_ip;
 }
 
 }  // namespace
+
+std::size_t write_via_with_source(const Via& via, std::string_view source_ip,
+                                  std::uint16_t source_port, std::span<char> out) noexcept {
+  Writer w(out);
+  write_top_via(w, via, source_ip, source_port);
+  return w.ok() ? static_cast<std::size_t>(w.position() - out.data()) : 0;
+}
 
 bool can_answer(const Message& request) noexcept {
   return request.count(HeaderId::Via) >= 1 && request.count(HeaderId::From) == 1 &&
@@ -106,7 +114,7 @@ std::size_t build_response(const Message& request, const ResponseSpec& spec,
       Via via;
       if (parse_via(in, via)) {
         w << "Via: ";
-        write_top_via(w, via, spec);
+        write_top_via(w, via, spec.source_ip, spec.source_port);
         w << "\r\n";
         in.skip_sws();
         if (in.consume(',')) {

@@ -29,6 +29,12 @@ struct ResponseSpec {
 // and CSeq line). Without them no client could match an answer: such requests are dropped.
 bool can_answer(const Message& request) noexcept;
 
+// The top Via value as a proxy forwards it and as answers carry it: `received` added when the
+// sent-by differs from the source, an empty `rport` given the source port. Returns the size
+// written into `out`, 0 if it does not fit.
+std::size_t write_via_with_source(const Via& via, std::string_view source_ip,
+                                  std::uint16_t source_port, std::span<char> out) noexcept;
+
 // Writes the response; returns its size, or 0 if it does not fit or can_answer() is false.
 std::size_t build_response(const Message& request, const ResponseSpec& spec,
                            std::span<char> out) noexcept;

@@ -65,9 +65,19 @@ EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing fr
     stats_.invalid_answered.inc();
     return reply(verdict, flow);
   }
+  if (!m.is_request() && router_ != nullptr) {
+    stats_.relayed.inc();
+    router_->response_from_outside(m, flow);
+    return {Action::None, {}, verdict};
+  }
   if (!m.is_request()) {
     stats_.responses_dropped.inc();
     return {Action::None, {}, sip::Verdict::drop("No transaction for this response")};
+  }
+  if (m.method() == sip::Method::Ack && router_ != nullptr) {
+    stats_.relayed.inc();
+    router_->request_from_outside(m, flow);
+    return {Action::None, {}, verdict};
   }
   if (m.method() == sip::Method::Ack) {
     stats_.acks_absorbed.inc();
@@ -91,6 +101,11 @@ EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing fr
       return reply(verdict, flow, unsupported);
     }
     return reply(verdict, flow);
+  }
+  if (router_ != nullptr) {
+    stats_.relayed.inc();
+    router_->request_from_outside(m, flow);
+    return {Action::None, {}, verdict};
   }
   stats_.unrouted_answered.inc();
   const std::string_view retry[] = {"Retry-After: 60", kServer};

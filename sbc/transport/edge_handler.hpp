@@ -13,6 +13,7 @@
 #include "metrics/counter.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/flow.hpp"
+#include "sbc/transport/routing.hpp"
 
 namespace sbc::transport {
 
@@ -29,6 +30,7 @@ struct EdgeStats {
   metrics::Counter invalid_dropped;          // invalid responses, requests no answer can reach
   metrics::Counter options_answered;         // OPTIONS addressed to the SBC itself
   metrics::Counter unrouted_answered;        // valid requests answered 503 while no relay exists
+  metrics::Counter relayed;                  // valid messages handed to the relay
   metrics::Counter acks_absorbed;
   metrics::Counter responses_dropped;  // valid responses with no transaction to go to
 };
@@ -51,6 +53,8 @@ class EdgeHandler {
                         std::string_view reason, const FlowInfo& flow) noexcept;
 
   const EdgeStats& stats() const noexcept { return stats_; }
+  // What valid messages go to after the edge's own checks; none: requests get 503.
+  void set_router(Router* router) noexcept { router_ = router; }
 
  private:
   Outcome reply(const sip::Verdict& verdict, const FlowInfo& flow,
@@ -63,6 +67,7 @@ class EdgeHandler {
   std::array<char, 4096> out_{};
   std::array<char, 512> scratch_{};
   EdgeStats stats_;
+  Router* router_ = nullptr;
 };
 
 }  // namespace sbc::transport

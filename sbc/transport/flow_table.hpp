@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sbc/transport/routing.hpp"
+
 namespace sbc::transport {
 
 class UdpListener;
@@ -27,6 +29,8 @@ class FlowSink {
  public:
   virtual ~FlowSink() = default;
   virtual void send_down(std::string_view bytes) = 0;
+  // Our end of the connection.
+  virtual FlowAddress address() const = 0;
 };
 
 struct FlowToken {

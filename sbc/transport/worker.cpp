@@ -39,6 +39,78 @@ bool Worker::deliver(FlowToken token, std::string_view bytes) {
   return true;
 }
 
+std::optional<FlowAddress> Worker::flow_address(std::uint64_t flow_token) const noexcept {
+  const auto route = flows_.find(FlowToken{flow_token});
+  if (!route) return std::nullopt;
+  if (route->stream) return route->stream->address();
+  return route->udp->address();
+}
+
+bool Worker::send_outside(std::uint64_t flow_token, std::string_view bytes) noexcept {
+  return deliver(FlowToken{flow_token}, bytes);
+}
+
+void Worker::send_inside(std::string_view ip, std::uint16_t port, std::string_view bytes) noexcept {
+  if (!inside_) return;
+  if (ip != last_inside_ip_ || port != last_inside_endpoint_.port()) {
+    boost::system::error_code ec;
+    const auto address = asio::ip::make_address(ip, ec);
+    if (ec) return;
+    last_inside_ip_.assign(ip);
+    last_inside_endpoint_ = asio::ip::udp::endpoint(address, port);
+    // An IPv4 core from a socket bound to an IPv6 wildcard.
+    if (inside_->local_endpoint().address().is_v6() && address.is_v4())
+      last_inside_endpoint_ = asio::ip::udp::endpoint(
+          asio::ip::make_address_v6(asio::ip::v4_mapped, address.to_v4()), port);
+  }
+  // A full socket buffer drops this datagram, as UDP may; the transaction retransmits.
+  boost::system::error_code ec;
+  inside_->send_to(asio::buffer(bytes.data(), bytes.size()), last_inside_endpoint_, 0, ec);
+}
+
+asio::ip::udp::endpoint Worker::bind_inside(const asio::ip::udp::endpoint& endpoint) {
+  inside_ = std::make_unique<asio::ip::udp::socket>(io_);
+  inside_->open(endpoint.protocol());
+  if (endpoint.address().is_v6()) inside_->set_option(asio::ip::v6_only(false));
+  inside_->bind(endpoint);
+  inside_buffer_ = std::make_unique<std::array<char, 65536>>();
+  return inside_->local_endpoint();
+}
+
+void Worker::set_router(Router* router) {
+  router_ = router;
+  handler_.set_router(router);
+}
+
+void Worker::close_inside() {
+  boost::system::error_code ec;
+  if (inside_) inside_->close(ec);
+  tick_.cancel();
+}
+
+void Worker::receive_inside() {
+  inside_->async_receive_from(
+      asio::buffer(*inside_buffer_), inside_sender_,
+      [this](boost::system::error_code ec, std::size_t n) {
+        if (ec == asio::error::operation_aborted || !inside_->is_open()) return;
+        if (!ec && n > 0 && router_ != nullptr) {
+          const std::string source = address_text(inside_sender_.address());
+          router_->datagram_from_inside({inside_buffer_->data(), n}, source, inside_sender_.port());
+        }
+        receive_inside();
+      });
+}
+
+void Worker::schedule_tick() {
+  // Transaction timers are multiples of T1 (500 ms by default): 10 ms granularity is plenty.
+  tick_.expires_after(std::chrono::milliseconds(10));
+  tick_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    if (router_ != nullptr) router_->tick();
+    schedule_tick();
+  });
+}
+
 Worker::~Worker() {
   stop();
 }
@@ -46,6 +118,8 @@ Worker::~Worker() {
 void Worker::start() {
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       io_.get_executor());
+  if (inside_) receive_inside();
+  if (router_ != nullptr) schedule_tick();
   thread_ = std::thread([this] { io_.run(); });
 }
 

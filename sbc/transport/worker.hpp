@@ -37,7 +37,10 @@ struct Shared {
   std::atomic<bool> draining{false};
 };
 
-class Worker {
+class UdpListener;
+
+// The worker is the relay's Wire: it owns the flows and the inside socket toward the core.
+class Worker final : public Wire {
  public:
   Worker(unsigned index, const EdgeOptions& options, Shared& shared);
   ~Worker();
@@ -50,6 +53,19 @@ class Worker {
   // flow is gone: the caller answers 430 Flow Failed (RFC 5626).
   bool deliver(FlowToken token, std::string_view bytes);
   Shared& shared() noexcept { return shared_; }
+
+  // The inside: binds this worker's UDP socket toward the core (port 0: any free port) and
+  // returns where it is bound. Call before start().
+  asio::ip::udp::endpoint bind_inside(const asio::ip::udp::endpoint& endpoint);
+  // Hands valid messages to `router` (the relay) and ticks its timers. Call before start().
+  void set_router(Router* router);
+
+  bool send_outside(std::uint64_t flow_token, std::string_view bytes) noexcept override;
+  std::optional<FlowAddress> flow_address(std::uint64_t flow_token) const noexcept override;
+  void send_inside(std::string_view ip, std::uint16_t port,
+                   std::string_view bytes) noexcept override;
+  // Stops reading the inside socket and the tick (drain).
+  void close_inside();
   unsigned index() const noexcept { return index_; }
 
   void start();  // runs io() on a new thread
@@ -64,6 +80,16 @@ class Worker {
   EdgeHandler handler_;
   Shared& shared_;
   FlowTable flows_;
+  Router* router_ = nullptr;
+  std::unique_ptr<asio::ip::udp::socket> inside_;
+  asio::ip::udp::endpoint inside_sender_;
+  std::unique_ptr<std::array<char, 65536>> inside_buffer_;
+  asio::steady_timer tick_{io_};
+  // The last inside destination parsed from text (the core, usually): no parse per message.
+  std::string last_inside_ip_;
+  asio::ip::udp::endpoint last_inside_endpoint_;
+  void receive_inside();
+  void schedule_tick();
   std::thread thread_;
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
 };
@@ -77,6 +103,10 @@ class UdpListener {
   void close();
   asio::ip::udp::endpoint local_endpoint() const { return socket_.local_endpoint(); }
   void send_to(const asio::ip::udp::endpoint& peer, std::string_view bytes);
+  // What our Via and Record-Route show for this listener: its address, or `advertise` when the
+  // listener is bound to a wildcard address.
+  void set_advertised_ip(std::string ip) { local_ip_ = std::move(ip); }
+  FlowAddress address() const noexcept { return {Protocol::Udp, local_ip_, local_port_}; }
 
  private:
   void receive();

@@ -2,6 +2,7 @@
 // the code under test.
 //
 //   sip_probe udp  HOST PORT FILE [TIMEOUT_MS]   send FILE as one datagram, print the status line
+//                                                (from SIP_PROBE_LOCAL_PORT when it is set)
 //   sip_probe tcp  HOST PORT FILE [TIMEOUT_MS]   send FILE on a connection, print the status line
 //                                                of the answer, then "closed" if the server
 //                                                closed the connection afterwards
@@ -90,6 +91,15 @@ int udp(const char* host, const char* port, const char* file, int timeout_ms) {
   socklen_t length = 0;
   const sockaddr_storage to = address(host, port, length);
   const int fd = socket(to.ss_family, SOCK_DGRAM, 0);
+  // SIP_PROBE_LOCAL_PORT: send from a fixed port, as a UDP client retransmitting does.
+  if (const char* local = std::getenv("SIP_PROBE_LOCAL_PORT")) {
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    socklen_t local_length = 0;
+    const sockaddr_storage from =
+        address(to.ss_family == AF_INET6 ? "::1" : "127.0.0.1", local, local_length);
+    bind(fd, reinterpret_cast<const sockaddr*>(&from), local_length);
+  }
   const std::string payload = read_file(file);
   sendto(fd, payload.data(), payload.size(), 0, reinterpret_cast<const sockaddr*>(&to), length);
   if (!wait_readable(fd, timeout_ms)) {

@@ -1,0 +1,1098 @@
+#include "sbc/proxy/relay.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <queue>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sbc/proxy/transaction_index.hpp"
+#include "sbc/sip/editor.hpp"
+#include "sbc/sip/response.hpp"
+
+namespace sbc::proxy {
+namespace {
+
+using sip::HeaderId;
+using sip::Message;
+using sip::Method;
+using transport::FlowInfo;
+using transport::Protocol;
+using TimePoint = Clock::time_point;
+using std::chrono::milliseconds;
+
+constexpr TimePoint kNever = TimePoint::max();
+// Our branches: the magic cookie, our mark, then slot (6 hex), generation (8 hex) and loop hash
+// (8 hex). The slot and generation find the transaction without a search.
+constexpr std::string_view kBranchPrefix = "z9hG4bKsbc";
+constexpr std::size_t kBranchSize = kBranchPrefix.size() + 6 + 8 + 8;
+// Branches of requests we forward without a transaction (ACK for 2xx): derived from the
+// incoming branch, so that a retransmitted ACK gets the same one.
+constexpr std::string_view kStatelessPrefix = "z9hG4bKsbA";
+// The user part of the URIs we put in Record-Route and Path: the outside flow's token follows.
+constexpr std::string_view kUserPrefix = "sbc-";
+constexpr std::string_view kServer = "Server: sbc";
+
+std::uint64_t fnv1a(std::uint64_t hash, std::string_view s) noexcept {
+  for (char c : s) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ull;
+
+void put_hex(char* out, std::uint64_t value, int digits) noexcept {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 0; i < digits; ++i) out[i] = kHex[(value >> (4 * (digits - 1 - i))) & 0xF];
+}
+
+bool parse_hex(std::string_view text, std::uint64_t& out) noexcept {
+  if (text.empty() || text.size() > 16) return false;
+  std::uint64_t v = 0;
+  for (char c : text) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else {
+      return false;
+    }
+    v = (v << 4) | static_cast<std::uint64_t>(d);
+  }
+  out = v;
+  return true;
+}
+
+std::string_view strip_brackets(std::string_view host) noexcept {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    return host.substr(1, host.size() - 2);
+  return host;
+}
+
+bool is_ipv6_text(std::string_view ip) noexcept {
+  return ip.find(':') != std::string_view::npos;
+}
+
+std::string_view transport_param(Protocol p) noexcept {
+  switch (p) {
+    case Protocol::Udp:
+      return "udp";
+    case Protocol::Tcp:
+      return "tcp";
+    case Protocol::Tls:
+      return "tls";
+  }
+  return "udp";
+}
+
+// A small text builder over a caller's buffer; `ok()` turns false when it does not fit.
+class Text {
+ public:
+  explicit Text(std::span<char> out) noexcept
+      : begin_(out.data()), p_(out.data()), end_(out.data() + out.size()) {}
+  Text& operator<<(std::string_view s) noexcept {
+    if (static_cast<std::size_t>(end_ - p_) < s.size()) {
+      ok_ = false;
+      return *this;
+    }
+    if (!s.empty()) std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
+    return *this;
+  }
+  Text& operator<<(unsigned v) noexcept {
+    char digits[12];
+    auto [ptr, ec] = std::to_chars(digits, digits + sizeof digits, v);
+    (void)ec;
+    return *this << std::string_view(digits, static_cast<std::size_t>(ptr - digits));
+  }
+  Text& host(std::string_view ip) noexcept {
+    if (is_ipv6_text(ip)) return *this << "[" << ip << "]";
+    return *this << ip;
+  }
+  Text& hex(std::uint64_t v, int digits) noexcept {
+    if (end_ - p_ < digits) {
+      ok_ = false;
+      return *this;
+    }
+    put_hex(p_, v, digits);
+    p_ += digits;
+    return *this;
+  }
+  bool ok() const noexcept { return ok_; }
+  std::string_view view() const noexcept { return {begin_, static_cast<std::size_t>(p_ - begin_)}; }
+
+ private:
+  char* begin_;
+  char* p_;
+  char* end_;
+  bool ok_ = true;
+};
+
+// An IP and port kept inline (no allocation).
+struct Address {
+  std::array<char, 48> ip{};
+  std::uint8_t length = 0;
+  std::uint16_t port = 0;
+  void set(std::string_view text, std::uint16_t p) noexcept {
+    length = static_cast<std::uint8_t>(std::min(text.size(), ip.size()));
+    std::memcpy(ip.data(), text.data(), length);
+    port = p;
+  }
+  std::string_view ip_view() const noexcept { return {ip.data(), length}; }
+};
+
+enum class Direction : std::uint8_t { ToCore, ToOutside };
+enum class ServerState : std::uint8_t { Proceeding, Completed, Accepted, Confirmed };
+
+struct Transaction {
+  std::uint32_t generation = 1;
+  bool used = false;
+  Direction direction = Direction::ToCore;
+  Method method = Method::Other;
+  ServerState state = ServerState::Proceeding;
+
+  // The server side: where the request came from, and what we answered last.
+  std::string server_branch;
+  std::string server_sent_by;
+  std::uint64_t key = 0;
+  std::uint64_t source_flow = 0;  // ToCore: the outside flow
+  Address source;                 // where the request came from (the core, for ToOutside)
+  bool server_reliable = false;
+  std::string original;  // the request as it arrived
+  std::string last_response;
+  milliseconds response_interval{0};
+  TimePoint response_retransmit_at = kNever;  // timer G
+
+  // The client side: the request as we sent it, and where.
+  std::string request;
+  std::array<char, kBranchSize> branch{};
+  Address core;                 // ToCore
+  std::uint64_t dest_flow = 0;  // ToOutside
+  bool client_reliable = false;
+  bool provisional_seen = false;
+  bool final_seen = false;
+  milliseconds retransmit_interval{0};
+  TimePoint retransmit_at = kNever;  // timers A, E
+  TimePoint timeout_at = kNever;     // timers B, F
+  TimePoint timer_c_at = kNever;
+
+  // CANCEL toward the next hop.
+  bool cancel_wanted = false;
+  bool cancel_sent = false;
+  std::string cancel;
+  milliseconds cancel_interval{0};
+  TimePoint cancel_retransmit_at = kNever;
+  TimePoint cancel_timeout_at = kNever;
+
+  std::string hidden_vias;  // the core's Via values (topology hiding)
+  TimePoint end_at = kNever;
+  TimePoint wake_at = kNever;
+
+  std::string_view branch_view() const noexcept { return {branch.data(), branch.size()}; }
+  bool invite() const noexcept { return method == Method::Invite; }
+};
+
+struct Wake {
+  TimePoint at;
+  std::uint32_t slot;
+  std::uint32_t generation;
+  bool operator>(const Wake& other) const noexcept { return at > other.at; }
+};
+
+// Our own entries at the top of a Route set: how many, and the flow token the first one names.
+struct OwnRoutes {
+  std::size_t count = 0;
+  std::uint64_t flow_token = 0;
+};
+
+bool is_dialog_creating(Method m) noexcept {
+  return m == Method::Invite || m == Method::Subscribe || m == Method::Refer;
+}
+
+}  // namespace
+
+class Relay::Impl {
+ public:
+  Impl(RelaySettings settings, transport::Wire& wire, std::function<TimePoint()> clock)
+      : settings_(std::move(settings)),
+        wire_(wire),
+        clock_(std::move(clock)),
+        slots_(settings_.max_transactions),
+        index_(settings_.max_transactions),
+        message_(std::make_unique<Message>()),
+        scratch_(std::make_unique<Message>()),
+        out_(std::make_unique<std::array<char, 65536>>()) {
+    // Generations start at random: branches differ from those of an earlier run.
+    std::uint64_t seed = settings_.branch_seed;
+    if (seed == 0) seed = (std::uint64_t{std::random_device{}()} << 32) | std::random_device{}();
+    for (Transaction& t : slots_) {
+      seed += 0x9e3779b97f4a7c15ull;  // splitmix64
+      std::uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+      t.generation = static_cast<std::uint32_t>(z ^ (z >> 31)) | 1u;
+    }
+    free_.reserve(slots_.size());
+    for (std::size_t i = slots_.size(); i > 0; --i)
+      free_.push_back(static_cast<std::uint32_t>(i - 1));
+    std::vector<Wake> storage;
+    storage.reserve(slots_.size() * 2);
+    wakes_ = decltype(wakes_)(std::greater<Wake>(), std::move(storage));
+    for (const std::string& name : settings_.untrusted_headers) untrusted_.push_back(name);
+  }
+
+  RelayStats stats;
+  const RelaySettings& settings() const noexcept { return settings_; }
+  std::size_t active() const noexcept { return slots_.size() - free_.size(); }
+
+  // ---- entry points ----------------------------------------------------------------------
+
+  void request_from_outside(const Message& m, const FlowInfo& flow) noexcept {
+    now_ = clock_();
+    if (m.method() == Method::Ack) return ack(m, &flow, {});
+    const sip::Via& via = m.top_via();
+    if (via.branch.empty())
+      return answer_outside(m, flow, 400, "Missing Via branch (RFC 3261 8.1.1.7)");
+    if (m.method() == Method::Cancel) return cancel(m, &flow, {});
+    if (Transaction* t = find_server(m, m.method())) return retransmission(*t);
+    const OwnRoutes own = own_routes(m, &flow);
+    const std::uint32_t hash = loop_hash(m, own.count);
+    if (detect_loop(m, hash)) {
+      stats.loops.inc();
+      return answer_outside(m, flow, 482, "Loop Detected");
+    }
+    if (settings_.cores.empty()) return answer_outside(m, flow, 503, "No core configured");
+    const CoreTarget& core = pick_core(m, own.count);
+    Transaction* t = allocate();
+    if (t == nullptr) {
+      stats.table_full.inc();
+      const std::string_view retry[] = {"Retry-After: 5", kServer};
+      return answer_outside(m, flow, 503, "Service Unavailable (transaction table full)", retry);
+    }
+    begin(*t, Direction::ToCore, m, hash);
+    t->source_flow = flow.flow_token;
+    t->source.set(flow.remote_ip, flow.remote_port);
+    t->server_reliable = flow.protocol != Protocol::Udp;
+    t->core.set(core.ip, core.port);
+    t->client_reliable = false;  // the inside is UDP
+
+    sip::MessageEditor editor(m);
+    Text our_via(via_buffer_);
+    our_via << "SIP/2.0/UDP ";
+    our_via.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
+                                      << ";branch=" << t->branch_view() << ";rport";
+    const std::size_t client_via =
+        sip::write_via_with_source(via, flow.remote_ip, flow.remote_port, client_via_buffer_);
+    bool ok = our_via.ok() && client_via > 0;
+    ok = ok && editor.replace(via.text, {client_via_buffer_.data(), client_via});
+    ok = ok && editor.prepend_via(our_via.view());
+    ok = ok && editor.decrement_max_forwards();
+    ok = ok && rewrite_routes(m, editor, own.count);
+    for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
+    std::uint64_t token = flow.flow_token;
+    Text record(record_buffer_);
+    if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
+      // Two entries: the core sees the inside one, the user agent the outside one.
+      record << "<sip:" << kUserPrefix;
+      record.hex(token, 16) << "@";
+      record.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
+                                       << ";transport=udp;lr>, <sip:" << kUserPrefix;
+      record.hex(token, 16) << "@";
+      record.host(flow.local_ip) << ":" << static_cast<unsigned>(flow.local_port)
+                                 << ";transport=" << transport_param(flow.protocol) << ";lr>";
+      ok = ok && record.ok() && editor.add_record_route(record.view());
+    } else if (m.method() == Method::Register) {
+      // Only we may say which way the core reaches this user (RFC 3327): a Path from the outside
+      // could point the core anywhere.
+      (void)editor.remove_headers(HeaderId::Path);
+      record << "<sip:" << kUserPrefix;
+      record.hex(token, 16) << "@";
+      record.host(settings_.inside_ip)
+          << ":" << static_cast<unsigned>(settings_.inside_port) << ";transport=udp;lr>";
+      ok = ok && record.ok() && editor.add_path(record.view());
+    }
+    if (!ok || !write(editor, t->request)) {
+      release(*t);
+      stats.too_large.inc();
+      return answer_outside(m, flow, 513, "Message Too Large to relay");
+    }
+    start_client(*t);
+    wire_.send_inside(t->core.ip_view(), t->core.port, t->request);
+    stats.requests_to_core.inc();
+    if (t->invite()) answer_in_transaction(*t, m, 100, "Trying");
+    schedule(*t);
+  }
+
+  void response_from_outside(const Message& m, const FlowInfo& flow) noexcept {
+    now_ = clock_();
+    (void)flow;
+    Transaction* t = find_client(m);
+    if (t == nullptr || t->direction != Direction::ToOutside) {
+      stats.stray_responses.inc();
+      return;
+    }
+    response(*t, m);
+  }
+
+  void datagram_from_inside(std::string_view bytes, std::string_view ip,
+                            std::uint16_t port) noexcept {
+    now_ = clock_();
+    Message& m = *message_;
+    const sip::Verdict verdict = m.parse(bytes, sip::Framing::Datagram, settings_.limits);
+    if (!verdict.is_valid()) {
+      stats.inside_invalid.inc();
+      return;
+    }
+    if (!m.is_request()) {
+      Transaction* t = find_client(m);
+      if (t == nullptr || t->direction != Direction::ToCore) {
+        stats.stray_responses.inc();
+        return;
+      }
+      return response(*t, m);
+    }
+    Address source;
+    source.set(ip, port);
+    request_from_inside(m, source);
+  }
+
+  void tick() noexcept {
+    now_ = clock_();
+    while (!wakes_.empty() && wakes_.top().at <= now_) {
+      const Wake w = wakes_.top();
+      wakes_.pop();
+      Transaction& t = slots_[w.slot];
+      if (!t.used || t.generation != w.generation || t.wake_at != w.at) continue;
+      t.wake_at = kNever;
+      fire(t);
+      if (t.used) schedule(t);
+    }
+  }
+
+ private:
+  // ---- requests from the inside ----------------------------------------------------------
+
+  void request_from_inside(const Message& m, const Address& source) noexcept {
+    if (m.method() == Method::Ack) return ack(m, nullptr, source);
+    if (m.top_via().branch.empty()) return answer_inside(m, source, 400, "Missing Via branch");
+    if (m.method() == Method::Cancel) return cancel(m, nullptr, source);
+    if (Transaction* t = find_server(m, m.method())) return retransmission(*t);
+    if (m.max_forwards() == 0) return answer_inside(m, source, 483, "Too Many Hops");
+    const OwnRoutes own = own_routes(m, nullptr);
+    const std::uint32_t hash = loop_hash(m, own.count);
+    if (detect_loop(m, hash)) {
+      stats.loops.inc();
+      return answer_inside(m, source, 482, "Loop Detected");
+    }
+    if (own.flow_token == 0) {
+      stats.not_routable.inc();
+      return answer_inside(m, source, 403, "Forbidden (no route to the outside)");
+    }
+    const auto address = wire_.flow_address(own.flow_token);
+    if (!address) {
+      stats.flow_failed.inc();
+      return answer_inside(m, source, 430, "Flow Failed");
+    }
+    Transaction* t = allocate();
+    if (t == nullptr) {
+      stats.table_full.inc();
+      const std::string_view retry[] = {"Retry-After: 5", kServer};
+      return answer_inside(m, source, 503, "Service Unavailable (transaction table full)", retry);
+    }
+    begin(*t, Direction::ToOutside, m, hash);
+    t->source = source;
+    t->server_reliable = false;
+    t->dest_flow = own.flow_token;
+    t->client_reliable = address->protocol != Protocol::Udp;
+
+    sip::MessageEditor editor(m);
+    Text our_via(via_buffer_);
+    our_via << "SIP/2.0/" << transport::protocol_name(address->protocol) << " ";
+    our_via.host(address->local_ip) << ":" << static_cast<unsigned>(address->local_port)
+                                    << ";branch=" << t->branch_view() << ";rport";
+    bool ok = our_via.ok();
+    if (settings_.topology_hiding) {
+      // The core's Via stack stays here; the response gets it back.
+      t->hidden_vias.clear();
+      auto vias = m.vias();
+      sip::Via v;
+      bool first = true;
+      while (vias.next(v)) {
+        if (!first) t->hidden_vias += ", ";
+        if (first) {
+          const std::size_t n =
+              sip::write_via_with_source(v, source.ip_view(), source.port, client_via_buffer_);
+          t->hidden_vias.append(client_via_buffer_.data(), n);
+        } else {
+          t->hidden_vias += v.text;
+        }
+        first = false;
+      }
+      ok = ok && editor.remove_headers(HeaderId::Via);
+    } else {
+      const std::size_t n = sip::write_via_with_source(m.top_via(), source.ip_view(), source.port,
+                                                       client_via_buffer_);
+      ok = ok && n > 0 && editor.replace(m.top_via().text, {client_via_buffer_.data(), n});
+    }
+    ok = ok && editor.prepend_via(our_via.view());
+    ok = ok && editor.decrement_max_forwards();
+    ok = ok && rewrite_routes(m, editor, own.count);
+    Text record(record_buffer_);
+    if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
+      record << "<sip:" << kUserPrefix;
+      record.hex(own.flow_token, 16) << "@";
+      record.host(address->local_ip)
+          << ":" << static_cast<unsigned>(address->local_port)
+          << ";transport=" << transport_param(address->protocol) << ";lr>, <sip:" << kUserPrefix;
+      record.hex(own.flow_token, 16) << "@";
+      record.host(settings_.inside_ip)
+          << ":" << static_cast<unsigned>(settings_.inside_port) << ";transport=udp;lr>";
+      ok = ok && record.ok() && editor.add_record_route(record.view());
+    }
+    if (!ok || !write(editor, t->request)) {
+      release(*t);
+      stats.too_large.inc();
+      return answer_inside(m, source, 513, "Message Too Large to relay");
+    }
+    start_client(*t);
+    if (!wire_.send_outside(t->dest_flow, t->request)) {
+      release(*t);
+      stats.flow_failed.inc();
+      return answer_inside(m, source, 430, "Flow Failed");
+    }
+    stats.requests_to_outside.inc();
+    if (t->invite()) answer_in_transaction(*t, m, 100, "Trying");
+    schedule(*t);
+  }
+
+  // ---- shared request handling -----------------------------------------------------------
+
+  // ACK: for a non-2xx final it belongs to our INVITE server transaction and ends there; for a
+  // 2xx it is a request of its own, routed by its Route set without a transaction.
+  void ack(const Message& m, const FlowInfo* flow, const Address& source) noexcept {
+    if (Transaction* t = find_server(m, Method::Invite)) {
+      if (t->state == ServerState::Completed) {
+        t->state = ServerState::Confirmed;
+        t->response_retransmit_at = kNever;
+        t->end_at = t->server_reliable ? now_ : now_ + settings_.t4;  // timer I
+        schedule(*t);
+      }
+      stats.retransmissions_absorbed.inc();
+      return;
+    }
+    const OwnRoutes own = own_routes(m, flow);
+    sip::MessageEditor editor(m);
+    const std::string_view branch = stateless_branch(m.top_via().branch);
+    Text our_via(via_buffer_);
+    bool ok = rewrite_routes(m, editor, own.count) && editor.decrement_max_forwards();
+    if (flow != nullptr) {
+      if (settings_.cores.empty()) return;
+      const CoreTarget& core = pick_core(m, own.count);
+      our_via << "SIP/2.0/UDP ";
+      our_via.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
+                                        << ";branch=" << branch << ";rport";
+      const std::size_t n = sip::write_via_with_source(m.top_via(), flow->remote_ip,
+                                                       flow->remote_port, client_via_buffer_);
+      ok = ok && our_via.ok() && n > 0 &&
+           editor.replace(m.top_via().text, {client_via_buffer_.data(), n}) &&
+           editor.prepend_via(our_via.view());
+      for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
+      if (!ok || !write(editor, stateless_)) return;
+      wire_.send_inside(core.ip, core.port, stateless_);
+    } else {
+      (void)source;
+      if (own.flow_token == 0) {
+        stats.not_routable.inc();
+        return;  // an ACK is never answered
+      }
+      const auto address = wire_.flow_address(own.flow_token);
+      if (!address) {
+        stats.flow_failed.inc();
+        return;
+      }
+      our_via << "SIP/2.0/" << transport::protocol_name(address->protocol) << " ";
+      our_via.host(address->local_ip)
+          << ":" << static_cast<unsigned>(address->local_port) << ";branch=" << branch << ";rport";
+      // Nothing answers an ACK: the inside Via stack can simply go.
+      ok = ok && our_via.ok() &&
+           (settings_.topology_hiding ? editor.remove_headers(HeaderId::Via) : true) &&
+           editor.prepend_via(our_via.view());
+      if (!ok || !write(editor, stateless_)) return;
+      wire_.send_outside(own.flow_token, stateless_);
+    }
+    stats.stateless_forwarded.inc();
+  }
+
+  void cancel(const Message& m, const FlowInfo* flow, const Address& source) noexcept {
+    Transaction* t = find_server(m, Method::Invite);
+    const bool from_outside = flow != nullptr;
+    if (t == nullptr || (t->direction == Direction::ToCore) != from_outside) {
+      stats.no_transaction.inc();
+      if (from_outside) return answer_outside(m, *flow, 481, "Call/Transaction Does Not Exist");
+      return answer_inside(m, source, 481, "Call/Transaction Does Not Exist");
+    }
+    // RFC 3261 9.2 / 16.10: answer the CANCEL at once; cancel the branch once it is proceeding.
+    if (from_outside) {
+      answer_outside(m, *flow, 200, "OK");
+    } else {
+      answer_inside(m, source, 200, "OK");
+    }
+    stats.cancels.inc();
+    if (t->final_seen || t->cancel_wanted) return;
+    t->cancel_wanted = true;
+    if (t->provisional_seen) send_cancel(*t);
+  }
+
+  void retransmission(Transaction& t) noexcept {
+    stats.retransmissions_absorbed.inc();
+    if (!t.last_response.empty()) send_server(t, t.last_response);
+  }
+
+  // ---- responses -------------------------------------------------------------------------
+
+  void response(Transaction& t, const Message& m) noexcept {
+    const bool for_cancel = sip::method_from_name(m.cseq().method) == Method::Cancel;
+    if (for_cancel) {
+      if (m.status_code() >= 200) {
+        t.cancel_retransmit_at = kNever;
+        t.cancel_timeout_at = kNever;
+        schedule(t);
+      }
+      return;
+    }
+    const std::uint16_t status = m.status_code();
+    if (status == 100) {
+      // The next hop has it: stop retransmitting (INVITE) or slow down (non-INVITE, 17.1.2.2).
+      if (t.invite()) {
+        t.retransmit_at = kNever;
+      } else if (t.retransmit_interval < settings_.t2) {
+        t.retransmit_interval = settings_.t2;
+      }
+      t.provisional_seen = true;
+      if (t.cancel_wanted && !t.cancel_sent) send_cancel(t);
+      schedule(t);
+      return;
+    }
+    if (t.final_seen) {
+      if (t.invite() && status >= 200 && status < 300 && t.state == ServerState::Accepted) {
+        // A 2xx retransmission: it goes through end to end (RFC 6026 Accepted state).
+        forward_response(t, m);
+      } else if (t.invite() && status >= 300) {
+        send_ack_for(t, m);  // our ACK was lost
+      }
+      return;
+    }
+    if (!forward_response(t, m)) return;
+    if (status < 200) {
+      t.provisional_seen = true;
+      if (t.invite()) {
+        t.retransmit_at = kNever;
+        t.timeout_at = kNever;
+        t.timer_c_at = now_ + settings_.timer_c;
+      }
+      if (t.cancel_wanted && !t.cancel_sent) send_cancel(t);
+      schedule(t);
+      return;
+    }
+    t.final_seen = true;
+    t.retransmit_at = t.timeout_at = t.timer_c_at = kNever;
+    if (t.invite() && status < 300) {
+      t.state = ServerState::Accepted;
+      t.end_at = now_ + 64 * settings_.t1;
+    } else if (t.invite()) {
+      send_ack_for(t, m);
+      complete_invite_server(t);
+    } else {
+      t.state = ServerState::Completed;
+      t.end_at = now_ + (t.server_reliable ? settings_.t4 : 64 * settings_.t1);
+    }
+    schedule(t);
+  }
+
+  // Relays a response to the server side, with our Via taken off; keeps it for retransmissions.
+  bool forward_response(Transaction& t, const Message& m) noexcept {
+    sip::MessageEditor editor(m);
+    bool ok = true;
+    if (t.direction == Direction::ToOutside && settings_.topology_hiding) {
+      // The user agent's answer carries our Via only: the core's stack goes back in its place.
+      ok = editor.remove_headers(HeaderId::Via) && editor.prepend_via(t.hidden_vias);
+    } else {
+      ok = editor.remove_top_via();
+    }
+    if (t.direction == Direction::ToCore && t.method == Method::Register) {
+      (void)editor.remove_headers(HeaderId::Path);  // our Path is no business of the outside
+    }
+    if (!ok || !write(editor, t.last_response)) {
+      stats.too_large.inc();
+      return false;
+    }
+    send_server(t, t.last_response);
+    if (t.direction == Direction::ToCore) {
+      stats.responses_to_outside.inc();
+    } else {
+      stats.responses_to_core.inc();
+    }
+    return true;
+  }
+
+  // A non-2xx final answer sent for an INVITE: wait for the ACK, retransmitting the answer
+  // over UDP (timers G and H).
+  void complete_invite_server(Transaction& t) noexcept {
+    t.state = ServerState::Completed;
+    if (!t.server_reliable) {
+      t.response_interval = settings_.t1;
+      t.response_retransmit_at = now_ + settings_.t1;
+    }
+    t.end_at = now_ + 64 * settings_.t1;
+  }
+
+  // ---- timers ----------------------------------------------------------------------------
+
+  void fire(Transaction& t) noexcept {
+    if (!t.final_seen) {
+      if (t.retransmit_at <= now_) {
+        send_client(t, t.request);
+        stats.retransmissions_sent.inc();
+        t.retransmit_interval = t.invite() ? 2 * t.retransmit_interval
+                                           : std::min(2 * t.retransmit_interval, settings_.t2);
+        t.retransmit_at = now_ + t.retransmit_interval;
+      }
+      if (t.timeout_at <= now_ || t.timer_c_at <= now_) {
+        if (t.timer_c_at <= now_ && !t.cancel_sent) {
+          t.cancel_wanted = true;
+          send_cancel(t);
+        }
+        time_out(t);
+      }
+    }
+    if (t.cancel_sent && t.cancel_retransmit_at <= now_ && !t.client_reliable) {
+      send_client(t, t.cancel);
+      stats.retransmissions_sent.inc();
+      t.cancel_interval = std::min(2 * t.cancel_interval, settings_.t2);
+      t.cancel_retransmit_at = now_ + t.cancel_interval;
+    }
+    if (t.cancel_timeout_at <= now_) t.cancel_retransmit_at = t.cancel_timeout_at = kNever;
+    if (t.response_retransmit_at <= now_ && !t.last_response.empty()) {
+      send_server(t, t.last_response);
+      stats.retransmissions_sent.inc();
+      t.response_interval = std::min(2 * t.response_interval, settings_.t2);
+      t.response_retransmit_at = now_ + t.response_interval;
+    }
+    if (t.end_at <= now_) release(t);
+  }
+
+  // The next hop did not answer in time: 408 to the server side (RFC 3261 16.8).
+  void time_out(Transaction& t) noexcept {
+    stats.timeouts.inc();
+    t.final_seen = true;
+    t.retransmit_at = t.timeout_at = t.timer_c_at = kNever;
+    Message& original = *scratch_;
+    if (original.parse(t.original, sip::Framing::Datagram, settings_.limits).is_valid()) {
+      answer_in_transaction(t, original, 408, "Request Timeout");
+    }
+    if (t.invite()) {
+      complete_invite_server(t);
+    } else {
+      t.state = ServerState::Completed;
+      t.end_at = now_ + (t.server_reliable ? settings_.t4 : 64 * settings_.t1);
+    }
+  }
+
+  void schedule(Transaction& t) noexcept {
+    TimePoint at =
+        std::min({t.end_at, t.response_retransmit_at, t.cancel_retransmit_at, t.cancel_timeout_at});
+    if (!t.final_seen) at = std::min({at, t.retransmit_at, t.timeout_at, t.timer_c_at});
+    if (at == t.wake_at) return;
+    t.wake_at = at;
+    if (at != kNever)
+      wakes_.push({at, static_cast<std::uint32_t>(&t - slots_.data()), t.generation});
+  }
+
+  // ---- the client side -------------------------------------------------------------------
+
+  void start_client(Transaction& t) noexcept {
+    if (!t.client_reliable) {
+      t.retransmit_interval = settings_.t1;
+      t.retransmit_at = now_ + settings_.t1;
+    }
+    t.timeout_at = now_ + 64 * settings_.t1;
+  }
+
+  void send_client(const Transaction& t, std::string_view bytes) noexcept {
+    if (t.direction == Direction::ToCore) {
+      wire_.send_inside(t.core.ip_view(), t.core.port, bytes);
+    } else {
+      (void)wire_.send_outside(t.dest_flow, bytes);
+    }
+  }
+
+  void send_server(const Transaction& t, std::string_view bytes) noexcept {
+    if (t.direction == Direction::ToCore) {
+      (void)wire_.send_outside(t.source_flow, bytes);
+    } else {
+      wire_.send_inside(t.source.ip_view(), t.source.port, bytes);
+    }
+  }
+
+  // CANCEL or ACK for the request we sent: same Request-URI, Call-ID, From, CSeq number, our
+  // Via only, the same Route set (RFC 3261 9.1, 17.1.1.3).
+  bool build_hop_request(const Transaction& t, std::string_view method, const Message* response,
+                         std::string& out) noexcept {
+    Message& sent = *scratch_;
+    if (!sent.parse(t.request, sip::Framing::Datagram, settings_.limits).is_valid()) return false;
+    Text w(*out_);
+    w << method << " " << sent.request_uri().text << " SIP/2.0\r\nVia: " << sent.top_via().text
+      << "\r\n";
+    for (const sip::HeaderField& h : sent.headers())
+      if (h.id == HeaderId::Route) w << h.line;
+    const sip::HeaderField* to =
+        response != nullptr ? response->find(HeaderId::To) : sent.find(HeaderId::To);
+    w << "Max-Forwards: 70\r\n"
+      << sent.find(HeaderId::From)->line << "To: " << to->value << "\r\n"
+      << sent.find(HeaderId::CallId)->line << "CSeq: " << sent.cseq().number << " " << method
+      << "\r\nContent-Length: 0\r\n\r\n";
+    if (!w.ok()) return false;
+    out.assign(w.view());
+    return true;
+  }
+
+  void send_cancel(Transaction& t) noexcept {
+    if (t.cancel_sent || !build_hop_request(t, "CANCEL", nullptr, t.cancel)) return;
+    t.cancel_sent = true;
+    send_client(t, t.cancel);
+    if (!t.client_reliable) {
+      t.cancel_interval = settings_.t1;
+      t.cancel_retransmit_at = now_ + settings_.t1;
+    }
+    t.cancel_timeout_at = now_ + 64 * settings_.t1;
+    schedule(t);
+  }
+
+  void send_ack_for(Transaction& t, const Message& response) noexcept {
+    if (build_hop_request(t, "ACK", &response, stateless_)) send_client(t, stateless_);
+  }
+
+  // ---- local answers ---------------------------------------------------------------------
+
+  std::string_view build_answer(const Message& m, std::uint16_t status, std::string_view reason,
+                                std::string_view source_ip, std::uint16_t source_port,
+                                std::span<const std::string_view> extra) noexcept {
+    std::array<char, 16> tag;
+    sip::ResponseSpec spec;
+    spec.status = status;
+    spec.reason = reason;
+    spec.to_tag = status == 100 ? std::string_view{} : sip::stateless_to_tag(m, tag);
+    spec.source_ip = source_ip;
+    spec.source_port = source_port;
+    spec.extra_headers = extra;
+    const std::size_t n = sip::build_response(m, spec, *out_);
+    return {out_->data(), n};
+  }
+
+  void answer_outside(const Message& m, const FlowInfo& flow, std::uint16_t status,
+                      std::string_view reason,
+                      std::span<const std::string_view> extra = {}) noexcept {
+    const std::string_view bytes =
+        build_answer(m, status, reason, flow.remote_ip, flow.remote_port, extra);
+    if (!bytes.empty()) (void)wire_.send_outside(flow.flow_token, bytes);
+  }
+
+  void answer_inside(const Message& m, const Address& source, std::uint16_t status,
+                     std::string_view reason,
+                     std::span<const std::string_view> extra = {}) noexcept {
+    const std::string_view bytes =
+        build_answer(m, status, reason, source.ip_view(), source.port, extra);
+    if (!bytes.empty()) wire_.send_inside(source.ip_view(), source.port, bytes);
+  }
+
+  // An answer of our own inside a transaction (100 Trying, 408): kept for retransmissions.
+  void answer_in_transaction(Transaction& t, const Message& request, std::uint16_t status,
+                             std::string_view reason) noexcept {
+    const std::string_view bytes =
+        build_answer(request, status, reason, t.source.ip_view(), t.source.port, {});
+    if (bytes.empty()) return;
+    t.last_response.assign(bytes);
+    send_server(t, t.last_response);
+  }
+
+  // ---- routing ---------------------------------------------------------------------------
+
+  bool is_own_address(std::string_view host, std::uint16_t port,
+                      const FlowInfo* flow) const noexcept {
+    host = strip_brackets(host);
+    if (host == settings_.inside_ip && port == settings_.inside_port) return true;
+    if (flow != nullptr && host == flow->local_ip && port == flow->local_port) return true;
+    return std::any_of(settings_.outside_addresses.begin(), settings_.outside_addresses.end(),
+                       [&](const OwnAddress& a) { return a.ip == host && a.port == port; });
+  }
+
+  // Our entries at the top of the Route set (at most two: the inside and the outside one).
+  OwnRoutes own_routes(const Message& m, const FlowInfo* flow) const noexcept {
+    OwnRoutes own;
+    auto routes = m.name_addrs(HeaderId::Route);
+    sip::NameAddr route;
+    while (own.count < 2 && routes.next(route)) {
+      const sip::Uri& uri = route.uri;
+      std::uint16_t port = uri.port;
+      if (port == 0) {
+        const auto transport = uri.param("transport");
+        port =
+            (uri.scheme == sip::Scheme::Sips || (transport && sip::iequals(transport.value, "tls")))
+                ? 5061
+                : 5060;
+      }
+      if (!is_own_address(uri.host, port, flow)) break;
+      ++own.count;
+      std::uint64_t token = 0;
+      if (own.flow_token == 0 && uri.user.size() == kUserPrefix.size() + 16 &&
+          uri.user.substr(0, kUserPrefix.size()) == kUserPrefix &&
+          parse_hex(uri.user.substr(kUserPrefix.size()), token)) {
+        own.flow_token = token;
+      }
+    }
+    return own;
+  }
+
+  // Removes our `count` entries from the top of the Route set.
+  bool rewrite_routes(const Message& m, sip::MessageEditor& editor, std::size_t count) noexcept {
+    if (count == 0) return true;
+    auto routes = m.name_addrs(HeaderId::Route);
+    sip::NameAddr route;
+    Text rest(route_buffer_);
+    std::size_t seen = 0;
+    bool any = false;
+    while (routes.next(route)) {
+      if (seen++ < count) continue;
+      if (any) rest << ", ";
+      rest << route.text;
+      any = true;
+    }
+    if (!rest.ok() || !editor.remove_headers(HeaderId::Route)) return false;
+    return !any || editor.add_header("Route", rest.view());
+  }
+
+  // The core a request from the outside goes to: the one its remaining Route names, if any,
+  // else the first configured.
+  const CoreTarget& pick_core(const Message& m, std::size_t own_count) const noexcept {
+    auto routes = m.name_addrs(HeaderId::Route);
+    sip::NameAddr route;
+    std::size_t seen = 0;
+    while (routes.next(route)) {
+      if (seen++ < own_count) continue;
+      const std::string_view host = strip_brackets(route.uri.host);
+      const std::uint16_t port = route.uri.port == 0 ? 5060 : route.uri.port;
+      for (const CoreTarget& core : settings_.cores)
+        if (core.ip == host && core.port == port) return core;
+      break;
+    }
+    return settings_.cores.front();
+  }
+
+  // RFC 3261 16.3 step 4: a request carrying our Via with the loop hash this very request
+  // would get has been here before, unchanged. The hash covers what a spiral changes
+  // (Request-URI, Route set) and what identifies the request (16.6 step 8), not the Via.
+  bool detect_loop(const Message& m, std::uint32_t hash) const noexcept {
+    auto vias = m.vias();
+    sip::Via v;
+    while (vias.next(v)) {
+      if (v.branch.size() != kBranchSize ||
+          v.branch.substr(0, kBranchPrefix.size()) != kBranchPrefix)
+        continue;
+      std::uint64_t h = 0;
+      if (parse_hex(v.branch.substr(kBranchSize - 8), h) && h == hash &&
+          is_own_address(v.host, v.port, nullptr))
+        return true;
+    }
+    return false;
+  }
+
+  static std::uint32_t loop_hash(const Message& m, std::size_t own_routes) noexcept {
+    std::uint64_t h = kFnvBasis;
+    h = fnv1a(h, m.request_uri().text);
+    h = fnv1a(h, m.call_id());
+    h = fnv1a(h, m.from().tag);
+    h = fnv1a(h, m.to().tag);
+    char number[12];
+    auto [end, ec] = std::to_chars(number, number + sizeof number, m.cseq().number);
+    (void)ec;
+    h = fnv1a(h, {number, static_cast<std::size_t>(end - number)});
+    // The Route set after ours: a spiral (through the core and back to us on the way to the
+    // other party) carries the same Request-URI as the first pass, but fewer routes.
+    auto routes = m.name_addrs(HeaderId::Route);
+    sip::NameAddr route;
+    for (std::size_t i = 0; routes.next(route); ++i)
+      if (i >= own_routes) h = fnv1a(h, route.text);
+    return static_cast<std::uint32_t>(h ^ (h >> 32));
+  }
+
+  std::string_view stateless_branch(std::string_view incoming) noexcept {
+    std::memcpy(stateless_branch_.data(), kStatelessPrefix.data(), kStatelessPrefix.size());
+    put_hex(stateless_branch_.data() + kStatelessPrefix.size(), fnv1a(kFnvBasis, incoming), 16);
+    return {stateless_branch_.data(), stateless_branch_.size()};
+  }
+
+  // ---- the transaction table -------------------------------------------------------------
+
+  static std::uint64_t server_key(std::string_view branch, std::string_view host,
+                                  std::uint16_t port, Method method) noexcept {
+    std::uint64_t h = fnv1a(kFnvBasis, branch);
+    h = fnv1a(h, host);
+    h ^= port;
+    h *= 0x100000001b3ull;
+    h ^= static_cast<std::uint64_t>(method);
+    h *= 0x100000001b3ull;
+    return h == 0 ? 1 : h;
+  }
+
+  // The server transaction a request belongs to (RFC 3261 17.2.3), by its top Via.
+  Transaction* find_server(const Message& m, Method method) noexcept {
+    const sip::Via& via = m.top_via();
+    const std::uint64_t key = server_key(via.branch, via.host, via.port, method);
+    Transaction* found = nullptr;
+    index_.find(key, [&](std::uint32_t slot) {
+      Transaction& t = slots_[slot];
+      if (t.used && t.method == method && t.server_branch == via.branch &&
+          server_sent_by_matches(t, via)) {
+        found = &t;
+        return true;
+      }
+      return false;
+    });
+    return found;
+  }
+
+  static bool server_sent_by_matches(const Transaction& t, const sip::Via& via) noexcept {
+    const std::string_view s = t.server_sent_by;
+    return s.size() == via.host.size() + 6 && s.substr(0, via.host.size()) == via.host &&
+           s.substr(via.host.size()) == port_text(via.port);
+  }
+
+  static std::string_view port_text(std::uint16_t port) noexcept {
+    static thread_local std::array<char, 6> text;
+    put_hex(text.data(), port, 6);  // fixed width: only compared, never shown
+    return {text.data(), 6};
+  }
+
+  // The client transaction a response belongs to, by our branch in its top Via (17.1.3).
+  Transaction* find_client(const Message& m) noexcept {
+    const std::string_view branch = m.top_via().branch;
+    if (branch.size() != kBranchSize || branch.substr(0, kBranchPrefix.size()) != kBranchPrefix)
+      return nullptr;
+    std::uint64_t slot = 0, generation = 0;
+    if (!parse_hex(branch.substr(kBranchPrefix.size(), 6), slot) ||
+        !parse_hex(branch.substr(kBranchPrefix.size() + 6, 8), generation))
+      return nullptr;
+    if (slot >= slots_.size()) return nullptr;
+    Transaction& t = slots_[slot];
+    if (!t.used || t.generation != generation || t.branch_view() != branch) return nullptr;
+    return &t;
+  }
+
+  Transaction* allocate() noexcept {
+    if (free_.empty()) return nullptr;
+    const std::uint32_t slot = free_.back();
+    free_.pop_back();
+    return &slots_[slot];
+  }
+
+  void begin(Transaction& t, Direction direction, const Message& m, std::uint32_t loop) noexcept {
+    const auto slot = static_cast<std::uint32_t>(&t - slots_.data());
+    t.used = true;
+    t.direction = direction;
+    t.method = m.method();
+    t.state = ServerState::Proceeding;
+    const sip::Via& via = m.top_via();
+    t.server_branch.assign(via.branch);
+    t.server_sent_by.assign(via.host);
+    t.server_sent_by += port_text(via.port);
+    t.key = server_key(via.branch, via.host, via.port, t.method);
+    index_.insert(t.key, slot);
+    stats.transactions_started.inc();
+    t.original.assign(m.bytes());
+    t.last_response.clear();
+    t.request.clear();
+    t.cancel.clear();
+    t.hidden_vias.clear();
+    t.source_flow = t.dest_flow = 0;
+    t.provisional_seen = t.final_seen = t.cancel_wanted = t.cancel_sent = false;
+    t.retransmit_at = t.timeout_at = t.timer_c_at = t.response_retransmit_at = kNever;
+    t.cancel_retransmit_at = t.cancel_timeout_at = t.end_at = t.wake_at = kNever;
+    std::memcpy(t.branch.data(), kBranchPrefix.data(), kBranchPrefix.size());
+    put_hex(t.branch.data() + kBranchPrefix.size(), slot, 6);
+    put_hex(t.branch.data() + kBranchPrefix.size() + 6, t.generation, 8);
+    put_hex(t.branch.data() + kBranchPrefix.size() + 14, loop, 8);
+  }
+
+  void release(Transaction& t) noexcept {
+    const auto slot = static_cast<std::uint32_t>(&t - slots_.data());
+    index_.erase(t.key, slot);
+    stats.transactions_ended.inc();
+    t.used = false;
+    if (++t.generation == 0) t.generation = 1;
+    t.wake_at = kNever;
+    free_.push_back(slot);
+  }
+
+  bool write(const sip::MessageEditor& editor, std::string& out) noexcept {
+    const std::size_t size = editor.size();
+    if (size == 0 || size > settings_.limits.max_message_bytes) return false;
+    out.resize(size);
+    return editor.write(std::span<char>(out.data(), out.size())) == size;
+  }
+
+  RelaySettings settings_;
+  transport::Wire& wire_;
+  std::function<TimePoint()> clock_;
+  TimePoint now_{};
+  std::vector<Transaction> slots_;
+  std::vector<std::uint32_t> free_;
+  TransactionIndex index_;
+  std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> wakes_;
+  std::vector<std::string_view> untrusted_;
+  std::unique_ptr<Message> message_;  // messages from the inside
+  std::unique_ptr<Message> scratch_;  // re-parsing what a transaction keeps
+  std::unique_ptr<std::array<char, 65536>> out_;
+  std::string stateless_;
+  std::array<char, 256> via_buffer_{};
+  std::array<char, 1024> client_via_buffer_{};
+  std::array<char, 512> record_buffer_{};
+  std::array<char, 4096> route_buffer_{};
+  std::array<char, kStatelessPrefix.size() + 16> stateless_branch_{};
+};
+
+Relay::Relay(RelaySettings settings, transport::Wire& wire,
+             std::function<Clock::time_point()> clock)
+    : impl_(std::make_unique<Impl>(std::move(settings), wire, std::move(clock))) {}
+Relay::~Relay() = default;
+
+void Relay::request_from_outside(const sip::Message& request,
+                                 const transport::FlowInfo& flow) noexcept {
+  impl_->request_from_outside(request, flow);
+}
+void Relay::response_from_outside(const sip::Message& response,
+                                  const transport::FlowInfo& flow) noexcept {
+  impl_->response_from_outside(response, flow);
+}
+void Relay::datagram_from_inside(std::string_view bytes, std::string_view source_ip,
+                                 std::uint16_t source_port) noexcept {
+  impl_->datagram_from_inside(bytes, source_ip, source_port);
+}
+void Relay::tick() noexcept {
+  impl_->tick();
+}
+const RelayStats& Relay::stats() const noexcept {
+  return impl_->stats;
+}
+std::size_t Relay::active_transactions() const noexcept {
+  return impl_->active();
+}
+const RelaySettings& Relay::settings() const noexcept {
+  return impl_->settings();
+}
+
+}  // namespace sbc::proxy

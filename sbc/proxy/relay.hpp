@@ -1,0 +1,86 @@
+#pragma once
+// The relay: a transaction-stateful, record-routing edge proxy between the outside (user agents,
+// trunks) and the inside (the SIP core), RFC 3261 sections 16 and 17. One per worker, on that
+// worker's thread; pure (no sockets): it sends through a transport::Wire and keeps time through a
+// clock it is given, so every path is unit-tested without the network.
+//
+// What it does:
+// - Server and client transactions for INVITE and non-INVITE with the timers of RFC 3261
+//   Appendix A; request retransmissions are absorbed and answered with the last response;
+//   requests to the core are retransmitted over UDP (timers A/E) and time out with 408 (B/F, C).
+// - 100 Trying for INVITE; CANCEL answered and relayed; ACK for non-2xx absorbed hop by hop;
+//   ACK and other requests for 2xx routed statelessly by Route.
+// - Our Via on top with an RFC 3261 branch that names the transaction (slot + generation) and
+//   carries a loop hash (482 for a request that comes back unchanged); received/rport (RFC 3581)
+//   on the client's Via.
+// - Record-Route (two entries, inside and outside) on dialog-creating requests; Path (RFC 3327)
+//   on REGISTER. Both carry the outside flow's token, so a request from the core that comes back
+//   through them goes down that very flow; 430 Flow Failed when it is gone (RFC 5626).
+// - Topology hiding: the core's Via stack never leaves to the outside (kept in the transaction,
+//   restored on the response).
+// - Trust boundary: identity headers (P-Asserted-Identity …) and Path from the outside are removed.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "metrics/counter.hpp"
+#include "sbc/proxy/relay_settings.hpp"
+#include "sbc/transport/routing.hpp"
+
+namespace sbc::proxy {
+
+using Clock = std::chrono::steady_clock;
+
+// Per-worker counters (one writer each), added up by the metrics scrape.
+struct RelayStats {
+  metrics::Counter requests_to_core;          // new requests relayed to the core
+  metrics::Counter requests_to_outside;       // new requests relayed from the core down a flow
+  metrics::Counter responses_to_outside;      // responses relayed to the outside
+  metrics::Counter responses_to_core;         // responses relayed to the core
+  metrics::Counter retransmissions_absorbed;  // request retransmissions answered from state
+  metrics::Counter retransmissions_sent;      // our own retransmissions (UDP timers A, E, G)
+  metrics::Counter stateless_forwarded;       // ACK for 2xx and other transaction-less requests
+  metrics::Counter timeouts;                  // 408 sent because the next hop did not answer
+  metrics::Counter cancels;                   // CANCEL matched and relayed
+  metrics::Counter no_transaction;            // CANCEL without its INVITE (481)
+  metrics::Counter flow_failed;               // 430: the flow of a registration is gone
+  metrics::Counter loops;                     // 482
+  metrics::Counter not_routable;              // request from the core without our route (403)
+  metrics::Counter table_full;                // 503: the transaction table is full
+  metrics::Counter stray_responses;           // responses matching no transaction
+  metrics::Counter inside_invalid;            // invalid messages from the inside, dropped
+  metrics::Counter too_large;                 // a relayed message would exceed the size limit
+  metrics::Counter transactions_started;
+  metrics::Counter transactions_ended;  // started - ended = active
+};
+
+class Relay final : public transport::Router {
+ public:
+  Relay(
+      RelaySettings settings, transport::Wire& wire,
+      std::function<Clock::time_point()> clock = [] { return Clock::now(); });
+  ~Relay() override;
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  void request_from_outside(const sip::Message& request,
+                            const transport::FlowInfo& flow) noexcept override;
+  void response_from_outside(const sip::Message& response,
+                             const transport::FlowInfo& flow) noexcept override;
+  void datagram_from_inside(std::string_view bytes, std::string_view source_ip,
+                            std::uint16_t source_port) noexcept override;
+  void tick() noexcept override;
+
+  const RelayStats& stats() const noexcept;
+  std::size_t active_transactions() const noexcept;
+  const RelaySettings& settings() const noexcept;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sbc::proxy

@@ -1,0 +1,54 @@
+#pragma once
+// What the relay needs to know, read from the configuration's `core` and `relay` sections.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sbc/sip/message.hpp"
+
+namespace sbc::proxy {
+
+// One address of the internal SIP core (a registrar, a PBX). UDP for now.
+struct CoreTarget {
+  std::string ip;  // an IP literal: the relay never resolves names
+  std::uint16_t port = 5060;
+  unsigned priority = 1;  // lower first
+  unsigned weight = 1;
+};
+
+// An address:port of ours; entries of Route that name one of them (with our user prefix) are ours.
+struct OwnAddress {
+  std::string ip;
+  std::uint16_t port = 0;
+};
+
+struct RelaySettings {
+  std::vector<CoreTarget> cores;
+  // This worker's inside socket, toward the core: what our Via, Path and inside Record-Route
+  // entries carry on the inside.
+  std::string inside_ip;
+  std::uint16_t inside_port = 0;
+  // Outside addresses of the listeners, to recognise our own Record-Route entries coming back.
+  std::vector<OwnAddress> outside_addresses;
+
+  // RFC 3261 Appendix A.
+  std::chrono::milliseconds t1{500};
+  std::chrono::milliseconds t2{4000};
+  std::chrono::milliseconds t4{5000};
+  std::chrono::milliseconds timer_c{180000};  // > 3 minutes (16.6 step 11) in production
+
+  // Hide the inside (Via of the core) from the outside.
+  bool topology_hiding = true;
+  // Header fields only a trusted side may set: removed from requests from the outside.
+  std::vector<std::string> untrusted_headers{"P-Asserted-Identity", "P-Preferred-Identity"};
+  // Bound of the transaction table (attacker-controlled keys): 503 above it.
+  std::uint32_t max_transactions = 32768;
+  sip::Limits limits;  // for messages from the inside
+  // Seeds the transaction generations that our branches carry; 0: random at start, so that
+  // branches differ between runs. Tests and fuzzing set one to be reproducible.
+  std::uint64_t branch_seed = 0;
+};
+
+}  // namespace sbc::proxy

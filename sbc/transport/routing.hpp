@@ -1,0 +1,51 @@
+#pragma once
+// The seam between the transport (sockets, flows) and the relay (transactions, routing). The
+// transport hands the relay every valid message it does not answer itself; the relay sends
+// through the transport's Wire. Both sides run on one worker's thread.
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "sbc/sip/message.hpp"
+#include "sbc/transport/flow.hpp"
+
+namespace sbc::transport {
+
+// Where a flow ends on our side: what our Via and Record-Route show on that side.
+struct FlowAddress {
+  Protocol protocol = Protocol::Udp;
+  std::string_view local_ip;
+  std::uint16_t local_port = 0;
+};
+
+// Implemented by the relay (sbc/proxy).
+class Router {
+ public:
+  virtual ~Router() = default;
+  // A valid request from the outside that the edge and the policies let through.
+  virtual void request_from_outside(const sip::Message& request, const FlowInfo& flow) noexcept = 0;
+  // A valid response from the outside (to a request the relay sent down a flow).
+  virtual void response_from_outside(const sip::Message& response,
+                                     const FlowInfo& flow) noexcept = 0;
+  // A datagram that arrived on the inside socket (from the core).
+  virtual void datagram_from_inside(std::string_view bytes, std::string_view source_ip,
+                                    std::uint16_t source_port) noexcept = 0;
+  // Called every few milliseconds: transaction timers.
+  virtual void tick() noexcept = 0;
+};
+
+// Implemented by the worker (sbc/transport).
+class Wire {
+ public:
+  virtual ~Wire() = default;
+  // Sends down an outside flow; false when the flow is gone.
+  virtual bool send_outside(std::uint64_t flow_token, std::string_view bytes) noexcept = 0;
+  // Our end of an outside flow, if it still exists.
+  virtual std::optional<FlowAddress> flow_address(std::uint64_t flow_token) const noexcept = 0;
+  // Sends a datagram from the inside socket.
+  virtual void send_inside(std::string_view ip, std::uint16_t port,
+                           std::string_view bytes) noexcept = 0;
+};
+
+}  // namespace sbc::transport

@@ -1,0 +1,96 @@
+// The relay on arbitrary message sequences: the input is split at 0xFF bytes into chunks; each
+// chunk's first byte says what it is (a message from the outside over TLS or UDP, a datagram
+// from the core, or time passing) and the rest is the message. Outside messages go through the
+// edge first, as in production. Everything the relay sends must itself be a valid SIP message:
+// the relay must never turn valid input into something broken, whatever the sequence.
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string_view>
+
+#include "sbc/proxy/relay.hpp"
+#include "sbc/transport/edge_handler.hpp"
+
+using namespace sbc;
+
+namespace {
+
+constexpr std::uint64_t kTlsFlow = 0x0100000200000003ull;
+constexpr std::uint64_t kUdpFlow = 0x0100000500000007ull;
+
+struct CheckingWire : transport::Wire {
+  std::unique_ptr<sip::Message> message = std::make_unique<sip::Message>();
+  void check(std::string_view bytes) {
+    if (!message->parse(bytes, sip::Framing::Datagram, {}).is_valid()) std::abort();
+  }
+  bool send_outside(std::uint64_t token, std::string_view bytes) noexcept override {
+    if (token != kTlsFlow && token != kUdpFlow) return false;
+    check(bytes);
+    return true;
+  }
+  std::optional<transport::FlowAddress> flow_address(std::uint64_t token) const noexcept override {
+    if (token == kTlsFlow)
+      return transport::FlowAddress{transport::Protocol::Tls, "198.51.100.1", 5061};
+    if (token == kUdpFlow)
+      return transport::FlowAddress{transport::Protocol::Udp, "198.51.100.1", 5060};
+    return std::nullopt;
+  }
+  void send_inside(std::string_view, std::uint16_t, std::string_view bytes) noexcept override {
+    check(bytes);
+  }
+};
+
+transport::FlowInfo flow(bool tls) {
+  transport::FlowInfo f;
+  f.protocol = tls ? transport::Protocol::Tls : transport::Protocol::Udp;
+  f.local_ip = "198.51.100.1";
+  f.local_port = tls ? 5061 : 5060;
+  f.remote_ip = tls ? "203.0.113.5" : "203.0.113.9";
+  f.remote_port = tls ? 40000 : 5062;
+  f.flow_token = tls ? kTlsFlow : kUdpFlow;
+  return f;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static CheckingWire wire;
+  static transport::EdgeHandler edge({});
+  auto now = proxy::Clock::time_point(std::chrono::seconds(1000));
+  proxy::RelaySettings settings;
+  settings.cores = {{"10.0.0.10", 5070, 1, 1}};
+  settings.inside_ip = "10.0.0.1";
+  settings.inside_port = 15060;
+  settings.outside_addresses = {{"198.51.100.1", 5060}, {"198.51.100.1", 5061}};
+  settings.max_transactions = 16;
+  settings.branch_seed = 1;
+  proxy::Relay relay(settings, wire, [&now] { return now; });
+  edge.set_router(&relay);
+
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  for (int guard = 0; guard < 64 && !input.empty(); ++guard) {
+    const std::size_t end = input.find('\xff');
+    const std::string_view chunk = input.substr(0, end);
+    input = end == std::string_view::npos ? std::string_view{} : input.substr(end + 1);
+    if (chunk.empty()) continue;
+    const std::string_view message = chunk.substr(1);
+    switch (static_cast<unsigned char>(chunk[0]) % 4) {
+      case 0:
+        (void)edge.handle(message, sip::Framing::Datagram, flow(true));
+        break;
+      case 1:
+        (void)edge.handle(message, sip::Framing::Datagram, flow(false));
+        break;
+      case 2:
+        relay.datagram_from_inside(message, "10.0.0.10", 5070);
+        break;
+      case 3:
+        now += std::chrono::milliseconds(100 * (1 + (message.empty() ? 0 : message[0] & 0x7F)));
+        relay.tick();
+        break;
+    }
+  }
+  edge.set_router(nullptr);
+  return 0;
+}

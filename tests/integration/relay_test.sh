@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# The relay against a real core: Kamailio from Debian as registrar and proxy (Path stored,
+# Record-Route followed), and tests/tools/sip_ua as user agents over UDP and TCP. Covers
+# registration through the SBC, calls in both directions (the core's INVITE reaches the callee
+# over the flow it registered on, via Path), CANCEL, a flow that is gone (430), a core that does
+# not answer (408), retransmissions absorbed, and the core's Via never shown to the outside.
+# usage: relay_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
+ua=$(readlink -f "$4")
+here=$(dirname "$(readlink -f "$0")")
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  jobs -p | xargs -r kill 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+
+base=$(free_port_base 22000 2000)
+sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2))
+modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
+sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core.cfg
+kamailio -DD -E -f core.cfg >core.log 2>&1 &
+pids+=($!)
+
+cat >sbc.yaml <<YAML
+workers: 2
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: $sbc_port}
+  - {transport: tcp, address: 127.0.0.1, port: $sbc_port}
+core:
+  targets: [{uri: "sip:127.0.0.1:$core_port"}]
+relay:
+  timers: {t1_ms: 100}    # 64*T1 = 6.4 s: the timeout test stays short
+metrics: {port: $metrics_port}
+YAML
+"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do
+  curl -fsS "http://127.0.0.1:$metrics_port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+for _ in $(seq 50); do grep -q "core got\|main(): processes" core.log && break; sleep 0.1; done
+sleep 0.3
+
+ua() { "$ua" "$1" 127.0.0.1 "$sbc_port" "${@:2}"; }
+
+# --- a call from a TCP user to a UDP user, both registered through the SBC
+SIP_UA_DUMP=bob.dump ua udp bob register serve 6 >bob.out 2>&1 &
+sleep 0.5
+ua tcp alice register call sip:bob@example.com request MESSAGE sip:bob@example.com >alice.out 2>&1 || true
+wait $! 2>/dev/null || true
+check "alice registers over TCP through the SBC" grep -qx "REGISTER 200" alice.out
+check "bob registers over UDP through the SBC" grep -qx "REGISTER 200" bob.out
+check "alice's call reaches bob through SBC and core, and he answers" grep -qx "INVITE 200" alice.out
+check "bob gets the INVITE, the ACK and the BYE" \
+  bash -c 'grep -qx "INVITE received" bob.out && grep -qx "ACK received" bob.out && grep -qx "BYE received" bob.out'
+check "the BYE crosses SBC, core and SBC again (spiral, not a loop) and is answered 200" grep -qx "BYE 200" alice.out
+check "a MESSAGE reaches bob over his registered flow" grep -qx "MESSAGE 200" alice.out
+# Topology hiding: what bob got from the core has one Via (ours), never the core's.
+invite_vias=$(awk '/^INVITE /{f=1} f && /^Via:/{n++} f && /^----/{print n; exit}' bob.dump)
+check "the INVITE bob receives carries one Via, the SBC's (got ${invite_vias:-none})" test "${invite_vias:-0}" = 1
+check "no Via of the core ($core_port) reaches the outside" \
+  bash -c "! grep -E '^Via:.*:$core_port' bob.dump"
+check "our Path is not shown to the outside" bash -c "! grep -qi '^Path:' bob.dump"
+
+# --- the other direction: the core's INVITE reaches a TCP user over her connection (Path)
+ua tcp carol register serve 5 >carol.out 2>&1 &
+carol=$!
+sleep 0.5
+ua udp dave register call sip:carol@example.com >dave.out 2>&1 || true
+wait $carol 2>/dev/null || true
+check "a call to a TCP user goes down the connection she registered on" grep -qx "INVITE 200" dave.out
+check "and is torn down" grep -qx "BYE 200" dave.out
+check "carol receives INVITE, ACK and BYE over TCP" \
+  bash -c 'grep -qx "INVITE received" carol.out && grep -qx "BYE received" carol.out'
+
+# --- CANCEL before the answer
+ua udp erin ringonly register serve 4 >erin.out 2>&1 &
+erin=$!
+sleep 0.5
+ua tcp frank ring sip:erin@example.com >frank.out 2>&1 || true
+wait $erin 2>/dev/null || true
+check "the caller hears ringing" grep -qx "INVITE 180" frank.out
+check "CANCEL is answered 200" grep -qx "CANCEL 200" frank.out
+check "the INVITE ends 487 after CANCEL" grep -qx "INVITE 487" frank.out
+check "the callee got the CANCEL through SBC and core" grep -qx "CANCEL received" erin.out
+
+# --- a registration whose connection is gone: 430 Flow Failed (RFC 5626)
+ua tcp gina register >gina.out 2>&1 || true
+sleep 0.3
+ua udp hank request MESSAGE sip:gina@example.com >hank.out 2>&1 || true
+check "a request for a user whose flow is gone gets 430" grep -qx "MESSAGE 430" hank.out
+
+# --- the core does not answer: the SBC answers 408 itself (64*T1)
+ua udp ivan request OPTIONS sip:slow@example.com >ivan.out 2>&1 || true
+check "a request the core never answers ends 408 from the SBC" grep -qx "OPTIONS 408" ivan.out
+
+# --- a UDP retransmission is absorbed: the core sees the REGISTER once
+cat >register.sip <<SIP
+REGISTER sip:example.com SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKretrans1;rport
+Max-Forwards: 70
+From: <sip:judy@example.com>;tag=j1
+To: <sip:judy@example.com>
+Call-ID: retransmitted-register@test
+CSeq: 1 REGISTER
+Contact: <sip:judy@127.0.0.1:5999>
+Expires: 60
+Content-Length: 0
+
+SIP
+sed -i 's/$/\r/' register.sip
+# From one source port, as a UDP client retransmits.
+export SIP_PROBE_LOCAL_PORT=$((base + 3))
+first=$("$probe" udp 127.0.0.1 "$sbc_port" register.sip 3000 || true)
+second=$("$probe" udp 127.0.0.1 "$sbc_port" register.sip 3000 || true)
+unset SIP_PROBE_LOCAL_PORT
+check "the REGISTER is answered 200 ($first)" grep -q "200" <<<"$first"
+check "its retransmission gets the same answer from the SBC ($second)" grep -q "200" <<<"$second"
+sleep 0.3
+core_registers=$(grep -c "core got REGISTER" core.log || true)
+metrics=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics")
+absorbed=$(awk '/^sbc_relay_retransmissions_total\{kind="absorbed"\}/{print $2}' <<<"$metrics")
+check "the SBC counts the absorbed retransmission (absorbed=$absorbed)" test "${absorbed:-0}" -ge 1
+to_core=$(awk '/^sbc_relay_requests_total\{direction="to_core"\}/{print $2}' <<<"$metrics")
+to_outside=$(awk '/^sbc_relay_requests_total\{direction="to_outside"\}/{print $2}' <<<"$metrics")
+check "requests relayed both ways are counted (to_core=$to_core to_outside=$to_outside)" \
+  test "${to_core:-0}" -ge 10 -a "${to_outside:-0}" -ge 3
+timeouts=$(awk '/^sbc_relay_rejections_total\{reason="timeout"\}/{print $2}' <<<"$metrics")
+check "the timeout is counted (timeout=$timeouts)" test "${timeouts:-0}" -ge 1
+# 6 users registered through the SBC, and judy once: a retransmission never reaches the core.
+check "the core saw each REGISTER once ($core_registers)" test "$core_registers" = 7
+
+if [ "$failures" -ne 0 ]; then
+  echo "--- sbc.log"; cat sbc.log
+  echo "--- core.log (tail)"; tail -n 40 core.log
+  for f in *.out; do echo "--- $f"; cat "$f"; done
+fi
+exit $((failures > 0))

@@ -1,0 +1,441 @@
+// A minimal SIP user agent for the relay's integration tests, on plain POSIX sockets so that it
+// shares no code with the SBC under test. It talks to one SBC address over UDP or TCP and runs a
+// list of actions in order:
+//
+//   sip_ua udp|tcp SBC_IP SBC_PORT USER ACTION...
+//     register            REGISTER sip:example.com for USER; prints "REGISTER <status>"
+//     serve SECONDS       answers what arrives for SECONDS: INVITE with 180 then 200, BYE, MESSAGE,
+//                         OPTIONS and CANCEL with 200 (487 for the INVITE); prints "<METHOD>
+//                         received"
+//     call URI            INVITE URI; on 2xx sends ACK, then BYE; prints "INVITE <status>",
+//                         "BYE <status>"
+//     ring URI            INVITE URI that the callee rings for (use a user that `serve`s with
+//                         "-ringonly"); on 180 sends CANCEL; prints "CANCEL <status>" and the
+//                         INVITE's final status
+//     request METHOD URI  one out-of-dialog request; prints "METHOD <status>"
+//     ringonly            makes later `serve` actions ring without answering
+// With SIP_UA_DUMP=FILE every message received is appended to FILE (for checks on headers).
+// Exit status: 0 when every action got a final answer, 1 otherwise.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Msg {
+  std::string raw;
+  std::string first_line;
+  std::vector<std::pair<std::string, std::string>> headers;  // long lower-case name, value
+  bool request() const { return first_line.rfind("SIP/2.0 ", 0) != 0; }
+  int status() const { return request() ? 0 : std::atoi(first_line.c_str() + 8); }
+  std::string method() const {
+    if (request()) return first_line.substr(0, first_line.find(' '));
+    const std::string cseq = get("cseq");
+    return cseq.substr(cseq.find(' ') + 1);
+  }
+  std::string get(const std::string& name) const {
+    for (const auto& [n, v] : headers)
+      if (n == name) return v;
+    return {};
+  }
+  std::vector<std::string> all(const std::string& name) const {
+    std::vector<std::string> out;
+    for (const auto& [n, v] : headers)
+      if (n == name) out.push_back(v);
+    return out;
+  }
+};
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string long_name(const std::string& name) {
+  const std::string n = lower(name);
+  if (n == "v") return "via";
+  if (n == "f") return "from";
+  if (n == "t") return "to";
+  if (n == "i") return "call-id";
+  if (n == "m") return "contact";
+  if (n == "l") return "content-length";
+  return n;
+}
+
+std::optional<Msg> parse(const std::string& raw) {
+  Msg m;
+  m.raw = raw;
+  std::size_t end = raw.find("\r\n\r\n");
+  if (end == std::string::npos) return std::nullopt;
+  std::size_t pos = raw.find("\r\n");
+  m.first_line = raw.substr(0, pos);
+  pos += 2;
+  while (pos < end) {
+    std::size_t eol = raw.find("\r\n", pos);
+    const std::string line = raw.substr(pos, eol - pos);
+    pos = eol + 2;
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(0, colon);
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    std::string value = line.substr(colon + 1);
+    while (!value.empty() && value.front() == ' ') value.erase(0, 1);
+    m.headers.emplace_back(long_name(name), value);
+  }
+  return m;
+}
+
+// Splits a header value at commas outside <> and quotes.
+std::vector<std::string> split_list(const std::string& value) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool angle = false, quote = false;
+  for (char c : value) {
+    if (c == '"') quote = !quote;
+    if (!quote && c == '<') angle = true;
+    if (!quote && c == '>') angle = false;
+    if (c == ',' && !angle && !quote) {
+      out.push_back(cur);
+      cur.clear();
+      continue;
+    }
+    if (!(cur.empty() && c == ' ')) cur += c;
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+std::string uri_of(const std::string& name_addr) {
+  const std::size_t lt = name_addr.find('<');
+  if (lt == std::string::npos) return name_addr.substr(0, name_addr.find(';'));
+  return name_addr.substr(lt + 1, name_addr.find('>') - lt - 1);
+}
+
+class Ua {
+ public:
+  Ua(bool tcp, std::string sbc_ip, int sbc_port, std::string user)
+      : tcp_(tcp), user_(std::move(user)) {
+    fd_ = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+    sbc_.sin_family = AF_INET;
+    sbc_.sin_port = htons(static_cast<uint16_t>(sbc_port));
+    inet_pton(AF_INET, sbc_ip.c_str(), &sbc_.sin_addr);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
+    bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local);
+    if (tcp && connect(fd_, reinterpret_cast<sockaddr*>(&sbc_), sizeof sbc_) != 0) {
+      std::perror("connect");
+      std::exit(1);
+    }
+    socklen_t len = sizeof local;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);
+    port_ = ntohs(local.sin_port);
+  }
+
+  std::string transport() const { return tcp_ ? "TCP" : "UDP"; }
+  std::string contact() const {
+    return "<sip:" + user_ + "@127.0.0.1:" + std::to_string(port_) +
+           ";transport=" + lower(transport()) + ">";
+  }
+  std::string via() {
+    return "SIP/2.0/" + transport() + " 127.0.0.1:" + std::to_string(port_) + ";branch=z9hG4bK" +
+           token() + ";rport";
+  }
+  std::string token() { return std::to_string(random_()); }
+
+  void send(const std::string& bytes) {
+    if (tcp_) {
+      std::size_t off = 0;
+      while (off < bytes.size()) {
+        const ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
+        if (n <= 0) return;
+        off += static_cast<std::size_t>(n);
+      }
+    } else {
+      sendto(fd_, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&sbc_), sizeof sbc_);
+    }
+  }
+
+  // The next message, or nothing when `deadline` passes.
+  std::optional<Msg> receive(Clock::time_point deadline) {
+    auto m = receive_one(deadline);
+    if (m && std::getenv("SIP_UA_DUMP") != nullptr) {
+      std::ofstream dump(std::getenv("SIP_UA_DUMP"), std::ios::app);
+      dump << m->raw << "----\n";
+    }
+    return m;
+  }
+
+  std::optional<Msg> receive_one(Clock::time_point deadline) {
+    for (;;) {
+      if (auto m = take_buffered()) return m;
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return std::nullopt;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      char buf[65536];
+      const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        if (tcp_) return std::nullopt;
+        continue;
+      }
+      if (tcp_) {
+        stream_.append(buf, static_cast<std::size_t>(n));
+      } else {
+        return parse(std::string(buf, static_cast<std::size_t>(n)));
+      }
+    }
+  }
+
+  // Waits for a final response to (call_id, method), answering requests that arrive meanwhile.
+  std::optional<Msg> wait_final(const std::string& call_id, const std::string& method, int seconds,
+                                bool print_provisional = false,
+                                const std::string& on_ringing_cancel = {}) {
+    const auto deadline = Clock::now() + std::chrono::seconds(seconds);
+    while (auto m = receive(deadline)) {
+      if (m->request()) {
+        answer(*m);
+        continue;
+      }
+      if (m->get("call-id") != call_id || m->method() != method) continue;
+      if (m->status() < 200) {
+        if (print_provisional && m->status() > 100)
+          std::cout << method << " " << m->status() << std::endl;
+        if (m->status() == 180 && !on_ringing_cancel.empty()) {
+          send(on_ringing_cancel);
+          std::cout << "CANCEL sent" << std::endl;
+        }
+        continue;
+      }
+      return m;
+    }
+    return std::nullopt;
+  }
+
+  bool do_register() {
+    const std::string call_id = token() + "@ua";
+    const std::string req = "REGISTER sip:example.com SIP/2.0\r\nVia: " + via() +
+                            "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ +
+                            "@example.com>;tag=" + token() + "\r\nTo: <sip:" + user_ +
+                            "@example.com>\r\nCall-ID: " + call_id +
+                            "\r\nCSeq: 1 REGISTER\r\nContact: " + contact() +
+                            "\r\nExpires: 300\r\nUser-Agent: sip_ua\r\nContent-Length: 0\r\n\r\n";
+    send(req);
+    auto r = wait_final(call_id, "REGISTER", 5);
+    std::cout << "REGISTER " << (r ? std::to_string(r->status()) : "timeout") << std::endl;
+    return r && r->status() == 200;
+  }
+
+  bool request(const std::string& method, const std::string& uri) {
+    const std::string call_id = token() + "@ua";
+    send(method + " " + uri + " SIP/2.0\r\nVia: " + via() + "\r\nMax-Forwards: 70\r\nFrom: <sip:" +
+         user_ + "@example.com>;tag=" + token() + "\r\nTo: <" + uri + ">\r\nCall-ID: " + call_id +
+         "\r\nCSeq: 1 " + method + "\r\nContent-Length: 0\r\n\r\n");
+    auto r = wait_final(call_id, method, 40);
+    std::cout << method << " " << (r ? std::to_string(r->status()) : "timeout") << std::endl;
+    return r.has_value();
+  }
+
+  std::string invite_text(const std::string& uri, const std::string& call_id,
+                          const std::string& from_tag, const std::string& branch_via) {
+    const std::string sdp =
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        "m=audio 40000 RTP/AVP 0\r\n";
+    return "INVITE " + uri + " SIP/2.0\r\nVia: " + branch_via +
+           "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ + "@example.com>;tag=" + from_tag +
+           "\r\nTo: <" + uri + ">\r\nCall-ID: " + call_id +
+           "\r\nCSeq: 1 INVITE\r\nContact: " + contact() +
+           "\r\nContent-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
+           "\r\n\r\n" + sdp;
+  }
+
+  bool call(const std::string& uri) {
+    const std::string call_id = token() + "@ua", from_tag = token();
+    send(invite_text(uri, call_id, from_tag, via()));
+    auto r = wait_final(call_id, "INVITE", 30, true);
+    std::cout << "INVITE " << (r ? std::to_string(r->status()) : "timeout") << std::endl;
+    if (!r) return false;
+    if (r->status() >= 300) return true;
+    // The dialog: route set = Record-Route reversed, remote target = Contact.
+    std::vector<std::string> routes;
+    for (const std::string& v : r->all("record-route"))
+      for (const std::string& e : split_list(v)) routes.push_back(e);
+    std::string route_lines;
+    for (auto it = routes.rbegin(); it != routes.rend(); ++it)
+      route_lines += "Route: " + *it + "\r\n";
+    const std::string target = uri_of(r->get("contact"));
+    const std::string to = r->get("to");
+    auto in_dialog = [&](const std::string& method, int cseq) {
+      return method + " " + target + " SIP/2.0\r\nVia: " + via() + "\r\nMax-Forwards: 70\r\n" +
+             route_lines + "From: <sip:" + user_ + "@example.com>;tag=" + from_tag +
+             "\r\nTo: " + to + "\r\nCall-ID: " + call_id + "\r\nCSeq: " + std::to_string(cseq) +
+             " " + method + "\r\nContent-Length: 0\r\n\r\n";
+    };
+    send(in_dialog("ACK", 1));
+    // Hold the call a moment, then hang up.
+    const auto hold = Clock::now() + std::chrono::milliseconds(300);
+    while (auto m = receive(hold))
+      if (m->request()) answer(*m);
+    send(in_dialog("BYE", 2));
+    auto bye = wait_final(call_id, "BYE", 10);
+    std::cout << "BYE " << (bye ? std::to_string(bye->status()) : "timeout") << std::endl;
+    return bye.has_value();
+  }
+
+  bool ring_and_cancel(const std::string& uri) {
+    const std::string call_id = token() + "@ua", from_tag = token();
+    const std::string branch_via = via();
+    const std::string invite = invite_text(uri, call_id, from_tag, branch_via);
+    send(invite);
+    const std::string cancel = "CANCEL " + uri + " SIP/2.0\r\nVia: " + branch_via +
+                               "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ +
+                               "@example.com>;tag=" + from_tag + "\r\nTo: <" + uri +
+                               ">\r\nCall-ID: " + call_id +
+                               "\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n";
+    // The CANCEL's 200 and the INVITE's 487 may come in either order.
+    bool cancel_answered = false;
+    std::optional<Msg> final;
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    bool cancelled = false;
+    while (auto m = receive(deadline)) {
+      if (m->request()) {
+        answer(*m);
+        continue;
+      }
+      if (m->get("call-id") != call_id) continue;
+      if (m->method() == "INVITE" && m->status() == 180 && !cancelled) {
+        std::cout << "INVITE 180" << std::endl;
+        send(cancel);
+        cancelled = true;
+      } else if (m->method() == "CANCEL" && m->status() >= 200) {
+        std::cout << "CANCEL " << m->status() << std::endl;
+        cancel_answered = true;
+      } else if (m->method() == "INVITE" && m->status() >= 200) {
+        final = m;
+        std::cout << "INVITE " << m->status() << std::endl;
+        const std::string ack = "ACK " + uri + " SIP/2.0\r\nVia: " + branch_via +
+                                "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ +
+                                "@example.com>;tag=" + from_tag + "\r\nTo: " + m->get("to") +
+                                "\r\nCall-ID: " + call_id +
+                                "\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n";
+        send(ack);
+      }
+      if (cancel_answered && final) return true;
+    }
+    return false;
+  }
+
+  void serve(int seconds) {
+    const auto deadline = Clock::now() + std::chrono::seconds(seconds);
+    while (auto m = receive(deadline))
+      if (m->request()) answer(*m);
+  }
+
+  bool ring_only = false;
+
+ private:
+  std::string response(const Msg& req, int status, const std::string& reason,
+                       const std::string& extra = {}) {
+    std::string r = "SIP/2.0 " + std::to_string(status) + " " + reason + "\r\n";
+    for (const std::string& v : req.all("via")) r += "Via: " + v + "\r\n";
+    if (req.method() == "INVITE")
+      for (const std::string& v : req.all("record-route")) r += "Record-Route: " + v + "\r\n";
+    r += "From: " + req.get("from") + "\r\n";
+    std::string to = req.get("to");
+    if (to.find(";tag=") == std::string::npos && status > 100) to += ";tag=" + local_tag_;
+    r += "To: " + to + "\r\nCall-ID: " + req.get("call-id") + "\r\nCSeq: " + req.get("cseq") +
+         "\r\n" + extra + "Content-Length: 0\r\n\r\n";
+    return r;
+  }
+
+  void answer(const Msg& req) {
+    const std::string method = req.method();
+    std::cout << method << " received" << std::endl;
+    if (method == "ACK") return;
+    if (method == "INVITE") {
+      pending_invite_ = req;
+      send(response(req, 180, "Ringing", "Contact: " + contact() + "\r\n"));
+      if (!ring_only) send(response(req, 200, "OK", "Contact: " + contact() + "\r\n"));
+      return;
+    }
+    if (method == "CANCEL") {
+      send(response(req, 200, "OK"));
+      if (pending_invite_ && pending_invite_->get("call-id") == req.get("call-id"))
+        send(response(*pending_invite_, 487, "Request Terminated"));
+      return;
+    }
+    send(response(req, 200, "OK"));
+  }
+
+  std::optional<Msg> take_buffered() {
+    const std::size_t end = stream_.find("\r\n\r\n");
+    if (end == std::string::npos) return std::nullopt;
+    auto head = parse(stream_.substr(0, end + 4));
+    if (!head) return std::nullopt;
+    const std::size_t body =
+        static_cast<std::size_t>(std::atoi(head->get("content-length").c_str()));
+    if (stream_.size() < end + 4 + body) return std::nullopt;
+    auto m = parse(stream_.substr(0, end + 4 + body));
+    stream_.erase(0, end + 4 + body);
+    return m;
+  }
+
+  bool tcp_;
+  std::string user_;
+  int fd_ = -1;
+  sockaddr_in sbc_{};
+  int port_ = 0;
+  std::string stream_;
+  std::mt19937_64 random_{std::random_device{}()};
+  std::string local_tag_ = std::to_string(std::random_device{}());
+  std::optional<Msg> pending_invite_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 6) {
+    std::cerr << "usage: sip_ua udp|tcp SBC_IP SBC_PORT USER ACTION...\n";
+    return 2;
+  }
+  Ua ua(std::string(argv[1]) == "tcp", argv[2], std::atoi(argv[3]), argv[4]);
+  bool ok = true;
+  for (int i = 5; i < argc; ++i) {
+    const std::string action = argv[i];
+    if (action == "register") {
+      ok = ua.do_register() && ok;
+    } else if (action == "serve" && i + 1 < argc) {
+      ua.serve(std::atoi(argv[++i]));
+    } else if (action == "call" && i + 1 < argc) {
+      ok = ua.call(argv[++i]) && ok;
+    } else if (action == "ring" && i + 1 < argc) {
+      ok = ua.ring_and_cancel(argv[++i]) && ok;
+    } else if (action == "request" && i + 2 < argc) {
+      const std::string method = argv[++i];
+      ok = ua.request(method, argv[++i]) && ok;
+    } else if (action == "ringonly") {
+      ua.ring_only = true;
+    } else {
+      std::cerr << "sip_ua: unknown action " << action << "\n";
+      return 2;
+    }
+  }
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,521 @@
+#include "sbc/proxy/relay.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sbc/sip/message.hpp"
+
+using namespace sbc;
+using namespace std::chrono_literals;
+using proxy::Clock;
+using transport::FlowInfo;
+using transport::Protocol;
+
+namespace {
+
+// Records what the relay sends; flows exist while they are in `flows`.
+struct FakeWire : transport::Wire {
+  struct Sent {
+    bool outside = false;
+    std::uint64_t flow = 0;
+    std::string ip;
+    std::uint16_t port = 0;
+    std::string bytes;
+  };
+  std::vector<Sent> sent;
+  std::map<std::uint64_t, transport::FlowAddress> flows;
+
+  bool send_outside(std::uint64_t flow_token, std::string_view bytes) noexcept override {
+    if (!flows.contains(flow_token)) return false;
+    sent.push_back({true, flow_token, {}, 0, std::string(bytes)});
+    return true;
+  }
+  std::optional<transport::FlowAddress> flow_address(std::uint64_t token) const noexcept override {
+    const auto it = flows.find(token);
+    if (it == flows.end()) return std::nullopt;
+    return it->second;
+  }
+  void send_inside(std::string_view ip, std::uint16_t port,
+                   std::string_view bytes) noexcept override {
+    sent.push_back({false, 0, std::string(ip), port, std::string(bytes)});
+  }
+  std::vector<Sent> take() { return std::exchange(sent, {}); }
+};
+
+constexpr std::uint64_t kAliceFlow = 0x0100000200000003ull;  // a TLS connection
+constexpr std::uint64_t kBobFlow = 0x0100000500000007ull;    // a UDP peer
+
+FlowInfo alice_flow() {
+  FlowInfo f;
+  f.protocol = Protocol::Tls;
+  f.local_ip = "198.51.100.1";
+  f.local_port = 5061;
+  f.remote_ip = "203.0.113.5";
+  f.remote_port = 40000;
+  f.flow_token = kAliceFlow;
+  return f;
+}
+
+FlowInfo bob_flow() {
+  FlowInfo f;
+  f.protocol = Protocol::Udp;
+  f.local_ip = "198.51.100.1";
+  f.local_port = 5060;
+  f.remote_ip = "203.0.113.9";
+  f.remote_port = 5062;
+  f.flow_token = kBobFlow;
+  return f;
+}
+
+struct Harness {
+  FakeWire wire;
+  Clock::time_point now = Clock::time_point(1000s);
+  std::unique_ptr<proxy::Relay> relay;
+  std::unique_ptr<sip::Message> in = std::make_unique<sip::Message>();
+  std::unique_ptr<sip::Message> out = std::make_unique<sip::Message>();
+  std::string in_bytes;
+
+  explicit Harness(std::uint32_t max_transactions = 64) {
+    proxy::RelaySettings s;
+    s.cores = {{"10.0.0.10", 5070, 1, 1}};
+    s.inside_ip = "10.0.0.1";
+    s.inside_port = 15060;
+    s.outside_addresses = {{"198.51.100.1", 5060}, {"198.51.100.1", 5061}};
+    s.max_transactions = max_transactions;
+    wire.flows[kAliceFlow] = {Protocol::Tls, "198.51.100.1", 5061};
+    wire.flows[kBobFlow] = {Protocol::Udp, "198.51.100.1", 5060};
+    relay = std::make_unique<proxy::Relay>(s, wire, [this] { return now; });
+  }
+
+  void from_outside(const std::string& bytes, const FlowInfo& flow) {
+    in_bytes = bytes;
+    const auto framing =
+        flow.protocol == Protocol::Udp ? sip::Framing::Datagram : sip::Framing::Stream;
+    REQUIRE(in->parse(in_bytes, framing, {}).is_valid());
+    if (in->is_request()) {
+      relay->request_from_outside(*in, flow);
+    } else {
+      relay->response_from_outside(*in, flow);
+    }
+  }
+  void from_core(const std::string& bytes, std::string_view ip = "10.0.0.10",
+                 std::uint16_t port = 5070) {
+    relay->datagram_from_inside(bytes, ip, port);
+  }
+  void advance(std::chrono::milliseconds d) {
+    // Tick as the worker does, every 10 ms.
+    for (auto steps = d / 10ms; steps > 0; --steps) {
+      now += 10ms;
+      relay->tick();
+    }
+  }
+  // Parses a sent message (kept alive in `keep`).
+  const sip::Message& parse(const FakeWire::Sent& s) {
+    keep = s.bytes;
+    REQUIRE(out->parse(keep, sip::Framing::Datagram, {}).is_valid());
+    return *out;
+  }
+  std::string keep;
+};
+
+std::string header(const sip::Message& m, sip::HeaderId id) {
+  const sip::HeaderField* h = m.find(id);
+  return h != nullptr ? std::string(h->value) : std::string();
+}
+
+std::string all_values(const sip::Message& m, sip::HeaderId id) {
+  std::string joined;
+  for (const sip::HeaderField& h : m.headers()) {
+    if (h.id != id) continue;
+    if (!joined.empty()) joined += ", ";
+    joined += h.value;
+  }
+  return joined;
+}
+
+std::string alice_register(std::string_view branch = "z9hG4bKreg1") {
+  return std::string("REGISTER sip:example.com SIP/2.0\r\n") +
+         "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=" + std::string(branch) + ";rport\r\n" +
+         "Max-Forwards: 70\r\n"
+         "From: <sip:alice@example.com>;tag=r1\r\n"
+         "To: <sip:alice@example.com>\r\n"
+         "Call-ID: reg-1@192.168.1.20\r\n"
+         "CSeq: 1 REGISTER\r\n"
+         "Contact: <sip:alice@192.168.1.20:5061;transport=tls>\r\n"
+         "Path: <sip:evil@192.0.2.66;lr>\r\n"
+         "P-Asserted-Identity: <sip:boss@example.com>\r\n"
+         "Expires: 600\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+// The response a core gives to `request` (as the relay sent it), with Via copied.
+std::string core_answer(const sip::Message& request, int status, std::string_view reason,
+                        std::string_view to_tag = "core1", std::string_view extra = "") {
+  std::string r = "SIP/2.0 " + std::to_string(status) + " " + std::string(reason) + "\r\n";
+  for (const sip::HeaderField& h : request.headers())
+    if (h.id == sip::HeaderId::Via || h.id == sip::HeaderId::RecordRoute) r += h.line;
+  r += "From: " + header(request, sip::HeaderId::From) + "\r\n";
+  r += "To: " + header(request, sip::HeaderId::To);
+  if (!to_tag.empty() && status > 100) r += ";tag=" + std::string(to_tag);
+  r += "\r\nCall-ID: " + header(request, sip::HeaderId::CallId) + "\r\n";
+  r += "CSeq: " + header(request, sip::HeaderId::CSeq) + "\r\n";
+  r += extra;
+  r += "Content-Length: 0\r\n\r\n";
+  return r;
+}
+
+std::string alice_invite(std::string_view branch = "z9hG4bKinv1") {
+  return std::string("INVITE sip:bob@example.com SIP/2.0\r\n") +
+         "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=" + std::string(branch) + ";rport\r\n" +
+         "Max-Forwards: 70\r\n"
+         "Route: <sip:198.51.100.1:5061;transport=tls;lr>\r\n"
+         "From: <sip:alice@example.com>;tag=a1\r\n"
+         "To: <sip:bob@example.com>\r\n"
+         "Call-ID: call-1@192.168.1.20\r\n"
+         "CSeq: 10 INVITE\r\n"
+         "Contact: <sip:alice@192.168.1.20:5061;transport=tls>\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("relay: a REGISTER goes to the core with our Via, a Path naming its flow, and comes back",
+          "[relay]") {
+  Harness h;
+  h.from_outside(alice_register(), alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(sent[0].ip == "10.0.0.10");
+  CHECK(sent[0].port == 5070);
+  const sip::Message& fwd = h.parse(sent[0]);
+  // Our Via on top, the client's below it with received and rport (RFC 3581).
+  CHECK(fwd.via_count() == 2);
+  CHECK(fwd.top_via().host == "10.0.0.1");
+  CHECK(fwd.top_via().port == 15060);
+  CHECK(fwd.top_via().branch.starts_with("z9hG4bKsbc"));
+  CHECK(all_values(fwd, sip::HeaderId::Via)
+            .find("192.168.1.20:5061;branch=z9hG4bKreg1;rport=40000;received=203.0.113.5") !=
+        std::string::npos);
+  CHECK(fwd.max_forwards() == 69);
+  // Our Path only: the outside's is gone, and so is the asserted identity.
+  CHECK(all_values(fwd, sip::HeaderId::Path) ==
+        "<sip:sbc-0100000200000003@10.0.0.1:15060;transport=udp;lr>");
+  CHECK(fwd.find(sip::HeaderId::PAssertedIdentity) == nullptr);
+  CHECK(h.relay->stats().requests_to_core.value() == 1);
+
+  h.from_core(core_answer(fwd, 200, "OK", "core1",
+                          "Path: <sip:sbc-0100000200000003@10.0.0.1:15060;transport=udp;lr>\r\n"));
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].outside);
+  CHECK(sent[0].flow == kAliceFlow);
+  const sip::Message& answer = h.parse(sent[0]);
+  CHECK(answer.status_code() == 200);
+  CHECK(answer.via_count() == 1);
+  CHECK(answer.top_via().branch == "z9hG4bKreg1");
+  CHECK(answer.find(sip::HeaderId::Path) == nullptr);
+  CHECK(h.relay->stats().responses_to_outside.value() == 1);
+}
+
+TEST_CASE("relay: retransmissions are absorbed and answered from the transaction", "[relay]") {
+  Harness h;
+  h.from_outside(alice_register(), bob_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  const std::string first = sent[0].bytes;
+  // The same request again before the core answered: nothing more goes to the core.
+  h.from_outside(alice_register(), bob_flow());
+  CHECK(h.wire.take().empty());
+  const sip::Message& fwd = h.parse(FakeWire::Sent{false, 0, {}, 0, first});
+  h.from_core(core_answer(fwd, 200, "OK"));
+  REQUIRE(h.wire.take().size() == 1);
+  // After the answer: a retransmission gets the same answer again, from state.
+  h.from_outside(alice_register(), bob_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].outside);
+  CHECK(h.parse(sent[0]).status_code() == 200);
+  CHECK(h.relay->stats().retransmissions_absorbed.value() == 2);
+  CHECK(h.relay->stats().requests_to_core.value() == 1);
+  // A new branch is a new transaction.
+  h.from_outside(alice_register("z9hG4bKreg2"), bob_flow());
+  CHECK(h.relay->stats().requests_to_core.value() == 2);
+}
+
+TEST_CASE("relay: over UDP the core gets retransmissions (timer E) and the client 408 (timer F)",
+          "[relay]") {
+  Harness h;
+  h.from_outside(alice_register(), alice_flow());
+  REQUIRE(h.wire.take().size() == 1);
+  h.advance(490ms);
+  CHECK(h.wire.take().empty());
+  h.advance(10ms);  // T1
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  h.advance(1000ms);  // 2 T1 later
+  CHECK(h.wire.take().size() == 1);
+  h.advance(32s - 1500ms);  // 64 T1 after the start
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  const auto& last = sent.back();
+  CHECK(last.outside);
+  CHECK(h.parse(last).status_code() == 408);
+  CHECK(h.relay->stats().timeouts.value() == 1);
+  CHECK(h.relay->stats().retransmissions_sent.value() >= 5);
+  // The 408 is kept for retransmissions of the request (64 T1 over UDP), then all is gone.
+  h.advance(33s);
+  CHECK(h.relay->active_transactions() == 0);
+}
+
+TEST_CASE("relay: INVITE gets 100 Trying, Record-Route twice, ACK for a failure hop by hop",
+          "[relay]") {
+  Harness h;
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  const std::string to_core = sent[0].bytes;
+  CHECK_FALSE(sent[0].outside);
+  CHECK(sent[1].outside);
+  CHECK(h.parse(sent[1]).status_code() == 100);
+  const sip::Message& fwd = h.parse(FakeWire::Sent{false, 0, {}, 0, to_core});
+  // The Route naming us is consumed; two Record-Route entries, the inside one on top.
+  CHECK(fwd.find(sip::HeaderId::Route) == nullptr);
+  CHECK(all_values(fwd, sip::HeaderId::RecordRoute) ==
+        "<sip:sbc-0100000200000003@10.0.0.1:15060;transport=udp;lr>, "
+        "<sip:sbc-0100000200000003@198.51.100.1:5061;transport=tls;lr>");
+  const std::string ringing = core_answer(fwd, 180, "Ringing");
+  const std::string busy = core_answer(fwd, 486, "Busy Here");
+  h.from_core(ringing);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 180);
+  h.from_core(busy);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  // The 486 to Alice, and an ACK with our branch to the core.
+  REQUIRE(sent[0].outside);
+  CHECK(h.parse(sent[0]).status_code() == 486);
+  const sip::Message& ack = h.parse(sent[1]);
+  CHECK_FALSE(sent[1].outside);
+  CHECK(ack.method() == sip::Method::Ack);
+  CHECK(ack.cseq().number == 10);
+  CHECK(ack.to().tag == "core1");
+  CHECK(ack.via_count() == 1);
+  CHECK(ack.top_via().branch.starts_with("z9hG4bKsbc"));
+  // The core retransmits its 486: another ACK, nothing to Alice.
+  h.from_core(busy);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  // Alice's ACK ends the transaction without going anywhere.
+  std::string alice_ack =
+      "ACK sip:bob@example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=z9hG4bKinv1;rport\r\n"
+      "Max-Forwards: 70\r\n"
+      "From: <sip:alice@example.com>;tag=a1\r\n"
+      "To: <sip:bob@example.com>;tag=core1\r\n"
+      "Call-ID: call-1@192.168.1.20\r\n"
+      "CSeq: 10 ACK\r\n"
+      "Content-Length: 0\r\n\r\n";
+  h.from_outside(alice_ack, alice_flow());
+  CHECK(h.wire.take().empty());
+  h.advance(100ms);
+  CHECK(h.relay->active_transactions() == 0);
+}
+
+TEST_CASE("relay: CANCEL is answered and relayed once the core is ringing", "[relay]") {
+  Harness h;
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  const std::string to_core = sent[0].bytes;
+  std::string cancel =
+      "CANCEL sip:bob@example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=z9hG4bKinv1;rport\r\n"
+      "Max-Forwards: 70\r\n"
+      "From: <sip:alice@example.com>;tag=a1\r\n"
+      "To: <sip:bob@example.com>\r\n"
+      "Call-ID: call-1@192.168.1.20\r\n"
+      "CSeq: 10 CANCEL\r\n"
+      "Content-Length: 0\r\n\r\n";
+  // Before any provisional answer the CANCEL waits (RFC 3261 9.1).
+  h.from_outside(cancel, alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 200);
+  const sip::Message& fwd = h.parse(FakeWire::Sent{false, 0, {}, 0, to_core});
+  const std::string our_branch(fwd.top_via().branch);
+  h.from_core(core_answer(fwd, 180, "Ringing"));
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  CHECK(h.parse(sent[0]).status_code() == 180);
+  const sip::Message& relayed_cancel = h.parse(sent[1]);
+  CHECK_FALSE(sent[1].outside);
+  CHECK(relayed_cancel.method() == sip::Method::Cancel);
+  CHECK(relayed_cancel.top_via().branch == our_branch);
+  CHECK(relayed_cancel.cseq().number == 10);
+  CHECK(h.relay->stats().cancels.value() == 1);
+  // An unknown CANCEL: 481.
+  std::string stray = cancel;
+  stray.replace(stray.find("z9hG4bKinv1"), 11, "z9hG4bKnone");
+  h.from_outside(stray, alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 481);
+}
+
+TEST_CASE("relay: a request from the core follows our Path down the user's flow, Vias hidden",
+          "[relay]") {
+  Harness h;
+  const std::string invite =
+      "INVITE sip:alice@192.168.1.20:5061;transport=tls SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 10.0.0.10:5070;branch=z9hG4bKcore1\r\n"
+      "Via: SIP/2.0/UDP 10.0.0.20:5060;branch=z9hG4bKpbx1\r\n"
+      "Max-Forwards: 69\r\n"
+      "Route: <sip:sbc-0100000200000003@10.0.0.1:15060;transport=udp;lr>\r\n"
+      "Record-Route: <sip:10.0.0.10:5070;lr>\r\n"
+      "From: <sip:carol@example.com>;tag=c1\r\n"
+      "To: <sip:alice@example.com>\r\n"
+      "Call-ID: call-2@10.0.0.20\r\n"
+      "CSeq: 1 INVITE\r\n"
+      "Contact: <sip:carol@10.0.0.20:5060>\r\n"
+      "Content-Length: 0\r\n\r\n";
+  h.from_core(invite);
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  CHECK(sent[0].outside);
+  CHECK(sent[0].flow == kAliceFlow);
+  const sip::Message& down = h.parse(sent[0]);
+  CHECK(down.via_count() == 1);
+  CHECK(down.top_via().transport == "TLS");
+  CHECK(down.top_via().host == "198.51.100.1");
+  CHECK(down.top_via().port == 5061);
+  CHECK(std::string(down.bytes()).find("10.0.0.20:5060;branch") == std::string::npos);
+  CHECK(down.find(sip::HeaderId::Route) == nullptr);
+  CHECK(all_values(down, sip::HeaderId::RecordRoute)
+            .starts_with("<sip:sbc-0100000200000003@198.51.100.1:5061;transport=tls;lr>, "
+                         "<sip:sbc-0100000200000003@10.0.0.1:15060;transport=udp;lr>"));
+  CHECK_FALSE(sent[1].outside);
+  CHECK(h.parse(sent[1]).status_code() == 100);
+
+  // Alice answers over her flow: the core gets its own Via stack back.
+  std::string ok = "SIP/2.0 200 OK\r\n";
+  ok += "Via: " + header(h.parse(sent[0]), sip::HeaderId::Via) + "\r\n";
+  ok +=
+      "From: <sip:carol@example.com>;tag=c1\r\n"
+      "To: <sip:alice@example.com>;tag=a9\r\n"
+      "Call-ID: call-2@10.0.0.20\r\n"
+      "CSeq: 1 INVITE\r\n"
+      "Contact: <sip:alice@192.168.1.20:5061;transport=tls>\r\n"
+      "Content-Length: 0\r\n\r\n";
+  h.from_outside(ok, alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(sent[0].ip == "10.0.0.10");
+  CHECK(sent[0].port == 5070);
+  const sip::Message& up = h.parse(sent[0]);
+  CHECK(up.status_code() == 200);
+  CHECK(up.via_count() == 2);
+  CHECK(up.top_via().branch == "z9hG4bKcore1");
+  CHECK(h.relay->stats().responses_to_core.value() == 1);
+}
+
+TEST_CASE("relay: requests from the core without our route get 403, for a gone flow 430",
+          "[relay]") {
+  Harness h;
+  std::string request =
+      "MESSAGE sip:alice@192.168.1.20 SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 10.0.0.10:5070;branch=z9hG4bKm1\r\n"
+      "Max-Forwards: 70\r\n"
+      "From: <sip:carol@example.com>;tag=c1\r\n"
+      "To: <sip:alice@example.com>\r\n"
+      "Call-ID: m-1@10.0.0.10\r\n"
+      "CSeq: 1 MESSAGE\r\n"
+      "Content-Length: 0\r\n\r\n";
+  h.from_core(request);
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 403);
+  CHECK(h.relay->stats().not_routable.value() == 1);
+
+  const std::string routed = std::string(request).insert(
+      request.find("From:"), "Route: <sip:sbc-0100000900000009@10.0.0.1:15060;lr>\r\n");
+  h.from_core(routed);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 430);
+  CHECK(h.relay->stats().flow_failed.value() == 1);
+}
+
+TEST_CASE("relay: an ACK for a 2xx is routed without a transaction", "[relay]") {
+  Harness h;
+  const std::string ack =
+      "ACK sip:bob@10.0.0.30:5060 SIP/2.0\r\n"
+      "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=z9hG4bKack1;rport\r\n"
+      "Max-Forwards: 70\r\n"
+      "Route: <sip:sbc-0100000200000003@198.51.100.1:5061;transport=tls;lr>, "
+      "<sip:sbc-0100000200000003@10.0.0.1:15060;transport=udp;lr>, <sip:10.0.0.10:5070;lr>\r\n"
+      "From: <sip:alice@example.com>;tag=a1\r\n"
+      "To: <sip:bob@example.com>;tag=b1\r\n"
+      "Call-ID: call-1@192.168.1.20\r\n"
+      "CSeq: 10 ACK\r\n"
+      "Content-Length: 0\r\n\r\n";
+  h.from_outside(ack, alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(sent[0].ip == "10.0.0.10");
+  const sip::Message& fwd = h.parse(sent[0]);
+  CHECK(fwd.method() == sip::Method::Ack);
+  CHECK(all_values(fwd, sip::HeaderId::Route) == "<sip:10.0.0.10:5070;lr>");
+  CHECK(fwd.top_via().branch.starts_with("z9hG4bKsbA"));
+  const std::string branch(fwd.top_via().branch);
+  // A retransmitted ACK keeps its branch.
+  h.from_outside(ack, alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).top_via().branch == branch);
+  CHECK(h.relay->stats().stateless_forwarded.value() == 2);
+  CHECK(h.relay->active_transactions() == 0);
+}
+
+TEST_CASE("relay: a request that comes back unchanged is a loop (482)", "[relay]") {
+  Harness h;
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  // The core sends it straight back to our outside listener.
+  std::string looped = sent[0].bytes;
+  looped.insert(looped.find("Via:"), "Via: SIP/2.0/UDP 10.0.0.10:5070;branch=z9hG4bKcoreL\r\n");
+  FlowInfo from_core = bob_flow();
+  from_core.remote_ip = "10.0.0.10";
+  h.from_outside(looped, from_core);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 482);
+  CHECK(h.relay->stats().loops.value() == 1);
+}
+
+TEST_CASE("relay: a full transaction table answers 503 and recovers", "[relay]") {
+  Harness h(16);
+  for (int i = 0; i < 16; ++i)
+    h.from_outside(alice_register("z9hG4bKfill" + std::to_string(i)), bob_flow());
+  h.wire.take();
+  h.from_outside(alice_register("z9hG4bKone-too-many"), bob_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 503);
+  CHECK(h.relay->stats().table_full.value() == 1);
+  h.advance(70s);  // all timed out (64 T1), and their 408s no longer kept (64 T1)
+  CHECK(h.relay->active_transactions() == 0);
+  h.wire.take();
+  h.from_outside(alice_register("z9hG4bKafter"), bob_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+}
