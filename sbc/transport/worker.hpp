@@ -43,7 +43,7 @@ class UdpListener;
 class Worker final : public Wire {
  public:
   Worker(unsigned index, const EdgeOptions& options, Shared& shared);
-  ~Worker();
+  ~Worker() override;
 
   asio::io_context& io() noexcept { return io_; }
   EdgeHandler& handler() noexcept { return handler_; }
