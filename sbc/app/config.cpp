@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "sbc/proxy/core_set.hpp"
 #include "sbc/sip/uri.hpp"
 
 #include <arpa/inet.h>
@@ -264,9 +265,24 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     }
   }
   if (const YAML::Node core = root["core"]) {
-    reject_unknown_keys(source, core, "core", {"targets", "local_address", "local_port"});
+    reject_unknown_keys(
+        source, core, "core",
+        {"targets", "local_address", "local_port", "probe_interval_ms", "failover_timeout_ms"});
+    auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
+                  std::uint32_t high) {
+      auto value = static_cast<std::uint32_t>(target.count());
+      read_uint(source, core, "core", key, value, low, high);
+      target = std::chrono::milliseconds(value);
+    };
+    ms("probe_interval_ms", config.relay.probe_interval, 0, 3600000);
+    ms("failover_timeout_ms", config.relay.failover_timeout, 100, 600000);
+    if (config.relay.probe_interval.count() != 0 && config.relay.probe_interval.count() < 100)
+      fail(source, core["probe_interval_ms"], "core.probe_interval_ms",
+           "must be 0 (no probes) or at least 100");
     if (const YAML::Node targets = core["targets"]) {
       if (!targets.IsSequence()) fail(source, targets, "core.targets", "must be a list");
+      if (targets.size() > proxy::CoreSet::kMaxCores)
+        fail(source, targets, "core.targets", "at most 64 cores");
       for (std::size_t i = 0; i < targets.size(); ++i) {
         const std::string path = "core.targets[" + std::to_string(i) + "]";
         const YAML::Node t = targets[i];
@@ -274,7 +290,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
         if (!t["uri"]) fail(source, t, path + ".uri", "is required");
         proxy::CoreTarget target;
         try {
-          target = parse_core_uri(t["uri"].as<std::string>(), path + ".uri");
+          target = parse_core_uri(t["uri"].as<std::string>(), "");
         } catch (const ConfigError& e) {
           fail(source, t["uri"], path + ".uri", e.what());
         }
@@ -338,18 +354,19 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
 }
 
 proxy::CoreTarget parse_core_uri(const std::string& text, const std::string& key) {
+  auto problem = [&](const std::string& what) {
+    return ConfigError((key.empty() ? "" : key + ": ") + "\"" + text + "\" " + what);
+  };
   sip::Uri uri;
   if (sip::parse_uri(text, uri, sip::UriContext::RequestUri) != sip::UriError::None ||
       uri.scheme != sip::Scheme::Sip)
-    throw ConfigError(key + ": \"" + text + "\" is not a sip: URI (sip:IP[:PORT])");
+    throw problem("is not a sip: URI (sip:IP[:PORT])");
   if (uri.host_kind != sip::HostKind::IPv4 && uri.host_kind != sip::HostKind::IPv6)
-    throw ConfigError(key + ": \"" + text +
-                      "\" must name an IP address (the SBC does not resolve names)");
-  if (uri.has_user()) throw ConfigError(key + ": \"" + text + "\" must not have a user part");
+    throw problem("must name an IP address (the SBC does not resolve names)");
+  if (uri.has_user()) throw problem("must not have a user part");
   if (const auto transport = uri.param("transport");
       transport && !sip::iequals(transport.value, "udp"))
-    throw ConfigError(key + ": \"" + text +
-                      "\": only transport=udp toward the core is supported so far");
+    throw problem("names a transport other than udp: only UDP toward the core is supported so far");
   proxy::CoreTarget target;
   std::string_view host = uri.host;
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);

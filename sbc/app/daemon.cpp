@@ -76,7 +76,13 @@ struct RelayTotals {
   std::uint64_t to_core = 0, to_outside = 0, responses_to_outside = 0, responses_to_core = 0,
                 absorbed = 0, resent = 0, stateless = 0, timeouts = 0, cancels = 0,
                 no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
-                stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0;
+                stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
+                no_core = 0;
+  struct Core {
+    bool up = false;
+    std::uint64_t requests = 0, failures = 0, probes = 0;
+  };
+  std::vector<Core> cores;
 };
 
 RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relays) {
@@ -102,6 +108,17 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.too_large += s.too_large.value();
     t.started += s.transactions_started.value();
     t.ended += s.transactions_ended.value();
+    t.failovers += s.failovers.value();
+    t.no_core += s.no_core.value();
+    const proxy::CoreSet& cores = r->cores();
+    t.cores.resize(cores.size());
+    for (std::size_t i = 0; i < cores.size(); ++i) {
+      // Each worker probes on its own; a core is up when any worker reaches it.
+      t.cores[i].up = t.cores[i].up || cores.stats(i).up.load(std::memory_order_relaxed);
+      t.cores[i].requests += cores.stats(i).requests.value();
+      t.cores[i].failures += cores.stats(i).failures.value();
+      t.cores[i].probes += cores.stats(i).probes.value();
+    }
   }
   return t;
 }
@@ -157,6 +174,7 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                        {{{"reason", "loop"}}, d(t.loops)},
                        {{{"reason", "not_routable"}}, d(t.not_routable)},
                        {{{"reason", "table_full"}}, d(t.table_full)},
+                       {{{"reason", "no_core"}}, d(t.no_core)},
                        {{{"reason", "too_large"}}, d(t.too_large)}}});
   families.push_back({"sbc_relay_messages_dropped_total",
                       "Messages the relay dropped, by reason.",
@@ -165,6 +183,30 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                        {{{"reason", "invalid_from_core"}}, d(t.inside_invalid)}}});
   families.push_back(
       gauge("sbc_relay_transactions_active", "Transactions in progress.", d(t.started - t.ended)));
+  families.push_back(counter("sbc_relay_failovers_total",
+                             "Requests sent on to another core after a timeout or a 503.",
+                             d(t.failovers)));
+  // Cores are labelled by their index in core.targets (a bounded set), never by address.
+  metrics::Family up{"sbc_core_up",
+                     "1 while the core answers (probes, requests), by index in core.targets.",
+                     Type::Gauge,
+                     {}};
+  metrics::Family requests{
+      "sbc_core_requests_total", "New requests sent to each core.", Type::Counter, {}};
+  metrics::Family failures{"sbc_core_failures_total",
+                           "Timeouts and 503s of each core that made the relay try another.",
+                           Type::Counter,
+                           {}};
+  metrics::Family probes{
+      "sbc_core_probes_total", "OPTIONS health probes sent to each core.", Type::Counter, {}};
+  for (std::size_t i = 0; i < t.cores.size(); ++i) {
+    const std::vector<std::pair<std::string, std::string>> label{{"core", std::to_string(i)}};
+    up.samples.push_back({label, t.cores[i].up ? 1.0 : 0.0});
+    requests.samples.push_back({label, d(t.cores[i].requests)});
+    failures.samples.push_back({label, d(t.cores[i].failures)});
+    probes.samples.push_back({label, d(t.cores[i].probes)});
+  }
+  for (metrics::Family* f : {&up, &requests, &failures, &probes}) families.push_back(std::move(*f));
 }
 
 }  // namespace
@@ -387,7 +429,15 @@ int run_daemon(const Config& config, std::ostream& out) {
     };
     try {
       metrics_server = std::make_unique<metrics::HttpServer>(
-          config.metrics.address, config.metrics.port, collect, [&ready] { return ready.load(); });
+          config.metrics.address, config.metrics.port, collect, [&ready, &relays] {
+            // Ready: serving, and with a relay, at least one core reachable.
+            if (!ready.load()) return false;
+            if (relays.empty()) return true;
+            for (const auto& r : relays)
+              for (std::size_t i = 0; i < r->cores().size(); ++i)
+                if (r->cores().stats(i).up.load(std::memory_order_relaxed)) return true;
+            return false;
+          });
     } catch (const std::exception& e) {
       log("error", "cannot serve metrics on [" + config.metrics.address +
                        "]:" + std::to_string(config.metrics.port) + ": " + e.what());

@@ -32,6 +32,8 @@ constexpr std::size_t kBranchSize = kBranchPrefix.size() + 6 + 8 + 8;
 // Branches of requests we forward without a transaction (ACK for 2xx): derived from the
 // incoming branch, so that a retransmitted ACK gets the same one.
 constexpr std::string_view kStatelessPrefix = "z9hG4bKsbA";
+// Branches of our health probes: core index (2 hex) and probe sequence (8 hex).
+constexpr std::string_view kProbePrefix = "z9hG4bKsbP";
 // The user part of the URIs we put in Record-Route and Path: the outside flow's token follows.
 constexpr std::string_view kUserPrefix = "sbc-";
 constexpr std::string_view kServer = "Server: sbc";
@@ -171,7 +173,12 @@ struct Transaction {
   // The client side: the request as we sent it, and where.
   std::string request;
   std::array<char, kBranchSize> branch{};
-  Address core;                 // ToCore
+  Address core;                // ToCore
+  std::size_t core_index = 0;  // ToCore
+  std::uint64_t tried = 0;     // ToCore: cores tried (bit i = core i)
+  bool failover_allowed = false;
+  bool any_response = false;  // anything from the next hop, even 100
+  TimePoint failover_at = kNever;
   std::uint64_t dest_flow = 0;  // ToOutside
   bool client_reliable = false;
   bool provisional_seen = false;
@@ -222,6 +229,7 @@ class Relay::Impl {
       : settings_(std::move(settings)),
         wire_(wire),
         clock_(std::move(clock)),
+        cores_(settings_.cores, settings_.probe_interval),
         slots_(settings_.max_transactions),
         index_(settings_.max_transactions),
         message_(std::make_unique<Message>()),
@@ -248,6 +256,7 @@ class Relay::Impl {
 
   RelayStats stats;
   const RelaySettings& settings() const noexcept { return settings_; }
+  const CoreSet& cores() const noexcept { return cores_; }
   std::size_t active() const noexcept { return slots_.size() - free_.size(); }
 
   // ---- entry points ----------------------------------------------------------------------
@@ -266,8 +275,16 @@ class Relay::Impl {
       stats.loops.inc();
       return answer_outside(m, flow, 482, "Loop Detected");
     }
-    if (settings_.cores.empty()) return answer_outside(m, flow, 503, "No core configured");
-    const CoreTarget& core = pick_core(m, own.count);
+    if (cores_.size() == 0) return answer_outside(m, flow, 503, "No core configured");
+    // A request whose remaining Route names one of our cores (in a dialog) goes there; others
+    // go to the core the set chooses, and may fail over to the next.
+    const std::optional<std::size_t> named = named_core(m, own.count);
+    const std::optional<std::size_t> core = named ? named : cores_.choose(0, now_);
+    if (!core) {
+      stats.no_core.inc();
+      const std::string_view retry[] = {"Retry-After: 10", kServer};
+      return answer_outside(m, flow, 503, "Service Unavailable (no core available)", retry);
+    }
     Transaction* t = allocate();
     if (t == nullptr) {
       stats.table_full.inc();
@@ -278,23 +295,42 @@ class Relay::Impl {
     t->source_flow = flow.flow_token;
     t->source.set(flow.remote_ip, flow.remote_port);
     t->server_reliable = flow.protocol != Protocol::Udp;
-    t->core.set(core.ip, core.port);
     t->client_reliable = false;  // the inside is UDP
+    t->core_index = *core;
+    t->tried = std::uint64_t{1} << *core;
+    t->failover_allowed = !named && m.to().tag.empty() && cores_.size() > 1;
+    if (!build_to_core(*t, m, flow, own.count)) {
+      release(*t);
+      stats.too_large.inc();
+      return answer_outside(m, flow, 513, "Message Too Large to relay");
+    }
+    send_to_core(*t);
+    if (t->invite()) answer_in_transaction(*t, m, 100, "Trying");
+    schedule(*t);
+  }
 
+  // The request as it goes to core t.core_index: our Via (with t's branch) on top, the client's
+  // with received/rport, Max-Forwards decremented, our Route entries consumed, Record-Route or
+  // Path added, untrusted headers removed. Into t.request.
+  bool build_to_core(Transaction& t, const Message& m, const FlowInfo& flow,
+                     std::size_t own_count) noexcept {
+    const CoreTarget& core = cores_.target(t.core_index);
+    t.core.set(core.ip, core.port);
+    const sip::Via& via = m.top_via();
     sip::MessageEditor editor(m);
     Text our_via(via_buffer_);
     our_via << "SIP/2.0/UDP ";
     our_via.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
-                                      << ";branch=" << t->branch_view() << ";rport";
+                                      << ";branch=" << t.branch_view() << ";rport";
     const std::size_t client_via =
         sip::write_via_with_source(via, flow.remote_ip, flow.remote_port, client_via_buffer_);
     bool ok = our_via.ok() && client_via > 0;
     ok = ok && editor.replace(via.text, {client_via_buffer_.data(), client_via});
     ok = ok && editor.prepend_via(our_via.view());
     ok = ok && editor.decrement_max_forwards();
-    ok = ok && rewrite_routes(m, editor, own.count);
+    ok = ok && rewrite_routes(m, editor, own_count);
     for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
-    std::uint64_t token = flow.flow_token;
+    const std::uint64_t token = flow.flow_token;
     Text record(record_buffer_);
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // Two entries: the core sees the inside one, the user agent the outside one.
@@ -316,16 +352,60 @@ class Relay::Impl {
           << ":" << static_cast<unsigned>(settings_.inside_port) << ";transport=udp;lr>";
       ok = ok && record.ok() && editor.add_path(record.view());
     }
-    if (!ok || !write(editor, t->request)) {
-      release(*t);
-      stats.too_large.inc();
-      return answer_outside(m, flow, 513, "Message Too Large to relay");
-    }
-    start_client(*t);
-    wire_.send_inside(t->core.ip_view(), t->core.port, t->request);
+    return ok && write(editor, t.request);
+  }
+
+  void send_to_core(Transaction& t) noexcept {
+    start_client(t);
+    if (t.failover_allowed) t.failover_at = now_ + settings_.failover_timeout;
+    wire_.send_inside(t.core.ip_view(), t.core.port, t.request);
+    cores_.stats(t.core_index).requests.inc();
     stats.requests_to_core.inc();
-    if (t->invite()) answer_in_transaction(*t, m, 100, "Trying");
-    schedule(*t);
+  }
+
+  // Core t.core_index failed this request before answering it: mark it and send the request to
+  // the next usable core as a new client transaction (new branch). False when there is none.
+  bool fail_over(Transaction& t) noexcept {
+    cores_.failed(t.core_index, now_);
+    if (!t.failover_allowed) return false;
+    const std::optional<std::size_t> next = cores_.choose(t.tried, now_);
+    if (!next) return false;
+    const auto address = wire_.flow_address(t.source_flow);
+    if (!address) return false;  // the client is gone: nobody to answer
+    Message& original = *scratch_;
+    if (!original.parse(t.original, sip::Framing::Datagram, settings_.limits).is_valid())
+      return false;
+    FlowInfo flow;
+    flow.protocol = address->protocol;
+    flow.local_ip = address->local_ip;
+    flow.local_port = address->local_port;
+    flow.remote_ip = t.source.ip_view();
+    flow.remote_port = t.source.port;
+    flow.flow_token = t.source_flow;
+    // A new generation makes a new branch: late answers of the failed core match nothing.
+    if (++t.generation == 0) t.generation = 1;
+    put_hex(t.branch.data() + kBranchPrefix.size() + 6, t.generation, 8);
+    t.wake_at = kNever;
+    t.core_index = *next;
+    t.tried |= std::uint64_t{1} << *next;
+    t.provisional_seen = t.any_response = false;
+    t.cancel_sent = false;
+    if (!build_to_core(t, original, flow, own_routes(original, &flow).count)) return false;
+    send_to_core(t);
+    stats.failovers.inc();
+    return true;
+  }
+
+  // The core that the Route set left after ours names, if it is one of ours.
+  std::optional<std::size_t> named_core(const Message& m, std::size_t own_count) const noexcept {
+    auto routes = m.name_addrs(HeaderId::Route);
+    sip::NameAddr route;
+    for (std::size_t seen = 0; routes.next(route); ++seen) {
+      if (seen < own_count) continue;
+      return cores_.find(strip_brackets(route.uri.host),
+                         route.uri.port == 0 ? 5060 : route.uri.port);
+    }
+    return std::nullopt;
   }
 
   void response_from_outside(const Message& m, const FlowInfo& flow) noexcept {
@@ -349,6 +429,7 @@ class Relay::Impl {
       return;
     }
     if (!m.is_request()) {
+      if (m.top_via().branch.starts_with(kProbePrefix)) return probe_answer(m);
       Transaction* t = find_client(m);
       if (t == nullptr || t->direction != Direction::ToCore) {
         stats.stray_responses.inc();
@@ -363,6 +444,9 @@ class Relay::Impl {
 
   void tick() noexcept {
     now_ = clock_();
+    if (const std::uint64_t due = cores_.probes_due(now_); due != 0)
+      for (std::size_t i = 0; i < cores_.size(); ++i)
+        if ((due >> i & 1u) != 0) send_probe(i);
     while (!wakes_.empty() && wakes_.top().at <= now_) {
       const Wake w = wakes_.top();
       wakes_.pop();
@@ -491,8 +575,10 @@ class Relay::Impl {
     Text our_via(via_buffer_);
     bool ok = rewrite_routes(m, editor, own.count) && editor.decrement_max_forwards();
     if (flow != nullptr) {
-      if (settings_.cores.empty()) return;
-      const CoreTarget& core = pick_core(m, own.count);
+      const std::optional<std::size_t> named = named_core(m, own.count);
+      const std::optional<std::size_t> index = named ? named : cores_.choose(0, now_);
+      if (!index) return;
+      const CoreTarget& core = cores_.target(*index);
       our_via << "SIP/2.0/UDP ";
       our_via.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
                                         << ";branch=" << branch << ";rport";
@@ -566,6 +652,18 @@ class Relay::Impl {
       return;
     }
     const std::uint16_t status = m.status_code();
+    t.any_response = true;
+    t.failover_at = kNever;
+    if (status == 503 && t.direction == Direction::ToCore && !t.final_seen) {
+      // The core is overloaded or out of service (RFC 3261 21.5.4): try the next one. Failing
+      // that, the client gets 500, not 503: the SBC itself is not the one unavailable (16.7).
+      if (t.invite()) send_ack_for(t, m);
+      if (fail_over(t)) {
+        schedule(t);
+        return;
+      }
+      return final_from_core_as_500(t, m);
+    }
     if (status == 100) {
       // The next hop has it: stop retransmitting (INVITE) or slow down (non-INVITE, 17.1.2.2).
       if (t.invite()) {
@@ -614,15 +712,29 @@ class Relay::Impl {
     schedule(t);
   }
 
+  void final_from_core_as_500(Transaction& t, const Message& m) noexcept {
+    t.final_seen = true;
+    t.retransmit_at = t.timeout_at = t.timer_c_at = kNever;
+    if (!forward_response(t, m, "SIP/2.0 500 Server Internal Error (no core available)")) return;
+    if (t.invite()) {
+      complete_invite_server(t);
+    } else {
+      t.state = ServerState::Completed;
+      t.end_at = now_ + (t.server_reliable ? settings_.t4 : 64 * settings_.t1);
+    }
+    schedule(t);
+  }
+
   // Relays a response to the server side, with our Via taken off; keeps it for retransmissions.
-  bool forward_response(Transaction& t, const Message& m) noexcept {
+  bool forward_response(Transaction& t, const Message& m,
+                        std::string_view status_line = {}) noexcept {
     sip::MessageEditor editor(m);
-    bool ok = true;
+    bool ok = status_line.empty() || editor.replace(m.start_line(), status_line);
     if (t.direction == Direction::ToOutside && settings_.topology_hiding) {
       // The user agent's answer carries our Via only: the core's stack goes back in its place.
-      ok = editor.remove_headers(HeaderId::Via) && editor.prepend_via(t.hidden_vias);
+      ok = ok && editor.remove_headers(HeaderId::Via) && editor.prepend_via(t.hidden_vias);
     } else {
-      ok = editor.remove_top_via();
+      ok = ok && editor.remove_top_via();
     }
     if (t.direction == Direction::ToCore && t.method == Method::Register) {
       (void)editor.remove_headers(HeaderId::Path);  // our Path is no business of the outside
@@ -654,6 +766,12 @@ class Relay::Impl {
   // ---- timers ----------------------------------------------------------------------------
 
   void fire(Transaction& t) noexcept {
+    if (!t.final_seen && !t.any_response &&
+        (t.failover_at <= now_ || (t.failover_allowed && t.timeout_at <= now_))) {
+      // Silence from the core: the next one gets the request as a new client transaction.
+      t.failover_at = kNever;
+      if (fail_over(t)) return;
+    }
     if (!t.final_seen) {
       if (t.retransmit_at <= now_) {
         send_client(t, t.request);
@@ -706,7 +824,8 @@ class Relay::Impl {
   void schedule(Transaction& t) noexcept {
     TimePoint at =
         std::min({t.end_at, t.response_retransmit_at, t.cancel_retransmit_at, t.cancel_timeout_at});
-    if (!t.final_seen) at = std::min({at, t.retransmit_at, t.timeout_at, t.timer_c_at});
+    if (!t.final_seen)
+      at = std::min({at, t.retransmit_at, t.timeout_at, t.timer_c_at, t.failover_at});
     if (at == t.wake_at) return;
     t.wake_at = at;
     if (at != kNever)
@@ -775,6 +894,37 @@ class Relay::Impl {
 
   void send_ack_for(Transaction& t, const Message& response) noexcept {
     if (build_hop_request(t, "ACK", &response, stateless_)) send_client(t, stateless_);
+  }
+
+  // ---- health probes --------------------------------------------------------------------
+
+  void send_probe(std::size_t i) noexcept {
+    const CoreTarget& core = cores_.target(i);
+    const std::uint32_t sequence = cores_.probe_sequence(i);
+    Text w(*out_);
+    w << "OPTIONS sip:";
+    w.host(core.ip) << ":" << static_cast<unsigned>(core.port) << " SIP/2.0\r\nVia: SIP/2.0/UDP ";
+    w.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
+                                << ";branch=" << kProbePrefix;
+    w.hex(i, 2).hex(sequence, 8) << ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:sbc@";
+    w.host(settings_.inside_ip) << ">;tag=probe\r\nTo: <sip:";
+    w.host(core.ip) << ":" << static_cast<unsigned>(core.port) << ">\r\nCall-ID: probe-";
+    w.hex(i, 2) << "-";
+    w.hex(sequence, 8) << "@";
+    w.host(settings_.inside_ip) << "\r\nCSeq: " << sequence
+                                << " OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    if (w.ok()) wire_.send_inside(core.ip, core.port, w.view());
+  }
+
+  void probe_answer(const Message& m) noexcept {
+    const std::string_view branch = m.top_via().branch;
+    std::uint64_t index = 0, sequence = 0;
+    if (branch.size() != kProbePrefix.size() + 10 ||
+        !parse_hex(branch.substr(kProbePrefix.size(), 2), index) ||
+        !parse_hex(branch.substr(kProbePrefix.size() + 2, 8), sequence))
+      return;
+    cores_.probe_answered(static_cast<std::size_t>(index), static_cast<std::uint32_t>(sequence),
+                          m.status_code() == 503);
   }
 
   // ---- local answers ---------------------------------------------------------------------
@@ -874,23 +1024,6 @@ class Relay::Impl {
     }
     if (!rest.ok() || !editor.remove_headers(HeaderId::Route)) return false;
     return !any || editor.add_header("Route", rest.view());
-  }
-
-  // The core a request from the outside goes to: the one its remaining Route names, if any,
-  // else the first configured.
-  const CoreTarget& pick_core(const Message& m, std::size_t own_count) const noexcept {
-    auto routes = m.name_addrs(HeaderId::Route);
-    sip::NameAddr route;
-    std::size_t seen = 0;
-    while (routes.next(route)) {
-      if (seen++ < own_count) continue;
-      const std::string_view host = strip_brackets(route.uri.host);
-      const std::uint16_t port = route.uri.port == 0 ? 5060 : route.uri.port;
-      for (const CoreTarget& core : settings_.cores)
-        if (core.ip == host && core.port == port) return core;
-      break;
-    }
-    return settings_.cores.front();
   }
 
   // RFC 3261 16.3 step 4: a request carrying our Via with the loop hash this very request
@@ -1019,6 +1152,9 @@ class Relay::Impl {
     t.cancel.clear();
     t.hidden_vias.clear();
     t.source_flow = t.dest_flow = 0;
+    t.tried = 0;
+    t.failover_allowed = t.any_response = false;
+    t.failover_at = kNever;
     t.provisional_seen = t.final_seen = t.cancel_wanted = t.cancel_sent = false;
     t.retransmit_at = t.timeout_at = t.timer_c_at = t.response_retransmit_at = kNever;
     t.cancel_retransmit_at = t.cancel_timeout_at = t.end_at = t.wake_at = kNever;
@@ -1049,6 +1185,7 @@ class Relay::Impl {
   transport::Wire& wire_;
   std::function<TimePoint()> clock_;
   TimePoint now_{};
+  CoreSet cores_;
   std::vector<Transaction> slots_;
   std::vector<std::uint32_t> free_;
   TransactionIndex index_;
@@ -1093,6 +1230,9 @@ std::size_t Relay::active_transactions() const noexcept {
 }
 const RelaySettings& Relay::settings() const noexcept {
   return impl_->settings();
+}
+const CoreSet& Relay::cores() const noexcept {
+  return impl_->cores();
 }
 
 }  // namespace sbc::proxy

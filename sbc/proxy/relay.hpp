@@ -27,6 +27,7 @@
 #include <string_view>
 
 #include "metrics/counter.hpp"
+#include "sbc/proxy/core_set.hpp"
 #include "sbc/proxy/relay_settings.hpp"
 #include "sbc/transport/routing.hpp"
 
@@ -53,6 +54,8 @@ struct RelayStats {
   metrics::Counter stray_responses;           // responses matching no transaction
   metrics::Counter inside_invalid;            // invalid messages from the inside, dropped
   metrics::Counter too_large;                 // a relayed message would exceed the size limit
+  metrics::Counter failovers;                 // requests sent on to another core
+  metrics::Counter no_core;                   // 503: no core usable
   metrics::Counter transactions_started;
   metrics::Counter transactions_ended;  // started - ended = active
 };
@@ -77,6 +80,7 @@ class Relay final : public transport::Router {
   const RelayStats& stats() const noexcept;
   std::size_t active_transactions() const noexcept;
   const RelaySettings& settings() const noexcept;
+  const CoreSet& cores() const noexcept;
 
  private:
   class Impl;

@@ -38,6 +38,11 @@ struct RelaySettings {
   std::chrono::milliseconds t2{4000};
   std::chrono::milliseconds t4{5000};
   std::chrono::milliseconds timer_c{180000};  // > 3 minutes (16.6 step 11) in production
+  // A new request that got no answer at all (not even 100) from its core within this goes to
+  // the next usable core; without another core it waits for the full 64*T1.
+  std::chrono::milliseconds failover_timeout{2000};
+  // OPTIONS health probes to every core; 0: none (a failed core is retried after 30 s).
+  std::chrono::milliseconds probe_interval{5000};
 
   // Hide the inside (Via of the core) from the outside.
   bool topology_hiding = true;

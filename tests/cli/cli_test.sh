@@ -32,4 +32,7 @@ trap 'rm -f "$tmp"' EXIT
 printf 'listeners:\n  - transport: carrier-pigeon\n' >"$tmp"
 if err=$("$sbc" check-config "$tmp" 2>&1); then fail "check-config accepted a bad transport"; fi
 grep -q ":2: listeners\[0\].transport: must be udp, tcp or tls" <<<"$err" || fail "bad error: $err"
+# `run --core` takes an IP literal only (no name resolution), and says so before starting.
+if err=$("$sbc" run --core sip:core.example.com 2>&1); then fail "run accepted a core name"; fi
+grep -q 'must name an IP address' <<<"$err" || fail "bad --core error: $err"
 echo "cli: all checks passed"

@@ -3,7 +3,8 @@
 # Record-Route followed), and tests/tools/sip_ua as user agents over UDP and TCP. Covers
 # registration through the SBC, calls in both directions (the core's INVITE reaches the callee
 # over the flow it registered on, via Path), CANCEL, a flow that is gone (430), a core that does
-# not answer (408), retransmissions absorbed, and the core's Via never shown to the outside.
+# not answer (408), retransmissions absorbed, the core's Via never shown to the outside, failover
+# from a dead core to a live one, and 503 with /readyz false when no core is up.
 # usage: relay_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -138,8 +139,56 @@ check "the timeout is counted (timeout=$timeouts)" test "${timeouts:-0}" -ge 1
 # 6 users registered through the SBC, and judy once: a retransmission never reaches the core.
 check "the core saw each REGISTER once ($core_registers)" test "$core_registers" = 7
 
+# --- failover: a second SBC whose first core is dead (nothing listens on its port)
+base2=$base
+while [ "$base2" = "$base" ]; do base2=$(free_port_base 22000 2000); done
+sbc2_port=$base2 metrics2_port=$((base2 + 1)) sbc3_port=$((base2 + 2)) dead_port=$((base2 + 3))
+cat >sbc2.yaml <<YAML
+workers: 1
+listeners: [{transport: udp, address: 127.0.0.1, port: $sbc2_port}]
+core:
+  targets:
+    - {uri: "sip:127.0.0.1:$dead_port", priority: 1}
+    - {uri: "sip:127.0.0.1:$core_port", priority: 2}
+  probe_interval_ms: 60000      # one probe at start: the dead core is found by the request
+  failover_timeout_ms: 500
+metrics: {port: $metrics2_port}
+YAML
+"$sbc" run --config sbc2.yaml >sbc2.log 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do
+  curl -fsS "http://127.0.0.1:$metrics2_port/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$ua" udp 127.0.0.1 "$sbc2_port" kim register >kim.out 2>&1 || true
+check "a REGISTER whose first core is dead is answered by the second" grep -qx "REGISTER 200" kim.out
+curl -fsS "http://127.0.0.1:$metrics2_port/metrics" >metrics2.txt || true
+failovers=$(awk '/^sbc_relay_failovers_total /{print $2}' metrics2.txt)
+check "the failover is counted (failovers=$failovers)" test "${failovers:-0}" -ge 1
+check "the dead core is marked down" grep -qx 'sbc_core_up{core="0"} 0' metrics2.txt
+check "the live core is up" grep -qx 'sbc_core_up{core="1"} 1' metrics2.txt
+
+# --- no core up: a third SBC with only the dead core and quick probes
+cat >sbc3.yaml <<YAML
+workers: 1
+listeners: [{transport: udp, address: 127.0.0.1, port: $sbc3_port}]
+core:
+  targets: [{uri: "sip:127.0.0.1:$dead_port"}]
+  probe_interval_ms: 200
+metrics: {port: $((base + 3))}
+YAML
+"$sbc" run --config sbc3.yaml >sbc3.log 2>&1 &
+pids+=($!)
+sleep 1.2   # two probes unanswered
+"$ua" udp 127.0.0.1 "$sbc3_port" lou register >lou.out 2>&1 || true
+check "with no core up a request gets 503 from the SBC at once" grep -qx "REGISTER 503" lou.out
+ready3=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((base + 3))/readyz")
+check "/readyz says not ready while no core is up ($ready3)" test "$ready3" = 503
+ready1=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$metrics_port/readyz")
+check "/readyz of the SBC with a live core says ready ($ready1)" test "$ready1" = 200
+
 if [ "$failures" -ne 0 ]; then
-  echo "--- sbc.log"; cat sbc.log
+  for f in sbc*.log; do echo "--- $f"; cat "$f"; done
   echo "--- core.log (tail)"; tail -n 40 core.log
   for f in *.out; do echo "--- $f"; cat "$f"; done
 fi

@@ -115,3 +115,62 @@ transport:
   CHECK(error_of("transport:\n  idle_timeout_ms: 5\n") ==
         "test.yaml:2: transport.idle_timeout_ms: must be between 1000 and 86400000 (got 5)");
 }
+
+TEST_CASE("the core and relay sections are read and checked", "[config][relay]") {
+  const Config c = parse_config(R"(
+listeners:
+  - {transport: udp, address: "::", port: 5060, advertise: 198.51.100.1}
+core:
+  targets:
+    - {uri: "sip:10.0.0.10:5070", priority: 1, weight: 3}
+    - {uri: "sip:[2001:db8::10]"}
+  local_address: 10.0.0.1
+  local_port: 15060
+  probe_interval_ms: 0
+  failover_timeout_ms: 750
+relay:
+  topology_hiding: false
+  untrusted_headers: [P-Asserted-Identity, X-Internal]
+  max_transactions: 1000
+  timers: {t1_ms: 100, t2_ms: 400, timer_c_ms: 60000}
+)",
+                                "test.yaml");
+  REQUIRE(c.core.targets.size() == 2);
+  CHECK(c.core.targets[0].ip == "10.0.0.10");
+  CHECK(c.core.targets[0].port == 5070);
+  CHECK(c.core.targets[0].weight == 3);
+  CHECK(c.core.targets[1].ip == "2001:db8::10");
+  CHECK(c.core.targets[1].port == 5060);
+  CHECK(c.core.local_address == "10.0.0.1");
+  CHECK(c.core.local_port == 15060);
+  CHECK(c.relay.probe_interval.count() == 0);
+  CHECK(c.relay.failover_timeout.count() == 750);
+  CHECK_FALSE(c.relay.topology_hiding);
+  CHECK(c.relay.untrusted_headers == std::vector<std::string>{"P-Asserted-Identity", "X-Internal"});
+  CHECK(c.relay.max_transactions == 1000);
+  CHECK(c.relay.t1.count() == 100);
+  CHECK(c.relay.t2.count() == 400);
+  CHECK(c.relay.timer_c.count() == 60000);
+  CHECK(c.listeners[0].advertise == "198.51.100.1");
+
+  const Config defaults = parse_config(default_config_text(), "<default>");
+  CHECK(defaults.core.targets.empty());
+  CHECK(defaults.relay.topology_hiding);
+  CHECK(defaults.relay.probe_interval.count() == 5000);
+
+  CHECK(error_of("core: {targets: [{uri: \"sip:core.example.com\"}]}\n") ==
+        "test.yaml:1: core.targets[0].uri: \"sip:core.example.com\" must name an IP address (the "
+        "SBC does not resolve names)");
+  CHECK(error_of("core: {targets: [{uri: \"sip:10.0.0.1;transport=tcp\"}]}\n")
+            .find("only UDP toward the core is supported so far") != std::string::npos);
+  CHECK(error_of("core: {targets: [{uri: \"http://10.0.0.1\"}]}\n").find("is not a sip: URI") !=
+        std::string::npos);
+  CHECK(error_of("core: {probe_interval_ms: 50}\n") ==
+        "test.yaml:1: core.probe_interval_ms: must be 0 (no probes) or at least 100");
+  CHECK(error_of("relay: {timers: {t1_ms: 1000, t2_ms: 500}}\n") ==
+        "test.yaml:1: relay.timers.t2_ms: must not be below t1_ms");
+  CHECK(error_of("relay: {untrusted_headers: [\"Bad Header\"]}\n") ==
+        "test.yaml:1: relay.untrusted_headers: \"Bad Header\" is not a header name");
+  CHECK(error_of("core: {targets: [{uri: \"sip:10.0.0.1\", color: red}]}\n") ==
+        "test.yaml:1: core.targets[0].color: unknown key");
+}

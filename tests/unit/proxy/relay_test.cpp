@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,13 +80,17 @@ struct Harness {
   std::unique_ptr<sip::Message> out = std::make_unique<sip::Message>();
   std::string in_bytes;
 
-  explicit Harness(std::uint32_t max_transactions = 64) {
+  explicit Harness(std::uint32_t max_transactions = 64,
+                   const std::function<void(proxy::RelaySettings&)>& adjust = {}) {
     proxy::RelaySettings s;
     s.cores = {{"10.0.0.10", 5070, 1, 1}};
     s.inside_ip = "10.0.0.1";
     s.inside_port = 15060;
     s.outside_addresses = {{"198.51.100.1", 5060}, {"198.51.100.1", 5061}};
     s.max_transactions = max_transactions;
+    s.probe_interval = 0ms;  // the probe tests turn them on
+    s.branch_seed = 42;
+    if (adjust) adjust(s);
     wire.flows[kAliceFlow] = {Protocol::Tls, "198.51.100.1", 5061};
     wire.flows[kBobFlow] = {Protocol::Udp, "198.51.100.1", 5060};
     relay = std::make_unique<proxy::Relay>(s, wire, [this] { return now; });
@@ -518,4 +523,129 @@ TEST_CASE("relay: a full transaction table answers 503 and recovers", "[relay]")
   sent = h.wire.take();
   REQUIRE(sent.size() == 1);
   CHECK_FALSE(sent[0].outside);
+}
+
+namespace {
+Harness two_cores(unsigned priority0 = 1, unsigned priority1 = 2, unsigned weight0 = 1,
+                  unsigned weight1 = 1) {
+  return Harness(64, [&](proxy::RelaySettings& s) {
+    s.cores = {{"10.0.0.10", 5070, priority0, weight0}, {"10.0.0.11", 5070, priority1, weight1}};
+  });
+}
+}  // namespace
+
+TEST_CASE("relay: a core that stays silent is failed over to the next one", "[relay][failover]") {
+  Harness h = two_cores();
+  h.from_outside(alice_register(), alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].ip == "10.0.0.10");
+  const std::string first_try = sent[0].bytes;
+  h.advance(2000ms);  // failover_timeout: retransmissions to the first core, then the second
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  CHECK(sent.back().ip == "10.0.0.11");
+  const sip::Message& second = h.parse(sent.back());
+  const std::string second_branch(second.top_via().branch);
+  CHECK(second.via_count() == 2);
+  CHECK(all_values(second, sip::HeaderId::Path) ==
+        "<sip:sbc-0100000200000003@10.0.0.1:15060;transport=udp;lr>");
+  const std::string answer = core_answer(second, 200, "OK");
+  // A late answer from the first core matches nothing: its branch is not the current one.
+  const sip::Message& first = h.parse(FakeWire::Sent{false, 0, {}, 0, first_try});
+  CHECK(std::string(first.top_via().branch) != second_branch);
+  h.from_core(core_answer(first, 200, "OK"));
+  CHECK(h.wire.take().empty());
+  CHECK(h.relay->stats().stray_responses.value() == 1);
+  h.from_core(answer, "10.0.0.11");
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].outside);
+  CHECK(h.parse(sent[0]).status_code() == 200);
+  CHECK(h.relay->stats().failovers.value() == 1);
+  CHECK(h.relay->cores().stats(0).failures.value() == 1);
+  CHECK_FALSE(h.relay->cores().stats(0).up.load());
+  // The next request goes straight to the second core.
+  h.from_outside(alice_register("z9hG4bKreg2"), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].ip == "10.0.0.11");
+}
+
+TEST_CASE("relay: a 503 from a core fails over; from the last one the client gets 500",
+          "[relay][failover]") {
+  Harness h = two_cores();
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 2);  // to the first core, 100 Trying
+  h.from_core(core_answer(h.parse(sent[0]), 503, "Service Unavailable"));
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);  // ACK for the 503 to the first core, the INVITE to the second
+  CHECK(h.parse(sent[0]).method() == sip::Method::Ack);
+  CHECK(sent[0].ip == "10.0.0.10");
+  CHECK(h.parse(sent[1]).method() == sip::Method::Invite);
+  CHECK(sent[1].ip == "10.0.0.11");
+  h.from_core(core_answer(h.parse(sent[1]), 503, "Service Unavailable"), "10.0.0.11");
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);  // ACK, then the answer to Alice
+  CHECK(h.parse(sent[0]).method() == sip::Method::Ack);
+  REQUIRE(sent[1].outside);
+  CHECK(h.parse(sent[1]).status_code() == 500);
+  // Both down, no probes: new requests get 503 from the SBC at once.
+  h.from_outside(alice_register(), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].outside);
+  CHECK(h.parse(sent[0]).status_code() == 503);
+  CHECK(h.relay->stats().no_core.value() == 1);
+  // Without probes a failed core is retried after 30 s.
+  h.advance(31s);
+  h.wire.take();
+  h.from_outside(alice_register("z9hG4bKlater"), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+}
+
+TEST_CASE("relay: OPTIONS probes take a silent core out and bring it back when it answers",
+          "[relay][probes]") {
+  Harness h(64, [](proxy::RelaySettings& s) { s.probe_interval = 1000ms; });
+  h.advance(10ms);
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  const sip::Message& probe = h.parse(sent[0]);
+  CHECK(probe.method() == sip::Method::Options);
+  CHECK(probe.request_uri().text == "sip:10.0.0.10:5070");
+  CHECK(probe.max_forwards() == 70);
+  CHECK(h.relay->cores().stats(0).up.load());
+  h.advance(2000ms);  // two probes unanswered
+  CHECK_FALSE(h.relay->cores().stats(0).up.load());
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  h.from_outside(alice_register(), alice_flow());
+  auto answers = h.wire.take();
+  REQUIRE(answers.size() == 1);
+  CHECK(h.parse(answers[0]).status_code() == 503);
+  // The core answers the latest probe: it is back.
+  h.from_core(core_answer(h.parse(sent.back()), 200, "OK"));
+  CHECK(h.relay->cores().stats(0).up.load());
+  h.from_outside(alice_register("z9hG4bKback"), alice_flow());
+  answers = h.wire.take();
+  REQUIRE(answers.size() == 1);
+  CHECK_FALSE(answers[0].outside);
+  CHECK(h.relay->cores().stats(0).probes.value() >= 3);
+}
+
+TEST_CASE("relay: cores of one priority share the load by weight", "[relay][failover]") {
+  Harness h = two_cores(1, 1, 3, 1);
+  int to_first = 0, to_second = 0;
+  for (int i = 0; i < 8; ++i) {
+    h.from_outside(alice_register("z9hG4bKw" + std::to_string(i)), alice_flow());
+    for (const auto& s : h.wire.take()) {
+      if (s.ip == "10.0.0.10") ++to_first;
+      if (s.ip == "10.0.0.11") ++to_second;
+    }
+  }
+  CHECK(to_first == 6);
+  CHECK(to_second == 2);
 }

@@ -1,0 +1,92 @@
+#include "sbc/proxy/core_set.hpp"
+
+#include <algorithm>
+#include <memory>
+
+namespace sbc::proxy {
+namespace {
+// Without probes, a failed core is retried after this.
+constexpr std::chrono::seconds kHoldWithoutProbes{30};
+constexpr unsigned kMissedProbesForDown = 2;
+}  // namespace
+
+CoreSet::CoreSet(const std::vector<CoreTarget>& cores, std::chrono::milliseconds probe_interval)
+    : cores_(cores.begin(),
+             cores.begin() + static_cast<std::ptrdiff_t>(std::min(cores.size(), kMaxCores))),
+      health_(cores_.size()),
+      probe_interval_(probe_interval) {
+  for (std::size_t i = 0; i < cores_.size(); ++i) stats_.push_back(std::make_unique<CoreStats>());
+}
+
+bool CoreSet::usable(std::size_t i, TimePoint now) const noexcept {
+  const Health& h = health_[i];
+  if (h.up) return true;
+  return probe_interval_.count() == 0 && now >= h.down_until;
+}
+
+void CoreSet::set_up(std::size_t i, bool up) noexcept {
+  health_[i].up = up;
+  stats_[i]->up.store(up, std::memory_order_relaxed);
+}
+
+std::optional<std::size_t> CoreSet::choose(std::uint64_t tried, TimePoint now) noexcept {
+  unsigned best_priority = ~0u;
+  for (std::size_t i = 0; i < cores_.size(); ++i)
+    if ((tried >> i & 1u) == 0 && usable(i, now))
+      best_priority = std::min(best_priority, cores_[i].priority);
+  if (best_priority == ~0u) return std::nullopt;
+  // Smooth weighted round robin among the cores of the best priority.
+  std::int64_t total = 0;
+  std::optional<std::size_t> pick;
+  for (std::size_t i = 0; i < cores_.size(); ++i) {
+    if ((tried >> i & 1u) != 0 || !usable(i, now) || cores_[i].priority != best_priority) continue;
+    const auto weight = static_cast<std::int64_t>(std::max(1u, cores_[i].weight));
+    health_[i].current_weight += weight;
+    total += weight;
+    if (!pick || health_[i].current_weight > health_[*pick].current_weight) pick = i;
+  }
+  health_[*pick].current_weight -= total;
+  return pick;
+}
+
+std::optional<std::size_t> CoreSet::find(std::string_view ip, std::uint16_t port) const noexcept {
+  for (std::size_t i = 0; i < cores_.size(); ++i)
+    if (cores_[i].ip == ip && cores_[i].port == port) return i;
+  return std::nullopt;
+}
+
+bool CoreSet::any_up() const noexcept {
+  return std::any_of(health_.begin(), health_.end(), [](const Health& h) { return h.up; });
+}
+
+void CoreSet::failed(std::size_t i, TimePoint now) noexcept {
+  stats_[i]->failures.inc();
+  set_up(i, false);
+  health_[i].down_until = now + kHoldWithoutProbes;
+}
+
+std::uint64_t CoreSet::probes_due(TimePoint now) noexcept {
+  if (probe_interval_.count() == 0 || now < next_probe_) return 0;
+  next_probe_ = now + probe_interval_;
+  std::uint64_t due = 0;
+  for (std::size_t i = 0; i < cores_.size(); ++i) {
+    Health& h = health_[i];
+    if (h.outstanding && ++h.missed >= kMissedProbesForDown) set_up(i, false);
+    h.outstanding = true;
+    ++h.sequence;
+    stats_[i]->probes.inc();
+    due |= std::uint64_t{1} << i;
+  }
+  return due;
+}
+
+void CoreSet::probe_answered(std::size_t i, std::uint32_t sequence, bool overloaded) noexcept {
+  if (i >= cores_.size()) return;
+  Health& h = health_[i];
+  if (sequence != h.sequence || !h.outstanding) return;  // a late answer to an older probe
+  h.outstanding = false;
+  h.missed = 0;
+  set_up(i, !overloaded);
+}
+
+}  // namespace sbc::proxy

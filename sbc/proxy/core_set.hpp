@@ -1,0 +1,80 @@
+#pragma once
+// The cores a worker's relay sends to: which are usable, which one a new request goes to, and
+// their health. One per relay (per worker), so it needs no lock; the scrape reads the per-core
+// flags and counters (single writer each).
+//
+// Choosing: the usable cores with the lowest priority value, shared by weight with smooth
+// weighted round robin (deterministic, no randomness on the message path). A core is usable
+// while it is up; a core marked down by a failure (timeout, 503) comes back when it answers a
+// probe, or, without probes, after a hold time. Probes are OPTIONS sent every interval; two
+// unanswered probes in a row, or a 503, mark a core down; any other answer marks it up.
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "metrics/counter.hpp"
+#include "sbc/proxy/relay_settings.hpp"
+
+namespace sbc::proxy {
+
+struct CoreStats {
+  metrics::Counter requests;   // new requests sent to this core (first tries and failovers)
+  metrics::Counter failures;   // timeouts and 503s that made us try another core
+  metrics::Counter probes;     // OPTIONS probes sent
+  std::atomic<bool> up{true};  // as this worker sees it
+};
+
+class CoreSet {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  static constexpr std::size_t kMaxCores = 64;  // `tried` masks are 64 bits
+
+  explicit CoreSet(const std::vector<CoreTarget>& cores, std::chrono::milliseconds probe_interval);
+
+  std::size_t size() const noexcept { return cores_.size(); }
+  const CoreTarget& target(std::size_t i) const noexcept { return cores_[i]; }
+  CoreStats& stats(std::size_t i) noexcept { return *stats_[i]; }
+  const CoreStats& stats(std::size_t i) const noexcept { return *stats_[i]; }
+
+  // The core for a new request, skipping those in `tried` (bit i = core i); none when no core
+  // is usable.
+  std::optional<std::size_t> choose(std::uint64_t tried, TimePoint now) noexcept;
+  // The index of the core at ip:port, if it is one of ours.
+  std::optional<std::size_t> find(std::string_view ip, std::uint16_t port) const noexcept;
+  bool any_up() const noexcept;
+
+  // A request to core i failed (timeout, 503): out of rotation until it answers a probe.
+  void failed(std::size_t i, TimePoint now) noexcept;
+
+  // Probes: which cores to probe now (bit mask), with their sequence numbers advanced.
+  std::uint64_t probes_due(TimePoint now) noexcept;
+  std::uint32_t probe_sequence(std::size_t i) const noexcept { return health_[i].sequence; }
+  // An answer to probe `sequence` of core i.
+  void probe_answered(std::size_t i, std::uint32_t sequence, bool overloaded) noexcept;
+
+ private:
+  struct Health {
+    bool up = true;
+    TimePoint down_until{};
+    unsigned missed = 0;
+    bool outstanding = false;
+    std::uint32_t sequence = 0;
+    std::int64_t current_weight = 0;  // smooth weighted round robin
+  };
+  bool usable(std::size_t i, TimePoint now) const noexcept;
+  void set_up(std::size_t i, bool up) noexcept;
+
+  std::vector<CoreTarget> cores_;
+  std::vector<Health> health_;
+  std::vector<std::unique_ptr<CoreStats>> stats_;
+  std::chrono::milliseconds probe_interval_;
+  TimePoint next_probe_{};
+};
+
+}  // namespace sbc::proxy
