@@ -4,6 +4,7 @@
 
 #include "sbc/proxy/core_set.hpp"
 #include "sbc/sip/uri.hpp"
+#include "tls/token_sealer.hpp"
 
 #include <arpa/inet.h>
 
@@ -310,7 +311,8 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
 
   if (const YAML::Node relay = root["relay"]) {
     reject_unknown_keys(source, relay, "relay",
-                        {"topology_hiding", "untrusted_headers", "max_transactions", "timers"});
+                        {"topology_hiding", "untrusted_headers", "max_transactions", "timers",
+                         "token_keys", "token_key_file"});
     proxy::RelaySettings& r = config.relay;
     if (relay["topology_hiding"]) {
       try {
@@ -333,6 +335,31 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     }
     read_uint<std::uint32_t>(source, relay, "relay", "max_transactions", r.max_transactions, 16,
                              1u << 22);
+    // Keys sealing the tokens in our URIs: "ID:32 hex digits", the first seals, all open.
+    auto add_key = [&](const std::string& text, const YAML::Node& node, const std::string& key) {
+      const auto parsed = tls::TokenSealer::parse_key(text);
+      if (!parsed)
+        fail(source, node, key, "a token key is \"ID:HEX\" with ID 0-255 and 32 hex digits");
+      for (const auto& k : r.token_keys)
+        if (k.id == parsed->id)
+          fail(source, node, key, "token key id " + std::to_string(parsed->id) + " appears twice");
+      r.token_keys.push_back(*parsed);
+    };
+    if (const YAML::Node keys = relay["token_keys"]) {
+      if (!keys.IsSequence()) fail(source, keys, "relay.token_keys", "must be a list");
+      for (const auto& k : keys) add_key(k.as<std::string>(), k, "relay.token_keys");
+    }
+    if (const YAML::Node file = relay["token_key_file"]) {
+      const std::string path = file.as<std::string>();
+      std::ifstream in(path);
+      if (!in) fail(source, file, "relay.token_key_file", "cannot read " + path);
+      std::string line;
+      while (std::getline(in, line)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        if (line.empty() || line[0] == '#') continue;
+        add_key(line, file, "relay.token_key_file");
+      }
+    }
     if (const YAML::Node timers = relay["timers"]) {
       reject_unknown_keys(source, timers, "relay.timers",
                           {"t1_ms", "t2_ms", "t4_ms", "timer_c_ms"});

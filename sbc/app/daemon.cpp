@@ -21,6 +21,7 @@
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
 #include "tls/tls_server.hpp"
+#include "tls/token_sealer.hpp"
 
 namespace sbc::app {
 namespace {
@@ -321,8 +322,18 @@ int run_daemon(const Config& config, std::ostream& out) {
                                                      : transport::address_text(address);
       outside.push_back({shown, l.port});
     }
+    // One key for all workers: a token sealed by one must open on another.
+    std::vector<tls::TokenSealer::Key> keys = config.relay.token_keys;
+    if (keys.empty()) {
+      keys.push_back(tls::TokenSealer::random_key(0));
+      log("warn",
+          "no relay.token_keys configured: sealing the tokens in Path and Record-Route with a "
+          "random key made at start. Registrations and dialogs do not survive a restart, and "
+          "several SBC replicas must share a configured key.");
+    }
     for (unsigned w = 0; w < count; ++w) {
       proxy::RelaySettings settings = config.relay;
+      settings.token_keys = keys;
       settings.cores = config.core.targets;
       settings.outside_addresses = outside;
       try {

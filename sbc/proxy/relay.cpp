@@ -12,6 +12,7 @@
 #include "sbc/proxy/transaction_index.hpp"
 #include "sbc/sip/editor.hpp"
 #include "sbc/sip/response.hpp"
+#include "tls/token_sealer.hpp"
 
 namespace sbc::proxy {
 namespace {
@@ -126,6 +127,7 @@ class Text {
     return *this;
   }
   bool ok() const noexcept { return ok_; }
+  void fail() noexcept { ok_ = false; }
   std::string_view view() const noexcept { return {begin_, static_cast<std::size_t>(p_ - begin_)}; }
 
  private:
@@ -197,6 +199,9 @@ struct Transaction {
   TimePoint cancel_timeout_at = kNever;
 
   std::string hidden_vias;  // the core's Via values (topology hiding)
+  // ToOutside with topology hiding: the Record-Route list as the core would have seen it
+  // without hiding, put back into the answers that go to the core.
+  std::string hidden_record_route;
   TimePoint end_at = kNever;
   TimePoint wake_at = kNever;
 
@@ -211,10 +216,24 @@ struct Wake {
   bool operator>(const Wake& other) const noexcept { return at > other.at; }
 };
 
-// Our own entries at the top of a Route set: how many, and the flow token the first one names.
+// Our own entries at the top of a Route set: how many, the flow token the first one names, and
+// the inside routes a hidden (topology hiding) entry carries, to go in their place.
 struct OwnRoutes {
   std::size_t count = 0;
   std::uint64_t flow_token = 0;
+  std::string_view hidden_routes;
+};
+
+// What a token we hand out says (its plaintext: kind, flow token big-endian, payload).
+enum class TokenKind : std::uint8_t {
+  Flow = 1,     // a Path or Record-Route entry: the outside flow
+  Dialog = 2,   // our one outside Record-Route entry of a hidden dialog: flow + inside routes
+  Contact = 3,  // a Contact we rewrote: flow + the original URI
+};
+struct Opened {
+  TokenKind kind = TokenKind::Flow;
+  std::uint64_t flow = 0;
+  std::string_view payload;
 };
 
 bool is_dialog_creating(Method m) noexcept {
@@ -230,6 +249,9 @@ class Relay::Impl {
         wire_(wire),
         clock_(std::move(clock)),
         cores_(settings_.cores, settings_.probe_interval),
+        sealer_(settings_.token_keys.empty()
+                    ? std::vector<tls::TokenSealer::Key>{tls::TokenSealer::random_key(0)}
+                    : settings_.token_keys),
         slots_(settings_.max_transactions),
         index_(settings_.max_transactions),
         message_(std::make_unique<Message>()),
@@ -278,7 +300,7 @@ class Relay::Impl {
     if (cores_.size() == 0) return answer_outside(m, flow, 503, "No core configured");
     // A request whose remaining Route names one of our cores (in a dialog) goes there; others
     // go to the core the set chooses, and may fail over to the next.
-    const std::optional<std::size_t> named = named_core(m, own.count);
+    const std::optional<std::size_t> named = named_core(m, own);
     const std::optional<std::size_t> core = named ? named : cores_.choose(0, now_);
     if (!core) {
       stats.no_core.inc();
@@ -299,7 +321,7 @@ class Relay::Impl {
     t->core_index = *core;
     t->tried = std::uint64_t{1} << *core;
     t->failover_allowed = !named && m.to().tag.empty() && cores_.size() > 1;
-    if (!build_to_core(*t, m, flow, own.count)) {
+    if (!build_to_core(*t, m, flow, own)) {
       release(*t);
       stats.too_large.inc();
       return answer_outside(m, flow, 513, "Message Too Large to relay");
@@ -313,7 +335,7 @@ class Relay::Impl {
   // with received/rport, Max-Forwards decremented, our Route entries consumed, Record-Route or
   // Path added, untrusted headers removed. Into t.request.
   bool build_to_core(Transaction& t, const Message& m, const FlowInfo& flow,
-                     std::size_t own_count) noexcept {
+                     const OwnRoutes& own) noexcept {
     const CoreTarget& core = cores_.target(t.core_index);
     t.core.set(core.ip, core.port);
     const sip::Via& via = m.top_via();
@@ -328,28 +350,24 @@ class Relay::Impl {
     ok = ok && editor.replace(via.text, {client_via_buffer_.data(), client_via});
     ok = ok && editor.prepend_via(our_via.view());
     ok = ok && editor.decrement_max_forwards();
-    ok = ok && rewrite_routes(m, editor, own_count);
+    ok = ok && rewrite_routes(m, editor, own);
+    ok = ok && restore_request_uri(m, editor);
     for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
     const std::uint64_t token = flow.flow_token;
     Text record(record_buffer_);
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // Two entries: the core sees the inside one, the user agent the outside one.
-      record << "<sip:" << kUserPrefix;
-      record.hex(token, 16) << "@";
-      record.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
-                                       << ";transport=udp;lr>, <sip:" << kUserPrefix;
-      record.hex(token, 16) << "@";
-      record.host(flow.local_ip) << ":" << static_cast<unsigned>(flow.local_port)
-                                 << ";transport=" << transport_param(flow.protocol) << ";lr>";
+      entry(record, TokenKind::Flow, token, {}, settings_.inside_ip, settings_.inside_port,
+            Protocol::Udp)
+          << ", ";
+      entry(record, TokenKind::Flow, token, {}, flow.local_ip, flow.local_port, flow.protocol);
       ok = ok && record.ok() && editor.add_record_route(record.view());
     } else if (m.method() == Method::Register) {
       // Only we may say which way the core reaches this user (RFC 3327): a Path from the outside
       // could point the core anywhere.
       (void)editor.remove_headers(HeaderId::Path);
-      record << "<sip:" << kUserPrefix;
-      record.hex(token, 16) << "@";
-      record.host(settings_.inside_ip)
-          << ":" << static_cast<unsigned>(settings_.inside_port) << ";transport=udp;lr>";
+      entry(record, TokenKind::Flow, token, {}, settings_.inside_ip, settings_.inside_port,
+            Protocol::Udp);
       ok = ok && record.ok() && editor.add_path(record.view());
     }
     return ok && write(editor, t.request);
@@ -390,18 +408,27 @@ class Relay::Impl {
     t.tried |= std::uint64_t{1} << *next;
     t.provisional_seen = t.any_response = false;
     t.cancel_sent = false;
-    if (!build_to_core(t, original, flow, own_routes(original, &flow).count)) return false;
+    if (!build_to_core(t, original, flow, own_routes(original, &flow))) return false;
     send_to_core(t);
     stats.failovers.inc();
     return true;
   }
 
-  // The core that the Route set left after ours names, if it is one of ours.
-  std::optional<std::size_t> named_core(const Message& m, std::size_t own_count) const noexcept {
+  // The core that the Route set left after ours names (a hidden entry's routes first), if it
+  // is one of ours.
+  std::optional<std::size_t> named_core(const Message& m, const OwnRoutes& own) const noexcept {
+    if (!own.hidden_routes.empty()) {
+      sip::Scanner in(own.hidden_routes);
+      sip::NameAddr first;
+      if (sip::parse_name_addr(in, first, sip::NameAddrRules::RouteLike))
+        return cores_.find(strip_brackets(first.uri.host),
+                           first.uri.port == 0 ? 5060 : first.uri.port);
+      return std::nullopt;
+    }
     auto routes = m.name_addrs(HeaderId::Route);
     sip::NameAddr route;
     for (std::size_t seen = 0; routes.next(route); ++seen) {
-      if (seen < own_count) continue;
+      if (seen < own.count) continue;
       return cores_.find(strip_brackets(route.uri.host),
                          route.uri.port == 0 ? 5060 : route.uri.port);
     }
@@ -525,19 +552,41 @@ class Relay::Impl {
     }
     ok = ok && editor.prepend_via(our_via.view());
     ok = ok && editor.decrement_max_forwards();
-    ok = ok && rewrite_routes(m, editor, own.count);
+    ok = ok && rewrite_routes(m, editor, own);
     Text record(record_buffer_);
+    t->hidden_record_route.clear();
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
-      record << "<sip:" << kUserPrefix;
-      record.hex(own.flow_token, 16) << "@";
-      record.host(address->local_ip)
-          << ":" << static_cast<unsigned>(address->local_port)
-          << ";transport=" << transport_param(address->protocol) << ";lr>, <sip:" << kUserPrefix;
-      record.hex(own.flow_token, 16) << "@";
-      record.host(settings_.inside_ip)
-          << ":" << static_cast<unsigned>(settings_.inside_port) << ";transport=udp;lr>";
-      ok = ok && record.ok() && editor.add_record_route(record.view());
+      // What the core would see without hiding: our outside and inside entries on top of its own.
+      entry(record, TokenKind::Flow, own.flow_token, {}, address->local_ip, address->local_port,
+            address->protocol)
+          << ", ";
+      entry(record, TokenKind::Flow, own.flow_token, {}, settings_.inside_ip, settings_.inside_port,
+            Protocol::Udp);
+      if (settings_.topology_hiding) {
+        // The outside sees one entry of ours; the core's entries travel sealed inside it.
+        Text inside(hidden_buffer_);
+        bool first = true;
+        auto rr = m.name_addrs(HeaderId::RecordRoute);
+        sip::NameAddr value;
+        while (rr.next(value)) {
+          if (!first) inside << ", ";
+          inside << value.text;
+          first = false;
+        }
+        t->hidden_record_route.assign(record.view());
+        if (!first) t->hidden_record_route.append(", ").append(inside.view());
+        Text hidden(record_buffer_);
+        entry(hidden, TokenKind::Dialog, own.flow_token, inside.view(), address->local_ip,
+              address->local_port, address->protocol);
+        ok =
+            ok && inside.ok() && hidden.ok() && record.ok() &&
+            (m.count(HeaderId::RecordRoute) == 0 || editor.remove_headers(HeaderId::RecordRoute)) &&
+            editor.add_record_route(hidden.view());
+      } else {
+        ok = ok && record.ok() && editor.add_record_route(record.view());
+      }
     }
+    if (m.method() != Method::Register) ok = ok && hide_contact(m, editor, own.flow_token);
     if (!ok || !write(editor, t->request)) {
       release(*t);
       stats.too_large.inc();
@@ -573,9 +622,10 @@ class Relay::Impl {
     sip::MessageEditor editor(m);
     const std::string_view branch = stateless_branch(m.top_via().branch);
     Text our_via(via_buffer_);
-    bool ok = rewrite_routes(m, editor, own.count) && editor.decrement_max_forwards();
+    bool ok = rewrite_routes(m, editor, own) && editor.decrement_max_forwards();
+    if (flow != nullptr) ok = ok && restore_request_uri(m, editor);
     if (flow != nullptr) {
-      const std::optional<std::size_t> named = named_core(m, own.count);
+      const std::optional<std::size_t> named = named_core(m, own);
       const std::optional<std::size_t> index = named ? named : cores_.choose(0, now_);
       if (!index) return;
       const CoreTarget& core = cores_.target(*index);
@@ -739,6 +789,13 @@ class Relay::Impl {
     if (t.direction == Direction::ToCore && t.method == Method::Register) {
       (void)editor.remove_headers(HeaderId::Path);  // our Path is no business of the outside
     }
+    if (settings_.topology_hiding && t.method != Method::Register) {
+      if (t.direction == Direction::ToCore) {
+        ok = ok && hide_record_route(t, m, editor) && hide_contact(m, editor, t.source_flow);
+      } else if (!t.hidden_record_route.empty() && m.count(HeaderId::RecordRoute) != 0) {
+        ok = ok && restore_record_route(m, editor, t);
+      }
+    }
     if (!ok || !write(editor, t.last_response)) {
       stats.too_large.inc();
       return false;
@@ -750,6 +807,70 @@ class Relay::Impl {
       stats.responses_to_core.inc();
     }
     return true;
+  }
+
+  // An answer from the core going outside: the Record-Route entries of the inside (the core's
+  // and our inside one) go sealed into our one outside entry; entries beyond it (the outside
+  // side's) stay. The user agent's in-dialog requests bring the sealed routes back to us.
+  bool hide_record_route(const Transaction& t, const Message& m,
+                         sip::MessageEditor& editor) noexcept {
+    if (m.count(HeaderId::RecordRoute) == 0) return true;
+    std::array<std::string_view, 32> values;
+    std::size_t n = 0, ours = values.size();
+    auto rr = m.name_addrs(HeaderId::RecordRoute);
+    sip::NameAddr value;
+    while (n < values.size() && rr.next(value)) {
+      if (ours == values.size() && value.uri.user.starts_with(kUserPrefix) && n > 0 &&
+          !is_inside_address(value.uri)) {
+        const auto opened = open_token(value.uri.user, opened_routes_);
+        if (opened && opened->flow == t.source_flow) ours = n;
+      }
+      values[n++] = value.text;
+    }
+    if (ours == values.size()) return true;  // not recorded through us: nothing of ours to hide
+    // The user agent's route set is this list reversed: the inside routes after ours, in the
+    // order a request will carry them, are the entries before our inside one, reversed.
+    Text inside(hidden_buffer_);
+    for (std::size_t i = ours - 1; i-- > 0;) {
+      inside << values[i];
+      if (i > 0) inside << ", ";
+    }
+    const auto address = wire_.flow_address(t.source_flow);
+    if (!address || !inside.ok()) return true;
+    Text list(record_buffer_);
+    entry(list, TokenKind::Dialog, t.source_flow, inside.view(), address->local_ip,
+          address->local_port, address->protocol);
+    for (std::size_t i = ours + 1; i < n; ++i) list << ", " << values[i];
+    return list.ok() && editor.remove_headers(HeaderId::RecordRoute) &&
+           editor.add_record_route(list.view());
+  }
+
+  // An answer from the outside going to the core: our hidden entry becomes again the list the
+  // core would have seen (kept in the transaction).
+  bool restore_record_route(const Message& m, sip::MessageEditor& editor,
+                            const Transaction& t) noexcept {
+    Text list(record_buffer_);
+    auto rr = m.name_addrs(HeaderId::RecordRoute);
+    sip::NameAddr value;
+    bool first = true, replaced = false;
+    while (rr.next(value)) {
+      if (!first) list << ", ";
+      first = false;
+      if (!replaced && value.uri.user.starts_with(kUserPrefix) &&
+          is_own_address(value.uri.host, port_of(value.uri), nullptr)) {
+        list << t.hidden_record_route;
+        replaced = true;
+      } else {
+        list << value.text;
+      }
+    }
+    if (!replaced) return true;
+    return list.ok() && editor.remove_headers(HeaderId::RecordRoute) &&
+           editor.add_record_route(list.view());
+  }
+
+  bool is_inside_address(const sip::Uri& uri) const noexcept {
+    return strip_brackets(uri.host) == settings_.inside_ip && port_of(uri) == settings_.inside_port;
   }
 
   // A non-2xx final answer sent for an INVITE: wait for the ACK, retransmitting the answer
@@ -982,42 +1103,119 @@ class Relay::Impl {
   }
 
   // Our entries at the top of the Route set (at most two: the inside and the outside one).
-  OwnRoutes own_routes(const Message& m, const FlowInfo* flow) const noexcept {
+  OwnRoutes own_routes(const Message& m, const FlowInfo* flow) noexcept {
     OwnRoutes own;
     auto routes = m.name_addrs(HeaderId::Route);
     sip::NameAddr route;
     while (own.count < 2 && routes.next(route)) {
       const sip::Uri& uri = route.uri;
-      std::uint16_t port = uri.port;
-      if (port == 0) {
-        const auto transport = uri.param("transport");
-        port =
-            (uri.scheme == sip::Scheme::Sips || (transport && sip::iequals(transport.value, "tls")))
-                ? 5061
-                : 5060;
-      }
-      if (!is_own_address(uri.host, port, flow)) break;
+      if (!is_own_address(uri.host, port_of(uri), flow)) break;
       ++own.count;
-      std::uint64_t token = 0;
-      if (own.flow_token == 0 && uri.user.size() == kUserPrefix.size() + 16 &&
-          uri.user.substr(0, kUserPrefix.size()) == kUserPrefix &&
-          parse_hex(uri.user.substr(kUserPrefix.size()), token)) {
-        own.flow_token = token;
+      if (own.flow_token != 0) continue;
+      if (const auto opened = open_token(uri.user, opened_routes_)) {
+        if (opened->kind == TokenKind::Contact) continue;
+        own.flow_token = opened->flow;
+        if (opened->kind == TokenKind::Dialog) {
+          own.hidden_routes = opened->payload;
+          break;  // a hidden entry stands for both of ours
+        }
       }
     }
     return own;
   }
 
-  // Removes our `count` entries from the top of the Route set.
-  bool rewrite_routes(const Message& m, sip::MessageEditor& editor, std::size_t count) noexcept {
-    if (count == 0) return true;
+  static std::uint16_t port_of(const sip::Uri& uri) noexcept {
+    if (uri.port != 0) return uri.port;
+    const auto transport = uri.param("transport");
+    return (uri.scheme == sip::Scheme::Sips || (transport && sip::iequals(transport.value, "tls")))
+               ? 5061
+               : 5060;
+  }
+
+  // "sbc-" + the sealed token, in token_text_ (valid until the next call).
+  std::string_view seal_token(TokenKind kind, std::uint64_t flow,
+                              std::string_view payload) noexcept {
+    std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> plain;
+    if (payload.size() + 9 > plain.size()) return {};
+    plain[0] = static_cast<std::uint8_t>(kind);
+    for (int i = 0; i < 8; ++i) plain[1 + i] = static_cast<std::uint8_t>(flow >> (56 - 8 * i));
+    std::memcpy(plain.data() + 9, payload.data(), payload.size());
+    std::memcpy(token_text_.data(), kUserPrefix.data(), kUserPrefix.size());
+    const std::size_t n = sealer_.seal({plain.data(), payload.size() + 9},
+                                       std::span<char>(token_text_).subspan(kUserPrefix.size()));
+    if (n == 0) return {};
+    return {token_text_.data(), kUserPrefix.size() + n};
+  }
+
+  std::optional<Opened> open_token(
+      std::string_view user,
+      std::array<std::uint8_t, tls::TokenSealer::kMaxPlain>& buffer) const noexcept {
+    if (!user.starts_with(kUserPrefix)) return std::nullopt;
+    const auto n = sealer_.open(user.substr(kUserPrefix.size()), buffer);
+    if (!n || *n < 9 || buffer[0] < 1 || buffer[0] > 3) return std::nullopt;
+    Opened o;
+    o.kind = static_cast<TokenKind>(buffer[0]);
+    for (int i = 0; i < 8; ++i) o.flow = (o.flow << 8) | buffer[1 + i];
+    o.payload = {reinterpret_cast<const char*>(buffer.data() + 9), *n - 9};
+    return o;
+  }
+
+  // An entry (Record-Route, Path) naming one of our addresses with a sealed token.
+  Text& entry(Text& w, TokenKind kind, std::uint64_t flow, std::string_view payload,
+              std::string_view ip, std::uint16_t port, Protocol protocol) noexcept {
+    const std::string_view token = seal_token(kind, flow, payload);
+    if (token.empty()) {
+      w.fail();  // cannot seal (too long): the message is not sent rather than sent unsealed
+      return w;
+    }
+    w << "<sip:" << token << "@";
+    w.host(ip) << ":" << static_cast<unsigned>(port) << ";transport=" << transport_param(protocol)
+               << ";lr>";
+    return w;
+  }
+
+  // A Request-URI that is a Contact we rewrote (ours, with a Contact token) gets its original
+  // back.
+  bool restore_request_uri(const Message& m, sip::MessageEditor& editor) noexcept {
+    const sip::Uri& uri = m.request_uri();
+    if (!uri.user.starts_with(kUserPrefix) || !is_own_address(uri.host, port_of(uri), nullptr))
+      return true;
+    const auto opened = open_token(uri.user, opened_contact_);
+    if (!opened || opened->kind != TokenKind::Contact) return true;
+    return editor.set_request_uri(opened->payload);
+  }
+
+  // Rewrites the first Contact of a message that leaves to the outside down `flow`: our address
+  // with a token holding the original URI.
+  bool hide_contact(const Message& m, sip::MessageEditor& editor, std::uint64_t flow) noexcept {
+    if (!settings_.topology_hiding || m.count(HeaderId::Contact) == 0 || m.contact_is_star())
+      return true;
+    auto contacts = m.name_addrs(HeaderId::Contact);
+    sip::NameAddr contact;
+    if (!contacts.next(contact)) return true;
+    const auto address = wire_.flow_address(flow);
+    if (!address) return true;
+    const std::string_view token = seal_token(TokenKind::Contact, flow, contact.uri.text);
+    if (token.empty()) return false;
+    Text w(contact_buffer_);
+    w << "sip:" << token << "@";
+    w.host(address->local_ip) << ":" << static_cast<unsigned>(address->local_port)
+                              << ";transport=" << transport_param(address->protocol);
+    return w.ok() && editor.rewrite_contact_uri(w.view());
+  }
+
+  // Removes our entries from the top of the Route set; the inside routes a hidden entry
+  // carries take their place.
+  bool rewrite_routes(const Message& m, sip::MessageEditor& editor, const OwnRoutes& own) noexcept {
+    if (own.count == 0) return true;
     auto routes = m.name_addrs(HeaderId::Route);
     sip::NameAddr route;
     Text rest(route_buffer_);
+    rest << own.hidden_routes;
+    bool any = !own.hidden_routes.empty();
     std::size_t seen = 0;
-    bool any = false;
     while (routes.next(route)) {
-      if (seen++ < count) continue;
+      if (seen++ < own.count) continue;
       if (any) rest << ", ";
       rest << route.text;
       any = true;
@@ -1151,6 +1349,7 @@ class Relay::Impl {
     t.request.clear();
     t.cancel.clear();
     t.hidden_vias.clear();
+    t.hidden_record_route.clear();
     t.source_flow = t.dest_flow = 0;
     t.tried = 0;
     t.failover_allowed = t.any_response = false;
@@ -1186,6 +1385,11 @@ class Relay::Impl {
   std::function<TimePoint()> clock_;
   TimePoint now_{};
   CoreSet cores_;
+  tls::TokenSealer sealer_;
+  std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_routes_{};
+  std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_contact_{};
+  std::array<char, 8 + tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)> token_text_{};
+  std::array<char, 4096> hidden_buffer_{};
   std::vector<Transaction> slots_;
   std::vector<std::uint32_t> free_;
   TransactionIndex index_;
@@ -1197,8 +1401,9 @@ class Relay::Impl {
   std::string stateless_;
   std::array<char, 256> via_buffer_{};
   std::array<char, 1024> client_via_buffer_{};
-  std::array<char, 512> record_buffer_{};
+  std::array<char, 2048> record_buffer_{};
   std::array<char, 4096> route_buffer_{};
+  std::array<char, 2048> contact_buffer_{};
   std::array<char, kStatelessPrefix.size() + 16> stateless_branch_{};
 };
 

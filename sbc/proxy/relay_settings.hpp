@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sbc/sip/message.hpp"
+#include "tls/token_sealer.hpp"
 
 namespace sbc::proxy {
 
@@ -44,8 +45,12 @@ struct RelaySettings {
   // OPTIONS health probes to every core; 0: none (a failed core is retried after 30 s).
   std::chrono::milliseconds probe_interval{5000};
 
-  // Hide the inside (Via of the core) from the outside.
+  // Hide the inside from the outside: the core's Via stack, its Record-Route entries and the
+  // Contact of what comes from the inside travel sealed or stay in transaction state.
   bool topology_hiding = true;
+  // Keys that seal the tokens in our URIs (Path, Record-Route, hidden Contact); the first seals,
+  // all open. Empty: one random key (tests; the daemon always passes one).
+  std::vector<tls::TokenSealer::Key> token_keys;
   // Header fields only a trusted side may set: removed from requests from the outside.
   std::vector<std::string> untrusted_headers{"P-Asserted-Identity", "P-Preferred-Identity"};
   // Bound of the transaction table (attacker-controlled keys): 503 above it.

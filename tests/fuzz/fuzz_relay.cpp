@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "sbc/proxy/relay.hpp"
+#include "tls/token_sealer.hpp"
 #include "sbc/transport/edge_handler.hpp"
 
 using namespace sbc;
@@ -65,6 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   settings.outside_addresses = {{"198.51.100.1", 5060}, {"198.51.100.1", 5061}};
   settings.max_transactions = 16;
   settings.branch_seed = 1;
+  settings.token_keys = {*tls::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f")};
   proxy::Relay relay(settings, wire, [&now] { return now; });
   edge.set_router(&relay);
 

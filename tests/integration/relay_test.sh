@@ -18,9 +18,9 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   jobs -p | xargs -r kill 2>/dev/null || true
   wait 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
 }
-trap cleanup EXIT
+trap cleanup EXIT  # KEEP_WORK=1 keeps the logs and dumps for a look
 cd "$work"
 
 base=$(free_port_base 22000 2000)
@@ -55,7 +55,7 @@ ua() { "$ua" "$1" 127.0.0.1 "$sbc_port" "${@:2}"; }
 # --- a call from a TCP user to a UDP user, both registered through the SBC
 SIP_UA_DUMP=bob.dump ua udp bob register serve 6 >bob.out 2>&1 &
 sleep 0.5
-ua tcp alice register call sip:bob@example.com request MESSAGE sip:bob@example.com >alice.out 2>&1 || true
+SIP_UA_DUMP=alice.dump ua tcp alice register call sip:bob@example.com request MESSAGE sip:bob@example.com >alice.out 2>&1 || true
 wait $! 2>/dev/null || true
 check "alice registers over TCP through the SBC" grep -qx "REGISTER 200" alice.out
 check "bob registers over UDP through the SBC" grep -qx "REGISTER 200" bob.out
@@ -69,6 +69,13 @@ invite_vias=$(awk '/^INVITE /{f=1} f && /^Via:/{n++} f && /^----/{print n; exit}
 check "the INVITE bob receives carries one Via, the SBC's (got ${invite_vias:-none})" test "${invite_vias:-0}" = 1
 check "no Via of the core ($core_port) reaches the outside" \
   bash -c "! grep -E '^Via:.*:$core_port' bob.dump"
+# Topology hiding: the core's address and port appear nowhere in what either side received
+# (its Record-Route entries and the Contacts it relays travel sealed in our URIs).
+check "the core's address:port appears in nothing the callee received" \
+  bash -c "! grep -q '127.0.0.1:$core_port' bob.dump"
+check "nor in anything the caller received" bash -c "! grep -q '127.0.0.1:$core_port' alice.dump"
+check "the caller's route set is one sealed entry of the SBC" \
+  bash -c "grep -qE '^Record-Route: <sip:sbc-[A-Za-z0-9_-]+@127.0.0.1:$sbc_port;transport=tcp;lr>.?$' alice.dump"
 check "our Path is not shown to the outside" bash -c "! grep -qi '^Path:' bob.dump"
 
 # --- the other direction: the core's INVITE reaches a TCP user over her connection (Path)
@@ -152,6 +159,7 @@ core:
     - {uri: "sip:127.0.0.1:$core_port", priority: 2}
   probe_interval_ms: 60000      # one probe at start: the dead core is found by the request
   failover_timeout_ms: 500
+relay: {token_keys: ["3:000102030405060708090a0b0c0d0e0f"]}
 metrics: {port: $metrics2_port}
 YAML
 "$sbc" run --config sbc2.yaml >sbc2.log 2>&1 &

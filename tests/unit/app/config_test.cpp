@@ -171,6 +171,20 @@ relay:
         "test.yaml:1: relay.timers.t2_ms: must not be below t1_ms");
   CHECK(error_of("relay: {untrusted_headers: [\"Bad Header\"]}\n") ==
         "test.yaml:1: relay.untrusted_headers: \"Bad Header\" is not a header name");
+  const Config keyed = parse_config(
+      "relay: {token_keys: [\"2:000102030405060708090a0b0c0d0e0f\", "
+      "\"1:ffeeddccbbaa99887766554433221100\"]}\n",
+      "test.yaml");
+  REQUIRE(keyed.relay.token_keys.size() == 2);
+  CHECK(keyed.relay.token_keys[0].id == 2);
+  CHECK(keyed.relay.token_keys[1].bytes[0] == 0xff);
+  CHECK(error_of("relay: {token_keys: [\"1:abc\"]}\n") ==
+        "test.yaml:1: relay.token_keys: a token key is \"ID:HEX\" with ID 0-255 and 32 hex digits");
+  CHECK(error_of("relay: {token_keys: [\"1:000102030405060708090a0b0c0d0e0f\", "
+                 "\"1:000102030405060708090a0b0c0d0e0f\"]}\n") ==
+        "test.yaml:1: relay.token_keys: token key id 1 appears twice");
+  CHECK(error_of("relay: {token_key_file: /nonexistent/keys}\n") ==
+        "test.yaml:1: relay.token_key_file: cannot read /nonexistent/keys");
   CHECK(error_of("core: {targets: [{uri: \"sip:10.0.0.1\", color: red}]}\n") ==
         "test.yaml:1: core.targets[0].color: unknown key");
 }

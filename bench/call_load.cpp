@@ -1,0 +1,434 @@
+// call_load: a SIP load generator for relays (SIPp is not packaged in Debian). UDP only for now.
+//
+//   call_load uas LISTEN_IP LISTEN_PORT
+//       A stateless user agent server: 200 to INVITE (with Contact and Record-Route copied),
+//       BYE, OPTIONS, REGISTER and anything else; nothing to ACK. Runs until killed.
+//   call_load uac TARGET_IP TARGET_PORT SCENARIO RATE TOTAL MAX_CONCURRENT SECONDS
+//       SCENARIO: call (INVITE-200-ACK-BYE-200), options, register. Starts RATE calls per second
+//       (at most TOTAL, at most MAX_CONCURRENT at once, for at most SECONDS), retransmits over
+//       UDP as RFC 3261 says (T1 = 500 ms), waits up to 8 s for the last ones, and prints one
+//       line of key=value results: started, completed, failed, retransmissions, rate achieved,
+//       and latency percentiles (request to final answer, microseconds).
+// Exit status 0 when every started call completed.
+//
+// Single-threaded, one socket, plain POSIX: it has to outrun what it measures, so it parses only
+// the few fields it needs.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kT1 = std::chrono::milliseconds(500);
+constexpr auto kT2 = std::chrono::milliseconds(4000);
+
+// A header's value, by long or compact name, from the start of a line.
+std::string_view header(std::string_view m, std::string_view name, std::string_view compact,
+                        std::size_t from = 0) {
+  const std::size_t end = m.find("\r\n\r\n");
+  std::size_t pos = m.find("\r\n", from);
+  while (pos != std::string_view::npos && pos < end) {
+    const std::size_t line = pos + 2;
+    const std::size_t eol = m.find("\r\n", line);
+    const std::string_view text = m.substr(line, eol - line);
+    const std::size_t colon = text.find(':');
+    if (colon != std::string_view::npos) {
+      std::string_view n = text.substr(0, colon);
+      while (!n.empty() && n.back() == ' ') n.remove_suffix(1);
+      auto same = [](std::string_view a, std::string_view b) {
+        return a.size() == b.size() &&
+               std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+                 return std::tolower(static_cast<unsigned char>(x)) ==
+                        std::tolower(static_cast<unsigned char>(y));
+               });
+      };
+      if (same(n, name) || (!compact.empty() && same(n, compact))) {
+        std::string_view v = text.substr(colon + 1);
+        while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+        return v;
+      }
+    }
+    pos = eol;
+  }
+  return {};
+}
+
+// Every line of a header (name as written), for copying into answers.
+void copy_lines(std::string_view m, std::string_view name, std::string_view compact,
+                std::string& out) {
+  const std::size_t end = m.find("\r\n\r\n");
+  std::size_t pos = m.find("\r\n");
+  while (pos != std::string_view::npos && pos < end) {
+    const std::size_t line = pos + 2;
+    const std::size_t eol = m.find("\r\n", line);
+    const std::string_view text = m.substr(line, eol - line);
+    const std::size_t colon = text.find(':');
+    if (colon != std::string_view::npos) {
+      std::string_view n = text.substr(0, colon);
+      while (!n.empty() && n.back() == ' ') n.remove_suffix(1);
+      if ((n.size() == name.size() && strncasecmp(n.data(), name.data(), n.size()) == 0) ||
+          (!compact.empty() && n.size() == compact.size() &&
+           strncasecmp(n.data(), compact.data(), n.size()) == 0)) {
+        out.append(text);
+        out.append("\r\n");
+      }
+    }
+    pos = eol;
+  }
+}
+
+sockaddr_in endpoint(const char* ip, const char* port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(std::atoi(port)));
+  if (inet_pton(AF_INET, ip, &a.sin_addr) != 1) {
+    std::fprintf(stderr, "call_load: bad IPv4 address %s\n", ip);
+    std::exit(2);
+  }
+  return a;
+}
+
+int udp_socket(const sockaddr_in& bind_to) {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  int size = 8 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&bind_to), sizeof bind_to) != 0) {
+    std::perror("call_load: bind");
+    std::exit(2);
+  }
+  return fd;
+}
+
+// ---- UAS -----------------------------------------------------------------------------------
+
+int run_uas(const char* ip, const char* port) {
+  const sockaddr_in local = endpoint(ip, port);
+  const int fd = udp_socket(local);
+  const std::string contact = std::string("Contact: <sip:uas@") + ip + ":" + port + ">\r\n";
+  std::vector<char> buf(65536);
+  std::string out;
+  out.reserve(4096);
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    poll(&p, 1, 1000);
+    for (;;) {
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      const ssize_t n =
+          recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n <= 0) break;
+      const std::string_view m(buf.data(), static_cast<std::size_t>(n));
+      if (m.starts_with("SIP/2.0 ") || m.starts_with("ACK ")) continue;
+      const bool invite = m.starts_with("INVITE ");
+      out.assign("SIP/2.0 200 OK\r\n");
+      copy_lines(m, "Via", "v", out);
+      if (invite) copy_lines(m, "Record-Route", "", out);
+      out.append("From: ").append(header(m, "From", "f")).append("\r\n");
+      const std::string_view to = header(m, "To", "t");
+      out.append("To: ").append(to);
+      if (to.find(";tag=") == std::string_view::npos) out.append(";tag=uas1");
+      out.append("\r\nCall-ID: ").append(header(m, "Call-ID", "i")).append("\r\n");
+      out.append("CSeq: ").append(header(m, "CSeq", "")).append("\r\n");
+      if (invite) out.append(contact);
+      out.append("Content-Length: 0\r\n\r\n");
+      sendto(fd, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+}
+
+// ---- UAC -----------------------------------------------------------------------------------
+
+enum class Scenario { Call, Options, Register };
+enum class Phase : std::uint8_t { Idle, Request, Bye, Done, Failed };
+
+struct Call {
+  Phase phase = Phase::Idle;
+  bool proceeding = false;
+  Clock::time_point started{}, next_retransmit{}, deadline{};
+  Clock::duration interval{};
+  std::string request;  // what we retransmit (INVITE or BYE)
+  std::string ack;      // the ACK for the 2xx, resent if the 2xx is
+};
+
+struct Uac {
+  int fd;
+  sockaddr_in target;
+  Scenario scenario;
+  std::string local;  // ip:port
+  std::vector<Call> calls;
+  std::vector<std::int64_t> latencies;  // microseconds, request to final answer
+  std::uint64_t retransmissions = 0, completed = 0, failed = 0, active = 0;
+  std::uint32_t run = static_cast<std::uint32_t>(Clock::now().time_since_epoch().count());
+
+  void send(const std::string& m) {
+    sendto(fd, m.data(), m.size(), 0, reinterpret_cast<const sockaddr*>(&target), sizeof target);
+  }
+
+  std::string call_id(std::size_t i) const {
+    std::string id = "c";
+    id += std::to_string(i);
+    id += '-';
+    id += std::to_string(run);
+    id += "@load";
+    return id;
+  }
+
+  std::string request_text(std::size_t i, std::string_view method, std::string_view uri,
+                           std::string_view extra, std::uint32_t cseq,
+                           std::string_view to_tag = {}) const {
+    std::string m;
+    m.reserve(600);
+    m.append(method).append(" ").append(uri).append(" SIP/2.0\r\nVia: SIP/2.0/UDP ").append(local);
+    m.append(";branch=z9hG4bK").append(std::to_string(i)).append("x").append(std::to_string(run));
+    m.append(method == "ACK" ? "a" : method == "BYE" ? "b" : "i").append(";rport\r\n");
+    m.append("Max-Forwards: 70\r\nFrom: <sip:load@example.com>;tag=f").append(std::to_string(i));
+    m.append("\r\nTo: <sip:uas@example.com>");
+    if (!to_tag.empty()) m.append(";tag=").append(to_tag);
+    m.append("\r\nCall-ID: ").append(call_id(i)).append("\r\nCSeq: ").append(std::to_string(cseq));
+    m.append(" ").append(method).append("\r\n").append(extra);
+    return m;
+  }
+
+  void start(std::size_t i, Clock::time_point now) {
+    Call& c = calls[i];
+    std::string_view method = "INVITE";
+    if (scenario == Scenario::Options) method = "OPTIONS";
+    if (scenario == Scenario::Register) method = "REGISTER";
+    std::string extra;
+    if (scenario == Scenario::Call) {
+      static const std::string sdp =
+          "v=0\r\no=load 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+          "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+      extra = "Contact: <sip:load@" + local + ">\r\nContent-Type: application/sdp\r\n" +
+              "Content-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
+    } else {
+      extra = "Contact: <sip:load@" + local + ">\r\nContent-Length: 0\r\n\r\n";
+    }
+    c.request = request_text(
+        i, method, scenario == Scenario::Register ? "sip:example.com" : "sip:uas@example.com",
+        extra, 1);
+    c.phase = Phase::Request;
+    c.started = now;
+    arm(c, now);
+    ++active;
+    send(c.request);
+  }
+
+  void arm(Call& c, Clock::time_point now) {
+    c.interval = kT1;
+    c.next_retransmit = now + kT1;
+    c.deadline = now + 64 * kT1;
+  }
+
+  void finish(Call& c, bool ok, Clock::time_point now) {
+    if (c.phase == Phase::Done || c.phase == Phase::Failed) return;
+    c.phase = ok ? Phase::Done : Phase::Failed;
+    --active;
+    if (ok) {
+      ++completed;
+      latencies.push_back(
+          std::chrono::duration_cast<std::chrono::microseconds>(now - c.started).count());
+    } else {
+      ++failed;
+    }
+    std::string().swap(c.request);
+  }
+
+  void on_response(std::string_view m, Clock::time_point now) {
+    const std::string_view id = header(m, "Call-ID", "i");
+    if (id.size() < 2 || id[0] != 'c') return;
+    const std::size_t index = std::strtoull(std::string(id.substr(1)).c_str(), nullptr, 10);
+    if (index >= calls.size()) return;
+    Call& c = calls[index];
+    const int status = std::atoi(std::string(m.substr(8, 3)).c_str());
+    const std::string_view cseq = header(m, "CSeq", "");
+    const bool for_bye = cseq.find("BYE") != std::string_view::npos;
+    if (status < 200) {
+      c.proceeding = true;
+      return;
+    }
+    if (scenario != Scenario::Call) {
+      finish(c, status < 300, now);
+      return;
+    }
+    if (for_bye) {
+      if (c.phase == Phase::Bye) finish(c, status < 300, now);
+      return;
+    }
+    // The INVITE's final answer.
+    if (c.phase == Phase::Bye || c.phase == Phase::Done) {
+      if (!c.ack.empty() && status < 300) send(c.ack);  // a 2xx retransmission: ACK again
+      return;
+    }
+    if (c.phase != Phase::Request) return;
+    if (status >= 300) {
+      finish(c, false, now);
+      return;
+    }
+    // Route set: Record-Route reversed; remote target: Contact.
+    std::vector<std::string_view> routes;
+    std::size_t from = 0;
+    for (;;) {
+      const std::size_t at = m.find("\r\nRecord-Route:", from);
+      if (at == std::string_view::npos || at > m.find("\r\n\r\n")) break;
+      const std::size_t eol = m.find("\r\n", at + 2);
+      std::string_view v = m.substr(at + 15, eol - at - 15);
+      while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+      // Entries are name-addrs: "<uri>;params, <uri>" (no commas inside <>).
+      std::size_t k = 0;
+      while ((k = v.find('<', k)) != std::string_view::npos) {
+        const std::size_t close = v.find('>', k);
+        if (close == std::string_view::npos) break;
+        const std::size_t comma = v.find(',', close);
+        std::string_view entry =
+            v.substr(k, (comma == std::string_view::npos ? v.size() : comma) - k);
+        while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+        routes.push_back(entry);
+        if (comma == std::string_view::npos) break;
+        k = comma;
+      }
+      from = eol;
+    }
+    std::string route_lines;
+    for (auto it = routes.rbegin(); it != routes.rend(); ++it)
+      route_lines.append("Route: ").append(*it).append("\r\n");
+    std::string_view contact = header(m, "Contact", "m");
+    const std::size_t lt = contact.find('<');
+    std::string target_uri(lt == std::string_view::npos
+                               ? contact
+                               : contact.substr(lt + 1, contact.find('>') - lt - 1));
+    const std::string_view to = header(m, "To", "t");
+    const std::size_t tag = to.find(";tag=");
+    const std::string to_tag(tag == std::string_view::npos ? std::string_view{}
+                                                           : to.substr(tag + 5));
+    const std::size_t i = index;
+    c.ack =
+        request_text(i, "ACK", target_uri, route_lines + "Content-Length: 0\r\n\r\n", 1, to_tag);
+    send(c.ack);
+    c.request =
+        request_text(i, "BYE", target_uri, route_lines + "Content-Length: 0\r\n\r\n", 2, to_tag);
+    c.phase = Phase::Bye;
+    c.proceeding = false;
+    arm(c, now);
+    send(c.request);
+  }
+
+  void timers(Clock::time_point now) {
+    for (Call& c : calls) {
+      if (c.phase != Phase::Request && c.phase != Phase::Bye) continue;
+      if (now >= c.deadline) {
+        finish(c, false, now);
+        continue;
+      }
+      const bool invite = scenario == Scenario::Call && c.phase == Phase::Request;
+      if (now >= c.next_retransmit && !(invite && c.proceeding)) {
+        send(c.request);
+        ++retransmissions;
+        c.interval = invite ? 2 * c.interval : std::min<Clock::duration>(2 * c.interval, kT2);
+        c.next_retransmit = now + c.interval;
+      }
+    }
+  }
+};
+
+int run_uac(char** argv) {
+  Uac uac;
+  uac.target = endpoint(argv[2], argv[3]);
+  const std::string scenario = argv[4];
+  uac.scenario = scenario == "options"    ? Scenario::Options
+                 : scenario == "register" ? Scenario::Register
+                                          : Scenario::Call;
+  const double rate = std::atof(argv[5]);
+  const std::size_t total = std::strtoull(argv[6], nullptr, 10);
+  const std::size_t max_concurrent = std::strtoull(argv[7], nullptr, 10);
+  const double seconds = std::atof(argv[8]);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr = uac.target.sin_addr;
+  uac.fd = udp_socket(local);
+  socklen_t len = sizeof local;
+  getsockname(uac.fd, reinterpret_cast<sockaddr*>(&local), &len);
+  uac.local = std::string(argv[2]) + ":" + std::to_string(ntohs(local.sin_port));
+  uac.calls.resize(total);
+  uac.latencies.reserve(total);
+
+  const auto begin = Clock::now();
+  const auto stop_starting =
+      begin + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  const auto hard_stop = stop_starting + std::chrono::seconds(8);
+  std::size_t started = 0;
+  std::vector<char> buf(65536);
+  auto last_timer_scan = begin;
+  for (;;) {
+    const auto now = Clock::now();
+    if (now < stop_starting) {
+      const auto due =
+          static_cast<std::size_t>(std::chrono::duration<double>(now - begin).count() * rate);
+      while (started < std::min(due, total) && uac.active < max_concurrent)
+        uac.start(started++, now);
+    }
+    const bool starting_done = started == total || now >= stop_starting;
+    if (starting_done && uac.active == 0) break;
+    if (now >= hard_stop) break;
+    pollfd p{uac.fd, POLLIN, 0};
+    poll(&p, 1, 1);
+    for (int k = 0; k < 256; ++k) {
+      const ssize_t n = recv(uac.fd, buf.data(), buf.size(), 0);
+      if (n <= 0) break;
+      const std::string_view m(buf.data(), static_cast<std::size_t>(n));
+      if (m.starts_with("SIP/2.0 ")) uac.on_response(m, Clock::now());
+    }
+    if (now - last_timer_scan >= std::chrono::milliseconds(20)) {
+      uac.timers(now);
+      last_timer_scan = now;
+    }
+  }
+  const auto end = Clock::now();
+  for (std::size_t i = 0; i < started; ++i)
+    if (uac.calls[i].phase == Phase::Request || uac.calls[i].phase == Phase::Bye)
+      uac.finish(uac.calls[i], false, end);
+  std::sort(uac.latencies.begin(), uac.latencies.end());
+  auto pct = [&](double q) -> std::int64_t {
+    if (uac.latencies.empty()) return 0;
+    return uac.latencies[std::min(
+        uac.latencies.size() - 1,
+        static_cast<std::size_t>(q * static_cast<double>(uac.latencies.size())))];
+  };
+  const double elapsed = std::chrono::duration<double>(end - begin).count();
+  std::printf(
+      "scenario=%s started=%zu completed=%llu failed=%llu retransmissions=%llu "
+      "seconds=%.3f rate=%.1f p50_us=%lld p90_us=%lld p99_us=%lld max_us=%lld\n",
+      scenario.c_str(), started, static_cast<unsigned long long>(uac.completed),
+      static_cast<unsigned long long>(uac.failed),
+      static_cast<unsigned long long>(uac.retransmissions), elapsed,
+      static_cast<double>(uac.completed) / elapsed, static_cast<long long>(pct(0.5)),
+      static_cast<long long>(pct(0.9)), static_cast<long long>(pct(0.99)),
+      static_cast<long long>(uac.latencies.empty() ? 0 : uac.latencies.back()));
+  return uac.failed == 0 && uac.completed == started ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string_view(argv[1]) == "uas") return run_uas(argv[2], argv[3]);
+  if (argc == 9 && std::string_view(argv[1]) == "uac") return run_uac(argv);
+  std::fprintf(stderr,
+               "usage: call_load uas LISTEN_IP LISTEN_PORT\n"
+               "       call_load uac TARGET_IP TARGET_PORT call|options|register RATE TOTAL "
+               "MAX_CONCURRENT SECONDS\n");
+  return 2;
+}

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# The relay under call load, next to Kamailio configured as a transaction-stateful relay (tm,
+# record_route, loose_route) with the same worker count, in the same run. call_load's UAC sends
+# INVITE-200-ACK-BYE-200 calls over UDP through each relay to call_load's UAS.
+# For each relay it steps the call rate up until a step has a failed call, and prints the highest
+# rate without failures, and the CPU seconds the relay used per 1000 calls (from /proc, all its
+# processes) at the highest rate both passed.
+# usage: bench/relay_bench.sh [BUILD_DIR] [SECONDS_PER_STEP] [RATES...]
+#        (defaults: build/release 5 "1000 2000 4000 6000 8000 10000 12000 14000 16000")
+# Loopback only; everything it starts, it stops. The load tool and the UAS run on the same
+# machine and take CPU too: compare the ratios, not the absolute numbers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=../scripts/lib/ports.sh
+source scripts/lib/ports.sh
+build=$(readlink -f "${1:-build/release}")
+seconds=${2:-5}
+shift 2 2>/dev/null || shift $#
+rates=("$@")
+[ ${#rates[@]} -gt 0 ] || rates=(1000 2000 4000 6000 8000 10000 12000 14000 16000)
+sbc=$build/sbc/app/sbc
+load=$build/bench/call_load
+[ -x "$sbc" ] && [ -x "$load" ] || { echo "build first: cmake --build --preset release"; exit 2; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  pkill -f "kamailio -f $work" 2>/dev/null || true
+  [ -n "${KEEP_BENCH_DIR:-}" ] && echo "kept $work" && return
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+base=$(free_port_base 32000 1000)
+sbc_port=$base kam_port=$((base + 1)) uas_port=$((base + 2))
+
+cat >"$work/sbc.yaml" <<YAML
+workers: 2
+listeners: [{transport: udp, address: 127.0.0.1, port: $sbc_port}]
+core:
+  targets: [{uri: "sip:127.0.0.1:$uas_port"}]
+  probe_interval_ms: 0
+relay:
+  max_transactions: 262144
+metrics: {enabled: false}
+YAML
+cat >"$work/kamailio.cfg" <<CFG
+#!KAMAILIO
+debug=0
+log_stderror=yes
+children=2
+disable_tcp=yes
+dns=no
+rev_dns=no
+listen=udp:127.0.0.1:$kam_port
+mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "siputils.so"
+request_route {
+  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
+  if (has_totag()) {
+    if (loose_route()) { t_relay(); exit; }
+    if (is_method("ACK")) { if (t_check_trans()) t_relay(); exit; }
+    sl_send_reply("404", "Not here");
+    exit;
+  }
+  if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
+  if (is_method("INVITE|SUBSCRIBE")) record_route();
+  \$du = "sip:127.0.0.1:$uas_port";
+  t_relay();
+}
+CFG
+
+"$load" uas 127.0.0.1 "$uas_port" &
+pids+=($!)
+"$sbc" run --config "$work/sbc.yaml" >"$work/sbc.log" 2>&1 &
+sbc_pid=$!
+pids+=($sbc_pid)
+kamailio -f "$work/kamailio.cfg" -DD -E -m 1024 -M 64 >"$work/kamailio.log" 2>&1 &
+kam_pid=$!
+pids+=($kam_pid)
+sleep 2
+grep -q "sbc started" "$work/sbc.log" || { cat "$work/sbc.log"; exit 1; }
+kill -0 "$kam_pid" || { cat "$work/kamailio.log"; exit 1; }
+
+# CPU seconds (user + system) of a process tree: the SBC is one process, Kamailio several.
+cpu_of() {
+  local total=0 p
+  for p in $1; do
+    [ -r "/proc/$p/stat" ] || continue
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+  done
+  awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
+}
+sbc_pids() { echo "$sbc_pid"; }
+kam_pids() { pgrep -f "kamailio -f $work"; }
+
+declare -A best cpu_at
+step() {  # step NAME PORT RATE: prints "ok|fail completed cpu_seconds"
+  local before after out
+  before=$(cpu_of "$("$2_pids")")
+  out=$("$load" uac 127.0.0.1 "$3" call "$4" $(($4 * seconds)) 100000 "$seconds" || true)
+  after=$(cpu_of "$("$2_pids")")
+  local completed failed
+  completed=$(sed -n 's/.* completed=\([0-9]*\).*/\1/p' <<<"$out")
+  failed=$(sed -n 's/.* failed=\([0-9]*\).*/\1/p' <<<"$out")
+  printf '  %-9s %6s calls/s: %s cpu=%.3fs\n' "$1" "$4" "$out" "$(awk -v a="$after" -v b="$before" 'BEGIN{print a-b}')" >&2
+  echo "$([ "${failed:-1}" = 0 ] && echo ok || echo fail) ${completed:-0} $(awk -v a="$after" -v b="$before" 'BEGIN{print a-b}')"
+}
+
+echo "relay benchmark: calls over UDP, ${seconds}s per step, rates ${rates[*]}" >&2
+for relay in sbc kam; do
+  port=$([ "$relay" = sbc ] && echo "$sbc_port" || echo "$kam_port")
+  best[$relay]=0
+  for r in "${rates[@]}"; do
+    read -r verdict completed cpu < <(step "$relay" "$relay" "$port" "$r")
+    cpu_at[$relay,$r]="$cpu $completed"
+    [ "$verdict" = ok ] || break
+    best[$relay]=$r
+    sleep 1  # let the last transactions of the step end
+  done
+done
+
+common=$(( best[sbc] < best[kam] ? best[sbc] : best[kam] ))
+per_1000() {  # CPU seconds per 1000 calls at the common rate
+  read -r cpu completed <<<"${cpu_at[$1,$common]:-0 0}"
+  awk -v c="$cpu" -v n="$completed" 'BEGIN { if (n > 0) printf "%.3f", c * 1000 / n; else print "n/a" }'
+}
+sbc_cpu=$(per_1000 sbc)
+kam_cpu=$(per_1000 kam)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "n/a" && b != "n/a") printf "%.2fx", a / b; else print "n/a" }'; }
+echo
+echo "relay benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, 2 workers each, UDP, ${seconds}s per step)"
+printf '%-44s %10s %10s %10s\n' "measure" "sbc" "kamailio" "sbc/kam"
+printf '%-44s %10s %10s %10s\n' "highest call rate without a failed call" "${best[sbc]}" "${best[kam]}" "$(ratio "${best[sbc]}" "${best[kam]}")"
+printf '%-44s %10s %10s %10s\n' "CPU seconds per 1000 calls at $common calls/s" "$sbc_cpu" "$kam_cpu" "$(ratio "$sbc_cpu" "$kam_cpu")"
+if [ "${best[sbc]}" = "${rates[-1]}" ] || [ "${best[kam]}" = "${rates[-1]}" ]; then
+  echo "(a relay passed the highest step: add higher rates to find its limit)"
+fi
