@@ -144,7 +144,7 @@ struct Address {
   std::uint16_t port = 0;
   void set(std::string_view text, std::uint16_t p) noexcept {
     length = static_cast<std::uint8_t>(std::min(text.size(), ip.size()));
-    std::memcpy(ip.data(), text.data(), length);
+    if (length != 0) std::memcpy(ip.data(), text.data(), length);
     port = p;
   }
   std::string_view ip_view() const noexcept { return {ip.data(), length}; }
@@ -1139,7 +1139,7 @@ class Relay::Impl {
     if (payload.size() + 9 > plain.size()) return {};
     plain[0] = static_cast<std::uint8_t>(kind);
     for (int i = 0; i < 8; ++i) plain[1 + i] = static_cast<std::uint8_t>(flow >> (56 - 8 * i));
-    std::memcpy(plain.data() + 9, payload.data(), payload.size());
+    if (!payload.empty()) std::memcpy(plain.data() + 9, payload.data(), payload.size());
     std::memcpy(token_text_.data(), kUserPrefix.data(), kUserPrefix.size());
     const std::size_t n = sealer_.seal({plain.data(), payload.size() + 9},
                                        std::span<char>(token_text_).subspan(kUserPrefix.size()));
