@@ -107,7 +107,7 @@ TokenSealer::Key TokenSealer::random_key(std::uint8_t id) {
   return key;
 }
 
-TokenSealer::TokenSealer(std::vector<Key> keys) : impl_(std::make_unique<Impl>()) {
+TokenSealer::TokenSealer(const std::vector<Key>& keys) : impl_(std::make_unique<Impl>()) {
   if (keys.empty()) throw std::invalid_argument("no token key");
   impl_->contexts.reserve(keys.size());
   for (const Key& k : keys) {

@@ -30,7 +30,7 @@ class TokenSealer {
 
   // The first key seals; all open. Throws std::invalid_argument on an empty list or a repeated
   // id (start-up only).
-  explicit TokenSealer(std::vector<Key> keys);
+  explicit TokenSealer(const std::vector<Key>& keys);
   ~TokenSealer();
   TokenSealer(const TokenSealer&) = delete;
   TokenSealer& operator=(const TokenSealer&) = delete;
