@@ -362,7 +362,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     }
     if (const YAML::Node timers = relay["timers"]) {
       reject_unknown_keys(source, timers, "relay.timers",
-                          {"t1_ms", "t2_ms", "t4_ms", "timer_c_ms"});
+                          {"t1_ms", "t2_ms", "t4_ms", "timer_c_ms", "linger_ms"});
       auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                     std::uint32_t high) {
         auto value = static_cast<std::uint32_t>(target.count());
@@ -373,6 +373,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
       ms("t2_ms", r.t2, 10, 600000);
       ms("t4_ms", r.t4, 10, 600000);
       ms("timer_c_ms", r.timer_c, 1000, 3600000);
+      ms("linger_ms", r.linger, 0, 600000);
       if (r.t2 < r.t1) fail(source, timers, "relay.timers.t2_ms", "must not be below t1_ms");
     }
   }

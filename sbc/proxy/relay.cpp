@@ -751,13 +751,13 @@ class Relay::Impl {
     t.retransmit_at = t.timeout_at = t.timer_c_at = kNever;
     if (t.invite() && status < 300) {
       t.state = ServerState::Accepted;
-      t.end_at = now_ + 64 * settings_.t1;
+      t.end_at = now_ + settings_.linger;
     } else if (t.invite()) {
       send_ack_for(t, m);
       complete_invite_server(t);
     } else {
       t.state = ServerState::Completed;
-      t.end_at = now_ + (t.server_reliable ? settings_.t4 : 64 * settings_.t1);
+      t.end_at = now_ + settings_.linger;
     }
     schedule(t);
   }
@@ -770,7 +770,7 @@ class Relay::Impl {
       complete_invite_server(t);
     } else {
       t.state = ServerState::Completed;
-      t.end_at = now_ + (t.server_reliable ? settings_.t4 : 64 * settings_.t1);
+      t.end_at = now_ + settings_.linger;
     }
     schedule(t);
   }
@@ -938,7 +938,7 @@ class Relay::Impl {
       complete_invite_server(t);
     } else {
       t.state = ServerState::Completed;
-      t.end_at = now_ + (t.server_reliable ? settings_.t4 : 64 * settings_.t1);
+      t.end_at = now_ + settings_.linger;
     }
   }
 

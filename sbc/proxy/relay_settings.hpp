@@ -39,6 +39,11 @@ struct RelaySettings {
   std::chrono::milliseconds t2{4000};
   std::chrono::milliseconds t4{5000};
   std::chrono::milliseconds timer_c{180000};  // > 3 minutes (16.6 step 11) in production
+  // How long a finished transaction stays to absorb retransmissions (of the request from the
+  // client, of the final answer from the next hop) and to relay 2xx retransmissions. RFC 3261
+  // says 64*T1 (32 s, timers J and L); like Kamailio's wait timer we default to 5 s (= T4, timer
+  // K), which keeps the table small at high call rates. Set 32000 for the letter of the RFC.
+  std::chrono::milliseconds linger{5000};
   // A new request that got no answer at all (not even 100) from its core within this goes to
   // the next usable core; without another core it waits for the full 64*T1.
   std::chrono::milliseconds failover_timeout{2000};
