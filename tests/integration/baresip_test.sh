@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Real user agents over TLS: two baresip instances register through the SBC's TLS listener to a
+# Kamailio core (Path stored), then alice calls bob: the INVITE goes SBC -> core -> SBC and down
+# bob's own TLS connection (Path), bob answers automatically, media flows between them, alice
+# hangs up and bob gets the BYE. baresip cannot dial sips: URIs, so sip:...;transport=tls is what
+# it uses (see ../shared/TEST-PEERS.md for its traps).
+# usage: baresip_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
+here=$(dirname "$(readlink -f "$0")")
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  jobs -p | xargs -r kill 2>/dev/null || true
+  wait 2>/dev/null || true
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+
+base=$(free_port_base 26000 1500)
+sbc_udp=$base sbc_tls=$((base + 1)) core_port=$((base + 2)) metrics_port=$((base + 3))
+ua_base=$base
+while [ "$ua_base" = "$base" ]; do ua_base=$(free_port_base 26000 1500); done
+rtp_base=$base
+while [ "$rtp_base" = "$base" ] || [ "$rtp_base" = "$ua_base" ]; do
+  rtp_base=$(free_port_base 44000 1500)
+done
+
+modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
+sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core.cfg
+kamailio -DD -E -f core.cfg >core.log 2>&1 &
+pids+=($!)
+cat >sbc.yaml <<YAML
+workers: 2
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: $sbc_udp}
+  - {transport: tls, address: 127.0.0.1, port: $sbc_tls}
+core: {targets: [{uri: "sip:127.0.0.1:$core_port"}]}
+metrics: {port: $metrics_port}
+YAML
+"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do
+  curl -fsS "http://127.0.0.1:$metrics_port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+baresip_modules=$(dirname "$(find /usr/lib -name account.so -path '*baresip*' | head -n1)")
+make_ua() {  # make_ua NAME SIP_PORT RTP_PORT EXTRA_ACCOUNT_PARAMS (TLS listens on SIP_PORT+1)
+  mkdir -p "$1"
+  cat >"$1/config" <<CFG
+poll_method epoll
+sip_listen 127.0.0.1:$2
+net_interface 127.0.0.1
+dns_server 127.0.0.1:53
+audio_player aubridge,$1
+audio_source ausine,440
+audio_alert aubridge,$1
+rtp_ports $3-$(($3 + 9))
+module_path $baresip_modules
+module g711.so
+module opus.so
+module ausine.so
+module aubridge.so
+module_tmp account.so
+module_app menu.so
+CFG
+  echo "<sip:$1@127.0.0.1;transport=tls>;auth_user=$1;auth_pass=unused;regint=60;audio_codecs=opus/48000/2;$4outbound=\"sip:127.0.0.1:$sbc_tls;transport=tls\"" >"$1/accounts"
+}
+make_ua bob "$ua_base" "$rtp_base" "answermode=auto;"
+make_ua alice "$((ua_base + 2))" "$((rtp_base + 10))" ""
+
+baresip -s -f bob -t 12 </dev/null >bob.log 2>&1 &
+bob=$!
+for _ in $(seq 50); do grep -q "bob@127.0.0.1: {0/TLS/v4} 200 OK" bob.log && break; sleep 0.1; done
+baresip -f alice -t 5 -e "/dial sip:bob@127.0.0.1" </dev/null >alice.log 2>&1 || true
+wait "$bob" || true
+tr -d '\r' <bob.log >bob.txt
+
+check "bob registers over TLS through the SBC" grep -q "bob@127.0.0.1: {0/TLS/v4} 200 OK" bob.log
+check "alice registers over TLS through the SBC" grep -q "alice@127.0.0.1: {0/TLS/v4} 200 OK" alice.log
+check "alice's call is established" grep -q "Call established: sip:bob@127.0.0.1;transport=tls" alice.log
+check "bob's side is established (the core's INVITE came down his TLS connection)" \
+  grep -q "bob@127.0.0.1: Call established: sip:alice@127.0.0.1" bob.log
+check "media flowed (bob received RTP)" grep -q "incoming rtp for 'audio' established" bob.log
+check "bob got the BYE through SBC and core when alice hung up" grep -q "^BYE sip:bob" bob.txt
+check "and the call ended on both sides" \
+  bash -c 'grep -q "terminated (duration" alice.log && grep -q "terminated (duration" bob.log'
+check "the core saw the INVITE, ACK and BYE from the SBC" \
+  bash -c 'grep -q "core got INVITE sip:bob" core.log && grep -q "core got ACK" core.log && grep -q "core got BYE" core.log'
+# What bob received never shows the core's address:port (topology hiding).
+check "nothing bob received shows the core (127.0.0.1:$core_port)" \
+  bash -c "! grep -q '127.0.0.1:$core_port' bob.txt"
+tls=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" | awk '/^sbc_messages_received_total\{transport="tls"\}/{print $2}')
+check "the SBC counted the TLS traffic (tls=$tls)" test "${tls:-0}" -ge 8
+
+if [ "$failures" -ne 0 ]; then
+  for f in sbc.log alice.log bob.txt; do echo "--- $f"; tail -n 60 "$f"; done
+  echo "--- core.log"; grep "core got" core.log || true
+fi
+exit $((failures > 0))
