@@ -10,8 +10,8 @@
 #include <string_view>
 
 #include "sbc/proxy/relay.hpp"
-#include "tls/token_sealer.hpp"
 #include "sbc/transport/edge_handler.hpp"
+#include "tls/token_sealer.hpp"
 
 using namespace sbc;
 
