@@ -1,21 +1,28 @@
-// call_load: a SIP load generator for relays (SIPp is not packaged in Debian). UDP only for now.
+// call_load: a SIP load generator for relays (SIPp is not packaged in Debian). The UAC speaks
+// UDP, TCP or TLS (BoringSSL, no certificate check: benchmarks use test certificates); the UAS
+// UDP.
 //
 //   call_load uas LISTEN_IP LISTEN_PORT
 //       A stateless user agent server: 200 to INVITE (with Contact and Record-Route copied),
 //       BYE, OPTIONS, REGISTER and anything else; nothing to ACK. Runs until killed.
-//   call_load uac TARGET_IP TARGET_PORT SCENARIO RATE TOTAL MAX_CONCURRENT SECONDS
+//   call_load uac TARGET_IP TARGET_PORT SCENARIO RATE TOTAL MAX_CONCURRENT SECONDS [udp|tcp|tls]
 //       SCENARIO: call (INVITE-200-ACK-BYE-200), options, register. Starts RATE calls per second
 //       (at most TOTAL, at most MAX_CONCURRENT at once, for at most SECONDS), retransmits over
 //       UDP as RFC 3261 says (T1 = 500 ms), waits up to 8 s for the last ones, and prints one
 //       line of key=value results: started, completed, failed, retransmissions, rate achieved,
 //       and latency percentiles (request to final answer, microseconds).
+//       Over tcp and tls all calls share one connection (a trunk), framed by Content-Length, and
+//       nothing is retransmitted (RFC 3261 17.1.1.2: reliable transports).
 // Exit status 0 when every started call completed.
 //
 // Single-threaded, one socket, plain POSIX: it has to outrun what it measures, so it parses only
 // the few fields it needs.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -164,8 +171,13 @@ struct Call {
   std::string ack;      // the ACK for the 2xx, resent if the 2xx is
 };
 
+enum class Wire { Udp, Tcp, Tls };
+
 struct Uac {
   int fd;
+  Wire wire = Wire::Udp;
+  SSL* ssl = nullptr;
+  std::string inbox;  // stream bytes not yet framed
   sockaddr_in target;
   Scenario scenario;
   std::string local;  // ip:port
@@ -174,8 +186,73 @@ struct Uac {
   std::uint64_t retransmissions = 0, completed = 0, failed = 0, active = 0;
   std::uint32_t run = static_cast<std::uint32_t>(Clock::now().time_since_epoch().count());
 
+  std::string_view transport_name() const {
+    return wire == Wire::Udp ? "UDP" : wire == Wire::Tcp ? "TCP" : "TLS";
+  }
+  std::string_view transport_param() const {
+    return wire == Wire::Udp ? "udp" : wire == Wire::Tcp ? "tcp" : "tls";
+  }
+  bool reliable() const { return wire != Wire::Udp; }
+
   void send(const std::string& m) {
-    sendto(fd, m.data(), m.size(), 0, reinterpret_cast<const sockaddr*>(&target), sizeof target);
+    if (wire == Wire::Udp) {
+      sendto(fd, m.data(), m.size(), 0, reinterpret_cast<const sockaddr*>(&target), sizeof target);
+      return;
+    }
+    std::size_t off = 0;
+    while (off < m.size()) {
+      ssize_t n;
+      if (wire == Wire::Tls) {
+        const int r = SSL_write(ssl, m.data() + off, static_cast<int>(m.size() - off));
+        n = r > 0 ? r : -1;
+        if (r <= 0 && SSL_get_error(ssl, r) != SSL_ERROR_WANT_WRITE) return;
+      } else {
+        n = ::send(fd, m.data() + off, m.size() - off, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return;
+      }
+      if (n > 0) {
+        off += static_cast<std::size_t>(n);
+      } else {
+        pollfd p{fd, POLLOUT, 0};
+        poll(&p, 1, 10);
+      }
+    }
+  }
+
+  // Reads what is there and hands every whole message to on_response.
+  void receive(std::vector<char>& buf, Clock::time_point now) {
+    for (int k = 0; k < 256; ++k) {
+      ssize_t n;
+      if (wire == Wire::Tls) {
+        const int r = SSL_read(ssl, buf.data(), static_cast<int>(buf.size()));
+        n = r > 0 ? r : -1;
+      } else {
+        n = recv(fd, buf.data(), buf.size(), 0);
+      }
+      if (n <= 0) break;
+      const std::string_view bytes(buf.data(), static_cast<std::size_t>(n));
+      if (wire == Wire::Udp) {
+        if (bytes.starts_with("SIP/2.0 ")) on_response(bytes, now);
+        continue;
+      }
+      inbox.append(bytes);
+      for (;;) {
+        const std::size_t start = inbox.find_first_not_of("\r\n");
+        if (start == std::string::npos) {
+          inbox.clear();
+          break;
+        }
+        const std::size_t end = inbox.find("\r\n\r\n", start);
+        if (end == std::string::npos) break;
+        const std::string_view head(inbox.data() + start, end + 4 - start);
+        const std::size_t body =
+            std::strtoull(std::string(header(head, "Content-Length", "l")).c_str(), nullptr, 10);
+        if (inbox.size() < end + 4 + body) break;
+        const std::string_view m(inbox.data() + start, end + 4 + body - start);
+        if (m.starts_with("SIP/2.0 ")) on_response(m, now);
+        inbox.erase(0, end + 4 + body);
+      }
+    }
   }
 
   std::string call_id(std::size_t i) const {
@@ -192,7 +269,8 @@ struct Uac {
                            std::string_view to_tag = {}) const {
     std::string m;
     m.reserve(600);
-    m.append(method).append(" ").append(uri).append(" SIP/2.0\r\nVia: SIP/2.0/UDP ").append(local);
+    m.append(method).append(" ").append(uri).append(" SIP/2.0\r\nVia: SIP/2.0/");
+    m.append(transport_name()).append(" ").append(local);
     m.append(";branch=z9hG4bK").append(std::to_string(i)).append("x").append(std::to_string(run));
     m.append(method == "ACK" ? "a" : method == "BYE" ? "b" : "i").append(";rport\r\n");
     m.append("Max-Forwards: 70\r\nFrom: <sip:load@example.com>;tag=f").append(std::to_string(i));
@@ -213,10 +291,12 @@ struct Uac {
       static const std::string sdp =
           "v=0\r\no=load 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
           "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
-      extra = "Contact: <sip:load@" + local + ">\r\nContent-Type: application/sdp\r\n" +
+      extra = "Contact: <sip:load@" + local + ";transport=" + std::string(transport_param()) +
+              ">\r\nContent-Type: application/sdp\r\n" +
               "Content-Length: " + std::to_string(sdp.size()) + "\r\n\r\n" + sdp;
     } else {
-      extra = "Contact: <sip:load@" + local + ">\r\nContent-Length: 0\r\n\r\n";
+      extra = "Contact: <sip:load@" + local + ";transport=" + std::string(transport_param()) +
+              ">\r\nContent-Length: 0\r\n\r\n";
     }
     c.request = request_text(
         i, method, scenario == Scenario::Register ? "sip:example.com" : "sip:uas@example.com",
@@ -335,7 +415,7 @@ struct Uac {
         continue;
       }
       const bool invite = scenario == Scenario::Call && c.phase == Phase::Request;
-      if (now >= c.next_retransmit && !(invite && c.proceeding)) {
+      if (!reliable() && now >= c.next_retransmit && !(invite && c.proceeding)) {
         send(c.request);
         ++retransmissions;
         c.interval = invite ? 2 * c.interval : std::min<Clock::duration>(2 * c.interval, kT2);
@@ -359,7 +439,31 @@ int run_uac(char** argv) {
   sockaddr_in local{};
   local.sin_family = AF_INET;
   local.sin_addr = uac.target.sin_addr;
-  uac.fd = udp_socket(local);
+  const std::string_view wire = argv[9] != nullptr ? argv[9] : "udp";
+  if (wire == "udp") {
+    uac.fd = udp_socket(local);
+  } else {
+    uac.wire = wire == "tls" ? Wire::Tls : Wire::Tcp;
+    uac.fd = socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    setsockopt(uac.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(uac.fd, reinterpret_cast<const sockaddr*>(&uac.target), sizeof uac.target) != 0) {
+      std::perror("call_load: connect");
+      return 2;
+    }
+    if (uac.wire == Wire::Tls) {
+      SSL_CTX* ctx = SSL_CTX_new(TLS_method());
+      SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+      SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);  // test certificates
+      uac.ssl = SSL_new(ctx);
+      SSL_set_fd(uac.ssl, uac.fd);
+      if (SSL_connect(uac.ssl) != 1) {
+        std::fprintf(stderr, "call_load: TLS handshake failed\n");
+        return 2;
+      }
+    }
+    fcntl(uac.fd, F_SETFL, fcntl(uac.fd, F_GETFL) | O_NONBLOCK);
+  }
   socklen_t len = sizeof local;
   getsockname(uac.fd, reinterpret_cast<sockaddr*>(&local), &len);
   uac.local = std::string(argv[2]) + ":" + std::to_string(ntohs(local.sin_port));
@@ -384,14 +488,11 @@ int run_uac(char** argv) {
     const bool starting_done = started == total || now >= stop_starting;
     if (starting_done && uac.active == 0) break;
     if (now >= hard_stop) break;
-    pollfd p{uac.fd, POLLIN, 0};
-    poll(&p, 1, 1);
-    for (int k = 0; k < 256; ++k) {
-      const ssize_t n = recv(uac.fd, buf.data(), buf.size(), 0);
-      if (n <= 0) break;
-      const std::string_view m(buf.data(), static_cast<std::size_t>(n));
-      if (m.starts_with("SIP/2.0 ")) uac.on_response(m, Clock::now());
+    if (uac.ssl == nullptr || SSL_pending(uac.ssl) == 0) {
+      pollfd p{uac.fd, POLLIN, 0};
+      poll(&p, 1, 1);
     }
+    uac.receive(buf, Clock::now());
     if (now - last_timer_scan >= std::chrono::milliseconds(20)) {
       uac.timers(now);
       last_timer_scan = now;
@@ -425,10 +526,10 @@ int run_uac(char** argv) {
 
 int main(int argc, char** argv) {
   if (argc == 4 && std::string_view(argv[1]) == "uas") return run_uas(argv[2], argv[3]);
-  if (argc == 9 && std::string_view(argv[1]) == "uac") return run_uac(argv);
+  if ((argc == 9 || argc == 10) && std::string_view(argv[1]) == "uac") return run_uac(argv);
   std::fprintf(stderr,
                "usage: call_load uas LISTEN_IP LISTEN_PORT\n"
                "       call_load uac TARGET_IP TARGET_PORT call|options|register RATE TOTAL "
-               "MAX_CONCURRENT SECONDS\n");
+               "MAX_CONCURRENT SECONDS [udp|tcp|tls]\n");
   return 2;
 }

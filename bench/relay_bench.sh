@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The relay under call load, next to Kamailio configured as a transaction-stateful relay (tm,
 # record_route, loose_route) with the same worker count, in the same run. call_load's UAC sends
-# INVITE-200-ACK-BYE-200 calls over UDP through each relay to call_load's UAS.
+# INVITE-200-ACK-BYE-200 calls through each relay to call_load's UAS: over UDP, or with
+# TRANSPORT=tcp|tls over one TCP or TLS connection on the outside (the inside stays UDP).
 # For each relay it steps the call rate up until a step fails, and prints the highest rate that
 # passed, and the CPU seconds the relay used per 1000 calls (from /proc, all its processes) at the
 # highest rate both passed. A step passes when no call failed and the calls completed at 95 % of
 # the offered rate or better (an overloaded relay that only keeps up through retransmissions,
 # seconds late, does not pass).
-# usage: bench/relay_bench.sh [BUILD_DIR] [SECONDS_PER_STEP] [RATES...]
+# usage: [TRANSPORT=udp|tcp|tls] bench/relay_bench.sh [BUILD_DIR] [SECONDS_PER_STEP] [RATES...]
 #        (defaults: build/release 5 "1000 2000 4000 6000 8000 10000 12000 14000 16000")
 # Loopback only; everything it starts, it stops. The load tool and the UAS run on the same
 # machine and take CPU too: compare the ratios, not the absolute numbers.
@@ -34,12 +35,37 @@ cleanup() {
 }
 trap cleanup EXIT
 
+transport=${TRANSPORT:-udp}
+case $transport in udp | tcp | tls) ;; *) echo "TRANSPORT must be udp, tcp or tls"; exit 2 ;; esac
 base=$(free_port_base 32000 1000)
-sbc_port=$base kam_port=$((base + 1)) uas_port=$((base + 2))
+sbc_port=$base sbc_tls=$((base + 1)) kam_port=$((base + 2)) kam_tls=$((base + 3))
+uas_port=$base
+while [ "$uas_port" = "$base" ]; do uas_port=$(free_port_base 32000 1000); done
+if [ "$transport" = tls ]; then
+  sbc_target=$sbc_tls kam_target=$kam_tls
+else
+  sbc_target=$sbc_port kam_target=$kam_port
+fi
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
+  -days 1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+cat >"$work/tls.cfg" <<CFG
+[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+private_key = $work/key.pem
+certificate = $work/cert.pem
+CFG
 
 cat >"$work/sbc.yaml" <<YAML
 workers: 2
-listeners: [{transport: udp, address: 127.0.0.1, port: $sbc_port}]
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: $sbc_port}
+  - {transport: tcp, address: 127.0.0.1, port: $sbc_port}
+  - transport: tls
+    address: 127.0.0.1
+    port: $sbc_tls
+    tls: {certificates: [{chain: $work/cert.pem, key: $work/key.pem}]}
 core:
   targets: [{uri: "sip:127.0.0.1:$uas_port"}]
   probe_interval_ms: 0
@@ -52,10 +78,13 @@ cat >"$work/kamailio.cfg" <<CFG
 debug=0
 log_stderror=yes
 children=2
-disable_tcp=yes
+tcp_children=2
+enable_tls=yes
 dns=no
 rev_dns=no
 listen=udp:127.0.0.1:$kam_port
+listen=tcp:127.0.0.1:$kam_port
+listen=tls:127.0.0.1:$kam_tls
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -64,6 +93,8 @@ loadmodule "pv.so"
 loadmodule "maxfwd.so"
 loadmodule "siputils.so"
 loadmodule "textops.so"
+loadmodule "tls.so"
+modparam("tls", "config", "$work/tls.cfg")
 request_route {
   if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
   if (has_totag()) {
@@ -107,7 +138,7 @@ declare -A best cpu_at
 step() {  # step NAME PORT RATE: prints "ok|fail completed cpu_seconds"
   local before after out
   before=$(cpu_of "$("$2_pids")")
-  out=$("$load" uac 127.0.0.1 "$3" call "$4" $(($4 * seconds)) 100000 "$seconds" || true)
+  out=$("$load" uac 127.0.0.1 "$3" call "$4" $(($4 * seconds)) 100000 "$seconds" "$transport" || true)
   after=$(cpu_of "$("$2_pids")")
   local completed failed achieved
   completed=$(sed -n 's/.* completed=\([0-9]*\).*/\1/p' <<<"$out")
@@ -118,9 +149,9 @@ step() {  # step NAME PORT RATE: prints "ok|fail completed cpu_seconds"
   echo "$([ "${failed:-1}" = 0 ] && echo ok || echo fail) ${completed:-0} $(awk -v a="$after" -v b="$before" 'BEGIN{print a-b}')"
 }
 
-echo "relay benchmark: calls over UDP, ${seconds}s per step, rates ${rates[*]}" >&2
+echo "relay benchmark: calls over $transport, ${seconds}s per step, rates ${rates[*]}" >&2
 for relay in sbc kam; do
-  port=$([ "$relay" = sbc ] && echo "$sbc_port" || echo "$kam_port")
+  port=$([ "$relay" = sbc ] && echo "$sbc_target" || echo "$kam_target")
   best[$relay]=0
   for r in "${rates[@]}"; do
     read -r verdict completed cpu < <(step "$relay" "$relay" "$port" "$r")
@@ -140,7 +171,7 @@ sbc_cpu=$(per_1000 sbc)
 kam_cpu=$(per_1000 kam)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "n/a" && b != "n/a") printf "%.2fx", a / b; else print "n/a" }'; }
 echo
-echo "relay benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, 2 workers each, UDP, ${seconds}s per step)"
+echo "relay benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, 2 workers each, $transport outside, UDP inside, ${seconds}s per step)"
 printf '%-44s %10s %10s %10s\n' "measure" "sbc" "kamailio" "sbc/kam"
 printf '%-44s %10s %10s %10s\n' "highest call rate passed (calls/s)" "${best[sbc]}" "${best[kam]}" "$(ratio "${best[sbc]}" "${best[kam]}")"
 printf '%-44s %10s %10s %10s\n' "CPU seconds per 1000 calls at $common calls/s" "$sbc_cpu" "$kam_cpu" "$(ratio "$sbc_cpu" "$kam_cpu")"
