@@ -47,6 +47,8 @@ transport:
   max_connections_per_source: $((idle_count + 100))
   shutdown_grace_ms: 100
 metrics: {enabled: false}
+# Kamailio runs no policies here either: this measures the edge/relay itself.
+policy: {enabled: false}
 YAML
 cat >"$work/tls.cfg" <<CFG
 [server:default]

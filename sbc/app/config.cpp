@@ -72,6 +72,124 @@ void read_uint(std::string_view source, const YAML::Node& map, const std::string
     target = get_uint<T>(source, node, prefix + "." + key, low, high);
 }
 
+bool read_bool(std::string_view source, const YAML::Node& map, const std::string& prefix,
+               const char* key, bool& target) {
+  const YAML::Node node = map[key];
+  if (!node) return false;
+  try {
+    target = node.as<bool>();
+  } catch (const YAML::Exception&) {
+    fail(source, node, prefix + "." + key, "must be true or false");
+  }
+  return true;
+}
+
+std::vector<policy::Cidr> read_cidrs(std::string_view source, const YAML::Node& map,
+                                     const std::string& key) {
+  std::vector<policy::Cidr> out;
+  const YAML::Node list = map[key.substr(key.rfind('.') + 1)];
+  if (!list) return out;
+  if (!list.IsSequence()) fail(source, list, key, "must be a list");
+  for (const auto& item : list) {
+    const std::string text = item.as<std::string>();
+    const auto cidr = policy::parse_cidr(text);
+    if (!cidr)
+      fail(source, item, key,
+           "\"" + text + "\" is not an address or block (192.0.2.0/24, 2001:db8::/32)");
+    out.push_back(*cidr);
+  }
+  return out;
+}
+
+std::vector<std::string> read_strings(std::string_view source, const YAML::Node& list,
+                                      const std::string& key) {
+  std::vector<std::string> out;
+  if (!list.IsSequence()) fail(source, list, key, "must be a list");
+  for (const auto& item : list) out.push_back(item.as<std::string>());
+  return out;
+}
+
+void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyConfig& config) {
+  reject_unknown_keys(
+      source, p, "policy",
+      {"enabled", "chain", "ipv6_prefix", "bans", "acl", "scanner", "rate_limit", "methods"});
+  read_bool(source, p, "policy", "enabled", config.enabled);
+  if (const YAML::Node chain = p["chain"]) {
+    config.chain = read_strings(source, chain, "policy.chain");
+    for (std::size_t i = 0; i < config.chain.size(); ++i) {
+      bool known = false;
+      for (std::string_view n : policy::kStageNames) known = known || n == config.chain[i];
+      if (!known)
+        fail(source, chain[i], "policy.chain",
+             "unknown stage \"" + config.chain[i] + "\" (acl, scanner, rate_limit, methods)");
+      for (std::size_t k = 0; k < i; ++k)
+        if (config.chain[k] == config.chain[i])
+          fail(source, chain[i], "policy.chain", "stage \"" + config.chain[i] + "\" twice");
+    }
+  }
+  read_uint<unsigned>(source, p, "policy", "ipv6_prefix", config.settings.ipv6_prefix, 16, 128);
+  if (const YAML::Node bans = p["bans"]) {
+    reject_unknown_keys(source, bans, "policy.bans",
+                        {"base_seconds", "max_seconds", "max_entries"});
+    auto base = static_cast<std::uint32_t>(config.settings.bans.base.count());
+    auto max = static_cast<std::uint32_t>(config.settings.bans.max.count());
+    read_uint<std::uint32_t>(source, bans, "policy.bans", "base_seconds", base, 1, 86400 * 30);
+    read_uint<std::uint32_t>(source, bans, "policy.bans", "max_seconds", max, 1, 86400 * 365);
+    if (max < base) fail(source, bans, "policy.bans.max_seconds", "must not be below base_seconds");
+    config.settings.bans.base = std::chrono::seconds(base);
+    config.settings.bans.max = std::chrono::seconds(max);
+    read_uint<std::size_t>(source, bans, "policy.bans", "max_entries",
+                           config.settings.bans.max_entries, 64, 1u << 24);
+  }
+  if (const YAML::Node acl = p["acl"]) {
+    reject_unknown_keys(source, acl, "policy.acl", {"allow", "deny", "trusted"});
+    config.acl.allow = read_cidrs(source, acl, "policy.acl.allow");
+    config.acl.deny = read_cidrs(source, acl, "policy.acl.deny");
+    config.acl.trusted = read_cidrs(source, acl, "policy.acl.trusted");
+  }
+  if (const YAML::Node scanner = p["scanner"]) {
+    reject_unknown_keys(source, scanner, "policy.scanner", {"user_agents"});
+    if (scanner["user_agents"])
+      config.scanner.user_agents =
+          read_strings(source, scanner["user_agents"], "policy.scanner.user_agents");
+  }
+  if (const YAML::Node rl = p["rate_limit"]) {
+    reject_unknown_keys(source, rl, "policy.rate_limit",
+                        {"register", "invite", "other", "ban_after", "max_sources"});
+    auto bucket = [&](const char* key, policy::Bucket& b) {
+      const YAML::Node n = rl[key];
+      if (!n) return;
+      const std::string path = std::string("policy.rate_limit.") + key;
+      reject_unknown_keys(source, n, path, {"rate", "burst"});
+      unsigned rate = static_cast<unsigned>(b.rate), burst = static_cast<unsigned>(b.burst);
+      read_uint<unsigned>(source, n, path, "rate", rate, 0, 1000000);
+      read_uint<unsigned>(source, n, path, "burst", burst, 1, 1000000);
+      b.rate = rate;
+      b.burst = burst;
+    };
+    bucket("register", config.rate_limit.register_requests);
+    bucket("invite", config.rate_limit.invites);
+    bucket("other", config.rate_limit.others);
+    read_uint<unsigned>(source, rl, "policy.rate_limit", "ban_after", config.rate_limit.ban_after,
+                        0, 1000000);
+    read_uint<std::size_t>(source, rl, "policy.rate_limit", "max_sources",
+                           config.rate_limit.max_sources, 64, 1u << 24);
+  }
+  if (const YAML::Node methods = p["methods"]) {
+    reject_unknown_keys(source, methods, "policy.methods", {"allowed"});
+    if (methods["allowed"]) {
+      config.methods.allowed = read_strings(source, methods["allowed"], "policy.methods.allowed");
+      for (const std::string& m : config.methods.allowed) {
+        bool token = !m.empty();
+        for (char c : m) token = token && sip::chars::is_token(c);
+        if (!token)
+          fail(source, methods["allowed"], "policy.methods.allowed",
+               "\"" + m + "\" is not a method");
+      }
+    }
+  }
+}
+
 bool is_ip_address(const std::string& text) {
   unsigned char buf[16];
   return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
@@ -105,8 +223,9 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
   Config config;
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  reject_unknown_keys(source, root, "",
-                      {"workers", "listeners", "transport", "sip", "metrics", "core", "relay"});
+  reject_unknown_keys(
+      source, root, "",
+      {"workers", "listeners", "transport", "sip", "metrics", "core", "relay", "policy"});
 
   if (root["workers"]) {
     config.workers = get_uint<unsigned>(source, root["workers"], "workers", 0, 256);
@@ -377,6 +496,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
       if (r.t2 < r.t1) fail(source, timers, "relay.timers.t2_ms", "must not be below t1_ms");
     }
   }
+  if (const YAML::Node p = root["policy"]) parse_policy(source, p, config.policy);
   config.relay.limits = config.limits;
   return config;
 }

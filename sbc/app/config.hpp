@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/policy_config.hpp"
 #include "sbc/proxy/relay_settings.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/limits.hpp"
@@ -55,6 +56,7 @@ struct Config {
   // Timers, topology hiding, trust boundary and table bound (cores and addresses are filled in
   // at start from `core` and the listeners).
   proxy::RelaySettings relay;
+  policy::PolicyConfig policy;
 };
 
 class ConfigError : public std::runtime_error {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "metrics/exposition.hpp"
+#include "policy/policy_config.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
@@ -133,6 +134,45 @@ std::string source_address_toward(const std::string& ip, std::uint16_t port) {
   socket.open(address.is_v4() ? asio::ip::udp::v4() : asio::ip::udp::v6());
   socket.connect({address, port});
   return transport::address_text(socket.local_endpoint().address());
+}
+
+void add_policy_families(std::vector<metrics::Family>& families,
+                         const std::vector<std::unique_ptr<policy::Chain>>& chains) {
+  using Type = metrics::Family::Type;
+  metrics::Family decisions{"sbc_policy_decisions_total",
+                            "Requests a policy stage dropped or answered, by stage and reason.",
+                            Type::Counter,
+                            {}};
+  double banned_dropped = 0, bans = 0, active = 0;
+  if (!chains.empty() && chains.front()) {
+    const auto& stages = chains.front()->stages();
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+      for (std::size_t r = 0; r < stages[i]->reasons().size(); ++r) {
+        double total = 0;
+        for (const auto& c : chains) total += static_cast<double>(c->decisions(i, r).value());
+        decisions.samples.push_back({{{"stage", std::string(stages[i]->name())},
+                                      {"reason", std::string(stages[i]->reasons()[r])}},
+                                     total});
+      }
+    }
+    for (const auto& c : chains) {
+      banned_dropped += static_cast<double>(c->banned_dropped().value());
+      bans += static_cast<double>(c->bans_total().value());
+      active += static_cast<double>(c->bans_active());
+    }
+  }
+  families.push_back(std::move(decisions));
+  families.push_back({"sbc_policy_banned_dropped_total",
+                      "Messages from banned sources, dropped before parsing.",
+                      Type::Counter,
+                      {{{}, banned_dropped}}});
+  families.push_back(
+      {"sbc_policy_bans_total", "Bans imposed (scanners, floods).", Type::Counter, {{{}, bans}}});
+  families.push_back({"sbc_policy_bans_active",
+                      "Sources banned now (summed over workers, each keeps its own table; "
+                      "refreshed every second).",
+                      Type::Gauge,
+                      {{{}, active}}});
 }
 
 metrics::Family counter(std::string name, std::string help, double value) {
@@ -264,9 +304,13 @@ int run_daemon(const Config& config, std::ostream& out) {
 
   std::vector<std::unique_ptr<transport::Worker>> workers;
   std::vector<Listening> listening(count);
+  // The policy chain: one per worker (its tables are the worker's own).
+  std::vector<std::unique_ptr<policy::Chain>> chains;
   for (unsigned w = 0; w < count; ++w) {
     workers.push_back(std::make_unique<transport::Worker>(w, options, shared));
     transport::Worker& worker = *workers.back();
+    chains.push_back(policy::make_chain(config.policy));
+    worker.handler().set_policy(chains.back().get());
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
       const Listener& l = config.listeners[i];
       auto address = asio::ip::make_address(l.address);
@@ -419,6 +463,7 @@ int run_daemon(const Config& config, std::ostream& out) {
                            {{{"reason", "response_without_transaction"}},
                             static_cast<double>(t.responses_dropped)}}});
       add_relay_families(families, relay_totals(relays));
+      add_policy_families(families, chains);
       families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
                                static_cast<double>(shared.limiter.total())));
       std::uint64_t refused = 0;

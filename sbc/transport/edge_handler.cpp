@@ -51,6 +51,8 @@ EdgeHandler::Outcome EdgeHandler::reply(const sip::Verdict& verdict, const FlowI
 EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing framing,
                                          const FlowInfo& flow) noexcept {
   stats_.received[static_cast<std::size_t>(flow.protocol)].inc();
+  if (policy_ != nullptr && !policy_->admit(flow, std::chrono::steady_clock::now()))
+    return {Action::None, {}, sip::Verdict::drop("Banned source")};
   sip::Message& m = *message_;
   sip::Verdict verdict = m.parse(bytes, framing, options_.limits);
   if (verdict.kind == sip::Verdict::Kind::Drop) {
@@ -58,6 +60,11 @@ EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing fr
     return {Action::None, {}, verdict};
   }
   if (verdict.kind == sip::Verdict::Kind::Respond) {
+    // The policies see invalid requests too (a flood of broken requests counts against its
+    // source; a denied source or a scanner gets no answer, not even a 400).
+    if (policy_ != nullptr && m.is_request() &&
+        policy_->decide(m).decision.kind == policy::Decision::Kind::Drop)
+      return {Action::None, {}, sip::Verdict::drop("Refused by policy")};
     if (m.is_request() && m.method() == sip::Method::Ack) {
       stats_.invalid_dropped.inc();  // an ACK is never answered
       return {Action::None, {}, verdict};
@@ -73,6 +80,22 @@ EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing fr
   if (!m.is_request()) {
     stats_.responses_dropped.inc();
     return {Action::None, {}, sip::Verdict::drop("No transaction for this response")};
+  }
+  if (policy_ != nullptr) {
+    const auto outcome = policy_->decide(m);
+    if (outcome.decision.kind == policy::Decision::Kind::Drop ||
+        (outcome.decision.kind == policy::Decision::Kind::Respond &&
+         m.method() == sip::Method::Ack)) {
+      return {Action::None, {}, sip::Verdict::drop("Refused by policy")};
+    }
+    if (outcome.decision.kind == policy::Decision::Kind::Respond) {
+      stats_.invalid_answered.inc();
+      if (outcome.decision.extra_header.empty())
+        return reply(sip::Verdict::respond(outcome.decision.status, outcome.decision.phrase), flow);
+      const std::string_view extra[] = {outcome.decision.extra_header};
+      return reply(sip::Verdict::respond(outcome.decision.status, outcome.decision.phrase), flow,
+                   extra);
+    }
   }
   if (m.method() == sip::Method::Ack && router_ != nullptr) {
     stats_.relayed.inc();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "metrics/counter.hpp"
+#include "policy/chain.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/flow.hpp"
 #include "sbc/transport/routing.hpp"
@@ -55,6 +56,10 @@ class EdgeHandler {
   const EdgeStats& stats() const noexcept { return stats_; }
   // What valid messages go to after the edge's own checks; none: requests get 503.
   void set_router(Router* router) noexcept { router_ = router; }
+  // The security policies every request passes before anything answers or relays it; none: all
+  // pass. Banned sources are dropped before parsing.
+  void set_policy(policy::Chain* chain) noexcept { policy_ = chain; }
+  policy::Chain* policy() noexcept { return policy_; }
 
  private:
   Outcome reply(const sip::Verdict& verdict, const FlowInfo& flow,
@@ -68,6 +73,7 @@ class EdgeHandler {
   std::array<char, 512> scratch_{};
   EdgeStats stats_;
   Router* router_ = nullptr;
+  policy::Chain* policy_ = nullptr;
 };
 
 }  // namespace sbc::transport

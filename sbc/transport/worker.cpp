@@ -107,6 +107,8 @@ void Worker::schedule_tick() {
   tick_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     if (router_ != nullptr) router_->tick();
+    if (++ticks_ % 100 == 0 && handler_.policy() != nullptr)
+      handler_.policy()->maintain(std::chrono::steady_clock::now());
     schedule_tick();
   });
 }
@@ -119,7 +121,7 @@ void Worker::start() {
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       io_.get_executor());
   if (inside_) receive_inside();
-  if (router_ != nullptr) schedule_tick();
+  if (router_ != nullptr || handler_.policy() != nullptr) schedule_tick();
   thread_ = std::thread([this] { io_.run(); });
 }
 

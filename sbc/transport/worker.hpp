@@ -85,6 +85,7 @@ class Worker final : public Wire {
   asio::ip::udp::endpoint inside_sender_;
   std::unique_ptr<std::array<char, 65536>> inside_buffer_;
   asio::steady_timer tick_{io_};
+  std::uint64_t ticks_ = 0;
   // The last inside destination parsed from text (the core, usually): no parse per message.
   std::string last_inside_ip_;
   asio::ip::udp::endpoint last_inside_endpoint_;

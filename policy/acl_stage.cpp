@@ -1,0 +1,29 @@
+#include "policy/acl_stage.hpp"
+
+#include <algorithm>
+
+namespace sbc::policy {
+namespace {
+constexpr std::string_view kReasons[] = {"denied", "not_allowed"};
+
+bool any_contains(const std::vector<Cidr>& list, const std::array<std::uint8_t, 16>& a) noexcept {
+  return std::any_of(list.begin(), list.end(), [&](const Cidr& c) { return c.contains(a); });
+}
+}  // namespace
+
+std::span<const std::string_view> AclStage::reasons() const noexcept {
+  return kReasons;
+}
+
+Decision AclStage::decide(const sip::Message&, Context& context) noexcept {
+  if (any_contains(settings_.trusted, context.address)) {
+    context.trusted = true;
+    return Decision::next();
+  }
+  if (any_contains(settings_.deny, context.address)) return Decision::drop(kDenied);
+  if (!settings_.allow.empty() && !any_contains(settings_.allow, context.address))
+    return Decision::drop(kNotAllowed);
+  return Decision::next();
+}
+
+}  // namespace sbc::policy

@@ -1,0 +1,31 @@
+#pragma once
+// ACL: deny lists first, then allow lists (when any is configured, everything else is refused);
+// trusted peers (the core, trunks) are let through and exempted from the stages after this one.
+// Refusals are silent drops: an answer would tell a scanner someone is there.
+
+#include <vector>
+
+#include "policy/source.hpp"
+#include "policy/stage.hpp"
+
+namespace sbc::policy {
+
+struct AclSettings {
+  std::vector<Cidr> allow;
+  std::vector<Cidr> deny;
+  std::vector<Cidr> trusted;
+};
+
+class AclStage final : public Stage {
+ public:
+  enum Reason : std::uint8_t { kDenied, kNotAllowed };
+  explicit AclStage(AclSettings settings) : settings_(std::move(settings)) {}
+  std::string_view name() const noexcept override { return "acl"; }
+  std::span<const std::string_view> reasons() const noexcept override;
+  Decision decide(const sip::Message& request, Context& context) noexcept override;
+
+ private:
+  AclSettings settings_;
+};
+
+}  // namespace sbc::policy

@@ -1,0 +1,43 @@
+#include "policy/chain.hpp"
+
+namespace sbc::policy {
+
+Chain::Chain(const ChainSettings& settings, std::vector<std::unique_ptr<Stage>> stages)
+    : settings_(settings), stages_(std::move(stages)), bans_(settings.bans) {
+  counters_.resize(stages_.size());
+  for (std::size_t i = 0; i < stages_.size(); ++i)
+    counters_[i] = std::vector<metrics::Counter>(stages_[i]->reasons().size());
+}
+
+bool Chain::admit(const transport::FlowInfo& flow, TimePoint now) noexcept {
+  flow_ = &flow;
+  now_ = now;
+  const auto address = parse_address(flow.remote_ip);
+  known_source_ = address.has_value();
+  if (!known_source_) return true;
+  address_ = *address;
+  source_ = *source_key(flow.remote_ip, settings_.ipv6_prefix);
+  if (bans_.banned(source_, now)) {
+    banned_dropped_.inc();
+    return false;
+  }
+  return true;
+}
+
+Chain::Outcome Chain::decide(const sip::Message& request) noexcept {
+  if (flow_ == nullptr || !known_source_) return {};
+  Context context{*flow_, source_, address_, now_, bans_};
+  for (std::size_t i = 0; i < stages_.size(); ++i) {
+    const Decision d = stages_[i]->decide(request, context);
+    if (d.proceeds()) continue;
+    if (d.reason < counters_[i].size()) counters_[i][d.reason].inc();
+    return {d, stages_[i].get()};
+  }
+  return {};
+}
+
+void Chain::maintain(TimePoint now) {
+  bans_active_.store(bans_.active(now), std::memory_order_relaxed);
+}
+
+}  // namespace sbc::policy

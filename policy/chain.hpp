@@ -1,0 +1,62 @@
+#pragma once
+// The policy chain: the configured stages in order, cheap ones first. One per worker, on its
+// thread. admit() runs before parsing (a banned source is dropped there); decide() runs on every
+// valid request and stops at the first stage that answers or drops. Every decision other than
+// "continue" is counted by stage and reason.
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "metrics/counter.hpp"
+#include "policy/stage.hpp"
+
+namespace sbc::policy {
+
+struct ChainSettings {
+  unsigned ipv6_prefix = 64;  // IPv6 sources are counted, limited and banned by this prefix
+  BanSettings bans;
+};
+
+class Chain {
+ public:
+  Chain(const ChainSettings& settings, std::vector<std::unique_ptr<Stage>> stages);
+
+  // Before parsing: false when the source is banned (drop it unread).
+  bool admit(const transport::FlowInfo& flow, TimePoint now) noexcept;
+  struct Outcome {
+    Decision decision;
+    const Stage* stage = nullptr;  // the stage that decided, unless it is Continue
+  };
+  // After admit() for the same message.
+  Outcome decide(const sip::Message& request) noexcept;
+  // Periodic upkeep on the worker's thread (the active-ban gauge).
+  void maintain(TimePoint now);
+
+  const std::vector<std::unique_ptr<Stage>>& stages() const noexcept { return stages_; }
+  // Decisions of stage i for reason r.
+  const metrics::Counter& decisions(std::size_t stage, std::size_t reason) const noexcept {
+    return counters_[stage][reason];
+  }
+  const metrics::Counter& banned_dropped() const noexcept { return banned_dropped_; }
+  const metrics::Counter& bans_total() const noexcept { return bans_.bans(); }
+  std::size_t bans_active() const noexcept { return bans_active_.load(std::memory_order_relaxed); }
+  BanTable& bans() noexcept { return bans_; }
+
+ private:
+  ChainSettings settings_;
+  std::vector<std::unique_ptr<Stage>> stages_;
+  std::vector<std::vector<metrics::Counter>> counters_;
+  BanTable bans_;
+  metrics::Counter banned_dropped_;
+  std::atomic<std::size_t> bans_active_{0};
+  // The source of the message between admit() and decide().
+  const transport::FlowInfo* flow_ = nullptr;
+  SourceKey source_;
+  std::array<std::uint8_t, 16> address_{};
+  bool known_source_ = false;
+  TimePoint now_{};
+};
+
+}  // namespace sbc::policy

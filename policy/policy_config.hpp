@@ -1,0 +1,33 @@
+#pragma once
+// The `policy` section of the configuration, and the chain it makes (one per worker).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policy/acl_stage.hpp"
+#include "policy/chain.hpp"
+#include "policy/methods_stage.hpp"
+#include "policy/rate_limit_stage.hpp"
+#include "policy/scanner_stage.hpp"
+
+namespace sbc::policy {
+
+struct PolicyConfig {
+  bool enabled = true;
+  // Stage names in order; each at most once.
+  std::vector<std::string> chain{"acl", "scanner", "rate_limit", "methods"};
+  ChainSettings settings;
+  AclSettings acl;
+  ScannerSettings scanner;
+  RateLimitSettings rate_limit;
+  MethodsSettings methods;
+};
+
+// The stage names a chain may list.
+inline constexpr std::string_view kStageNames[] = {"acl", "scanner", "rate_limit", "methods"};
+
+// A chain as configured; nullptr when the policies are disabled.
+std::unique_ptr<Chain> make_chain(const PolicyConfig& config);
+
+}  // namespace sbc::policy

@@ -1,0 +1,47 @@
+#pragma once
+// Rate limits per source (IPv6 by prefix) with a token bucket per method class (REGISTER,
+// INVITE, everything else): `rate` requests per second on average, `burst` at once. A request
+// over its bucket is dropped without an answer (an answer to a flood is amplification); a source
+// that keeps flooding (`ban_after` drops) is banned. Sources live in a bounded table.
+
+#include <array>
+
+#include "policy/source_table.hpp"
+#include "policy/stage.hpp"
+
+namespace sbc::policy {
+
+struct Bucket {
+  double rate = 0;   // tokens per second; 0: no limit for this class
+  double burst = 0;  // bucket size
+};
+
+struct RateLimitSettings {
+  Bucket register_requests{2, 10};
+  Bucket invites{5, 20};
+  Bucket others{20, 50};
+  unsigned ban_after = 100;  // drops of one source before it is banned; 0: never
+  std::size_t max_sources = 65536;
+};
+
+class RateLimitStage final : public Stage {
+ public:
+  enum Reason : std::uint8_t { kRegister, kInvite, kOther };
+  explicit RateLimitStage(const RateLimitSettings& settings)
+      : settings_(settings), sources_(settings.max_sources) {}
+  std::string_view name() const noexcept override { return "rate_limit"; }
+  std::span<const std::string_view> reasons() const noexcept override;
+  Decision decide(const sip::Message& request, Context& context) noexcept override;
+
+ private:
+  struct Source {
+    std::array<double, 3> tokens{};
+    std::array<TimePoint, 3> refilled{};
+    std::array<bool, 3> started{};
+    unsigned drops = 0;
+  };
+  RateLimitSettings settings_;
+  SourceTable<Source> sources_;
+};
+
+}  // namespace sbc::policy

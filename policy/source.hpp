@@ -1,0 +1,32 @@
+#pragma once
+// Who a message comes from, as the policies count it: the source address, with IPv6 addresses
+// cut to a prefix (/64 by default) so that an attacker rotating addresses inside the block its
+// provider gave it stays one source. A fixed-size key: tables keyed by it never allocate.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace sbc::policy {
+
+struct SourceKey {
+  std::array<std::uint8_t, 16> bytes{};  // IPv4: ::ffff:a.b.c.d
+  bool operator==(const SourceKey&) const = default;
+  std::uint64_t hash() const noexcept;
+};
+
+// An address as bytes (IPv4 mapped into IPv6), from its text form.
+std::optional<std::array<std::uint8_t, 16>> parse_address(std::string_view text) noexcept;
+// The key of a source: IPv4 whole, IPv6 cut to `ipv6_prefix` bits.
+std::optional<SourceKey> source_key(std::string_view address, unsigned ipv6_prefix) noexcept;
+
+// An address block: "192.0.2.0/24", "2001:db8::/32", or one address.
+struct Cidr {
+  std::array<std::uint8_t, 16> bytes{};
+  unsigned bits = 128;  // of the IPv6(-mapped) form
+  bool contains(const std::array<std::uint8_t, 16>& address) const noexcept;
+};
+std::optional<Cidr> parse_cidr(std::string_view text) noexcept;
+
+}  // namespace sbc::policy

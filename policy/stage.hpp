@@ -1,0 +1,34 @@
+#pragma once
+// One stage of the policy chain: one class, one decide(). Stages run in the configured order on
+// the worker's thread; each owns its per-worker state (no locks) and names its reasons (the
+// bounded `reason` label of sbc_policy_decisions_total).
+
+#include <span>
+#include <string_view>
+
+#include "policy/bans.hpp"
+#include "policy/decision.hpp"
+#include "sbc/sip/message.hpp"
+#include "sbc/transport/flow.hpp"
+
+namespace sbc::policy {
+
+struct Context {
+  const transport::FlowInfo& flow;
+  const SourceKey& source;
+  std::array<std::uint8_t, 16> address{};  // the source's full address
+  TimePoint now;
+  BanTable& bans;
+  bool trusted = false;  // set by the ACL for trusted peers: later stages let them through
+};
+
+class Stage {
+ public:
+  virtual ~Stage() = default;
+  virtual std::string_view name() const noexcept = 0;
+  // The labels of the reasons this stage decides for; Decision::reason indexes it.
+  virtual std::span<const std::string_view> reasons() const noexcept = 0;
+  virtual Decision decide(const sip::Message& request, Context& context) noexcept = 0;
+};
+
+}  // namespace sbc::policy
