@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 
 #include "metrics/counter.hpp"
 #include "policy/source_table.hpp"
@@ -26,7 +27,8 @@ class BanTable {
     const Entry* e = table_.find(key, now);
     return e != nullptr && e->until > now;
   }
-  // Bans (again) and returns how long.
+  // Bans (again) and returns how long. The listener hears of every new ban (the daemon tells
+  // the other workers, which impose() it on their own tables).
   std::chrono::seconds ban(const SourceKey& key, TimePoint now) noexcept {
     bool fresh = false;
     Entry& e = table_.get(key, now, fresh);
@@ -37,8 +39,17 @@ class BanTable {
     if (length > settings_.max) length = settings_.max;
     e.until = now + length;
     bans_.inc();
+    if (listener_) listener_(key, e.until);
     return length;
   }
+  // A ban decided elsewhere (another worker): until `until`, without counting an offence here.
+  void impose(const SourceKey& key, TimePoint until, TimePoint now) noexcept {
+    bool fresh = false;
+    Entry& e = table_.get(key, now, fresh);
+    if (e.until < until) e.until = until;
+  }
+  using Listener = std::function<void(const SourceKey&, TimePoint until)>;
+  void set_listener(Listener listener) { listener_ = std::move(listener); }
   // Sources banned at `now` (the scrape's figure; a walk over the table).
   std::size_t active(TimePoint now) const {
     std::size_t n = 0;
@@ -56,6 +67,7 @@ class BanTable {
   };
   BanSettings settings_;
   SourceTable<Entry> table_;
+  Listener listener_;
   metrics::Counter bans_;
 };
 

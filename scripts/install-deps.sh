@@ -15,7 +15,7 @@ packages=(
   # peer SIP parsers measured by bench/
   libosip2-dev libsofia-sip-ua-dev
   # real peers for the integration tests and benchmarks
-  sipsak openssl kamailio kamailio-tls-modules baresip-core curl prometheus iproute2
+  sipsak openssl kamailio kamailio-tls-modules baresip-core sipvicious curl prometheus iproute2
 )
 
 missing=()

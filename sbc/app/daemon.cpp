@@ -158,7 +158,8 @@ void add_policy_families(std::vector<metrics::Family>& families,
     for (const auto& c : chains) {
       banned_dropped += static_cast<double>(c->banned_dropped().value());
       bans += static_cast<double>(c->bans_total().value());
-      active += static_cast<double>(c->bans_active());
+      // Every worker holds every ban (they tell each other): the largest table is the figure.
+      active = std::max(active, static_cast<double>(c->bans_active()));
     }
   }
   families.push_back(std::move(decisions));
@@ -169,8 +170,7 @@ void add_policy_families(std::vector<metrics::Family>& families,
   families.push_back(
       {"sbc_policy_bans_total", "Bans imposed (scanners, floods).", Type::Counter, {{{}, bans}}});
   families.push_back({"sbc_policy_bans_active",
-                      "Sources banned now (summed over workers, each keeps its own table; "
-                      "refreshed every second).",
+                      "Sources banned now (refreshed every second).",
                       Type::Gauge,
                       {{{}, active}}});
 }
@@ -311,6 +311,24 @@ int run_daemon(const Config& config, std::ostream& out) {
     transport::Worker& worker = *workers.back();
     chains.push_back(policy::make_chain(config.policy));
     worker.handler().set_policy(chains.back().get());
+  }
+  // A ban decided on one worker reaches the others by a post to their threads: no shared table,
+  // no lock on the message path.
+  for (unsigned w = 0; w < count && count > 1; ++w) {
+    if (!chains[w]) continue;
+    chains[w]->bans().set_listener(
+        [&workers, &chains, w](const policy::SourceKey& key, policy::TimePoint until) {
+          for (unsigned other = 0; other < workers.size(); ++other) {
+            if (other == w) continue;
+            policy::Chain* chain = chains[other].get();
+            workers[other]->post([chain, key, until] {
+              chain->bans().impose(key, until, std::chrono::steady_clock::now());
+            });
+          }
+        });
+  }
+  for (unsigned w = 0; w < count; ++w) {
+    transport::Worker& worker = *workers[w];
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
       const Listener& l = config.listeners[i];
       auto address = asio::ip::make_address(l.address);

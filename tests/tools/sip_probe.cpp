@@ -2,7 +2,8 @@
 // the code under test.
 //
 //   sip_probe udp  HOST PORT FILE [TIMEOUT_MS]   send FILE as one datagram, print the status line
-//                                                (from SIP_PROBE_LOCAL_PORT when it is set)
+//                                                (from SIP_PROBE_LOCAL_PORT and
+//                                                SIP_PROBE_LOCAL_ADDRESS when they are set)
 //   sip_probe tcp  HOST PORT FILE [TIMEOUT_MS]   send FILE on a connection, print the status line
 //                                                of the answer, then "closed" if the server
 //                                                closed the connection afterwards
@@ -91,13 +92,18 @@ int udp(const char* host, const char* port, const char* file, int timeout_ms) {
   socklen_t length = 0;
   const sockaddr_storage to = address(host, port, length);
   const int fd = socket(to.ss_family, SOCK_DGRAM, 0);
-  // SIP_PROBE_LOCAL_PORT: send from a fixed port, as a UDP client retransmitting does.
-  if (const char* local = std::getenv("SIP_PROBE_LOCAL_PORT")) {
+  // SIP_PROBE_LOCAL_PORT: send from a fixed port, as a UDP client retransmitting does;
+  // SIP_PROBE_LOCAL_ADDRESS: from that address (another source on loopback).
+  const char* local_port = std::getenv("SIP_PROBE_LOCAL_PORT");
+  const char* local_address = std::getenv("SIP_PROBE_LOCAL_ADDRESS");
+  if (local_port != nullptr || local_address != nullptr) {
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     socklen_t local_length = 0;
+    const char* bind_host =
+        local_address != nullptr ? local_address : (to.ss_family == AF_INET6 ? "::1" : "127.0.0.1");
     const sockaddr_storage from =
-        address(to.ss_family == AF_INET6 ? "::1" : "127.0.0.1", local, local_length);
+        address(bind_host, local_port != nullptr ? local_port : "0", local_length);
     bind(fd, reinterpret_cast<const sockaddr*>(&from), local_length);
   }
   const std::string payload = read_file(file);

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The real attacker: SIPVicious (svmap, svwar, svcrack) against the SBC with its default
+# policies, on loopback (always -b/-x 127.0.0.1 and a free -P, see ../shared/TEST-PEERS.md; the
+# tools exit 0 whatever happens, so the test reads their output). A defended server makes them
+# find nothing: the scanner stage recognises them, drops without an answer and bans the source on
+# every worker. Meanwhile a legitimate client (sipsak) from another address keeps being answered.
+# usage: scanner_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  jobs -p | xargs -r kill 2>/dev/null || true
+  wait 2>/dev/null || true
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+
+base=$(free_port_base 28000 1500)
+sbc_port=$base metrics_port=$((base + 1)) scan_port=$((base + 2))
+# The attacker scans from 127.0.0.1; the legitimate client talks from 127.0.0.2.
+cat >sbc.yaml <<YAML
+workers: 2
+listeners: [{transport: udp, address: 0.0.0.0, port: $sbc_port}]
+metrics: {port: $metrics_port}
+YAML
+"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do
+  curl -fsS "http://127.0.0.1:$metrics_port/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+timeout 60 svmap -p "$sbc_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 -P "$scan_port" >svmap.out 2>&1 || true
+timeout 60 svwar -e100-110 -p "$sbc_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 \
+  -P "$((scan_port + 1))" >svwar.out 2>&1 || true
+timeout 90 svcrack -u100 -r1000-1010 -p "$sbc_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 \
+  -P "$scan_port" >svcrack.out 2>&1 || true
+check "svmap finds no SIP device" grep -q "found nothing" svmap.out
+check "svwar finds no extension" grep -q "found nothing" svwar.out
+check "svcrack cracks no password" grep -q "found nothing" svcrack.out
+# A legitimate client elsewhere is still answered while the scanner's address is banned.
+printf 'OPTIONS sip:127.0.0.1:%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5999;branch=z9hG4bKlegit1;rport\r\nMax-Forwards: 70\r\nFrom: <sip:ok@127.0.0.2>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: legit@127.0.0.2\r\nCSeq: 1 OPTIONS\r\nUser-Agent: Linphone/5.2\r\nContent-Length: 0\r\n\r\n' "$sbc_port" >options.sip
+legit=$(SIP_PROBE_LOCAL_ADDRESS=127.0.0.2 "$probe" udp 127.0.0.1 "$sbc_port" options.sip 2000 || true)
+check "a legitimate client from another address is answered ($legit)" grep -q "SIP/2.0 200" <<<"$legit"
+banned_probe=$("$probe" udp 127.0.0.1 "$sbc_port" options.sip 1000 || true)
+check "the same request from the scanner's address gets nothing ($banned_probe)" test "$banned_probe" = timeout
+curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
+signature=$(awk '/^sbc_policy_decisions_total\{stage="scanner",reason="signature"\}/{print $2}' metrics.txt)
+banned=$(awk '/^sbc_policy_banned_dropped_total /{print $2}' metrics.txt)
+sleep 1.2  # the active-ban gauge is refreshed every second
+active=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" | awk '/^sbc_policy_bans_active /{print $2}')
+check "the scanner was recognised (signature drops: $signature)" test "${signature:-0}" -ge 1
+check "its later packets died before parsing (banned drops: $banned)" test "${banned:-0}" -ge 2
+check "its address is banned on every worker (active bans: $active)" test "${active:-0}" = 1
+answered=$(awk '/^sbc_responses_sent_total\{class="2xx"\}/{print $2}' metrics.txt)
+check "the only answer sent was to the legitimate client (2xx: $answered)" test "${answered:-0}" = 1
+
+if [ "$failures" -ne 0 ]; then
+  for f in sbc.log svmap.out svwar.out svcrack.out metrics.txt; do echo "--- $f"; tail -n 30 "$f"; done
+fi
+exit $((failures > 0))

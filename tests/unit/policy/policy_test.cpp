@@ -1,0 +1,179 @@
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+
+#include "policy/policy_config.hpp"
+#include "sbc/sip/message.hpp"
+
+using namespace sbc;
+using namespace std::chrono_literals;
+using policy::Decision;
+
+namespace {
+
+std::string request(std::string_view method, std::string_view user_agent = {},
+                    std::string_view branch = "z9hG4bK1") {
+  std::string m = std::string(method) + " sip:bob@example.com SIP/2.0\r\n";
+  m += "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=" + std::string(branch) + "\r\n";
+  m += "Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n";
+  m += "Call-ID: a@b\r\nCSeq: 1 " + std::string(method) + "\r\n";
+  if (!user_agent.empty()) m += "User-Agent: " + std::string(user_agent) + "\r\n";
+  m += "Content-Length: 0\r\n\r\n";
+  return m;
+}
+
+transport::FlowInfo from(std::string_view ip) {
+  transport::FlowInfo f;
+  f.remote_ip = ip;
+  f.remote_port = 5060;
+  return f;
+}
+
+// Runs one request from `ip` through `chain` as the edge does.
+struct Runner {
+  std::unique_ptr<policy::Chain> chain;
+  std::unique_ptr<sip::Message> m = std::make_unique<sip::Message>();
+  std::string bytes;
+  policy::TimePoint now = policy::TimePoint(1000s);
+
+  explicit Runner(const policy::PolicyConfig& config) : chain(policy::make_chain(config)) {}
+
+  // "banned", "continue", "drop <stage>/<reason>", "respond <status> <stage>/<reason>"
+  std::string run(std::string_view ip, const std::string& text) {
+    bytes = text;
+    const transport::FlowInfo flow = from(ip);
+    if (!chain->admit(flow, now)) return "banned";
+    REQUIRE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
+    const auto out = chain->decide(*m);
+    if (out.decision.proceeds()) return "continue";
+    const std::string what = std::string(out.stage->name()) + "/" +
+                             std::string(out.stage->reasons()[out.decision.reason]);
+    if (out.decision.kind == Decision::Kind::Drop) return "drop " + what;
+    return "respond " + std::to_string(out.decision.status) + " " + what;
+  }
+};
+
+policy::PolicyConfig config_with(std::vector<std::string> chain) {
+  policy::PolicyConfig c;
+  c.chain = std::move(chain);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("policy: CIDR blocks and source keys", "[policy]") {
+  const auto v4 = policy::parse_cidr("192.0.2.0/24");
+  REQUIRE(v4);
+  CHECK(v4->contains(*policy::parse_address("192.0.2.77")));
+  CHECK_FALSE(v4->contains(*policy::parse_address("192.0.3.1")));
+  CHECK_FALSE(v4->contains(*policy::parse_address("2001:db8::1")));
+  const auto v6 = policy::parse_cidr("2001:db8::/32");
+  REQUIRE(v6);
+  CHECK(v6->contains(*policy::parse_address("2001:db8:1:2::3")));
+  CHECK(v6->contains(*policy::parse_address("[2001:db8::9]")));
+  CHECK_FALSE(v6->contains(*policy::parse_address("2001:db9::1")));
+  CHECK(policy::parse_cidr("10.0.0.1"));
+  CHECK_FALSE(policy::parse_cidr("10.0.0.0/33"));
+  CHECK_FALSE(policy::parse_cidr("example.com/8"));
+  CHECK_FALSE(policy::parse_cidr("10.0.0.0/x"));
+  // IPv6 sources in one /64 are one source; other /64s and IPv4 addresses are not.
+  CHECK(*policy::source_key("2001:db8:0:1::1", 64) ==
+        *policy::source_key("2001:db8:0:1:ffff::2", 64));
+  CHECK_FALSE(*policy::source_key("2001:db8:0:1::1", 64) ==
+              *policy::source_key("2001:db8:0:2::1", 64));
+  CHECK_FALSE(*policy::source_key("192.0.2.1", 64) == *policy::source_key("192.0.2.2", 64));
+}
+
+TEST_CASE("policy: the ACL denies, allows only what is listed, and trusts peers", "[policy]") {
+  policy::PolicyConfig c = config_with({"acl", "scanner"});
+  c.acl.deny = {*policy::parse_cidr("203.0.113.0/24")};
+  c.acl.trusted = {*policy::parse_cidr("10.0.0.0/8")};
+  Runner r(c);
+  CHECK(r.run("203.0.113.9", request("OPTIONS")) == "drop acl/denied");
+  CHECK(r.run("198.51.100.1", request("OPTIONS")) == "continue");
+  // A trusted peer passes the stages after the ACL even with a scanner's User-Agent.
+  CHECK(r.run("10.1.2.3", request("OPTIONS", "friendly-scanner")) == "continue");
+  CHECK(r.chain->decisions(0, policy::AclStage::kDenied).value() == 1);
+
+  c.acl.allow = {*policy::parse_cidr("198.51.100.0/24")};
+  Runner only(c);
+  CHECK(only.run("198.51.100.1", request("OPTIONS")) == "continue");
+  CHECK(only.run("192.0.2.1", request("OPTIONS")) == "drop acl/not_allowed");
+  CHECK(only.run("10.1.2.3", request("OPTIONS")) == "continue");  // trusted beats allow
+}
+
+TEST_CASE("policy: a scanner's User-Agent is dropped and its source banned", "[policy]") {
+  Runner r(config_with({"scanner"}));
+  CHECK(r.run("192.0.2.50", request("OPTIONS", "Linphone/5.0")) == "continue");
+  CHECK(r.run("192.0.2.66", request("OPTIONS", "friendly-scanner")) == "drop scanner/signature");
+  CHECK(r.chain->bans_total().value() == 1);
+  // Whatever it sends next dies before parsing, even with an innocent User-Agent.
+  CHECK(r.run("192.0.2.66", request("REGISTER", "Linphone/5.0")) == "banned");
+  CHECK(r.chain->banned_dropped().value() == 1);
+  CHECK(r.run("192.0.2.67", request("OPTIONS", "SIPVicious 0.3.3")) == "drop scanner/signature");
+  // The ban ends (60 s the first time), and doubles for a repeat offender.
+  r.now += 61s;
+  CHECK(r.run("192.0.2.66", request("OPTIONS")) == "continue");
+  CHECK(r.run("192.0.2.66", request("OPTIONS", "friendly-scanner")) == "drop scanner/signature");
+  r.now += 61s;
+  CHECK(r.run("192.0.2.66", request("OPTIONS")) == "banned");
+  r.now += 60s;
+  CHECK(r.run("192.0.2.66", request("OPTIONS")) == "continue");
+  r.chain->maintain(r.now);
+  CHECK(r.chain->bans_active() == 0);
+}
+
+TEST_CASE("policy: token buckets per source and method class, then a ban for a flood", "[policy]") {
+  policy::PolicyConfig c = config_with({"rate_limit"});
+  c.rate_limit.register_requests = {2, 5};
+  c.rate_limit.ban_after = 10;
+  Runner r(c);
+  for (int i = 0; i < 5; ++i) CHECK(r.run("192.0.2.1", request("REGISTER")) == "continue");
+  CHECK(r.run("192.0.2.1", request("REGISTER")) == "drop rate_limit/register_flood");
+  // Other classes and other sources have their own buckets.
+  CHECK(r.run("192.0.2.1", request("INVITE")) == "continue");
+  CHECK(r.run("192.0.2.2", request("REGISTER")) == "continue");
+  // Tokens come back at the configured rate.
+  r.now += 1s;
+  CHECK(r.run("192.0.2.1", request("REGISTER")) == "continue");
+  CHECK(r.run("192.0.2.1", request("REGISTER")) == "continue");
+  CHECK(r.run("192.0.2.1", request("REGISTER")) == "drop rate_limit/register_flood");
+  // A source that keeps flooding gets banned.
+  for (int i = 0; i < 20; ++i) (void)r.run("192.0.2.1", request("REGISTER"));
+  CHECK(r.run("192.0.2.1", request("OPTIONS")) == "banned");
+  CHECK(r.chain->bans_total().value() == 1);
+  CHECK(r.chain->decisions(0, policy::RateLimitStage::kRegister).value() == 10);
+  // An IPv6 attacker rotating addresses inside its /64 is one source.
+  for (int i = 0; i < 5; ++i)
+    CHECK(r.run("2001:db8:0:7::" + std::to_string(i + 1), request("REGISTER")) == "continue");
+  CHECK(r.run("2001:db8:0:7::99", request("REGISTER")) == "drop rate_limit/register_flood");
+}
+
+TEST_CASE("policy: methods not allowed get 405 with Allow; ACK and CANCEL always pass",
+          "[policy]") {
+  policy::PolicyConfig c = config_with({"methods"});
+  c.methods.allowed = {"INVITE", "BYE", "REGISTER"};
+  Runner r(c);
+  CHECK(r.run("192.0.2.1", request("INVITE")) == "continue");
+  CHECK(r.run("192.0.2.1", request("MESSAGE")) == "respond 405 methods/method_not_allowed");
+  CHECK(r.run("192.0.2.1", request("CANCEL")) == "continue");
+  CHECK(r.run("192.0.2.1", request("ACK")) == "continue");
+  r.bytes = request("PUBLISH");
+  REQUIRE(r.m->parse(r.bytes, sip::Framing::Datagram, {}).is_valid());
+  const transport::FlowInfo flow = from("192.0.2.1");
+  REQUIRE(r.chain->admit(flow, r.now));
+  CHECK(r.chain->decide(*r.m).decision.extra_header == "Allow: INVITE, BYE, REGISTER");
+}
+
+TEST_CASE("policy: a source table keeps its size whatever the number of sources", "[policy]") {
+  policy::PolicyConfig c = config_with({"rate_limit"});
+  c.rate_limit.max_sources = 64;
+  c.rate_limit.register_requests = {1, 1};
+  Runner r(c);
+  for (int i = 0; i < 5000; ++i)
+    CHECK(r.run("10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".1",
+                request("REGISTER")) == "continue");
+  // The table did not grow; the most recent sources are still known.
+  CHECK(r.run("10.19.249.1", request("REGISTER")) == "drop rate_limit/register_flood");
+}
