@@ -188,3 +188,46 @@ relay:
   CHECK(error_of("core: {targets: [{uri: \"sip:10.0.0.1\", color: red}]}\n") ==
         "test.yaml:1: core.targets[0].color: unknown key");
 }
+
+TEST_CASE("the policy section is read and checked", "[config][policy]") {
+  const Config defaults = parse_config(default_config_text(), "<default>");
+  CHECK(defaults.policy.enabled);
+  CHECK(defaults.policy.chain ==
+        std::vector<std::string>{"acl", "scanner", "rate_limit", "methods"});
+  CHECK(defaults.policy.rate_limit.register_requests.rate == 2);
+  CHECK(defaults.policy.scanner.user_agents.front() == "friendly-scanner");
+
+  const Config c = parse_config(R"(
+policy:
+  chain: [scanner, acl]
+  ipv6_prefix: 56
+  bans: {base_seconds: 30, max_seconds: 3600}
+  acl: {deny: [203.0.113.0/24, "2001:db8::/32"], trusted: [10.0.0.1]}
+  rate_limit: {invite: {rate: 0, burst: 1}, ban_after: 0}
+  methods: {allowed: [INVITE, BYE]}
+)",
+                                "test.yaml");
+  CHECK(c.policy.chain == std::vector<std::string>{"scanner", "acl"});
+  CHECK(c.policy.settings.ipv6_prefix == 56);
+  CHECK(c.policy.settings.bans.base.count() == 30);
+  CHECK(c.policy.acl.deny.size() == 2);
+  CHECK(c.policy.acl.trusted.size() == 1);
+  CHECK(c.policy.rate_limit.invites.rate == 0);
+  CHECK(c.policy.rate_limit.ban_after == 0);
+  CHECK(c.policy.methods.allowed == std::vector<std::string>{"INVITE", "BYE"});
+
+  CHECK(
+      error_of("policy: {chain: [acl, firewall]}\n") ==
+      "test.yaml:1: policy.chain: unknown stage \"firewall\" (acl, scanner, rate_limit, methods)");
+  CHECK(error_of("policy: {chain: [acl, acl]}\n") ==
+        "test.yaml:1: policy.chain: stage \"acl\" twice");
+  CHECK(error_of("policy: {acl: {deny: [10.0.0.0/40]}}\n") ==
+        "test.yaml:1: policy.acl.deny: \"10.0.0.0/40\" is not an address or block (192.0.2.0/24, "
+        "2001:db8::/32)");
+  CHECK(error_of("policy: {bans: {base_seconds: 100, max_seconds: 10}}\n") ==
+        "test.yaml:1: policy.bans.max_seconds: must not be below base_seconds");
+  CHECK(error_of("policy: {enabled: maybe}\n") ==
+        "test.yaml:1: policy.enabled: must be true or false");
+  CHECK(error_of("policy: {methods: {allowed: [\"IN VITE\"]}}\n") ==
+        "test.yaml:1: policy.methods.allowed: \"IN VITE\" is not a method");
+}
