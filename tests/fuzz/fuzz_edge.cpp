@@ -1,9 +1,10 @@
-// The edge's pure path on arbitrary bytes: stream framing, then the handler's verdicts and the
-// answers it builds by copying headers out of (possibly broken) requests.
+// The edge's pure path on arbitrary bytes: stream framing, then the policy chain and the handler's
+// verdicts and the answers it builds by copying headers out of (possibly broken) requests.
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
+#include "policy/policy_config.hpp"
 #include "sbc/transport/edge_handler.hpp"
 #include "sbc/transport/stream_framer.hpp"
 
@@ -11,6 +12,12 @@ using namespace sbc;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static transport::EdgeHandler handler({});
+  // The default policy chain too (its tables fill across inputs: bans and buckets get exercised).
+  static const std::unique_ptr<policy::Chain> chain = [] {
+    auto c = policy::make_chain(policy::PolicyConfig{});
+    handler.set_policy(c.get());
+    return c;
+  }();
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   transport::FlowInfo flow;
   flow.remote_ip = "198.51.100.7";
