@@ -8,7 +8,9 @@
 # highest rate both passed. A step passes when no call failed and the calls completed at 95 % of
 # the offered rate or better (an overloaded relay that only keeps up through retransmissions,
 # seconds late, does not pass).
-# usage: [TRANSPORT=udp|tcp|tls] bench/relay_bench.sh [BUILD_DIR] [SECONDS_PER_STEP] [RATES...]
+# usage: [TRANSPORT=udp|tcp|tls] [POLICY=on] bench/relay_bench.sh [BUILD_DIR] [SECONDS_PER_STEP] [RATES...]
+#        POLICY=on runs the SBC with its full default policy chain (rate limits raised so that the
+#        load, which comes from one address, is not a flood): compare with a run without it.
 #        (defaults: build/release 5 "1000 2000 4000 6000 8000 10000 12000 14000 16000")
 # Loopback only; everything it starts, it stops. The load tool and the UAS run on the same
 # machine and take CPU too: compare the ratios, not the absolute numbers.
@@ -72,9 +74,19 @@ core:
 relay:
   max_transactions: 262144
 metrics: {enabled: false}
-# Kamailio runs no policies here either: this measures the edge/relay itself.
-policy: {enabled: false}
 YAML
+if [ "${POLICY:-off}" = on ]; then
+  cat >>"$work/sbc.yaml" <<YAML
+policy:
+  rate_limit:
+    register: {rate: 1000000, burst: 1000000}
+    invite: {rate: 1000000, burst: 1000000}
+    other: {rate: 1000000, burst: 1000000}
+YAML
+else
+  # Kamailio runs no policies here either: this measures the edge/relay itself.
+  echo "policy: {enabled: false}" >>"$work/sbc.yaml"
+fi
 cat >"$work/kamailio.cfg" <<CFG
 #!KAMAILIO
 debug=0

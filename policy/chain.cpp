@@ -16,7 +16,7 @@ bool Chain::admit(const transport::FlowInfo& flow, TimePoint now) noexcept {
   known_source_ = address.has_value();
   if (!known_source_) return true;
   address_ = *address;
-  source_ = *source_key(flow.remote_ip, settings_.ipv6_prefix);
+  source_ = source_key(address_, settings_.ipv6_prefix);
   if (bans_.banned(source_, now)) {
     banned_dropped_.inc();
     return false;

@@ -2,6 +2,7 @@
 // Allowed methods: anything else gets 405 Method Not Allowed with the Allow list (RFC 3261
 // 21.4.6). ACK and CANCEL always pass (they belong to transactions already admitted).
 
+#include <array>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,8 @@ class MethodsStage final : public Stage {
  private:
   MethodsSettings settings_;
   std::string allow_header_;
+  std::array<bool, 16> known_allowed_{};    // by sip::Method (known methods: no string compare)
+  std::vector<std::string> other_allowed_;  // extension methods, compared by name
 };
 
 }  // namespace sbc::policy

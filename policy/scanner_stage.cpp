@@ -1,24 +1,13 @@
 #include "policy/scanner_stage.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 
 namespace sbc::policy {
 namespace {
 constexpr std::string_view kReasons[] = {"signature"};
 
-bool icontains(std::string_view haystack, std::string_view needle) noexcept {
-  if (needle.empty() || needle.size() > haystack.size()) return false;
-  const auto lower = [](char c) {
-    return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  };
-  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    std::size_t k = 0;
-    while (k < needle.size() && lower(haystack[i + k]) == needle[k]) ++k;
-    if (k == needle.size()) return true;
-  }
-  return false;
-}
 }  // namespace
 
 ScannerStage::ScannerStage(ScannerSettings settings) : settings_(std::move(settings)) {
@@ -36,8 +25,15 @@ Decision ScannerStage::decide(const sip::Message& request, Context& context) noe
   if (context.trusted) return Decision::next();
   const sip::HeaderField* ua = request.find(sip::HeaderId::UserAgent);
   if (ua == nullptr) return Decision::next();
+  // Lower-case the User-Agent once (the first 256 bytes hold any signature), then plain
+  // substring searches.
+  std::array<char, 256> lowered;
+  const std::size_t n = std::min(ua->value.size(), lowered.size());
+  for (std::size_t i = 0; i < n; ++i)
+    lowered[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(ua->value[i])));
+  const std::string_view text(lowered.data(), n);
   for (const std::string& signature : settings_.user_agents) {
-    if (icontains(ua->value, signature)) {
+    if (text.find(signature) != std::string_view::npos) {
       context.bans.ban(context.source, context.now);
       return Decision::drop(kSignature);
     }

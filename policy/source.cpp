@@ -47,11 +47,15 @@ void cut(std::array<std::uint8_t, 16>& a, unsigned bits) noexcept {
 }  // namespace
 
 std::optional<SourceKey> source_key(std::string_view address, unsigned ipv6_prefix) noexcept {
-  auto bytes = parse_address(address);
+  const auto bytes = parse_address(address);
   if (!bytes) return std::nullopt;
-  if (!is_v4_mapped(*bytes)) cut(*bytes, ipv6_prefix);
+  return source_key(*bytes, ipv6_prefix);
+}
+
+SourceKey source_key(const std::array<std::uint8_t, 16>& address, unsigned ipv6_prefix) noexcept {
   SourceKey key;
-  key.bytes = *bytes;
+  key.bytes = address;
+  if (!is_v4_mapped(key.bytes)) cut(key.bytes, ipv6_prefix);
   return key;
 }
 

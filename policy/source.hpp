@@ -20,6 +20,7 @@ struct SourceKey {
 std::optional<std::array<std::uint8_t, 16>> parse_address(std::string_view text) noexcept;
 // The key of a source: IPv4 whole, IPv6 cut to `ipv6_prefix` bits.
 std::optional<SourceKey> source_key(std::string_view address, unsigned ipv6_prefix) noexcept;
+SourceKey source_key(const std::array<std::uint8_t, 16>& address, unsigned ipv6_prefix) noexcept;
 
 // An address block: "192.0.2.0/24", "2001:db8::/32", or one address.
 struct Cidr {
