@@ -430,9 +430,10 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
 
   if (const YAML::Node relay = root["relay"]) {
     reject_unknown_keys(source, relay, "relay",
-                        {"topology_hiding", "untrusted_headers", "max_transactions", "timers",
-                         "token_keys", "token_key_file"});
+                        {"topology_hiding", "dialog_protection", "untrusted_headers",
+                         "max_transactions", "timers", "token_keys", "token_key_file"});
     proxy::RelaySettings& r = config.relay;
+    read_bool(source, relay, "relay", "dialog_protection", r.dialog_protection);
     if (relay["topology_hiding"]) {
       try {
         r.topology_hiding = relay["topology_hiding"].as<bool>();

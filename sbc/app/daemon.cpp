@@ -79,7 +79,7 @@ struct RelayTotals {
                 absorbed = 0, resent = 0, stateless = 0, timeouts = 0, cancels = 0,
                 no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
-                no_core = 0;
+                no_core = 0, dialog_refused = 0;
   struct Core {
     bool up = false;
     std::uint64_t requests = 0, failures = 0, probes = 0;
@@ -112,6 +112,7 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.ended += s.transactions_ended.value();
     t.failovers += s.failovers.value();
     t.no_core += s.no_core.value();
+    t.dialog_refused += s.dialog_refused.value();
     const proxy::CoreSet& cores = r->cores();
     t.cores.resize(cores.size());
     for (std::size_t i = 0; i < cores.size(); ++i) {
@@ -216,6 +217,7 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                        {{{"reason", "not_routable"}}, d(t.not_routable)},
                        {{{"reason", "table_full"}}, d(t.table_full)},
                        {{{"reason", "no_core"}}, d(t.no_core)},
+                       {{{"reason", "dialog"}}, d(t.dialog_refused)},
                        {{{"reason", "too_large"}}, d(t.too_large)}}});
   families.push_back({"sbc_relay_messages_dropped_total",
                       "Messages the relay dropped, by reason.",

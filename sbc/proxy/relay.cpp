@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/source.hpp"
 #include "sbc/proxy/transaction_index.hpp"
 #include "sbc/sip/editor.hpp"
 #include "sbc/sip/response.hpp"
@@ -222,7 +223,16 @@ struct OwnRoutes {
   std::size_t count = 0;
   std::uint64_t flow_token = 0;
   std::string_view hidden_routes;
+  // The address of the outside party the token was issued for (dialog protection).
+  std::array<std::uint8_t, 16> participant{};
+  bool has_participant = false;
 };
+
+using Ip = std::array<std::uint8_t, 16>;
+Ip ip_bytes(std::string_view text) noexcept {
+  const auto parsed = policy::parse_address(text);
+  return parsed ? *parsed : Ip{};
+}
 
 // What a token we hand out says (its plaintext: kind, flow token big-endian, payload).
 enum class TokenKind : std::uint8_t {
@@ -233,8 +243,10 @@ enum class TokenKind : std::uint8_t {
 struct Opened {
   TokenKind kind = TokenKind::Flow;
   std::uint64_t flow = 0;
+  Ip participant{};
   std::string_view payload;
 };
+constexpr std::size_t kTokenHeader = 1 + 8 + 16;  // kind, flow token, participant address
 
 bool is_dialog_creating(Method m) noexcept {
   return m == Method::Invite || m == Method::Subscribe || m == Method::Refer;
@@ -292,6 +304,10 @@ class Relay::Impl {
     if (m.method() == Method::Cancel) return cancel(m, &flow, {});
     if (Transaction* t = find_server(m, m.method())) return retransmission(*t);
     const OwnRoutes own = own_routes(m, &flow);
+    if (!in_dialog_allowed(m, own, flow)) {
+      stats.dialog_refused.inc();
+      return answer_outside(m, flow, 481, "Call/Transaction Does Not Exist");
+    }
     const std::uint32_t hash = loop_hash(m, own.count);
     if (detect_loop(m, hash)) {
       stats.loops.inc();
@@ -354,20 +370,22 @@ class Relay::Impl {
     ok = ok && restore_request_uri(m, editor);
     for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
     const std::uint64_t token = flow.flow_token;
+    const Ip participant = ip_bytes(flow.remote_ip);
     Text record(record_buffer_);
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // Two entries: the core sees the inside one, the user agent the outside one.
-      entry(record, TokenKind::Flow, token, {}, settings_.inside_ip, settings_.inside_port,
-            Protocol::Udp)
+      entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
+            settings_.inside_port, Protocol::Udp)
           << ", ";
-      entry(record, TokenKind::Flow, token, {}, flow.local_ip, flow.local_port, flow.protocol);
+      entry(record, TokenKind::Flow, token, participant, {}, flow.local_ip, flow.local_port,
+            flow.protocol);
       ok = ok && record.ok() && editor.add_record_route(record.view());
     } else if (m.method() == Method::Register) {
       // Only we may say which way the core reaches this user (RFC 3327): a Path from the outside
       // could point the core anywhere.
       (void)editor.remove_headers(HeaderId::Path);
-      entry(record, TokenKind::Flow, token, {}, settings_.inside_ip, settings_.inside_port,
-            Protocol::Udp);
+      entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
+            settings_.inside_port, Protocol::Udp);
       ok = ok && record.ok() && editor.add_path(record.view());
     }
     return ok && write(editor, t.request);
@@ -412,6 +430,17 @@ class Relay::Impl {
     send_to_core(t);
     stats.failovers.inc();
     return true;
+  }
+
+  // Dialog protection (RFC 3261 26.1.4, tearing down sessions): a request inside a dialog
+  // (To tag) from the outside must come through the Record-Route entry we issued for that dialog,
+  // and from the address of the party we issued it to. A third party has no such token, and
+  // cannot use someone else's from its own address: 481.
+  bool in_dialog_allowed(const Message& m, const OwnRoutes& own,
+                         const FlowInfo& flow) const noexcept {
+    if (!settings_.dialog_protection || m.to().tag.empty()) return true;
+    if (!own.has_participant) return false;
+    return own.participant == ip_bytes(flow.remote_ip);
   }
 
   // The core that the Route set left after ours names (a hidden entry's routes first), if it
@@ -554,14 +583,15 @@ class Relay::Impl {
     ok = ok && editor.decrement_max_forwards();
     ok = ok && rewrite_routes(m, editor, own);
     Text record(record_buffer_);
+    const Ip participant = ip_bytes(address->remote_ip);
     t->hidden_record_route.clear();
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // What the core would see without hiding: our outside and inside entries on top of its own.
-      entry(record, TokenKind::Flow, own.flow_token, {}, address->local_ip, address->local_port,
-            address->protocol)
+      entry(record, TokenKind::Flow, own.flow_token, participant, {}, address->local_ip,
+            address->local_port, address->protocol)
           << ", ";
-      entry(record, TokenKind::Flow, own.flow_token, {}, settings_.inside_ip, settings_.inside_port,
-            Protocol::Udp);
+      entry(record, TokenKind::Flow, own.flow_token, participant, {}, settings_.inside_ip,
+            settings_.inside_port, Protocol::Udp);
       if (settings_.topology_hiding) {
         // The outside sees one entry of ours; the core's entries travel sealed inside it.
         Text inside(hidden_buffer_);
@@ -576,8 +606,8 @@ class Relay::Impl {
         t->hidden_record_route.assign(record.view());
         if (!first) t->hidden_record_route.append(", ").append(inside.view());
         Text hidden(record_buffer_);
-        entry(hidden, TokenKind::Dialog, own.flow_token, inside.view(), address->local_ip,
-              address->local_port, address->protocol);
+        entry(hidden, TokenKind::Dialog, own.flow_token, participant, inside.view(),
+              address->local_ip, address->local_port, address->protocol);
         ok =
             ok && inside.ok() && hidden.ok() && record.ok() &&
             (m.count(HeaderId::RecordRoute) == 0 || editor.remove_headers(HeaderId::RecordRoute)) &&
@@ -619,6 +649,10 @@ class Relay::Impl {
       return;
     }
     const OwnRoutes own = own_routes(m, flow);
+    if (flow != nullptr && !in_dialog_allowed(m, own, *flow)) {
+      stats.dialog_refused.inc();
+      return;  // an ACK is never answered
+    }
     sip::MessageEditor editor(m);
     const std::string_view branch = stateless_branch(m.top_via().branch);
     Text our_via(via_buffer_);
@@ -838,8 +872,8 @@ class Relay::Impl {
     const auto address = wire_.flow_address(t.source_flow);
     if (!address || !inside.ok()) return true;
     Text list(record_buffer_);
-    entry(list, TokenKind::Dialog, t.source_flow, inside.view(), address->local_ip,
-          address->local_port, address->protocol);
+    entry(list, TokenKind::Dialog, t.source_flow, ip_bytes(t.source.ip_view()), inside.view(),
+          address->local_ip, address->local_port, address->protocol);
     for (std::size_t i = ours + 1; i < n; ++i) list << ", " << values[i];
     return list.ok() && editor.remove_headers(HeaderId::RecordRoute) &&
            editor.add_record_route(list.view());
@@ -1115,6 +1149,8 @@ class Relay::Impl {
       if (const auto opened = open_token(uri.user, opened_routes_)) {
         if (opened->kind == TokenKind::Contact) continue;
         own.flow_token = opened->flow;
+        own.participant = opened->participant;
+        own.has_participant = true;
         if (opened->kind == TokenKind::Dialog) {
           own.hidden_routes = opened->payload;
           break;  // a hidden entry stands for both of ours
@@ -1133,15 +1169,16 @@ class Relay::Impl {
   }
 
   // "sbc-" + the sealed token, in token_text_ (valid until the next call).
-  std::string_view seal_token(TokenKind kind, std::uint64_t flow,
+  std::string_view seal_token(TokenKind kind, std::uint64_t flow, const Ip& participant,
                               std::string_view payload) noexcept {
     std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> plain;
-    if (payload.size() + 9 > plain.size()) return {};
+    if (payload.size() + kTokenHeader > plain.size()) return {};
     plain[0] = static_cast<std::uint8_t>(kind);
     for (int i = 0; i < 8; ++i) plain[1 + i] = static_cast<std::uint8_t>(flow >> (56 - 8 * i));
-    if (!payload.empty()) std::memcpy(plain.data() + 9, payload.data(), payload.size());
+    std::memcpy(plain.data() + 9, participant.data(), participant.size());
+    if (!payload.empty()) std::memcpy(plain.data() + kTokenHeader, payload.data(), payload.size());
     std::memcpy(token_text_.data(), kUserPrefix.data(), kUserPrefix.size());
-    const std::size_t n = sealer_.seal({plain.data(), payload.size() + 9},
+    const std::size_t n = sealer_.seal({plain.data(), payload.size() + kTokenHeader},
                                        std::span<char>(token_text_).subspan(kUserPrefix.size()));
     if (n == 0) return {};
     return {token_text_.data(), kUserPrefix.size() + n};
@@ -1152,18 +1189,20 @@ class Relay::Impl {
       std::array<std::uint8_t, tls::TokenSealer::kMaxPlain>& buffer) const noexcept {
     if (!user.starts_with(kUserPrefix)) return std::nullopt;
     const auto n = sealer_.open(user.substr(kUserPrefix.size()), buffer);
-    if (!n || *n < 9 || buffer[0] < 1 || buffer[0] > 3) return std::nullopt;
+    if (!n || *n < kTokenHeader || buffer[0] < 1 || buffer[0] > 3) return std::nullopt;
     Opened o;
     o.kind = static_cast<TokenKind>(buffer[0]);
     for (int i = 0; i < 8; ++i) o.flow = (o.flow << 8) | buffer[1 + i];
-    o.payload = {reinterpret_cast<const char*>(buffer.data() + 9), *n - 9};
+    std::memcpy(o.participant.data(), buffer.data() + 9, o.participant.size());
+    o.payload = {reinterpret_cast<const char*>(buffer.data() + kTokenHeader), *n - kTokenHeader};
     return o;
   }
 
   // An entry (Record-Route, Path) naming one of our addresses with a sealed token.
-  Text& entry(Text& w, TokenKind kind, std::uint64_t flow, std::string_view payload,
-              std::string_view ip, std::uint16_t port, Protocol protocol) noexcept {
-    const std::string_view token = seal_token(kind, flow, payload);
+  Text& entry(Text& w, TokenKind kind, std::uint64_t flow, const Ip& participant,
+              std::string_view payload, std::string_view ip, std::uint16_t port,
+              Protocol protocol) noexcept {
+    const std::string_view token = seal_token(kind, flow, participant, payload);
     if (token.empty()) {
       w.fail();  // cannot seal (too long): the message is not sent rather than sent unsealed
       return w;
@@ -1195,7 +1234,7 @@ class Relay::Impl {
     if (!contacts.next(contact)) return true;
     const auto address = wire_.flow_address(flow);
     if (!address) return true;
-    const std::string_view token = seal_token(TokenKind::Contact, flow, contact.uri.text);
+    const std::string_view token = seal_token(TokenKind::Contact, flow, Ip{}, contact.uri.text);
     if (token.empty()) return false;
     Text w(contact_buffer_);
     w << "sip:" << token << "@";

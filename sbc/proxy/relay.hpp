@@ -56,6 +56,7 @@ struct RelayStats {
   metrics::Counter too_large;                 // a relayed message would exceed the size limit
   metrics::Counter failovers;                 // requests sent on to another core
   metrics::Counter no_core;                   // 503: no core usable
+  metrics::Counter dialog_refused;  // in-dialog request not from a party of the dialog (481)
   metrics::Counter transactions_started;
   metrics::Counter transactions_ended;  // started - ended = active
 };

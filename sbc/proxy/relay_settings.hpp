@@ -53,6 +53,9 @@ struct RelaySettings {
   // Hide the inside from the outside: the core's Via stack, its Record-Route entries and the
   // Contact of what comes from the inside travel sealed or stay in transaction state.
   bool topology_hiding = true;
+  // Requests inside a dialog from the outside only through the Record-Route entry the SBC issued
+  // for it, from that party's address (else 481).
+  bool dialog_protection = true;
   // Keys that seal the tokens in our URIs (Path, Record-Route, hidden Contact); the first seals,
   // all open. Empty: one random key (tests; the daemon always passes one).
   std::vector<tls::TokenSealer::Key> token_keys;

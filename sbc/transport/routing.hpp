@@ -17,6 +17,7 @@ struct FlowAddress {
   Protocol protocol = Protocol::Udp;
   std::string_view local_ip;
   std::uint16_t local_port = 0;
+  std::string_view remote_ip;  // the party at the other end (valid until the next call)
 };
 
 // Implemented by the relay (sbc/proxy).

@@ -106,7 +106,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   // A request from the core for this flow (RFC 5626): queued behind any answers in progress.
   void send_down(std::string_view bytes) override { send(bytes); }
   FlowAddress address() const override {
-    return {flow_.protocol, flow_.local_ip, flow_.local_port};
+    return {flow_.protocol, flow_.local_ip, flow_.local_port, flow_.remote_ip};
   }
 
  private:

@@ -43,7 +43,10 @@ std::optional<FlowAddress> Worker::flow_address(std::uint64_t flow_token) const 
   const auto route = flows_.find(FlowToken{flow_token});
   if (!route) return std::nullopt;
   if (route->stream) return route->stream->address();
-  return route->udp->address();
+  FlowAddress address = route->udp->address();
+  remote_text_ = address_text(route->peer.address());
+  address.remote_ip = remote_text_;
+  return address;
 }
 
 bool Worker::send_outside(std::uint64_t flow_token, std::string_view bytes) noexcept {

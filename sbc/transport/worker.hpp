@@ -88,6 +88,7 @@ class Worker final : public Wire {
   std::uint64_t ticks_ = 0;
   // The last inside destination parsed from text (the core, usually): no parse per message.
   std::string last_inside_ip_;
+  mutable std::string remote_text_;  // flow_address() of a UDP flow
   asio::ip::udp::endpoint last_inside_endpoint_;
   void receive_inside();
   void schedule_tick();
@@ -107,7 +108,7 @@ class UdpListener {
   // What our Via and Record-Route show for this listener: its address, or `advertise` when the
   // listener is bound to a wildcard address.
   void set_advertised_ip(std::string ip) { local_ip_ = std::move(ip); }
-  FlowAddress address() const noexcept { return {Protocol::Udp, local_ip_, local_port_}; }
+  FlowAddress address() const noexcept { return {Protocol::Udp, local_ip_, local_port_, {}}; }
 
  private:
   void receive();

@@ -32,9 +32,9 @@ struct CheckingWire : transport::Wire {
   }
   std::optional<transport::FlowAddress> flow_address(std::uint64_t token) const noexcept override {
     if (token == kTlsFlow)
-      return transport::FlowAddress{transport::Protocol::Tls, "198.51.100.1", 5061};
+      return transport::FlowAddress{transport::Protocol::Tls, "198.51.100.1", 5061, "203.0.113.5"};
     if (token == kUdpFlow)
-      return transport::FlowAddress{transport::Protocol::Udp, "198.51.100.1", 5060};
+      return transport::FlowAddress{transport::Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9"};
     return std::nullopt;
   }
   void send_inside(std::string_view, std::uint16_t, std::string_view bytes) noexcept override {

@@ -146,6 +146,23 @@ check "the timeout is counted (timeout=$timeouts)" test "${timeouts:-0}" -ge 1
 # 6 users registered through the SBC, and judy once: a retransmission never reaches the core.
 check "the core saw each REGISTER once ($core_registers)" test "$core_registers" = 7
 
+# --- dialog protection: a BYE for alice's dialog from a third party (another address) gets 481
+cat >bye.sip <<SIP
+BYE sip:bob@127.0.0.1:5999 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.2:5999;branch=z9hG4bKmallory1;rport
+Max-Forwards: 70
+From: <sip:alice@example.com>;tag=forged
+To: <sip:bob@example.com>;tag=forged
+Call-ID: some-call@127.0.0.1
+CSeq: 99 BYE
+User-Agent: Linphone/5.2
+Content-Length: 0
+
+SIP
+sed -i 's/$/\r/' bye.sip
+third=$(SIP_PROBE_LOCAL_ADDRESS=127.0.0.2 "$probe" udp 127.0.0.1 "$sbc_port" bye.sip 2000 || true)
+check "a third party's BYE is refused 481 ($third)" grep -q "SIP/2.0 481" <<<"$third"
+
 # --- failover: a second SBC whose first core is dead (nothing listens on its port)
 base2=$base
 while [ "$base2" = "$base" ]; do base2=$(free_port_base 22000 2000); done

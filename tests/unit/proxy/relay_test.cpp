@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/source.hpp"
 #include "sbc/sip/message.hpp"
 #include "tls/token_sealer.hpp"
 
@@ -80,6 +81,7 @@ const tls::TokenSealer::Key kKey =
 struct Token {
   int kind = 0;
   std::uint64_t flow = 0;
+  std::array<std::uint8_t, 16> participant{};
   std::string payload;
 };
 std::optional<Token> open_token(std::string_view user) {
@@ -87,18 +89,23 @@ std::optional<Token> open_token(std::string_view user) {
   if (!user.starts_with("sbc-")) return std::nullopt;
   std::array<std::uint8_t, 512> plain;
   const auto n = sealer.open(user.substr(4), plain);
-  if (!n || *n < 9) return std::nullopt;
+  if (!n || *n < 25) return std::nullopt;
   Token t;
   t.kind = plain[0];
   for (int i = 0; i < 8; ++i) t.flow = (t.flow << 8) | plain[1 + i];
-  t.payload.assign(reinterpret_cast<const char*>(plain.data() + 9), *n - 9);
+  std::copy(plain.begin() + 9, plain.begin() + 25, t.participant.begin());
+  t.payload.assign(reinterpret_cast<const char*>(plain.data() + 25), *n - 25);
   return t;
 }
-// "sbc-" + a token sealed as the relay seals them (for messages the tests play as the core).
-std::string seal(int kind, std::uint64_t flow, std::string_view payload = {}) {
+// "sbc-" + a token sealed as the relay seals them (kind, flow, the party's address, payload),
+// for messages the tests play.
+std::string seal(int kind, std::uint64_t flow, std::string_view payload = {},
+                 std::string_view participant = "203.0.113.5") {
   static const tls::TokenSealer sealer({kKey});
   std::vector<std::uint8_t> plain{static_cast<std::uint8_t>(kind)};
   for (int i = 0; i < 8; ++i) plain.push_back(static_cast<std::uint8_t>(flow >> (56 - 8 * i)));
+  const auto address = *policy::parse_address(participant);
+  plain.insert(plain.end(), address.begin(), address.end());
   plain.insert(plain.end(), payload.begin(), payload.end());
   std::string out(tls::TokenSealer::sealed_size(plain.size()), '\0');
   out.resize(sealer.seal(plain, out));
@@ -146,8 +153,8 @@ struct Harness {
     s.branch_seed = 42;
     s.token_keys = {kKey};
     if (adjust) adjust(s);
-    wire.flows[kAliceFlow] = {Protocol::Tls, "198.51.100.1", 5061};
-    wire.flows[kBobFlow] = {Protocol::Udp, "198.51.100.1", 5060};
+    wire.flows[kAliceFlow] = {Protocol::Tls, "198.51.100.1", 5061, "203.0.113.5"};
+    wire.flows[kBobFlow] = {Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9"};
     relay = std::make_unique<proxy::Relay>(s, wire, [this] { return now; });
   }
 
@@ -850,4 +857,64 @@ TEST_CASE("token sealer: round trip, tampering, unknown keys, rotation", "[relay
   REQUIRE(old_only.seal(plain, again) == again.size());
   CHECK(again != sealed);
   CHECK_THROWS(tls::TokenSealer({*old_key, *old_key}));
+}
+
+TEST_CASE("relay: requests inside a dialog only through our entry, from the party it was issued to",
+          "[relay][dialog]") {
+  Harness h;
+  // Alice's call is answered; her route set is our one sealed entry.
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  const sip::Message& fwd = h.parse(sent[0]);
+  std::string ok = "SIP/2.0 200 OK\r\n";
+  for (const sip::HeaderField& f : fwd.headers())
+    if (f.id == sip::HeaderId::Via || f.id == sip::HeaderId::RecordRoute) ok += f.line;
+  ok += "From: " + header(fwd, sip::HeaderId::From) + "\r\nTo: " + header(fwd, sip::HeaderId::To) +
+        ";tag=b1\r\nCall-ID: " + header(fwd, sip::HeaderId::CallId) +
+        "\r\nCSeq: " + header(fwd, sip::HeaderId::CSeq) +
+        "\r\nContact: <sip:bob@10.0.0.30:5060>\r\nContent-Length: 0\r\n\r\n";
+  h.from_core(ok);
+  sent = h.wire.take();
+  const sip::Message& answer = h.parse(sent[0]);
+  const auto rr = name_addrs(answer, sip::HeaderId::RecordRoute);
+  REQUIRE(rr.size() == 1);
+  const auto token = open_token(rr[0].uri.user);
+  REQUIRE(token);
+  CHECK(token->participant == *policy::parse_address("203.0.113.5"));
+  const std::string route(rr[0].text);
+  auto bye = [&](std::string_view route_header, std::string_view branch) {
+    return "BYE sip:bob@10.0.0.30:5060 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 203.0.113.77:5060;branch=" +
+           std::string(branch) +
+           "\r\n"
+           "Max-Forwards: 70\r\n" +
+           (route_header.empty() ? std::string() : "Route: " + std::string(route_header) + "\r\n") +
+           "From: <sip:alice@example.com>;tag=a1\r\n"
+           "To: <sip:bob@example.com>;tag=b1\r\n"
+           "Call-ID: call-1@192.168.1.20\r\n"
+           "CSeq: 11 BYE\r\n"
+           "Content-Length: 0\r\n\r\n";
+  };
+  // A third party without our entry: 481, nothing reaches the core.
+  FlowInfo mallory = bob_flow();
+  mallory.remote_ip = "203.0.113.77";
+  h.from_outside(bye({}, "z9hG4bKm1"), mallory);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].outside);
+  CHECK(h.parse(sent[0]).status_code() == 481);
+  // With Alice's entry copied from somewhere, but from its own address: 481 as well.
+  h.from_outside(bye(route, "z9hG4bKm2"), mallory);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 481);
+  CHECK(h.relay->stats().dialog_refused.value() == 2);
+  // Alice herself, from her address (a new connection is fine): relayed to the core.
+  FlowInfo alice_again = alice_flow();
+  alice_again.remote_port = 40001;
+  h.from_outside(bye(route, "z9hG4bKa1"), alice_again);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).method() == sip::Method::Bye);
 }

@@ -12,7 +12,7 @@ namespace {
 struct RecordingSink : FlowSink {
   std::string sent;
   void send_down(std::string_view bytes) override { sent += bytes; }
-  FlowAddress address() const override { return {Protocol::Tcp, "192.0.2.1", 5060}; }
+  FlowAddress address() const override { return {Protocol::Tcp, "192.0.2.1", 5060, "192.0.2.9"}; }
 };
 asio::ip::udp::endpoint peer(const char* ip, unsigned short port) {
   return {asio::ip::make_address(ip), port};
