@@ -12,6 +12,8 @@ std::unique_ptr<Chain> make_chain(const PolicyConfig& config) {
       stages.push_back(std::make_unique<ScannerStage>(config.scanner));
     } else if (name == "rate_limit") {
       stages.push_back(std::make_unique<RateLimitStage>(config.rate_limit));
+    } else if (name == "sips") {
+      stages.push_back(std::make_unique<SipsStage>(config.sips));
     } else if (name == "methods") {
       stages.push_back(std::make_unique<MethodsStage>(config.methods));
     }

@@ -10,22 +10,25 @@
 #include "policy/methods_stage.hpp"
 #include "policy/rate_limit_stage.hpp"
 #include "policy/scanner_stage.hpp"
+#include "policy/sips_stage.hpp"
 
 namespace sbc::policy {
 
 struct PolicyConfig {
   bool enabled = true;
   // Stage names in order; each at most once.
-  std::vector<std::string> chain{"acl", "scanner", "rate_limit", "methods"};
+  std::vector<std::string> chain{"acl", "scanner", "rate_limit", "sips", "methods"};
   ChainSettings settings;
   AclSettings acl;
   ScannerSettings scanner;
   RateLimitSettings rate_limit;
   MethodsSettings methods;
+  SipsSettings sips;
 };
 
 // The stage names a chain may list.
-inline constexpr std::string_view kStageNames[] = {"acl", "scanner", "rate_limit", "methods"};
+inline constexpr std::string_view kStageNames[] = {"acl", "scanner", "rate_limit", "sips",
+                                                   "methods"};
 
 // A chain as configured; nullptr when the policies are disabled.
 std::unique_ptr<Chain> make_chain(const PolicyConfig& config);

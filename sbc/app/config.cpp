@@ -110,9 +110,9 @@ std::vector<std::string> read_strings(std::string_view source, const YAML::Node&
 }
 
 void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyConfig& config) {
-  reject_unknown_keys(
-      source, p, "policy",
-      {"enabled", "chain", "ipv6_prefix", "bans", "acl", "scanner", "rate_limit", "methods"});
+  reject_unknown_keys(source, p, "policy",
+                      {"enabled", "chain", "ipv6_prefix", "bans", "acl", "scanner", "rate_limit",
+                       "sips", "methods"});
   read_bool(source, p, "policy", "enabled", config.enabled);
   if (const YAML::Node chain = p["chain"]) {
     config.chain = read_strings(source, chain, "policy.chain");
@@ -121,7 +121,7 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
       for (std::string_view n : policy::kStageNames) known = known || n == config.chain[i];
       if (!known)
         fail(source, chain[i], "policy.chain",
-             "unknown stage \"" + config.chain[i] + "\" (acl, scanner, rate_limit, methods)");
+             "unknown stage \"" + config.chain[i] + "\" (acl, scanner, rate_limit, sips, methods)");
       for (std::size_t k = 0; k < i; ++k)
         if (config.chain[k] == config.chain[i])
           fail(source, chain[i], "policy.chain", "stage \"" + config.chain[i] + "\" twice");
@@ -174,6 +174,15 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
                         0, 1000000);
     read_uint<std::size_t>(source, rl, "policy.rate_limit", "max_sources",
                            config.rate_limit.max_sources, 64, 1u << 24);
+  }
+  if (const YAML::Node sips = p["sips"]) {
+    reject_unknown_keys(source, sips, "policy.sips",
+                        {"require_tls", "domains", "client_certificate_from"});
+    read_bool(source, sips, "policy.sips", "require_tls", config.sips.require_tls);
+    if (sips["domains"])
+      config.sips.domains = read_strings(source, sips["domains"], "policy.sips.domains");
+    config.sips.client_certificate_from =
+        read_cidrs(source, sips, "policy.sips.client_certificate_from");
   }
   if (const YAML::Node methods = p["methods"]) {
     reject_unknown_keys(source, methods, "policy.methods", {"allowed"});

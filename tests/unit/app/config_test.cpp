@@ -193,7 +193,7 @@ TEST_CASE("the policy section is read and checked", "[config][policy]") {
   const Config defaults = parse_config(default_config_text(), "<default>");
   CHECK(defaults.policy.enabled);
   CHECK(defaults.policy.chain ==
-        std::vector<std::string>{"acl", "scanner", "rate_limit", "methods"});
+        std::vector<std::string>{"acl", "scanner", "rate_limit", "sips", "methods"});
   CHECK(defaults.policy.rate_limit.register_requests.rate == 2);
   CHECK(defaults.policy.scanner.user_agents.front() == "friendly-scanner");
 
@@ -216,9 +216,9 @@ policy:
   CHECK(c.policy.rate_limit.ban_after == 0);
   CHECK(c.policy.methods.allowed == std::vector<std::string>{"INVITE", "BYE"});
 
-  CHECK(
-      error_of("policy: {chain: [acl, firewall]}\n") ==
-      "test.yaml:1: policy.chain: unknown stage \"firewall\" (acl, scanner, rate_limit, methods)");
+  CHECK(error_of("policy: {chain: [acl, firewall]}\n") ==
+        "test.yaml:1: policy.chain: unknown stage \"firewall\" (acl, scanner, rate_limit, sips, "
+        "methods)");
   CHECK(error_of("policy: {chain: [acl, acl]}\n") ==
         "test.yaml:1: policy.chain: stage \"acl\" twice");
   CHECK(error_of("policy: {acl: {deny: [10.0.0.0/40]}}\n") ==

@@ -177,3 +177,51 @@ TEST_CASE("policy: a source table keeps its size whatever the number of sources"
   // The table did not grow; the most recent sources are still known.
   CHECK(r.run("10.19.249.1", request("REGISTER")) == "drop rate_limit/register_flood");
 }
+
+TEST_CASE("policy: sips: needs TLS, TLS-only setups and domains, client certificates for trunks",
+          "[policy]") {
+  policy::PolicyConfig c = config_with({"sips"});
+  c.sips.domains = {"secure.example.com"};
+  c.sips.client_certificate_from = {*policy::parse_cidr("198.51.100.0/24")};
+  auto chain = policy::make_chain(c);
+  auto m = std::make_unique<sip::Message>();
+  const auto now = policy::TimePoint(1000s);
+  auto run = [&](std::string text, transport::Protocol protocol, std::string_view ip,
+                 std::string_view identity = {}) {
+    transport::FlowInfo f = from(ip);
+    f.protocol = protocol;
+    f.tls.peer_identity = identity;
+    static std::string bytes;
+    bytes = std::move(text);
+    REQUIRE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
+    REQUIRE(chain->admit(f, now));
+    const auto out = chain->decide(*m);
+    return out.decision.proceeds() ? std::string("continue")
+                                   : std::to_string(out.decision.status) + " " +
+                                         std::string(out.stage->reasons()[out.decision.reason]);
+  };
+  auto with_uri = [](std::string text, std::string_view uri) {
+    text.replace(text.find("sip:bob@example.com SIP"), 23, std::string(uri) + " SIP");
+    return text;
+  };
+  const std::string invite = request("INVITE");
+  CHECK(run(invite, transport::Protocol::Udp, "192.0.2.1") == "continue");
+  CHECK(run(with_uri(invite, "sips:bob@example.com"), transport::Protocol::Udp, "192.0.2.1") ==
+        "416 sips_without_tls");
+  CHECK(run(with_uri(invite, "sips:bob@example.com"), transport::Protocol::Tls, "192.0.2.1") ==
+        "continue");
+  CHECK(run(with_uri(invite, "sip:bob@secure.example.com"), transport::Protocol::Tcp,
+            "192.0.2.1") == "403 tls_required");
+  CHECK(run(with_uri(invite, "sip:bob@secure.example.com"), transport::Protocol::Tls,
+            "192.0.2.1") == "continue");
+  // A trunk's range must show a verified client certificate.
+  CHECK(run(invite, transport::Protocol::Tls, "198.51.100.7") == "403 certificate_required");
+  CHECK(run(invite, transport::Protocol::Tls, "198.51.100.7", "CN=trunk.example.net") ==
+        "continue");
+
+  c.sips.require_tls = true;
+  auto strict = policy::make_chain(c);
+  std::swap(chain, strict);
+  CHECK(run(invite, transport::Protocol::Udp, "192.0.2.1") == "403 tls_required");
+  CHECK(run(invite, transport::Protocol::Tls, "192.0.2.1") == "continue");
+}
