@@ -1,7 +1,7 @@
 // The cost of the policy chain per message, next to the cost of parsing the same message (the
 // work every message costs anyway), and the cost of dropping a banned source's packet.
 //   BM_Parse            parse + validate a REGISTER (the reference)
-//   BM_ChainPass        admit + decide through the default chain (acl, scanner, rate_limit,
+//   BM_ChainPass        admit + decide through the default chain (acl, scanner, rate_limit, sips,
 //                       methods) for a request that passes every stage
 //   BM_BannedDrop       admit() for a banned source: what a banned packet costs before parsing
 #include <benchmark/benchmark.h>
