@@ -297,7 +297,7 @@ class Relay::Impl {
 
   void request_from_outside(const Message& m, const FlowInfo& flow) noexcept {
     now_ = clock_();
-    if (m.method() == Method::Ack) return ack(m, &flow, {});
+    if (m.method() == Method::Ack) return ack(m, &flow);
     const sip::Via& via = m.top_via();
     if (via.branch.empty())
       return answer_outside(m, flow, 400, "Missing Via branch (RFC 3261 8.1.1.7)");
@@ -464,9 +464,10 @@ class Relay::Impl {
     return std::nullopt;
   }
 
-  void response_from_outside(const Message& m, const FlowInfo& flow) noexcept {
+  // A response finds its transaction by our branch alone (RFC 3261 17.1.3), whatever flow it
+  // came on.
+  void response_from_outside(const Message& m, const FlowInfo& /*flow*/) noexcept {
     now_ = clock_();
-    (void)flow;
     Transaction* t = find_client(m);
     if (t == nullptr || t->direction != Direction::ToOutside) {
       stats.stray_responses.inc();
@@ -518,7 +519,7 @@ class Relay::Impl {
   // ---- requests from the inside ----------------------------------------------------------
 
   void request_from_inside(const Message& m, const Address& source) noexcept {
-    if (m.method() == Method::Ack) return ack(m, nullptr, source);
+    if (m.method() == Method::Ack) return ack(m, nullptr);
     if (m.top_via().branch.empty()) return answer_inside(m, source, 400, "Missing Via branch");
     if (m.method() == Method::Cancel) return cancel(m, nullptr, source);
     if (Transaction* t = find_server(m, m.method())) return retransmission(*t);
@@ -637,7 +638,7 @@ class Relay::Impl {
 
   // ACK: for a non-2xx final it belongs to our INVITE server transaction and ends there; for a
   // 2xx it is a request of its own, routed by its Route set without a transaction.
-  void ack(const Message& m, const FlowInfo* flow, const Address& source) noexcept {
+  void ack(const Message& m, const FlowInfo* flow) noexcept {
     if (Transaction* t = find_server(m, Method::Invite)) {
       if (t->state == ServerState::Completed) {
         t->state = ServerState::Confirmed;
@@ -675,7 +676,6 @@ class Relay::Impl {
       if (!ok || !write(editor, stateless_)) return;
       wire_.send_inside(core.ip, core.port, stateless_);
     } else {
-      (void)source;
       if (own.flow_token == 0) {
         stats.not_routable.inc();
         return;  // an ACK is never answered
