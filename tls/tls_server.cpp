@@ -350,6 +350,7 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
     timer_.expires_after(worker_.shared().limits.handshake_timeout);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec) return;
+      self->timed_out_ = true;
       boost::system::error_code ignored;
       self->socket_.close(ignored);  // the pending wait ends with operation_aborted
     });
@@ -379,12 +380,22 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
   }
 
   void fail() {
+    if (!finished_) {
+      finished_ = true;
+      transport::EdgeStats& stats = worker_.handler().counters();
+      (timed_out_ ? stats.tls_handshakes_timed_out : stats.tls_handshakes_failed).inc();
+    }
     timer_.cancel();
     boost::system::error_code ignored;
     socket_.close(ignored);
   }
 
   void done() {
+    finished_ = true;
+    worker_.handler()
+        .counters()
+        .tls_handshakes_ok[SSL_version(ssl_.get()) == TLS1_3_VERSION ? 1 : 0]
+        .inc();
     timer_.cancel();
     // BoringSSL holds TLS 1.3 session tickets until the server writes; a client that sends
     // first would otherwise never get them before its request. A zero-byte write flushes them.
@@ -420,6 +431,8 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
   transport::Worker& worker_;
   asio::steady_timer timer_;
   transport::ConnectionTicket ticket_;
+  bool timed_out_ = false;
+  bool finished_ = false;
 };
 
 }  // namespace

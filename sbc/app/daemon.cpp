@@ -52,6 +52,8 @@ struct Listening {
 struct Totals {
   std::array<std::uint64_t, 3> received{};
   std::array<std::uint64_t, 7> answers{};
+  std::array<std::uint64_t, 2> tls_ok{};
+  std::uint64_t tls_failed = 0, tls_timed_out = 0;
   std::uint64_t invalid_answered = 0, invalid_dropped = 0, options_answered = 0,
                 unrouted_answered = 0, acks_absorbed = 0, responses_dropped = 0;
   std::uint64_t total_received() const { return received[0] + received[1] + received[2]; }
@@ -70,6 +72,9 @@ Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
     t.unrouted_answered += s.unrouted_answered.value();
     t.acks_absorbed += s.acks_absorbed.value();
     t.responses_dropped += s.responses_dropped.value();
+    for (std::size_t i = 0; i < 2; ++i) t.tls_ok[i] += s.tls_handshakes_ok[i].value();
+    t.tls_failed += s.tls_handshakes_failed.value();
+    t.tls_timed_out += s.tls_handshakes_timed_out.value();
   }
   return t;
 }
@@ -482,6 +487,14 @@ int run_daemon(const Config& config, std::ostream& out) {
                           {{{{"reason", "ack"}}, static_cast<double>(t.acks_absorbed)},
                            {{{"reason", "response_without_transaction"}},
                             static_cast<double>(t.responses_dropped)}}});
+      families.push_back(
+          {"sbc_tls_handshakes_total",
+           "TLS handshakes on the TLS listeners, by result and negotiated version.",
+           metrics::Family::Type::Counter,
+           {{{{"result", "ok"}, {"version", "TLSv1.2"}}, static_cast<double>(t.tls_ok[0])},
+            {{{"result", "ok"}, {"version", "TLSv1.3"}}, static_cast<double>(t.tls_ok[1])},
+            {{{"result", "failed"}, {"version", "none"}}, static_cast<double>(t.tls_failed)},
+            {{{"result", "timeout"}, {"version", "none"}}, static_cast<double>(t.tls_timed_out)}}});
       add_relay_families(families, relay_totals(relays));
       add_policy_families(families, chains);
       families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",

@@ -34,6 +34,11 @@ struct EdgeStats {
   metrics::Counter relayed;                  // valid messages handed to the relay
   metrics::Counter acks_absorbed;
   metrics::Counter responses_dropped;  // valid responses with no transaction to go to
+  // TLS handshakes of this worker's connections (counted by tls/): completed by version
+  // ([0] TLS 1.2, [1] TLS 1.3), refused or broken, timed out.
+  std::array<metrics::Counter, 2> tls_handshakes_ok;
+  metrics::Counter tls_handshakes_failed;
+  metrics::Counter tls_handshakes_timed_out;
 };
 
 class EdgeHandler {
@@ -54,6 +59,8 @@ class EdgeHandler {
                         std::string_view reason, const FlowInfo& flow) noexcept;
 
   const EdgeStats& stats() const noexcept { return stats_; }
+  // For the transport's own counters (TLS handshakes), on this worker's thread.
+  EdgeStats& counters() noexcept { return stats_; }
   // What valid messages go to after the edge's own checks; none: requests get 503.
   void set_router(Router* router) noexcept { router_ = router; }
   // The security policies every request passes before anything answers or relays it; none: all

@@ -204,6 +204,13 @@ check "TLS messages are counted ($(value 'sbc_messages_received_total{transport=
 check "OPTIONS answered are counted ($(value sbc_options_answered_total))" \
   awk -v v="$(value sbc_options_answered_total)" 'BEGIN { exit !(v >= 5) }'
 check "the certificate expiry is exported" grep -q "^sbc_tls_certificate_expiry_timestamp_seconds{port=\"$tls_port\"}" metrics.txt
+ok13=$(value 'sbc_tls_handshakes_total{result="ok",version="TLSv1.3"}')
+ok12=$(value 'sbc_tls_handshakes_total{result="ok",version="TLSv1.2"}')
+refused=$(value 'sbc_tls_handshakes_total{result="failed",version="none"}')
+check "TLS handshakes are counted by version (1.3: $ok13, 1.2: $ok12)" \
+  awk -v a="${ok13:-0}" -v b="${ok12:-0}" 'BEGIN { exit !(a >= 1 && b >= 1) }'
+check "refused handshakes (TLS 1.0/1.1, unknown client certificates) are counted ($refused)" \
+  awk -v v="${refused:-0}" 'BEGIN { exit !(v >= 2) }'
 
 # --- SIGTERM drains (not ready any more) and exits 0
 kill -TERM "$sbc_pid"
