@@ -72,6 +72,15 @@ void read_uint(std::string_view source, const YAML::Node& map, const std::string
     target = get_uint<T>(source, node, prefix + "." + key, low, high);
 }
 
+// Reads `map[key]` (whole milliseconds) into a duration when the key is present.
+void read_ms(std::string_view source, const YAML::Node& map, const std::string& prefix,
+             const char* key, std::chrono::milliseconds& target, std::uint32_t low,
+             std::uint32_t high) {
+  auto value = static_cast<std::uint32_t>(target.count());
+  read_uint(source, map, prefix, key, value, low, high);
+  target = std::chrono::milliseconds(value);
+}
+
 bool read_bool(std::string_view source, const YAML::Node& map, const std::string& prefix,
                const char* key, bool& target) {
   const YAML::Node node = map[key];
@@ -292,13 +301,8 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
           }
         }
         if (tls["client_ca"]) listener.tls.client_ca = tls["client_ca"].as<std::string>();
-        if (tls["require_client_certificate"]) {
-          try {
-            listener.tls.require_client_certificate = tls["require_client_certificate"].as<bool>();
-          } catch (const YAML::Exception&) {
-            fail(source, tls["require_client_certificate"],
-                 path + ".tls.require_client_certificate", "must be true or false");
-          }
+        if (read_bool(source, tls, path + ".tls", "require_client_certificate",
+                      listener.tls.require_client_certificate)) {
           if (listener.tls.require_client_certificate && listener.tls.client_ca.empty())
             fail(source, tls["require_client_certificate"],
                  path + ".tls.require_client_certificate", "needs client_ca");
@@ -316,13 +320,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
 
   if (const YAML::Node m = root["metrics"]) {
     reject_unknown_keys(source, m, "metrics", {"enabled", "address", "port"});
-    if (m["enabled"]) {
-      try {
-        config.metrics.enabled = m["enabled"].as<bool>();
-      } catch (const YAML::Exception&) {
-        fail(source, m["enabled"], "metrics.enabled", "must be true or false");
-      }
-    }
+    read_bool(source, m, "metrics", "enabled", config.metrics.enabled);
     if (m["address"]) {
       config.metrics.address = m["address"].as<std::string>();
       if (!is_ip_address(config.metrics.address))
@@ -341,11 +339,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
          "max_queued_bytes", "max_udp_flows", "shutdown_grace_ms", "certificate_poll_ms"});
     auto& l = config.stream_limits;
     auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
-                  std::uint32_t high) {
-      auto value = static_cast<std::uint32_t>(target.count());
-      read_uint(source, t, "transport", key, value, low, high);
-      target = std::chrono::milliseconds(value);
-    };
+                  std::uint32_t high) { read_ms(source, t, "transport", key, target, low, high); };
     ms("first_byte_timeout_ms", l.first_byte_timeout, 100, 600000);
     ms("message_timeout_ms", l.message_timeout, 100, 600000);
     ms("idle_timeout_ms", l.idle_timeout, 1000, 86400000);
@@ -398,11 +392,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
         source, core, "core",
         {"targets", "local_address", "local_port", "probe_interval_ms", "failover_timeout_ms"});
     auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
-                  std::uint32_t high) {
-      auto value = static_cast<std::uint32_t>(target.count());
-      read_uint(source, core, "core", key, value, low, high);
-      target = std::chrono::milliseconds(value);
-    };
+                  std::uint32_t high) { read_ms(source, core, "core", key, target, low, high); };
     ms("probe_interval_ms", config.relay.probe_interval, 0, 3600000);
     ms("failover_timeout_ms", config.relay.failover_timeout, 100, 600000);
     if (config.relay.probe_interval.count() != 0 && config.relay.probe_interval.count() < 100)
@@ -443,13 +433,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
                          "max_transactions", "timers", "token_keys", "token_key_file"});
     proxy::RelaySettings& r = config.relay;
     read_bool(source, relay, "relay", "dialog_protection", r.dialog_protection);
-    if (relay["topology_hiding"]) {
-      try {
-        r.topology_hiding = relay["topology_hiding"].as<bool>();
-      } catch (const YAML::Exception&) {
-        fail(source, relay["topology_hiding"], "relay.topology_hiding", "must be true or false");
-      }
-    }
+    read_bool(source, relay, "relay", "topology_hiding", r.topology_hiding);
     if (const YAML::Node names = relay["untrusted_headers"]) {
       if (!names.IsSequence()) fail(source, names, "relay.untrusted_headers", "must be a list");
       r.untrusted_headers.clear();
@@ -494,9 +478,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
                           {"t1_ms", "t2_ms", "t4_ms", "timer_c_ms", "linger_ms"});
       auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                     std::uint32_t high) {
-        auto value = static_cast<std::uint32_t>(target.count());
-        read_uint(source, timers, "relay.timers", key, value, low, high);
-        target = std::chrono::milliseconds(value);
+        read_ms(source, timers, "relay.timers", key, target, low, high);
       };
       ms("t1_ms", r.t1, 10, 60000);
       ms("t2_ms", r.t2, 10, 600000);

@@ -10,16 +10,7 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
 here=$(dirname "$(readlink -f "$0")")
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  jobs -p | xargs -r kill 2>/dev/null || true
-  wait 2>/dev/null || true
-  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 
 base=$(free_port_base 26000 1500)
 sbc_udp=$base sbc_tls=$((base + 1)) core_port=$((base + 2)) metrics_port=$((base + 3))
@@ -44,10 +35,7 @@ metrics: {port: $metrics_port}
 YAML
 "$sbc" run --config sbc.yaml >sbc.log 2>&1 &
 pids+=($!)
-for _ in $(seq 50); do
-  curl -fsS "http://127.0.0.1:$metrics_port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_http "http://127.0.0.1:$metrics_port/readyz"
 
 baresip_modules=$(dirname "$(find /usr/lib -name account.so -path '*baresip*' | head -n1)")
 make_ua() {  # make_ua NAME SIP_PORT RTP_PORT EXTRA_ACCOUNT_PARAMS (TLS listens on SIP_PORT+1)

@@ -1,7 +1,9 @@
 # Sourced by the integration tests: their common arguments and check reporting.
 # usage in a test: source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
 # Sets sbc, probe, corpus (absolute paths from the arguments PATH/TO/sbc PATH/TO/sip_probe
-# CORPUS_DIR), loads free_port_base, and defines pass, fail and check; `failures` counts fails.
+# CORPUS_DIR), loads free_port_base, and defines pass, fail and check; `failures` counts fails,
+# enter_work_dir (a scratch directory, and every process in `pids` stopped at exit) and
+# wait_http (until a health endpoint answers).
 sbc=$(readlink -f "$1")
 probe=$(readlink -f "$2")
 corpus=$(readlink -f "$3")
@@ -15,4 +17,30 @@ check() {  # check DESCRIPTION COMMAND...: passes when COMMAND succeeds
   local what=$1
   shift
   if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# enter_work_dir: cd into a new scratch directory ($work), removed at exit unless KEEP_WORK=1
+# (to look at the logs); processes whose PIDs are added to `pids`, and background jobs, are
+# stopped at exit.
+pids=()
+cleanup_work_dir() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  jobs -p | xargs -r kill 2>/dev/null || true
+  wait 2>/dev/null || true
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
+}
+enter_work_dir() {
+  work=$(mktemp -d)
+  trap cleanup_work_dir EXIT
+  cd "$work"
+}
+
+# wait_http URL: waits up to 5 s for URL to answer 2xx (a health endpoint of a server starting);
+# if it never does, the checks that follow fail and say why.
+wait_http() {
+  for _ in $(seq 50); do
+    curl -fsS "$1" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 0
 }

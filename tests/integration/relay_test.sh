@@ -12,16 +12,7 @@ source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
 ua=$(readlink -f "$4")
 here=$(dirname "$(readlink -f "$0")")
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  jobs -p | xargs -r kill 2>/dev/null || true
-  wait 2>/dev/null || true
-  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT  # KEEP_WORK=1 keeps the logs and dumps for a look
-cd "$work"
+enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 
 base=$(free_port_base 22000 2000)
 sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2))
@@ -43,10 +34,7 @@ metrics: {port: $metrics_port}
 YAML
 "$sbc" run --config sbc.yaml >sbc.log 2>&1 &
 pids+=($!)
-for _ in $(seq 50); do
-  curl -fsS "http://127.0.0.1:$metrics_port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_http "http://127.0.0.1:$metrics_port/readyz"
 for _ in $(seq 50); do grep -q "core got\|main(): processes" core.log && break; sleep 0.1; done
 sleep 0.3
 
@@ -181,10 +169,7 @@ metrics: {port: $metrics2_port}
 YAML
 "$sbc" run --config sbc2.yaml >sbc2.log 2>&1 &
 pids+=($!)
-for _ in $(seq 50); do
-  curl -fsS "http://127.0.0.1:$metrics2_port/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_http "http://127.0.0.1:$metrics2_port/healthz"
 "$ua" udp 127.0.0.1 "$sbc2_port" kim register >kim.out 2>&1 || true
 check "a REGISTER whose first core is dead is answered by the second" grep -qx "REGISTER 200" kim.out
 curl -fsS "http://127.0.0.1:$metrics2_port/metrics" >metrics2.txt || true

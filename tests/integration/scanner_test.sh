@@ -9,16 +9,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  jobs -p | xargs -r kill 2>/dev/null || true
-  wait 2>/dev/null || true
-  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
+enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 
 base=$(free_port_base 28000 1500)
 sbc_port=$base metrics_port=$((base + 1)) scan_port=$((base + 2))
@@ -30,10 +21,7 @@ metrics: {port: $metrics_port}
 YAML
 "$sbc" run --config sbc.yaml >sbc.log 2>&1 &
 pids+=($!)
-for _ in $(seq 50); do
-  curl -fsS "http://127.0.0.1:$metrics_port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_http "http://127.0.0.1:$metrics_port/readyz"
 
 timeout 60 svmap -p "$sbc_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 -P "$scan_port" >svmap.out 2>&1 || true
 timeout 60 svwar -e100-110 -p "$sbc_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 \
