@@ -52,6 +52,9 @@ std::optional<std::size_t> decode(std::string_view in, std::span<std::uint8_t> o
       out[o++] = static_cast<std::uint8_t>(bits >> count);
     }
   }
+  // The last character's unused low bits must be zero: otherwise several texts would decode to
+  // one token, and a token the SBC issued would have look-alikes it never issued.
+  if ((bits & ((1u << count) - 1)) != 0) return std::nullopt;
   return o;
 }
 
