@@ -26,14 +26,14 @@ bool Chain::admit(const transport::FlowInfo& flow, TimePoint now) noexcept {
 
 Chain::Outcome Chain::decide(const sip::Message& request) noexcept {
   if (flow_ == nullptr || !known_source_) return {};
-  Context context{*flow_, source_, address_, now_, bans_};
+  Context context{*flow_, source_, address_, now_, bans_, false, {}, {}};
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const Decision d = stages_[i]->decide(request, context);
     if (d.proceeds()) continue;
     if (d.reason < counters_[i].size()) counters_[i][d.reason].inc();
-    return {d, stages_[i].get()};
+    return {d, stages_[i].get(), {}, {}};
   }
-  return {};
+  return {Decision::next(), nullptr, context.asserted_identity, context.consumed_credentials};
 }
 
 void Chain::maintain(TimePoint now) {

@@ -28,6 +28,9 @@ class Chain {
   struct Outcome {
     Decision decision;
     const Stage* stage = nullptr;  // the stage that decided, unless it is Continue
+    // Continue after Digest authentication at the edge: see Context.
+    std::string_view asserted_identity;
+    std::string_view consumed_credentials;
   };
   // After admit() for the same message.
   Outcome decide(const sip::Message& request) noexcept;

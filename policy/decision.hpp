@@ -10,10 +10,11 @@ namespace sbc::policy {
 struct Decision {
   enum class Kind : std::uint8_t { Continue, Respond, Drop };
   Kind kind = Kind::Continue;
-  std::uint16_t status = 0;       // Respond
-  std::string_view phrase;        // Respond: the reason phrase
-  std::string_view extra_header;  // Respond: one whole header line without CRLF, or empty
-  std::uint8_t reason = 0;        // index into the deciding stage's reasons()
+  std::uint16_t status = 0;  // Respond
+  std::string_view phrase;   // Respond: the reason phrase
+  // Respond: whole header lines separated by CRLF, without the last CRLF; or empty.
+  std::string_view extra_header;
+  std::uint8_t reason = 0;  // index into the deciding stage's reasons()
 
   static Decision next() noexcept { return {}; }
   static Decision drop(std::uint8_t reason) noexcept { return {Kind::Drop, 0, {}, {}, reason}; }

@@ -2,7 +2,7 @@
 
 namespace sbc::policy {
 
-std::unique_ptr<Chain> make_chain(const PolicyConfig& config) {
+std::unique_ptr<Chain> make_chain(const PolicyConfig& config, unsigned worker) {
   if (!config.enabled) return nullptr;
   std::vector<std::unique_ptr<Stage>> stages;
   for (const std::string& name : config.chain) {
@@ -16,6 +16,8 @@ std::unique_ptr<Chain> make_chain(const PolicyConfig& config) {
       stages.push_back(std::make_unique<SipsStage>(config.sips));
     } else if (name == "methods") {
       stages.push_back(std::make_unique<MethodsStage>(config.methods));
+    } else if (name == "auth") {
+      stages.push_back(std::make_unique<AuthStage>(config.auth, worker));
     }
   }
   return std::make_unique<Chain>(config.settings, std::move(stages));

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "policy/acl_stage.hpp"
+#include "policy/auth_stage.hpp"
 #include "policy/chain.hpp"
 #include "policy/methods_stage.hpp"
 #include "policy/rate_limit_stage.hpp"
@@ -24,13 +25,14 @@ struct PolicyConfig {
   RateLimitSettings rate_limit;
   MethodsSettings methods;
   SipsSettings sips;
+  AuthSettings auth;
 };
 
 // The stage names a chain may list.
-inline constexpr std::string_view kStageNames[] = {"acl", "scanner", "rate_limit", "sips",
-                                                   "methods"};
+inline constexpr std::string_view kStageNames[] = {"acl",  "scanner", "rate_limit",
+                                                   "sips", "methods", "auth"};
 
-// A chain as configured; nullptr when the policies are disabled.
-std::unique_ptr<Chain> make_chain(const PolicyConfig& config);
+// A chain as configured for worker `worker`; nullptr when the policies are disabled.
+std::unique_ptr<Chain> make_chain(const PolicyConfig& config, unsigned worker = 0);
 
 }  // namespace sbc::policy

@@ -40,6 +40,11 @@ class SourceTable {
 
   // The entry of `key`; a new one (value-initialised) when absent. `fresh` tells which.
   Value& get(const SourceKey& key, TimePoint now, bool& fresh) noexcept {
+    return get(key, now, fresh, [](const SourceKey&, const Value&) {});
+  }
+  // The same; `on_evict(key, value)` sees the entry that makes room, if one does.
+  template <class OnEvict>
+  Value& get(const SourceKey& key, TimePoint now, bool& fresh, OnEvict&& on_evict) noexcept {
     Slot* bucket = &slots_[(key.hash() & mask_) * kWays];
     Slot* victim = nullptr;
     for (std::size_t i = 0; i < kWays; ++i) {
@@ -56,7 +61,10 @@ class SourceTable {
       }
     }
     if (!victim->used) ++size_;
-    if (victim->used) ++evictions_;
+    if (victim->used) {
+      ++evictions_;
+      on_evict(victim->key, victim->value);
+    }
     victim->used = true;
     victim->key = key;
     victim->touched = now;

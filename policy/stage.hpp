@@ -20,6 +20,10 @@ struct Context {
   TimePoint now;
   BanTable& bans;
   bool trusted = false;  // set by the ACL for trusted peers: later stages let them through
+  // Set by the auth stage on success (views valid until the next message): the identity to
+  // assert to the core, and the credentials header line it consumed.
+  std::string_view asserted_identity;
+  std::string_view consumed_credentials;
 };
 
 class Stage {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "policy/credentials.hpp"
 #include "sbc/app/config.hpp"
 #include "sbc/app/daemon.hpp"
 #include "sbc/sip/message.hpp"
@@ -26,6 +27,8 @@ constexpr std::string_view kUsage =
     "ones\n"
     "  check-config FILE                 validate a configuration file and exit\n"
     "  validate [--config FILE] FILE...  validate each file as the payload of one UDP datagram\n"
+    "  ha1 USER REALM                    print credentials-file lines (SHA-256 and MD5) for\n"
+    "                                    the password read from standard input\n"
     "  version                           print the version\n";
 
 // Splits "--config FILE" off the arguments; returns the remaining ones.
@@ -149,6 +152,25 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
   return run_daemon(config, err);
 }
 
+int ha1_command(std::span<const std::string_view> args, std::istream& in, std::ostream& out,
+                std::ostream& err) {
+  if (args.size() != 2 || args[0].empty() || args[1].empty() ||
+      args[0].find(':') != std::string_view::npos || args[1].find(':') != std::string_view::npos) {
+    err << "sbc ha1: expected USER REALM (neither empty nor with ':')\n" << kUsage;
+    return 2;
+  }
+  // The password comes from standard input, never the command line (ps, shell history).
+  std::string password;
+  if (!std::getline(in, password) || password.empty()) {
+    err << "sbc ha1: no password on standard input\n";
+    return 2;
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  for (auto algorithm : {tls::DigestAlgorithm::Sha256, tls::DigestAlgorithm::Md5})
+    out << policy::Credentials::line(args[0], args[1], algorithm, password) << '\n';
+  return 0;
+}
+
 int main_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     (args.empty() ? err : out) << kUsage;
@@ -159,6 +181,7 @@ int main_command(std::span<const std::string_view> args, std::ostream& out, std:
   if (command == "validate") return validate_command(rest, out, err);
   if (command == "check-config") return check_config_command(rest, out, err);
   if (command == "run") return run_command(rest, out, err);
+  if (command == "ha1") return ha1_command(rest, std::cin, out, err);
   if (command == "version" || command == "--version") {
     out << "sbc " << SBC_VERSION << '\n';
     return 0;

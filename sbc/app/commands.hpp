@@ -14,6 +14,9 @@ int validate_command(std::span<const std::string_view> args, std::ostream& out, 
 int check_config_command(std::span<const std::string_view> args, std::ostream& out,
                          std::ostream& err);
 // sbc run [--config FILE]
+// Credentials-file lines for USER REALM and the password on `in`'s first line.
+int ha1_command(std::span<const std::string_view> args, std::istream& in, std::ostream& out,
+                std::ostream& err);
 int run_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 // Dispatches argv to the commands above.
 int main_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);

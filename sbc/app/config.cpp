@@ -4,9 +4,12 @@
 
 #include "sbc/proxy/core_set.hpp"
 #include "sbc/sip/uri.hpp"
+#include "tls/digest.hpp"
 #include "tls/token_sealer.hpp"
 
 #include <arpa/inet.h>
+
+#include <algorithm>
 
 #include <fstream>
 #include <limits>
@@ -118,10 +121,72 @@ std::vector<std::string> read_strings(std::string_view source, const YAML::Node&
   return out;
 }
 
+void parse_auth(std::string_view source, const YAML::Node& p, policy::PolicyConfig& config) {
+  policy::AuthSettings& auth = config.auth;
+  const bool in_chain =
+      std::find(config.chain.begin(), config.chain.end(), "auth") != config.chain.end();
+  const YAML::Node a = p["auth"];
+  if (a) {
+    reject_unknown_keys(
+        source, a, "policy.auth",
+        {"realm", "identity_domain", "credentials_file", "algorithms", "nonce_lifetime_seconds",
+         "nonce_key", "bind_from", "ban_after_failures", "max_nonces", "max_sources"});
+    if (a["realm"]) auth.realm = a["realm"].as<std::string>();
+    for (char c : auth.realm)
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
+        fail(source, a["realm"], "policy.auth.realm",
+             "must not contain quotes or control characters");
+    if (auth.realm.empty()) fail(source, a["realm"], "policy.auth.realm", "must not be empty");
+    if (a["identity_domain"]) auth.identity_domain = a["identity_domain"].as<std::string>();
+    if (a["credentials_file"]) auth.credentials_file = a["credentials_file"].as<std::string>();
+    if (const YAML::Node algorithms = a["algorithms"]) {
+      auth.algorithms.clear();
+      for (const std::string& name : read_strings(source, algorithms, "policy.auth.algorithms")) {
+        const auto algorithm = tls::digest_algorithm(name);
+        if (!algorithm)
+          fail(source, algorithms, "policy.auth.algorithms",
+               "\"" + name + "\" is not a Digest algorithm (SHA-256, MD5)");
+        if (std::find(auth.algorithms.begin(), auth.algorithms.end(), *algorithm) !=
+            auth.algorithms.end())
+          fail(source, algorithms, "policy.auth.algorithms", name + " twice");
+        auth.algorithms.push_back(*algorithm);
+      }
+      if (auth.algorithms.empty())
+        fail(source, algorithms, "policy.auth.algorithms", "must offer at least one algorithm");
+    }
+    auto lifetime = static_cast<std::uint32_t>(auth.nonce_lifetime.count());
+    read_uint<std::uint32_t>(source, a, "policy.auth", "nonce_lifetime_seconds", lifetime, 10,
+                             86400);
+    auth.nonce_lifetime = std::chrono::seconds(lifetime);
+    if (const YAML::Node key = a["nonce_key"]) {
+      const auto parsed = tls::NonceMint::parse_key(key.as<std::string>());
+      if (!parsed) fail(source, key, "policy.auth.nonce_key", "must be 64 hex digits (256 bits)");
+      auth.nonce_key = *parsed;
+      auth.nonce_key_configured = true;
+    }
+    read_bool(source, a, "policy.auth", "bind_from", auth.bind_from);
+    read_uint<unsigned>(source, a, "policy.auth", "ban_after_failures", auth.ban_after_failures, 0,
+                        1000000);
+    read_uint<std::size_t>(source, a, "policy.auth", "max_nonces", auth.max_nonces, 64, 1u << 24);
+    read_uint<std::size_t>(source, a, "policy.auth", "max_sources", auth.max_sources, 64, 1u << 24);
+  }
+  if (!auth.nonce_key_configured) auth.nonce_key = tls::NonceMint::random_key();
+  if (!in_chain) return;
+  if (auth.credentials_file.empty())
+    fail(source, a ? a : p, "policy.auth.credentials_file",
+         "is required when policy.chain has the auth stage");
+  try {
+    auth.credentials = std::make_shared<const policy::Credentials>(
+        policy::Credentials::load(auth.credentials_file, auth.realm));
+  } catch (const std::runtime_error& e) {
+    fail(source, a["credentials_file"], "policy.auth.credentials_file", e.what());
+  }
+}
+
 void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyConfig& config) {
   reject_unknown_keys(source, p, "policy",
                       {"enabled", "chain", "ipv6_prefix", "bans", "acl", "scanner", "rate_limit",
-                       "sips", "methods"});
+                       "sips", "methods", "auth"});
   read_bool(source, p, "policy", "enabled", config.enabled);
   if (const YAML::Node chain = p["chain"]) {
     config.chain = read_strings(source, chain, "policy.chain");
@@ -130,7 +195,8 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
       for (std::string_view n : policy::kStageNames) known = known || n == config.chain[i];
       if (!known)
         fail(source, chain[i], "policy.chain",
-             "unknown stage \"" + config.chain[i] + "\" (acl, scanner, rate_limit, sips, methods)");
+             "unknown stage \"" + config.chain[i] +
+                 "\" (acl, scanner, rate_limit, sips, methods, auth)");
       for (std::size_t k = 0; k < i; ++k)
         if (config.chain[k] == config.chain[i])
           fail(source, chain[i], "policy.chain", "stage \"" + config.chain[i] + "\" twice");
@@ -206,6 +272,7 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
       }
     }
   }
+  parse_auth(source, p, config);
 }
 
 bool is_ip_address(const std::string& text) {

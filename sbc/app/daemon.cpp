@@ -84,7 +84,7 @@ struct RelayTotals {
                 absorbed = 0, resent = 0, stateless = 0, timeouts = 0, cancels = 0,
                 no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
-                no_core = 0, dialog_refused = 0;
+                no_core = 0, dialog_refused = 0, stateless_acks = 0;
   struct Core {
     bool up = false;
     std::uint64_t requests = 0, failures = 0, probes = 0;
@@ -118,6 +118,7 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.failovers += s.failovers.value();
     t.no_core += s.no_core.value();
     t.dialog_refused += s.dialog_refused.value();
+    t.stateless_acks += s.stateless_acks_absorbed.value();
     const proxy::CoreSet& cores = r->cores();
     t.cores.resize(cores.size());
     for (std::size_t i = 0; i < cores.size(); ++i) {
@@ -169,6 +170,19 @@ void add_policy_families(std::vector<metrics::Family>& families,
     }
   }
   families.push_back(std::move(decisions));
+  // Digest authentication at the edge: challenges and failures are decisions of the auth stage
+  // (above); successes let the request on, so the stage counts them itself.
+  double auth_successes = 0;
+  for (const auto& c : chains) {
+    if (!c) continue;
+    for (const auto& stage : c->stages())
+      if (const auto* auth = dynamic_cast<const policy::AuthStage*>(stage.get()))
+        auth_successes += static_cast<double>(auth->successes().value());
+  }
+  families.push_back({"sbc_auth_successes_total",
+                      "Requests whose Digest credentials the edge accepted.",
+                      Type::Counter,
+                      {{{}, auth_successes}}});
   families.push_back({"sbc_policy_banned_dropped_total",
                       "Messages from banned sources, dropped before parsing.",
                       Type::Counter,
@@ -309,6 +323,16 @@ int run_daemon(const Config& config, std::ostream& out) {
     }
   }
 
+  const auto& chain_names = config.policy.chain;
+  if (config.policy.enabled &&
+      std::find(chain_names.begin(), chain_names.end(), "auth") != chain_names.end()) {
+    log("info", "digest authentication at the edge: realm " + config.policy.auth.realm + ", " +
+                    std::to_string(config.policy.auth.credentials->users()) + " users");
+    if (!config.policy.auth.nonce_key_configured)
+      log("warn",
+          "no policy.auth.nonce_key configured: nonces are signed with a random key made at "
+          "start; clients re-authenticate after a restart, and replicas cannot share nonces.");
+  }
   std::vector<std::unique_ptr<transport::Worker>> workers;
   std::vector<Listening> listening(count);
   // The policy chain: one per worker (its tables are the worker's own).
@@ -316,7 +340,7 @@ int run_daemon(const Config& config, std::ostream& out) {
   for (unsigned w = 0; w < count; ++w) {
     workers.push_back(std::make_unique<transport::Worker>(w, options, shared));
     transport::Worker& worker = *workers.back();
-    chains.push_back(policy::make_chain(config.policy));
+    chains.push_back(policy::make_chain(config.policy, w));
     worker.handler().set_policy(chains.back().get());
   }
   // A ban decided on one worker reaches the others by a post to their threads: no shared table,
@@ -446,6 +470,7 @@ int run_daemon(const Config& config, std::ostream& out) {
   if (config.metrics.enabled) {
     auto collect = [&]() {
       const Totals t = totals(workers);
+      const RelayTotals relay = relay_totals(relays);
       std::vector<metrics::Family> families;
       families.push_back({"sbc_build_info",
                           "Build information; the value is always 1.",
@@ -481,12 +506,13 @@ int run_daemon(const Config& config, std::ostream& out) {
       families.push_back(counter("sbc_unrouted_requests_total",
                                  "Valid requests answered 503 because no relay is configured.",
                                  static_cast<double>(t.unrouted_answered)));
-      families.push_back({"sbc_messages_discarded_total",
-                          "Valid messages that need no answer, by reason.",
-                          metrics::Family::Type::Counter,
-                          {{{{"reason", "ack"}}, static_cast<double>(t.acks_absorbed)},
-                           {{{"reason", "response_without_transaction"}},
-                            static_cast<double>(t.responses_dropped)}}});
+      families.push_back(
+          {"sbc_messages_discarded_total",
+           "Valid messages that need no answer, by reason.",
+           metrics::Family::Type::Counter,
+           {{{{"reason", "ack"}}, static_cast<double>(t.acks_absorbed + relay.stateless_acks)},
+            {{{"reason", "response_without_transaction"}},
+             static_cast<double>(t.responses_dropped)}}});
       families.push_back(
           {"sbc_tls_handshakes_total",
            "TLS handshakes on the TLS listeners, by result and negotiated version.",
@@ -495,7 +521,7 @@ int run_daemon(const Config& config, std::ostream& out) {
             {{{"result", "ok"}, {"version", "TLSv1.3"}}, static_cast<double>(t.tls_ok[1])},
             {{{"result", "failed"}, {"version", "none"}}, static_cast<double>(t.tls_failed)},
             {{{"result", "timeout"}, {"version", "none"}}, static_cast<double>(t.tls_timed_out)}}});
-      add_relay_families(families, relay_totals(relays));
+      add_relay_families(families, relay);
       add_policy_families(families, chains);
       families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
                                static_cast<double>(shared.limiter.total())));

@@ -169,6 +169,11 @@ struct Transaction {
   Address source;                 // where the request came from (the core, for ToOutside)
   bool server_reliable = false;
   std::string original;  // the request as it arrived
+  // Authenticated at the edge: the identity asserted to the core and where in `original` the
+  // credentials header is that we remove (kept for a fail-over, which rebuilds the request).
+  std::string asserted_identity;
+  std::uint32_t consumed_offset = 0;
+  std::uint32_t consumed_size = 0;
   std::string last_response;
   milliseconds response_interval{0};
   TimePoint response_retransmit_at = kNever;  // timer G
@@ -330,6 +335,12 @@ class Relay::Impl {
       return answer_outside(m, flow, 503, "Service Unavailable (transaction table full)", retry);
     }
     begin(*t, Direction::ToCore, m, hash);
+    t->asserted_identity.assign(flow.asserted_identity);
+    if (!flow.consumed_credentials.empty()) {
+      t->consumed_offset =
+          static_cast<std::uint32_t>(flow.consumed_credentials.data() - m.bytes().data());
+      t->consumed_size = static_cast<std::uint32_t>(flow.consumed_credentials.size());
+    }
     t->source_flow = flow.flow_token;
     t->source.set(flow.remote_ip, flow.remote_port);
     t->server_reliable = flow.protocol != Protocol::Udp;
@@ -369,6 +380,11 @@ class Relay::Impl {
     ok = ok && rewrite_routes(m, editor, own);
     ok = ok && restore_request_uri(m, editor);
     for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
+    // The credentials the edge checked are spent here; the core gets the identity instead.
+    if (!flow.consumed_credentials.empty())
+      ok = ok && editor.replace(flow.consumed_credentials, {});
+    if (!flow.asserted_identity.empty())
+      ok = ok && editor.add_header("P-Asserted-Identity", flow.asserted_identity);
     const std::uint64_t token = flow.flow_token;
     const Ip participant = ip_bytes(flow.remote_ip);
     Text record(record_buffer_);
@@ -418,6 +434,9 @@ class Relay::Impl {
     flow.remote_ip = t.source.ip_view();
     flow.remote_port = t.source.port;
     flow.flow_token = t.source_flow;
+    flow.asserted_identity = t.asserted_identity;
+    if (t.consumed_size != 0)
+      flow.consumed_credentials = original.bytes().substr(t.consumed_offset, t.consumed_size);
     // A new generation makes a new branch: late answers of the failed core match nothing.
     if (++t.generation == 0) t.generation = 1;
     put_hex(t.branch.data() + kBranchPrefix.size() + 6, t.generation, 8);
@@ -647,6 +666,14 @@ class Relay::Impl {
         schedule(*t);
       }
       stats.retransmissions_absorbed.inc();
+      return;
+    }
+    // The ACK of an answer the edge gave without a transaction (a Digest challenge, a policy's
+    // rejection): it repeats the INVITE's Call-ID, From and top Via (RFC 3261 17.1.1.3), so the
+    // To tag of that stateless answer comes back in it. It ends here.
+    std::array<char, 16> tag;
+    if (flow != nullptr && m.to().tag == sip::stateless_to_tag(m, tag)) {
+      stats.stateless_acks_absorbed.inc();
       return;
     }
     const OwnRoutes own = own_routes(m, flow);
@@ -1384,6 +1411,8 @@ class Relay::Impl {
     index_.insert(t.key, slot);
     stats.transactions_started.inc();
     t.original.assign(m.bytes());
+    t.asserted_identity.clear();
+    t.consumed_offset = t.consumed_size = 0;
     t.last_response.clear();
     t.request.clear();
     t.cancel.clear();

@@ -57,6 +57,7 @@ struct RelayStats {
   metrics::Counter failovers;                 // requests sent on to another core
   metrics::Counter no_core;                   // 503: no core usable
   metrics::Counter dialog_refused;  // in-dialog request not from a party of the dialog (481)
+  metrics::Counter stateless_acks_absorbed;  // ACKs of the edge's own transaction-less answers
   metrics::Counter transactions_started;
   metrics::Counter transactions_ended;  // started - ended = active
 };

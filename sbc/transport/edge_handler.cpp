@@ -81,8 +81,9 @@ EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing fr
     stats_.responses_dropped.inc();
     return {Action::None, {}, sip::Verdict::drop("No transaction for this response")};
   }
+  policy::Chain::Outcome outcome;
   if (policy_ != nullptr) {
-    const auto outcome = policy_->decide(m);
+    outcome = policy_->decide(m);
     if (outcome.decision.kind == policy::Decision::Kind::Drop ||
         (outcome.decision.kind == policy::Decision::Kind::Respond &&
          m.method() == sip::Method::Ack)) {
@@ -127,7 +128,14 @@ EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing fr
   }
   if (router_ != nullptr) {
     stats_.relayed.inc();
-    router_->request_from_outside(m, flow);
+    if (outcome.asserted_identity.empty()) {
+      router_->request_from_outside(m, flow);
+    } else {
+      FlowInfo authenticated = flow;
+      authenticated.asserted_identity = outcome.asserted_identity;
+      authenticated.consumed_credentials = outcome.consumed_credentials;
+      router_->request_from_outside(m, authenticated);
+    }
     return {Action::None, {}, verdict};
   }
   stats_.unrouted_answered.inc();

@@ -37,6 +37,10 @@ struct FlowInfo {
   TlsFacts tls;
   // The flow's token (see flow_table.hpp), to address it later; 0 when there is none.
   std::uint64_t flow_token = 0;
+  // Set after Digest authentication at the edge (views into the message being handled): the
+  // identity the relay asserts to the core, and the credentials header line it removes.
+  std::string_view asserted_identity;
+  std::string_view consumed_credentials;
 };
 
 }  // namespace sbc::transport

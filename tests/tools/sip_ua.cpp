@@ -15,10 +15,16 @@
 //     request METHOD URI  one out-of-dialog request; prints "METHOD <status>"
 //     ringonly            makes later `serve` actions ring without answering
 // With SIP_UA_DUMP=FILE every message received is appended to FILE (for checks on headers).
+// With SIP_UA_PASSWORD (and SIP_UA_AUTH_USER, default USER) it answers 401/407 challenges with
+// Digest (RFC 7616: the first challenge whose algorithm it knows, SHA-256 or MD5, qop=auth);
+// SIP_UA_LOCAL_ADDRESS binds another loopback address than 127.0.0.1. Its digest code is its own
+// (BoringSSL's hashes), not the SBC's.
 // Exit status: 0 when every action got a final answer, 1 otherwise.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/md5.h>
+#include <openssl/sha.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -127,6 +133,38 @@ std::string uri_of(const std::string& name_addr) {
   return name_addr.substr(lt + 1, name_addr.find('>') - lt - 1);
 }
 
+std::string hex(const unsigned char* bytes, std::size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += digits[bytes[i] >> 4];
+    out += digits[bytes[i] & 15];
+  }
+  return out;
+}
+
+std::string hash(bool sha256, const std::string& text) {
+  unsigned char out[SHA256_DIGEST_LENGTH];
+  if (sha256) {
+    SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), out);
+    return hex(out, SHA256_DIGEST_LENGTH);
+  }
+  MD5(reinterpret_cast<const unsigned char*>(text.data()), text.size(), out);
+  return hex(out, MD5_DIGEST_LENGTH);
+}
+
+// A parameter of a challenge, unquoted.
+std::string challenge_param(const std::string& challenge, const std::string& name) {
+  for (const std::string& item : split_list(challenge.substr(challenge.find(' ') + 1))) {
+    const std::size_t eq = item.find('=');
+    if (eq == std::string::npos || lower(item.substr(0, eq)) != name) continue;
+    std::string v = item.substr(eq + 1);
+    if (v.size() >= 2 && v.front() == '"') v = v.substr(1, v.size() - 2);
+    return v;
+  }
+  return {};
+}
+
 class Ua {
  public:
   Ua(bool tcp, std::string sbc_ip, int sbc_port, std::string user)
@@ -137,7 +175,7 @@ class Ua {
     inet_pton(AF_INET, sbc_ip.c_str(), &sbc_.sin_addr);
     sockaddr_in local{};
     local.sin_family = AF_INET;
-    inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
+    inet_pton(AF_INET, local_ip_.c_str(), &local.sin_addr);
     bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local);
     if (tcp && connect(fd_, reinterpret_cast<sockaddr*>(&sbc_), sizeof sbc_) != 0) {
       std::perror("connect");
@@ -150,12 +188,12 @@ class Ua {
 
   std::string transport() const { return tcp_ ? "TCP" : "UDP"; }
   std::string contact() const {
-    return "<sip:" + user_ + "@127.0.0.1:" + std::to_string(port_) +
+    return "<sip:" + user_ + "@" + local_ip_ + ":" + std::to_string(port_) +
            ";transport=" + lower(transport()) + ">";
   }
   std::string via() {
-    return "SIP/2.0/" + transport() + " 127.0.0.1:" + std::to_string(port_) + ";branch=z9hG4bK" +
-           token() + ";rport";
+    return "SIP/2.0/" + transport() + " " + local_ip_ + ":" + std::to_string(port_) +
+           ";branch=z9hG4bK" + token() + ";rport";
   }
   std::string token() { return std::to_string(random_()); }
 
@@ -229,47 +267,108 @@ class Ua {
     return std::nullopt;
   }
 
+  // The Authorization / Proxy-Authorization line answering challenge response `r`, or empty.
+  std::string credentials(const Msg& r, const std::string& method, const std::string& uri) {
+    const char* password = std::getenv("SIP_UA_PASSWORD");
+    if (password == nullptr || (r.status() != 401 && r.status() != 407)) return {};
+    const bool proxy = r.status() == 407;
+    const char* auth_user = std::getenv("SIP_UA_AUTH_USER");
+    const std::string user = auth_user != nullptr ? auth_user : user_;
+    for (const std::string& c : r.all(proxy ? "proxy-authenticate" : "www-authenticate")) {
+      if (lower(c.substr(0, 7)) != "digest ") continue;
+      const std::string algorithm = challenge_param(c, "algorithm");
+      const bool sha256 = lower(algorithm) == "sha-256";
+      if (!sha256 && !algorithm.empty() && lower(algorithm) != "md5") continue;
+      const std::string realm = challenge_param(c, "realm");
+      const std::string nonce = challenge_param(c, "nonce");
+      const std::string cnonce = token();
+      const std::string ha1 = hash(sha256, user + ":" + realm + ":" + password);
+      const std::string ha2 = hash(sha256, method + ":" + uri);
+      const std::string response =
+          hash(sha256, ha1 + ":" + nonce + ":00000001:" + cnonce + ":auth:" + ha2);
+      std::cout << "AUTH " << (sha256 ? "SHA-256" : "MD5") << " " << method << std::endl;
+      return std::string(proxy ? "Proxy-Authorization" : "Authorization") + ": Digest username=\"" +
+             user + "\", realm=\"" + realm + "\", nonce=\"" + nonce + "\", uri=\"" + uri +
+             "\", response=\"" + response + "\", algorithm=" + (sha256 ? "SHA-256" : "MD5") +
+             ", cnonce=\"" + cnonce + "\", qop=auth, nc=00000001\r\n";
+    }
+    return {};
+  }
+
   bool do_register() {
-    const std::string call_id = token() + "@ua";
-    const std::string req = "REGISTER sip:example.com SIP/2.0\r\nVia: " + via() +
-                            "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ +
-                            "@example.com>;tag=" + token() + "\r\nTo: <sip:" + user_ +
-                            "@example.com>\r\nCall-ID: " + call_id +
-                            "\r\nCSeq: 1 REGISTER\r\nContact: " + contact() +
-                            "\r\nExpires: 300\r\nUser-Agent: sip_ua\r\nContent-Length: 0\r\n\r\n";
-    send(req);
+    const std::string call_id = token() + "@ua", from_tag = token();
+    auto text = [&](int cseq, const std::string& auth) {
+      return "REGISTER sip:example.com SIP/2.0\r\nVia: " + via() +
+             "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ + "@example.com>;tag=" + from_tag +
+             "\r\nTo: <sip:" + user_ + "@example.com>\r\nCall-ID: " + call_id +
+             "\r\nCSeq: " + std::to_string(cseq) + " REGISTER\r\nContact: " + contact() +
+             "\r\nExpires: 300\r\nUser-Agent: sip_ua\r\n" + auth + "Content-Length: 0\r\n\r\n";
+    };
+    send(text(1, {}));
     auto r = wait_final(call_id, "REGISTER", 5);
+    // A challenge, or a stale nonce: answer it (twice at most).
+    for (int cseq = 2; r && cseq <= 3; ++cseq) {
+      const std::string auth = credentials(*r, "REGISTER", "sip:example.com");
+      if (auth.empty()) break;
+      send(text(cseq, auth));
+      r = wait_final(call_id, "REGISTER", 5);
+    }
     std::cout << "REGISTER " << (r ? std::to_string(r->status()) : "timeout") << std::endl;
     return r && r->status() == 200;
   }
 
   bool request(const std::string& method, const std::string& uri) {
-    const std::string call_id = token() + "@ua";
-    send(method + " " + uri + " SIP/2.0\r\nVia: " + via() + "\r\nMax-Forwards: 70\r\nFrom: <sip:" +
-         user_ + "@example.com>;tag=" + token() + "\r\nTo: <" + uri + ">\r\nCall-ID: " + call_id +
-         "\r\nCSeq: 1 " + method + "\r\nContent-Length: 0\r\n\r\n");
+    const std::string call_id = token() + "@ua", from_tag = token();
+    auto text = [&](int cseq, const std::string& auth) {
+      return method + " " + uri + " SIP/2.0\r\nVia: " + via() +
+             "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ + "@example.com>;tag=" + from_tag +
+             "\r\nTo: <" + uri + ">\r\nCall-ID: " + call_id + "\r\nCSeq: " + std::to_string(cseq) +
+             " " + method + "\r\n" + auth + "Content-Length: 0\r\n\r\n";
+    };
+    send(text(1, {}));
     auto r = wait_final(call_id, method, 40);
+    for (int cseq = 2; r && cseq <= 3; ++cseq) {
+      const std::string auth = credentials(*r, method, uri);
+      if (auth.empty()) break;
+      send(text(cseq, auth));
+      r = wait_final(call_id, method, 40);
+    }
     std::cout << method << " " << (r ? std::to_string(r->status()) : "timeout") << std::endl;
     return r.has_value();
   }
 
   std::string invite_text(const std::string& uri, const std::string& call_id,
-                          const std::string& from_tag, const std::string& branch_via) {
+                          const std::string& from_tag, const std::string& branch_via, int cseq = 1,
+                          const std::string& auth = {}) {
     const std::string sdp =
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
         "m=audio 40000 RTP/AVP 0\r\n";
     return "INVITE " + uri + " SIP/2.0\r\nVia: " + branch_via +
            "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ + "@example.com>;tag=" + from_tag +
-           "\r\nTo: <" + uri + ">\r\nCall-ID: " + call_id +
-           "\r\nCSeq: 1 INVITE\r\nContact: " + contact() +
-           "\r\nContent-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
+           "\r\nTo: <" + uri + ">\r\nCall-ID: " + call_id + "\r\nCSeq: " + std::to_string(cseq) +
+           " INVITE\r\nContact: " + contact() + "\r\n" + auth +
+           "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
            "\r\n\r\n" + sdp;
   }
 
   bool call(const std::string& uri) {
     const std::string call_id = token() + "@ua", from_tag = token();
-    send(invite_text(uri, call_id, from_tag, via()));
+    std::string branch_via = via();
+    send(invite_text(uri, call_id, from_tag, branch_via));
     auto r = wait_final(call_id, "INVITE", 30, true);
+    int invite_cseq = 1;
+    while (r && invite_cseq < 3) {
+      const std::string auth = credentials(*r, "INVITE", uri);
+      if (auth.empty()) break;
+      // The challenge is a final answer: ACK it (same branch), then ask again.
+      send("ACK " + uri + " SIP/2.0\r\nVia: " + branch_via +
+           "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ + "@example.com>;tag=" + from_tag +
+           "\r\nTo: " + r->get("to") + "\r\nCall-ID: " + call_id +
+           "\r\nCSeq: " + std::to_string(invite_cseq) + " ACK\r\nContent-Length: 0\r\n\r\n");
+      branch_via = via();
+      send(invite_text(uri, call_id, from_tag, branch_via, ++invite_cseq, auth));
+      r = wait_final(call_id, "INVITE", 30, true);
+    }
     std::cout << "INVITE " << (r ? std::to_string(r->status()) : "timeout") << std::endl;
     if (!r) return false;
     if (r->status() >= 300) return true;
@@ -288,12 +387,12 @@ class Ua {
              "\r\nTo: " + to + "\r\nCall-ID: " + call_id + "\r\nCSeq: " + std::to_string(cseq) +
              " " + method + "\r\nContent-Length: 0\r\n\r\n";
     };
-    send(in_dialog("ACK", 1));
+    send(in_dialog("ACK", invite_cseq));
     // Hold the call a moment, then hang up.
     const auto hold = Clock::now() + std::chrono::milliseconds(300);
     while (auto m = receive(hold))
       if (m->request()) answer(*m);
-    send(in_dialog("BYE", 2));
+    send(in_dialog("BYE", invite_cseq + 1));
     auto bye = wait_final(call_id, "BYE", 10);
     std::cout << "BYE " << (bye ? std::to_string(bye->status()) : "timeout") << std::endl;
     return bye.has_value();
@@ -399,6 +498,9 @@ class Ua {
 
   bool tcp_;
   std::string user_;
+  std::string local_ip_ = std::getenv("SIP_UA_LOCAL_ADDRESS") != nullptr
+                              ? std::getenv("SIP_UA_LOCAL_ADDRESS")
+                              : "127.0.0.1";
   int fd_ = -1;
   sockaddr_in sbc_{};
   int port_ = 0;

@@ -1,5 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "policy/credentials.hpp"
 #include "sbc/app/config.hpp"
 
 using namespace sbc::app;
@@ -218,7 +224,7 @@ policy:
 
   CHECK(error_of("policy: {chain: [acl, firewall]}\n") ==
         "test.yaml:1: policy.chain: unknown stage \"firewall\" (acl, scanner, rate_limit, sips, "
-        "methods)");
+        "methods, auth)");
   CHECK(error_of("policy: {chain: [acl, acl]}\n") ==
         "test.yaml:1: policy.chain: stage \"acl\" twice");
   CHECK(error_of("policy: {acl: {deny: [10.0.0.0/40]}}\n") ==
@@ -230,4 +236,59 @@ policy:
         "test.yaml:1: policy.enabled: must be true or false");
   CHECK(error_of("policy: {methods: {allowed: [\"IN VITE\"]}}\n") ==
         "test.yaml:1: policy.methods.allowed: \"IN VITE\" is not a method");
+}
+
+TEST_CASE("the policy.auth section is read and checked, credentials loaded", "[config][auth]") {
+  const Config defaults = parse_config(default_config_text(), "<default>");
+  CHECK(defaults.policy.auth.realm == "sbc");
+  CHECK(defaults.policy.auth.algorithms.size() == 2);
+  CHECK_FALSE(defaults.policy.auth.nonce_key_configured);
+  CHECK_FALSE(defaults.policy.auth.credentials);  // not in the default chain: nothing loaded
+
+  const std::string file = "/tmp/sbc-config-test-users-" + std::to_string(::getpid());
+  {
+    std::ofstream out(file);
+    out << sbc::policy::Credentials::line("alice", "example.com", sbc::tls::DigestAlgorithm::Md5,
+                                          "pw")
+        << "\n";
+  }
+  const Config c = parse_config(
+      "policy:\n  chain: [acl, auth]\n  auth: {realm: example.com, "
+      "credentials_file: " +
+          file +
+          ", algorithms: [MD5], nonce_lifetime_seconds: 60, "
+          "nonce_key: " +
+          std::string(64, 'c') + ", ban_after_failures: 3}\n",
+      "test.yaml");
+  CHECK(c.policy.auth.realm == "example.com");
+  REQUIRE(c.policy.auth.credentials);
+  CHECK(c.policy.auth.credentials->users() == 1);
+  CHECK(c.policy.auth.algorithms ==
+        std::vector<sbc::tls::DigestAlgorithm>{sbc::tls::DigestAlgorithm::Md5});
+  CHECK(c.policy.auth.nonce_lifetime.count() == 60);
+  CHECK(c.policy.auth.nonce_key_configured);
+  CHECK(c.policy.auth.ban_after_failures == 3);
+
+  CHECK(error_of("policy: {chain: [auth]}\n") ==
+        "test.yaml:1: policy.auth.credentials_file: is required when policy.chain has the auth "
+        "stage");
+  CHECK(error_of("policy: {chain: [auth], auth: {credentials_file: /nonexistent/users}}\n") ==
+        "test.yaml:1: policy.auth.credentials_file: cannot read the credentials file "
+        "/nonexistent/users");
+  CHECK(error_of("policy: {auth: {algorithms: [SHA-1]}}\n") ==
+        "test.yaml:1: policy.auth.algorithms: \"SHA-1\" is not a Digest algorithm (SHA-256, MD5)");
+  CHECK(error_of("policy: {auth: {algorithms: []}}\n") ==
+        "test.yaml:1: policy.auth.algorithms: must offer at least one algorithm");
+  CHECK(error_of("policy: {auth: {nonce_key: abc}}\n") ==
+        "test.yaml:1: policy.auth.nonce_key: must be 64 hex digits (256 bits)");
+  CHECK(error_of("policy: {auth: {realm: 'a\"b'}}\n") ==
+        "test.yaml:1: policy.auth.realm: must not contain quotes or control characters");
+  {
+    std::ofstream out(file);
+    out << "alice:example.com:MD5:nothex\n";
+  }
+  CHECK_THAT(error_of("policy: {chain: [auth], auth: {realm: example.com, credentials_file: " +
+                      file + "}}\n"),
+             Catch::Contains("credentials line 1") && Catch::Contains("32 lowercase hex"));
+  std::remove(file.c_str());
 }

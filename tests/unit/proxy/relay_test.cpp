@@ -10,6 +10,7 @@
 
 #include "policy/source.hpp"
 #include "sbc/sip/message.hpp"
+#include "sbc/sip/response.hpp"
 #include "tls/token_sealer.hpp"
 
 using namespace sbc;
@@ -925,4 +926,78 @@ TEST_CASE("relay: requests inside a dialog only through our entry, from the part
   REQUIRE(sent.size() == 1);
   CHECK_FALSE(sent[0].outside);
   CHECK(h.parse(sent[0]).method() == sip::Method::Bye);
+}
+
+TEST_CASE(
+    "relay: after authentication at the edge the core gets the identity, not the "
+    "credentials, also after a fail-over",
+    "[relay][auth]") {
+  Harness h = two_cores();
+  std::string reg = alice_register();
+  const std::string credentials =
+      "Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"n\", "
+      "uri=\"sip:example.com\", response=\"00112233445566778899aabbccddeeff\"\r\n";
+  const std::string core_credentials =
+      "Authorization: Digest username=\"alice\", realm=\"core\", nonce=\"m\", "
+      "uri=\"sip:example.com\", response=\"00112233445566778899aabbccddeeff\"\r\n";
+  reg.insert(reg.find("Expires:"), credentials + core_credentials);
+  h.in_bytes = reg;
+  REQUIRE(h.in->parse(h.in_bytes, sip::Framing::Stream, {}).is_valid());
+  FlowInfo flow = alice_flow();
+  flow.asserted_identity = "<sip:alice@example.com>";
+  for (const sip::HeaderField& f : h.in->headers())
+    if (f.id == sip::HeaderId::Authorization && f.line == credentials)
+      flow.consumed_credentials = f.line;
+  REQUIRE_FALSE(flow.consumed_credentials.empty());
+  h.relay->request_from_outside(*h.in, flow);
+  auto check_sent = [&h](const FakeWire::Sent& s) {
+    const sip::Message& m = h.parse(s);
+    // The client's own P-Asserted-Identity is gone; ours is the only one.
+    CHECK(header(m, sip::HeaderId::PAssertedIdentity) == "<sip:alice@example.com>");
+    CHECK(m.count(sip::HeaderId::PAssertedIdentity) == 1);
+    // The credentials we checked are spent; the core's own (another realm) stay.
+    REQUIRE(m.count(sip::HeaderId::Authorization) == 1);
+    CHECK(header(m, sip::HeaderId::Authorization).find("realm=\"core\"") != std::string::npos);
+  };
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].ip == "10.0.0.10");
+  check_sent(sent[0]);
+  h.advance(2000ms);  // the first core is silent: the second gets the same
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  CHECK(sent.back().ip == "10.0.0.11");
+  check_sent(sent.back());
+}
+
+TEST_CASE("relay: the ACK of the edge's own transaction-less answer (a challenge) ends here",
+          "[relay][auth]") {
+  Harness h;
+  // The INVITE the edge challenged with 407 (a stateless answer: its To tag is derived from the
+  // Call-ID, From and top Via, which the ACK repeats, RFC 3261 17.1.1.3).
+  const std::string invite = alice_invite("z9hG4bKchallenged");
+  REQUIRE(h.in->parse(invite, sip::Framing::Stream, {}).is_valid());
+  std::array<char, 16> tag_buffer;
+  const std::string tag(sip::stateless_to_tag(*h.in, tag_buffer));
+  auto ack = [](std::string_view to_tag) {
+    return "ACK sip:bob@example.com SIP/2.0\r\n"
+           "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=z9hG4bKchallenged;rport\r\n"
+           "Max-Forwards: 70\r\n"
+           "Route: <sip:198.51.100.1:5061;transport=tls;lr>\r\n"
+           "From: <sip:alice@example.com>;tag=a1\r\n"
+           "To: <sip:bob@example.com>;tag=" +
+           std::string(to_tag) +
+           "\r\n"
+           "Call-ID: call-1@192.168.1.20\r\n"
+           "CSeq: 10 ACK\r\n"
+           "Content-Length: 0\r\n\r\n";
+  };
+  h.from_outside(ack(tag), alice_flow());
+  CHECK(h.wire.take().empty());
+  CHECK(h.relay->stats().stateless_acks_absorbed.value() == 1);
+  CHECK(h.relay->stats().dialog_refused.value() == 0);
+  // Any other To tag is an ACK inside a dialog, which must come through our route.
+  h.from_outside(ack("someone-else"), alice_flow());
+  CHECK(h.relay->stats().stateless_acks_absorbed.value() == 1);
+  CHECK(h.relay->stats().dialog_refused.value() == 1);
 }

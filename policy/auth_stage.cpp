@@ -1,0 +1,231 @@
+#include "policy/auth_stage.hpp"
+
+#include <cstring>
+
+#include "sbc/sip/fields.hpp"
+
+namespace sbc::policy {
+namespace {
+
+constexpr std::string_view kReasons[] = {"challenge", "stale_nonce", "failed",
+                                         "replay",    "aor_not_own", "malformed"};
+
+std::string_view unquoted(sip::ParamValue v) noexcept {
+  std::string_view s = v.value;
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+std::optional<std::uint32_t> parse_nc(std::string_view hex) noexcept {
+  if (hex.size() != 8) return std::nullopt;
+  std::uint32_t v = 0;
+  for (char c : hex) {
+    int d;
+    if (c >= '0' && c <= '9') {
+      d = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      d = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      d = c - 'A' + 10;
+    } else {
+      return std::nullopt;
+    }
+    v = v * 16 + static_cast<std::uint32_t>(d);
+  }
+  return v;
+}
+
+// Appends into a fixed buffer; remembers overflow instead of writing past it.
+class Appender {
+ public:
+  explicit Appender(std::span<char> out) noexcept : out_(out) {}
+  Appender& operator<<(std::string_view s) noexcept {
+    if (size_ + s.size() > out_.size()) {
+      ok_ = false;
+      return *this;
+    }
+    std::memcpy(out_.data() + size_, s.data(), s.size());
+    size_ += s.size();
+    return *this;
+  }
+  bool ok() const noexcept { return ok_; }
+  std::string_view view() const noexcept { return {out_.data(), size_}; }
+
+ private:
+  std::span<char> out_;
+  std::size_t size_ = 0;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+AuthStage::AuthStage(const AuthSettings& settings, unsigned worker)
+    : settings_(settings),
+      worker_(worker),
+      mint_(settings.nonce_key),
+      wall_offset_(std::chrono::system_clock::now().time_since_epoch() -
+                   std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                       std::chrono::steady_clock::now().time_since_epoch())),
+      nonces_(settings.max_nonces),
+      failures_(settings.max_sources) {
+  if (settings_.identity_domain.empty()) settings_.identity_domain = settings_.realm;
+  // The stand-in HA1 for unknown users: unguessable, so no password matches it.
+  const auto key = tls::NonceMint::random_key();
+  constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < stand_in_ha1_.size(); ++i)
+    stand_in_ha1_[i] = kHex[key[i % key.size()] >> (i % 2 == 0 ? 4 : 0) & 15];
+}
+
+std::span<const std::string_view> AuthStage::reasons() const noexcept {
+  return kReasons;
+}
+
+std::uint64_t AuthStage::seconds(TimePoint now) const noexcept {
+  const auto wall =
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(now.time_since_epoch()) +
+      wall_offset_;
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(wall).count());
+}
+
+std::array<std::uint8_t, 17> AuthStage::binding(const Context& context) const noexcept {
+  std::array<std::uint8_t, 17> b{};
+  std::memcpy(b.data(), context.address.data(), context.address.size());
+  b[16] = static_cast<std::uint8_t>(worker_);
+  return b;
+}
+
+Decision AuthStage::challenge(const sip::Message& request, Context& context, bool stale,
+                              Reason reason) noexcept {
+  const bool registering = request.method() == sip::Method::Register;
+  const auto nonce = mint_.mint(seconds(context.now), ++serial_, binding(context));
+  Appender out(challenge_);
+  bool first = true;
+  for (tls::DigestAlgorithm algorithm : settings_.algorithms) {
+    if (!first) out << "\r\n";
+    first = false;
+    out << (registering ? "WWW-Authenticate" : "Proxy-Authenticate") << ": Digest realm=\""
+        << settings_.realm << "\", nonce=\"" << std::string_view(nonce.data(), nonce.size())
+        << "\", algorithm=" << tls::digest_algorithm_name(algorithm) << ", qop=\"auth\"";
+    if (stale) out << ", stale=true";
+  }
+  if (!out.ok())
+    return Decision::respond(500, "Server Internal Error (challenge too long)", reason);
+  return registering ? Decision::respond(401, "Unauthorized", reason, out.view())
+                     : Decision::respond(407, "Proxy Authentication Required", reason, out.view());
+}
+
+Decision AuthStage::fail(const sip::Message& request, Context& context) noexcept {
+  if (settings_.ban_after_failures != 0) {
+    bool fresh = false;
+    Failures& f = failures_.get(context.source, context.now, fresh);
+    if (++f.count >= settings_.ban_after_failures) {
+      f.count = 0;
+      context.bans.ban(context.source, context.now);
+      return Decision::drop(kFailed);
+    }
+  }
+  return challenge(request, context, false, kFailed);
+}
+
+Decision AuthStage::decide(const sip::Message& request, Context& context) noexcept {
+  if (context.trusted) return Decision::next();
+  const sip::Method method = request.method();
+  // ACK and CANCEL cannot be challenged (RFC 3261 22.1); requests inside a dialog are guarded by
+  // the relay's dialog protection; an OPTIONS to the edge itself is a keep-alive.
+  if (method == sip::Method::Ack || method == sip::Method::Cancel) return Decision::next();
+  if (!request.to().tag.empty()) return Decision::next();
+  if (method == sip::Method::Options && !request.request_uri().has_user()) return Decision::next();
+
+  const bool registering = method == sip::Method::Register;
+  const sip::HeaderId wanted =
+      registering ? sip::HeaderId::Authorization : sip::HeaderId::ProxyAuthorization;
+  const sip::HeaderField* field = nullptr;
+  sip::AuthValue credentials;
+  for (const sip::HeaderField& f : request.headers()) {
+    if (f.id != wanted) continue;
+    sip::AuthValue a;
+    if (sip::parse_credentials(f.value, a) && a.is_digest() &&
+        unquoted(a.param("realm")) == settings_.realm) {
+      field = &f;
+      credentials = a;
+      break;
+    }
+  }
+  if (field == nullptr) return challenge(request, context, false, kChallenge);
+
+  const std::string_view username = unquoted(credentials.param("username"));
+  const std::string_view nonce = unquoted(credentials.param("nonce"));
+  const std::string_view uri = unquoted(credentials.param("uri"));
+  const std::string_view response = unquoted(credentials.param("response"));
+  const std::string_view cnonce = unquoted(credentials.param("cnonce"));
+  const std::string_view qop = unquoted(credentials.param("qop"));
+  const std::string_view nc_text = credentials.param("nc").value;
+  const sip::ParamValue algorithm_param = credentials.param("algorithm");
+  const auto algorithm = algorithm_param ? tls::digest_algorithm(algorithm_param.value)
+                                         : std::optional(tls::DigestAlgorithm::Md5);
+  bool offered = false;
+  for (tls::DigestAlgorithm a : settings_.algorithms)
+    offered = offered || (algorithm && a == *algorithm);
+  // Only qop=auth is offered: without it there is no nonce count, so no replay protection.
+  if (!offered || qop != "auth") return challenge(request, context, false, kChallenge);
+  const auto nc = parse_nc(nc_text);
+  if (!nc || *nc == 0)
+    return Decision::respond(400, "Bad Authorization header (nonce count)", kMalformed);
+  if (uri != request.request_uri().text)
+    return Decision::respond(400, "Bad Authorization header (uri differs from the Request-URI)",
+                             kMalformed);
+
+  // The same work for an unknown user as for a known one.
+  const std::size_t hex_size = tls::digest_hex_size(*algorithm);
+  const auto known =
+      settings_.credentials ? settings_.credentials->ha1(username, *algorithm) : std::nullopt;
+  const std::string_view ha1 = known ? *known : std::string_view(stand_in_ha1_.data(), hex_size);
+  std::array<char, 64> ha2_buffer{};
+  std::array<char, 64> expected_buffer{};
+  const std::string_view ha2_parts[] = {request.method_name(), uri};
+  const std::string_view ha2 = tls::digest_hex(*algorithm, ha2_parts, ha2_buffer);
+  const std::string_view parts[] = {ha1, nonce, nc_text, cnonce, qop, ha2};
+  const std::string_view expected = tls::digest_hex(*algorithm, parts, expected_buffer);
+  if (!tls::constant_time_equal(expected, response) || !known) return fail(request, context);
+
+  // The password is right; now whether the nonce is ours, fresh, and not used with this count.
+  const std::uint64_t now = seconds(context.now);
+  const auto issued = mint_.check(nonce, binding(context));
+  if (!issued || *issued > now + 5 ||
+      now - *issued > static_cast<std::uint64_t>(settings_.nonce_lifetime.count()))
+    return challenge(request, context, true, kStale);
+  SourceKey key;
+  const auto mac = tls::NonceMint::mac_of(nonce);
+  std::memcpy(key.bytes.data(), mac.data(), mac.size());
+  NonceUse* use = nonces_.find(key, context.now);
+  if (use == nullptr) {
+    // Forgotten nonces may have been used with any count: only newer ones start afresh.
+    if (*issued <= forgotten_up_to_) return challenge(request, context, true, kReplay);
+    bool fresh = false;
+    use = &nonces_.get(key, context.now, fresh, [this](const SourceKey&, const NonceUse& gone) {
+      forgotten_up_to_ = std::max(forgotten_up_to_, gone.issued);
+    });
+    use->issued = *issued;
+  } else if (*nc <= use->highest_nc) {
+    return challenge(request, context, true, kReplay);
+  }
+  use->highest_nc = *nc;
+
+  // Registration hijacking: only one's own address-of-record.
+  if (registering && request.to().uri.user != username)
+    return Decision::respond(403, "Forbidden (the To user is not the authenticated user)",
+                             kWrongAor);
+  if (!registering && settings_.bind_from && request.from().uri.user != username)
+    return Decision::respond(403, "Forbidden (the From user is not the authenticated user)",
+                             kWrongAor);
+
+  Appender identity(identity_);
+  identity << "<sip:" << username << "@" << settings_.identity_domain << ">";
+  if (identity.ok()) context.asserted_identity = identity.view();
+  context.consumed_credentials = field->line;
+  if (Failures* f = failures_.find(context.source, context.now)) f->count = 0;
+  successes_.inc();
+  return Decision::next();
+}
+
+}  // namespace sbc::policy

@@ -1,0 +1,90 @@
+#pragma once
+// Digest authentication at the edge (RFC 3261 section 22, RFC 7616, RFC 8760): out-of-dialog
+// requests from untrusted sources must carry credentials for our realm, or get a challenge (401
+// for REGISTER, 407 otherwise) offering the configured algorithms (SHA-256 and MD5 by default)
+// with qop=auth. Nonces are stateless (tls::NonceMint: HMAC over issue time, client address and
+// worker); a correct answer to an expired or foreign nonce gets stale=true. Nonce counts are
+// remembered per nonce in a bounded table, so a replayed request does not pass; a nonce the table
+// no longer holds is only accepted if it is younger than everything it has forgotten.
+//
+// Anti-enumeration: an unknown user and a wrong password get the same answer (a fresh challenge)
+// after the same work (a digest over a stand-in HA1). Registration hijacking: a REGISTER may only
+// bind the To of the user who authenticated; with bind_from, other requests must come From that
+// user too. After success the stage hands the relay the identity to assert to the core
+// (P-Asserted-Identity) and the credentials header to remove. Failures count per source; too many
+// ban it.
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "metrics/counter.hpp"
+#include "policy/credentials.hpp"
+#include "policy/source_table.hpp"
+#include "policy/stage.hpp"
+#include "tls/digest.hpp"
+
+namespace sbc::policy {
+
+struct AuthSettings {
+  std::string realm = "sbc";
+  // The host of the asserted identity (sip:user@domain); the realm when empty.
+  std::string identity_domain;
+  std::string credentials_file;  // required when the stage is in the chain
+  // Offered in this order (one challenge header each).
+  std::vector<tls::DigestAlgorithm> algorithms{tls::DigestAlgorithm::Sha256,
+                                               tls::DigestAlgorithm::Md5};
+  std::chrono::seconds nonce_lifetime{300};
+  bool bind_from = true;             // non-REGISTER requests: From user = authenticated user
+  unsigned ban_after_failures = 10;  // failed answers of one source before a ban; 0: never
+  std::size_t max_nonces = 65536;    // per worker
+  std::size_t max_sources = 65536;   // per worker
+  // Resolved at start-up: the users (shared read-only by every worker's stage) and the nonce
+  // key (configured, or random when none is: then replicas cannot share nonces).
+  std::shared_ptr<const Credentials> credentials;
+  tls::NonceMint::Key nonce_key{};
+  bool nonce_key_configured = false;
+};
+
+class AuthStage final : public Stage {
+ public:
+  enum Reason : std::uint8_t { kChallenge, kStale, kFailed, kReplay, kWrongAor, kMalformed };
+  // `worker` binds nonces to the worker that issued them (its table holds their counts).
+  AuthStage(const AuthSettings& settings, unsigned worker);
+  std::string_view name() const noexcept override { return "auth"; }
+  std::span<const std::string_view> reasons() const noexcept override;
+  Decision decide(const sip::Message& request, Context& context) noexcept override;
+
+  const metrics::Counter& successes() const noexcept { return successes_; }
+
+ private:
+  struct NonceUse {
+    std::uint32_t highest_nc = 0;
+    std::uint64_t issued = 0;
+  };
+  struct Failures {
+    unsigned count = 0;
+  };
+  Decision challenge(const sip::Message& request, Context& context, bool stale,
+                     Reason reason) noexcept;
+  Decision fail(const sip::Message& request, Context& context) noexcept;
+  std::uint64_t seconds(TimePoint now) const noexcept;
+  std::array<std::uint8_t, 17> binding(const Context& context) const noexcept;
+
+  AuthSettings settings_;
+  unsigned worker_;
+  tls::NonceMint mint_;
+  std::chrono::system_clock::duration wall_offset_;
+  SourceTable<NonceUse> nonces_;
+  std::uint64_t forgotten_up_to_ = 0;
+  std::uint32_t serial_ = 0;  // the newest issue time the nonce table evicted
+  SourceTable<Failures> failures_;
+  metrics::Counter successes_;
+  std::array<char, 64> stand_in_ha1_{};
+  std::array<char, 1024> challenge_{};
+  std::array<char, 256> identity_{};
+};
+
+}  // namespace sbc::policy

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Digest authentication at the edge with real clients and a real attacker, Kamailio as the core:
+# - tests/tools/sip_ua (its own digest code, SHA-256 offered first) registers and calls through
+#   the SBC; the core gets P-Asserted-Identity and never the credentials;
+# - sipsak (MD5 only, so against a second SBC that offers MD5 only) registers; a wrong password
+#   and another user's address-of-record are refused;
+# - an unknown user and a wrong password get the same answer (svwar finds nothing, even with
+#   --force);
+# - svcrack guessing alice's password (the right one is in its list) is banned before it gets
+#   there, while alice keeps registering and calling from another address.
+# The scanner stage is left out of the chain and the REGISTER rate limit is generous:
+# authentication and its bans must hold on their own.
+# usage: auth_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
+ua=$(readlink -f "$4")
+here=$(dirname "$(readlink -f "$0")")
+
+enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
+
+base=$(free_port_base 30000 1500)
+sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2)) scan_port=$((base + 3))
+md5_port=$((base + 4)) md5_metrics=$((base + 5)) sipsak_contact=$((base + 6))
+modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
+sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core.cfg
+kamailio -DD -E -f core.cfg >core.log 2>&1 &
+pids+=($!)
+
+"$sbc" ha1 alice example.com <<<"alice-secret" >users.txt
+"$sbc" ha1 bob example.com <<<"bob-secret" >>users.txt
+start_sbc() {  # start_sbc NAME SIP_PORT METRICS_PORT ALGORITHMS
+  cat >"$1.yaml" <<YAML
+workers: 2
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: $2}
+  - {transport: tcp, address: 127.0.0.1, port: $2}
+core: {targets: [{uri: "sip:127.0.0.1:$core_port"}]}
+metrics: {port: $3}
+policy:
+  chain: [acl, rate_limit, sips, methods, auth]
+  # Generous: the auth stage's own ban (after 10 failures), not the flood limit, must stop the
+  # guessing (with neither, svcrack does find the password: checked when this test was written).
+  rate_limit: {register: {rate: 100, burst: 100}}
+  auth: {realm: example.com, credentials_file: $work/users.txt, algorithms: $4}
+YAML
+  "$sbc" run --config "$1.yaml" >"$1.log" 2>&1 &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$3/readyz"
+}
+start_sbc sbc "$sbc_port" "$metrics_port" "[SHA-256, MD5]"
+start_sbc md5 "$md5_port" "$md5_metrics" "[MD5]"
+for _ in $(seq 50); do grep -q "core got OPTIONS" core.log && break; sleep 0.1; done
+
+ua() { "$ua" "$1" 127.0.0.1 "$sbc_port" "${@:2}"; }
+# The legitimate users talk from 127.0.0.2; the attacker (svcrack cannot bind) from 127.0.0.1.
+export SIP_UA_LOCAL_ADDRESS=127.0.0.2
+
+# --- legitimate users, SHA-256
+SIP_UA_PASSWORD=bob-secret ua udp bob register serve 5 >bob.out 2>&1 &
+sleep 0.5
+SIP_UA_PASSWORD=alice-secret ua tcp alice register call sip:bob@example.com >alice.out 2>&1 || true
+wait $! 2>/dev/null || true
+check "alice answers the challenge with SHA-256 and registers" \
+  bash -c 'grep -qx "AUTH SHA-256 REGISTER" alice.out && grep -qx "REGISTER 200" alice.out'
+check "bob registers over UDP" grep -qx "REGISTER 200" bob.out
+check "alice's INVITE is challenged (407), answered, and the call is set up and torn down" \
+  bash -c 'grep -qx "AUTH SHA-256 INVITE" alice.out && grep -qx "INVITE 200" alice.out && grep -qx "BYE 200" alice.out'
+check "bob gets the call" bash -c 'grep -qx "INVITE received" bob.out && grep -qx "BYE received" bob.out'
+check "the core gets alice's identity asserted and no credentials" \
+  grep -q "core identity INVITE pai=<sip:alice@example.com> authorization=<null> proxy-authorization=<null>" core.log
+check "no credentials of our realm reach the core" bash -c '! grep -q "realm=\"example.com\"" core.log'
+check "the core got no ACK for the SBC's own 407 (absorbed at the edge)" \
+  test "$(grep -c "core got ACK" core.log)" -eq 1
+
+# --- wrong passwords, unknown users, hijacking
+SIP_UA_DUMP=wrong.dump SIP_UA_PASSWORD=guess ua udp alice register >wrong.out 2>&1 || true
+SIP_UA_DUMP=unknown.dump SIP_UA_PASSWORD=guess ua udp mallory register >unknown.out 2>&1 || true
+check "a wrong password is refused (401)" grep -qx "REGISTER 401" wrong.out
+check "an unknown user is refused the same way (401)" grep -qx "REGISTER 401" unknown.out
+shape() {  # the last answer's status and header names, the challenge with its nonce masked
+  awk 'BEGIN{RS="----\n"} {last=$0} END{print last}' "$1" | tr -d '\r' |
+    sed -e 's/nonce="[0-9a-f]*"/nonce="N"/' | awk -F: '/^SIP\/2.0|Authenticate/{print; next} /:/{print $1}'
+}
+shape wrong.dump >wrong.shape
+shape unknown.dump >unknown.shape
+check "an unknown user and a wrong password look exactly alike" cmp -s wrong.shape unknown.shape
+SIP_UA_AUTH_USER=alice SIP_UA_PASSWORD=alice-secret ua udp bob register >hijack.out 2>&1 || true
+check "alice's credentials cannot register bob's address-of-record (403)" grep -qx "REGISTER 403" hijack.out
+
+# --- sipsak (MD5) against the MD5 edge
+sipsak_register() {  # sipsak_register USER AUTH_USER PASSWORD
+  timeout 20 sipsak -i -U -C "sip:$1@127.0.0.1:$sipsak_contact" -x 60 -a "$3" -u "$2" \
+    -s "sip:$1@127.0.0.1:$md5_port" >"sipsak-$1-$2.out" 2>&1
+}
+check "sipsak registers alice with MD5 Digest" sipsak_register alice alice alice-secret
+if sipsak_register bob bob nope; then fail "sipsak with a wrong password does not register"; else
+  pass "sipsak with a wrong password does not register"
+fi
+sipsak_register bob alice alice-secret || true
+check "sipsak cannot bind bob's address-of-record with alice's credentials (403)" \
+  grep -q "403 Forbidden" sipsak-bob-alice.out
+
+# --- enumeration and password guessing (svcrack only knows MD5: it gives up on a SHA-256
+# challenge with "Unknown algorithm", so it guesses against the MD5 edge)
+printf '%s\n' alice bob nobody zed >names.txt
+timeout 60 svwar --force -d names.txt -m REGISTER -p "$sbc_port" 127.0.0.1 -b 127.0.0.1 \
+  -x 127.0.0.1 -P "$scan_port" >svwar.out 2>&1 || true
+check "svwar finds no user (unknown and known users look alike)" grep -q "found nothing" svwar.out
+printf '%s\n' guess1 guess2 guess3 guess4 guess5 guess6 guess7 guess8 guess9 guess10 guess11 \
+  guess12 guess13 alice-secret guess15 >words.txt
+timeout 90 svcrack -u alice -d words.txt -p "$md5_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 \
+  -P "$((scan_port + 1))" >svcrack.out 2>&1 || true
+check "svcrack does not crack alice's password" \
+  bash -c 'grep -q "found nothing" svcrack.out && ! grep -q "alice-secret" svcrack.out'
+curl -fsS "http://127.0.0.1:$md5_metrics/metrics" >md5-metrics.txt
+failed=$(awk '/^sbc_policy_decisions_total\{.*stage="auth".*reason="failed"/{print $2}' md5-metrics.txt)
+bans=$(awk '/^sbc_policy_bans_total /{print $2}' md5-metrics.txt)
+check "the guesses counted as failures (${failed:-0}) and the guesser was banned (${bans:-0})" \
+  bash -c "[ '${failed:-0}' -ge 10 ] && [ '${bans:-0}' -ge 1 ]"
+# Alice, elsewhere, is not affected by the attacker's ban.
+SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$md5_port" alice register >after.out 2>&1 || true
+check "alice still registers (MD5) while the attacker is banned" \
+  bash -c 'grep -qx "AUTH MD5 REGISTER" after.out && grep -qx "REGISTER 200" after.out'
+curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
+successes=$(awk '/^sbc_auth_successes_total /{print $2}' metrics.txt)
+check "successes are counted (${successes:-0})" test "${successes:-0}" -ge 3
+
+if [ "$failures" -ne 0 ]; then
+  for f in sbc.log md5.log alice.out bob.out wrong.shape unknown.shape hijack.out svwar.out svcrack.out; do
+    echo "--- $f"; tail -n 30 "$f"
+  done
+  for f in sipsak-*.out; do echo "--- $f"; tail -n 12 "$f"; done
+  echo "--- core.log"; grep "core got\|core identity" core.log | grep -v OPTIONS | tail -n 20 || true
+fi
+exit $((failures > 0))

@@ -1,0 +1,361 @@
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <string>
+
+#include "policy/policy_config.hpp"
+#include "sbc/sip/message.hpp"
+#include "tls/digest.hpp"
+
+using namespace sbc;
+using namespace std::chrono_literals;
+using policy::Decision;
+using tls::DigestAlgorithm;
+
+namespace {
+
+// HA1s of "alice:example.com:wonderland" (both algorithms) and "bob:example.com:builder" (MD5).
+std::string credentials_text() {
+  return "# test users\n" +
+         policy::Credentials::line("alice", "example.com", DigestAlgorithm::Sha256, "wonderland") +
+         "\n" +
+         policy::Credentials::line("alice", "example.com", DigestAlgorithm::Md5, "wonderland") +
+         "\n" + policy::Credentials::line("bob", "example.com", DigestAlgorithm::Md5, "builder") +
+         "\n" + policy::Credentials::line("carol", "other.org", DigestAlgorithm::Md5, "x") + "\n";
+}
+
+policy::PolicyConfig auth_config() {
+  policy::PolicyConfig c;
+  c.chain = {"acl", "auth"};
+  c.acl.trusted = {*policy::parse_cidr("10.0.0.0/8")};
+  c.auth.realm = "example.com";
+  c.auth.credentials = std::make_shared<const policy::Credentials>(
+      policy::Credentials::parse(credentials_text(), "example.com"));
+  c.auth.nonce_key = *tls::NonceMint::parse_key(std::string(64, 'a'));
+  c.auth.ban_after_failures = 5;
+  return c;
+}
+
+struct Client {
+  std::string user = "alice";
+  std::string password = "wonderland";
+  std::string realm = "example.com";
+  DigestAlgorithm algorithm = DigestAlgorithm::Sha256;
+  std::string cnonce = "0a4f113b";
+
+  // A Digest credentials value answering `nonce` for METHOD URI with count nc.
+  std::string answer(std::string_view method, std::string_view uri, std::string_view nonce,
+                     unsigned nc) const {
+    std::array<char, 64> a{}, b{}, c{};
+    const std::string_view p1[] = {user, realm, password};
+    const std::string ha1(tls::digest_hex(algorithm, p1, a));
+    const std::string_view p2[] = {method, uri};
+    const std::string ha2(tls::digest_hex(algorithm, p2, b));
+    char nc_text[9];
+    std::snprintf(nc_text, sizeof nc_text, "%08x", nc);
+    const std::string_view p3[] = {ha1, nonce, nc_text, cnonce, "auth", ha2};
+    const std::string response(tls::digest_hex(algorithm, p3, c));
+    return "Digest username=\"" + user + "\", realm=\"" + realm + "\", nonce=\"" +
+           std::string(nonce) + "\", uri=\"" + std::string(uri) + "\", response=\"" + response +
+           "\", algorithm=" + std::string(tls::digest_algorithm_name(algorithm)) + ", cnonce=\"" +
+           cnonce + "\", qop=auth, nc=" + nc_text;
+  }
+};
+
+std::string request(std::string_view method, std::string_view ruri, std::string_view from_user,
+                    std::string_view to_user, std::string_view extra = {},
+                    std::string_view to_tag = {}) {
+  std::string m = std::string(method) + " " + std::string(ruri) + " SIP/2.0\r\n";
+  m += "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\nMax-Forwards: 70\r\n";
+  m += "From: <sip:" + std::string(from_user) + "@example.com>;tag=1\r\n";
+  m += "To: <sip:" + std::string(to_user) + "@example.com>";
+  if (!to_tag.empty()) m += ";tag=" + std::string(to_tag);
+  m += "\r\nCall-ID: a@b\r\nCSeq: 1 " + std::string(method) + "\r\n";
+  m += extra;
+  m += "Content-Length: 0\r\n\r\n";
+  return m;
+}
+
+std::string register_request(std::string_view to_user, std::string_view credentials = {}) {
+  return request(
+      "REGISTER", "sip:example.com", to_user, to_user,
+      credentials.empty() ? std::string() : "Authorization: " + std::string(credentials) + "\r\n");
+}
+
+struct Edge {
+  std::unique_ptr<policy::Chain> chain;
+  std::unique_ptr<sip::Message> m = std::make_unique<sip::Message>();
+  std::string bytes;
+  policy::TimePoint now = policy::TimePoint(1000s);
+  policy::Chain::Outcome last;
+
+  explicit Edge(const policy::PolicyConfig& config, unsigned worker = 0)
+      : chain(policy::make_chain(config, worker)) {}
+
+  // "banned", "continue", "drop <reason>", "respond <status> <reason>"
+  std::string run(const std::string& text, std::string_view ip = "192.0.2.1") {
+    bytes = text;
+    transport::FlowInfo flow;
+    flow.remote_ip = ip;
+    flow.remote_port = 5060;
+    if (!chain->admit(flow, now)) return "banned";
+    REQUIRE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
+    last = chain->decide(*m);
+    if (last.decision.proceeds()) return "continue";
+    const std::string reason(last.stage->reasons()[last.decision.reason]);
+    if (last.decision.kind == Decision::Kind::Drop) return "drop " + reason;
+    return "respond " + std::to_string(last.decision.status) + " " + reason;
+  }
+  std::string challenge() const { return std::string(last.decision.extra_header); }
+  // The nonce of the last challenge.
+  std::string nonce() const {
+    const std::string c = challenge();
+    const auto at = c.find("nonce=\"");
+    REQUIRE(at != std::string::npos);
+    return c.substr(at + 7, c.find('"', at + 7) - at - 7);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("digest: hashes agree with RFC 7616's worked example", "[auth]") {
+  // RFC 7616 section 3.9.1: Mufasa / "Circle of Life", GET /dir/index.html.
+  std::array<char, 64> a{}, b{}, c{};
+  for (auto [algorithm, expected] :
+       {std::pair{DigestAlgorithm::Md5, std::string_view("8ca523f5e9506fed4657c9700eebdbec")},
+        std::pair{DigestAlgorithm::Sha256,
+                  std::string_view(
+                      "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1")}}) {
+    const std::string_view p1[] = {"Mufasa", "http-auth@example.org", "Circle of Life"};
+    const std::string ha1(tls::digest_hex(algorithm, p1, a));
+    const std::string_view p2[] = {"GET", "/dir/index.html"};
+    const std::string ha2(tls::digest_hex(algorithm, p2, b));
+    const std::string_view p3[] = {ha1,        "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
+                                   "00000001", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
+                                   "auth",     ha2};
+    CHECK(tls::digest_hex(algorithm, p3, c) == expected);
+  }
+  CHECK(tls::constant_time_equal("abc", "abc"));
+  CHECK_FALSE(tls::constant_time_equal("abc", "abd"));
+  CHECK_FALSE(tls::constant_time_equal("abc", "abcd"));
+}
+
+TEST_CASE("digest: nonces are bound to what they were issued for", "[auth]") {
+  const tls::NonceMint mint(*tls::NonceMint::parse_key(std::string(64, '1')));
+  const std::uint8_t here[] = {1, 2, 3};
+  const std::uint8_t there[] = {1, 2, 4};
+  const auto nonce = mint.mint(1234567, 1, here);
+  const std::string text(nonce.data(), nonce.size());
+  CHECK(mint.check(text, here) == std::optional<std::uint64_t>(1234567));
+  const auto second = mint.mint(1234567, 2, here);
+  CHECK(std::string_view(second.data(), second.size()) != text);
+  CHECK_FALSE(mint.check(text, there));
+  const tls::NonceMint other(*tls::NonceMint::parse_key(std::string(64, '2')));
+  CHECK_FALSE(other.check(text, here));
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    std::string bad = text;
+    bad[i] = bad[i] == '0' ? '1' : '0';
+    CHECK_FALSE(mint.check(bad, here));
+  }
+  CHECK_FALSE(mint.check(text.substr(1), here));
+  CHECK_FALSE(tls::NonceMint::parse_key("abc"));
+}
+
+TEST_CASE("auth: credentials files", "[auth]") {
+  const auto users = policy::Credentials::parse(credentials_text(), "example.com");
+  CHECK(users.users() == 2);  // carol is in another realm
+  CHECK(users.ha1("alice", DigestAlgorithm::Sha256));
+  CHECK(users.ha1("bob", DigestAlgorithm::Md5));
+  CHECK_FALSE(users.ha1("bob", DigestAlgorithm::Sha256));
+  CHECK_FALSE(users.ha1("carol", DigestAlgorithm::Md5));
+  CHECK_FALSE(users.ha1("mallory", DigestAlgorithm::Md5));
+  CHECK_THROWS_WITH(policy::Credentials::parse("alice:example.com:MD5\n", "example.com"),
+                    Catch::Contains("line 1"));
+  CHECK_THROWS_WITH(policy::Credentials::parse("\nalice:example.com:SHA-1:00\n", "example.com"),
+                    Catch::Contains("line 2") && Catch::Contains("MD5 or SHA-256"));
+  CHECK_THROWS_WITH(policy::Credentials::parse("alice:example.com:MD5:XYZ\n", "example.com"),
+                    Catch::Contains("32 lowercase hex"));
+  const std::string twice =
+      policy::Credentials::line("a", "example.com", DigestAlgorithm::Md5, "p") + "\n";
+  CHECK_THROWS_WITH(policy::Credentials::parse(twice + twice, "example.com"),
+                    Catch::Contains("second MD5"));
+}
+
+TEST_CASE("auth: challenges, then SHA-256 and MD5 answers pass with the identity asserted",
+          "[auth]") {
+  Edge edge(auth_config());
+  CHECK(edge.run(register_request("alice")) == "respond 401 challenge");
+  const std::string challenge = edge.challenge();
+  // SHA-256 is offered first, MD5 second, both with qop=auth and the same nonce.
+  const auto sha = challenge.find("WWW-Authenticate: Digest realm=\"example.com\"");
+  CHECK(sha == 0);
+  CHECK(challenge.find("algorithm=SHA-256") < challenge.find("\r\nWWW-Authenticate:"));
+  CHECK(challenge.find("algorithm=MD5") > challenge.find("\r\nWWW-Authenticate:"));
+  CHECK(challenge.find("qop=\"auth\"") != std::string::npos);
+  CHECK(challenge.find("stale") == std::string::npos);
+  const std::string nonce = edge.nonce();
+
+  Client alice;
+  const std::string answer = alice.answer("REGISTER", "sip:example.com", nonce, 1);
+  CHECK(edge.run(register_request("alice", answer)) == "continue");
+  CHECK(edge.last.asserted_identity == "<sip:alice@example.com>");
+  CHECK(edge.last.consumed_credentials == "Authorization: " + answer + "\r\n");
+
+  // Other requests are challenged with 407 and Proxy-Authenticate.
+  const std::string invite = request("INVITE", "sip:bob@example.com", "alice", "bob");
+  CHECK(edge.run(invite) == "respond 407 challenge");
+  CHECK(edge.challenge().rfind("Proxy-Authenticate: Digest", 0) == 0);
+  Client alice_md5;
+  alice_md5.algorithm = DigestAlgorithm::Md5;
+  const std::string invite_answer =
+      alice_md5.answer("INVITE", "sip:bob@example.com", edge.nonce(), 1);
+  CHECK(edge.run(request("INVITE", "sip:bob@example.com", "alice", "bob",
+                         "Proxy-Authorization: " + invite_answer + "\r\n")) == "continue");
+  CHECK(edge.last.asserted_identity == "<sip:alice@example.com>");
+}
+
+TEST_CASE("auth: replays, stale and foreign nonces", "[auth]") {
+  Edge edge(auth_config());
+  Client alice;
+  edge.run(register_request("alice"));
+  const std::string nonce = edge.nonce();
+  const std::string first =
+      register_request("alice", alice.answer("REGISTER", "sip:example.com", nonce, 1));
+  CHECK(edge.run(first) == "continue");
+  // The same request again (a captured REGISTER replayed): a fresh challenge, marked stale.
+  CHECK(edge.run(first) == "respond 401 replay");
+  CHECK(edge.challenge().find("stale=true") != std::string::npos);
+  // The honest client counts up.
+  CHECK(edge.run(register_request(
+            "alice", alice.answer("REGISTER", "sip:example.com", nonce, 2))) == "continue");
+  CHECK(edge.run(register_request("alice", alice.answer("REGISTER", "sip:example.com", nonce,
+                                                        2))) == "respond 401 replay");
+
+  // The nonce was issued to 192.0.2.1: from elsewhere it is not accepted, even with the right
+  // password (the client gets a nonce of its own).
+  CHECK(edge.run(register_request("alice", alice.answer("REGISTER", "sip:example.com", nonce, 3)),
+                 "192.0.2.99") == "respond 401 stale_nonce");
+  // Nor by another worker (which does not hold its counts).
+  Edge other_worker(auth_config(), 1);
+  other_worker.now = edge.now;
+  CHECK(other_worker.run(
+            register_request("alice", alice.answer("REGISTER", "sip:example.com", nonce, 3))) ==
+        "respond 401 stale_nonce");
+  // An altered nonce does not open.
+  std::string forged = nonce;
+  forged[0] = forged[0] == 'f' ? 'e' : 'f';
+  CHECK(edge.run(register_request("alice", alice.answer("REGISTER", "sip:example.com", forged,
+                                                        1))) == "respond 401 stale_nonce");
+  // Expired after the nonce lifetime (300 s): stale=true, and the new nonce works.
+  edge.now += 301s;
+  CHECK(edge.run(register_request("alice", alice.answer("REGISTER", "sip:example.com", nonce,
+                                                        4))) == "respond 401 stale_nonce");
+  CHECK(edge.challenge().find("stale=true") != std::string::npos);
+  CHECK(edge.run(register_request(
+            "alice", alice.answer("REGISTER", "sip:example.com", edge.nonce(), 1))) == "continue");
+}
+
+TEST_CASE("auth: nonces the bounded table forgot cannot be replayed", "[auth]") {
+  policy::PolicyConfig config = auth_config();
+  config.auth.max_nonces = 64;
+  Edge edge(config);
+  Client alice;
+  edge.run(register_request("alice"));
+  const std::string early =
+      register_request("alice", alice.answer("REGISTER", "sip:example.com", edge.nonce(), 1));
+  CHECK(edge.run(early) == "continue");
+  // Many clients later (a new nonce each second), the early nonce has been evicted.
+  for (int i = 0; i < 200; ++i) {
+    edge.now += 1s;
+    edge.run(register_request("alice"));
+    REQUIRE(edge.run(register_request("alice", alice.answer("REGISTER", "sip:example.com",
+                                                            edge.nonce(), 1))) == "continue");
+  }
+  CHECK(edge.run(early) == "respond 401 replay");
+}
+
+TEST_CASE("auth: unknown users and wrong passwords look alike, and failures end in a ban",
+          "[auth]") {
+  Edge edge(auth_config());
+  Client wrong;
+  wrong.password = "guess";
+  Client unknown;
+  unknown.user = "mallory";
+  edge.run(register_request("alice"));
+  const std::string nonce = edge.nonce();
+  CHECK(edge.run(register_request("alice", wrong.answer("REGISTER", "sip:example.com", nonce,
+                                                        1))) == "respond 401 failed");
+  auto masked = [&edge] {
+    std::string c = edge.challenge();
+    const std::string n = edge.nonce();
+    std::string out;
+    std::size_t from = 0;
+    for (auto at = c.find(n); at != std::string::npos; from = at + n.size(), at = c.find(n, from))
+      out.append(c, from, at - from).append("N");
+    return out.append(c, from);
+  };
+  const std::string for_wrong_password = masked();
+  CHECK(edge.run(register_request("mallory", unknown.answer("REGISTER", "sip:example.com", nonce,
+                                                            1))) == "respond 401 failed");
+  CHECK(masked() == for_wrong_password);
+  edge.run(register_request("alice"));
+  CHECK(masked() == for_wrong_password);  // the same as a first challenge
+  // ban_after_failures = 5: the fifth failure is dropped and bans the source.
+  CHECK(edge.run(register_request("alice", wrong.answer("REGISTER", "sip:example.com", nonce,
+                                                        2))) == "respond 401 failed");
+  CHECK(edge.run(register_request("alice", wrong.answer("REGISTER", "sip:example.com", nonce,
+                                                        3))) == "respond 401 failed");
+  CHECK(edge.run(register_request(
+            "alice", wrong.answer("REGISTER", "sip:example.com", nonce, 4))) == "drop failed");
+  CHECK(edge.run(register_request("alice")) == "banned");
+  // Another source is not affected.
+  CHECK(edge.run(register_request("alice"), "192.0.2.2") == "respond 401 challenge");
+}
+
+TEST_CASE("auth: a user binds only its own address-of-record and sends only as itself", "[auth]") {
+  Edge edge(auth_config());
+  Client alice;
+  edge.run(register_request("alice"));
+  std::string nonce = edge.nonce();
+  // Registration hijacking: alice's credentials, bob's address-of-record.
+  CHECK(edge.run(request("REGISTER", "sip:example.com", "alice", "bob",
+                         "Authorization: " + alice.answer("REGISTER", "sip:example.com", nonce, 1) +
+                             "\r\n")) == "respond 403 aor_not_own");
+  CHECK(edge.run(request(
+            "INVITE", "sip:carol@example.com", "bob", "carol",
+            "Proxy-Authorization: " + alice.answer("INVITE", "sip:carol@example.com", nonce, 2) +
+                "\r\n")) == "respond 403 aor_not_own");
+  // The digest uri must be the Request-URI (a response computed for another request).
+  CHECK(edge.run(request(
+            "INVITE", "sip:carol@example.com", "alice", "carol",
+            "Proxy-Authorization: " + alice.answer("INVITE", "sip:dave@example.com", nonce, 3) +
+                "\r\n")) == "respond 400 malformed");
+  // Credentials for another realm are not ours: a challenge.
+  Client elsewhere;
+  elsewhere.realm = "core.example.net";
+  CHECK(edge.run(register_request("alice", elsewhere.answer("REGISTER", "sip:example.com", nonce,
+                                                            1))) == "respond 401 challenge");
+}
+
+TEST_CASE("auth: what is not challenged", "[auth]") {
+  policy::PolicyConfig config = auth_config();
+  config.auth.algorithms = {DigestAlgorithm::Sha256};
+  Edge edge(config);
+  // ACK and CANCEL cannot be; in-dialog requests are the relay's dialog protection's; an OPTIONS
+  // to the edge itself is a keep-alive; trusted peers pass.
+  CHECK(edge.run(request("ACK", "sip:bob@example.com", "alice", "bob")) == "continue");
+  CHECK(edge.run(request("CANCEL", "sip:bob@example.com", "alice", "bob")) == "continue");
+  CHECK(edge.run(request("BYE", "sip:bob@example.com", "alice", "bob", {}, "x1")) == "continue");
+  CHECK(edge.run(request("OPTIONS", "sip:example.com", "alice", "alice")) == "continue");
+  CHECK(edge.run(request("OPTIONS", "sip:bob@example.com", "alice", "bob")) ==
+        "respond 407 challenge");
+  CHECK(edge.run(request("INVITE", "sip:bob@example.com", "alice", "bob"), "10.1.2.3") ==
+        "continue");
+  // Only SHA-256 is offered: an MD5 answer is not accepted.
+  edge.run(register_request("alice"));
+  CHECK(edge.challenge().find("MD5") == std::string::npos);
+  Client md5;
+  md5.algorithm = DigestAlgorithm::Md5;
+  CHECK(edge.run(register_request("alice", md5.answer("REGISTER", "sip:example.com", edge.nonce(),
+                                                      1))) == "respond 401 challenge");
+}
