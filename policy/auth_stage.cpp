@@ -114,21 +114,29 @@ Decision AuthStage::challenge(const sip::Message& request, Context& context, boo
                      : Decision::respond(407, "Proxy Authentication Required", reason, out.view());
 }
 
+bool AuthStage::count_failure(Context& context) noexcept {
+  if (settings_.ban_after_failures == 0) return false;
+  bool fresh = false;
+  Failures& f = failures_.get(context.source, context.now, fresh);
+  if (++f.count < settings_.ban_after_failures) return false;
+  f.count = 0;
+  context.bans.ban(context.source, context.now);
+  return true;
+}
+
 Decision AuthStage::fail(const sip::Message& request, Context& context) noexcept {
-  if (settings_.ban_after_failures != 0) {
-    bool fresh = false;
-    Failures& f = failures_.get(context.source, context.now, fresh);
-    if (++f.count >= settings_.ban_after_failures) {
-      f.count = 0;
-      context.bans.ban(context.source, context.now);
-      return Decision::drop(kFailed);
-    }
-  }
+  if (count_failure(context)) return Decision::drop(kFailed);
   return challenge(request, context, false, kFailed);
 }
 
+void AuthStage::core_refused(Context& context) noexcept {
+  if (settings_.mode != AuthSettings::Mode::Core) return;
+  core_refusals_.inc();
+  (void)count_failure(context);
+}
+
 Decision AuthStage::decide(const sip::Message& request, Context& context) noexcept {
-  if (context.trusted) return Decision::next();
+  if (context.trusted || settings_.mode == AuthSettings::Mode::Core) return Decision::next();
   const sip::Method method = request.method();
   // ACK and CANCEL cannot be challenged (RFC 3261 22.1); requests inside a dialog are guarded by
   // the relay's dialog protection; an OPTIONS to the edge itself is a keep-alive.

@@ -29,6 +29,10 @@
 namespace sbc::policy {
 
 struct AuthSettings {
+  // edge: the SBC challenges and checks (below). core: the core does, the SBC only counts the
+  // core's refusals of a source's credentials (Chain::core_refused) towards its ban.
+  enum class Mode : std::uint8_t { Edge, Core };
+  Mode mode = Mode::Edge;
   std::string realm = "sbc";
   // The host of the asserted identity (sip:user@domain); the realm when empty.
   std::string identity_domain;
@@ -57,7 +61,9 @@ class AuthStage final : public Stage {
   std::span<const std::string_view> reasons() const noexcept override;
   Decision decide(const sip::Message& request, Context& context) noexcept override;
 
+  void core_refused(Context& context) noexcept override;
   const metrics::Counter& successes() const noexcept { return successes_; }
+  const metrics::Counter& core_refusals() const noexcept { return core_refusals_; }
 
  private:
   struct NonceUse {
@@ -70,6 +76,8 @@ class AuthStage final : public Stage {
   Decision challenge(const sip::Message& request, Context& context, bool stale,
                      Reason reason) noexcept;
   Decision fail(const sip::Message& request, Context& context) noexcept;
+  // Counts a failure of the source; true when that bans it.
+  bool count_failure(Context& context) noexcept;
   std::uint64_t seconds(TimePoint now) const noexcept;
   std::array<std::uint8_t, 17> binding(const Context& context) const noexcept;
 
@@ -82,6 +90,7 @@ class AuthStage final : public Stage {
   std::uint32_t serial_ = 0;  // the newest issue time the nonce table evicted
   SourceTable<Failures> failures_;
   metrics::Counter successes_;
+  metrics::Counter core_refusals_;
   std::array<char, 64> stand_in_ha1_{};
   std::array<char, 1024> challenge_{};
   std::array<char, 256> identity_{};

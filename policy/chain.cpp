@@ -36,6 +36,16 @@ Chain::Outcome Chain::decide(const sip::Message& request) noexcept {
   return {Decision::next(), nullptr, context.asserted_identity, context.consumed_credentials};
 }
 
+void Chain::core_refused(std::string_view remote_ip, TimePoint now) noexcept {
+  const auto address = parse_address(remote_ip);
+  if (!address) return;
+  const SourceKey source = source_key(*address, settings_.ipv6_prefix);
+  transport::FlowInfo flow;
+  flow.remote_ip = remote_ip;
+  Context context{flow, source, *address, now, bans_, false, {}, {}};
+  for (const auto& stage : stages_) stage->core_refused(context);
+}
+
 void Chain::maintain(TimePoint now) {
   bans_active_.store(bans_.active(now), std::memory_order_relaxed);
 }

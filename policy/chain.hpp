@@ -34,6 +34,9 @@ class Chain {
   };
   // After admit() for the same message.
   Outcome decide(const sip::Message& request) noexcept;
+  // From the relay: the core refused a request from `remote_ip` for its credentials (a 401/407
+  // to a request that carried some, or a 403). Stages that count failures per source do.
+  void core_refused(std::string_view remote_ip, TimePoint now) noexcept;
   // Periodic upkeep on the worker's thread (the active-ban gauge).
   void maintain(TimePoint now);
 

@@ -33,6 +33,8 @@ class Stage {
   // The labels of the reasons this stage decides for; Decision::reason indexes it.
   virtual std::span<const std::string_view> reasons() const noexcept = 0;
   virtual Decision decide(const sip::Message& request, Context& context) noexcept = 0;
+  // The core refused a request of this source for its credentials (see Chain::core_refused).
+  virtual void core_refused(Context& context) noexcept { (void)context; }
 };
 
 }  // namespace sbc::policy

@@ -127,10 +127,20 @@ void parse_auth(std::string_view source, const YAML::Node& p, policy::PolicyConf
       std::find(config.chain.begin(), config.chain.end(), "auth") != config.chain.end();
   const YAML::Node a = p["auth"];
   if (a) {
-    reject_unknown_keys(
-        source, a, "policy.auth",
-        {"realm", "identity_domain", "credentials_file", "algorithms", "nonce_lifetime_seconds",
-         "nonce_key", "bind_from", "ban_after_failures", "max_nonces", "max_sources"});
+    reject_unknown_keys(source, a, "policy.auth",
+                        {"mode", "realm", "identity_domain", "credentials_file", "algorithms",
+                         "nonce_lifetime_seconds", "nonce_key", "bind_from", "ban_after_failures",
+                         "max_nonces", "max_sources"});
+    if (const YAML::Node mode = a["mode"]) {
+      const std::string m = mode.as<std::string>();
+      if (m == "edge") {
+        auth.mode = policy::AuthSettings::Mode::Edge;
+      } else if (m == "core") {
+        auth.mode = policy::AuthSettings::Mode::Core;
+      } else {
+        fail(source, mode, "policy.auth.mode", "must be edge or core");
+      }
+    }
     if (a["realm"]) auth.realm = a["realm"].as<std::string>();
     for (char c : auth.realm)
       if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
@@ -171,7 +181,7 @@ void parse_auth(std::string_view source, const YAML::Node& p, policy::PolicyConf
     read_uint<std::size_t>(source, a, "policy.auth", "max_sources", auth.max_sources, 64, 1u << 24);
   }
   if (!auth.nonce_key_configured) auth.nonce_key = tls::NonceMint::random_key();
-  if (!in_chain) return;
+  if (!in_chain || auth.mode == policy::AuthSettings::Mode::Core) return;
   if (auth.credentials_file.empty())
     fail(source, a ? a : p, "policy.auth.credentials_file",
          "is required when policy.chain has the auth stage");

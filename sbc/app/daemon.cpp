@@ -172,17 +172,25 @@ void add_policy_families(std::vector<metrics::Family>& families,
   families.push_back(std::move(decisions));
   // Digest authentication at the edge: challenges and failures are decisions of the auth stage
   // (above); successes let the request on, so the stage counts them itself.
-  double auth_successes = 0;
+  double auth_successes = 0, core_refusals = 0;
   for (const auto& c : chains) {
     if (!c) continue;
-    for (const auto& stage : c->stages())
-      if (const auto* auth = dynamic_cast<const policy::AuthStage*>(stage.get()))
+    for (const auto& stage : c->stages()) {
+      if (const auto* auth = dynamic_cast<const policy::AuthStage*>(stage.get())) {
         auth_successes += static_cast<double>(auth->successes().value());
+        core_refusals += static_cast<double>(auth->core_refusals().value());
+      }
+    }
   }
   families.push_back({"sbc_auth_successes_total",
                       "Requests whose Digest credentials the edge accepted.",
                       Type::Counter,
                       {{{}, auth_successes}}});
+  families.push_back({"sbc_auth_core_refusals_total",
+                      "With policy.auth.mode core: the core's refusals of a client's credentials "
+                      "(401/407 to a request that had some, or 403), counted towards bans.",
+                      Type::Counter,
+                      {{{}, core_refusals}}});
   families.push_back({"sbc_policy_banned_dropped_total",
                       "Messages from banned sources, dropped before parsing.",
                       Type::Counter,
@@ -326,9 +334,16 @@ int run_daemon(const Config& config, std::ostream& out) {
   const auto& chain_names = config.policy.chain;
   if (config.policy.enabled &&
       std::find(chain_names.begin(), chain_names.end(), "auth") != chain_names.end()) {
-    log("info", "digest authentication at the edge: realm " + config.policy.auth.realm + ", " +
-                    std::to_string(config.policy.auth.credentials->users()) + " users");
-    if (!config.policy.auth.nonce_key_configured)
+    if (config.policy.auth.mode == policy::AuthSettings::Mode::Core) {
+      log("info",
+          "authentication left to the core: its refusals of a source's credentials count "
+          "towards a ban");
+    } else {
+      log("info", "digest authentication at the edge: realm " + config.policy.auth.realm + ", " +
+                      std::to_string(config.policy.auth.credentials->users()) + " users");
+    }
+    if (config.policy.auth.mode == policy::AuthSettings::Mode::Edge &&
+        !config.policy.auth.nonce_key_configured)
       log("warn",
           "no policy.auth.nonce_key configured: nonces are signed with a random key made at "
           "start; clients re-authenticate after a restart, and replicas cannot share nonces.");
@@ -449,6 +464,11 @@ int run_daemon(const Config& config, std::ostream& out) {
                       settings.inside_ip + "]:" + std::to_string(settings.inside_port));
       relays.push_back(std::make_unique<proxy::Relay>(std::move(settings), *workers[w]));
       workers[w]->set_router(relays.back().get());
+      if (policy::Chain* chain = chains[w].get()) {
+        relays.back()->set_refusal_listener([chain](std::string_view remote_ip) {
+          chain->core_refused(remote_ip, std::chrono::steady_clock::now());
+        });
+      }
     }
     for (const proxy::CoreTarget& core : config.core.targets)
       log("info",

@@ -174,6 +174,7 @@ struct Transaction {
   std::string asserted_identity;
   std::uint32_t consumed_offset = 0;
   std::uint32_t consumed_size = 0;
+  bool had_credentials = false;  // Authorization or Proxy-Authorization as it arrived
   std::string last_response;
   milliseconds response_interval{0};
   TimePoint response_retransmit_at = kNever;  // timer G
@@ -294,6 +295,7 @@ class Relay::Impl {
   }
 
   RelayStats stats;
+  std::function<void(std::string_view)> refusal_listener_;
   const RelaySettings& settings() const noexcept { return settings_; }
   const CoreSet& cores() const noexcept { return cores_; }
   std::size_t active() const noexcept { return slots_.size() - free_.size(); }
@@ -797,6 +799,11 @@ class Relay::Impl {
       return;
     }
     if (!forward_response(t, m)) return;
+    // The core refused the client's credentials (a challenge to a request that had some), or
+    // refused it outright: the policies count that against the source.
+    if (t.direction == Direction::ToCore && refusal_listener_ &&
+        ((t.had_credentials && (status == 401 || status == 407)) || status == 403))
+      refusal_listener_(t.source.ip_view());
     if (status < 200) {
       t.provisional_seen = true;
       if (t.invite()) {
@@ -1413,6 +1420,8 @@ class Relay::Impl {
     t.original.assign(m.bytes());
     t.asserted_identity.clear();
     t.consumed_offset = t.consumed_size = 0;
+    t.had_credentials =
+        m.count(HeaderId::Authorization) + m.count(HeaderId::ProxyAuthorization) != 0;
     t.last_response.clear();
     t.request.clear();
     t.cancel.clear();
@@ -1479,6 +1488,10 @@ Relay::Relay(RelaySettings settings, transport::Wire& wire,
              std::function<Clock::time_point()> clock)
     : impl_(std::make_unique<Impl>(std::move(settings), wire, std::move(clock))) {}
 Relay::~Relay() = default;
+
+void Relay::set_refusal_listener(std::function<void(std::string_view remote_ip)> listener) {
+  impl_->refusal_listener_ = std::move(listener);
+}
 
 void Relay::request_from_outside(const sip::Message& request,
                                  const transport::FlowInfo& flow) noexcept {

@@ -79,6 +79,10 @@ class Relay final : public transport::Router {
                             std::uint16_t source_port) noexcept override;
   void tick() noexcept override;
 
+  // Called (on the worker's thread) with the client's address when the core refuses a request
+  // for its credentials: a 401/407 to a request that carried some, or a 403.
+  void set_refusal_listener(std::function<void(std::string_view remote_ip)> listener);
+
   const RelayStats& stats() const noexcept;
   std::size_t active_transactions() const noexcept;
   const RelaySettings& settings() const noexcept;

@@ -18,6 +18,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     handler.set_policy(c.get());
     return c;
   }();
+  // Digest authentication at the edge alone (no bans, so every input reaches it).
+  static transport::EdgeHandler auth_handler({});
+  static const std::unique_ptr<policy::Chain> auth_chain = [] {
+    policy::PolicyConfig config;
+    config.chain = {"auth"};
+    config.auth.ban_after_failures = 0;
+    config.auth.credentials =
+        std::make_shared<const policy::Credentials>(policy::Credentials::parse(
+            policy::Credentials::line("alice", "sbc", tls::DigestAlgorithm::Md5, "pw"), "sbc"));
+    auto c = policy::make_chain(config);
+    auth_handler.set_policy(c.get());
+    return c;
+  }();
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   transport::FlowInfo flow;
   flow.remote_ip = "198.51.100.7";
@@ -30,6 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();  // every answer is a complete status line ... empty line
   };
   check_reply(handler.handle(input, sip::Framing::Datagram, flow));
+  check_reply(auth_handler.handle(input, sip::Framing::Datagram, flow));
 
   // Frame the input as a stream, as a connection would, unit by unit.
   const transport::StreamFramer framer(4096);

@@ -8,6 +8,8 @@
 #   --force);
 # - svcrack guessing alice's password (the right one is in its list) is banned before it gets
 #   there, while alice keeps registering and calling from another address.
+# - with auth mode "core" (a second Kamailio that authenticates itself), the SBC counts the core's
+#   refusals of a source's credentials and bans it.
 # The scanner stage is left out of the chain and the REGISTER rate limit is generous:
 # authentication and its bans must hold on their own.
 # usage: auth_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
@@ -22,27 +24,32 @@ enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 base=$(free_port_base 30000 1500)
 sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2)) scan_port=$((base + 3))
 md5_port=$((base + 4)) md5_metrics=$((base + 5)) sipsak_contact=$((base + 6))
+core_auth_port=$((base + 7)) coremode_port=$((base + 8)) coremode_metrics=$((base + 9))
 modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
 sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core.cfg
 kamailio -DD -E -f core.cfg >core.log 2>&1 &
 pids+=($!)
+sed -e "s/@PORT@/$core_auth_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core-auth.cfg
+kamailio -DD -E -A CORE_AUTH -f core-auth.cfg >core-auth.log 2>&1 &
+pids+=($!)
 
 "$sbc" ha1 alice example.com <<<"alice-secret" >users.txt
 "$sbc" ha1 bob example.com <<<"bob-secret" >>users.txt
-start_sbc() {  # start_sbc NAME SIP_PORT METRICS_PORT ALGORITHMS
+start_sbc() {  # start_sbc NAME SIP_PORT METRICS_PORT ALGORITHMS [CORE_PORT MODE]
   cat >"$1.yaml" <<YAML
 workers: 2
 listeners:
   - {transport: udp, address: 127.0.0.1, port: $2}
   - {transport: tcp, address: 127.0.0.1, port: $2}
-core: {targets: [{uri: "sip:127.0.0.1:$core_port"}]}
+core: {targets: [{uri: "sip:127.0.0.1:${5:-$core_port}"}]}
 metrics: {port: $3}
 policy:
   chain: [acl, rate_limit, sips, methods, auth]
   # Generous: the auth stage's own ban (after 10 failures), not the flood limit, must stop the
   # guessing (with neither, svcrack does find the password: checked when this test was written).
   rate_limit: {register: {rate: 100, burst: 100}}
-  auth: {realm: example.com, credentials_file: $work/users.txt, algorithms: $4}
+  auth: {mode: ${6:-edge}, realm: example.com, credentials_file: $work/users.txt, algorithms: $4,
+         ban_after_failures: ${7:-10}}
 YAML
   "$sbc" run --config "$1.yaml" >"$1.log" 2>&1 &
   pids+=($!)
@@ -50,6 +57,7 @@ YAML
 }
 start_sbc sbc "$sbc_port" "$metrics_port" "[SHA-256, MD5]"
 start_sbc md5 "$md5_port" "$md5_metrics" "[MD5]"
+start_sbc coremode "$coremode_port" "$coremode_metrics" "[MD5]" "$core_auth_port" core 3
 for _ in $(seq 50); do grep -q "core got OPTIONS" core.log && break; sleep 0.1; done
 
 ua() { "$ua" "$1" 127.0.0.1 "$sbc_port" "${@:2}"; }
@@ -126,8 +134,24 @@ curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
 successes=$(awk '/^sbc_auth_successes_total /{print $2}' metrics.txt)
 check "successes are counted (${successes:-0})" test "${successes:-0}" -ge 3
 
+# --- auth mode core: the core challenges, the SBC counts its refusals
+SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$coremode_port" alice register >core-ok.out 2>&1 || true
+check "in core mode the core's own challenge is answered through the SBC" \
+  bash -c 'grep -qx "AUTH MD5 REGISTER" core-ok.out && grep -qx "REGISTER 200" core-ok.out'
+for i in 1 2; do
+  SIP_UA_LOCAL_ADDRESS=127.0.0.3 SIP_UA_PASSWORD=guess "$ua" udp 127.0.0.1 "$coremode_port" alice \
+    register >"core-wrong$i.out" 2>&1 || true
+done
+SIP_UA_LOCAL_ADDRESS=127.0.0.3 SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$coremode_port" \
+  alice register >core-banned.out 2>&1 || true
+refusals=$(curl -fsS "http://127.0.0.1:$coremode_metrics/metrics" | awk '/^sbc_auth_core_refusals_total /{print $2}')
+check "the core's refusals of wrong passwords are counted (${refusals:-0})" test "${refusals:-0}" -ge 3
+check "and ban the guessing source: it gets no answer any more" grep -qx "REGISTER timeout" core-banned.out
+SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$coremode_port" alice register >core-ok2.out 2>&1 || true
+check "while another source still registers" grep -qx "REGISTER 200" core-ok2.out
+
 if [ "$failures" -ne 0 ]; then
-  for f in sbc.log md5.log alice.out bob.out wrong.shape unknown.shape hijack.out svwar.out svcrack.out; do
+  for f in sbc.log md5.log coremode.log core-ok.out core-wrong1.out core-banned.out alice.out bob.out wrong.shape unknown.shape hijack.out svwar.out svcrack.out; do
     echo "--- $f"; tail -n 30 "$f"
   done
   for f in sipsak-*.out; do echo "--- $f"; tail -n 12 "$f"; done

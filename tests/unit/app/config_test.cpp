@@ -275,6 +275,12 @@ TEST_CASE("the policy.auth section is read and checked, credentials loaded", "[c
   CHECK(error_of("policy: {chain: [auth], auth: {credentials_file: /nonexistent/users}}\n") ==
         "test.yaml:1: policy.auth.credentials_file: cannot read the credentials file "
         "/nonexistent/users");
+  // Core mode needs no credentials: the core checks them.
+  CHECK(
+      parse_config("policy: {chain: [auth], auth: {mode: core}}\n", "test.yaml").policy.auth.mode ==
+      sbc::policy::AuthSettings::Mode::Core);
+  CHECK(error_of("policy: {auth: {mode: cloud}}\n") ==
+        "test.yaml:1: policy.auth.mode: must be edge or core");
   CHECK(error_of("policy: {auth: {algorithms: [SHA-1]}}\n") ==
         "test.yaml:1: policy.auth.algorithms: \"SHA-1\" is not a Digest algorithm (SHA-256, MD5)");
   CHECK(error_of("policy: {auth: {algorithms: []}}\n") ==

@@ -359,3 +359,25 @@ TEST_CASE("auth: what is not challenged", "[auth]") {
   CHECK(edge.run(register_request("alice", md5.answer("REGISTER", "sip:example.com", edge.nonce(),
                                                       1))) == "respond 401 challenge");
 }
+
+TEST_CASE("auth: core mode challenges nothing and bans on the core's refusals", "[auth]") {
+  policy::PolicyConfig config = auth_config();
+  config.auth.mode = policy::AuthSettings::Mode::Core;
+  config.auth.credentials.reset();
+  config.auth.ban_after_failures = 3;
+  Edge edge(config);
+  CHECK(edge.run(register_request("alice")) == "continue");
+  CHECK(edge.last.asserted_identity.empty());
+  // The relay reports the core's refusals of this source's credentials; the third bans it.
+  edge.chain->core_refused("192.0.2.1", edge.now);
+  edge.chain->core_refused("192.0.2.1", edge.now);
+  CHECK(edge.run(register_request("alice")) == "continue");
+  edge.chain->core_refused("192.0.2.1", edge.now);
+  CHECK(edge.run(register_request("alice")) == "banned");
+  CHECK(edge.run(register_request("alice"), "192.0.2.2") == "continue");
+  edge.chain->core_refused("not an address", edge.now);  // ignored
+  // In edge mode the stage checks credentials itself: the core's refusals are not counted twice.
+  Edge edge_mode(auth_config());
+  for (int i = 0; i < 20; ++i) edge_mode.chain->core_refused("192.0.2.1", edge_mode.now);
+  CHECK(edge_mode.run(register_request("alice")) == "respond 401 challenge");
+}

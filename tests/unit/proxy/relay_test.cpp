@@ -1001,3 +1001,34 @@ TEST_CASE("relay: the ACK of the edge's own transaction-less answer (a challenge
   CHECK(h.relay->stats().stateless_acks_absorbed.value() == 1);
   CHECK(h.relay->stats().dialog_refused.value() == 1);
 }
+
+TEST_CASE("relay: the core's refusals of credentials are reported with the client's address",
+          "[relay][auth]") {
+  Harness h;
+  std::vector<std::string> reported;
+  h.relay->set_refusal_listener([&reported](std::string_view ip) { reported.emplace_back(ip); });
+  auto answer_with = [&h](const std::string& request, int status, std::string_view branch) {
+    std::string r = request;
+    r.replace(r.find("z9hG4bKreg1"), 11, branch);
+    h.from_outside(r, alice_flow());
+    auto sent = h.wire.take();
+    REQUIRE_FALSE(sent.empty());
+    h.from_core(core_answer(h.parse(sent[0]), status, "No"));
+    (void)h.wire.take();
+  };
+  const std::string plain = alice_register();
+  std::string with_credentials = plain;
+  with_credentials.insert(
+      with_credentials.find("Expires:"),
+      "Authorization: Digest username=\"alice\", realm=\"core\", nonce=\"n\", "
+      "uri=\"sip:example.com\", response=\"00112233445566778899aabbccddeeff\"\r\n");
+  answer_with(plain, 401, "z9hG4bKreg2");  // a first challenge: nothing wrong yet
+  CHECK(reported.empty());
+  answer_with(with_credentials, 401, "z9hG4bKreg3");  // the credentials did not do
+  REQUIRE(reported.size() == 1);
+  CHECK(reported[0] == "203.0.113.5");
+  answer_with(plain, 403, "z9hG4bKreg4");
+  CHECK(reported.size() == 2);
+  answer_with(with_credentials, 200, "z9hG4bKreg5");
+  CHECK(reported.size() == 2);
+}
