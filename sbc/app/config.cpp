@@ -505,9 +505,10 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
 
   if (const YAML::Node relay = root["relay"]) {
-    reject_unknown_keys(source, relay, "relay",
-                        {"topology_hiding", "dialog_protection", "untrusted_headers",
-                         "max_transactions", "timers", "token_keys", "token_key_file"});
+    reject_unknown_keys(
+        source, relay, "relay",
+        {"topology_hiding", "dialog_protection", "untrusted_headers", "max_transactions",
+         "max_forwards", "timers", "token_keys", "token_key_file"});
     proxy::RelaySettings& r = config.relay;
     read_bool(source, relay, "relay", "dialog_protection", r.dialog_protection);
     read_bool(source, relay, "relay", "topology_hiding", r.topology_hiding);
@@ -523,6 +524,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
         r.untrusted_headers.push_back(name);
       }
     }
+    read_uint<unsigned>(source, relay, "relay", "max_forwards", r.max_forwards, 1, 255);
     read_uint<std::uint32_t>(source, relay, "relay", "max_transactions", r.max_transactions, 16,
                              1u << 22);
     // Keys sealing the tokens in our URIs: "ID:32 hex digits", the first seals, all open.

@@ -378,7 +378,7 @@ class Relay::Impl {
     bool ok = our_via.ok() && client_via > 0;
     ok = ok && editor.replace(via.text, {client_via_buffer_.data(), client_via});
     ok = ok && editor.prepend_via(our_via.view());
-    ok = ok && editor.decrement_max_forwards();
+    ok = ok && editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     ok = ok && rewrite_routes(m, editor, own);
     ok = ok && restore_request_uri(m, editor);
     for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
@@ -602,7 +602,7 @@ class Relay::Impl {
       ok = ok && n > 0 && editor.replace(m.top_via().text, {client_via_buffer_.data(), n});
     }
     ok = ok && editor.prepend_via(our_via.view());
-    ok = ok && editor.decrement_max_forwards();
+    ok = ok && editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     ok = ok && rewrite_routes(m, editor, own);
     Text record(record_buffer_);
     const Ip participant = ip_bytes(address->remote_ip);
@@ -686,7 +686,8 @@ class Relay::Impl {
     sip::MessageEditor editor(m);
     const std::string_view branch = stateless_branch(m.top_via().branch);
     Text our_via(via_buffer_);
-    bool ok = rewrite_routes(m, editor, own) && editor.decrement_max_forwards();
+    bool ok = rewrite_routes(m, editor, own) &&
+              editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     if (flow != nullptr) ok = ok && restore_request_uri(m, editor);
     if (flow != nullptr) {
       const std::optional<std::size_t> named = named_core(m, own);

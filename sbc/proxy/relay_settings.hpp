@@ -63,6 +63,9 @@ struct RelaySettings {
   std::vector<std::string> untrusted_headers{"P-Asserted-Identity", "P-Preferred-Identity"};
   // Bound of the transaction table (attacker-controlled keys): 503 above it.
   std::uint32_t max_transactions = 32768;
+  // Max-Forwards of relayed requests is clamped to this before the decrement (an attacker's 255
+  // would let a loop or spiral run longer).
+  unsigned max_forwards = 70;
   sip::Limits limits;  // for messages from the inside
   // Seeds the transaction generations that our branches carry; 0: random at start, so that
   // branches differ between runs. Tests and fuzzing set one to be reproducible.

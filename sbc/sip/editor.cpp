@@ -78,16 +78,18 @@ bool MessageEditor::rewrite_contact_uri(std::string_view uri) noexcept {
   return add(offset_of(old.data()), offset_of(old.data() + old.size()), "<", uri, ">");
 }
 
-bool MessageEditor::decrement_max_forwards() noexcept {
+bool MessageEditor::decrement_max_forwards(int ceiling) noexcept {
   const HeaderField* mf = message_.find(HeaderId::MaxForwards);
-  if (mf == nullptr) return message_.is_request() && add_header("Max-Forwards", "70");
-  const int hops = message_.max_forwards();
+  if (mf == nullptr && !message_.is_request()) return false;
+  const int hops =
+      mf == nullptr ? std::min(70, ceiling) + 1 : std::min(message_.max_forwards(), ceiling);
   if (hops <= 0) return false;
   auto [ptr, ec] = std::to_chars(max_forwards_text_.data(),
                                  max_forwards_text_.data() + max_forwards_text_.size(), hops - 1);
   if (ec != std::errc{}) return false;
   const std::string_view text(max_forwards_text_.data(),
                               static_cast<std::size_t>(ptr - max_forwards_text_.data()));
+  if (mf == nullptr) return add_header("Max-Forwards", text);
   return add(offset_of(mf->value.data()), offset_of(mf->value.data() + mf->value.size()), text);
 }
 

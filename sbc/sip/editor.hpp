@@ -28,8 +28,10 @@ class MessageEditor {
   bool add_path(std::string_view value) noexcept;          // becomes the topmost Path
   bool set_request_uri(std::string_view uri) noexcept;
   bool rewrite_contact_uri(std::string_view uri) noexcept;  // the first Contact value's URI
-  // Decrements Max-Forwards; adds "Max-Forwards: 70" to a request that has none (RFC 3261 16.6).
-  bool decrement_max_forwards() noexcept;
+  // Decrements Max-Forwards, from at most `ceiling` (a clamp: a request that comes in with a
+  // huge value leaves with ceiling - 1); adds "Max-Forwards: 70" (or the ceiling, if lower) to a
+  // request that has none (RFC 3261 16.6).
+  bool decrement_max_forwards(int ceiling = 255) noexcept;
   bool add_header(std::string_view name, std::string_view value) noexcept;  // after the last header
   bool remove_headers(HeaderId id) noexcept;
   bool remove_headers(std::string_view name) noexcept;  // any header, by long/compact/other name

@@ -1032,3 +1032,13 @@ TEST_CASE("relay: the core's refusals of credentials are reported with the clien
   answer_with(with_credentials, 200, "z9hG4bKreg5");
   CHECK(reported.size() == 2);
 }
+
+TEST_CASE("relay: Max-Forwards leaves clamped to relay.max_forwards", "[relay]") {
+  Harness h(64, [](proxy::RelaySettings& s) { s.max_forwards = 20; });
+  std::string reg = alice_register();
+  reg.replace(reg.find("Max-Forwards: 70"), 16, "Max-Forwards: 200");
+  h.from_outside(reg, alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).max_forwards() == 19);
+}

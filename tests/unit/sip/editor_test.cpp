@@ -131,3 +131,26 @@ TEST_CASE("edits that cannot apply say so", "[editor]") {
   char small[16];
   CHECK(MessageEditor(*m).write(std::span<char>(small)) == 0);
 }
+
+TEST_CASE("Max-Forwards is decremented from at most the ceiling", "[editor]") {
+  auto m = std::make_unique<Message>();
+  auto forwarded = [&m](std::string_view mf, int ceiling) {
+    std::string bytes =
+        "OPTIONS sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n";
+    if (!mf.empty()) bytes += "Max-Forwards: " + std::string(mf) + "\r\n";
+    bytes +=
+        "From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: x\r\n"
+        "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    must_parse(*m, bytes);
+    MessageEditor e(*m);
+    std::string out;
+    if (!e.decrement_max_forwards(ceiling) || !e.write(out)) return std::string("refused");
+    const auto at = out.find("Max-Forwards: ");
+    return out.substr(at + 14, out.find("\r\n", at) - at - 14);
+  };
+  CHECK(forwarded("70", 70) == "69");
+  CHECK(forwarded("255", 70) == "69");  // clamped
+  CHECK(forwarded("10", 70) == "9");
+  CHECK(forwarded("1", 70) == "0");
+  CHECK(forwarded("0", 70) == "refused");  // 483 is the caller's answer
+}
