@@ -183,6 +183,11 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
     return Decision::respond(400, "Bad Authorization header (uri differs from the Request-URI)",
                              kMalformed);
 
+  // A nonce issued to this address came back, whatever the password: the source receives what
+  // we send (anti-amplification).
+  const auto issued = mint_.check(nonce, binding(context));
+  if (issued) context.return_route_proved = true;
+
   // The same work for an unknown user as for a known one.
   const std::size_t hex_size = tls::digest_hex_size(*algorithm);
   const auto known =
@@ -198,7 +203,6 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
 
   // The password is right; now whether the nonce is ours, fresh, and not used with this count.
   const std::uint64_t now = seconds(context.now);
-  const auto issued = mint_.check(nonce, binding(context));
   if (!issued || *issued > now + 5 ||
       now - *issued > static_cast<std::uint64_t>(settings_.nonce_lifetime.count()))
     return challenge(request, context, true, kStale);

@@ -3,7 +3,10 @@
 namespace sbc::policy {
 
 Chain::Chain(const ChainSettings& settings, std::vector<std::unique_ptr<Stage>> stages)
-    : settings_(settings), stages_(std::move(stages)), bans_(settings.bans) {
+    : settings_(settings),
+      stages_(std::move(stages)),
+      bans_(settings.bans),
+      amplification_(settings.amplification) {
   counters_.resize(stages_.size());
   for (std::size_t i = 0; i < stages_.size(); ++i)
     counters_[i] = std::vector<metrics::Counter>(stages_[i]->reasons().size());
@@ -26,9 +29,13 @@ bool Chain::admit(const transport::FlowInfo& flow, TimePoint now) noexcept {
 
 Chain::Outcome Chain::decide(const sip::Message& request) noexcept {
   if (flow_ == nullptr || !known_source_) return {};
-  Context context{*flow_, source_, address_, now_, bans_, false, {}, {}};
+  Context context{*flow_, source_, address_, now_, bans_, false, {}, {}, false};
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const Decision d = stages_[i]->decide(request, context);
+    if (context.return_route_proved) {
+      amplification_.verified(source_, now_);
+      context.return_route_proved = false;
+    }
     if (d.proceeds()) continue;
     if (d.reason < counters_[i].size()) counters_[i][d.reason].inc();
     return {d, stages_[i].get(), {}, {}};
@@ -42,8 +49,15 @@ void Chain::core_refused(std::string_view remote_ip, TimePoint now) noexcept {
   const SourceKey source = source_key(*address, settings_.ipv6_prefix);
   transport::FlowInfo flow;
   flow.remote_ip = remote_ip;
-  Context context{flow, source, *address, now, bans_, false, {}, {}};
+  Context context{flow, source, *address, now, bans_, false, {}, {}, false};
   for (const auto& stage : stages_) stage->core_refused(context);
+}
+
+bool Chain::may_answer(std::size_t request_bytes, std::size_t answer_bytes) noexcept {
+  if (flow_ == nullptr || !known_source_) return true;
+  if (amplification_.may_answer(source_, now_, request_bytes, answer_bytes)) return true;
+  amplification_refused_.inc();
+  return false;
 }
 
 void Chain::maintain(TimePoint now) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "metrics/counter.hpp"
+#include "policy/amplification_guard.hpp"
 #include "policy/stage.hpp"
 
 namespace sbc::policy {
@@ -17,6 +18,7 @@ namespace sbc::policy {
 struct ChainSettings {
   unsigned ipv6_prefix = 64;  // IPv6 sources are counted, limited and banned by this prefix
   BanSettings bans;
+  AmplificationSettings amplification;
 };
 
 class Chain {
@@ -34,6 +36,10 @@ class Chain {
   };
   // After admit() for the same message.
   Outcome decide(const sip::Message& request) noexcept;
+  // After admit() for the same message: whether the edge may send an answer of `answer_bytes`
+  // over UDP to a request of `request_bytes` (anti-amplification; see amplification_guard.hpp).
+  bool may_answer(std::size_t request_bytes, std::size_t answer_bytes) noexcept;
+  const metrics::Counter& amplification_refused() const noexcept { return amplification_refused_; }
   // From the relay: the core refused a request from `remote_ip` for its credentials (a 401/407
   // to a request that carried some, or a 403). Stages that count failures per source do.
   void core_refused(std::string_view remote_ip, TimePoint now) noexcept;
@@ -56,6 +62,8 @@ class Chain {
   std::vector<std::vector<metrics::Counter>> counters_;
   BanTable bans_;
   metrics::Counter banned_dropped_;
+  AmplificationGuard amplification_;
+  metrics::Counter amplification_refused_;
   std::atomic<std::size_t> bans_active_{0};
   // The source of the message between admit() and decide().
   const transport::FlowInfo* flow_ = nullptr;

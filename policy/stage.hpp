@@ -24,6 +24,8 @@ struct Context {
   // assert to the core, and the credentials header line it consumed.
   std::string_view asserted_identity;
   std::string_view consumed_credentials;
+  // Set by a stage that saw proof the source receives what we send (a nonce it was given).
+  bool return_route_proved = false;
 };
 
 class Stage {

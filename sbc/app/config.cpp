@@ -196,7 +196,7 @@ void parse_auth(std::string_view source, const YAML::Node& p, policy::PolicyConf
 void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyConfig& config) {
   reject_unknown_keys(source, p, "policy",
                       {"enabled", "chain", "ipv6_prefix", "bans", "acl", "scanner", "rate_limit",
-                       "sips", "methods", "auth"});
+                       "sips", "methods", "auth", "amplification"});
   read_bool(source, p, "policy", "enabled", config.enabled);
   if (const YAML::Node chain = p["chain"]) {
     config.chain = read_strings(source, chain, "policy.chain");
@@ -213,6 +213,23 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
     }
   }
   read_uint<unsigned>(source, p, "policy", "ipv6_prefix", config.settings.ipv6_prefix, 16, 128);
+  if (const YAML::Node amp = p["amplification"]) {
+    reject_unknown_keys(
+        source, amp, "policy.amplification",
+        {"enabled", "excess_bytes_per_second", "excess_burst_bytes", "max_sources"});
+    policy::AmplificationSettings& a = config.settings.amplification;
+    read_bool(source, amp, "policy.amplification", "enabled", a.enabled);
+    auto rate = static_cast<unsigned>(a.excess_bytes_per_second);
+    auto burst = static_cast<unsigned>(a.excess_burst_bytes);
+    read_uint<unsigned>(source, amp, "policy.amplification", "excess_bytes_per_second", rate, 0,
+                        1u << 24);
+    read_uint<unsigned>(source, amp, "policy.amplification", "excess_burst_bytes", burst, 0,
+                        1u << 24);
+    a.excess_bytes_per_second = rate;
+    a.excess_burst_bytes = burst;
+    read_uint<std::size_t>(source, amp, "policy.amplification", "max_sources", a.max_sources, 64,
+                           1u << 24);
+  }
   if (const YAML::Node bans = p["bans"]) {
     reject_unknown_keys(source, bans, "policy.bans",
                         {"base_seconds", "max_seconds", "max_entries"});

@@ -55,7 +55,8 @@ struct Totals {
   std::array<std::uint64_t, 2> tls_ok{};
   std::uint64_t tls_failed = 0, tls_timed_out = 0;
   std::uint64_t invalid_answered = 0, invalid_dropped = 0, options_answered = 0,
-                unrouted_answered = 0, acks_absorbed = 0, responses_dropped = 0;
+                unrouted_answered = 0, acks_absorbed = 0, responses_dropped = 0,
+                amplification_refused = 0;
   std::uint64_t total_received() const { return received[0] + received[1] + received[2]; }
 };
 
@@ -71,6 +72,7 @@ Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
     t.options_answered += s.options_answered.value();
     t.unrouted_answered += s.unrouted_answered.value();
     t.acks_absorbed += s.acks_absorbed.value();
+    t.amplification_refused += s.amplification_refused.value();
     t.responses_dropped += s.responses_dropped.value();
     for (std::size_t i = 0; i < 2; ++i) t.tls_ok[i] += s.tls_handshakes_ok[i].value();
     t.tls_failed += s.tls_handshakes_failed.value();
@@ -520,6 +522,11 @@ int run_daemon(const Config& config, std::ostream& out) {
                           metrics::Family::Type::Counter,
                           {{{{"action", "answered"}}, static_cast<double>(t.invalid_answered)},
                            {{{"action", "dropped"}}, static_cast<double>(t.invalid_dropped)}}});
+      families.push_back(counter(
+          "sbc_amplification_refused_total",
+          "UDP answers not sent: larger than their request, to a source that has not shown it "
+          "receives our answers, with its budget of extra bytes spent (policy.amplification).",
+          static_cast<double>(t.amplification_refused)));
       families.push_back(counter("sbc_options_answered_total",
                                  "OPTIONS addressed to the SBC itself, answered 200.",
                                  static_cast<double>(t.options_answered)));

@@ -44,6 +44,11 @@ EdgeHandler::Outcome EdgeHandler::reply(const sip::Verdict& verdict, const FlowI
     stats_.invalid_dropped.inc();
     return {Action::None, {}, verdict};
   }
+  if (flow.protocol == Protocol::Udp && policy_ != nullptr &&
+      !policy_->may_answer(request_bytes_, size)) {
+    stats_.amplification_refused.inc();
+    return {Action::None, {}, sip::Verdict::drop("Answer larger than the request (amplification)")};
+  }
   stats_.answers[std::min<std::size_t>(verdict.status / 100, 6)].inc();
   return {Action::Reply, {out_.data(), size}, verdict};
 }
@@ -51,6 +56,7 @@ EdgeHandler::Outcome EdgeHandler::reply(const sip::Verdict& verdict, const FlowI
 EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing framing,
                                          const FlowInfo& flow) noexcept {
   stats_.received[static_cast<std::size_t>(flow.protocol)].inc();
+  request_bytes_ = bytes.size();
   if (policy_ != nullptr && !policy_->admit(flow, std::chrono::steady_clock::now()))
     return {Action::None, {}, sip::Verdict::drop("Banned source")};
   sip::Message& m = *message_;

@@ -33,7 +33,8 @@ struct EdgeStats {
   metrics::Counter unrouted_answered;        // valid requests answered 503 while no relay exists
   metrics::Counter relayed;                  // valid messages handed to the relay
   metrics::Counter acks_absorbed;
-  metrics::Counter responses_dropped;  // valid responses with no transaction to go to
+  metrics::Counter responses_dropped;      // valid responses with no transaction to go to
+  metrics::Counter amplification_refused;  // UDP answers larger than the request, over budget
   // TLS handshakes of this worker's connections (counted by tls/): completed by version
   // ([0] TLS 1.2, [1] TLS 1.3), refused or broken, timed out.
   std::array<metrics::Counter, 2> tls_handshakes_ok;
@@ -78,6 +79,7 @@ class EdgeHandler {
   std::unique_ptr<sip::Message> message_;
   std::array<char, 4096> out_{};
   std::array<char, 512> scratch_{};
+  std::size_t request_bytes_ = 0;  // of the message being handled
   EdgeStats stats_;
   Router* router_ = nullptr;
   policy::Chain* policy_ = nullptr;

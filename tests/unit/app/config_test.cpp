@@ -232,6 +232,14 @@ policy:
         "2001:db8::/32)");
   CHECK(error_of("policy: {bans: {base_seconds: 100, max_seconds: 10}}\n") ==
         "test.yaml:1: policy.bans.max_seconds: must not be below base_seconds");
+  const Config amp = parse_config(
+      "policy: {amplification: {excess_bytes_per_second: 100, excess_burst_bytes: 2000}}\n",
+      "test.yaml");
+  CHECK(amp.policy.settings.amplification.excess_bytes_per_second == 100);
+  CHECK(amp.policy.settings.amplification.excess_burst_bytes == 2000);
+  CHECK(defaults.policy.settings.amplification.enabled);
+  CHECK(error_of("policy: {amplification: {factor: 3}}\n") ==
+        "test.yaml:1: policy.amplification.factor: unknown key");
   CHECK(error_of("policy: {enabled: maybe}\n") ==
         "test.yaml:1: policy.enabled: must be true or false");
   CHECK(error_of("policy: {methods: {allowed: [\"IN VITE\"]}}\n") ==

@@ -381,3 +381,23 @@ TEST_CASE("auth: core mode challenges nothing and bans on the core's refusals", 
   for (int i = 0; i < 20; ++i) edge_mode.chain->core_refused("192.0.2.1", edge_mode.now);
   CHECK(edge_mode.run(register_request("alice")) == "respond 401 challenge");
 }
+
+TEST_CASE("auth: a source that answers a nonce is past the amplification budget", "[auth]") {
+  policy::PolicyConfig config = auth_config();
+  config.settings.amplification.excess_burst_bytes = 100;
+  config.settings.amplification.excess_bytes_per_second = 0;
+  Edge edge(config);
+  CHECK(edge.run(register_request("alice")) == "respond 401 challenge");
+  CHECK(edge.chain->may_answer(300, 350));
+  CHECK_FALSE(edge.chain->may_answer(300, 400));  // 50 + 100 > the budget of 100
+  CHECK(edge.chain->may_answer(300, 300));        // never more than the request: always
+  // A wrong password still proves the address got our nonce.
+  Client wrong;
+  wrong.password = "guess";
+  CHECK(edge.run(register_request("alice", wrong.answer("REGISTER", "sip:example.com", edge.nonce(),
+                                                        1))) == "respond 401 failed");
+  CHECK(edge.chain->may_answer(300, 4000));
+  // Another source is still held to its budget.
+  edge.run(register_request("alice"), "192.0.2.7");
+  CHECK_FALSE(edge.chain->may_answer(300, 4000));
+}

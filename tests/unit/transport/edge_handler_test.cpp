@@ -4,6 +4,7 @@
 #include <string>
 
 #include "../corpus.hpp"
+#include "policy/policy_config.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/edge_handler.hpp"
 
@@ -159,4 +160,42 @@ TEST_CASE("a stream whose framing failed is answered from its headers", "[edge]"
   const auto m = parse_reply(outcome.reply);
   CHECK(m->status_code() == 400);
   CHECK(m->reason_phrase() == "Missing Content-Length");
+}
+
+TEST_CASE("UDP answers larger than the request stay within a per-source budget", "[edge][policy]") {
+  policy::PolicyConfig config;
+  config.chain = {};
+  config.settings.amplification.excess_burst_bytes = 1000;
+  config.settings.amplification.excess_bytes_per_second = 0;  // no refill within the test
+  const auto chain = policy::make_chain(config);
+  EdgeHandler handler({});
+  handler.set_policy(chain.get());
+  // A keep-alive OPTIONS gets a 200 with Allow, Accept, Supported: larger than the request.
+  const std::string ping = request("OPTIONS sip:192.0.2.10:5060 SIP/2.0", "OPTIONS");
+  std::size_t answered = 0, extra = 0;
+  for (int i = 0; i < 20; ++i) {
+    const auto outcome = handler.handle(ping, sip::Framing::Datagram, udp_flow());
+    if (outcome.action != EdgeHandler::Action::Reply) continue;
+    ++answered;
+    REQUIRE(outcome.reply.size() > ping.size());
+    extra += outcome.reply.size() - ping.size();
+  }
+  // The budget of 1000 extra bytes is spent after a few answers; the rest are dropped.
+  CHECK(answered >= 1);
+  CHECK(answered < 20);
+  CHECK(extra <= 1000);
+  CHECK(handler.stats().amplification_refused.value() == 20 - answered);
+  CHECK(chain->amplification_refused().value() == 20 - answered);
+  // Another source has its own budget; stream transports (a handshake proved the address) and
+  // answers no larger than the request always go.
+  transport::FlowInfo other = udp_flow();
+  other.remote_ip = "198.51.100.8";
+  CHECK(handler.handle(ping, sip::Framing::Datagram, other).action == EdgeHandler::Action::Reply);
+  transport::FlowInfo tcp = udp_flow();
+  tcp.protocol = transport::Protocol::Tcp;
+  CHECK(handler.handle(ping, sip::Framing::Stream, tcp).action == EdgeHandler::Action::Reply);
+  const std::string padded = request("OPTIONS sip:192.0.2.10:5060 SIP/2.0", "OPTIONS",
+                                     "X-Padding: " + std::string(600, 'x') + "\r\n");
+  CHECK(handler.handle(padded, sip::Framing::Datagram, udp_flow()).action ==
+        EdgeHandler::Action::Reply);
 }
