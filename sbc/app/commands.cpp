@@ -27,8 +27,10 @@ constexpr std::string_view kUsage =
     "ones\n"
     "  check-config FILE                 validate a configuration file and exit\n"
     "  validate [--config FILE] FILE...  validate each file as the payload of one UDP datagram\n"
-    "  replay [--config FILE] FILE.pcap  run a capture's SIP messages through validation and the\n"
-    "                                    policy chain and report the verdicts\n"
+    "  replay [--config FILE] [--all] FILE.pcap\n"
+    "                                    run the SIP messages of a capture sent to the configured\n"
+    "                                    listener ports (--all: every one) through validation and\n"
+    "                                    the policy chain, and report the verdicts\n"
     "  version                           print the version\n";
 
 // Splits "--config FILE" off the arguments; returns the remaining ones.
@@ -118,12 +120,17 @@ int replay_command(std::span<const std::string_view> args, std::ostream& out, st
     err << "sbc replay: " << e.what() << '\n';
     return 2;
   }
+  const bool all = std::erase(files, "--all") > 0;
   if (files.size() != 1) {
     err << "sbc replay: exactly one capture file expected\n" << kUsage;
     return 2;
   }
   const std::string path(files[0]);
   capture::ReplayOptions options;
+  for (const Listener& l : config.listeners) {
+    if (all) break;
+    (l.transport == Transport::Udp ? options.udp_ports : options.stream_ports).push_back(l.port);
+  }
   options.limits = config.limits;
   options.proxy_require_supported = config.proxy_require_supported;
   options.policy = config.policy;

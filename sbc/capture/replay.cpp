@@ -1,5 +1,6 @@
 #include "sbc/capture/replay.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <iomanip>
 #include <memory>
@@ -45,7 +46,15 @@ ReplayReport replay_capture(const std::string& path, const ReplayOptions& option
     }
   };
 
+  auto to_listener = [&](const CapturedMessage& m) {
+    const auto& ports =
+        m.protocol == transport::Protocol::Udp ? options.udp_ports : options.stream_ports;
+    if (options.udp_ports.empty() && options.stream_ports.empty()) return true;
+    return std::find(ports.begin(), ports.end(), m.destination_port) != ports.end();
+  };
+
   report.read = read_capture_file(path, [&](const CapturedMessage& m) {
+    if (!to_listener(m)) return void(++report.not_to_listener);
     ++report.messages;
     ++report.by_protocol[std::string(transport::protocol_name(m.protocol))];
     transport::FlowInfo flow;
@@ -76,7 +85,7 @@ ReplayReport replay_capture(const std::string& path, const ReplayOptions& option
     }
     if (!message->is_request()) {
       ++report.responses;
-      return record(m, "pass", "", "");
+      return record(m, "response", "", "");
     }
     if (chain) {
       const auto outcome = chain->decide(*message);
@@ -107,6 +116,9 @@ void print_report(const ReplayReport& report, const std::string& path, std::ostr
     first = false;
   }
   out << "), requests: " << report.requests << ", responses: " << report.responses << "\n";
+  if (report.not_to_listener != 0)
+    out << "not replayed: " << report.not_to_listener
+        << " messages not addressed to a listener port (--all replays them)\n";
   out << "skipped: non-IP " << s.non_ip << ", not UDP/TCP " << s.not_udp_tcp << ", fragments "
       << s.fragments << ", truncated " << s.truncated << ", malformed " << s.malformed
       << ", not SIP " << s.not_sip << ", keep-alives " << s.keepalives << "\n";

@@ -21,15 +21,21 @@ struct ReplayOptions {
   std::vector<std::string> proxy_require_supported;
   policy::PolicyConfig policy;
   std::size_t examples = 3;  // per stage and reason
+  // Only messages to these ports are replayed (UDP to UDP listeners, TCP and TLS to stream
+  // listeners): a capture holds both directions, and what the SBC sent is not for its policies.
+  // Empty: every message.
+  std::vector<std::uint16_t> udp_ports;
+  std::vector<std::uint16_t> stream_ports;
 };
 
 struct ReplayReport {
   ReadResult read;
   std::uint64_t messages = 0;
   std::uint64_t requests = 0;
-  std::uint64_t responses = 0;  // valid responses: nothing to decide (the relay's business)
+  std::uint64_t responses = 0;        // valid responses: nothing to decide (the relay's business)
+  std::uint64_t not_to_listener = 0;  // skipped: not addressed to a listener port
   std::map<std::string, std::uint64_t> by_protocol;
-  // "pass", "respond NNN", "drop"
+  // "pass", "respond NNN", "drop", "response" (a valid response: not the policies' business)
   std::map<std::string, std::uint64_t> verdicts;
   struct Reasons {
     std::uint64_t count = 0;

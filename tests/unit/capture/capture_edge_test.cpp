@@ -210,11 +210,28 @@ TEST_CASE("replay runs a capture through validation and the policy chain on capt
     add("198.51.100.8", "OPTIONS nonsense SIP/2.0\r\n\r\n");
     t += 3600LL * 1000000;  // an hour later the ban has expired
     add("203.0.113.5", options());
+    // The SBC's own answer, in the other direction.
+    capture::CapturedMessage answer;
+    answer.time_us = t + 1;
+    answer.source_ip = "192.0.2.10";
+    answer.source_port = 5060;
+    answer.destination_ip = "198.51.100.7";
+    answer.destination_port = 40000;
+    answer.bytes =
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.7:40000;branch=z9hG4bK77\r\n"
+        "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:x@192.0.2.10>;tag=b\r\n"
+        "Call-ID: c1@x\r\nCSeq: 5 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    REQUIRE(writer.write(answer));
   }
   const std::string path = dir.path + "/sbc-00000001.pcap";
-  const capture::ReplayReport report = capture::replay_capture(path, {});
+  capture::ReplayOptions to_5060;
+  to_5060.udp_ports = {5060};
+  to_5060.stream_ports = {5060};
+  const capture::ReplayReport report = capture::replay_capture(path, to_5060);
   REQUIRE(report.read.ok);
   CHECK(report.messages == 6);
+  CHECK(report.not_to_listener == 1);
+  CHECK_FALSE(report.verdicts.contains("response"));
   CHECK(report.verdicts.at("pass") == 3);
   CHECK(report.verdicts.at("drop") == 2);
   CHECK(report.verdicts.at("respond 400") == 1);
@@ -231,6 +248,12 @@ TEST_CASE("replay runs a capture through validation and the policy chain on capt
   CHECK(out.str().find("scanner/signature drop: 1") != std::string::npos);
   CHECK(out.str().find("e.g. 203.0.113.5:40000 UDP  OPTIONS sip:192.0.2.10 SIP/2.0") !=
         std::string::npos);
+  CHECK(out.str().find("not replayed: 1 messages not addressed to a listener port") !=
+        std::string::npos);
+  std::ostringstream all;
+  const std::string_view every[] = {"replay", "--all", path};
+  CHECK(app::main_command(every, all, err) == 0);
+  CHECK(all.str().find("response             1") != std::string::npos);
   const std::string_view missing[] = {"replay", "/nonexistent/x.pcap"};
   CHECK(app::main_command(missing, out, err) == 2);
   CHECK(err.str().find("cannot read the capture") != std::string::npos);
