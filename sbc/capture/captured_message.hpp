@@ -17,6 +17,9 @@ struct CapturedMessage {
   std::string destination_ip;
   std::uint16_t destination_port = 0;
   std::string bytes;
+  // False for a UDP payload that does not start like a SIP message (the reader hands those over
+  // only when asked: junk sent to a SIP port is what the edge rejects first).
+  bool looks_like_sip = true;
 };
 
 }  // namespace sbc::capture

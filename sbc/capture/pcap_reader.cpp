@@ -55,6 +55,7 @@ struct PacketDecoder::Stream {
   std::map<std::uint32_t, std::string> pending;  // out-of-order segments by sequence number
   std::size_t pending_bytes = 0;
   std::uint64_t last_used = 0;
+  std::size_t buffered() const noexcept { return data.size() + pending_bytes; }
 };
 
 PacketDecoder::PacketDecoder(MessageSink sink, ReaderLimits limits)
@@ -196,12 +197,17 @@ void PacketDecoder::udp(const CapturedMessage& meta, std::span<const std::uint8_
   if (length < 8 || length > d.size()) return void(++stats_.malformed);
   const std::string_view payload = as_text(d.subspan(8, length - 8));
   if (payload.empty() || only_crlf(payload)) return void(++stats_.keepalives);
-  if (!looks_like_sip(payload)) return void(++stats_.not_sip);
+  const bool sip = looks_like_sip(payload);
+  if (!sip) {
+    ++stats_.not_sip;
+    if (!limits_.keep_non_sip_udp) return;
+  }
   CapturedMessage m = meta;
+  m.looks_like_sip = sip;
   m.source_port = get16(d, 0);
   m.destination_port = get16(d, 2);
   m.bytes.assign(payload);
-  ++stats_.messages;
+  if (sip) ++stats_.messages;
   sink_(m);
 }
 
@@ -224,13 +230,15 @@ void PacketDecoder::tcp(CapturedMessage& meta, std::span<const std::uint8_t> d) 
       auto oldest = streams_.begin();
       for (auto s = streams_.begin(); s != streams_.end(); ++s)
         if (s->second->last_used < oldest->second->last_used) oldest = s;
-      if (!oldest->second->data.empty() || oldest->second->pending_bytes != 0) ++stats_.tcp_evicted;
+      if (oldest->second->buffered() != 0) ++stats_.tcp_evicted;
+      buffered_ -= oldest->second->buffered();
       streams_.erase(oldest);
     }
     it = streams_.emplace(std::move(key), std::make_unique<Stream>()).first;
   }
   Stream& s = *it->second;
   s.last_used = clock_;
+  buffered_ -= s.buffered();  // added back below with what the segment changed
   if ((flags & kTcpRst) != 0) {
     if (!s.data.empty() && !s.ignored) ++stats_.tcp_incomplete;
     streams_.erase(it);
@@ -252,7 +260,8 @@ void PacketDecoder::tcp(CapturedMessage& meta, std::span<const std::uint8_t> d) 
   }
   if (!payload.empty() && !s.ignored) {
     const auto offset = static_cast<std::int32_t>(sequence - s.next);
-    const std::int64_t end = static_cast<std::int64_t>(offset) + payload.size();
+    const std::int64_t end =
+        static_cast<std::int64_t>(offset) + static_cast<std::int64_t>(payload.size());
     if (end <= 0) {
       ++stats_.tcp_retransmitted;
     } else if (offset > 0) {
@@ -262,7 +271,8 @@ void PacketDecoder::tcp(CapturedMessage& meta, std::span<const std::uint8_t> d) 
         s.pending_bytes += payload.size() - slot.size();
         slot.assign(as_text(payload));
       }
-      if (s.pending_bytes > limits_.max_pending_bytes_per_stream) {
+      if (s.pending_bytes > limits_.max_pending_bytes_per_stream ||
+          s.pending.size() > limits_.max_pending_segments_per_stream) {
         // The missing bytes are not coming (not captured): the message they belong to is lost,
         // and where the next one starts is unknown.
         ++stats_.tcp_gaps;
@@ -278,7 +288,8 @@ void PacketDecoder::tcp(CapturedMessage& meta, std::span<const std::uint8_t> d) 
       // Segments that were waiting for this one.
       for (auto p = s.pending.begin(); p != s.pending.end();) {
         const auto o = static_cast<std::int32_t>(p->first - s.next);
-        const std::int64_t e = static_cast<std::int64_t>(o) + p->second.size();
+        const std::int64_t e =
+            static_cast<std::int64_t>(o) + static_cast<std::int64_t>(p->second.size());
         if (o > 0) {
           ++p;
           continue;
@@ -302,6 +313,23 @@ void PacketDecoder::tcp(CapturedMessage& meta, std::span<const std::uint8_t> d) 
   if (s.finished && s.pending.empty()) {
     if (!s.data.empty() && !s.ignored && !only_crlf(s.data)) ++stats_.tcp_incomplete;
     streams_.erase(it);
+    return;
+  }
+  buffered_ += s.buffered();
+  if (buffered_ > limits_.max_buffered_bytes) evict_until_within_budget(&s);
+}
+
+void PacketDecoder::evict_until_within_budget(const Stream* keep) {
+  while (buffered_ > limits_.max_buffered_bytes && streams_.size() > 1) {
+    auto oldest = streams_.end();
+    for (auto s = streams_.begin(); s != streams_.end(); ++s) {
+      if (s->second.get() == keep || s->second->buffered() == 0) continue;
+      if (oldest == streams_.end() || s->second->last_used < oldest->second->last_used) oldest = s;
+    }
+    if (oldest == streams_.end()) return;
+    ++stats_.tcp_evicted;
+    buffered_ -= oldest->second->buffered();
+    streams_.erase(oldest);
   }
 }
 
@@ -353,6 +381,7 @@ void PacketDecoder::finish() {
     if (!s->ignored && (!s->data.empty() || s->pending_bytes != 0) && !only_crlf(s->data))
       ++stats_.tcp_incomplete;
   streams_.clear();
+  buffered_ = 0;
 }
 
 namespace {

@@ -40,6 +40,12 @@ struct ReaderLimits {
   std::uint32_t max_message_bytes = 1u << 20;
   std::size_t max_streams = 4096;
   std::size_t max_pending_bytes_per_stream = 1u << 20;  // out-of-order data waiting for a gap
+  std::size_t max_pending_segments_per_stream = 1024;
+  // All streams' buffered and pending bytes together; above it the least recently used streams
+  // are forgotten (counted as evicted).
+  std::size_t max_buffered_bytes = 64u << 20;
+  // Hand over UDP payloads that do not look like SIP too (marked; still counted as not_sip).
+  bool keep_non_sip_udp = false;
 };
 
 using MessageSink = std::function<void(const CapturedMessage&)>;
@@ -63,12 +69,14 @@ class PacketDecoder {
   void udp(const CapturedMessage& meta, std::span<const std::uint8_t> segment);
   void tcp(CapturedMessage& meta, std::span<const std::uint8_t> segment);
   void deliver(Stream& stream, const CapturedMessage& meta);
+  void evict_until_within_budget(const Stream* keep);
 
   MessageSink sink_;
   ReaderLimits limits_;
   ReadStats stats_;
   std::map<std::string, std::unique_ptr<Stream>> streams_;
-  std::uint64_t clock_ = 0;  // packet counter: when each stream was last used
+  std::uint64_t clock_ = 0;   // packet counter: when each stream was last used
+  std::size_t buffered_ = 0;  // data and pending bytes of all streams
 };
 
 struct ReadResult {

@@ -56,13 +56,13 @@ bool PcapWriter::open_next() noexcept {
   char name[32];
   std::snprintf(name, sizeof name, "-%08llu.pcap",
                 static_cast<unsigned long long>(next_number_++ % 100000000));
-  const std::string path = settings_.directory + "/" + settings_.prefix + name;
   try {
+    std::string path = settings_.directory + "/" + settings_.prefix + name;
     file_ = std::make_unique<PcapFile>(path);
+    files_.push_back(std::move(path));
   } catch (const std::exception&) {
-    return false;
+    return false;  // disk full, directory removed: this message is lost, the next one retries
   }
-  files_.push_back(path);
   while (files_.size() > settings_.max_files) {
     std::error_code ec;
     std::filesystem::remove(files_.front(), ec);
@@ -72,6 +72,14 @@ bool PcapWriter::open_next() noexcept {
 }
 
 bool PcapWriter::write(const CapturedMessage& message) noexcept {
+  try {
+    return write_packets(message);
+  } catch (const std::exception&) {  // out of memory: this message is lost, not the process
+    return false;
+  }
+}
+
+bool PcapWriter::write_packets(const CapturedMessage& message) {
   PacketSpec spec;
   spec.protocol = message.protocol;
   const auto source = parse_ip(message.source_ip);
@@ -96,7 +104,7 @@ bool PcapWriter::write(const CapturedMessage& message) noexcept {
     packets.push_back(build_packet(spec));
     if (packets.back().empty()) return false;
   } else {
-    try {
+    {
       const std::string key = message.source_ip + "|" + std::to_string(message.source_port) + "|" +
                               message.destination_ip + "|" +
                               std::to_string(message.destination_port);
@@ -110,8 +118,6 @@ bool PcapWriter::write(const CapturedMessage& message) noexcept {
         sequence += static_cast<std::uint32_t>(spec.payload.size());
         rest.remove_prefix(spec.payload.size());
       }
-    } catch (const std::bad_alloc&) {
-      return false;
     }
   }
   std::uint64_t size = 0;

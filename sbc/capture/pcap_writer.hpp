@@ -40,6 +40,7 @@ class PcapWriter {
 
  private:
   bool open_next() noexcept;
+  bool write_packets(const CapturedMessage& message);
 
   RotationSettings settings_;
   std::unique_ptr<PcapFile> file_;

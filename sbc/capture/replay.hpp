@@ -34,6 +34,7 @@ struct ReplayReport {
   std::uint64_t requests = 0;
   std::uint64_t responses = 0;        // valid responses: nothing to decide (the relay's business)
   std::uint64_t not_to_listener = 0;  // skipped: not addressed to a listener port
+  std::uint64_t junk = 0;             // replayed payloads that do not look like SIP at all
   std::map<std::string, std::uint64_t> by_protocol;
   // "pass", "respond NNN", "drop", "response" (a valid response: not the policies' business)
   std::map<std::string, std::uint64_t> verdicts;

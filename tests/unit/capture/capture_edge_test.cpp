@@ -207,7 +207,10 @@ TEST_CASE("replay runs a capture through validation and the policy chain on capt
     add("198.51.100.7", options("sipsak", "bob@"), Protocol::Tcp);
     add("203.0.113.5", options("friendly-scanner"));
     add("203.0.113.5", options());  // banned by then
-    add("198.51.100.8", "OPTIONS nonsense SIP/2.0\r\n\r\n");
+    std::string broken = options();
+    broken.replace(broken.find("Max-Forwards: 70"), 16, "Max-Forwards: many");
+    add("198.51.100.8", broken);  // answerable: 400
+    add("198.51.100.9", "\x16\x03\x01 not SIP at all");
     t += 3600LL * 1000000;  // an hour later the ban has expired
     add("203.0.113.5", options());
     // The SBC's own answer, in the other direction.
@@ -229,11 +232,16 @@ TEST_CASE("replay runs a capture through validation and the policy chain on capt
   to_5060.stream_ports = {5060};
   const capture::ReplayReport report = capture::replay_capture(path, to_5060);
   REQUIRE(report.read.ok);
-  CHECK(report.messages == 6);
+  CHECK(report.messages == 7);
+  CHECK(report.junk == 1);
   CHECK(report.not_to_listener == 1);
   CHECK_FALSE(report.verdicts.contains("response"));
   CHECK(report.verdicts.at("pass") == 3);
-  CHECK(report.verdicts.at("drop") == 2);
+  CHECK(report.verdicts.at("drop") == 3);
+  std::uint64_t validation_drops = 0;
+  for (const auto& [key, reasons] : report.decisions)
+    if (key.starts_with("validation/") && key.ends_with(" drop")) validation_drops += reasons.count;
+  CHECK(validation_drops == 1);
   CHECK(report.verdicts.at("respond 400") == 1);
   REQUIRE(report.decisions.contains("scanner/signature drop"));
   CHECK(report.decisions.at("scanner/signature drop").count == 1);

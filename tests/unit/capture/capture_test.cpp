@@ -384,3 +384,38 @@ TEST_CASE("garbage never crashes the reader", "[capture]") {
   decoder.finish();
   CHECK(decoder.stats().packets == 9 * 500);
 }
+
+TEST_CASE("TCP reassembly keeps its memory bounded", "[capture]") {
+  ReaderLimits limits;
+  limits.max_buffered_bytes = 1000;
+  limits.max_pending_segments_per_stream = 16;
+  std::size_t messages = 0;
+  PacketDecoder decoder([&](const CapturedMessage&) { ++messages; }, limits);
+  auto feed = [&](const std::string& packet) {
+    decoder.packet(12, 1,
+                   std::span<const std::uint8_t>(
+                       reinterpret_cast<const std::uint8_t*>(packet.data()), packet.size()),
+                   static_cast<std::uint32_t>(packet.size()));
+  };
+  // Ten connections, each inside a message of 300 bytes: only about three fit at a time.
+  const std::string head = sip_message("INVITE", 1000).substr(0, 300);
+  PacketSpec spec;
+  spec.protocol = Protocol::Tcp;
+  spec.source = *parse_ip("192.0.2.7");
+  spec.destination = *parse_ip("192.0.2.1");
+  spec.destination_port = 5060;
+  spec.payload = head;
+  for (std::uint16_t port = 1000; port < 1010; ++port) {
+    spec.source_port = port;
+    feed(build_packet(spec));
+  }
+  CHECK(decoder.stats().tcp_evicted == 7);
+  // Many tiny segments after a hole: the stream is given up, not grown without end.
+  feed(segment(1, "O"));
+  for (std::uint32_t i = 0; i < 40; ++i) feed(segment(10 + 2 * i, "x"));
+  CHECK(decoder.stats().tcp_gaps == 1);
+  CHECK(decoder.stats().tcp_out_of_order == 17);
+  decoder.finish();
+  CHECK(messages == 0);
+  CHECK(decoder.stats().tcp_incomplete == 3);
+}
