@@ -155,9 +155,59 @@ in_newest=$(tshark -r "$newest" "${decode[@]}" -Y sip.Request-Line 2>/dev/null |
 check "sbc replay reads every message of the SBC's own newest file ($in_newest)" \
   grep -q "SIP messages: $in_newest (UDP $in_newest)" newest.report
 
+# what: all on the stream listeners, with a large limit: a 150 kB MESSAGE over TCP becomes several
+# TCP segments (each IP packet within 65535 bytes) that tshark reassembles, and an OPTIONS over
+# TLS is written decrypted, as TCP on the TLS port.
+base2=$(free_port_base 29000 1500)
+tcp_port=$base2 tls_port=$((base2 + 1)) metrics2_port=$((base2 + 2))
+mkdir cap-all
+cat >sbc-all.yaml <<YAML
+workers: 1
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: $tcp_port}
+  - {transport: tcp, address: 127.0.0.1, port: $tcp_port}
+  - {transport: tls, address: 127.0.0.1, port: $tls_port}
+metrics: {port: $metrics2_port}
+sip: {limits: {max_message_bytes: 262144, max_body_bytes: 262144}}
+capture: {enabled: true, directory: $work/cap-all, what: all, listeners: [$tcp_port, $tls_port]}
+YAML
+"$sbc" run --config sbc-all.yaml >sbc-all.log 2>&1 &
+all_pid=$!
+pids+=("$all_pid")
+wait_http "http://127.0.0.1:$metrics2_port/readyz"
+body_size=150000
+{
+  printf 'MESSAGE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKbig1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: big@127.0.0.1\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: %s\r\n\r\n' "$body_size"
+  head -c "$body_size" /dev/zero | tr '\0' 'm'
+} >big.sip
+big=$("$probe" tcp 127.0.0.1 "$tcp_port" big.sip 3000 || true)
+check "the 150 kB MESSAGE over TCP is read whole and answered ($big)" grep -q "SIP/2.0 503" <<<"$big"
+printf 'OPTIONS sip:127.0.0.1:%s SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5998;branch=z9hG4bKtls1\r\nMax-Forwards: 70\r\nFrom: <sip:ok@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: tls@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n' "$tls_port" >tls.sip
+tls=$({ (cat tls.sip; sleep 1) | timeout 5 openssl s_client -quiet -connect "127.0.0.1:$tls_port" 2>/dev/null | head -n 1 | tr -d '\r'; } || true)
+check "the OPTIONS over TLS is answered ($tls)" grep -q "SIP/2.0 200" <<<"$tls"
+sipsak -s "sip:127.0.0.1:$tcp_port" >/dev/null 2>&1 || true  # UDP on a chosen port: captured too
+sleep 0.5
+kill "$all_pid" 2>/dev/null || true
+wait "$all_pid" 2>/dev/null || true
+all_file=cap-all/sbc-00000001.pcap
+stream_decode=(-d "tcp.port==$tcp_port,sip" -d "tcp.port==$tls_port,sip" -d "udp.port==$tcp_port,sip")
+big_length=$(tshark -r "$all_file" "${stream_decode[@]}" -Y 'sip.Method == "MESSAGE"' -T fields -e sip.Content-Length 2>/dev/null)
+check "tshark reassembles the MESSAGE from the capture (Content-Length: $big_length)" test "$big_length" = "$body_size"
+largest=$(tshark -r "$all_file" -T fields -e ip.len 2>/dev/null | sort -n | tail -n 1)
+segments=$(tshark -r "$all_file" -Y "tcp.dstport==$tcp_port && tcp.len > 0" 2>/dev/null | wc -l)
+check "it was written as $segments segments, no IP packet above 65535 bytes ($largest)" \
+  test "$segments" -ge 3 -a "${largest:-0}" -le 65535
+tls_options=$(tshark -r "$all_file" "${stream_decode[@]}" -Y "tcp.dstport==$tls_port && sip.Method == \"OPTIONS\"" 2>/dev/null | wc -l)
+check "tshark decodes the TLS message on the TLS port when told (-d tcp.port==$tls_port,sip): $tls_options" \
+  test "$tls_options" = 1
+"$sbc" replay --config sbc-all.yaml "$all_file" >all.report 2>&1 || true
+check "sbc replay gives the messages back with their transports" \
+  grep -q "SIP messages: 3 (TCP 1, TLS 1, UDP 1)" all.report
+check "and all three pass" test "$(count all.report pass)" = 3
+
 if [ "$failures" -ne 0 ]; then
   for f in sbc.log svmap.out svwar.out flood.out sipsak-udp.out sipsak-tcp.out lo.pcap.report any.pcap.report \
-    lo.pcapng.report tcpdump-lo.log tshark.log; do
+    lo.pcapng.report tcpdump-lo.log tshark.log sbc-all.log all.report; do
     echo "--- $f"
     tail -n 40 "$f"
   done
