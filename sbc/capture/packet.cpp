@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <pcap/pcap.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <stdexcept>
@@ -143,6 +144,8 @@ PcapFile::PcapFile(const std::string& path) : handles_(std::make_unique<Handles>
   handles_->dumper = pcap_dump_open(handles_->pcap, path.c_str());
   if (handles_->dumper == nullptr)
     throw std::runtime_error(path + ": " + pcap_geterr(handles_->pcap));
+  // SIP carries credentials and personal data: the files are for the SBC's operators only.
+  chmod(path.c_str(), 0600);
   bytes_ = 24;  // the pcap file header
 }
 

@@ -185,6 +185,9 @@ TEST_CASE("rotation bounds the number and the size of the files", "[capture]") {
   for (const auto& e : std::filesystem::directory_iterator(dir.path)) {
     names.push_back(e.path().filename().string());
     CHECK(std::filesystem::file_size(e.path()) <= max_bytes);
+    // Only the SBC's user reads them.
+    CHECK(std::filesystem::status(e.path()).permissions() ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
   }
   std::sort(names.begin(), names.end());
   REQUIRE(names.size() == 3);
