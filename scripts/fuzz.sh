@@ -11,11 +11,35 @@ corpus=${SBC_CORPUS_DIR:-$(cd .. && pwd)/shared/corpus}
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
 
+# Bytes for the pcap seeds (functions print binary straight to stdout: NULs survive).
+byte() { printf "\\x$(printf %02x "$(($1 & 255))")"; }
+be16() { byte $(($1 >> 8)); byte "$1"; }
+le32() { byte "$1"; byte $(($1 >> 8)); byte $(($1 >> 16)); byte $(($1 >> 24)); }
+# fuzz_pcap_reader's input: 0, then a pcap file (LINKTYPE_RAW) of one IPv4 packet carrying the
+# message in FILE over UDP (PROTO 17) or TCP (6) from 192.0.2.7:5060 to 192.0.2.1:5060.
+pcap_seed() {
+  local size header total
+  size=$(stat -c %s "$1")
+  header=$(($2 == 17 ? 8 : 20))
+  total=$((20 + header + size))
+  byte 0
+  printf '\xd4\xc3\xb2\xa1\x02\x00\x04\x00'; le32 0; le32 0; le32 262144; le32 101
+  le32 1700000000; le32 0; le32 "$total"; le32 "$total"
+  printf '\x45\x00'; be16 "$total"; printf '\x00\x00\x40\x00\x40'; byte "$2"
+  printf '\x00\x00\xc0\x00\x02\x07\xc0\x00\x02\x01\x13\xc4\x13\xc4'
+  if [ "$2" = 17 ]; then
+    be16 $((8 + size)); printf '\x00\x00'
+  else
+    printf '\x00\x00\x00\x01\x00\x00\x00\x00\x50\x18\xff\xff\x00\x00\x00\x00'
+  fi
+  cat "$1"
+}
+
 work=build/fuzz/work
 findings=build/fuzz/findings
 rm -rf "$work"
 mkdir -p "$findings"
-for target in fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay; do
+for target in fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reader; do
   seeds="$work/$target"
   mkdir -p "$seeds"
   # The corpus is referenced, not copied into the project: seeds go to a scratch directory.
@@ -26,6 +50,17 @@ for target in fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay; do
     # and from the core (tag 2).
     for f in "$seeds"/*; do
       { printf '\x00'; cat "$f"; printf '\xff\x02'; cat "$f"; } >"$f.seq" && rm "$f"
+    done
+  fi
+  if [ "$target" = fuzz_pcap_reader ]; then
+    # Each corpus message as a one-packet capture, over UDP and over TCP (small ones only: the
+    # IPv4 length field).
+    for f in "$seeds"/*; do
+      if [ "$(stat -c %s "$f")" -lt 60000 ]; then
+        pcap_seed "$f" 17 >"$f.udp.pcap"
+        pcap_seed "$f" 6 >"$f.tcp.pcap"
+      fi
+      rm "$f"
     done
   fi
   if [ -d tests/fuzz/regressions ]; then cp tests/fuzz/regressions/* "$seeds/" 2>/dev/null || true; fi

@@ -9,13 +9,14 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang-14 libfuzzer-14-dev libclang-rt-14-dev clang-format clang-tidy
   # libraries
-  libyaml-cpp-dev libboost1.81-dev android-libboringssl-dev prometheus-cpp-dev
+  libyaml-cpp-dev libboost1.81-dev android-libboringssl-dev prometheus-cpp-dev libpcap-dev
   # tests and benchmarks
   catch2 libbenchmark-dev
   # peer SIP parsers measured by bench/
   libosip2-dev libsofia-sip-ua-dev
   # real peers for the integration tests and benchmarks
   sipsak openssl kamailio kamailio-tls-modules baresip-core sipvicious curl prometheus iproute2
+  tcpdump tshark
 )
 
 missing=()

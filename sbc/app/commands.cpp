@@ -11,6 +11,7 @@
 #include "policy/credentials.hpp"
 #include "sbc/app/config.hpp"
 #include "sbc/app/daemon.hpp"
+#include "sbc/capture/replay.hpp"
 #include "sbc/sip/message.hpp"
 
 namespace sbc::app {
@@ -29,6 +30,10 @@ constexpr std::string_view kUsage =
     "  validate [--config FILE] FILE...  validate each file as the payload of one UDP datagram\n"
     "  ha1 USER REALM                    print credentials-file lines (SHA-256 and MD5) for\n"
     "                                    the password read from standard input\n"
+    "  replay [--config FILE] [--all] FILE.pcap\n"
+    "                                    run the SIP messages of a capture sent to the configured\n"
+    "                                    listener ports (--all: every one) through validation and\n"
+    "                                    the policy chain, and report the verdicts\n"
     "  version                           print the version\n";
 
 // Splits "--config FILE" off the arguments; returns the remaining ones.
@@ -107,6 +112,40 @@ int validate_command(std::span<const std::string_view> args, std::ostream& out, 
   return all_valid ? 0 : 1;
 }
 
+int replay_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  std::optional<std::string> config_path;
+  Config config;
+  std::vector<std::string_view> files;
+  try {
+    files = take_config_option(args, config_path);
+    config = load(config_path);
+  } catch (const ConfigError& e) {
+    err << "sbc replay: " << e.what() << '\n';
+    return 2;
+  }
+  const bool all = std::erase(files, "--all") > 0;
+  if (files.size() != 1) {
+    err << "sbc replay: exactly one capture file expected\n" << kUsage;
+    return 2;
+  }
+  const std::string path(files[0]);
+  capture::ReplayOptions options;
+  for (const Listener& l : config.listeners) {
+    if (all) break;
+    (l.transport == Transport::Udp ? options.udp_ports : options.stream_ports).push_back(l.port);
+  }
+  options.limits = config.limits;
+  options.proxy_require_supported = config.proxy_require_supported;
+  options.policy = config.policy;
+  const capture::ReplayReport report = capture::replay_capture(path, options);
+  if (!report.read.ok) {
+    err << "sbc replay: " << path << ": cannot read the capture: " << report.read.error << '\n';
+    return 2;
+  }
+  capture::print_report(report, path, out);
+  return 0;
+}
+
 int check_config_command(std::span<const std::string_view> args, std::ostream& out,
                          std::ostream& err) {
   if (args.size() != 1) {
@@ -180,6 +219,7 @@ int main_command(std::span<const std::string_view> args, std::ostream& out, std:
   const auto rest = args.subspan(1);
   if (command == "validate") return validate_command(rest, out, err);
   if (command == "check-config") return check_config_command(rest, out, err);
+  if (command == "replay") return replay_command(rest, out, err);
   if (command == "run") return run_command(rest, out, err);
   if (command == "ha1") return ha1_command(rest, std::cin, out, err);
   if (command == "version" || command == "--version") {

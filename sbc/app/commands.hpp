@@ -10,6 +10,9 @@ namespace sbc::app {
 
 // sbc validate [--config FILE] FILE...: 0 when every file is valid, 1 otherwise, 2 on usage errors.
 int validate_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
+// sbc replay [--config FILE] FILE.pcap: 0 with the report printed, 2 when the file cannot be read
+// (or on usage errors).
+int replay_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err);
 // sbc check-config FILE: 0 when the configuration is valid, 1 otherwise.
 int check_config_command(std::span<const std::string_view> args, std::ostream& out,
                          std::ostream& err);

@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-
 #include <fstream>
 #include <limits>
 #include <set>
@@ -302,6 +301,40 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
   parse_auth(source, p, config);
 }
 
+void parse_capture(std::string_view source, const YAML::Node& c, capture::CaptureSettings& out) {
+  reject_unknown_keys(source, c, "capture",
+                      {"enabled", "directory", "what", "listeners", "max_file_bytes", "max_files",
+                       "queue_messages"});
+  read_bool(source, c, "capture", "enabled", out.enabled);
+  if (c["directory"]) {
+    out.directory = c["directory"].as<std::string>();
+    if (out.directory.empty())
+      fail(source, c["directory"], "capture.directory", "must not be empty");
+  }
+  if (const YAML::Node what = c["what"]) {
+    const std::string text = what.as<std::string>();
+    if (text == "rejected")
+      out.what = capture::CaptureSettings::What::Rejected;
+    else if (text == "all")
+      out.what = capture::CaptureSettings::What::All;
+    else
+      fail(source, what, "capture.what", "must be rejected or all (got \"" + text + "\")");
+  }
+  if (const YAML::Node ports = c["listeners"]) {
+    if (!ports.IsSequence())
+      fail(source, ports, "capture.listeners", "must be a list of listener ports");
+    for (const auto& p : ports)
+      out.ports.push_back(get_uint<std::uint16_t>(source, p, "capture.listeners", 1, 65535));
+    if (!out.ports.empty() && out.what != capture::CaptureSettings::What::All)
+      fail(source, ports, "capture.listeners",
+           "only applies with what: all (rejected messages are captured on every listener)");
+  }
+  read_uint<std::uint64_t>(source, c, "capture", "max_file_bytes", out.max_file_bytes, 4096,
+                           std::uint64_t{1} << 40);
+  read_uint<unsigned>(source, c, "capture", "max_files", out.max_files, 1, 100000);
+  read_uint<unsigned>(source, c, "capture", "queue_messages", out.queue_messages, 16, 1u << 20);
+}
+
 bool is_ip_address(const std::string& text) {
   unsigned char buf[16];
   return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
@@ -335,9 +368,9 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
   Config config;
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  reject_unknown_keys(
-      source, root, "",
-      {"workers", "listeners", "transport", "sip", "metrics", "core", "relay", "policy"});
+  reject_unknown_keys(source, root, "",
+                      {"workers", "listeners", "transport", "sip", "metrics", "core", "relay",
+                       "policy", "capture"});
 
   if (root["workers"]) {
     config.workers = get_uint<unsigned>(source, root["workers"], "workers", 0, 256);
@@ -585,6 +618,16 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     }
   }
   if (const YAML::Node p = root["policy"]) parse_policy(source, p, config.policy);
+  if (const YAML::Node c = root["capture"]) {
+    parse_capture(source, c, config.capture);
+    for (std::size_t i = 0; i < config.capture.ports.size(); ++i) {
+      const std::uint16_t port = config.capture.ports[i];
+      if (std::none_of(config.listeners.begin(), config.listeners.end(),
+                       [port](const Listener& l) { return l.port == port; }))
+        fail(source, c["listeners"][i], "capture.listeners",
+             "port " + std::to_string(port) + " is not the port of a configured listener");
+    }
+  }
   config.relay.limits = config.limits;
   return config;
 }

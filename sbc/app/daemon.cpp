@@ -18,6 +18,7 @@
 
 #include "metrics/exposition.hpp"
 #include "policy/policy_config.hpp"
+#include "sbc/capture/live_capture.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
@@ -360,6 +361,22 @@ int run_daemon(const Config& config, std::ostream& out) {
     chains.push_back(policy::make_chain(config.policy, w));
     worker.handler().set_policy(chains.back().get());
   }
+  std::unique_ptr<capture::LiveCapture> live_capture;
+  if (config.capture.enabled) {
+    try {
+      live_capture = std::make_unique<capture::LiveCapture>(config.capture, count);
+    } catch (const std::exception& e) {
+      log("error", std::string("capture: ") + e.what());
+      return 1;
+    }
+    for (unsigned w = 0; w < count; ++w) workers[w]->handler().set_tap(&live_capture->tap(w));
+    live_capture->start();
+    log("info", "capturing " +
+                    std::string(config.capture.what == capture::CaptureSettings::What::All
+                                    ? "all messages"
+                                    : "rejected messages") +
+                    " to " + config.capture.directory);
+  }
   // A ban decided on one worker reaches the others by a post to their threads: no shared table,
   // no lock on the message path.
   for (unsigned w = 0; w < count && count > 1; ++w) {
@@ -550,6 +567,13 @@ int run_daemon(const Config& config, std::ostream& out) {
             {{{"result", "timeout"}, {"version", "none"}}, static_cast<double>(t.tls_timed_out)}}});
       add_relay_families(families, relay);
       add_policy_families(families, chains);
+      if (live_capture)
+        families.push_back(
+            {"sbc_capture_packets_total",
+             "SIP messages for the pcap capture, by result (dropped: queue full or unwritable).",
+             metrics::Family::Type::Counter,
+             {{{{"result", "written"}}, static_cast<double>(live_capture->written())},
+              {{{"result", "dropped"}}, static_cast<double>(live_capture->dropped())}}});
       families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
                                static_cast<double>(shared.limiter.total())));
       std::uint64_t refused = 0;
@@ -655,6 +679,7 @@ int run_daemon(const Config& config, std::ostream& out) {
 
   if (metrics_server) metrics_server->stop();
   for (auto& w : workers) w->stop();
+  if (live_capture) live_capture->stop();
   const Totals t = totals(workers);
   log("info", "stopped: received=" + std::to_string(t.total_received()) +
                   " invalid_answered=" + std::to_string(t.invalid_answered) +

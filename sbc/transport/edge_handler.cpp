@@ -55,28 +55,36 @@ EdgeHandler::Outcome EdgeHandler::reply(const sip::Verdict& verdict, const FlowI
 
 EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing framing,
                                          const FlowInfo& flow) noexcept {
+  rejected_ = false;
+  Outcome outcome = handle_message(bytes, framing, flow);
+  if (tap_ != nullptr) tap_->observe(bytes, flow, rejected_);
+  return outcome;
+}
+
+EdgeHandler::Outcome EdgeHandler::handle_message(std::string_view bytes, sip::Framing framing,
+                                                 const FlowInfo& flow) noexcept {
   stats_.received[static_cast<std::size_t>(flow.protocol)].inc();
   request_bytes_ = bytes.size();
   if (policy_ != nullptr && !policy_->admit(flow, std::chrono::steady_clock::now()))
-    return {Action::None, {}, sip::Verdict::drop("Banned source")};
+    return refused({Action::None, {}, sip::Verdict::drop("Banned source")});
   sip::Message& m = *message_;
   sip::Verdict verdict = m.parse(bytes, framing, options_.limits);
   if (verdict.kind == sip::Verdict::Kind::Drop) {
     stats_.invalid_dropped.inc();
-    return {Action::None, {}, verdict};
+    return refused({Action::None, {}, verdict});
   }
   if (verdict.kind == sip::Verdict::Kind::Respond) {
     // The policies see invalid requests too (a flood of broken requests counts against its
     // source; a denied source or a scanner gets no answer, not even a 400).
     if (policy_ != nullptr && m.is_request() &&
         policy_->decide(m).decision.kind == policy::Decision::Kind::Drop)
-      return {Action::None, {}, sip::Verdict::drop("Refused by policy")};
+      return refused({Action::None, {}, sip::Verdict::drop("Refused by policy")});
     if (m.is_request() && m.method() == sip::Method::Ack) {
       stats_.invalid_dropped.inc();  // an ACK is never answered
-      return {Action::None, {}, verdict};
+      return refused({Action::None, {}, verdict});
     }
     stats_.invalid_answered.inc();
-    return reply(verdict, flow);
+    return refused(reply(verdict, flow));
   }
   if (!m.is_request() && router_ != nullptr) {
     stats_.relayed.inc();
@@ -93,10 +101,11 @@ EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing fr
     if (outcome.decision.kind == policy::Decision::Kind::Drop ||
         (outcome.decision.kind == policy::Decision::Kind::Respond &&
          m.method() == sip::Method::Ack)) {
-      return {Action::None, {}, sip::Verdict::drop("Refused by policy")};
+      return refused({Action::None, {}, sip::Verdict::drop("Refused by policy")});
     }
     if (outcome.decision.kind == policy::Decision::Kind::Respond) {
       stats_.invalid_answered.inc();
+      rejected_ = true;
       if (outcome.decision.extra_header.empty())
         return reply(sip::Verdict::respond(outcome.decision.status, outcome.decision.phrase), flow);
       const std::string_view extra[] = {outcome.decision.extra_header};
@@ -121,6 +130,7 @@ EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing fr
   verdict = m.check_proxy_rules({supported_views_});
   if (!verdict.is_valid()) {
     stats_.invalid_answered.inc();
+    rejected_ = true;
     if (verdict.status == 420) {
       // RFC 3261 8.2.2.3: list the tags we do not support in Unsupported.
       constexpr std::string_view kPrefix = "Unsupported: ";
@@ -154,6 +164,7 @@ EdgeHandler::Outcome EdgeHandler::reject_stream(std::string_view header_section,
                                                 std::uint16_t status, std::string_view reason,
                                                 const FlowInfo& flow) noexcept {
   stats_.received[static_cast<std::size_t>(flow.protocol)].inc();
+  if (tap_ != nullptr) tap_->observe(header_section, flow, true);
   sip::Message& m = *message_;
   // Parse what there is only to find the headers an answer copies.
   (void)m.parse(header_section, sip::Framing::Datagram, options_.limits);

@@ -42,6 +42,14 @@ struct EdgeStats {
   metrics::Counter tls_handshakes_timed_out;
 };
 
+// Sees every message the edge handles, and whether the edge or the policies refused it (the pcap
+// capture). Called on the worker's thread: it must not block.
+class MessageTap {
+ public:
+  virtual ~MessageTap() = default;
+  virtual void observe(std::string_view bytes, const FlowInfo& flow, bool rejected) noexcept = 0;
+};
+
 class EdgeHandler {
  public:
   enum class Action : std::uint8_t { None, Reply };
@@ -68,11 +76,18 @@ class EdgeHandler {
   // pass. Banned sources are dropped before parsing.
   void set_policy(policy::Chain* chain) noexcept { policy_ = chain; }
   policy::Chain* policy() noexcept { return policy_; }
+  void set_tap(MessageTap* tap) noexcept { tap_ = tap; }
 
  private:
   Outcome reply(const sip::Verdict& verdict, const FlowInfo& flow,
                 std::span<const std::string_view> extra = {}) noexcept;
   bool addressed_to_self(const sip::Message& m) const noexcept;
+  Outcome handle_message(std::string_view bytes, sip::Framing framing,
+                         const FlowInfo& flow) noexcept;
+  Outcome refused(Outcome outcome) noexcept {
+    rejected_ = true;
+    return outcome;
+  }
 
   EdgeOptions options_;
   std::vector<std::string_view> supported_views_;
@@ -83,6 +98,8 @@ class EdgeHandler {
   EdgeStats stats_;
   Router* router_ = nullptr;
   policy::Chain* policy_ = nullptr;
+  MessageTap* tap_ = nullptr;
+  bool rejected_ = false;  // of the message being handled
 };
 
 }  // namespace sbc::transport

@@ -1,0 +1,54 @@
+#pragma once
+// Writes SIP messages to rotating pcap files as synthesized IP packets (UDP as one datagram, TCP
+// and TLS as segments of a per-connection byte stream), so that `tshark -r FILE -Y sip` decodes
+// them. Disk use is bounded: a new file starts before one would exceed `max_file_bytes`, and the
+// oldest files are deleted beyond `max_files`. Not thread-safe: one writer thread.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "sbc/capture/captured_message.hpp"
+
+namespace sbc::capture {
+
+class PcapFile;
+
+struct RotationSettings {
+  std::string directory;
+  std::string prefix = "sbc";  // files are PREFIX-NNNNNNNN.pcap, numbered in order
+  std::uint64_t max_file_bytes = 16u << 20;
+  unsigned max_files = 8;
+};
+
+class PcapWriter {
+ public:
+  // Throws std::runtime_error naming the directory when it does not exist or is not writable.
+  // Files of an earlier run (same prefix) count toward max_files, so restarts stay bounded too.
+  explicit PcapWriter(RotationSettings settings);
+  ~PcapWriter();
+  PcapWriter(const PcapWriter&) = delete;
+  PcapWriter& operator=(const PcapWriter&) = delete;
+
+  // False when the message cannot be written (addresses not IP, a file cannot be created).
+  bool write(const CapturedMessage& message) noexcept;
+  void flush() noexcept;
+  // The files on disk, oldest first.
+  const std::deque<std::string>& files() const noexcept { return files_; }
+
+ private:
+  bool open_next() noexcept;
+  bool write_packets(const CapturedMessage& message);
+
+  RotationSettings settings_;
+  std::unique_ptr<PcapFile> file_;
+  std::deque<std::string> files_;
+  std::uint64_t next_number_ = 1;
+  // Next TCP sequence number of each connection (bounded: forgotten all at once when full, which
+  // only makes tshark see a jump in one stream).
+  std::map<std::string, std::uint32_t> sequences_;
+};
+
+}  // namespace sbc::capture
