@@ -6,7 +6,8 @@ Chain::Chain(const ChainSettings& settings, std::vector<std::unique_ptr<Stage>> 
     : settings_(settings),
       stages_(std::move(stages)),
       bans_(settings.bans),
-      amplification_(settings.amplification) {
+      amplification_(settings.amplification),
+      authenticated_(settings.max_authenticated) {
   counters_.resize(stages_.size());
   for (std::size_t i = 0; i < stages_.size(); ++i)
     counters_[i] = std::vector<metrics::Counter>(stages_[i]->reasons().size());
@@ -29,7 +30,9 @@ bool Chain::admit(const transport::FlowInfo& flow, TimePoint now) noexcept {
 
 Chain::Outcome Chain::decide(const sip::Message& request) noexcept {
   if (flow_ == nullptr || !known_source_) return {};
-  Context context{*flow_, source_, address_, now_, bans_, false, {}, {}, false};
+  Context context{
+      .flow = *flow_, .source = source_, .address = address_, .now = now_, .bans = bans_};
+  context.authenticated = authenticated_.find(source_, now_) != nullptr;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const Decision d = stages_[i]->decide(request, context);
     if (context.return_route_proved) {
@@ -38,7 +41,13 @@ Chain::Outcome Chain::decide(const sip::Message& request) noexcept {
     }
     if (d.proceeds()) continue;
     if (d.reason < counters_[i].size()) counters_[i][d.reason].inc();
+    // A source that floods or scans loses the trust its authentication earned.
+    if (d.kind == Decision::Kind::Drop && context.authenticated) authenticated_.erase(source_);
     return {d, stages_[i].get(), {}, {}};
+  }
+  if (!context.asserted_identity.empty()) {
+    bool fresh = false;
+    (void)authenticated_.get(source_, now_, fresh);
   }
   return {Decision::next(), nullptr, context.asserted_identity, context.consumed_credentials};
 }
@@ -49,7 +58,7 @@ void Chain::core_refused(std::string_view remote_ip, TimePoint now) noexcept {
   const SourceKey source = source_key(*address, settings_.ipv6_prefix);
   transport::FlowInfo flow;
   flow.remote_ip = remote_ip;
-  Context context{flow, source, *address, now, bans_, false, {}, {}, false};
+  Context context{.flow = flow, .source = source, .address = *address, .now = now, .bans = bans_};
   for (const auto& stage : stages_) stage->core_refused(context);
 }
 

@@ -19,6 +19,7 @@ struct ChainSettings {
   unsigned ipv6_prefix = 64;  // IPv6 sources are counted, limited and banned by this prefix
   BanSettings bans;
   AmplificationSettings amplification;
+  std::size_t max_authenticated = 65536;  // sources remembered as authenticated, per worker
 };
 
 class Chain {
@@ -64,6 +65,8 @@ class Chain {
   metrics::Counter banned_dropped_;
   AmplificationGuard amplification_;
   metrics::Counter amplification_refused_;
+  struct Authenticated {};
+  SourceTable<Authenticated> authenticated_;
   std::atomic<std::size_t> bans_active_{0};
   // The source of the message between admit() and decide().
   const transport::FlowInfo* flow_ = nullptr;

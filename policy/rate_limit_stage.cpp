@@ -20,15 +20,17 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
                         : cls == 1 ? settings_.invites
                                    : settings_.others;
   if (limit.rate <= 0) return Decision::next();
+  const double factor = context.authenticated ? settings_.authenticated_factor : 1.0;
+  const double rate = limit.rate * factor, burst = limit.burst * factor;
   bool fresh = false;
   Source& s = sources_.get(context.source, context.now, fresh);
   if (!s.started[cls]) {
     s.started[cls] = true;
-    s.tokens[cls] = limit.burst;
+    s.tokens[cls] = burst;
     s.refilled[cls] = context.now;
   } else {
     const double elapsed = std::chrono::duration<double>(context.now - s.refilled[cls]).count();
-    s.tokens[cls] = std::min(limit.burst, s.tokens[cls] + elapsed * limit.rate);
+    s.tokens[cls] = std::min(burst, s.tokens[cls] + elapsed * rate);
     s.refilled[cls] = context.now;
   }
   if (s.tokens[cls] >= 1) {

@@ -21,6 +21,8 @@ struct RateLimitSettings {
   Bucket invites{5, 20};
   Bucket others{20, 50};
   unsigned ban_after = 100;  // drops of one source before it is banned; 0: never
+  // A trust tier: sources that have authenticated (the auth stage) get rate and burst times this.
+  unsigned authenticated_factor = 4;
   std::size_t max_sources = 65536;
 };
 

@@ -73,6 +73,18 @@ class SourceTable {
     return victim->value;
   }
 
+  void erase(const SourceKey& key) noexcept {
+    Slot* bucket = &slots_[(key.hash() & mask_) * kWays];
+    for (std::size_t i = 0; i < kWays; ++i) {
+      if (bucket[i].used && bucket[i].key == key) {
+        bucket[i].used = false;
+        bucket[i].value = Value{};
+        --size_;
+        return;
+      }
+    }
+  }
+
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return slots_.size(); }
   std::size_t evictions() const noexcept { return evictions_; }

@@ -20,10 +20,13 @@ struct Context {
   TimePoint now;
   BanTable& bans;
   bool trusted = false;  // set by the ACL for trusted peers: later stages let them through
+  // The source has authenticated recently (a trust tier: higher limits, no enumeration
+  // scoring); kept by the chain from the auth stage's successes.
+  bool authenticated = false;
   // Set by the auth stage on success (views valid until the next message): the identity to
   // assert to the core, and the credentials header line it consumed.
-  std::string_view asserted_identity;
-  std::string_view consumed_credentials;
+  std::string_view asserted_identity{};
+  std::string_view consumed_credentials{};
   // Set by a stage that saw proof the source receives what we send (a nonce it was given).
   bool return_route_proved = false;
 };

@@ -249,14 +249,25 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
     config.acl.trusted = read_cidrs(source, acl, "policy.acl.trusted");
   }
   if (const YAML::Node scanner = p["scanner"]) {
-    reject_unknown_keys(source, scanner, "policy.scanner", {"user_agents"});
+    reject_unknown_keys(source, scanner, "policy.scanner",
+                        {"user_agents", "max_users_per_window", "window_seconds", "max_sources"});
+    read_uint<unsigned>(source, scanner, "policy.scanner", "max_users_per_window",
+                        config.scanner.max_users_per_window, 0, 128);
+    auto window = static_cast<std::uint32_t>(config.scanner.window.count());
+    read_uint<std::uint32_t>(source, scanner, "policy.scanner", "window_seconds", window, 1, 3600);
+    config.scanner.window = std::chrono::seconds(window);
+    read_uint<std::size_t>(source, scanner, "policy.scanner", "max_sources",
+                           config.scanner.max_sources, 64, 1u << 24);
     if (scanner["user_agents"])
       config.scanner.user_agents =
           read_strings(source, scanner["user_agents"], "policy.scanner.user_agents");
   }
   if (const YAML::Node rl = p["rate_limit"]) {
-    reject_unknown_keys(source, rl, "policy.rate_limit",
-                        {"register", "invite", "other", "ban_after", "max_sources"});
+    reject_unknown_keys(
+        source, rl, "policy.rate_limit",
+        {"register", "invite", "other", "ban_after", "max_sources", "authenticated_factor"});
+    read_uint<unsigned>(source, rl, "policy.rate_limit", "authenticated_factor",
+                        config.rate_limit.authenticated_factor, 1, 1000);
     auto bucket = [&](const char* key, policy::Bucket& b) {
       const YAML::Node n = rl[key];
       if (!n) return;

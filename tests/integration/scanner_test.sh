@@ -4,6 +4,7 @@
 # tools exit 0 whatever happens, so the test reads their output). A defended server makes them
 # find nothing: the scanner stage recognises them, drops without an answer and bans the source on
 # every worker. Meanwhile a legitimate client (sipsak) from another address keeps being answered.
+# A scanner that renames itself is caught by its behaviour (many users from one source).
 # usage: scanner_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -47,6 +48,24 @@ check "its later packets died before parsing (banned drops: $banned)" test "${ba
 check "its address is banned on every worker (active bans: $active)" test "${active:-0}" = 1
 answered=$(awk '/^sbc_responses_sent_total\{class="2xx"\}/{print $2}' metrics.txt)
 check "the only answer sent was to the legitimate client (2xx: $answered)" test "${answered:-0}" = 1
+
+# A scanner that renames itself (User-Agent of a softphone) and counts through extensions from
+# one socket, as svwar does: its behaviour gives it away after about
+# policy.scanner.max_users_per_window (30) users.
+answers=0 silent=0
+for ext in $(seq 2000 2059); do
+  printf 'OPTIONS sip:%s@127.0.0.1:%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.3:%s;branch=z9hG4bKsweep%s;rport\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.3>;tag=%s\r\nTo: <sip:%s@127.0.0.1>\r\nCall-ID: sweep%s@127.0.0.3\r\nCSeq: 1 OPTIONS\r\nUser-Agent: Zoiper rev.11137\r\nContent-Length: 0\r\n\r\n' \
+    "$ext" "$sbc_port" "$((scan_port + 3))" "$ext" "$ext" "$ext" "$ext" >sweep.sip
+  got=$(SIP_PROBE_LOCAL_ADDRESS=127.0.0.3 SIP_PROBE_LOCAL_PORT=$((scan_port + 3)) \
+    "$probe" udp 127.0.0.1 "$sbc_port" sweep.sip 300 || true)
+  if [ "$got" = timeout ]; then silent=$((silent + 1)); else answers=$((answers + 1)); fi
+done
+enumeration=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" |
+  awk '/^sbc_policy_decisions_total\{stage="scanner",reason="enumeration"\}/{print $2}')
+check "a renamed scanner sweeping extensions is recognised by its behaviour (enumeration: ${enumeration:-0})" \
+  test "${enumeration:-0}" -ge 1
+check "it got answers for at most the first 40 extensions ($answers) and then silence ($silent)" \
+  bash -c "[ $answers -ge 10 ] && [ $answers -le 40 ] && [ $silent -ge 20 ]"
 
 if [ "$failures" -ne 0 ]; then
   for f in sbc.log svmap.out svwar.out svcrack.out metrics.txt; do echo "--- $f"; tail -n 30 "$f"; done

@@ -401,3 +401,43 @@ TEST_CASE("auth: a source that answers a nonce is past the amplification budget"
   edge.run(register_request("alice"), "192.0.2.7");
   CHECK_FALSE(edge.chain->may_answer(300, 4000));
 }
+
+TEST_CASE("auth: an authenticated source is a trust tier: more rate, no enumeration scoring",
+          "[auth]") {
+  policy::PolicyConfig config = auth_config();
+  config.chain = {"scanner", "rate_limit", "auth"};
+  config.scanner.max_users_per_window = 10;
+  config.rate_limit.register_requests = {1, 5};
+  Edge edge(config);
+  Client alice;
+  // An office behind one address: before anyone authenticates, many users look like a sweep.
+  int answered = 0;
+  for (int i = 0; i < 8; ++i)
+    if (edge.run(register_request("alice")).starts_with("respond 401")) ++answered;
+  CHECK(answered == 5);  // the REGISTER bucket: burst 5
+  edge.now += 10s;
+  edge.run(register_request("alice"));
+  REQUIRE(edge.run(register_request("alice", alice.answer("REGISTER", "sip:example.com",
+                                                          edge.nonce(), 1))) == "continue");
+  // Authenticated: four times the bucket, and many users do not make it a scanner.
+  answered = 0;
+  for (int i = 0; i < 18; ++i) {
+    const std::string user = "user" + std::to_string(i);
+    if (edge.run(request("OPTIONS", "sip:" + user + "@example.com", "alice", user))
+            .starts_with("respond 407"))
+      ++answered;
+  }
+  CHECK(answered == 18);
+  edge.now += 5s;  // the bucket refills at 4 a second, up to 20
+  answered = 0;
+  for (int i = 0; i < 25; ++i)
+    if (edge.run(register_request("alice")).starts_with("respond 401")) ++answered;
+  CHECK(answered == 20);
+  // Dropped for flooding: the trust is gone, the plain limits apply again.
+  edge.now += 30s;
+  for (int i = 0; i < 18; ++i) {
+    const std::string user = "next" + std::to_string(i);
+    edge.run(request("OPTIONS", "sip:" + user + "@example.com", "alice", user));
+  }
+  CHECK(edge.run(register_request("alice")) == "banned");
+}

@@ -225,3 +225,33 @@ TEST_CASE("policy: sips: needs TLS, TLS-only setups and domains, client certific
   CHECK(run(invite, transport::Protocol::Udp, "192.0.2.1") == "403 tls_required");
   CHECK(run(invite, transport::Protocol::Tls, "192.0.2.1") == "continue");
 }
+
+TEST_CASE("policy: a source asking for many users is a scanner, whatever it calls itself",
+          "[policy]") {
+  policy::PolicyConfig config = config_with({"scanner"});
+  config.scanner.max_users_per_window = 20;
+  Runner r(config);
+  auto options_to = [](int user) {
+    std::string m = request("OPTIONS", "Zoiper rev.1234");
+    const std::string name = "sip:" + std::to_string(1000 + user) + "@example.com";
+    m.replace(m.find("sip:bob@example.com"), 19, name);
+    return m;
+  };
+  // The same few users again and again: fine.
+  for (int i = 0; i < 100; ++i) REQUIRE(r.run("192.0.2.30", options_to(i % 5)) == "continue");
+  // Counting upward through extensions (svwar, renamed): caught after about 20.
+  std::string last;
+  int sent = 0;
+  for (int user = 0; user < 60 && last != "banned"; ++user, ++sent)
+    last = r.run("192.0.2.31", options_to(user));
+  CHECK(last == "banned");
+  CHECK(sent > 15);
+  CHECK(sent < 40);
+  CHECK(r.chain->decisions(0, policy::ScannerStage::kEnumeration).value() == 1);
+  // A new window starts clean.
+  for (int user = 0; user < 15; ++user)
+    REQUIRE(r.run("192.0.2.32", options_to(user)) == "continue");
+  r.now += 61s;
+  for (int user = 15; user < 30; ++user)
+    REQUIRE(r.run("192.0.2.32", options_to(user)) == "continue");
+}
