@@ -39,6 +39,8 @@ constexpr std::string_view kProbePrefix = "z9hG4bKsbP";
 // The user part of the URIs we put in Record-Route and Path: the outside flow's token follows.
 constexpr std::string_view kUserPrefix = "sbc-";
 constexpr std::string_view kServer = "Server: sbc";
+// Contacts of one message we hide at most (a 3xx's list); the message editor bounds the edits.
+constexpr std::size_t kMaxHiddenContacts = 16;
 
 std::uint64_t fnv1a(std::uint64_t hash, std::string_view s) noexcept {
   for (char c : s) {
@@ -638,7 +640,7 @@ class Relay::Impl {
         ok = ok && record.ok() && editor.add_record_route(record.view());
       }
     }
-    if (m.method() != Method::Register) ok = ok && hide_contact(m, editor, own.flow_token);
+    if (m.method() != Method::Register) ok = ok && hide_contacts(m, editor, own.flow_token);
     if (!ok || !write(editor, t->request)) {
       release(*t);
       stats.too_large.inc();
@@ -860,7 +862,7 @@ class Relay::Impl {
     }
     if (settings_.topology_hiding && t.method != Method::Register) {
       if (t.direction == Direction::ToCore) {
-        ok = ok && hide_record_route(t, m, editor) && hide_contact(m, editor, t.source_flow);
+        ok = ok && hide_record_route(t, m, editor) && hide_contacts(m, editor, t.source_flow);
       } else if (!t.hidden_record_route.empty() && m.count(HeaderId::RecordRoute) != 0) {
         ok = ok && restore_record_route(m, editor, t);
       }
@@ -1259,23 +1261,30 @@ class Relay::Impl {
     return editor.set_request_uri(opened->payload);
   }
 
-  // Rewrites the first Contact of a message that leaves to the outside down `flow`: our address
-  // with a token holding the original URI.
-  bool hide_contact(const Message& m, sip::MessageEditor& editor, std::uint64_t flow) noexcept {
+  // Rewrites every Contact of a message that leaves to the outside down `flow` (a 3xx lists
+  // several, all of them addresses of the inside): our address with a token holding the
+  // original URI. A request to one of them comes back to us and gets the original (above).
+  bool hide_contacts(const Message& m, sip::MessageEditor& editor, std::uint64_t flow) noexcept {
     if (!settings_.topology_hiding || m.count(HeaderId::Contact) == 0 || m.contact_is_star())
       return true;
-    auto contacts = m.name_addrs(HeaderId::Contact);
-    sip::NameAddr contact;
-    if (!contacts.next(contact)) return true;
     const auto address = wire_.flow_address(flow);
     if (!address) return true;
-    const std::string_view token = seal_token(TokenKind::Contact, flow, Ip{}, contact.uri.text);
-    if (token.empty()) return false;
     Text w(contact_buffer_);
-    w << "sip:" << token << "@";
-    w.host(address->local_ip) << ":" << static_cast<unsigned>(address->local_port)
-                              << ";transport=" << transport_param(address->protocol);
-    return w.ok() && editor.rewrite_contact_uri(w.view());
+    auto contacts = m.name_addrs(HeaderId::Contact);
+    sip::NameAddr contact;
+    for (std::size_t hidden = 0; contacts.next(contact); ++hidden) {
+      // The editor's edits are bounded; a list longer than this is not relayed rather than
+      // relayed with inside addresses in it.
+      if (hidden == kMaxHiddenContacts) return false;
+      const std::string_view token = seal_token(TokenKind::Contact, flow, Ip{}, contact.uri.text);
+      if (token.empty()) return false;
+      const std::size_t start = w.view().size();
+      w << "sip:" << token << "@";
+      w.host(address->local_ip) << ":" << static_cast<unsigned>(address->local_port)
+                                << ";transport=" << transport_param(address->protocol);
+      if (!w.ok() || !editor.rewrite_uri(contact, w.view().substr(start))) return false;
+    }
+    return true;
   }
 
   // Removes our entries from the top of the Route set; the inside routes a hidden entry
@@ -1481,7 +1490,7 @@ class Relay::Impl {
   std::array<char, 1024> client_via_buffer_{};
   std::array<char, 2048> record_buffer_{};
   std::array<char, 4096> route_buffer_{};
-  std::array<char, 2048> contact_buffer_{};
+  std::array<char, 8192> contact_buffer_{};
   std::array<char, kStatelessPrefix.size() + 16> stateless_branch_{};
 };
 

@@ -818,6 +818,70 @@ TEST_CASE("relay: the core's Record-Route and Contact leave sealed and come back
   CHECK(all_values(h.parse(sent[0]), sip::HeaderId::Route).empty());
 }
 
+TEST_CASE("relay: every Contact of a 3xx from the core leaves sealed; a retry gets the original",
+          "[relay][hiding]") {
+  Harness h;
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  const sip::Message& fwd = h.parse(sent[0]);
+  // Addresses of the inside in every form a Contact list takes: bracketed with parameters,
+  // an addr-spec, several values on one line and a second line.
+  const std::string moved = core_answer(
+      fwd, 302, "Moved Temporarily", "core1",
+      "Contact: <sip:bob@10.0.0.30:5060;transport=udp>;q=0.9, sip:bob@10.0.0.31;expires=60\r\n"
+      "Contact: \"Bob mobile\" <sip:bob-mobile@10.0.0.32:5080>;q=0.5\r\n");
+  h.from_core(moved);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);  // the 302 to Alice, our ACK to the core
+  REQUIRE(sent[0].outside);
+  const sip::Message& answer = h.parse(sent[0]);
+  CHECK(answer.status_code() == 302);
+  CHECK(std::string(answer.bytes()).find("10.0.0.") == std::string::npos);
+  const auto contacts = name_addrs(answer, sip::HeaderId::Contact);
+  REQUIRE(contacts.size() == 3);
+  const char* originals[] = {"sip:bob@10.0.0.30:5060;transport=udp", "sip:bob@10.0.0.31",
+                             "sip:bob-mobile@10.0.0.32:5080"};
+  for (std::size_t i = 0; i < contacts.size(); ++i) {
+    CHECK(contacts[i].uri.host == "198.51.100.1");
+    CHECK(contacts[i].uri.port == 5061);
+    CHECK(contacts[i].uri.param("transport").value == "tls");
+    const auto token = open_token(contacts[i].uri.user);
+    REQUIRE(token);
+    CHECK(token->kind == 3);
+    CHECK(token->flow == kAliceFlow);
+    CHECK(token->payload == originals[i]);
+  }
+  // What the core said about each target stays with it.
+  CHECK(contacts[0].param("q").value == "0.9");
+  CHECK(contacts[1].param("expires").value == "60");
+  CHECK(contacts[2].display_name == "\"Bob mobile\"");
+  CHECK(contacts[2].param("q").value == "0.5");
+
+  // Alice follows the redirection to the second target: the core gets the original URI.
+  std::string retry = alice_invite("z9hG4bKinv2");
+  retry.replace(retry.find("sip:bob@example.com SIP/2.0"), 19, std::string(contacts[1].uri.text));
+  retry.replace(retry.find("CSeq: 10"), 8, "CSeq: 11");
+  h.from_outside(retry, alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).request_uri().text == "sip:bob@10.0.0.31");
+}
+
+TEST_CASE("relay: a 3xx whose Contact list is too long to hide is not relayed", "[relay][hiding]") {
+  Harness h;
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  const sip::Message& fwd = h.parse(sent[0]);
+  std::string list = "Contact: ";
+  for (int i = 0; i < 17; ++i)
+    list += (i ? ", <sip:u@10.0.1." : "<sip:u@10.0.1.") + std::to_string(i) + ">";
+  h.from_core(core_answer(fwd, 300, "Multiple Choices", "core1", list + "\r\n"));
+  for (const auto& s : h.wire.take())
+    CHECK_FALSE((s.outside && s.bytes.find("10.0.1.") != std::string::npos));
+  CHECK(h.relay->stats().too_large.value() == 1);
+}
+
 TEST_CASE("token sealer: round trip, tampering, unknown keys, rotation", "[relay][sealer]") {
   const auto old_key = tls::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f");
   const auto new_key = tls::TokenSealer::parse_key("2:F0E0D0C0B0A090807060504030201000");
