@@ -30,6 +30,7 @@ core:
   targets: [{uri: "sip:127.0.0.1:$core_port"}]
 relay:
   timers: {t1_ms: 100}    # 64*T1 = 6.4 s: the timeout test stays short
+  mask_call_id: true
 metrics: {port: $metrics_port}
 YAML
 "$sbc" run --config sbc.yaml >sbc.log 2>&1 &
@@ -65,6 +66,18 @@ check "nor in anything the caller received" bash -c "! grep -q '127.0.0.1:$core_
 check "the caller's route set is one sealed entry of the SBC" \
   bash -c "grep -qE '^Record-Route: <sip:sbc-[A-Za-z0-9_-]+@127.0.0.1:$sbc_port;transport=tcp;lr>.?$' alice.dump"
 check "our Path is not shown to the outside" bash -c "! grep -qi '^Path:' bob.dump"
+# Call-ID masking: the core relays alice's Call-ID unchanged (a proxy), so bob's leg is a new one
+# the SBC masks; alice's own leg keeps hers; every message of bob's dialog carries one mask.
+call_id_of() {  # call_id_of METHOD DUMP: the Call-ID of the first METHOD request in DUMP
+  awk -v m="$1" '$1 == m && /SIP\/2.0/ {f=1} f && /^Call-ID:/ {sub(/\r$/, ""); print $2; exit}' "$2"
+}
+bob_invite_call_id=$(call_id_of INVITE bob.dump)
+check "bob's leg of the call carries a masked Call-ID (${bob_invite_call_id:-none})" \
+  grep -q '^sbc-' <<<"$bob_invite_call_id"
+check "the ACK and BYE bob receives carry the same masked Call-ID" \
+  test "$(call_id_of ACK bob.dump)" = "$bob_invite_call_id" -a \
+  "$(call_id_of BYE bob.dump)" = "$bob_invite_call_id"
+check "alice's answers keep her own Call-ID" bash -c "! grep -q '^Call-ID: sbc-' alice.dump"
 
 # --- the other direction: the core's INVITE reaches a TCP user over her connection (Path)
 ua tcp carol register serve 5 >carol.out 2>&1 &
