@@ -16,6 +16,7 @@ packages=(
   libosip2-dev libsofia-sip-ua-dev
   # real peers for the integration tests and benchmarks
   sipsak openssl kamailio kamailio-tls-modules baresip-core sipvicious curl prometheus iproute2
+  tcpdump
 )
 
 missing=()
