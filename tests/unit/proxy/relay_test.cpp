@@ -1406,3 +1406,29 @@ TEST_CASE("token sealer: a deterministic seal gives one text per plaintext", "[r
   REQUIRE(n);
   CHECK(std::string_view(reinterpret_cast<const char*>(opened.data()), *n) == a);
 }
+
+TEST_CASE("relay.mask_call_id: a masked Call-ID is no route, a route token no Call-ID",
+          "[relay][callid]") {
+  Harness h(64, mask_call_ids);
+  h.from_core(core_invite());
+  auto sent = h.wire.take();
+  const std::string masked(h.parse(sent.at(0)).call_id());
+  // The outside sees the masked Call-ID; put where a flow token goes, it names no flow.
+  std::string forged = core_invite("z9hG4bKcore5");
+  const std::size_t user = forged.find("Route: <sip:") + 12;
+  forged.replace(user, forged.find('@', user) - user, masked);
+  h.from_core(forged);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).status_code() == 403);
+  // And a route token used as a Call-ID is not opened for the core.
+  std::string invite = alice_invite("z9hG4bKinv5");
+  const std::string token = seal(1, kAliceFlow);
+  invite.replace(invite.find("call-1@192.168.1.20"), 19, token);
+  h.from_outside(invite, alice_flow());
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).call_id() == token);
+}
