@@ -3,6 +3,7 @@
 #include <openssl/aead.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace sbc::tls {
@@ -130,12 +131,26 @@ TokenSealer::~TokenSealer() = default;
 
 std::size_t TokenSealer::seal(std::span<const std::uint8_t> plain,
                               std::span<char> out) const noexcept {
+  return seal_with_nonce(plain, out, true);
+}
+
+std::size_t TokenSealer::seal_deterministic(std::span<const std::uint8_t> plain,
+                                            std::span<char> out) const noexcept {
+  return seal_with_nonce(plain, out, false);
+}
+
+std::size_t TokenSealer::seal_with_nonce(std::span<const std::uint8_t> plain, std::span<char> out,
+                                         bool random_nonce) const noexcept {
   if (plain.size() > kMaxPlain || out.size() < sealed_size(plain.size())) return 0;
   // id | nonce | ciphertext | tag; the id is authenticated as associated data.
   std::array<std::uint8_t, 1 + kNonce + kMaxPlain + kTag> raw;
   const Impl::Context& c = impl_->contexts.front();
   raw[0] = c.id;
-  RAND_bytes(raw.data() + 1, kNonce);
+  if (random_nonce) {
+    RAND_bytes(raw.data() + 1, kNonce);
+  } else {
+    std::fill_n(raw.data() + 1, kNonce, std::uint8_t{0});
+  }
   std::size_t written = 0;
   if (EVP_AEAD_CTX_seal(&c.ctx, raw.data() + 1 + kNonce, &written, plain.size() + kTag,
                         raw.data() + 1, kNonce, plain.data(), plain.size(), raw.data(), 1) != 1)

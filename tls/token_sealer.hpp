@@ -45,6 +45,11 @@ class TokenSealer {
   // Writes the sealed text into `out`; returns its length, 0 if it does not fit or `plain` is
   // over kMaxPlain.
   std::size_t seal(std::span<const std::uint8_t> plain, std::span<char> out) const noexcept;
+  // As seal, but one plaintext always gives one text: a fixed nonce, with which AES-GCM-SIV
+  // reveals only whether two plaintexts are equal (RFC 8452 section 9). For values that every
+  // message of a dialog must carry the same, such as a masked Call-ID.
+  std::size_t seal_deterministic(std::span<const std::uint8_t> plain,
+                                 std::span<char> out) const noexcept;
   // The plaintext's length in `out`, or nothing if the token does not open.
   std::optional<std::size_t> open(std::string_view sealed,
                                   std::span<std::uint8_t> out) const noexcept;
@@ -52,6 +57,8 @@ class TokenSealer {
  private:
   static constexpr std::size_t kNonce = 12;
   static constexpr std::size_t kTag = 16;
+  std::size_t seal_with_nonce(std::span<const std::uint8_t> plain, std::span<char> out,
+                              bool random_nonce) const noexcept;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -39,6 +39,10 @@ constexpr std::string_view kProbePrefix = "z9hG4bKsbP";
 // The user part of the URIs we put in Record-Route and Path: the outside flow's token follows.
 constexpr std::string_view kUserPrefix = "sbc-";
 constexpr std::string_view kServer = "Server: sbc";
+// A masked Call-ID (relay.mask_call_id): this prefix, then the inside Call-ID sealed.
+constexpr std::string_view kMaskedCallIdPrefix = "sbc-";
+// Contacts of one message we hide at most (a 3xx's list); the message editor bounds the edits.
+constexpr std::size_t kMaxHiddenContacts = 16;
 
 std::uint64_t fnv1a(std::uint64_t hash, std::string_view s) noexcept {
   for (char c : s) {
@@ -205,6 +209,10 @@ struct Transaction {
   TimePoint cancel_retransmit_at = kNever;
   TimePoint cancel_timeout_at = kNever;
 
+  // relay.mask_call_id: the two sides of this transaction know it by different Call-IDs; the
+  // server side's goes back on the responses.
+  bool call_id_differs = false;
+  std::string server_call_id;
   std::string hidden_vias;  // the core's Via values (topology hiding)
   // ToOutside with topology hiding: the Record-Route list as the core would have seen it
   // without hiding, put back into the answers that go to the core.
@@ -232,6 +240,8 @@ struct OwnRoutes {
   // The address of the outside party the token was issued for (dialog protection).
   std::array<std::uint8_t, 16> participant{};
   bool has_participant = false;
+  // The token was issued on a leg whose Call-ID the outside sees masked.
+  bool masked_leg = false;
 };
 
 using Ip = std::array<std::uint8_t, 16>;
@@ -245,9 +255,16 @@ enum class TokenKind : std::uint8_t {
   Flow = 1,     // a Path or Record-Route entry: the outside flow
   Dialog = 2,   // our one outside Record-Route entry of a hidden dialog: flow + inside routes
   Contact = 3,  // a Contact we rewrote: flow + the original URI
+  // A masked Call-ID: the inside one, sealed deterministically. Never opens as a route.
+  CallId = 4,
 };
+// Set on the kind of the Record-Route entries issued on a leg toward the outside whose Call-ID
+// is masked: the core's in-dialog requests through them get the same masked Call-ID, while on a
+// leg the outside started (its own Call-ID) they keep theirs. Tokens without it open as before.
+constexpr std::uint8_t kMaskedLeg = 0x80;
 struct Opened {
   TokenKind kind = TokenKind::Flow;
+  bool masked_leg = false;
   std::uint64_t flow = 0;
   Ip participant{};
   std::string_view payload;
@@ -315,7 +332,7 @@ class Relay::Impl {
       stats.dialog_refused.inc();
       return answer_outside(m, flow, 481, "Call/Transaction Does Not Exist");
     }
-    const std::uint32_t hash = loop_hash(m, own.count);
+    const std::uint32_t hash = loop_hash(m, inside_call_id(m), own.count);
     if (detect_loop(m, hash)) {
       stats.loops.inc();
       return answer_outside(m, flow, 482, "Loop Detected");
@@ -381,6 +398,13 @@ class Relay::Impl {
     ok = ok && editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     ok = ok && rewrite_routes(m, editor, own);
     ok = ok && restore_request_uri(m, editor);
+    // A Call-ID we masked gets the core's own back; the answers get the masked one again.
+    const std::string_view call_id = inside_call_id(m);
+    t.call_id_differs = call_id.data() != m.call_id().data();
+    if (t.call_id_differs) {
+      t.server_call_id.assign(m.call_id());
+      ok = ok && editor.replace(m.call_id(), call_id);
+    }
     for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
     // The credentials the edge checked are spent here; the core gets the identity instead.
     if (!flow.consumed_credentials.empty())
@@ -546,7 +570,7 @@ class Relay::Impl {
     if (Transaction* t = find_server(m, m.method())) return retransmission(*t);
     if (m.max_forwards() == 0) return answer_inside(m, source, 483, "Too Many Hops");
     const OwnRoutes own = own_routes(m, nullptr);
-    const std::uint32_t hash = loop_hash(m, own.count);
+    const std::uint32_t hash = loop_hash(m, m.call_id(), own.count);
     if (detect_loop(m, hash)) {
       stats.loops.inc();
       return answer_inside(m, source, 482, "Loop Detected");
@@ -604,16 +628,25 @@ class Relay::Impl {
     ok = ok && editor.prepend_via(our_via.view());
     ok = ok && editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     ok = ok && rewrite_routes(m, editor, own);
+    // The Call-ID the core chose (often naming its host) is masked on a new leg, and in a dialog
+    // whose leg was masked when it was created; a dialog the outside started keeps its own.
+    const bool mask = masks_call_id(m, own);
+    if (mask) {
+      const std::string_view masked = masked_call_id(m.call_id());
+      t->call_id_differs = true;
+      t->server_call_id.assign(m.call_id());
+      ok = ok && !masked.empty() && editor.replace(m.call_id(), masked);
+    }
     Text record(record_buffer_);
     const Ip participant = ip_bytes(address->remote_ip);
     t->hidden_record_route.clear();
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // What the core would see without hiding: our outside and inside entries on top of its own.
       entry(record, TokenKind::Flow, own.flow_token, participant, {}, address->local_ip,
-            address->local_port, address->protocol)
+            address->local_port, address->protocol, mask)
           << ", ";
       entry(record, TokenKind::Flow, own.flow_token, participant, {}, settings_.inside_ip,
-            settings_.inside_port, Protocol::Udp);
+            settings_.inside_port, Protocol::Udp, mask);
       if (settings_.topology_hiding) {
         // The outside sees one entry of ours; the core's entries travel sealed inside it.
         Text inside(hidden_buffer_);
@@ -638,7 +671,7 @@ class Relay::Impl {
         ok = ok && record.ok() && editor.add_record_route(record.view());
       }
     }
-    if (m.method() != Method::Register) ok = ok && hide_contact(m, editor, own.flow_token);
+    if (m.method() != Method::Register) ok = ok && hide_contacts(m, editor, own.flow_token);
     if (!ok || !write(editor, t->request)) {
       release(*t);
       stats.too_large.inc();
@@ -690,6 +723,8 @@ class Relay::Impl {
               editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     if (flow != nullptr) ok = ok && restore_request_uri(m, editor);
     if (flow != nullptr) {
+      const std::string_view call_id = inside_call_id(m);
+      if (call_id.data() != m.call_id().data()) ok = ok && editor.replace(m.call_id(), call_id);
       const std::optional<std::size_t> named = named_core(m, own);
       const std::optional<std::size_t> index = named ? named : cores_.choose(0, now_);
       if (!index) return;
@@ -714,6 +749,10 @@ class Relay::Impl {
       if (!address) {
         stats.flow_failed.inc();
         return;
+      }
+      if (masks_call_id(m, own)) {
+        const std::string_view masked = masked_call_id(m.call_id());
+        ok = ok && !masked.empty() && editor.replace(m.call_id(), masked);
       }
       our_via << "SIP/2.0/" << transport::protocol_name(address->protocol) << " ";
       our_via.host(address->local_ip)
@@ -849,6 +888,7 @@ class Relay::Impl {
                         std::string_view status_line = {}) noexcept {
     sip::MessageEditor editor(m);
     bool ok = status_line.empty() || editor.replace(m.start_line(), status_line);
+    if (t.call_id_differs) ok = ok && editor.replace(m.call_id(), t.server_call_id);
     if (t.direction == Direction::ToOutside && settings_.topology_hiding) {
       // The user agent's answer carries our Via only: the core's stack goes back in its place.
       ok = ok && editor.remove_headers(HeaderId::Via) && editor.prepend_via(t.hidden_vias);
@@ -860,7 +900,7 @@ class Relay::Impl {
     }
     if (settings_.topology_hiding && t.method != Method::Register) {
       if (t.direction == Direction::ToCore) {
-        ok = ok && hide_record_route(t, m, editor) && hide_contact(m, editor, t.source_flow);
+        ok = ok && hide_record_route(t, m, editor) && hide_contacts(m, editor, t.source_flow);
       } else if (!t.hidden_record_route.empty() && m.count(HeaderId::RecordRoute) != 0) {
         ok = ok && restore_record_route(m, editor, t);
       }
@@ -1186,6 +1226,7 @@ class Relay::Impl {
         own.flow_token = opened->flow;
         own.participant = opened->participant;
         own.has_participant = true;
+        own.masked_leg = opened->masked_leg;
         if (opened->kind == TokenKind::Dialog) {
           own.hidden_routes = opened->payload;
           break;  // a hidden entry stands for both of ours
@@ -1205,10 +1246,11 @@ class Relay::Impl {
 
   // "sbc-" + the sealed token, in token_text_ (valid until the next call).
   std::string_view seal_token(TokenKind kind, std::uint64_t flow, const Ip& participant,
-                              std::string_view payload) noexcept {
+                              std::string_view payload, bool masked_leg = false) noexcept {
     std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> plain;
     if (payload.size() + kTokenHeader > plain.size()) return {};
-    plain[0] = static_cast<std::uint8_t>(kind);
+    plain[0] = static_cast<std::uint8_t>(static_cast<std::uint8_t>(kind) |
+                                         (masked_leg ? kMaskedLeg : std::uint8_t{0}));
     for (int i = 0; i < 8; ++i) plain[1 + i] = static_cast<std::uint8_t>(flow >> (56 - 8 * i));
     std::memcpy(plain.data() + 9, participant.data(), participant.size());
     if (!payload.empty()) std::memcpy(plain.data() + kTokenHeader, payload.data(), payload.size());
@@ -1224,9 +1266,12 @@ class Relay::Impl {
       std::array<std::uint8_t, tls::TokenSealer::kMaxPlain>& buffer) const noexcept {
     if (!user.starts_with(kUserPrefix)) return std::nullopt;
     const auto n = sealer_.open(user.substr(kUserPrefix.size()), buffer);
-    if (!n || *n < kTokenHeader || buffer[0] < 1 || buffer[0] > 3) return std::nullopt;
+    if (!n || *n < kTokenHeader) return std::nullopt;
+    const std::uint8_t kind = buffer[0] & static_cast<std::uint8_t>(~kMaskedLeg);
+    if (kind < 1 || kind > 3) return std::nullopt;
     Opened o;
-    o.kind = static_cast<TokenKind>(buffer[0]);
+    o.kind = static_cast<TokenKind>(kind);
+    o.masked_leg = (buffer[0] & kMaskedLeg) != 0;
     for (int i = 0; i < 8; ++i) o.flow = (o.flow << 8) | buffer[1 + i];
     std::memcpy(o.participant.data(), buffer.data() + 9, o.participant.size());
     o.payload = {reinterpret_cast<const char*>(buffer.data() + kTokenHeader), *n - kTokenHeader};
@@ -1235,9 +1280,9 @@ class Relay::Impl {
 
   // An entry (Record-Route, Path) naming one of our addresses with a sealed token.
   Text& entry(Text& w, TokenKind kind, std::uint64_t flow, const Ip& participant,
-              std::string_view payload, std::string_view ip, std::uint16_t port,
-              Protocol protocol) noexcept {
-    const std::string_view token = seal_token(kind, flow, participant, payload);
+              std::string_view payload, std::string_view ip, std::uint16_t port, Protocol protocol,
+              bool masked_leg = false) noexcept {
+    const std::string_view token = seal_token(kind, flow, participant, payload, masked_leg);
     if (token.empty()) {
       w.fail();  // cannot seal (too long): the message is not sent rather than sent unsealed
       return w;
@@ -1246,6 +1291,41 @@ class Relay::Impl {
     w.host(ip) << ":" << static_cast<unsigned>(port) << ";transport=" << transport_param(protocol)
                << ";lr>";
     return w;
+  }
+
+  // ---- Call-ID masking (relay.mask_call_id) --------------------------------------------
+
+  // Whether a message from the core going down a flow gets a masked Call-ID: a request outside a
+  // dialog starts a leg of its own (even when the core relays an outside caller's Call-ID: that
+  // caller's leg keeps it), one inside a dialog follows what its leg got when it was created.
+  bool masks_call_id(const Message& m, const OwnRoutes& own) const noexcept {
+    return settings_.mask_call_id && (m.to().tag.empty() || own.masked_leg);
+  }
+
+  // The Call-ID as the outside sees it: sealed deterministically, so that every message of the
+  // dialog, sent at any time by any worker, carries the same one. Empty if it cannot be sealed.
+  std::string_view masked_call_id(std::string_view call_id) noexcept {
+    std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> plain;
+    if (call_id.size() + 1 > plain.size()) return {};
+    plain[0] = static_cast<std::uint8_t>(TokenKind::CallId);
+    std::memcpy(plain.data() + 1, call_id.data(), call_id.size());
+    std::memcpy(masked_call_id_.data(), kMaskedCallIdPrefix.data(), kMaskedCallIdPrefix.size());
+    const std::size_t n = sealer_.seal_deterministic(
+        {plain.data(), call_id.size() + 1},
+        std::span<char>(masked_call_id_).subspan(kMaskedCallIdPrefix.size()));
+    if (n == 0) return {};
+    return {masked_call_id_.data(), kMaskedCallIdPrefix.size() + n};
+  }
+
+  // The Call-ID of a message from the outside as the core knows it: one we masked opened, any
+  // other (the outside's own, or one that does not open) as it is. The same view when unchanged.
+  std::string_view inside_call_id(const Message& m) noexcept {
+    const std::string_view call_id = m.call_id();
+    if (!settings_.mask_call_id || !call_id.starts_with(kMaskedCallIdPrefix)) return call_id;
+    const auto n = sealer_.open(call_id.substr(kMaskedCallIdPrefix.size()), opened_call_id_);
+    if (!n || *n < 2 || opened_call_id_[0] != static_cast<std::uint8_t>(TokenKind::CallId))
+      return call_id;
+    return {reinterpret_cast<const char*>(opened_call_id_.data() + 1), *n - 1};
   }
 
   // A Request-URI that is a Contact we rewrote (ours, with a Contact token) gets its original
@@ -1259,23 +1339,30 @@ class Relay::Impl {
     return editor.set_request_uri(opened->payload);
   }
 
-  // Rewrites the first Contact of a message that leaves to the outside down `flow`: our address
-  // with a token holding the original URI.
-  bool hide_contact(const Message& m, sip::MessageEditor& editor, std::uint64_t flow) noexcept {
+  // Rewrites every Contact of a message that leaves to the outside down `flow` (a 3xx lists
+  // several, all of them addresses of the inside): our address with a token holding the
+  // original URI. A request to one of them comes back to us and gets the original (above).
+  bool hide_contacts(const Message& m, sip::MessageEditor& editor, std::uint64_t flow) noexcept {
     if (!settings_.topology_hiding || m.count(HeaderId::Contact) == 0 || m.contact_is_star())
       return true;
-    auto contacts = m.name_addrs(HeaderId::Contact);
-    sip::NameAddr contact;
-    if (!contacts.next(contact)) return true;
     const auto address = wire_.flow_address(flow);
     if (!address) return true;
-    const std::string_view token = seal_token(TokenKind::Contact, flow, Ip{}, contact.uri.text);
-    if (token.empty()) return false;
     Text w(contact_buffer_);
-    w << "sip:" << token << "@";
-    w.host(address->local_ip) << ":" << static_cast<unsigned>(address->local_port)
-                              << ";transport=" << transport_param(address->protocol);
-    return w.ok() && editor.rewrite_contact_uri(w.view());
+    auto contacts = m.name_addrs(HeaderId::Contact);
+    sip::NameAddr contact;
+    for (std::size_t hidden = 0; contacts.next(contact); ++hidden) {
+      // The editor's edits are bounded; a list longer than this is not relayed rather than
+      // relayed with inside addresses in it.
+      if (hidden == kMaxHiddenContacts) return false;
+      const std::string_view token = seal_token(TokenKind::Contact, flow, Ip{}, contact.uri.text);
+      if (token.empty()) return false;
+      const std::size_t start = w.view().size();
+      w << "sip:" << token << "@";
+      w.host(address->local_ip) << ":" << static_cast<unsigned>(address->local_port)
+                                << ";transport=" << transport_param(address->protocol);
+      if (!w.ok() || !editor.rewrite_uri(contact, w.view().substr(start))) return false;
+    }
+    return true;
   }
 
   // Removes our entries from the top of the Route set; the inside routes a hidden entry
@@ -1316,10 +1403,13 @@ class Relay::Impl {
     return false;
   }
 
-  static std::uint32_t loop_hash(const Message& m, std::size_t own_routes) noexcept {
+  // `call_id` is the inside one (a masked Call-ID opened): a request that loops through the core
+  // and back out, or through the outside and back in, carries the other form the second time.
+  static std::uint32_t loop_hash(const Message& m, std::string_view call_id,
+                                 std::size_t own_routes) noexcept {
     std::uint64_t h = kFnvBasis;
     h = fnv1a(h, m.request_uri().text);
-    h = fnv1a(h, m.call_id());
+    h = fnv1a(h, call_id);
     h = fnv1a(h, m.from().tag);
     h = fnv1a(h, m.to().tag);
     char number[12];
@@ -1428,6 +1518,7 @@ class Relay::Impl {
     t.cancel.clear();
     t.hidden_vias.clear();
     t.hidden_record_route.clear();
+    t.call_id_differs = false;
     t.source_flow = t.dest_flow = 0;
     t.tried = 0;
     t.failover_allowed = t.any_response = false;
@@ -1466,6 +1557,10 @@ class Relay::Impl {
   tls::TokenSealer sealer_;
   std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_routes_{};
   std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_contact_{};
+  std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_call_id_{};
+  std::array<char, kMaskedCallIdPrefix.size() +
+                       tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)>
+      masked_call_id_{};
   std::array<char, 8 + tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)> token_text_{};
   std::array<char, 4096> hidden_buffer_{};
   std::vector<Transaction> slots_;
@@ -1481,7 +1576,7 @@ class Relay::Impl {
   std::array<char, 1024> client_via_buffer_{};
   std::array<char, 2048> record_buffer_{};
   std::array<char, 4096> route_buffer_{};
-  std::array<char, 2048> contact_buffer_{};
+  std::array<char, 8192> contact_buffer_{};
   std::array<char, kStatelessPrefix.size() + 16> stateless_branch_{};
 };
 

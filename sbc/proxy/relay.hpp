@@ -17,7 +17,8 @@
 //   on REGISTER. Both carry the outside flow's token, so a request from the core that comes back
 //   through them goes down that very flow; 430 Flow Failed when it is gone (RFC 5626).
 // - Topology hiding: the core's Via stack never leaves to the outside (kept in the transaction,
-//   restored on the response).
+//   restored on the response); optionally (relay.mask_call_id) neither do its Call-IDs, sealed
+//   deterministically on the legs toward the outside and opened on what comes back.
 // - Trust boundary: identity headers (P-Asserted-Identity …) and Path from the outside are removed.
 
 #include <chrono>

@@ -56,6 +56,10 @@ struct RelaySettings {
   // Requests inside a dialog from the outside only through the Record-Route entry the SBC issued
   // for it, from that party's address (else 481).
   bool dialog_protection = true;
+  // Hide the Call-IDs the core chooses (they often name its host): what goes down a flow carries
+  // a sealed form, which the answers and in-dialog requests from the outside bring back and the
+  // core gets its own again. The outside's own Call-IDs are left as they are.
+  bool mask_call_id = false;
   // Keys that seal the tokens in our URIs (Path, Record-Route, hidden Contact); the first seals,
   // all open. Empty: one random key (tests; the daemon always passes one).
   std::vector<tls::TokenSealer::Key> token_keys;

@@ -72,8 +72,12 @@ bool MessageEditor::rewrite_contact_uri(std::string_view uri) noexcept {
   auto cursor = message_.name_addrs(HeaderId::Contact);
   NameAddr contact;
   if (!cursor.next(contact)) return false;
-  const std::string_view old = contact.uri.text;
-  if (contact.bracketed) return add(offset_of(old.data()), offset_of(old.data() + old.size()), uri);
+  return rewrite_uri(contact, uri);
+}
+
+bool MessageEditor::rewrite_uri(const NameAddr& value, std::string_view uri) noexcept {
+  const std::string_view old = value.uri.text;
+  if (value.bracketed) return add(offset_of(old.data()), offset_of(old.data() + old.size()), uri);
   // An addr-spec gains brackets, so the new URI's own parameters stay URI parameters.
   return add(offset_of(old.data()), offset_of(old.data() + old.size()), "<", uri, ">");
 }

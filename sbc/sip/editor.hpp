@@ -28,6 +28,9 @@ class MessageEditor {
   bool add_path(std::string_view value) noexcept;          // becomes the topmost Path
   bool set_request_uri(std::string_view uri) noexcept;
   bool rewrite_contact_uri(std::string_view uri) noexcept;  // the first Contact value's URI
+  // The URI of `value`, a name-addr or addr-spec parsed from this message (any Contact of a
+  // list, for instance).
+  bool rewrite_uri(const NameAddr& value, std::string_view uri) noexcept;
   // Decrements Max-Forwards, from at most `ceiling` (a clamp: a request that comes in with a
   // huge value leaves with ceiling - 1); adds "Max-Forwards: 70" (or the ceiling, if lower) to a
   // request that has none (RFC 3261 16.6).

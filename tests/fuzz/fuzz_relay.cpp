@@ -67,6 +67,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   settings.max_transactions = 16;
   settings.branch_seed = 1;
   settings.token_keys = {*tls::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f")};
+  // The input's last byte picks Call-ID masking, so both ways of relaying are explored.
+  settings.mask_call_id = size > 0 && (data[size - 1] & 1) != 0;
   proxy::Relay relay(settings, wire, [&now] { return now; });
   edge.set_router(&relay);
 

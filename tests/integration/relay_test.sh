@@ -3,8 +3,10 @@
 # Record-Route followed), and tests/tools/sip_ua as user agents over UDP and TCP. Covers
 # registration through the SBC, calls in both directions (the core's INVITE reaches the callee
 # over the flow it registered on, via Path), CANCEL, a flow that is gone (430), a core that does
-# not answer (408), retransmissions absorbed, the core's Via never shown to the outside, failover
-# from a dead core to a live one, and 503 with /readyz false when no core is up.
+# not answer (408), retransmissions absorbed, the core's Via never shown to the outside, Call-ID
+# masking (relay.mask_call_id), a tcpdump capture of the outside port in which neither the core's
+# address:port nor the SBC's inside sockets appear, failover from a dead core to a live one, and
+# 503 with /readyz false when no core is up.
 # usage: relay_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -30,13 +32,29 @@ core:
   targets: [{uri: "sip:127.0.0.1:$core_port"}]
 relay:
   timers: {t1_ms: 100}    # 64*T1 = 6.4 s: the timeout test stays short
+  mask_call_id: true
 metrics: {port: $metrics_port}
 YAML
 "$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-pids+=($!)
+sbc_pid=$!
+pids+=("$sbc_pid")
 wait_http "http://127.0.0.1:$metrics_port/readyz"
 for _ in $(seq 50); do grep -q "core got\|main(): processes" core.log && break; sleep 0.1; done
 sleep 0.3
+
+# Everything that crosses the SBC's outside port (UDP and TCP) is captured until the last
+# exchange with this SBC, the proof on the wire of topology hiding (checked below).
+capturing=0
+if command -v tcpdump >/dev/null; then
+  tcpdump -i lo -n -s 0 -U -B 32768 -w outside.pcap "port $sbc_port" >tcpdump.log 2>&1 &
+  capture=$!
+  pids+=("$capture")
+  for _ in $(seq 50); do
+    grep -q "listening on" tcpdump.log && capturing=1 && break
+    sleep 0.1
+  done
+fi
+check "tcpdump captures the outside port (scripts/install-deps.sh installs it)" test $capturing = 1
 
 ua() { "$ua" "$1" 127.0.0.1 "$sbc_port" "${@:2}"; }
 
@@ -65,6 +83,18 @@ check "nor in anything the caller received" bash -c "! grep -q '127.0.0.1:$core_
 check "the caller's route set is one sealed entry of the SBC" \
   bash -c "grep -qE '^Record-Route: <sip:sbc-[A-Za-z0-9_-]+@127.0.0.1:$sbc_port;transport=tcp;lr>.?$' alice.dump"
 check "our Path is not shown to the outside" bash -c "! grep -qi '^Path:' bob.dump"
+# Call-ID masking: the core relays alice's Call-ID unchanged (a proxy), so bob's leg is a new one
+# the SBC masks; alice's own leg keeps hers; every message of bob's dialog carries one mask.
+call_id_of() {  # call_id_of METHOD DUMP: the Call-ID of the first METHOD request in DUMP
+  awk -v m="$1" '$1 == m && /SIP\/2.0/ {f=1} f && /^Call-ID:/ {sub(/\r$/, ""); print $2; exit}' "$2"
+}
+bob_invite_call_id=$(call_id_of INVITE bob.dump)
+check "bob's leg of the call carries a masked Call-ID (${bob_invite_call_id:-none})" \
+  grep -q '^sbc-' <<<"$bob_invite_call_id"
+check "the ACK and BYE bob receives carry the same masked Call-ID" \
+  test "$(call_id_of ACK bob.dump)" = "$bob_invite_call_id" -a \
+  "$(call_id_of BYE bob.dump)" = "$bob_invite_call_id"
+check "alice's answers keep her own Call-ID" bash -c "! grep -q '^Call-ID: sbc-' alice.dump"
 
 # --- the other direction: the core's INVITE reaches a TCP user over her connection (Path)
 ua tcp carol register serve 5 >carol.out 2>&1 &
@@ -150,6 +180,33 @@ SIP
 sed -i 's/$/\r/' bye.sip
 third=$(SIP_PROBE_LOCAL_ADDRESS=127.0.0.2 "$probe" udp 127.0.0.1 "$sbc_port" bye.sip 2000 || true)
 check "a third party's BYE is refused 481 ($third)" grep -q "SIP/2.0 481" <<<"$third"
+
+# --- topology hiding on the wire: no message that crossed the outside port names the core's
+# address:port or one of the SBC's inside sockets (its Via, Path and Record-Route carry them on
+# the inside). The inside ports are the SBC's UDP sockets other than its listener.
+inside_ports=$(ss -Hunap | awk -v pid="pid=$sbc_pid," -v own=":$sbc_port" \
+  'index($0, pid) && substr($4, length($4) - length(own) + 1) != own {n = split($4, a, ":"); print a[n]}' |
+  sort -u | tr '\n' ' ')
+check "the SBC's inside sockets are known (${inside_ports:-none})" test -n "$inside_ports"
+if [ $capturing = 1 ]; then
+  sleep 1.5  # tcpdump hands packets over in blocks (TEST-PEERS.md)
+  kill -INT "$capture" 2>/dev/null || true
+  wait "$capture" 2>/dev/null || true
+fi
+tcpdump -n -A -r outside.pcap >outside.txt 2>/dev/null || true
+sip_lines=$(grep -cE '(^|[^A-Za-z])(INVITE|ACK|BYE|CANCEL|REGISTER|MESSAGE|OPTIONS) sip:[^ ]* SIP/2\.0|SIP/2\.0 [1-6][0-9][0-9] ' outside.txt || true)
+check "the capture holds the test's SIP traffic ($sip_lines start lines)" test "${sip_lines:-0}" -ge 30
+# Ports of the outside peers (a user agent's TCP port may have an inside port's number).
+peer_ports=$(sed -nE 's/^[0-9:.]+ IP 127\.0\.0\.1\.([0-9]+) > 127\.0\.0\.1\.([0-9]+):.*/\1\n\2/p' outside.txt |
+  sort -u | grep -vx "$sbc_port" || true)
+for port in $core_port $inside_ports; do
+  if grep -qx "$port" <<<"$peer_ports"; then
+    echo "note - port $port is also a user agent's: not checked on the wire"
+    continue
+  fi
+  check "no message on the outside wire names 127.0.0.1:$port" \
+    bash -c "! grep -qE '127\.0\.0\.1:$port([^0-9]|\$)|rport=$port([^0-9]|\$)' outside.txt"
+done
 
 # --- failover: a second SBC whose first core is dead (nothing listens on its port)
 base2=$base

@@ -136,6 +136,7 @@ core:
   failover_timeout_ms: 750
 relay:
   topology_hiding: false
+  mask_call_id: true
   untrusted_headers: [P-Asserted-Identity, X-Internal]
   max_transactions: 1000
   timers: {t1_ms: 100, t2_ms: 400, timer_c_ms: 60000}
@@ -152,6 +153,7 @@ relay:
   CHECK(c.relay.probe_interval.count() == 0);
   CHECK(c.relay.failover_timeout.count() == 750);
   CHECK_FALSE(c.relay.topology_hiding);
+  CHECK(c.relay.mask_call_id);
   CHECK(c.relay.untrusted_headers == std::vector<std::string>{"P-Asserted-Identity", "X-Internal"});
   CHECK(c.relay.max_transactions == 1000);
   CHECK(c.relay.t1.count() == 100);
@@ -162,6 +164,7 @@ relay:
   const Config defaults = parse_config(default_config_text(), "<default>");
   CHECK(defaults.core.targets.empty());
   CHECK(defaults.relay.topology_hiding);
+  CHECK_FALSE(defaults.relay.mask_call_id);
   CHECK(defaults.relay.probe_interval.count() == 5000);
 
   CHECK(error_of("core: {targets: [{uri: \"sip:core.example.com\"}]}\n") ==

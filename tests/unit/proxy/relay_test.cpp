@@ -480,7 +480,8 @@ TEST_CASE("relay: a request from the core follows our Path down the user's flow,
   REQUIRE(contact.size() == 1);
   CHECK(contact[0].uri.host == "198.51.100.1");
   CHECK(open_token(contact[0].uri.user)->payload == "sip:carol@10.0.0.20:5060");
-  // Nothing of the inside shows but the Call-ID, which the core chose (masking it is a TODO).
+  // Nothing of the inside shows but the Call-ID, which the core chose (relay.mask_call_id
+  // hides it too; off here).
   std::string shown(down.bytes());
   shown.erase(shown.find("Call-ID:"),
               shown.find("\r\n", shown.find("Call-ID:")) - shown.find("Call-ID:"));
@@ -818,6 +819,70 @@ TEST_CASE("relay: the core's Record-Route and Contact leave sealed and come back
   CHECK(all_values(h.parse(sent[0]), sip::HeaderId::Route).empty());
 }
 
+TEST_CASE("relay: every Contact of a 3xx from the core leaves sealed; a retry gets the original",
+          "[relay][hiding]") {
+  Harness h;
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  const sip::Message& fwd = h.parse(sent[0]);
+  // Addresses of the inside in every form a Contact list takes: bracketed with parameters,
+  // an addr-spec, several values on one line and a second line.
+  const std::string moved = core_answer(
+      fwd, 302, "Moved Temporarily", "core1",
+      "Contact: <sip:bob@10.0.0.30:5060;transport=udp>;q=0.9, sip:bob@10.0.0.31;expires=60\r\n"
+      "Contact: \"Bob mobile\" <sip:bob-mobile@10.0.0.32:5080>;q=0.5\r\n");
+  h.from_core(moved);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);  // the 302 to Alice, our ACK to the core
+  REQUIRE(sent[0].outside);
+  const sip::Message& answer = h.parse(sent[0]);
+  CHECK(answer.status_code() == 302);
+  CHECK(std::string(answer.bytes()).find("10.0.0.") == std::string::npos);
+  const auto contacts = name_addrs(answer, sip::HeaderId::Contact);
+  REQUIRE(contacts.size() == 3);
+  const char* originals[] = {"sip:bob@10.0.0.30:5060;transport=udp", "sip:bob@10.0.0.31",
+                             "sip:bob-mobile@10.0.0.32:5080"};
+  for (std::size_t i = 0; i < contacts.size(); ++i) {
+    CHECK(contacts[i].uri.host == "198.51.100.1");
+    CHECK(contacts[i].uri.port == 5061);
+    CHECK(contacts[i].uri.param("transport").value == "tls");
+    const auto token = open_token(contacts[i].uri.user);
+    REQUIRE(token);
+    CHECK(token->kind == 3);
+    CHECK(token->flow == kAliceFlow);
+    CHECK(token->payload == originals[i]);
+  }
+  // What the core said about each target stays with it.
+  CHECK(contacts[0].param("q").value == "0.9");
+  CHECK(contacts[1].param("expires").value == "60");
+  CHECK(contacts[2].display_name == "\"Bob mobile\"");
+  CHECK(contacts[2].param("q").value == "0.5");
+
+  // Alice follows the redirection to the second target: the core gets the original URI.
+  std::string retry = alice_invite("z9hG4bKinv2");
+  retry.replace(retry.find("sip:bob@example.com SIP/2.0"), 19, std::string(contacts[1].uri.text));
+  retry.replace(retry.find("CSeq: 10"), 8, "CSeq: 11");
+  h.from_outside(retry, alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).request_uri().text == "sip:bob@10.0.0.31");
+}
+
+TEST_CASE("relay: a 3xx whose Contact list is too long to hide is not relayed", "[relay][hiding]") {
+  Harness h;
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  const sip::Message& fwd = h.parse(sent[0]);
+  std::string list = "Contact: ";
+  for (int i = 0; i < 17; ++i)
+    list += (i ? ", <sip:u@10.0.1." : "<sip:u@10.0.1.") + std::to_string(i) + ">";
+  h.from_core(core_answer(fwd, 300, "Multiple Choices", "core1", list + "\r\n"));
+  for (const auto& s : h.wire.take())
+    CHECK_FALSE((s.outside && s.bytes.find("10.0.1.") != std::string::npos));
+  CHECK(h.relay->stats().too_large.value() == 1);
+}
+
 TEST_CASE("token sealer: round trip, tampering, unknown keys, rotation", "[relay][sealer]") {
   const auto old_key = tls::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f");
   const auto new_key = tls::TokenSealer::parse_key("2:F0E0D0C0B0A090807060504030201000");
@@ -1041,4 +1106,329 @@ TEST_CASE("relay: Max-Forwards leaves clamped to relay.max_forwards", "[relay]")
   auto sent = h.wire.take();
   REQUIRE(sent.size() == 1);
   CHECK(h.parse(sent[0]).max_forwards() == 19);
+}
+
+namespace {
+
+void mask_call_ids(proxy::RelaySettings& s) {
+  s.mask_call_id = true;
+}
+
+// An INVITE the core sends down Alice's flow through the Path token, from a PBX of the inside
+// whose Call-ID names its host.
+std::string core_invite(std::string_view branch = "z9hG4bKcore1") {
+  return "INVITE sip:alice@192.168.1.20:5061;transport=tls SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 10.0.0.10:5070;branch=" +
+         std::string(branch) +
+         "\r\n"
+         "Via: SIP/2.0/UDP 10.0.0.20:5060;branch=z9hG4bKpbx1\r\n"
+         "Max-Forwards: 69\r\n"
+         "Route: <sip:" +
+         seal(1, kAliceFlow) +
+         "@10.0.0.1:15060;transport=udp;lr>\r\n"
+         "Record-Route: <sip:10.0.0.10:5070;lr>\r\n"
+         "From: <sip:carol@example.com>;tag=c1\r\n"
+         "To: <sip:alice@example.com>\r\n"
+         "Call-ID: call-2@10.0.0.20\r\n"
+         "CSeq: 1 INVITE\r\n"
+         "Contact: <sip:carol@10.0.0.20:5060>\r\n"
+         "Content-Length: 0\r\n\r\n";
+}
+
+// A request inside the dialog of core_invite() from the core, through `route`.
+std::string core_in_dialog(std::string_view method, std::string_view branch, std::string_view route,
+                           std::string_view call_id, unsigned cseq = 2) {
+  return std::string(method) +
+         " sip:alice@192.168.1.20:5061;transport=tls SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 10.0.0.10:5070;branch=" +
+         std::string(branch) +
+         "\r\n"
+         "Max-Forwards: 70\r\n"
+         "Route: " +
+         std::string(route) +
+         "\r\n"
+         "From: <sip:carol@example.com>;tag=c1\r\n"
+         "To: <sip:alice@example.com>;tag=a9\r\n"
+         "Call-ID: " +
+         std::string(call_id) + "\r\nCSeq: " + std::to_string(cseq) + " " + std::string(method) +
+         "\r\nContent-Length: 0\r\n\r\n";
+}
+
+}  // namespace
+
+// Alice's answer to a request the relay sent down her flow: Via and Record-Route copied, her
+// tag, and the Call-ID as she got it.
+std::string alice_answer(const sip::Message& request, int status, std::string_view reason) {
+  return core_answer(request, status, reason, request.to().tag.empty() ? "a9" : "",
+                     status >= 200 && status < 300 && request.method() == sip::Method::Invite
+                         ? "Contact: <sip:alice@192.168.1.20:5061;transport=tls>\r\n"
+                         : "");
+}
+
+TEST_CASE("relay.mask_call_id: the core's Call-ID leaves sealed and every answer brings it back",
+          "[relay][callid]") {
+  Harness h(64, mask_call_ids);
+  h.from_core(core_invite());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  REQUIRE(sent[0].outside);
+  const std::string invite_down = sent[0].bytes;
+  const sip::Message& down = h.parse(sent[0]);
+  const std::string masked(down.call_id());
+  CHECK(masked.starts_with("sbc-"));
+  CHECK(masked.find("call-2") == std::string::npos);
+  // Nothing of the inside shows any more, the Call-ID included.
+  CHECK(std::string(down.bytes()).find("10.0.0.") == std::string::npos);
+  const std::string hidden_rr(name_addrs(down, sip::HeaderId::RecordRoute).at(0).text);
+  // The 100 Trying to the core is about the core's own Call-ID.
+  CHECK(h.parse(sent[1]).call_id() == "call-2@10.0.0.20");
+
+  // The core's retransmission is absorbed and answered with the core's Call-ID.
+  h.from_core(core_invite());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).call_id() == "call-2@10.0.0.20");
+
+  // Alice rings, answers, and retransmits her 200: the core gets its own Call-ID each time.
+  const std::string ringing =
+      alice_answer(h.parse({true, kAliceFlow, {}, 0, invite_down}), 180, "Ringing");
+  const std::string ok = alice_answer(h.parse({true, kAliceFlow, {}, 0, invite_down}), 200, "OK");
+  CHECK(ok.find("Call-ID: " + masked) != std::string::npos);
+  for (const std::string* answer : {&ringing, &ok, &ok}) {
+    h.from_outside(*answer, alice_flow());
+    sent = h.wire.take();
+    REQUIRE(sent.size() == 1);
+    CHECK_FALSE(sent[0].outside);
+    CHECK(h.parse(sent[0]).call_id() == "call-2@10.0.0.20");
+  }
+  // The core learns a route set whose entries of ours say "masked leg".
+  const sip::Message& up = h.parse(sent[0]);
+  const auto restored = name_addrs(up, sip::HeaderId::RecordRoute);
+  REQUIRE(restored.size() == 3);
+  CHECK(open_token(restored[1].uri.user)->kind == (1 | 0x80));
+  const std::string inside_route(restored[1].text);
+
+  // The core's ACK and BYE go down the masked leg with the very same masked Call-ID.
+  h.from_core(core_in_dialog("ACK", "z9hG4bKcoreack", inside_route, "call-2@10.0.0.20", 1));
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  REQUIRE(sent[0].outside);
+  CHECK(h.parse(sent[0]).method() == sip::Method::Ack);
+  CHECK(h.parse(sent[0]).call_id() == masked);
+  h.from_core(core_in_dialog("BYE", "z9hG4bKcorebye", inside_route, "call-2@10.0.0.20"));
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  REQUIRE(sent[0].outside);
+  const std::string bye_down = sent[0].bytes;
+  CHECK(h.parse(sent[0]).call_id() == masked);
+  CHECK(bye_down.find("10.0.0.") == std::string::npos);
+  h.from_outside(alice_answer(h.parse({true, kAliceFlow, {}, 0, bye_down}), 200, "OK"),
+                 alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).status_code() == 200);
+  CHECK(h.parse(sent[0]).call_id() == "call-2@10.0.0.20");
+
+  // Alice's own in-dialog request (through the hidden entry she got): the core gets its
+  // Call-ID, her answer the masked one again, her retransmission too.
+  const std::string reinvite =
+      "INVITE sip:carol@example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=z9hG4bKre1;rport\r\n"
+      "Max-Forwards: 70\r\n"
+      "Route: " +
+      hidden_rr +
+      "\r\n"
+      "From: <sip:alice@example.com>;tag=a9\r\n"
+      "To: <sip:carol@example.com>;tag=c1\r\n"
+      "Call-ID: " +
+      masked +
+      "\r\n"
+      "CSeq: 5 INVITE\r\n"
+      "Contact: <sip:alice@192.168.1.20:5061;transport=tls>\r\n"
+      "Content-Length: 0\r\n\r\n";
+  h.from_outside(reinvite, alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  CHECK_FALSE(sent[0].outside);
+  const std::string reinvite_up = sent[0].bytes;
+  CHECK(h.parse(sent[0]).call_id() == "call-2@10.0.0.20");
+  CHECK(h.parse(sent[1]).status_code() == 100);
+  CHECK(h.parse(sent[1]).call_id() == masked);
+  h.from_core(core_answer(h.parse({false, 0, {}, 0, reinvite_up}), 200, "OK", ""));
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  REQUIRE(sent[0].outside);
+  CHECK(h.parse(sent[0]).call_id() == masked);
+  h.from_outside(reinvite, alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 200);
+  CHECK(h.parse(sent[0]).call_id() == masked);
+  // Her ACK for that 200 (no transaction) reaches the core with its Call-ID.
+  std::string ack = reinvite;
+  ack.replace(0, 6, "ACK");
+  ack.replace(ack.find("z9hG4bKre1"), 10, "z9hG4bKre2");
+  ack.replace(ack.find("5 INVITE"), 8, "5 ACK");
+  h.from_outside(ack, alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).method() == sip::Method::Ack);
+  CHECK(h.parse(sent[0]).call_id() == "call-2@10.0.0.20");
+}
+
+TEST_CASE("relay.mask_call_id: CANCEL from the core, and the ACK of the 487, carry the mask",
+          "[relay][callid]") {
+  Harness h(64, mask_call_ids);
+  h.from_core(core_invite());
+  auto sent = h.wire.take();
+  const std::string invite_down = sent.at(0).bytes;
+  const std::string masked(h.parse(sent[0]).call_id());
+  h.from_outside(alice_answer(h.parse({true, kAliceFlow, {}, 0, invite_down}), 180, "Ringing"),
+                 alice_flow());
+  h.wire.take();
+  std::string cancel = core_invite();
+  cancel.replace(0, 6, "CANCEL");
+  cancel.replace(cancel.find("1 INVITE"), 8, "1 CANCEL");
+  h.from_core(cancel);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  CHECK_FALSE(sent[0].outside);  // 200 for the CANCEL, about the core's Call-ID
+  CHECK(h.parse(sent[0]).status_code() == 200);
+  CHECK(h.parse(sent[0]).call_id() == "call-2@10.0.0.20");
+  REQUIRE(sent[1].outside);
+  CHECK(h.parse(sent[1]).method() == sip::Method::Cancel);
+  CHECK(h.parse(sent[1]).call_id() == masked);
+  h.from_outside(
+      alice_answer(h.parse({true, kAliceFlow, {}, 0, invite_down}), 487, "Request Terminated"),
+      alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).status_code() == 487);
+  CHECK(h.parse(sent[0]).call_id() == "call-2@10.0.0.20");
+  REQUIRE(sent[1].outside);
+  CHECK(h.parse(sent[1]).method() == sip::Method::Ack);
+  CHECK(h.parse(sent[1]).call_id() == masked);
+}
+
+TEST_CASE("relay.mask_call_id: an outside caller's Call-ID is its own, on its leg both ways",
+          "[relay][callid]") {
+  Harness h(64, mask_call_ids);
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  const sip::Message& fwd = h.parse(sent[0]);
+  CHECK(fwd.call_id() == "call-1@192.168.1.20");
+  const auto rr = name_addrs(fwd, sip::HeaderId::RecordRoute);
+  CHECK(open_token(rr.at(0).uri.user)->kind == 1);  // not a masked leg
+  const std::string inside_route(rr[0].text);
+  h.from_core(core_answer(fwd, 200, "OK", "b1"));
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).call_id() == "call-1@192.168.1.20");
+
+  // The core's BYE to Alice in her dialog, through her leg's entry: her Call-ID, unmasked.
+  std::string bye = core_in_dialog("BYE", "z9hG4bKcorebye", inside_route, "call-1@192.168.1.20");
+  h.from_core(bye);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  REQUIRE(sent[0].outside);
+  CHECK(h.parse(sent[0]).call_id() == "call-1@192.168.1.20");
+
+  // The core relays her call on to Bob (a spiral through the SBC): Bob's leg is a new one and
+  // gets it masked; his answer brings back hers.
+  std::string to_bob = core_invite("z9hG4bKcore7");
+  const std::size_t route = to_bob.find("Route: <sip:") + 12;
+  to_bob.replace(route, to_bob.find('@', route) - route, seal(1, kBobFlow, {}, "203.0.113.9"));
+  to_bob.replace(to_bob.find("call-2@10.0.0.20"), 16, "call-1@192.168.1.20");
+  h.from_core(to_bob);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  REQUIRE(sent[0].outside);
+  CHECK(sent[0].flow == kBobFlow);
+  const std::string bob_invite = sent[0].bytes;
+  const std::string masked(h.parse(sent[0]).call_id());
+  CHECK(masked.starts_with("sbc-"));
+  h.from_outside(core_answer(h.parse({true, kBobFlow, {}, 0, bob_invite}), 200, "OK", "b9"),
+                 bob_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).call_id() == "call-1@192.168.1.20");
+
+  // A Call-ID of the outside that merely looks like ours goes to the core as it is.
+  std::string lookalike = alice_invite("z9hG4bKinv9");
+  lookalike.replace(lookalike.find("call-1@192.168.1.20"), 19, "sbc-AAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  h.from_outside(lookalike, alice_flow());
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  CHECK(h.parse(sent[0]).call_id() == "sbc-AAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+
+  // Without masking, the core's Call-ID goes out as it is.
+  Harness plain;
+  plain.from_core(core_invite());
+  CHECK(plain.parse(plain.wire.take().at(0)).call_id() == "call-2@10.0.0.20");
+}
+
+TEST_CASE("relay.mask_call_id: a masked request that comes back unchanged is still a loop (482)",
+          "[relay][callid]") {
+  Harness h(64, mask_call_ids);
+  h.from_core(core_invite());
+  auto sent = h.wire.take();
+  // The outside sends the INVITE straight back to our listener, with its masked Call-ID.
+  std::string looped = sent.at(0).bytes;
+  looped.insert(looped.find("Via:"), "Via: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKoutL\r\n");
+  looped.insert(looped.find("Record-Route:"),
+                "Route: <sip:" + seal(1, kAliceFlow) + "@198.51.100.1:5061;transport=tls;lr>\r\n");
+  h.from_outside(looped, alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 482);
+  CHECK(h.relay->stats().loops.value() == 1);
+}
+
+TEST_CASE("token sealer: a deterministic seal gives one text per plaintext", "[relay][sealer]") {
+  const tls::TokenSealer sealer({kKey});
+  const std::string_view a = "call-2@10.0.0.20", b = "call-3@10.0.0.20";
+  auto seal_text = [&](std::string_view plain) {
+    std::string out(tls::TokenSealer::sealed_size(plain.size()), '\0');
+    out.resize(sealer.seal_deterministic(
+        {reinterpret_cast<const std::uint8_t*>(plain.data()), plain.size()}, out));
+    return out;
+  };
+  CHECK(seal_text(a) == seal_text(a));
+  CHECK(seal_text(a) != seal_text(b));
+  std::array<std::uint8_t, 64> opened;
+  const auto n = sealer.open(seal_text(a), opened);
+  REQUIRE(n);
+  CHECK(std::string_view(reinterpret_cast<const char*>(opened.data()), *n) == a);
+}
+
+TEST_CASE("relay.mask_call_id: a masked Call-ID is no route, a route token no Call-ID",
+          "[relay][callid]") {
+  Harness h(64, mask_call_ids);
+  h.from_core(core_invite());
+  auto sent = h.wire.take();
+  const std::string masked(h.parse(sent.at(0)).call_id());
+  // The outside sees the masked Call-ID; put where a flow token goes, it names no flow.
+  std::string forged = core_invite("z9hG4bKcore5");
+  const std::size_t user = forged.find("Route: <sip:") + 12;
+  forged.replace(user, forged.find('@', user) - user, masked);
+  h.from_core(forged);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).status_code() == 403);
+  // And a route token used as a Call-ID is not opened for the core.
+  std::string invite = alice_invite("z9hG4bKinv5");
+  const std::string token = seal(1, kAliceFlow);
+  invite.replace(invite.find("call-1@192.168.1.20"), 19, token);
+  h.from_outside(invite, alice_flow());
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.parse(sent[0]).call_id() == token);
 }
