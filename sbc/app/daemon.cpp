@@ -54,6 +54,8 @@ struct Totals {
   std::array<std::uint64_t, 7> answers{};
   std::array<std::uint64_t, 2> tls_ok{};
   std::uint64_t tls_failed = 0, tls_timed_out = 0;
+  metrics::HistogramSnapshot tls_handshake_duration;
+  std::array<metrics::HistogramSnapshot, 2> relay_processing;  // by transport::RelayDirection
   std::uint64_t invalid_answered = 0, invalid_dropped = 0, options_answered = 0,
                 unrouted_answered = 0, acks_absorbed = 0, responses_dropped = 0;
   std::uint64_t total_received() const { return received[0] + received[1] + received[2]; }
@@ -75,6 +77,8 @@ Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
     for (std::size_t i = 0; i < 2; ++i) t.tls_ok[i] += s.tls_handshakes_ok[i].value();
     t.tls_failed += s.tls_handshakes_failed.value();
     t.tls_timed_out += s.tls_handshakes_timed_out.value();
+    s.tls_handshake_duration.add_to(t.tls_handshake_duration);
+    for (std::size_t i = 0; i < 2; ++i) s.relay_processing[i].add_to(t.relay_processing[i]);
   }
   return t;
 }
@@ -495,6 +499,17 @@ int run_daemon(const Config& config, std::ostream& out) {
             {{{"result", "ok"}, {"version", "TLSv1.3"}}, static_cast<double>(t.tls_ok[1])},
             {{{"result", "failed"}, {"version", "none"}}, static_cast<double>(t.tls_failed)},
             {{{"result", "timeout"}, {"version", "none"}}, static_cast<double>(t.tls_timed_out)}}});
+      families.push_back({"sbc_tls_handshake_duration_seconds",
+                          "Time from accepting a TLS connection to its completed handshake.",
+                          metrics::Family::Type::Histogram,
+                          {{{}, t.tls_handshake_duration}}});
+      families.push_back(
+          {"sbc_relay_processing_seconds",
+           "The SBC's own time for a relayed message, from its arrival to its hand-off toward "
+           "the other side, by direction.",
+           metrics::Family::Type::Histogram,
+           {{{{"direction", "outside_to_core"}}, t.relay_processing[0]},
+            {{{"direction", "core_to_outside"}}, t.relay_processing[1]}}});
       add_relay_families(families, relay_totals(relays));
       add_policy_families(families, chains);
       families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",

@@ -201,6 +201,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
           send("\r\n");  // RFC 5626 3.5.1: pong
           break;
         case StreamFramer::Kind::Message: {
+          const Worker::InHand in_hand(worker_, RelayDirection::OutsideToCore);
           const auto outcome =
               worker_.handler().handle(buffered.substr(0, r.length), sip::Framing::Stream, flow_);
           if (outcome.action == EdgeHandler::Action::Reply) send(outcome.reply);

@@ -49,12 +49,21 @@ std::optional<FlowAddress> Worker::flow_address(std::uint64_t flow_token) const 
   return address;
 }
 
+void Worker::relayed(RelayDirection direction) noexcept {
+  if (in_hand_since_ns_ == 0 || in_hand_direction_ != direction) return;
+  handler_.counters().relay_processing[static_cast<std::size_t>(direction)].observe_ns(
+      metrics::monotonic_ns() - in_hand_since_ns_);
+  in_hand_since_ns_ = 0;  // one measurement per message, however many copies it sends
+}
+
 bool Worker::send_outside(std::uint64_t flow_token, std::string_view bytes) noexcept {
+  relayed(RelayDirection::CoreToOutside);
   return deliver(FlowToken{flow_token}, bytes);
 }
 
 void Worker::send_inside(std::string_view ip, std::uint16_t port, std::string_view bytes) noexcept {
   if (!inside_) return;
+  relayed(RelayDirection::OutsideToCore);
   if (ip != last_inside_ip_ || port != last_inside_endpoint_.port()) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(ip, ec);
@@ -97,6 +106,7 @@ void Worker::receive_inside() {
       [this](boost::system::error_code ec, std::size_t n) {
         if (ec == asio::error::operation_aborted || !inside_->is_open()) return;
         if (!ec && n > 0 && router_ != nullptr) {
+          const InHand in_hand(*this, RelayDirection::CoreToOutside);
           const std::string source = address_text(inside_sender_.address());
           router_->datagram_from_inside({inside_buffer_->data(), n}, source, inside_sender_.port());
         }
@@ -180,6 +190,7 @@ void UdpListener::receive() {
           const std::string_view bytes(buffer_->data(), n);
           // RFC 5626 keep-alive over UDP: a lone CRLFCRLF needs no answer (STUN would).
           if (bytes.find_first_not_of("\r\n") != std::string_view::npos) {
+            const Worker::InHand in_hand(worker_, RelayDirection::OutsideToCore);
             const auto outcome = worker_.handler().handle(bytes, sip::Framing::Datagram, flow);
             if (outcome.action == EdgeHandler::Action::Reply) {
               // Answers are small; a full socket buffer drops this one, as UDP may.

@@ -39,6 +39,8 @@ struct Shared {
 
 class UdpListener;
 
+enum class RelayDirection : std::uint8_t { OutsideToCore = 0, CoreToOutside = 1 };
+
 // The worker is the relay's Wire: it owns the flows and the inside socket toward the core.
 class Worker final : public Wire {
  public:
@@ -68,6 +70,24 @@ class Worker final : public Wire {
   void close_inside();
   unsigned index() const noexcept { return index_; }
 
+  // Times the relay's processing of one message: from its arrival (construction) to the first
+  // send in its direction while it is in hand (the relay's hand-off), into EdgeStats. Messages
+  // not relayed, and sends made later by timers, are not measured.
+  class InHand {
+   public:
+    InHand(Worker& worker, RelayDirection direction) noexcept : worker_(worker) {
+      if (worker_.router_ == nullptr) return;
+      worker_.in_hand_since_ns_ = metrics::monotonic_ns();
+      worker_.in_hand_direction_ = direction;
+    }
+    ~InHand() { worker_.in_hand_since_ns_ = 0; }
+    InHand(const InHand&) = delete;
+    InHand& operator=(const InHand&) = delete;
+
+   private:
+    Worker& worker_;
+  };
+
   void start();  // runs io() on a new thread
   void stop();   // stops io() and joins
   // Runs `f` on this worker's thread.
@@ -92,6 +112,9 @@ class Worker final : public Wire {
   asio::ip::udp::endpoint last_inside_endpoint_;
   void receive_inside();
   void schedule_tick();
+  void relayed(RelayDirection direction) noexcept;
+  std::int64_t in_hand_since_ns_ = 0;  // 0: no message in hand
+  RelayDirection in_hand_direction_ = RelayDirection::OutsideToCore;
   std::thread thread_;
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
 };
