@@ -16,11 +16,14 @@ cleanup() {
 trap cleanup EXIT
 
 base=$(free_port_base 24000 1000)
-sip_port=$base metrics_port=$((base + 1)) prometheus_port=$((base + 2))
+sip_port=$base metrics_port=$((base + 1)) prometheus_port=$((base + 2)) tls_port=$((base + 3))
 cd "$work"
+# The TLS listener has no certificate configured: the SBC makes a self-signed one at start.
 cat >sbc.yaml <<YAML
 workers: 2
-listeners: [{transport: udp, address: 127.0.0.1, port: $sip_port}]
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: $sip_port}
+  - {transport: tls, address: 127.0.0.1, port: $tls_port}
 metrics: {address: 127.0.0.1, port: $metrics_port}
 YAML
 cat >prometheus.yml <<YAML
@@ -68,7 +71,31 @@ check "their answers are counted by class ($got)" awk -v v="$got" 'BEGIN { exit 
 got=$(wait_for 'sbc_messages_received_total{transport="udp"}' 8 || true)
 check "messages received over UDP are counted ($got)" awk -v v="$got" 'BEGIN { exit !(v + 0 >= 8) }'
 
+# Histograms: each completed TLS handshake is one observation.
+before=$(query 'sbc_tls_handshake_duration_seconds_count')
+for _ in 1 2 3; do timeout 5 openssl s_client -connect "127.0.0.1:$tls_port" </dev/null >/dev/null 2>&1 || true; done
+got=$(wait_for 'sbc_tls_handshake_duration_seconds_count' $(( ${before:-0} + 3 )) || true)
+check "3 TLS handshakes show in the duration histogram (count = $got)" \
+  awk -v v="$got" -v m=$(( ${before:-0} + 3 )) 'BEGIN { exit !(v + 0 >= m) }'
+got=$(wait_for 'sbc_tls_handshake_duration_seconds_bucket{le="+Inf"}' 3 || true)
+check "its +Inf bucket is the count ($got)" awk -v v="$got" 'BEGIN { exit !(v + 0 >= 3) }'
+got=$(wait_for 'histogram_quantile(0.5, sum by (le) (sbc_tls_handshake_duration_seconds_bucket))' 0 || true)
+check "Prometheus computes a median handshake time from the buckets ($got s)" \
+  awk -v v="$got" 'BEGIN { exit !(v + 0 > 0 && v + 0 < 10) }'
+got=$(wait_for 'sbc_tls_certificate_expiry_timestamp_seconds - time()' 86400 || true)
+check "the TLS listener's certificate expiry is in the future ($got s from now)" \
+  awk -v v="$got" 'BEGIN { exit !(v + 0 > 86400) }'
+curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
+check "the relay processing histogram is exposed for both directions" \
+  test "$(grep -c '^sbc_relay_processing_seconds_count{direction=' metrics.txt)" = 2
+check "sbc_build_info is exposed" grep -q '^sbc_build_info{version=' metrics.txt
+promtool_status=0
+promtool check metrics <metrics.txt >promtool.out 2>&1 || promtool_status=$?
+check "promtool check metrics finds no problem in /metrics (status $promtool_status)" \
+  test "$promtool_status" = 0
+
 if [ "$failures" -ne 0 ]; then
+  echo "--- promtool"; cat promtool.out 2>/dev/null || true
   echo "--- sbc log"; cat sbc.log; echo "--- prometheus log (tail)"; tail -20 prometheus.log
   echo "prometheus_test: $failures checks failed"
   exit 1
