@@ -16,6 +16,8 @@ packages=(
   libosip2-dev libsofia-sip-ua-dev
   # real peers for the integration tests and benchmarks
   sipsak openssl kamailio kamailio-tls-modules baresip-core sipvicious curl prometheus iproute2
+  # deploy/ checks (tests/integration/dashboard_test.sh, deploy/grafana/generate_dashboard.py)
+  python3 python3-yaml
 )
 
 missing=()
