@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policy/policy_config.hpp"
+#include "sbc/app/log.hpp"
 #include "sbc/proxy/relay_settings.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/limits.hpp"
@@ -57,6 +58,7 @@ struct Config {
   // at start from `core` and the listeners).
   proxy::RelaySettings relay;
   policy::PolicyConfig policy;
+  LogLevel log_level = LogLevel::Info;  // log.level: lines below it are not written
 };
 
 class ConfigError : public std::runtime_error {

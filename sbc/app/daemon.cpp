@@ -9,8 +9,6 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <ctime>
-#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -18,6 +16,7 @@
 
 #include "metrics/exposition.hpp"
 #include "policy/policy_config.hpp"
+#include "sbc/app/log.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
@@ -28,21 +27,6 @@ namespace sbc::app {
 namespace {
 
 namespace asio = boost::asio;
-
-class Log {
- public:
-  explicit Log(std::ostream& out) : out_(out) {}
-  void operator()(std::string_view level, std::string_view message) {
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    out_ << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ") << " level=" << level << " msg=\"" << message
-         << "\"" << std::endl;
-  }
-
- private:
-  std::ostream& out_;
-};
 
 struct Listening {
   std::vector<std::unique_ptr<transport::UdpListener>> udp;
@@ -264,7 +248,7 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
 }  // namespace
 
 int run_daemon(const Config& config, std::ostream& out) {
-  Log log(out);
+  Log log(out, config.log_level);
   // BoringSSL writes to sockets with write(2): a peer that went away must give EPIPE, not kill us.
   std::signal(SIGPIPE, SIG_IGN);
   // Every connection is a descriptor: take the hard limit rather than the usual soft 1024.
@@ -555,7 +539,8 @@ int run_daemon(const Config& config, std::ostream& out) {
   for (const Listener& l : config.listeners)
     log("info", "listening on " + std::string(to_string(l.transport)) + " [" + l.address +
                     "]:" + std::to_string(l.port));
-  log("info", "sbc started with " + std::to_string(count) + " workers");
+  log(LogLevel::Info, "sbc started",
+      {{"version", SBC_VERSION}, {"workers", std::to_string(count)}});
 
   // The main thread only handles signals and the certificate file watch.
   asio::io_context control;
@@ -618,11 +603,12 @@ int run_daemon(const Config& config, std::ostream& out) {
   if (metrics_server) metrics_server->stop();
   for (auto& w : workers) w->stop();
   const Totals t = totals(workers);
-  log("info", "stopped: received=" + std::to_string(t.total_received()) +
-                  " invalid_answered=" + std::to_string(t.invalid_answered) +
-                  " invalid_dropped=" + std::to_string(t.invalid_dropped) +
-                  " options_answered=" + std::to_string(t.options_answered) +
-                  " unrouted_answered=" + std::to_string(t.unrouted_answered));
+  log(LogLevel::Info, "stopped",
+      {{"received", std::to_string(t.total_received())},
+       {"invalid_answered", std::to_string(t.invalid_answered)},
+       {"invalid_dropped", std::to_string(t.invalid_dropped)},
+       {"options_answered", std::to_string(t.options_answered)},
+       {"unrouted_answered", std::to_string(t.unrouted_answered)}});
   return 0;
 }
 
