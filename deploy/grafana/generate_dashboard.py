@@ -91,7 +91,7 @@ ts("TLS handshakes by result and version", [(f'sum by (result, version) (rate(sb
 ts("TLS handshake duration", [
     (f'histogram_quantile({q}, sum by (le) (rate(sbc_tls_handshake_duration_seconds_bucket{{{sel}}}[$__rate_interval])))', f"p{int(q*100)}")
     for q in (0.5, 0.9, 0.99)], unit="s")
-ts("Certificate expiry by listener port", [(f'min by (instance, port) (sbc_tls_certificate_expiry_timestamp_seconds{{{sel}}}) - time()', "{{instance}} port {{port}}")], unit="s")
+ts("Certificate expiry by listener", [(f'min by (instance, listener) (sbc_tls_certificate_expiry_timestamp_seconds{{{sel}}}) - time()', "{{instance}} {{listener}}")], unit="s")
 flush()
 
 for i, p in enumerate(panels):

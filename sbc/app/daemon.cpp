@@ -508,10 +508,16 @@ int run_daemon(const Config& config, std::ostream& out) {
                              "Earliest notAfter of the certificates of each TLS listener.",
                              metrics::Family::Type::Gauge,
                              {}};
-      for (std::size_t i = 0; i < config.listeners.size(); ++i)
-        if (tls_servers[i])
-          expiry.samples.push_back({{{"port", std::to_string(config.listeners[i].port)}},
-                                    tls_servers[i]->earliest_expiry()});
+      for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        if (!tls_servers[i]) continue;
+        // The port alone is not unique: two TLS listeners may share it on two addresses.
+        const Listener& l = config.listeners[i];
+        const std::string address =
+            l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address;
+        expiry.samples.push_back({{{"listener", address + ":" + std::to_string(l.port)},
+                                   {"port", std::to_string(l.port)}},
+                                  tls_servers[i]->earliest_expiry()});
+      }
       families.push_back(std::move(expiry));
       return families;
     };

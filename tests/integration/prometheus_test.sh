@@ -89,6 +89,8 @@ curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
 check "the relay processing histogram is exposed for both directions" \
   test "$(grep -c '^sbc_relay_processing_seconds_count{direction=' metrics.txt)" = 2
 check "sbc_build_info is exposed" grep -q '^sbc_build_info{version=' metrics.txt
+check "the certificate expiry names its listener" \
+  grep -q "^sbc_tls_certificate_expiry_timestamp_seconds{listener=\"127.0.0.1:$tls_port\",port=\"$tls_port\"} " metrics.txt
 promtool_status=0
 promtool check metrics <metrics.txt >promtool.out 2>&1 || promtool_status=$?
 check "promtool check metrics finds no problem in /metrics (status $promtool_status)" \
