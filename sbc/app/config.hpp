@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "policy/policy_config.hpp"
-#include "sbc/app/log.hpp"
+#include "sbc/common/log.hpp"
 #include "sbc/proxy/relay_settings.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/limits.hpp"
@@ -58,7 +58,9 @@ struct Config {
   // at start from `core` and the listeners).
   proxy::RelaySettings relay;
   policy::PolicyConfig policy;
-  LogLevel log_level = LogLevel::Info;  // log.level: lines below it are not written
+  logging::LogLevel log_level =
+      logging::LogLevel::Info;                   // log.level: lines below it are not written
+  std::uint32_t log_rejections_per_second = 10;  // per worker; 0: rejected messages are not logged
 };
 
 class ConfigError : public std::runtime_error {

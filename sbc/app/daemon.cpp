@@ -4,9 +4,11 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -16,7 +18,7 @@
 
 #include "metrics/exposition.hpp"
 #include "policy/policy_config.hpp"
-#include "sbc/app/log.hpp"
+#include "sbc/common/log.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
@@ -27,6 +29,8 @@ namespace sbc::app {
 namespace {
 
 namespace asio = boost::asio;
+using logging::Log;
+using logging::LogLevel;
 
 struct Listening {
   std::vector<std::unique_ptr<transport::UdpListener>> udp;
@@ -169,6 +173,18 @@ void add_policy_families(std::vector<metrics::Family>& families,
                       {{{}, active}}});
 }
 
+// The workers' rejection lines go straight to standard error, one write(2) each: no lock shared
+// with the daemon's log (a line shorter than PIPE_BUF does not interleave with another on a pipe).
+void write_to_stderr(std::string_view line) {
+  std::size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nowhere to report it: the log is the thing failing
+    done += static_cast<std::size_t>(n);
+  }
+}
+
 metrics::Family counter(std::string name, std::string help, double value) {
   return {std::move(name), std::move(help), metrics::Family::Type::Counter, {{{}, value}}};
 }
@@ -306,6 +322,8 @@ int run_daemon(const Config& config, std::ostream& out) {
     transport::Worker& worker = *workers.back();
     chains.push_back(policy::make_chain(config.policy));
     worker.handler().set_policy(chains.back().get());
+    if (log.enabled(LogLevel::Info) && config.log_rejections_per_second > 0)
+      worker.set_reject_log(config.log_rejections_per_second, write_to_stderr);
   }
   // A ban decided on one worker reaches the others by a post to their threads: no shared table,
   // no lock on the message path.

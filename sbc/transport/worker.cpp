@@ -120,8 +120,11 @@ void Worker::schedule_tick() {
   tick_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     if (router_ != nullptr) router_->tick();
-    if (++ticks_ % 100 == 0 && handler_.policy() != nullptr)
-      handler_.policy()->maintain(std::chrono::steady_clock::now());
+    if (++ticks_ % 100 == 0) {
+      if (handler_.policy() != nullptr)
+        handler_.policy()->maintain(std::chrono::steady_clock::now());
+      if (reject_log_) reject_log_->flush();
+    }
     schedule_tick();
   });
 }
@@ -134,7 +137,7 @@ void Worker::start() {
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       io_.get_executor());
   if (inside_) receive_inside();
-  if (router_ != nullptr || handler_.policy() != nullptr) schedule_tick();
+  if (router_ != nullptr || handler_.policy() != nullptr || reject_log_) schedule_tick();
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -142,6 +145,7 @@ void Worker::stop() {
   work_.reset();
   io_.stop();
   if (thread_.joinable()) thread_.join();
+  if (reject_log_) reject_log_->flush();
 }
 
 void Worker::post(std::function<void()> f) {
@@ -192,6 +196,7 @@ void UdpListener::receive() {
           if (bytes.find_first_not_of("\r\n") != std::string_view::npos) {
             const Worker::InHand in_hand(worker_, RelayDirection::OutsideToCore);
             const auto outcome = worker_.handler().handle(bytes, sip::Framing::Datagram, flow);
+            worker_.note(outcome, flow);
             if (outcome.action == EdgeHandler::Action::Reply) {
               // Answers are small; a full socket buffer drops this one, as UDP may.
               boost::system::error_code send_error;

@@ -91,6 +91,21 @@ check "the relay processing histogram is exposed for both directions" \
 check "sbc_build_info is exposed" grep -q '^sbc_build_info{version=' metrics.txt
 check "the certificate expiry names its listener" \
   grep -q "^sbc_tls_certificate_expiry_timestamp_seconds{listener=\"127.0.0.1:$tls_port\",port=\"$tls_port\"} " metrics.txt
+# Rejected messages are logged, a few lines a second per worker; the rest are counted on summary
+# lines, so lines + suppressed account for every message not served (all but the OPTIONS pings).
+for _ in $(seq 300); do printf 'not sip\r\n' >"/dev/udp/127.0.0.1/$sip_port"; done
+for _ in $(seq 50); do  # the workers report what they held back once a second
+  curl -fsS "http://127.0.0.1:$metrics_port/metrics" >after.txt
+  rejected=$(awk '/^sbc_messages_received_total/ { n += $2 } /^sbc_options_answered_total/ { n -= $2 } END { print n }' after.txt)
+  logged=$(grep -c 'msg="message rejected"' sbc.log || true)
+  suppressed=$(sed -n 's/.*msg="rejection lines suppressed by the log rate limit".* suppressed=\([0-9]*\).*/\1/p' sbc.log | awk '{ n += $1 } END { print n + 0 }')
+  [ $((logged + suppressed)) = "$rejected" ] && break
+  sleep 0.1
+done
+check "rejections are logged at a bounded rate ($logged lines for $rejected rejected messages)" \
+  test "$logged" -ge 1 -a "$logged" -le 80
+check "the lines held back are reported (logged $logged + suppressed $suppressed = rejected $rejected)" \
+  test $((logged + suppressed)) = "$rejected"
 promtool_status=0
 promtool check metrics <metrics.txt >promtool.out 2>&1 || promtool_status=$?
 check "promtool check metrics finds no problem in /metrics (status $promtool_status)" \

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
@@ -181,4 +182,27 @@ TEST_CASE("the worker times a relayed message once, from its arrival to its hand
   CHECK(measured(worker, RelayDirection::OutsideToCore) == 1);
   close(ua);
   close(core);
+}
+
+TEST_CASE("the worker logs rejected messages, not the ones it serves", "[flows][sockets][log]") {
+  Shared shared(StreamLimits{});
+  Worker worker(0, EdgeOptions{}, shared);
+  std::vector<std::string> lines;
+  worker.set_reject_log(10, [&](std::string_view l) { lines.emplace_back(l); });
+  UdpListener listener(worker, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  listener.start();
+  const int ua = client_socket(SOCK_DGRAM, listener.local_endpoint().port());
+  REQUIRE(send(ua, kOptions.data(), kOptions.size(), 0) == static_cast<ssize_t>(kOptions.size()));
+  CHECK(receive(ua, worker).starts_with("SIP/2.0 200 OK\r\n"));
+  CHECK(lines.empty());
+  // No From, no Call-ID: invalid (400), and no answer can be built from it, so dropped.
+  const std::string broken = "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1\r\n\r\n";
+  REQUIRE(send(ua, broken.data(), broken.size(), 0) == static_cast<ssize_t>(broken.size()));
+  run_for(worker, 20);
+  REQUIRE(lines.size() == 1);
+  INFO(lines[0]);
+  CHECK(lines[0].find("msg=\"message rejected\" worker=0 transport=udp source=127.0.0.1:") !=
+        std::string::npos);
+  CHECK(lines[0].find(" action=drop status=none reason=") != std::string::npos);
+  close(ua);
 }

@@ -1,11 +1,11 @@
-#include "sbc/app/log.hpp"
+#include "sbc/common/log.hpp"
 
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 
-namespace sbc::app {
+namespace sbc::logging {
 
 std::string_view to_string(LogLevel level) noexcept {
   switch (level) {
@@ -67,8 +67,7 @@ std::string logfmt_value(std::string_view value) {
   return out;
 }
 
-void Log::operator()(LogLevel level, std::string_view message, Fields fields) {
-  if (!enabled(level)) return;
+std::string format_line(LogLevel level, std::string_view message, Fields fields) {
   const auto now = std::chrono::system_clock::now();
   const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -93,8 +92,14 @@ void Log::operator()(LogLevel level, std::string_view message, Fields fields) {
     line += logfmt_value(value);
   }
   line += '\n';
+  return line;
+}
+
+void Log::operator()(LogLevel level, std::string_view message, Fields fields) {
+  if (!enabled(level)) return;
+  const std::string line = format_line(level, message, fields);
   const std::lock_guard lock(mutex_);
   out_ << line << std::flush;
 }
 
-}  // namespace sbc::app
+}  // namespace sbc::logging

@@ -5,9 +5,10 @@
 #include <sstream>
 
 #include "sbc/app/config.hpp"
-#include "sbc/app/log.hpp"
+#include "sbc/common/log.hpp"
 
 using namespace sbc::app;
+using namespace sbc::logging;
 
 TEST_CASE("a log event is one logfmt line with ts, level, msg and fields", "[log]") {
   std::ostringstream out;
@@ -64,6 +65,10 @@ TEST_CASE("log.level is read and checked", "[log][config]") {
   CHECK(parse_config("{}", "t.yaml").log_level == LogLevel::Info);
   CHECK_THROWS_WITH(parse_config("log: {level: verbose}", "t.yaml"),
                     Catch::Contains("log.level") && Catch::Contains("verbose"));
+  CHECK(parse_config("{}", "t.yaml").log_rejections_per_second == 10);
+  CHECK(parse_config("log: {rejections_per_second: 0}", "t.yaml").log_rejections_per_second == 0);
+  CHECK_THROWS_WITH(parse_config("log: {rejections_per_second: 100000}", "t.yaml"),
+                    Catch::Contains("log.rejections_per_second"));
   CHECK_THROWS_WITH(parse_config("log: {format: json}", "t.yaml"),
                     Catch::Contains("log.format") && Catch::Contains("unknown key"));
 }
