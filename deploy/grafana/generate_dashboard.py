@@ -66,10 +66,10 @@ ts("Bans", [
     (f'max(sbc_policy_bans_active{{{sel}}})', "banned now"),
     (f'sum(rate(sbc_policy_bans_total{{{sel}}}[$__rate_interval]))', "bans imposed/s"),
     (f'sum(rate(sbc_policy_banned_dropped_total{{{sel}}}[$__rate_interval]))', "packets of banned sources dropped/s")])
-ts("Authentication", [
-    (f'sum(rate(sbc_auth_challenges_total{{{sel}}}[$__rate_interval]))', "challenges"),
-    (f'sum by (result) (rate(sbc_auth_results_total{{{sel}}}[$__rate_interval]))', "{{result}}")], unit="reqps",
-   desc="Digest authentication at the SBC (the auth stage).")
+ts("Digest authentication", [
+    (f'sum by (reason) (rate(sbc_policy_decisions_total{{stage="auth", {sel}}}[$__rate_interval]))', "{{reason}}"),
+    (f'sum(rate(sbc_auth_successes_total{{{sel}}}[$__rate_interval]))', "success")], unit="reqps",
+   desc="The auth stage: challenges (401/407), stale nonces, failures, replays, AoRs not the user's own, malformed credentials; and accepted credentials.")
 flush()
 
 row("Latency and the core")

@@ -74,11 +74,11 @@ while read -r name; do
 done <used.txt
 check "every one of the $(wc -l <used.txt) sbc_* names used exists in the scrape or the allow-list (missing: ${missing[*]:-none})" \
   test "${#missing[@]}" -eq 0
-stale=()
 while read -r name; do
-  grep -q "^${name}[{ ]" metrics.txt && stale+=("$name")
+  if grep -q "^${name}[{ ]" metrics.txt; then
+    echo "note: $name is in the scrape now: remove it from $(basename "$allowlist")"
+  fi
 done <allowed.txt
-check "the allow-list holds no name that now exists (stale: ${stale[*]:-none})" test "${#stale[@]}" -eq 0
 
 cat >prometheus.yml <<YAML
 global: {scrape_interval: 1s, evaluation_interval: 1s}
