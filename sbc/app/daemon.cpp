@@ -501,6 +501,16 @@ int run_daemon(const Config& config, std::ostream& out) {
             {{{"result", "ok"}, {"version", "TLSv1.3"}}, static_cast<double>(t.tls_ok[1])},
             {{{"result", "failed"}, {"version", "none"}}, static_cast<double>(t.tls_failed)},
             {{{"result", "timeout"}, {"version", "none"}}, static_cast<double>(t.tls_timed_out)}}});
+      add_relay_families(families, relay_totals(relays));
+      add_policy_families(families, chains);
+      families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
+                               static_cast<double>(shared.limiter.total())));
+      std::uint64_t refused = 0;
+      for (const Listening& l : listening)
+        for (const auto& a : l.stream) refused += a->refused();
+      families.push_back(counter("sbc_stream_connections_refused_total",
+                                 "TCP and TLS connections refused by the connection limits.",
+                                 static_cast<double>(refused)));
       families.push_back({"sbc_tls_handshake_duration_seconds",
                           "Time from accepting a TLS connection to its completed handshake.",
                           metrics::Family::Type::Histogram,
@@ -512,16 +522,6 @@ int run_daemon(const Config& config, std::ostream& out) {
            metrics::Family::Type::Histogram,
            {{{{"direction", "outside_to_core"}}, t.relay_processing[0]},
             {{{"direction", "core_to_outside"}}, t.relay_processing[1]}}});
-      add_relay_families(families, relay_totals(relays));
-      add_policy_families(families, chains);
-      families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
-                               static_cast<double>(shared.limiter.total())));
-      std::uint64_t refused = 0;
-      for (const Listening& l : listening)
-        for (const auto& a : l.stream) refused += a->refused();
-      families.push_back(counter("sbc_stream_connections_refused_total",
-                                 "TCP and TLS connections refused by the connection limits.",
-                                 static_cast<double>(refused)));
       metrics::Family expiry{"sbc_tls_certificate_expiry_timestamp_seconds",
                              "Earliest notAfter of the certificates of each TLS listener.",
                              metrics::Family::Type::Gauge,
