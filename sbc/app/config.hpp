@@ -47,6 +47,10 @@ struct MetricsEndpoint {
 struct Config {
   unsigned workers = 0;  // 0: one per core
   MetricsEndpoint metrics;
+  // log.level: lines below it are not written.
+  logging::LogLevel log_level = logging::LogLevel::Info;
+  // log.rejections_per_second, per worker; 0: rejected messages are not logged.
+  std::uint32_t log_rejections_per_second = 10;
   std::vector<Listener> listeners;
   transport::StreamLimits stream_limits;
   std::chrono::milliseconds shutdown_grace{2000};
@@ -58,9 +62,6 @@ struct Config {
   // at start from `core` and the listeners).
   proxy::RelaySettings relay;
   policy::PolicyConfig policy;
-  logging::LogLevel log_level =
-      logging::LogLevel::Info;                   // log.level: lines below it are not written
-  std::uint32_t log_rejections_per_second = 10;  // per worker; 0: rejected messages are not logged
 };
 
 class ConfigError : public std::runtime_error {
