@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <limits>
 #include <thread>
 
 namespace sbc::metrics {
@@ -27,15 +28,32 @@ std::string render_text(const std::vector<Family>& families) {
     prometheus::MetricFamily family;
     family.name = f.name;
     family.help = f.help;
-    family.type = f.type == Family::Type::Counter ? prometheus::MetricType::Counter
-                                                  : prometheus::MetricType::Gauge;
+    switch (f.type) {
+      case Family::Type::Counter:
+        family.type = prometheus::MetricType::Counter;
+        break;
+      case Family::Type::Gauge:
+        family.type = prometheus::MetricType::Gauge;
+        break;
+      case Family::Type::Histogram:
+        family.type = prometheus::MetricType::Histogram;
+        break;
+    }
     for (const Sample& s : f.samples) {
       prometheus::ClientMetric metric;
       for (const auto& [name, value] : s.labels) metric.label.push_back({name, value});
       if (f.type == Family::Type::Counter) {
         metric.counter.value = s.value;
-      } else {
+      } else if (f.type == Family::Type::Gauge) {
         metric.gauge.value = s.value;
+      } else {
+        const HistogramSnapshot& h = s.histogram;
+        metric.histogram.sample_count = h.count;
+        metric.histogram.sample_sum = h.sum;
+        for (std::size_t i = 0; i < h.upper_bounds.size() && i < h.cumulative.size(); ++i)
+          metric.histogram.bucket.push_back({h.cumulative[i], h.upper_bounds[i]});
+        // prometheus-cpp writes the buckets it is given; +Inf is the count.
+        metric.histogram.bucket.push_back({h.count, std::numeric_limits<double>::infinity()});
       }
       family.metric.push_back(std::move(metric));
     }

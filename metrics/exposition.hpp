@@ -9,16 +9,24 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/histogram.hpp"
+
 namespace sbc::metrics {
 
 struct Sample {
-  std::vector<std::pair<std::string, std::string>> labels;  // bounded label values only
+  using Labels = std::vector<std::pair<std::string, std::string>>;
+  Sample() = default;
+  Sample(Labels l, double v) : labels(std::move(l)), value(v) {}
+  Sample(Labels l, HistogramSnapshot h) : labels(std::move(l)), histogram(std::move(h)) {}
+
+  Labels labels;  // bounded label values only
   double value = 0;
+  HistogramSnapshot histogram;  // Family::Type::Histogram only
 };
 
 struct Family {
-  enum class Type { Counter, Gauge };
-  std::string name;  // sbc_..._total | _seconds | _bytes
+  enum class Type { Counter, Gauge, Histogram };
+  std::string name;  // sbc_..._total | _seconds | _bytes (a histogram: its base name)
   std::string help;
   Type type = Type::Counter;
   std::vector<Sample> samples;

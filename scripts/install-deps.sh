@@ -12,6 +12,8 @@ packages=(
   libyaml-cpp-dev libboost1.81-dev android-libboringssl-dev prometheus-cpp-dev libpcap-dev
   # tests and benchmarks
   catch2 libbenchmark-dev
+  # deploy/ checks (tests/integration/dashboard_test.sh, deploy/grafana/generate_dashboard.py)
+  python3 python3-yaml
   # peer SIP parsers measured by bench/
   libosip2-dev libsofia-sip-ua-dev
   # real peers for the integration tests and benchmarks

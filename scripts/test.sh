@@ -35,6 +35,7 @@ scripts/fuzz.sh "${SBC_FUZZ_SECONDS:-120}"
 
 echo "== benchmark smoke runs (figures are informative, not asserted)"
 build/release/bench/bench_sip_parse --benchmark_min_time=0.05
+build/release/bench/metrics_bench --benchmark_min_time=0.05
 bench/edge_bench.sh build/release 1000 1
 bench/relay_bench.sh build/release 1 500 2000
 build/release/bench/policy_bench --benchmark_min_time=0.05

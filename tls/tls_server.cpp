@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "metrics/histogram.hpp"
 #include "sbc/transport/stream_session.hpp"
 
 namespace sbc::tls {
@@ -347,6 +348,7 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
         ticket_(std::move(ticket)) {}
 
   void start() {
+    started_ns_ = metrics::monotonic_ns();
     timer_.expires_after(worker_.shared().limits.handshake_timeout);
     timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       if (ec) return;
@@ -392,10 +394,9 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
 
   void done() {
     finished_ = true;
-    worker_.handler()
-        .counters()
-        .tls_handshakes_ok[SSL_version(ssl_.get()) == TLS1_3_VERSION ? 1 : 0]
-        .inc();
+    transport::EdgeStats& stats = worker_.handler().counters();
+    stats.tls_handshake_duration.observe_ns(metrics::monotonic_ns() - started_ns_);
+    stats.tls_handshakes_ok[SSL_version(ssl_.get()) == TLS1_3_VERSION ? 1 : 0].inc();
     timer_.cancel();
     // BoringSSL holds TLS 1.3 session tickets until the server writes; a client that sends
     // first would otherwise never get them before its request. A zero-byte write flushes them.
@@ -433,6 +434,7 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
   transport::ConnectionTicket ticket_;
   bool timed_out_ = false;
   bool finished_ = false;
+  std::int64_t started_ns_ = 0;
 };
 
 }  // namespace

@@ -381,7 +381,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   reject_unknown_keys(source, root, "",
                       {"workers", "listeners", "transport", "sip", "metrics", "core", "relay",
-                       "policy", "capture"});
+                       "policy", "capture", "log"});
 
   if (root["workers"]) {
     config.workers = get_uint<unsigned>(source, root["workers"], "workers", 0, 256);
@@ -467,6 +467,21 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     }
     if (m["port"])
       config.metrics.port = get_uint<std::uint16_t>(source, m["port"], "metrics.port", 1, 65535);
+  }
+
+  if (const YAML::Node log = root["log"]) {
+    reject_unknown_keys(source, log, "log", {"level", "rejections_per_second"});
+    if (log["level"]) {
+      const std::string level = log["level"].as<std::string>();
+      const auto parsed = logging::parse_log_level(level);
+      if (!parsed)
+        fail(source, log["level"], "log.level",
+             "must be debug, info, warn or error (got \"" + level + "\")");
+      config.log_level = *parsed;
+    }
+    if (log["rejections_per_second"])
+      config.log_rejections_per_second = get_uint<std::uint32_t>(
+          source, log["rejections_per_second"], "log.rejections_per_second", 0, 10000);
   }
 
   if (const YAML::Node t = root["transport"]) {

@@ -11,6 +11,7 @@
 
 #include "policy/policy_config.hpp"
 #include "sbc/capture/capture_settings.hpp"
+#include "sbc/common/log.hpp"
 #include "sbc/proxy/relay_settings.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/limits.hpp"
@@ -47,6 +48,10 @@ struct MetricsEndpoint {
 struct Config {
   unsigned workers = 0;  // 0: one per core
   MetricsEndpoint metrics;
+  // log.level: lines below it are not written.
+  logging::LogLevel log_level = logging::LogLevel::Info;
+  // log.rejections_per_second, per worker; 0: rejected messages are not logged.
+  std::uint32_t log_rejections_per_second = 10;
   std::vector<Listener> listeners;
   transport::StreamLimits stream_limits;
   std::chrono::milliseconds shutdown_grace{2000};

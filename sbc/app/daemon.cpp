@@ -4,13 +4,13 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
-#include <ctime>
-#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -19,6 +19,7 @@
 #include "metrics/exposition.hpp"
 #include "policy/policy_config.hpp"
 #include "sbc/capture/live_capture.hpp"
+#include "sbc/common/log.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
@@ -29,21 +30,8 @@ namespace sbc::app {
 namespace {
 
 namespace asio = boost::asio;
-
-class Log {
- public:
-  explicit Log(std::ostream& out) : out_(out) {}
-  void operator()(std::string_view level, std::string_view message) {
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    out_ << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ") << " level=" << level << " msg=\"" << message
-         << "\"" << std::endl;
-  }
-
- private:
-  std::ostream& out_;
-};
+using logging::Log;
+using logging::LogLevel;
 
 struct Listening {
   std::vector<std::unique_ptr<transport::UdpListener>> udp;
@@ -55,6 +43,8 @@ struct Totals {
   std::array<std::uint64_t, 7> answers{};
   std::array<std::uint64_t, 2> tls_ok{};
   std::uint64_t tls_failed = 0, tls_timed_out = 0;
+  metrics::HistogramSnapshot tls_handshake_duration;
+  std::array<metrics::HistogramSnapshot, 2> relay_processing;  // by transport::RelayDirection
   std::uint64_t invalid_answered = 0, invalid_dropped = 0, options_answered = 0,
                 unrouted_answered = 0, acks_absorbed = 0, responses_dropped = 0,
                 amplification_refused = 0;
@@ -78,6 +68,8 @@ Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
     for (std::size_t i = 0; i < 2; ++i) t.tls_ok[i] += s.tls_handshakes_ok[i].value();
     t.tls_failed += s.tls_handshakes_failed.value();
     t.tls_timed_out += s.tls_handshakes_timed_out.value();
+    s.tls_handshake_duration.add_to(t.tls_handshake_duration);
+    for (std::size_t i = 0; i < 2; ++i) s.relay_processing[i].add_to(t.relay_processing[i]);
   }
   return t;
 }
@@ -206,6 +198,18 @@ void add_policy_families(std::vector<metrics::Family>& families,
                       {{{}, active}}});
 }
 
+// The workers' rejection lines go straight to standard error, one write(2) each: no lock shared
+// with the daemon's log (a line shorter than PIPE_BUF does not interleave with another on a pipe).
+void write_to_stderr(std::string_view line) {
+  std::size_t done = 0;
+  while (done < line.size()) {
+    const ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // nowhere to report it: the log is the thing failing
+    done += static_cast<std::size_t>(n);
+  }
+}
+
 metrics::Family counter(std::string name, std::string help, double value) {
   return {std::move(name), std::move(help), metrics::Family::Type::Counter, {{{}, value}}};
 }
@@ -285,7 +289,7 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
 }  // namespace
 
 int run_daemon(const Config& config, std::ostream& out) {
-  Log log(out);
+  Log log(out, config.log_level);
   // BoringSSL writes to sockets with write(2): a peer that went away must give EPIPE, not kill us.
   std::signal(SIGPIPE, SIG_IGN);
   // Every connection is a descriptor: take the hard limit rather than the usual soft 1024.
@@ -360,6 +364,8 @@ int run_daemon(const Config& config, std::ostream& out) {
     transport::Worker& worker = *workers.back();
     chains.push_back(policy::make_chain(config.policy, w));
     worker.handler().set_policy(chains.back().get());
+    if (log.enabled(LogLevel::Info) && config.log_rejections_per_second > 0)
+      worker.set_reject_log(config.log_rejections_per_second, write_to_stderr);
   }
   std::unique_ptr<capture::LiveCapture> live_capture;
   if (config.capture.enabled) {
@@ -582,14 +588,31 @@ int run_daemon(const Config& config, std::ostream& out) {
       families.push_back(counter("sbc_stream_connections_refused_total",
                                  "TCP and TLS connections refused by the connection limits.",
                                  static_cast<double>(refused)));
+      families.push_back({"sbc_tls_handshake_duration_seconds",
+                          "Time from accepting a TLS connection to its completed handshake.",
+                          metrics::Family::Type::Histogram,
+                          {{{}, t.tls_handshake_duration}}});
+      families.push_back(
+          {"sbc_relay_processing_seconds",
+           "The SBC's own time for a relayed message, from its arrival to its hand-off toward "
+           "the other side, by direction.",
+           metrics::Family::Type::Histogram,
+           {{{{"direction", "outside_to_core"}}, t.relay_processing[0]},
+            {{{"direction", "core_to_outside"}}, t.relay_processing[1]}}});
       metrics::Family expiry{"sbc_tls_certificate_expiry_timestamp_seconds",
                              "Earliest notAfter of the certificates of each TLS listener.",
                              metrics::Family::Type::Gauge,
                              {}};
-      for (std::size_t i = 0; i < config.listeners.size(); ++i)
-        if (tls_servers[i])
-          expiry.samples.push_back({{{"port", std::to_string(config.listeners[i].port)}},
-                                    tls_servers[i]->earliest_expiry()});
+      for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+        if (!tls_servers[i]) continue;
+        // The port alone is not unique: two TLS listeners may share it on two addresses.
+        const Listener& l = config.listeners[i];
+        const std::string address =
+            l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address;
+        expiry.samples.push_back({{{"listener", address + ":" + std::to_string(l.port)},
+                                   {"port", std::to_string(l.port)}},
+                                  tls_servers[i]->earliest_expiry()});
+      }
       families.push_back(std::move(expiry));
       return families;
     };
@@ -617,7 +640,8 @@ int run_daemon(const Config& config, std::ostream& out) {
   for (const Listener& l : config.listeners)
     log("info", "listening on " + std::string(to_string(l.transport)) + " [" + l.address +
                     "]:" + std::to_string(l.port));
-  log("info", "sbc started with " + std::to_string(count) + " workers");
+  log(LogLevel::Info, "sbc started",
+      {{"version", SBC_VERSION}, {"workers", std::to_string(count)}});
 
   // The main thread only handles signals and the certificate file watch.
   asio::io_context control;
@@ -681,11 +705,12 @@ int run_daemon(const Config& config, std::ostream& out) {
   for (auto& w : workers) w->stop();
   if (live_capture) live_capture->stop();
   const Totals t = totals(workers);
-  log("info", "stopped: received=" + std::to_string(t.total_received()) +
-                  " invalid_answered=" + std::to_string(t.invalid_answered) +
-                  " invalid_dropped=" + std::to_string(t.invalid_dropped) +
-                  " options_answered=" + std::to_string(t.options_answered) +
-                  " unrouted_answered=" + std::to_string(t.unrouted_answered));
+  log(LogLevel::Info, "stopped",
+      {{"received", std::to_string(t.total_received())},
+       {"invalid_answered", std::to_string(t.invalid_answered)},
+       {"invalid_dropped", std::to_string(t.invalid_dropped)},
+       {"options_answered", std::to_string(t.options_answered)},
+       {"unrouted_answered", std::to_string(t.unrouted_answered)}});
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "metrics/counter.hpp"
+#include "metrics/histogram.hpp"
 #include "policy/chain.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/flow.hpp"
@@ -40,6 +41,12 @@ struct EdgeStats {
   std::array<metrics::Counter, 2> tls_handshakes_ok;
   metrics::Counter tls_handshakes_failed;
   metrics::Counter tls_handshakes_timed_out;
+  metrics::Histogram tls_handshake_duration{metrics::kHandshakeBounds};  // completed ones
+  // The SBC's own time for a relayed message, from its arrival to its hand-off toward the other
+  // side, by RelayDirection (measured by the worker).
+  std::array<metrics::Histogram, 2> relay_processing{
+      metrics::Histogram{metrics::kMessageProcessingBounds},
+      metrics::Histogram{metrics::kMessageProcessingBounds}};
 };
 
 // Sees every message the edge handles, and whether the edge or the policies refused it (the pcap

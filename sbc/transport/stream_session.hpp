@@ -201,8 +201,10 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
           send("\r\n");  // RFC 5626 3.5.1: pong
           break;
         case StreamFramer::Kind::Message: {
+          const Worker::InHand in_hand(worker_, RelayDirection::OutsideToCore);
           const auto outcome =
               worker_.handler().handle(buffered.substr(0, r.length), sip::Framing::Stream, flow_);
+          worker_.note(outcome, flow_);
           if (outcome.action == EdgeHandler::Action::Reply) send(outcome.reply);
           consume(r.length);
           message_started_ = used_ > 0;
@@ -213,6 +215,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
           if (r.header_length > 0) {
             const auto outcome = worker_.handler().reject_stream(
                 buffered.substr(0, r.header_length), r.status, r.reason, flow_);
+            worker_.note(outcome, flow_);
             if (outcome.action == EdgeHandler::Action::Reply) send(outcome.reply);
           }
           close_after_write_ = true;

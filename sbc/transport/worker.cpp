@@ -49,12 +49,21 @@ std::optional<FlowAddress> Worker::flow_address(std::uint64_t flow_token) const 
   return address;
 }
 
+void Worker::relayed(RelayDirection direction) noexcept {
+  if (in_hand_since_ns_ == 0 || in_hand_direction_ != direction) return;
+  handler_.counters().relay_processing[static_cast<std::size_t>(direction)].observe_ns(
+      metrics::monotonic_ns() - in_hand_since_ns_);
+  in_hand_since_ns_ = 0;  // one measurement per message, however many copies it sends
+}
+
 bool Worker::send_outside(std::uint64_t flow_token, std::string_view bytes) noexcept {
+  relayed(RelayDirection::CoreToOutside);
   return deliver(FlowToken{flow_token}, bytes);
 }
 
 void Worker::send_inside(std::string_view ip, std::uint16_t port, std::string_view bytes) noexcept {
   if (!inside_) return;
+  relayed(RelayDirection::OutsideToCore);
   if (ip != last_inside_ip_ || port != last_inside_endpoint_.port()) {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(ip, ec);
@@ -97,6 +106,7 @@ void Worker::receive_inside() {
       [this](boost::system::error_code ec, std::size_t n) {
         if (ec == asio::error::operation_aborted || !inside_->is_open()) return;
         if (!ec && n > 0 && router_ != nullptr) {
+          const InHand in_hand(*this, RelayDirection::CoreToOutside);
           const std::string source = address_text(inside_sender_.address());
           router_->datagram_from_inside({inside_buffer_->data(), n}, source, inside_sender_.port());
         }
@@ -110,8 +120,11 @@ void Worker::schedule_tick() {
   tick_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;
     if (router_ != nullptr) router_->tick();
-    if (++ticks_ % 100 == 0 && handler_.policy() != nullptr)
-      handler_.policy()->maintain(std::chrono::steady_clock::now());
+    if (++ticks_ % 100 == 0) {
+      if (handler_.policy() != nullptr)
+        handler_.policy()->maintain(std::chrono::steady_clock::now());
+      if (reject_log_) reject_log_->flush();
+    }
     schedule_tick();
   });
 }
@@ -124,7 +137,7 @@ void Worker::start() {
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(
       io_.get_executor());
   if (inside_) receive_inside();
-  if (router_ != nullptr || handler_.policy() != nullptr) schedule_tick();
+  if (router_ != nullptr || handler_.policy() != nullptr || reject_log_) schedule_tick();
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -132,6 +145,7 @@ void Worker::stop() {
   work_.reset();
   io_.stop();
   if (thread_.joinable()) thread_.join();
+  if (reject_log_) reject_log_->flush();
 }
 
 void Worker::post(std::function<void()> f) {
@@ -180,7 +194,9 @@ void UdpListener::receive() {
           const std::string_view bytes(buffer_->data(), n);
           // RFC 5626 keep-alive over UDP: a lone CRLFCRLF needs no answer (STUN would).
           if (bytes.find_first_not_of("\r\n") != std::string_view::npos) {
+            const Worker::InHand in_hand(worker_, RelayDirection::OutsideToCore);
             const auto outcome = worker_.handler().handle(bytes, sip::Framing::Datagram, flow);
+            worker_.note(outcome, flow);
             if (outcome.action == EdgeHandler::Action::Reply) {
               // Answers are small; a full socket buffer drops this one, as UDP may.
               boost::system::error_code send_error;

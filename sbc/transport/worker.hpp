@@ -8,10 +8,12 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <time.h>
 #include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +22,7 @@
 #include "sbc/transport/edge_handler.hpp"
 #include "sbc/transport/flow_table.hpp"
 #include "sbc/transport/limits.hpp"
+#include "sbc/transport/reject_log.hpp"
 
 namespace sbc::transport {
 
@@ -38,6 +41,8 @@ struct Shared {
 };
 
 class UdpListener;
+
+enum class RelayDirection : std::uint8_t { OutsideToCore = 0, CoreToOutside = 1 };
 
 // The worker is the relay's Wire: it owns the flows and the inside socket toward the core.
 class Worker final : public Wire {
@@ -67,6 +72,39 @@ class Worker final : public Wire {
   // Stops reading the inside socket and the tick (drain).
   void close_inside();
   unsigned index() const noexcept { return index_; }
+  // Logs this worker's rejected messages, at most `per_second` lines a second. Call before start().
+  void set_reject_log(std::uint32_t per_second, RejectLog::Sink sink) {
+    reject_log_.emplace(index_, per_second, std::move(sink));
+  }
+  // Each outside message's outcome, for the rejection log.
+  void note(const EdgeHandler::Outcome& outcome, const FlowInfo& flow) noexcept {
+    const sip::Verdict& v = outcome.verdict;
+    const bool answered = outcome.action == EdgeHandler::Action::Reply;
+    if (!reject_log_ || v.kind == sip::Verdict::Kind::Valid || (answered && v.status < 300)) return;
+    // The coarse clock (a few ms) is plenty for a lines-per-second limit and costs less.
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    reject_log_->rejected(flow, v, answered,
+                          static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec);
+  }
+
+  // Times the relay's processing of one message: from its arrival (construction) to the first
+  // send in its direction while it is in hand (the relay's hand-off), into EdgeStats. Messages
+  // not relayed, and sends made later by timers, are not measured.
+  class InHand {
+   public:
+    InHand(Worker& worker, RelayDirection direction) noexcept : worker_(worker) {
+      if (worker_.router_ == nullptr) return;
+      worker_.in_hand_since_ns_ = metrics::monotonic_ns();
+      worker_.in_hand_direction_ = direction;
+    }
+    ~InHand() { worker_.in_hand_since_ns_ = 0; }
+    InHand(const InHand&) = delete;
+    InHand& operator=(const InHand&) = delete;
+
+   private:
+    Worker& worker_;
+  };
 
   void start();  // runs io() on a new thread
   void stop();   // stops io() and joins
@@ -92,6 +130,10 @@ class Worker final : public Wire {
   asio::ip::udp::endpoint last_inside_endpoint_;
   void receive_inside();
   void schedule_tick();
+  void relayed(RelayDirection direction) noexcept;
+  std::optional<RejectLog> reject_log_;
+  std::int64_t in_hand_since_ns_ = 0;  // 0: no message in hand
+  RelayDirection in_hand_direction_ = RelayDirection::OutsideToCore;
   std::thread thread_;
   std::unique_ptr<asio::executor_work_guard<asio::io_context::executor_type>> work_;
 };

@@ -203,7 +203,7 @@ check "TLS messages are counted ($(value 'sbc_messages_received_total{transport=
   awk -v v="$(value 'sbc_messages_received_total{transport="tls"}')" 'BEGIN { exit !(v >= 6) }'
 check "OPTIONS answered are counted ($(value sbc_options_answered_total))" \
   awk -v v="$(value sbc_options_answered_total)" 'BEGIN { exit !(v >= 5) }'
-check "the certificate expiry is exported" grep -q "^sbc_tls_certificate_expiry_timestamp_seconds{port=\"$tls_port\"}" metrics.txt
+check "the certificate expiry is exported" grep -q "^sbc_tls_certificate_expiry_timestamp_seconds{listener=\"127.0.0.1:$tls_port\",port=\"$tls_port\"}" metrics.txt
 ok13=$(value 'sbc_tls_handshakes_total{result="ok",version="TLSv1.3"}')
 ok12=$(value 'sbc_tls_handshakes_total{result="ok",version="TLSv1.2"}')
 refused=$(value 'sbc_tls_handshakes_total{result="failed",version="none"}')

@@ -159,6 +159,14 @@ to_core=$(awk '/^sbc_relay_requests_total\{direction="to_core"\}/{print $2}' <<<
 to_outside=$(awk '/^sbc_relay_requests_total\{direction="to_outside"\}/{print $2}' <<<"$metrics")
 check "requests relayed both ways are counted (to_core=$to_core to_outside=$to_outside)" \
   test "${to_core:-0}" -ge 10 -a "${to_outside:-0}" -ge 3
+for direction in outside_to_core core_to_outside; do
+  timed=$(awk "/^sbc_relay_processing_seconds_count\\{direction=\"$direction\"\\}/{print \$2}" <<<"$metrics")
+  check "relayed messages are timed $direction (count=$timed)" test "${timed:-0}" -ge 1
+done
+promtool_status=0
+promtool check metrics <<<"$metrics" >promtool.out 2>&1 || promtool_status=$?
+check "promtool check metrics accepts /metrics with traffic (status $promtool_status)" \
+  test "$promtool_status" = 0
 timeouts=$(awk '/^sbc_relay_rejections_total\{reason="timeout"\}/{print $2}' <<<"$metrics")
 check "the timeout is counted (timeout=$timeouts)" test "${timeouts:-0}" -ge 1
 # 6 users registered through the SBC, and judy once: a retransmission never reaches the core.

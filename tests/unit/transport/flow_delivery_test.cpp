@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
@@ -103,5 +104,105 @@ TEST_CASE("a UDP peer's flow token sends to that peer", "[flows][sockets]") {
   const std::string request = "NOTIFY sip:ua@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n";
   REQUIRE(worker.deliver(token, request));
   CHECK(receive(ua, worker) == request);
+  close(ua);
+}
+
+namespace {
+
+// Relays every request to a "core" on loopback after answering 100 itself, as the relay does.
+class TimedRouter final : public Router {
+ public:
+  TimedRouter(Worker& worker, std::uint16_t core_port) : worker_(worker), core_port_(core_port) {}
+  void request_from_outside(const sbc::sip::Message&, const FlowInfo& flow) noexcept override {
+    (void)worker_.send_outside(flow.flow_token, "SIP/2.0 100 Trying\r\n\r\n");  // not a relay
+    worker_.send_inside("127.0.0.1", core_port_, "relayed");
+    worker_.send_inside("127.0.0.1", core_port_, "a second copy");
+  }
+  void response_from_outside(const sbc::sip::Message&, const FlowInfo&) noexcept override {}
+  void datagram_from_inside(std::string_view, std::string_view, std::uint16_t) noexcept override {}
+  void tick() noexcept override {}
+
+ private:
+  Worker& worker_;
+  std::uint16_t core_port_;
+};
+
+constexpr std::string_view kMessage =
+    "MESSAGE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKtimed\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:ua@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\n"
+    "Call-ID: timed@test\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+
+std::uint64_t measured(Worker& worker, RelayDirection d) {
+  sbc::metrics::HistogramSnapshot s;
+  worker.handler().stats().relay_processing[static_cast<std::size_t>(d)].add_to(s);
+  return s.count;
+}
+
+}  // namespace
+
+TEST_CASE("the worker times a relayed message once, from its arrival to its hand-off",
+          "[flows][sockets][metrics]") {
+  Shared shared(StreamLimits{});
+  Worker worker(0, EdgeOptions{}, shared);
+  const int core = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in core_address{};
+  core_address.sin_family = AF_INET;
+  core_address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(core, reinterpret_cast<sockaddr*>(&core_address), sizeof core_address) == 0);
+  socklen_t length = sizeof core_address;
+  getsockname(core, reinterpret_cast<sockaddr*>(&core_address), &length);
+  worker.bind_inside({boost::asio::ip::make_address("127.0.0.1"), 0});
+  TimedRouter router(worker, ntohs(core_address.sin_port));
+  worker.set_router(&router);
+  UdpListener listener(worker, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  listener.start();
+
+  const int ua = client_socket(SOCK_DGRAM, listener.local_endpoint().port());
+  REQUIRE(send(ua, kMessage.data(), kMessage.size(), 0) == static_cast<ssize_t>(kMessage.size()));
+  CHECK(receive(ua, worker).starts_with("SIP/2.0 100 Trying"));
+  CHECK(receive(core, worker) == "relayed");
+  // One measurement toward the core, although it sent two copies and answered 100 first.
+  CHECK(measured(worker, RelayDirection::OutsideToCore) == 1);
+  CHECK(measured(worker, RelayDirection::CoreToOutside) == 0);
+
+  {
+    const Worker::InHand in_hand(worker, RelayDirection::CoreToOutside);
+    const FlowToken token = worker.flows().touch_udp(&listener, [&] {
+      sockaddr_in self{};
+      socklen_t n = sizeof self;
+      getsockname(ua, reinterpret_cast<sockaddr*>(&self), &n);
+      return boost::asio::ip::udp::endpoint(boost::asio::ip::make_address("127.0.0.1"),
+                                            ntohs(self.sin_port));
+    }());
+    REQUIRE(worker.send_outside(token.value, "NOTIFY"));
+  }
+  CHECK(measured(worker, RelayDirection::CoreToOutside) == 1);
+  // A send with no message in hand (a timer's retransmission) is not a relay measurement.
+  worker.send_inside("127.0.0.1", ntohs(core_address.sin_port), "retransmission");
+  CHECK(measured(worker, RelayDirection::OutsideToCore) == 1);
+  close(ua);
+  close(core);
+}
+
+TEST_CASE("the worker logs rejected messages, not the ones it serves", "[flows][sockets][log]") {
+  Shared shared(StreamLimits{});
+  Worker worker(0, EdgeOptions{}, shared);
+  std::vector<std::string> lines;
+  worker.set_reject_log(10, [&](std::string_view l) { lines.emplace_back(l); });
+  UdpListener listener(worker, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  listener.start();
+  const int ua = client_socket(SOCK_DGRAM, listener.local_endpoint().port());
+  REQUIRE(send(ua, kOptions.data(), kOptions.size(), 0) == static_cast<ssize_t>(kOptions.size()));
+  CHECK(receive(ua, worker).starts_with("SIP/2.0 200 OK\r\n"));
+  CHECK(lines.empty());
+  // No From, no Call-ID: invalid (400), and no answer can be built from it, so dropped.
+  const std::string broken = "OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1\r\n\r\n";
+  REQUIRE(send(ua, broken.data(), broken.size(), 0) == static_cast<ssize_t>(broken.size()));
+  run_for(worker, 20);
+  REQUIRE(lines.size() == 1);
+  INFO(lines[0]);
+  CHECK(lines[0].find("msg=\"message rejected\" worker=0 transport=udp source=127.0.0.1:") !=
+        std::string::npos);
+  CHECK(lines[0].find(" action=drop status=none reason=") != std::string::npos);
   close(ua);
 }
