@@ -67,7 +67,7 @@ for panel in json.load(open(sys.argv[2]))["panels"]:
     for target in panel.get("targets", []):
         print(target["expr"])
 PY
-grep -v '^#' "$allowlist" | sed '/^$/d' >allowed.txt
+{ grep -v '^#' "$allowlist" || true; } | sed '/^$/d' >allowed.txt  # may be empty
 missing=()
 while read -r name; do
   if ! grep -q "^${name}[{ ]" metrics.txt && ! grep -qx "$name" allowed.txt; then missing+=("$name"); fi
