@@ -136,6 +136,12 @@ void AuthStage::core_refused(Context& context) noexcept {
 }
 
 Decision AuthStage::decide(const sip::Message& request, Context& context) noexcept {
+  if (!started_) {
+    // Nonces issued before this stage existed (by an earlier process with the same key, or the
+    // chain a reload replaced) may have been used with any count: they count as forgotten.
+    started_ = true;
+    forgotten_up_to_ = seconds(context.now) - 1;
+  }
   if (context.trusted || settings_.mode == AuthSettings::Mode::Core) return Decision::next();
   const sip::Method method = request.method();
   // ACK and CANCEL cannot be challenged (RFC 3261 22.1); requests inside a dialog are guarded by

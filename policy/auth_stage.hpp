@@ -87,7 +87,8 @@ class AuthStage final : public Stage {
   std::chrono::system_clock::duration wall_offset_;
   SourceTable<NonceUse> nonces_;
   std::uint64_t forgotten_up_to_ = 0;
-  std::uint32_t serial_ = 0;  // the newest issue time the nonce table evicted
+  std::uint32_t serial_ = 0;
+  bool started_ = false;  // the newest issue time the nonce table evicted
   SourceTable<Failures> failures_;
   metrics::Counter successes_;
   metrics::Counter core_refusals_;

@@ -58,6 +58,13 @@ class BanTable {
     });
     return n;
   }
+  // Every ban still running at `now`: f(key, until).
+  template <class F>
+  void for_each_active(TimePoint now, F&& f) const {
+    table_.for_each([&](const SourceKey& key, const Entry& e) {
+      if (e.until > now) f(key, e.until);
+    });
+  }
   const metrics::Counter& bans() const noexcept { return bans_; }
 
  private:

@@ -188,7 +188,7 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
   out << "sbc " << SBC_VERSION << ": configuration "
       << (config_path ? *config_path : std::string("<embedded default>")) << " is valid"
       << std::endl;
-  return run_daemon(config, err);
+  return run_daemon(config, err, config_path);
 }
 
 int ha1_command(std::span<const std::string_view> args, std::istream& in, std::ostream& out,

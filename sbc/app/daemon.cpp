@@ -18,6 +18,7 @@
 
 #include "metrics/exposition.hpp"
 #include "policy/policy_config.hpp"
+#include "sbc/app/policy_runtime.hpp"
 #include "sbc/capture/live_capture.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/proxy/relay.hpp"
@@ -138,66 +139,6 @@ std::string source_address_toward(const std::string& ip, std::uint16_t port) {
   return transport::address_text(socket.local_endpoint().address());
 }
 
-void add_policy_families(std::vector<metrics::Family>& families,
-                         const std::vector<std::unique_ptr<policy::Chain>>& chains) {
-  using Type = metrics::Family::Type;
-  metrics::Family decisions{"sbc_policy_decisions_total",
-                            "Requests a policy stage dropped or answered, by stage and reason.",
-                            Type::Counter,
-                            {}};
-  double banned_dropped = 0, bans = 0, active = 0;
-  if (!chains.empty() && chains.front()) {
-    const auto& stages = chains.front()->stages();
-    for (std::size_t i = 0; i < stages.size(); ++i) {
-      for (std::size_t r = 0; r < stages[i]->reasons().size(); ++r) {
-        double total = 0;
-        for (const auto& c : chains) total += static_cast<double>(c->decisions(i, r).value());
-        decisions.samples.push_back({{{"stage", std::string(stages[i]->name())},
-                                      {"reason", std::string(stages[i]->reasons()[r])}},
-                                     total});
-      }
-    }
-    for (const auto& c : chains) {
-      banned_dropped += static_cast<double>(c->banned_dropped().value());
-      bans += static_cast<double>(c->bans_total().value());
-      // Every worker holds every ban (they tell each other): the largest table is the figure.
-      active = std::max(active, static_cast<double>(c->bans_active()));
-    }
-  }
-  families.push_back(std::move(decisions));
-  // Digest authentication at the edge: challenges and failures are decisions of the auth stage
-  // (above); successes let the request on, so the stage counts them itself.
-  double auth_successes = 0, core_refusals = 0;
-  for (const auto& c : chains) {
-    if (!c) continue;
-    for (const auto& stage : c->stages()) {
-      if (const auto* auth = dynamic_cast<const policy::AuthStage*>(stage.get())) {
-        auth_successes += static_cast<double>(auth->successes().value());
-        core_refusals += static_cast<double>(auth->core_refusals().value());
-      }
-    }
-  }
-  families.push_back({"sbc_auth_successes_total",
-                      "Requests whose Digest credentials the edge accepted.",
-                      Type::Counter,
-                      {{{}, auth_successes}}});
-  families.push_back({"sbc_auth_core_refusals_total",
-                      "With policy.auth.mode core: the core's refusals of a client's credentials "
-                      "(401/407 to a request that had some, or 403), counted towards bans.",
-                      Type::Counter,
-                      {{{}, core_refusals}}});
-  families.push_back({"sbc_policy_banned_dropped_total",
-                      "Messages from banned sources, dropped before parsing.",
-                      Type::Counter,
-                      {{{}, banned_dropped}}});
-  families.push_back(
-      {"sbc_policy_bans_total", "Bans imposed (scanners, floods).", Type::Counter, {{{}, bans}}});
-  families.push_back({"sbc_policy_bans_active",
-                      "Sources banned now (refreshed every second).",
-                      Type::Gauge,
-                      {{{}, active}}});
-}
-
 // The workers' rejection lines go straight to standard error, one write(2) each: no lock shared
 // with the daemon's log (a line shorter than PIPE_BUF does not interleave with another on a pipe).
 void write_to_stderr(std::string_view line) {
@@ -288,7 +229,8 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
 
 }  // namespace
 
-int run_daemon(const Config& config, std::ostream& out) {
+int run_daemon(const Config& config, std::ostream& out,
+               const std::optional<std::string>& config_path) {
   Log log(out, config.log_level);
   // BoringSSL writes to sockets with write(2): a peer that went away must give EPIPE, not kill us.
   std::signal(SIGPIPE, SIG_IGN);
@@ -357,16 +299,16 @@ int run_daemon(const Config& config, std::ostream& out) {
   }
   std::vector<std::unique_ptr<transport::Worker>> workers;
   std::vector<Listening> listening(count);
-  // The policy chain: one per worker (its tables are the worker's own).
-  std::vector<std::unique_ptr<policy::Chain>> chains;
   for (unsigned w = 0; w < count; ++w) {
     workers.push_back(std::make_unique<transport::Worker>(w, options, shared));
     transport::Worker& worker = *workers.back();
-    chains.push_back(policy::make_chain(config.policy, w));
-    worker.handler().set_policy(chains.back().get());
     if (log.enabled(LogLevel::Info) && config.log_rejections_per_second > 0)
       worker.set_reject_log(config.log_rejections_per_second, write_to_stderr);
   }
+  // The policy chains: one per worker (its tables are the worker's own), reloaded on SIGHUP.
+  PolicyRuntime policies(workers);
+  policies.install(config.policy);
+  std::atomic<std::uint64_t> reloads_ok{0}, reloads_failed{0};
   std::unique_ptr<capture::LiveCapture> live_capture;
   if (config.capture.enabled) {
     try {
@@ -382,21 +324,6 @@ int run_daemon(const Config& config, std::ostream& out) {
                                     ? "all messages"
                                     : "rejected messages") +
                     " to " + config.capture.directory);
-  }
-  // A ban decided on one worker reaches the others by a post to their threads: no shared table,
-  // no lock on the message path.
-  for (unsigned w = 0; w < count && count > 1; ++w) {
-    if (!chains[w]) continue;
-    chains[w]->bans().set_listener(
-        [&workers, &chains, w](const policy::SourceKey& key, policy::TimePoint until) {
-          for (unsigned other = 0; other < workers.size(); ++other) {
-            if (other == w) continue;
-            policy::Chain* chain = chains[other].get();
-            workers[other]->post([chain, key, until] {
-              chain->bans().impose(key, until, std::chrono::steady_clock::now());
-            });
-          }
-        });
   }
   for (unsigned w = 0; w < count; ++w) {
     transport::Worker& worker = *workers[w];
@@ -489,11 +416,7 @@ int run_daemon(const Config& config, std::ostream& out) {
                       settings.inside_ip + "]:" + std::to_string(settings.inside_port));
       relays.push_back(std::make_unique<proxy::Relay>(std::move(settings), *workers[w]));
       workers[w]->set_router(relays.back().get());
-      if (policy::Chain* chain = chains[w].get()) {
-        relays.back()->set_refusal_listener([chain](std::string_view remote_ip) {
-          chain->core_refused(remote_ip, std::chrono::steady_clock::now());
-        });
-      }
+      policies.attach_relay(w, *relays.back());
     }
     for (const proxy::CoreTarget& core : config.core.targets)
       log("info",
@@ -572,7 +495,13 @@ int run_daemon(const Config& config, std::ostream& out) {
             {{{"result", "failed"}, {"version", "none"}}, static_cast<double>(t.tls_failed)},
             {{{"result", "timeout"}, {"version", "none"}}, static_cast<double>(t.tls_timed_out)}}});
       add_relay_families(families, relay);
-      add_policy_families(families, chains);
+      policies.add_families(families);
+      families.push_back({"sbc_config_reloads_total",
+                          "Reloads of the policy configuration on SIGHUP, by result (failed: the "
+                          "new file was refused and the running policy stayed).",
+                          metrics::Family::Type::Counter,
+                          {{{{"result", "ok"}}, static_cast<double>(reloads_ok.load())},
+                           {{{"result", "failed"}}, static_cast<double>(reloads_failed.load())}}});
       if (live_capture)
         families.push_back(
             {"sbc_capture_packets_total",
@@ -672,11 +601,44 @@ int run_daemon(const Config& config, std::ostream& out) {
   };
   schedule_poll();
 
+  // The policy section (and the credentials file it names) reloads on SIGHUP; the rest of the
+  // configuration needs a restart. A file that does not validate changes nothing.
+  auto reload_policy = [&] {
+    const std::string source = config_path ? *config_path : std::string("<embedded default>");
+    try {
+      const Config fresh = config_path ? load_config_file(*config_path)
+                                       : parse_config(default_config_text(), "<default>");
+      policy::PolicyConfig next = fresh.policy;
+      // Without a configured nonce key, keep the one made at start (one per process).
+      if (!next.auth.nonce_key_configured) next.auth.nonce_key = policies.config().auth.nonce_key;
+      if (!policies.reload(
+              next, [&control](std::function<void()> f) { asio::post(control, std::move(f)); })) {
+        ++reloads_failed;
+        log("warn", "SIGHUP: the previous policy reload is still being handed over; try again");
+        return;
+      }
+      ++reloads_ok;
+      std::string chain;
+      for (const std::string& name : next.chain) chain += (chain.empty() ? "" : ",") + name;
+      log(LogLevel::Info, "policy reloaded",
+          {{"file", source},
+           {"enabled", next.enabled ? "true" : "false"},
+           {"chain", chain},
+           {"users", std::to_string(next.auth.credentials ? next.auth.credentials->users() : 0)},
+           {"note", "only the policy section reloads; other changes need a restart"}});
+    } catch (const ConfigError& e) {
+      ++reloads_failed;
+      log("error",
+          std::string("SIGHUP: policy reload refused, the running policy stays: ") + e.what());
+    }
+  };
+
   std::function<void()> wait_signal = [&] {
     signals.async_wait([&](boost::system::error_code ec, int signal) {
       if (ec) return;
       if (signal == SIGHUP) {
         reload_certificates("SIGHUP");
+        reload_policy();
         wait_signal();
         return;
       }

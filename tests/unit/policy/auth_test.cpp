@@ -441,3 +441,21 @@ TEST_CASE("auth: an authenticated source is a trust tier: more rate, no enumerat
   }
   CHECK(edge.run(register_request("alice")) == "banned");
 }
+
+TEST_CASE("auth: nonces from before the stage existed (a restart, a reload) are not trusted",
+          "[auth]") {
+  Edge before(auth_config());
+  Client alice;
+  before.run(register_request("alice"));
+  const std::string old_nonce = before.nonce();
+  const std::string answer =
+      register_request("alice", alice.answer("REGISTER", "sip:example.com", old_nonce, 1));
+  CHECK(before.run(answer) == "continue");
+  // The same key after a restart or reload: the old stage's nonce counts are gone, so its
+  // nonces could be replayed; they get a fresh challenge instead.
+  Edge after(auth_config());
+  after.now = before.now + 2s;
+  CHECK(after.run(answer) == "respond 401 replay");
+  CHECK(after.run(register_request(
+            "alice", alice.answer("REGISTER", "sip:example.com", after.nonce(), 1))) == "continue");
+}
