@@ -23,6 +23,12 @@ Decision AclStage::decide(const sip::Message&, Context& context) noexcept {
   if (any_contains(settings_.deny, context.address)) return Decision::drop(kDenied);
   if (!settings_.allow.empty() && !any_contains(settings_.allow, context.address))
     return Decision::drop(kNotAllowed);
+  for (const ListenerAcl& l : settings_.listeners) {
+    if (l.port != context.flow.local_port) continue;
+    if (any_contains(l.deny, context.address)) return Decision::drop(kDenied);
+    if (!l.allow.empty() && !any_contains(l.allow, context.address))
+      return Decision::drop(kNotAllowed);
+  }
   return Decision::next();
 }
 

@@ -7,8 +7,8 @@
 namespace sbc::policy {
 namespace {
 
-constexpr std::string_view kReasons[] = {"challenge", "stale_nonce", "failed",
-                                         "replay",    "aor_not_own", "malformed"};
+constexpr std::string_view kReasons[] = {"challenge",   "stale_nonce", "failed",    "replay",
+                                         "aor_not_own", "malformed",   "user_flood"};
 
 std::string_view unquoted(sip::ParamValue v) noexcept {
   std::string_view s = v.value;
@@ -67,7 +67,8 @@ AuthStage::AuthStage(const AuthSettings& settings, unsigned worker)
                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
                        std::chrono::steady_clock::now().time_since_epoch())),
       nonces_(settings.max_nonces),
-      failures_(settings.max_sources) {
+      failures_(settings.max_sources),
+      users_(settings.user_rate > 0 ? settings.max_sources : 8) {
   if (settings_.identity_domain.empty()) settings_.identity_domain = settings_.realm;
   // The stand-in HA1 for unknown users: unguessable, so no password matches it.
   const auto key = tls::NonceMint::random_key();
@@ -112,6 +113,32 @@ Decision AuthStage::challenge(const sip::Message& request, Context& context, boo
     return Decision::respond(500, "Server Internal Error (challenge too long)", reason);
   return registering ? Decision::respond(401, "Unauthorized", reason, out.view())
                      : Decision::respond(407, "Proxy Authentication Required", reason, out.view());
+}
+
+bool AuthStage::user_over_limit(std::string_view username, TimePoint now) noexcept {
+  if (settings_.user_rate <= 0) return false;
+  // Users key the table by a hash of the name (two FNV-1a variants: 128 bits).
+  SourceKey key;
+  std::uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+  for (char c : username) {
+    a = (a ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+    b = (b ^ static_cast<unsigned char>(c)) * 0x100000001b3ull + 1;
+  }
+  std::memcpy(key.bytes.data(), &a, 8);
+  std::memcpy(key.bytes.data() + 8, &b, 8);
+  bool fresh = false;
+  UserBucket& u = users_.get(key, now, fresh);
+  const double burst = std::max(1.0, settings_.user_burst);
+  if (fresh) {
+    u.tokens = burst;
+  } else {
+    const double elapsed = std::chrono::duration<double>(now - u.refilled).count();
+    u.tokens = std::min(burst, u.tokens + elapsed * settings_.user_rate);
+  }
+  u.refilled = now;
+  if (u.tokens < 1) return true;
+  u.tokens -= 1;
+  return false;
 }
 
 bool AuthStage::count_failure(Context& context) noexcept {
@@ -236,6 +263,8 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
   if (!registering && settings_.bind_from && request.from().uri.user != username)
     return Decision::respond(403, "Forbidden (the From user is not the authenticated user)",
                              kWrongAor);
+
+  if (user_over_limit(username, context.now)) return Decision::drop(kUserFlood);
 
   Appender identity(identity_);
   identity << "<sip:" << username << "@" << settings_.identity_domain << ">";

@@ -43,8 +43,12 @@ struct AuthSettings {
   std::chrono::seconds nonce_lifetime{300};
   bool bind_from = true;             // non-REGISTER requests: From user = authenticated user
   unsigned ban_after_failures = 10;  // failed answers of one source before a ban; 0: never
-  std::size_t max_nonces = 65536;    // per worker
-  std::size_t max_sources = 65536;   // per worker
+  // Requests per second (and burst) of one authenticated user, from wherever it comes (a
+  // stolen password used from many addresses); 0: no limit. Per worker.
+  double user_rate = 0;
+  double user_burst = 0;
+  std::size_t max_nonces = 65536;   // per worker
+  std::size_t max_sources = 65536;  // per worker
   // Resolved at start-up: the users (shared read-only by every worker's stage) and the nonce
   // key (configured, or random when none is: then replicas cannot share nonces).
   std::shared_ptr<const Credentials> credentials;
@@ -54,7 +58,15 @@ struct AuthSettings {
 
 class AuthStage final : public Stage {
  public:
-  enum Reason : std::uint8_t { kChallenge, kStale, kFailed, kReplay, kWrongAor, kMalformed };
+  enum Reason : std::uint8_t {
+    kChallenge,
+    kStale,
+    kFailed,
+    kReplay,
+    kWrongAor,
+    kMalformed,
+    kUserFlood
+  };
   // `worker` binds nonces to the worker that issued them (its table holds their counts).
   AuthStage(const AuthSettings& settings, unsigned worker);
   std::string_view name() const noexcept override { return "auth"; }
@@ -73,6 +85,11 @@ class AuthStage final : public Stage {
   struct Failures {
     unsigned count = 0;
   };
+  struct UserBucket {
+    double tokens = 0;
+    TimePoint refilled{};
+  };
+  bool user_over_limit(std::string_view username, TimePoint now) noexcept;
   Decision challenge(const sip::Message& request, Context& context, bool stale,
                      Reason reason) noexcept;
   Decision fail(const sip::Message& request, Context& context) noexcept;
@@ -90,6 +107,7 @@ class AuthStage final : public Stage {
   std::uint32_t serial_ = 0;
   bool started_ = false;  // the newest issue time the nonce table evicted
   SourceTable<Failures> failures_;
+  SourceTable<UserBucket> users_;
   metrics::Counter successes_;
   metrics::Counter core_refusals_;
   std::array<char, 64> stand_in_ha1_{};

@@ -4,7 +4,8 @@
 
 namespace sbc::policy {
 namespace {
-constexpr std::string_view kReasons[] = {"register_flood", "invite_flood", "request_flood"};
+constexpr std::string_view kReasons[] = {"register_flood", "invite_flood", "request_flood",
+                                         "global_limit"};
 }  // namespace
 
 std::span<const std::string_view> RateLimitStage::reasons() const noexcept {
@@ -16,6 +17,25 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
   const std::size_t cls = request.method() == sip::Method::Register ? 0
                           : request.method() == sip::Method::Invite ? 1
                                                                     : 2;
+  const Bucket& global = cls == 0   ? settings_.global_register
+                         : cls == 1 ? settings_.global_invite
+                                    : settings_.global_other;
+  if (global.rate > 0) {
+    // This worker's share of the SBC-wide bucket.
+    const double share = 1.0 / std::max(1u, settings_.workers);
+    Global& g = global_[cls];
+    const double burst = std::max(1.0, global.burst * share);
+    if (!g.started) {
+      g.started = true;
+      g.tokens = burst;
+    } else {
+      const double elapsed = std::chrono::duration<double>(context.now - g.refilled).count();
+      g.tokens = std::min(burst, g.tokens + elapsed * global.rate * share);
+    }
+    g.refilled = context.now;
+    if (g.tokens < 1) return Decision::drop(kGlobal);
+    g.tokens -= 1;
+  }
   const Bucket& limit = cls == 0   ? settings_.register_requests
                         : cls == 1 ? settings_.invites
                                    : settings_.others;

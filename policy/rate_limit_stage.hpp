@@ -20,6 +20,12 @@ struct RateLimitSettings {
   Bucket register_requests{2, 10};
   Bucket invites{5, 20};
   Bucket others{20, 50};
+  // For the whole SBC, whatever the source (a distributed flood); rate 0: none. Each worker
+  // enforces its share (rate and burst / workers). Over it: dropped, nobody banned.
+  Bucket global_register{0, 0};
+  Bucket global_invite{0, 0};
+  Bucket global_other{0, 0};
+  unsigned workers = 1;      // set by the daemon
   unsigned ban_after = 100;  // drops of one source before it is banned; 0: never
   // A trust tier: sources that have authenticated (the auth stage) get rate and burst times this.
   unsigned authenticated_factor = 4;
@@ -28,7 +34,7 @@ struct RateLimitSettings {
 
 class RateLimitStage final : public Stage {
  public:
-  enum Reason : std::uint8_t { kRegister, kInvite, kOther };
+  enum Reason : std::uint8_t { kRegister, kInvite, kOther, kGlobal };
   explicit RateLimitStage(const RateLimitSettings& settings)
       : settings_(settings), sources_(settings.max_sources) {}
   std::string_view name() const noexcept override { return "rate_limit"; }
@@ -42,8 +48,14 @@ class RateLimitStage final : public Stage {
     std::array<bool, 3> started{};
     unsigned drops = 0;
   };
+  struct Global {
+    double tokens = 0;
+    TimePoint refilled{};
+    bool started = false;
+  };
   RateLimitSettings settings_;
   SourceTable<Source> sources_;
+  std::array<Global, 3> global_{};
 };
 
 }  // namespace sbc::policy

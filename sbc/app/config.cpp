@@ -129,7 +129,7 @@ void parse_auth(std::string_view source, const YAML::Node& p, policy::PolicyConf
     reject_unknown_keys(source, a, "policy.auth",
                         {"mode", "realm", "identity_domain", "credentials_file", "algorithms",
                          "nonce_lifetime_seconds", "nonce_key", "bind_from", "ban_after_failures",
-                         "max_nonces", "max_sources"});
+                         "max_nonces", "max_sources", "user_rate", "user_burst"});
     if (const YAML::Node mode = a["mode"]) {
       const std::string m = mode.as<std::string>();
       if (m == "edge") {
@@ -177,6 +177,12 @@ void parse_auth(std::string_view source, const YAML::Node& p, policy::PolicyConf
     read_uint<unsigned>(source, a, "policy.auth", "ban_after_failures", auth.ban_after_failures, 0,
                         1000000);
     read_uint<std::size_t>(source, a, "policy.auth", "max_nonces", auth.max_nonces, 64, 1u << 24);
+    auto user_rate = static_cast<unsigned>(auth.user_rate);
+    auto user_burst = static_cast<unsigned>(auth.user_burst);
+    read_uint<unsigned>(source, a, "policy.auth", "user_rate", user_rate, 0, 1000000);
+    read_uint<unsigned>(source, a, "policy.auth", "user_burst", user_burst, 0, 1000000);
+    auth.user_rate = user_rate;
+    auth.user_burst = user_burst;
     read_uint<std::size_t>(source, a, "policy.auth", "max_sources", auth.max_sources, 64, 1u << 24);
   }
   if (!auth.nonce_key_configured) auth.nonce_key = tls::NonceMint::random_key();
@@ -243,10 +249,25 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
                            config.settings.bans.max_entries, 64, 1u << 24);
   }
   if (const YAML::Node acl = p["acl"]) {
-    reject_unknown_keys(source, acl, "policy.acl", {"allow", "deny", "trusted"});
+    reject_unknown_keys(source, acl, "policy.acl", {"allow", "deny", "trusted", "listeners"});
     config.acl.allow = read_cidrs(source, acl, "policy.acl.allow");
     config.acl.deny = read_cidrs(source, acl, "policy.acl.deny");
     config.acl.trusted = read_cidrs(source, acl, "policy.acl.trusted");
+    if (const YAML::Node listeners = acl["listeners"]) {
+      if (!listeners.IsSequence())
+        fail(source, listeners, "policy.acl.listeners", "must be a list");
+      for (std::size_t i = 0; i < listeners.size(); ++i) {
+        const YAML::Node l = listeners[i];
+        const std::string path = "policy.acl.listeners[" + std::to_string(i) + "]";
+        reject_unknown_keys(source, l, path, {"port", "allow", "deny"});
+        if (!l["port"]) fail(source, l, path + ".port", "is required");
+        policy::ListenerAcl entry;
+        entry.port = get_uint<std::uint16_t>(source, l["port"], path + ".port", 1, 65535);
+        entry.allow = read_cidrs(source, l, path + ".allow");
+        entry.deny = read_cidrs(source, l, path + ".deny");
+        config.acl.listeners.push_back(std::move(entry));
+      }
+    }
   }
   if (const YAML::Node scanner = p["scanner"]) {
     reject_unknown_keys(source, scanner, "policy.scanner",
@@ -263,9 +284,9 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
           read_strings(source, scanner["user_agents"], "policy.scanner.user_agents");
   }
   if (const YAML::Node rl = p["rate_limit"]) {
-    reject_unknown_keys(
-        source, rl, "policy.rate_limit",
-        {"register", "invite", "other", "ban_after", "max_sources", "authenticated_factor"});
+    reject_unknown_keys(source, rl, "policy.rate_limit",
+                        {"register", "invite", "other", "ban_after", "max_sources",
+                         "authenticated_factor", "global"});
     read_uint<unsigned>(source, rl, "policy.rate_limit", "authenticated_factor",
                         config.rate_limit.authenticated_factor, 1, 1000);
     auto bucket = [&](const char* key, policy::Bucket& b) {
@@ -282,6 +303,24 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
     bucket("register", config.rate_limit.register_requests);
     bucket("invite", config.rate_limit.invites);
     bucket("other", config.rate_limit.others);
+    if (const YAML::Node global = rl["global"]) {
+      reject_unknown_keys(source, global, "policy.rate_limit.global",
+                          {"register", "invite", "other"});
+      auto global_bucket = [&](const char* key, policy::Bucket& b) {
+        const YAML::Node n = global[key];
+        if (!n) return;
+        const std::string path = std::string("policy.rate_limit.global.") + key;
+        reject_unknown_keys(source, n, path, {"rate", "burst"});
+        unsigned rate = static_cast<unsigned>(b.rate), burst = static_cast<unsigned>(b.burst);
+        read_uint<unsigned>(source, n, path, "rate", rate, 0, 10000000);
+        read_uint<unsigned>(source, n, path, "burst", burst, 1, 10000000);
+        b.rate = rate;
+        b.burst = burst;
+      };
+      global_bucket("register", config.rate_limit.global_register);
+      global_bucket("invite", config.rate_limit.global_invite);
+      global_bucket("other", config.rate_limit.global_other);
+    }
     read_uint<unsigned>(source, rl, "policy.rate_limit", "ban_after", config.rate_limit.ban_after,
                         0, 1000000);
     read_uint<std::size_t>(source, rl, "policy.rate_limit", "max_sources",

@@ -29,7 +29,9 @@ void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
   });
 }
 
-void PolicyRuntime::install(const policy::PolicyConfig& config) {
+void PolicyRuntime::install(const policy::PolicyConfig& given) {
+  policy::PolicyConfig config = given;
+  config.rate_limit.workers = static_cast<unsigned>(workers_.size());
   config_ = config;
   for (unsigned w = 0; w < workers_.size(); ++w) {
     chains_[w] = policy::make_chain(config, w);
@@ -47,8 +49,10 @@ void PolicyRuntime::attach_relay(unsigned w, proxy::Relay& relay) {
   });
 }
 
-bool PolicyRuntime::reload(const policy::PolicyConfig& config,
+bool PolicyRuntime::reload(const policy::PolicyConfig& given,
                            const std::function<void(std::function<void()>)>& post_to_control) {
+  policy::PolicyConfig config = given;
+  config.rate_limit.workers = static_cast<unsigned>(workers_.size());
   // A chain handed over but not yet confirmed may be running: it must not be replaced.
   if (handovers_ != 0) return false;
   config_ = config;

@@ -241,6 +241,19 @@ policy:
   CHECK(amp.policy.settings.amplification.excess_bytes_per_second == 100);
   CHECK(amp.policy.settings.amplification.excess_burst_bytes == 2000);
   CHECK(defaults.policy.settings.amplification.enabled);
+  const Config more = parse_config(
+      "policy:\n  acl: {listeners: [{port: 5080, allow: [203.0.113.0/24]}]}\n"
+      "  rate_limit: {global: {invite: {rate: 500, burst: 1000}}}\n"
+      "  auth: {user_rate: 5, user_burst: 20}\n",
+      "test.yaml");
+  REQUIRE(more.policy.acl.listeners.size() == 1);
+  CHECK(more.policy.acl.listeners[0].port == 5080);
+  CHECK(more.policy.rate_limit.global_invite.rate == 500);
+  CHECK(more.policy.auth.user_burst == 20);
+  CHECK(error_of("policy: {acl: {listeners: [{allow: [10.0.0.0/8]}]}}\n") ==
+        "test.yaml:1: policy.acl.listeners[0].port: is required");
+  CHECK(error_of("policy: {rate_limit: {global: {bye: {rate: 1}}}}\n") ==
+        "test.yaml:1: policy.rate_limit.global.bye: unknown key");
   CHECK(error_of("policy: {amplification: {factor: 3}}\n") ==
         "test.yaml:1: policy.amplification.factor: unknown key");
   CHECK(error_of("policy: {enabled: maybe}\n") ==

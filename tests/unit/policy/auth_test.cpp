@@ -459,3 +459,22 @@ TEST_CASE("auth: nonces from before the stage existed (a restart, a reload) are 
   CHECK(after.run(register_request(
             "alice", alice.answer("REGISTER", "sip:example.com", after.nonce(), 1))) == "continue");
 }
+
+TEST_CASE("auth: one user's requests are limited wherever they come from", "[auth]") {
+  policy::PolicyConfig config = auth_config();
+  config.auth.user_rate = 1;
+  config.auth.user_burst = 3;
+  Edge edge(config);
+  Client alice;
+  int passed = 0;
+  for (int i = 0; i < 6; ++i) {
+    const std::string ip = "192.0.2." + std::to_string(10 + i);  // a stolen password, many hosts
+    edge.run(register_request("alice"), ip);
+    if (edge.run(
+            register_request("alice", alice.answer("REGISTER", "sip:example.com", edge.nonce(), 1)),
+            ip) == "continue")
+      ++passed;
+  }
+  CHECK(passed == 3);
+  CHECK(edge.chain->decisions(1, policy::AuthStage::kUserFlood).value() == 3);
+}

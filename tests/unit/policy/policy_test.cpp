@@ -255,3 +255,42 @@ TEST_CASE("policy: a source asking for many users is a scanner, whatever it call
   for (int user = 15; user < 30; ++user)
     REQUIRE(r.run("192.0.2.32", options_to(user)) == "continue");
 }
+
+TEST_CASE("policy: a listener's own ACL applies to what arrives on it", "[policy]") {
+  policy::PolicyConfig config = config_with({"acl"});
+  policy::ListenerAcl trunks;
+  trunks.port = 5080;
+  trunks.allow = {*policy::parse_cidr("203.0.113.0/24")};
+  config.acl.listeners = {trunks};
+  const auto chain = policy::make_chain(config);
+  auto m = std::make_unique<sip::Message>();
+  const std::string bytes = request("INVITE");
+  REQUIRE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
+  auto run = [&](std::string_view ip, std::uint16_t local_port) {
+    transport::FlowInfo flow = from(ip);
+    flow.local_port = local_port;
+    REQUIRE(chain->admit(flow, policy::TimePoint(1000s)));
+    return chain->decide(*m).decision.kind;
+  };
+  CHECK(run("203.0.113.9", 5080) == Decision::Kind::Continue);   // a trunk on the trunk port
+  CHECK(run("198.51.100.9", 5080) == Decision::Kind::Drop);      // anyone else there
+  CHECK(run("198.51.100.9", 5061) == Decision::Kind::Continue);  // but fine on the other ports
+}
+
+TEST_CASE("policy: a global bucket holds against a flood spread over many sources", "[policy]") {
+  policy::PolicyConfig config = config_with({"rate_limit"});
+  config.rate_limit.global_invite = {10, 20};
+  config.rate_limit.workers = 2;  // this worker's share: 5 a second, 10 at once
+  Runner r(config);
+  int passed = 0;
+  for (int i = 0; i < 100; ++i)
+    if (r.run("192.0.2." + std::to_string(i + 1), request("INVITE")) == "continue") ++passed;
+  CHECK(passed == 10);
+  CHECK(r.chain->decisions(0, policy::RateLimitStage::kGlobal).value() == 90);
+  r.now += 2s;  // refills 10
+  passed = 0;
+  for (int i = 0; i < 100; ++i)
+    if (r.run("198.51.100." + std::to_string(i + 1), request("INVITE")) == "continue") ++passed;
+  CHECK(passed == 10);
+  CHECK(r.run("192.0.2.1", request("INVITE")) != "banned");  // nobody is banned for it
+}
