@@ -41,6 +41,8 @@ struct Listening {
 
 struct Totals {
   std::array<std::uint64_t, 3> received{};
+  std::array<std::array<std::uint64_t, 4>, 3> received_by_kind{};
+  std::uint64_t stream_flows = 0, udp_flows = 0;
   std::array<std::uint64_t, 7> answers{};
   std::array<std::uint64_t, 2> tls_ok{};
   std::uint64_t tls_failed = 0, tls_timed_out = 0;
@@ -58,6 +60,11 @@ Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
   for (const auto& w : workers) {
     const transport::EdgeStats& s = w->handler().stats();
     for (std::size_t i = 0; i < t.received.size(); ++i) t.received[i] += s.received[i].value();
+    for (std::size_t p = 0; p < 3; ++p)
+      for (std::size_t k = 0; k < 4; ++k)
+        t.received_by_kind[p][k] += s.received_by_kind[p][k].value();
+    t.stream_flows += w->stream_flows();
+    t.udp_flows += w->udp_flows();
     for (std::size_t i = 0; i < t.answers.size(); ++i) t.answers[i] += s.answers[i].value();
     t.invalid_answered += s.invalid_answered.value();
     t.invalid_dropped += s.invalid_dropped.value();
@@ -455,6 +462,31 @@ int run_daemon(const Config& config, std::ostream& out,
       for (std::size_t i = 0; i < 3; ++i)
         received.samples.push_back({{{"transport", names[i]}}, static_cast<double>(t.received[i])});
       families.push_back(std::move(received));
+      metrics::Family requests{"sbc_requests_received_total",
+                               "SIP requests received (parsed far enough to tell), by transport "
+                               "and method class.",
+                               metrics::Family::Type::Counter,
+                               {}};
+      metrics::Family responses{"sbc_responses_received_total",
+                                "SIP responses received from the outside, by transport.",
+                                metrics::Family::Type::Counter,
+                                {}};
+      const char* kinds[] = {"register", "invite", "other"};
+      for (std::size_t p = 0; p < 3; ++p) {
+        for (std::size_t k = 0; k < 3; ++k)
+          requests.samples.push_back({{{"transport", names[p]}, {"method", kinds[k]}},
+                                      static_cast<double>(t.received_by_kind[p][k])});
+        responses.samples.push_back(
+            {{{"transport", names[p]}}, static_cast<double>(t.received_by_kind[p][3])});
+      }
+      families.push_back(std::move(requests));
+      families.push_back(std::move(responses));
+      families.push_back({"sbc_flows_active",
+                          "Flows the edge can send requests down (refreshed every second): TCP/TLS "
+                          "connections and remembered UDP peers.",
+                          metrics::Family::Type::Gauge,
+                          {{{{"kind", "stream"}}, static_cast<double>(t.stream_flows)},
+                           {{{"kind", "udp"}}, static_cast<double>(t.udp_flows)}}});
       metrics::Family answers{"sbc_responses_sent_total",
                               "Responses the edge itself sent, by status class.",
                               metrics::Family::Type::Counter,

@@ -69,6 +69,13 @@ EdgeHandler::Outcome EdgeHandler::handle_message(std::string_view bytes, sip::Fr
     return refused({Action::None, {}, sip::Verdict::drop("Banned source")});
   sip::Message& m = *message_;
   sip::Verdict verdict = m.parse(bytes, framing, options_.limits);
+  if (verdict.kind != sip::Verdict::Kind::Drop) {
+    const std::size_t kind = !m.is_request()                       ? 3
+                             : m.method() == sip::Method::Register ? 0
+                             : m.method() == sip::Method::Invite   ? 1
+                                                                   : 2;
+    stats_.received_by_kind[static_cast<std::size_t>(flow.protocol)][kind].inc();
+  }
   if (verdict.kind == sip::Verdict::Kind::Drop) {
     stats_.invalid_dropped.inc();
     return refused({Action::None, {}, verdict});

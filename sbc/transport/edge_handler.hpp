@@ -27,12 +27,15 @@ struct EdgeOptions {
 // Per-worker counters (one writer each), added up by the metrics scrape.
 struct EdgeStats {
   std::array<metrics::Counter, 3> received;  // by Protocol
-  std::array<metrics::Counter, 7> answers;   // by status class: [1] 1xx ... [6] 6xx
-  metrics::Counter invalid_answered;         // invalid requests answered 4xx/5xx
-  metrics::Counter invalid_dropped;          // invalid responses, requests no answer can reach
-  metrics::Counter options_answered;         // OPTIONS addressed to the SBC itself
-  metrics::Counter unrouted_answered;        // valid requests answered 503 while no relay exists
-  metrics::Counter relayed;                  // valid messages handed to the relay
+  // Messages that parsed far enough to tell, by Protocol and kind: [0] REGISTER, [1] INVITE,
+  // [2] other requests, [3] responses.
+  std::array<std::array<metrics::Counter, 4>, 3> received_by_kind;
+  std::array<metrics::Counter, 7> answers;  // by status class: [1] 1xx ... [6] 6xx
+  metrics::Counter invalid_answered;        // invalid requests answered 4xx/5xx
+  metrics::Counter invalid_dropped;         // invalid responses, requests no answer can reach
+  metrics::Counter options_answered;        // OPTIONS addressed to the SBC itself
+  metrics::Counter unrouted_answered;       // valid requests answered 503 while no relay exists
+  metrics::Counter relayed;                 // valid messages handed to the relay
   metrics::Counter acks_absorbed;
   metrics::Counter responses_dropped;      // valid responses with no transaction to go to
   metrics::Counter amplification_refused;  // UDP answers larger than the request, over budget

@@ -121,6 +121,8 @@ void Worker::schedule_tick() {
     if (ec) return;
     if (router_ != nullptr) router_->tick();
     if (++ticks_ % 100 == 0) {
+      stream_flows_.store(flows_.streams(), std::memory_order_relaxed);
+      udp_flows_.store(flows_.udp_peers(), std::memory_order_relaxed);
       if (handler_.policy() != nullptr)
         handler_.policy()->maintain(std::chrono::steady_clock::now());
       if (reject_log_) reject_log_->flush();

@@ -124,6 +124,16 @@ class Worker final : public Wire {
   std::unique_ptr<std::array<char, 65536>> inside_buffer_;
   asio::steady_timer tick_{io_};
   std::uint64_t ticks_ = 0;
+
+ public:
+  // Flows of this worker, refreshed every second for the scrape: TCP/TLS connections, UDP peers.
+  std::size_t stream_flows() const noexcept {
+    return stream_flows_.load(std::memory_order_relaxed);
+  }
+  std::size_t udp_flows() const noexcept { return udp_flows_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::size_t> stream_flows_{0}, udp_flows_{0};
   // The last inside destination parsed from text (the core, usually): no parse per message.
   std::string last_inside_ip_;
   mutable std::string remote_text_;  // flow_address() of a UDP flow
