@@ -143,6 +143,9 @@ bool AuthStage::user_over_limit(std::string_view username, TimePoint now) noexce
 
 bool AuthStage::count_failure(Context& context) noexcept {
   if (settings_.ban_after_failures == 0) return false;
+  // Another worker is this source's home: its count there decides the ban (which then reaches
+  // every worker), however the kernel spreads the source's ports over the workers.
+  if (context.strikes != nullptr && context.strikes->forward(context.source, name())) return false;
   bool fresh = false;
   Failures& f = failures_.get(context.source, context.now, fresh);
   if (++f.count < settings_.ban_after_failures) return false;
@@ -154,6 +157,10 @@ bool AuthStage::count_failure(Context& context) noexcept {
 Decision AuthStage::fail(const sip::Message& request, Context& context) noexcept {
   if (count_failure(context)) return Decision::drop(kFailed);
   return challenge(request, context, false, kFailed);
+}
+
+void AuthStage::strike(Context& context) noexcept {
+  (void)count_failure(context);  // context.strikes is unset: counted here, the home
 }
 
 void AuthStage::core_refused(Context& context) noexcept {

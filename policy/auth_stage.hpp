@@ -74,6 +74,7 @@ class AuthStage final : public Stage {
   Decision decide(const sip::Message& request, Context& context) noexcept override;
 
   void core_refused(Context& context) noexcept override;
+  void strike(Context& context) noexcept override;
   const metrics::Counter& successes() const noexcept { return successes_; }
   const metrics::Counter& core_refusals() const noexcept { return core_refusals_; }
 

@@ -32,6 +32,7 @@ Chain::Outcome Chain::decide(const sip::Message& request) noexcept {
   if (flow_ == nullptr || !known_source_) return {};
   Context context{
       .flow = *flow_, .source = source_, .address = address_, .now = now_, .bans = bans_};
+  context.strikes = this;
   context.authenticated = authenticated_.find(source_, now_) != nullptr;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     const Decision d = stages_[i]->decide(request, context);
@@ -59,6 +60,7 @@ void Chain::core_refused(std::string_view remote_ip, TimePoint now) noexcept {
   transport::FlowInfo flow;
   flow.remote_ip = remote_ip;
   Context context{.flow = flow, .source = source, .address = *address, .now = now, .bans = bans_};
+  context.strikes = this;
   for (const auto& stage : stages_) stage->core_refused(context);
 }
 
@@ -67,6 +69,27 @@ bool Chain::may_answer(std::size_t request_bytes, std::size_t answer_bytes) noex
   if (amplification_.may_answer(source_, now_, request_bytes, answer_bytes)) return true;
   amplification_refused_.inc();
   return false;
+}
+
+void Chain::set_strike_forwarding(unsigned worker, unsigned workers, Forwarder forward) {
+  worker_ = worker;
+  workers_ = workers;
+  forwarder_ = std::move(forward);
+}
+
+bool Chain::forward(const SourceKey& source, std::string_view stage) noexcept {
+  if (workers_ < 2 || !forwarder_) return false;
+  const auto home = static_cast<unsigned>(source.hash() % workers_);
+  if (home == worker_) return false;
+  forwarder_(home, source, stage);
+  return true;
+}
+
+void Chain::strike(const SourceKey& source, std::string_view stage, TimePoint now) noexcept {
+  transport::FlowInfo flow;
+  Context context{.flow = flow, .source = source, .now = now, .bans = bans_};
+  for (const auto& s : stages_)
+    if (s->name() == stage) s->strike(context);
 }
 
 void Chain::maintain(TimePoint now) {

@@ -5,6 +5,7 @@
 // "continue" is counted by stage and reason.
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -22,7 +23,7 @@ struct ChainSettings {
   std::size_t max_authenticated = 65536;  // sources remembered as authenticated, per worker
 };
 
-class Chain {
+class Chain final : public StrikeRouter {
  public:
   Chain(const ChainSettings& settings, std::vector<std::unique_ptr<Stage>> stages);
 
@@ -41,6 +42,13 @@ class Chain {
   // over UDP to a request of `request_bytes` (anti-amplification; see amplification_guard.hpp).
   bool may_answer(std::size_t request_bytes, std::size_t answer_bytes) noexcept;
   const metrics::Counter& amplification_refused() const noexcept { return amplification_refused_; }
+  // Strikes (see StrikeRouter): this chain runs on worker `worker` of `workers`; `forward`
+  // delivers a strike to the chain of worker `home` (on that worker's thread), where strike()
+  // takes it.
+  using Forwarder = std::function<void(unsigned home, const SourceKey&, std::string_view stage)>;
+  void set_strike_forwarding(unsigned worker, unsigned workers, Forwarder forward);
+  bool forward(const SourceKey& source, std::string_view stage) noexcept override;
+  void strike(const SourceKey& source, std::string_view stage, TimePoint now) noexcept;
   // From the relay: the core refused a request from `remote_ip` for its credentials (a 401/407
   // to a request that carried some, or a 403). Stages that count failures per source do.
   void core_refused(std::string_view remote_ip, TimePoint now) noexcept;
@@ -65,6 +73,8 @@ class Chain {
   metrics::Counter banned_dropped_;
   AmplificationGuard amplification_;
   metrics::Counter amplification_refused_;
+  unsigned worker_ = 0, workers_ = 1;
+  Forwarder forwarder_;
   struct Authenticated {};
   SourceTable<Authenticated> authenticated_;
   std::atomic<std::size_t> bans_active_{0};

@@ -13,6 +13,15 @@
 
 namespace sbc::policy {
 
+// Counts that must add up across workers (failed authentications before a ban) are kept by one
+// "home" worker per source; the others forward their strikes to it.
+class StrikeRouter {
+ public:
+  virtual ~StrikeRouter() = default;
+  // True when `source`'s strikes for `stage` belong to another worker (then forwarded there).
+  virtual bool forward(const SourceKey& source, std::string_view stage) noexcept = 0;
+};
+
 struct Context {
   const transport::FlowInfo& flow;
   const SourceKey& source;
@@ -29,6 +38,7 @@ struct Context {
   std::string_view consumed_credentials{};
   // Set by a stage that saw proof the source receives what we send (a nonce it was given).
   bool return_route_proved = false;
+  StrikeRouter* strikes = nullptr;  // none: this worker counts everything itself
 };
 
 class Stage {
@@ -40,6 +50,8 @@ class Stage {
   virtual Decision decide(const sip::Message& request, Context& context) noexcept = 0;
   // The core refused a request of this source for its credentials (see Chain::core_refused).
   virtual void core_refused(Context& context) noexcept { (void)context; }
+  // A strike another worker forwarded here, the source's home (see StrikeRouter).
+  virtual void strike(Context& context) noexcept { (void)context; }
 };
 
 }  // namespace sbc::policy

@@ -15,6 +15,17 @@ PolicyRuntime::~PolicyRuntime() = default;
 
 void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
   if (workers_.size() < 2) return;
+  // Strikes (failed authentications) go to the source's home worker, whose count decides.
+  chain.set_strike_forwarding(
+      w, static_cast<unsigned>(workers_.size()),
+      [this](unsigned home, const policy::SourceKey& key, std::string_view stage) {
+        transport::Worker& worker = *workers_[home];
+        // `stage` names a stage: a string literal, alive as long as the program.
+        worker.post([&worker, key, stage] {
+          if (policy::Chain* current = worker.handler().policy())
+            current->strike(key, stage, std::chrono::steady_clock::now());
+        });
+      });
   // A ban decided on one worker reaches the others by a post to their threads, where it goes
   // into whatever chain that worker runs then: no shared table, no lock on the message path.
   chain.bans().set_listener([this, w](const policy::SourceKey& key, policy::TimePoint until) {

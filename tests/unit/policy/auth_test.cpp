@@ -478,3 +478,30 @@ TEST_CASE("auth: one user's requests are limited wherever they come from", "[aut
   CHECK(passed == 3);
   CHECK(edge.chain->decisions(1, policy::AuthStage::kUserFlood).value() == 3);
 }
+
+TEST_CASE("auth: failures add up at the source's home worker, whichever worker saw them",
+          "[auth]") {
+  policy::PolicyConfig config = auth_config();
+  config.auth.ban_after_failures = 4;
+  Edge workers[] = {Edge(config, 0), Edge(config, 1)};
+  for (unsigned w = 0; w < 2; ++w)
+    workers[w].chain->set_strike_forwarding(
+        w, 2, [&workers](unsigned home, const policy::SourceKey& key, std::string_view stage) {
+          workers[home].chain->strike(key, stage, workers[home].now);
+        });
+  Client wrong;
+  wrong.password = "guess";
+  // The guesser's ports land on both workers, two wrong answers each.
+  for (int round = 0; round < 2; ++round) {
+    for (Edge& edge : workers) {
+      edge.run(register_request("alice"));
+      edge.run(
+          register_request("alice", wrong.answer("REGISTER", "sip:example.com", edge.nonce(), 1)));
+    }
+  }
+  // Four failures in all: the home worker banned the source (the daemon then tells the other).
+  const auto key = *policy::source_key("192.0.2.1", 64);
+  const unsigned home = static_cast<unsigned>(key.hash() % 2);
+  CHECK(workers[home].chain->bans().banned(key, workers[home].now));
+  CHECK_FALSE(workers[1 - home].chain->bans().banned(key, workers[1 - home].now));
+}
