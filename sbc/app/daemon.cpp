@@ -42,7 +42,7 @@ struct Listening {
 struct Totals {
   std::array<std::uint64_t, 3> received{};
   std::array<std::array<std::uint64_t, 4>, 3> received_by_kind{};
-  std::uint64_t stream_flows = 0, udp_flows = 0;
+  std::uint64_t stream_flows = 0, udp_flows = 0, tcp_connections = 0, tls_connections = 0;
   std::array<std::uint64_t, 7> answers{};
   std::array<std::uint64_t, 2> tls_ok{};
   std::uint64_t tls_failed = 0, tls_timed_out = 0;
@@ -65,6 +65,8 @@ Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
         t.received_by_kind[p][k] += s.received_by_kind[p][k].value();
     t.stream_flows += w->stream_flows();
     t.udp_flows += w->udp_flows();
+    t.tcp_connections += w->connections(transport::Protocol::Tcp);
+    t.tls_connections += w->connections(transport::Protocol::Tls);
     for (std::size_t i = 0; i < t.answers.size(); ++i) t.answers[i] += s.answers[i].value();
     t.invalid_answered += s.invalid_answered.value();
     t.invalid_dropped += s.invalid_dropped.value();
@@ -481,6 +483,11 @@ int run_daemon(const Config& config, std::ostream& out,
       }
       families.push_back(std::move(requests));
       families.push_back(std::move(responses));
+      families.push_back({"sbc_connections_active",
+                          "Open connections by transport (refreshed every second).",
+                          metrics::Family::Type::Gauge,
+                          {{{{"transport", "tcp"}}, static_cast<double>(t.tcp_connections)},
+                           {{{"transport", "tls"}}, static_cast<double>(t.tls_connections)}}});
       families.push_back({"sbc_flows_active",
                           "Flows the edge can send requests down (refreshed every second): TCP/TLS "
                           "connections and remembered UDP peers.",

@@ -97,6 +97,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
         worker_.flows().add_stream(std::static_pointer_cast<FlowSink>(this->shared_from_this()));
     if (!token_) return close();  // cannot happen: the connection limits are smaller
     flow_.flow_token = token_.value;
+    worker_.count_connection(flow_.protocol, +1);
     arm(worker_.shared().limits.first_byte_timeout);
     // Try a read at once rather than waiting: over TLS it also flushes what the handshake left
     // to send (TLS 1.3 session tickets), which would otherwise wait for the client's first byte.
@@ -270,6 +271,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   void close() {
     if (closed_) return;
     closed_ = true;
+    if (token_) worker_.count_connection(flow_.protocol, -1);
     worker_.flows().remove(token_);
     timer_.cancel();
     io_.close();

@@ -1,5 +1,7 @@
 #include "sbc/transport/worker.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
@@ -123,6 +125,9 @@ void Worker::schedule_tick() {
     if (++ticks_ % 100 == 0) {
       stream_flows_.store(flows_.streams(), std::memory_order_relaxed);
       udp_flows_.store(flows_.udp_peers(), std::memory_order_relaxed);
+      for (std::size_t p = 0; p < connections_open_.size(); ++p)
+        connections_seen_[p].store(static_cast<std::size_t>(std::max(0L, connections_open_[p])),
+                                   std::memory_order_relaxed);
       if (handler_.policy() != nullptr)
         handler_.policy()->maintain(std::chrono::steady_clock::now());
       if (reject_log_) reject_log_->flush();

@@ -131,9 +131,19 @@ class Worker final : public Wire {
     return stream_flows_.load(std::memory_order_relaxed);
   }
   std::size_t udp_flows() const noexcept { return udp_flows_.load(std::memory_order_relaxed); }
+  // Open connections of this worker by Protocol (TCP, TLS), refreshed every second.
+  std::size_t connections(Protocol p) const noexcept {
+    return connections_seen_[static_cast<std::size_t>(p)].load(std::memory_order_relaxed);
+  }
+  // On this worker's thread, by its stream sessions.
+  void count_connection(Protocol p, int delta) noexcept {
+    connections_open_[static_cast<std::size_t>(p)] += delta;
+  }
 
  private:
   std::atomic<std::size_t> stream_flows_{0}, udp_flows_{0};
+  std::array<long, 3> connections_open_{};
+  std::array<std::atomic<std::size_t>, 3> connections_seen_{};
   // The last inside destination parsed from text (the core, usually): no parse per message.
   std::string last_inside_ip_;
   mutable std::string remote_text_;  // flow_address() of a UDP flow

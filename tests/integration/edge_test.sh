@@ -153,6 +153,11 @@ check "TCP without Content-Length gets 400 and is closed ($got)" [ "$got" = "SIP
 idle_pid=$!
 for _ in $(seq 50); do grep -q "^open" idle.out && break; sleep 0.1; done
 check "1000 idle connections were accepted ($(head -n 1 idle.out))" grep -q "^open 1000$" idle.out
+sleep 1.1  # the connection gauge is refreshed every second
+open_tcp=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" |
+  awk '$1 == "sbc_connections_active{transport=\"tcp\"}" {print $2}')
+check "the open connections are counted by transport (tcp: ${open_tcp:-none})" \
+  test "${open_tcp:-0}" -ge 900
 check "a TCP client is served while 1000 connections idle" timeout 10 sipsak --transport=tcp -s "sip:127.0.0.1:$tcp_port"
 check "a UDP client is served while 1000 connections idle" timeout 10 sipsak -s "sip:127.0.0.1:$udp_port"
 wait "$idle_pid" || true
