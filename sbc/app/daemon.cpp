@@ -41,6 +41,7 @@ struct Listening {
 
 struct Totals {
   std::array<std::uint64_t, 3> received{};
+  std::array<std::uint64_t, 3> sent{};
   std::array<std::array<std::uint64_t, 4>, 3> received_by_kind{};
   std::uint64_t stream_flows = 0, udp_flows = 0, tcp_connections = 0, tls_connections = 0;
   std::array<std::uint64_t, 7> answers{};
@@ -60,6 +61,7 @@ Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
   for (const auto& w : workers) {
     const transport::EdgeStats& s = w->handler().stats();
     for (std::size_t i = 0; i < t.received.size(); ++i) t.received[i] += s.received[i].value();
+    for (std::size_t i = 0; i < t.sent.size(); ++i) t.sent[i] += s.sent[i].value();
     for (std::size_t p = 0; p < 3; ++p)
       for (std::size_t k = 0; k < 4; ++k)
         t.received_by_kind[p][k] += s.received_by_kind[p][k].value();
@@ -464,6 +466,14 @@ int run_daemon(const Config& config, std::ostream& out,
       for (std::size_t i = 0; i < 3; ++i)
         received.samples.push_back({{{"transport", names[i]}}, static_cast<double>(t.received[i])});
       families.push_back(std::move(received));
+      metrics::Family sent{"sbc_messages_sent_total",
+                           "SIP messages sent to the outside (the edge's answers and relayed "
+                           "messages), by transport.",
+                           metrics::Family::Type::Counter,
+                           {}};
+      for (std::size_t i = 0; i < 3; ++i)
+        sent.samples.push_back({{{"transport", names[i]}}, static_cast<double>(t.sent[i])});
+      families.push_back(std::move(sent));
       metrics::Family requests{"sbc_requests_received_total",
                                "SIP requests received (parsed far enough to tell), by transport "
                                "and method class.",

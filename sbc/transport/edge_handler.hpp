@@ -27,6 +27,7 @@ struct EdgeOptions {
 // Per-worker counters (one writer each), added up by the metrics scrape.
 struct EdgeStats {
   std::array<metrics::Counter, 3> received;  // by Protocol
+  std::array<metrics::Counter, 3> sent;      // to the outside, by Protocol (counted by the worker)
   // Messages that parsed far enough to tell, by Protocol and kind: [0] REGISTER, [1] INVITE,
   // [2] other requests, [3] responses.
   std::array<std::array<metrics::Counter, 4>, 3> received_by_kind;

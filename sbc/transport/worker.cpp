@@ -35,8 +35,10 @@ bool Worker::deliver(FlowToken token, std::string_view bytes) {
   if (!route) return false;
   if (route->stream) {
     route->stream->send_down(bytes);
+    count_sent(route->stream->address().protocol);
   } else {
     route->udp->send_to(route->peer, bytes);
+    count_sent(Protocol::Udp);
   }
   return true;
 }

@@ -80,6 +80,7 @@ class Worker final : public Wire {
   void note(const EdgeHandler::Outcome& outcome, const FlowInfo& flow) noexcept {
     const sip::Verdict& v = outcome.verdict;
     const bool answered = outcome.action == EdgeHandler::Action::Reply;
+    if (answered) count_sent(flow.protocol);
     if (!reject_log_ || v.kind == sip::Verdict::Kind::Valid || (answered && v.status < 300)) return;
     // The coarse clock (a few ms) is plenty for a lines-per-second limit and costs less.
     timespec ts{};
@@ -134,6 +135,10 @@ class Worker final : public Wire {
   // Open connections of this worker by Protocol (TCP, TLS), refreshed every second.
   std::size_t connections(Protocol p) const noexcept {
     return connections_seen_[static_cast<std::size_t>(p)].load(std::memory_order_relaxed);
+  }
+  // A message sent to the outside over `p` (an answer of the edge, or relayed).
+  void count_sent(Protocol p) noexcept {
+    handler_.counters().sent[static_cast<std::size_t>(p)].inc();
   }
   // On this worker's thread, by its stream sessions.
   void count_connection(Protocol p, int delta) noexcept {

@@ -70,6 +70,8 @@ got=$(wait_for 'sum(sbc_responses_sent_total{class="4xx"}) + sum(sbc_responses_s
 check "their answers are counted by class ($got)" awk -v v="$got" 'BEGIN { exit !(v + 0 >= 3) }'
 got=$(wait_for 'sbc_messages_received_total{transport="udp"}' 8 || true)
 check "messages received over UDP are counted ($got)" awk -v v="$got" 'BEGIN { exit !(v + 0 >= 8) }'
+got=$(wait_for 'sbc_messages_sent_total{transport="udp"}' 8 || true)
+check "the answers sent over UDP are counted ($got)" awk -v v="$got" 'BEGIN { exit !(v + 0 >= 8) }'
 got=$(wait_for 'sbc_requests_received_total{transport="udp",method="other"}' 5 || true)
 check "the OPTIONS show by method class ($got)" awk -v v="$got" 'BEGIN { exit !(v + 0 >= 5) }'
 got=$(wait_for 'sbc_flows_active{kind="udp"}' 1 || true)
