@@ -91,7 +91,8 @@ struct RelayTotals {
                 absorbed = 0, resent = 0, stateless = 0, timeouts = 0, cancels = 0,
                 no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
-                no_core = 0, dialog_refused = 0, stateless_acks = 0;
+                no_core = 0, dialog_refused = 0, stateless_acks = 0, dialogs_established = 0,
+                dialogs_ended = 0;
   struct Core {
     bool up = false;
     std::uint64_t requests = 0, failures = 0, probes = 0;
@@ -126,6 +127,8 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.no_core += s.no_core.value();
     t.dialog_refused += s.dialog_refused.value();
     t.stateless_acks += s.stateless_acks_absorbed.value();
+    t.dialogs_established += s.dialogs_established.value();
+    t.dialogs_ended += s.dialogs_ended.value();
     const proxy::CoreSet& cores = r->cores();
     t.cores.resize(cores.size());
     for (std::size_t i = 0; i < cores.size(); ++i) {
@@ -172,6 +175,12 @@ metrics::Family gauge(std::string name, std::string help, double value) {
 void add_relay_families(std::vector<metrics::Family>& families, const RelayTotals& t) {
   using Type = metrics::Family::Type;
   auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  families.push_back({"sbc_relay_dialogs_total",
+                      "Dialogs through the relay: established (a 2xx to an INVITE outside a "
+                      "dialog) and ended (a 2xx to a BYE); their difference is the calls up.",
+                      Type::Counter,
+                      {{{{"event", "established"}}, d(t.dialogs_established)},
+                       {{{"event", "ended"}}, d(t.dialogs_ended)}}});
   families.push_back({"sbc_relay_requests_total",
                       "New requests relayed, by direction.",
                       Type::Counter,

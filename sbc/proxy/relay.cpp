@@ -179,6 +179,7 @@ struct Transaction {
   std::uint32_t consumed_offset = 0;
   std::uint32_t consumed_size = 0;
   bool had_credentials = false;  // Authorization or Proxy-Authorization as it arrived
+  bool creates_dialog = false;   // an INVITE outside a dialog
   std::string last_response;
   milliseconds response_interval{0};
   TimePoint response_retransmit_at = kNever;  // timer G
@@ -841,6 +842,12 @@ class Relay::Impl {
     if (!forward_response(t, m)) return;
     // The core refused the client's credentials (a challenge to a request that had some), or
     // refused it outright: the policies count that against the source.
+    // Dialogs: established by the first 2xx to a dialog-creating INVITE, ended by a 2xx to BYE
+    // (the difference is the number of calls up, give or take calls whose parties vanished).
+    if (status >= 200 && status < 300 && !t.final_seen) {
+      if (t.creates_dialog) stats.dialogs_established.inc();
+      if (t.method == Method::Bye) stats.dialogs_ended.inc();
+    }
     if (t.direction == Direction::ToCore && refusal_listener_ &&
         ((t.had_credentials && (status == 401 || status == 407)) || status == 403))
       refusal_listener_(t.source.ip_view());
@@ -1513,6 +1520,7 @@ class Relay::Impl {
     t.consumed_offset = t.consumed_size = 0;
     t.had_credentials =
         m.count(HeaderId::Authorization) + m.count(HeaderId::ProxyAuthorization) != 0;
+    t.creates_dialog = m.method() == Method::Invite && m.to().tag.empty();
     t.last_response.clear();
     t.request.clear();
     t.cancel.clear();

@@ -59,6 +59,8 @@ struct RelayStats {
   metrics::Counter no_core;                   // 503: no core usable
   metrics::Counter dialog_refused;  // in-dialog request not from a party of the dialog (481)
   metrics::Counter stateless_acks_absorbed;  // ACKs of the edge's own transaction-less answers
+  metrics::Counter dialogs_established;      // 2xx relayed to an INVITE outside a dialog
+  metrics::Counter dialogs_ended;            // 2xx relayed to a BYE
   metrics::Counter transactions_started;
   metrics::Counter transactions_ended;  // started - ended = active
 };

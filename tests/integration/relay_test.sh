@@ -159,6 +159,10 @@ to_core=$(awk '/^sbc_relay_requests_total\{direction="to_core"\}/{print $2}' <<<
 to_outside=$(awk '/^sbc_relay_requests_total\{direction="to_outside"\}/{print $2}' <<<"$metrics")
 check "requests relayed both ways are counted (to_core=$to_core to_outside=$to_outside)" \
   test "${to_core:-0}" -ge 10 -a "${to_outside:-0}" -ge 3
+established=$(awk '/^sbc_relay_dialogs_total\{event="established"\}/{print $2}' <<<"$metrics")
+ended=$(awk '/^sbc_relay_dialogs_total\{event="ended"\}/{print $2}' <<<"$metrics")
+check "calls set up and torn down are counted (established=$established ended=$ended)" \
+  test "${established:-0}" -ge 1 -a "${ended:-0}" -ge 1
 for direction in outside_to_core core_to_outside; do
   timed=$(awk "/^sbc_relay_processing_seconds_count\\{direction=\"$direction\"\\}/{print \$2}" <<<"$metrics")
   check "relayed messages are timed $direction (count=$timed)" test "${timed:-0}" -ge 1
