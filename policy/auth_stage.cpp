@@ -176,7 +176,8 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
     started_ = true;
     forgotten_up_to_ = seconds(context.now) - 1;
   }
-  if (context.trusted || settings_.mode == AuthSettings::Mode::Core) return Decision::next();
+  if (context.trusted || !context.valid || settings_.mode == AuthSettings::Mode::Core)
+    return Decision::next();
   const sip::Method method = request.method();
   // ACK and CANCEL cannot be challenged (RFC 3261 22.1); requests inside a dialog are guarded by
   // the relay's dialog protection; an OPTIONS to the edge itself is a keep-alive.

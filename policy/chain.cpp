@@ -28,10 +28,11 @@ bool Chain::admit(const transport::FlowInfo& flow, TimePoint now) noexcept {
   return true;
 }
 
-Chain::Outcome Chain::decide(const sip::Message& request) noexcept {
+Chain::Outcome Chain::decide(const sip::Message& request, bool valid) noexcept {
   if (flow_ == nullptr || !known_source_) return {};
   Context context{
       .flow = *flow_, .source = source_, .address = address_, .now = now_, .bans = bans_};
+  context.valid = valid;
   context.strikes = this;
   context.authenticated = authenticated_.find(source_, now_) != nullptr;
   for (std::size_t i = 0; i < stages_.size(); ++i) {

@@ -36,8 +36,9 @@ class Chain final : public StrikeRouter {
     std::string_view asserted_identity;
     std::string_view consumed_credentials;
   };
-  // After admit() for the same message.
-  Outcome decide(const sip::Message& request) noexcept;
+  // After admit() for the same message. `valid`: whether it passed validation (see
+  // Context::valid).
+  Outcome decide(const sip::Message& request, bool valid = true) noexcept;
   // After admit() for the same message: whether the edge may send an answer of `answer_bytes`
   // over UDP to a request of `request_bytes` (anti-amplification; see amplification_guard.hpp).
   bool may_answer(std::size_t request_bytes, std::size_t answer_bytes) noexcept;

@@ -24,7 +24,7 @@ std::span<const std::string_view> MethodsStage::reasons() const noexcept {
 }
 
 Decision MethodsStage::decide(const sip::Message& request, Context& context) noexcept {
-  if (context.trusted) return Decision::next();
+  if (context.trusted || !context.valid) return Decision::next();
   const sip::Method m = request.method();
   if (m == sip::Method::Ack || m == sip::Method::Cancel) return Decision::next();
   if (m != sip::Method::Other) {

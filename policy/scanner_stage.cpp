@@ -41,7 +41,7 @@ std::span<const std::string_view> ScannerStage::reasons() const noexcept {
 }
 
 bool ScannerStage::enumerating(const sip::Message& request, Context& context) noexcept {
-  if (settings_.max_users_per_window == 0 || context.authenticated) return false;
+  if (settings_.max_users_per_window == 0 || context.authenticated || !context.valid) return false;
   if (request.method() == sip::Method::Ack || request.method() == sip::Method::Cancel ||
       !request.to().tag.empty())
     return false;

@@ -28,6 +28,10 @@ struct Context {
   std::array<std::uint8_t, 16> address{};  // the source's full address
   TimePoint now;
   BanTable& bans;
+  // False for a request that failed validation (the chain still sees it, to count floods and
+  // silence scanners): only its source, its method and its header lines are reliable then, not
+  // the typed fields (Request-URI, From, To ...), which may still describe an earlier message.
+  bool valid = true;
   bool trusted = false;  // set by the ACL for trusted peers: later stages let them through
   // The source has authenticated recently (a trust tier: higher limits, no enumeration
   // scoring); kept by the chain from the auth stage's successes.

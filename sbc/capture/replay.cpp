@@ -86,7 +86,7 @@ ReplayReport replay_capture(const std::string& path, const ReplayOptions& option
         if (verdict.kind == sip::Verdict::Kind::Respond) {
           // As at the edge: the policies see invalid requests too, and may silence them.
           if (chain && message->is_request()) {
-            const auto outcome = chain->decide(*message);
+            const auto outcome = chain->decide(*message, /*valid=*/false);
             if (outcome.decision.kind == policy::Decision::Kind::Drop)
               return record(m, "drop", std::string(outcome.stage->name()), reason_of(outcome));
           }

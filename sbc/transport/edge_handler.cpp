@@ -84,7 +84,7 @@ EdgeHandler::Outcome EdgeHandler::handle_message(std::string_view bytes, sip::Fr
     // The policies see invalid requests too (a flood of broken requests counts against its
     // source; a denied source or a scanner gets no answer, not even a 400).
     if (policy_ != nullptr && m.is_request() &&
-        policy_->decide(m).decision.kind == policy::Decision::Kind::Drop)
+        policy_->decide(m, /*valid=*/false).decision.kind == policy::Decision::Kind::Drop)
       return refused({Action::None, {}, sip::Verdict::drop("Refused by policy")});
     if (m.is_request() && m.method() == sip::Method::Ack) {
       stats_.invalid_dropped.inc();  // an ACK is never answered

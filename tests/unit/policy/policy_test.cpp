@@ -294,3 +294,22 @@ TEST_CASE("policy: a global bucket holds against a flood spread over many source
   CHECK(passed == 10);
   CHECK(r.run("192.0.2.1", request("INVITE")) != "banned");  // nobody is banned for it
 }
+
+TEST_CASE("policy: requests that failed validation reach only what is reliable in them",
+          "[policy]") {
+  // An invalid request's typed fields (Request-URI, To ...) may still describe the message
+  // parsed before it: stages that read them skip it (the fuzzer found a stale read here).
+  policy::PolicyConfig config = config_with({"scanner", "sips", "methods"});
+  config.scanner.max_users_per_window = 1;
+  config.methods.allowed = {"REGISTER"};
+  const auto chain = policy::make_chain(config);
+  auto m = std::make_unique<sip::Message>();
+  for (int user = 0; user < 5; ++user) {
+    std::string bytes = request("INVITE");
+    bytes.replace(bytes.find("sip:bob@"), 8, "sips:u" + std::to_string(user) + "@");
+    bytes.replace(bytes.find("Max-Forwards: 70"), 16, "Max-Forwards: x");  // invalid
+    REQUIRE_FALSE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
+    REQUIRE(chain->admit(from("192.0.2.40"), policy::TimePoint(1000s)));
+    CHECK(chain->decide(*m, /*valid=*/false).decision.proceeds());
+  }
+}
