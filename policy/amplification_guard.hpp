@@ -7,11 +7,10 @@
 // budget the answer is dropped. Answers no larger than their request are always sent: they
 // amplify nothing. Stream transports are exempt (their handshake proves the address).
 
-#include <algorithm>
-#include <chrono>
 #include <cstddef>
 
 #include "policy/source_table.hpp"
+#include "policy/token_bucket.hpp"
 
 namespace sbc::policy {
 
@@ -34,18 +33,8 @@ class AmplificationGuard {
     if (verified_.find(source, now) != nullptr) return true;
     const double excess = static_cast<double>(answer_bytes - request_bytes);
     bool fresh = false;
-    Budget& b = budgets_.get(source, now, fresh);
-    if (fresh) {
-      b.tokens = settings_.excess_burst_bytes;
-    } else {
-      const double elapsed = std::chrono::duration<double>(now - b.refilled).count();
-      b.tokens = std::min(settings_.excess_burst_bytes,
-                          b.tokens + elapsed * settings_.excess_bytes_per_second);
-    }
-    b.refilled = now;
-    if (b.tokens < excess) return false;
-    b.tokens -= excess;
-    return true;
+    return budgets_.get(source, now, fresh)
+        .take(settings_.excess_bytes_per_second, settings_.excess_burst_bytes, now, excess);
   }
   // The source answered something only a receiver of our answers could (a Digest nonce).
   void verified(const SourceKey& source, TimePoint now) noexcept {
@@ -54,13 +43,9 @@ class AmplificationGuard {
   }
 
  private:
-  struct Budget {
-    double tokens = 0;
-    TimePoint refilled{};
-  };
   struct Verified {};
   AmplificationSettings settings_;
-  SourceTable<Budget> budgets_;
+  SourceTable<TokenBucket> budgets_;
   SourceTable<Verified> verified_;
 };
 

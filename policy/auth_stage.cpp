@@ -1,8 +1,10 @@
 #include "policy/auth_stage.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "sbc/sip/fields.hpp"
+#include "tls/hex.hpp"
 
 namespace sbc::policy {
 namespace {
@@ -20,16 +22,8 @@ std::optional<std::uint32_t> parse_nc(std::string_view hex) noexcept {
   if (hex.size() != 8) return std::nullopt;
   std::uint32_t v = 0;
   for (char c : hex) {
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else if (c >= 'A' && c <= 'F') {
-      d = c - 'A' + 10;
-    } else {
-      return std::nullopt;
-    }
+    const int d = tls::hex_digit(c);
+    if (d < 0) return std::nullopt;
     v = v * 16 + static_cast<std::uint32_t>(d);
   }
   return v;
@@ -127,18 +121,8 @@ bool AuthStage::user_over_limit(std::string_view username, TimePoint now) noexce
   std::memcpy(key.bytes.data(), &a, 8);
   std::memcpy(key.bytes.data() + 8, &b, 8);
   bool fresh = false;
-  UserBucket& u = users_.get(key, now, fresh);
-  const double burst = std::max(1.0, settings_.user_burst);
-  if (fresh) {
-    u.tokens = burst;
-  } else {
-    const double elapsed = std::chrono::duration<double>(now - u.refilled).count();
-    u.tokens = std::min(burst, u.tokens + elapsed * settings_.user_rate);
-  }
-  u.refilled = now;
-  if (u.tokens < 1) return true;
-  u.tokens -= 1;
-  return false;
+  return !users_.get(key, now, fresh)
+              .take(settings_.user_rate, std::max(1.0, settings_.user_burst), now);
 }
 
 bool AuthStage::count_failure(Context& context) noexcept {

@@ -24,6 +24,7 @@
 #include "policy/credentials.hpp"
 #include "policy/source_table.hpp"
 #include "policy/stage.hpp"
+#include "policy/token_bucket.hpp"
 #include "tls/digest.hpp"
 
 namespace sbc::policy {
@@ -86,10 +87,6 @@ class AuthStage final : public Stage {
   struct Failures {
     unsigned count = 0;
   };
-  struct UserBucket {
-    double tokens = 0;
-    TimePoint refilled{};
-  };
   bool user_over_limit(std::string_view username, TimePoint now) noexcept;
   Decision challenge(const sip::Message& request, Context& context, bool stale,
                      Reason reason) noexcept;
@@ -104,11 +101,11 @@ class AuthStage final : public Stage {
   tls::NonceMint mint_;
   std::chrono::system_clock::duration wall_offset_;
   SourceTable<NonceUse> nonces_;
-  std::uint64_t forgotten_up_to_ = 0;
+  std::uint64_t forgotten_up_to_ = 0;  // the newest issue time the nonce table evicted
   std::uint32_t serial_ = 0;
-  bool started_ = false;  // the newest issue time the nonce table evicted
+  bool started_ = false;
   SourceTable<Failures> failures_;
-  SourceTable<UserBucket> users_;
+  SourceTable<TokenBucket> users_;
   metrics::Counter successes_;
   metrics::Counter core_refusals_;
   std::array<char, 64> stand_in_ha1_{};

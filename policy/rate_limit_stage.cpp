@@ -23,18 +23,8 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
   if (global.rate > 0) {
     // This worker's share of the SBC-wide bucket.
     const double share = 1.0 / std::max(1u, settings_.workers);
-    Global& g = global_[cls];
-    const double burst = std::max(1.0, global.burst * share);
-    if (!g.started) {
-      g.started = true;
-      g.tokens = burst;
-    } else {
-      const double elapsed = std::chrono::duration<double>(context.now - g.refilled).count();
-      g.tokens = std::min(burst, g.tokens + elapsed * global.rate * share);
-    }
-    g.refilled = context.now;
-    if (g.tokens < 1) return Decision::drop(kGlobal);
-    g.tokens -= 1;
+    if (!global_[cls].take(global.rate * share, std::max(1.0, global.burst * share), context.now))
+      return Decision::drop(kGlobal);
   }
   const Bucket& limit = cls == 0   ? settings_.register_requests
                         : cls == 1 ? settings_.invites
@@ -44,19 +34,7 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
   const double rate = limit.rate * factor, burst = limit.burst * factor;
   bool fresh = false;
   Source& s = sources_.get(context.source, context.now, fresh);
-  if (!s.started[cls]) {
-    s.started[cls] = true;
-    s.tokens[cls] = burst;
-    s.refilled[cls] = context.now;
-  } else {
-    const double elapsed = std::chrono::duration<double>(context.now - s.refilled[cls]).count();
-    s.tokens[cls] = std::min(burst, s.tokens[cls] + elapsed * rate);
-    s.refilled[cls] = context.now;
-  }
-  if (s.tokens[cls] >= 1) {
-    s.tokens[cls] -= 1;
-    return Decision::next();
-  }
+  if (s.buckets[cls].take(rate, burst, context.now)) return Decision::next();
   if (settings_.ban_after != 0 && ++s.drops >= settings_.ban_after) {
     s.drops = 0;
     context.bans.ban(context.source, context.now);

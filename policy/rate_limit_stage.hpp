@@ -8,6 +8,7 @@
 
 #include "policy/source_table.hpp"
 #include "policy/stage.hpp"
+#include "policy/token_bucket.hpp"
 
 namespace sbc::policy {
 
@@ -43,19 +44,12 @@ class RateLimitStage final : public Stage {
 
  private:
   struct Source {
-    std::array<double, 3> tokens{};
-    std::array<TimePoint, 3> refilled{};
-    std::array<bool, 3> started{};
+    std::array<TokenBucket, 3> buckets{};  // by class
     unsigned drops = 0;
-  };
-  struct Global {
-    double tokens = 0;
-    TimePoint refilled{};
-    bool started = false;
   };
   RateLimitSettings settings_;
   SourceTable<Source> sources_;
-  std::array<Global, 3> global_{};
+  std::array<TokenBucket, 3> global_{};
 };
 
 }  // namespace sbc::policy

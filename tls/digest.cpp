@@ -6,17 +6,12 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "tls/hex.hpp"
+
 namespace sbc::tls {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 void to_hex(const std::uint8_t* bytes, std::size_t size, char* out) noexcept {
   for (std::size_t i = 0; i < size; ++i) {
@@ -27,8 +22,8 @@ void to_hex(const std::uint8_t* bytes, std::size_t size, char* out) noexcept {
 
 bool from_hex(std::string_view hex, std::uint8_t* out) noexcept {
   for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    const int hi = hex_value(hex[i]);
-    const int lo = hex_value(hex[i + 1]);
+    const int hi = hex_digit(hex[i]);
+    const int lo = hex_digit(hex[i + 1]);
     if (hi < 0 || lo < 0) return false;
     out[i / 2] = static_cast<std::uint8_t>(hi * 16 + lo);
   }

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "tls/hex.hpp"
+
 namespace sbc::tls {
 namespace {
 
@@ -87,16 +89,8 @@ std::optional<TokenSealer::Key> TokenSealer::parse_key(std::string_view text) {
   for (std::size_t i = 0; i < 16; ++i) {
     int v = 0;
     for (char c : hex.substr(2 * i, 2)) {
-      int d;
-      if (c >= '0' && c <= '9') {
-        d = c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        d = c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        d = c - 'A' + 10;
-      } else {
-        return std::nullopt;
-      }
+      const int d = hex_digit(c);
+      if (d < 0) return std::nullopt;
       v = v * 16 + d;
     }
     key.bytes[i] = static_cast<std::uint8_t>(v);

@@ -289,37 +289,30 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
                          "authenticated_factor", "global"});
     read_uint<unsigned>(source, rl, "policy.rate_limit", "authenticated_factor",
                         config.rate_limit.authenticated_factor, 1, 1000);
-    auto bucket = [&](const char* key, policy::Bucket& b) {
-      const YAML::Node n = rl[key];
+    // {rate, burst} of `parent[key]`, each at most `max`.
+    auto bucket = [&](const YAML::Node& parent, const std::string& prefix, const char* key,
+                      policy::Bucket& b, unsigned max) {
+      const YAML::Node n = parent[key];
       if (!n) return;
-      const std::string path = std::string("policy.rate_limit.") + key;
+      const std::string path = prefix + key;
       reject_unknown_keys(source, n, path, {"rate", "burst"});
       unsigned rate = static_cast<unsigned>(b.rate), burst = static_cast<unsigned>(b.burst);
-      read_uint<unsigned>(source, n, path, "rate", rate, 0, 1000000);
-      read_uint<unsigned>(source, n, path, "burst", burst, 1, 1000000);
+      read_uint<unsigned>(source, n, path, "rate", rate, 0, max);
+      read_uint<unsigned>(source, n, path, "burst", burst, 1, max);
       b.rate = rate;
       b.burst = burst;
     };
-    bucket("register", config.rate_limit.register_requests);
-    bucket("invite", config.rate_limit.invites);
-    bucket("other", config.rate_limit.others);
+    const std::string prefix = "policy.rate_limit.";
+    bucket(rl, prefix, "register", config.rate_limit.register_requests, 1000000);
+    bucket(rl, prefix, "invite", config.rate_limit.invites, 1000000);
+    bucket(rl, prefix, "other", config.rate_limit.others, 1000000);
     if (const YAML::Node global = rl["global"]) {
       reject_unknown_keys(source, global, "policy.rate_limit.global",
                           {"register", "invite", "other"});
-      auto global_bucket = [&](const char* key, policy::Bucket& b) {
-        const YAML::Node n = global[key];
-        if (!n) return;
-        const std::string path = std::string("policy.rate_limit.global.") + key;
-        reject_unknown_keys(source, n, path, {"rate", "burst"});
-        unsigned rate = static_cast<unsigned>(b.rate), burst = static_cast<unsigned>(b.burst);
-        read_uint<unsigned>(source, n, path, "rate", rate, 0, 10000000);
-        read_uint<unsigned>(source, n, path, "burst", burst, 1, 10000000);
-        b.rate = rate;
-        b.burst = burst;
-      };
-      global_bucket("register", config.rate_limit.global_register);
-      global_bucket("invite", config.rate_limit.global_invite);
-      global_bucket("other", config.rate_limit.global_other);
+      const std::string global_prefix = prefix + "global.";
+      bucket(global, global_prefix, "register", config.rate_limit.global_register, 10000000);
+      bucket(global, global_prefix, "invite", config.rate_limit.global_invite, 10000000);
+      bucket(global, global_prefix, "other", config.rate_limit.global_other, 10000000);
     }
     read_uint<unsigned>(source, rl, "policy.rate_limit", "ban_after", config.rate_limit.ban_after,
                         0, 1000000);

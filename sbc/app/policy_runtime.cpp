@@ -89,7 +89,7 @@ bool PolicyRuntime::reload(const policy::PolicyConfig& given,
       // The worker has let go of `old`: retire it on the control thread.
       post_to_control([this, w] {
         const std::lock_guard lock(mutex_);
-        if (chains_[w]) retire(*chains_[w]);
+        if (chains_[w]) retired_.add(*chains_[w]);
         chains_[w] = std::move(pending_[w]);
         --handovers_;
       });
@@ -98,18 +98,20 @@ bool PolicyRuntime::reload(const policy::PolicyConfig& given,
   return true;
 }
 
-void PolicyRuntime::retire(policy::Chain& chain) {
+void PolicyRuntime::Totals::add(const policy::Chain& chain) {
   const auto& stages = chain.stages();
   for (std::size_t i = 0; i < stages.size(); ++i)
     for (std::size_t r = 0; r < stages[i]->reasons().size(); ++r)
-      retired_.decisions[{std::string(stages[i]->name()), std::string(stages[i]->reasons()[r])}] +=
+      decisions[{std::string(stages[i]->name()), std::string(stages[i]->reasons()[r])}] +=
           static_cast<double>(chain.decisions(i, r).value());
-  retired_.banned_dropped += static_cast<double>(chain.banned_dropped().value());
-  retired_.bans += static_cast<double>(chain.bans_total().value());
+  banned_dropped += static_cast<double>(chain.banned_dropped().value());
+  bans += static_cast<double>(chain.bans_total().value());
+  // Digest authentication at the edge: challenges and failures are decisions of the auth stage
+  // (above); successes let the request on, so the stage counts them itself.
   for (const auto& stage : stages) {
     if (const auto* auth = dynamic_cast<const policy::AuthStage*>(stage.get())) {
-      retired_.auth_successes += static_cast<double>(auth->successes().value());
-      retired_.core_refusals += static_cast<double>(auth->core_refusals().value());
+      auth_successes += static_cast<double>(auth->successes().value());
+      core_refusals += static_cast<double>(auth->core_refusals().value());
     }
   }
 }
@@ -117,52 +119,37 @@ void PolicyRuntime::retire(policy::Chain& chain) {
 void PolicyRuntime::add_families(std::vector<metrics::Family>& families) {
   using Type = metrics::Family::Type;
   const std::lock_guard lock(mutex_);
-  std::map<std::pair<std::string, std::string>, double> decisions = retired_.decisions;
-  double banned_dropped = retired_.banned_dropped, bans = retired_.bans, active = 0;
-  double auth_successes = retired_.auth_successes, core_refusals = retired_.core_refusals;
+  Totals t = retired_;
+  double active = 0;
   for (const auto& chain : chains_) {
     if (!chain) continue;
-    const auto& stages = chain->stages();
-    for (std::size_t i = 0; i < stages.size(); ++i)
-      for (std::size_t r = 0; r < stages[i]->reasons().size(); ++r)
-        decisions[{std::string(stages[i]->name()), std::string(stages[i]->reasons()[r])}] +=
-            static_cast<double>(chain->decisions(i, r).value());
-    banned_dropped += static_cast<double>(chain->banned_dropped().value());
-    bans += static_cast<double>(chain->bans_total().value());
+    t.add(*chain);
     // Every worker holds every ban (they tell each other): the largest table is the figure.
     active = std::max(active, static_cast<double>(chain->bans_active()));
-    // Digest authentication at the edge: challenges and failures are decisions of the auth
-    // stage (above); successes let the request on, so the stage counts them itself.
-    for (const auto& stage : stages) {
-      if (const auto* auth = dynamic_cast<const policy::AuthStage*>(stage.get())) {
-        auth_successes += static_cast<double>(auth->successes().value());
-        core_refusals += static_cast<double>(auth->core_refusals().value());
-      }
-    }
   }
   metrics::Family decision_family{
       "sbc_policy_decisions_total",
       "Requests a policy stage dropped or answered, by stage and reason.",
       Type::Counter,
       {}};
-  for (const auto& [key, value] : decisions)
+  for (const auto& [key, value] : t.decisions)
     decision_family.samples.push_back({{{"stage", key.first}, {"reason", key.second}}, value});
   families.push_back(std::move(decision_family));
   families.push_back({"sbc_auth_successes_total",
                       "Requests whose Digest credentials the edge accepted.",
                       Type::Counter,
-                      {{{}, auth_successes}}});
+                      {{{}, t.auth_successes}}});
   families.push_back({"sbc_auth_core_refusals_total",
                       "With policy.auth.mode core: the core's refusals of a client's credentials "
                       "(401/407 to a request that had some, or 403), counted towards bans.",
                       Type::Counter,
-                      {{{}, core_refusals}}});
+                      {{{}, t.core_refusals}}});
   families.push_back({"sbc_policy_banned_dropped_total",
                       "Messages from banned sources, dropped before parsing.",
                       Type::Counter,
-                      {{{}, banned_dropped}}});
+                      {{{}, t.banned_dropped}}});
   families.push_back(
-      {"sbc_policy_bans_total", "Bans imposed (scanners, floods).", Type::Counter, {{{}, bans}}});
+      {"sbc_policy_bans_total", "Bans imposed (scanners, floods).", Type::Counter, {{{}, t.bans}}});
   families.push_back({"sbc_policy_bans_active",
                       "Sources banned now (refreshed every second).",
                       Type::Gauge,

@@ -49,19 +49,20 @@ class PolicyRuntime {
   void add_families(std::vector<metrics::Family>& families);
 
  private:
-  struct Retired {
+  // The counters of chains, added up (those of retired chains are kept in one).
+  struct Totals {
     std::map<std::pair<std::string, std::string>, double> decisions;  // (stage, reason)
     double banned_dropped = 0, bans = 0, auth_successes = 0, core_refusals = 0;
+    void add(const policy::Chain& chain);
   };
   void set_ban_listener(unsigned w, policy::Chain& chain);
-  void retire(policy::Chain& chain);  // under mutex_
 
   std::vector<std::unique_ptr<transport::Worker>>& workers_;
   policy::PolicyConfig config_;
   std::mutex mutex_;  // the scrape against a reload; never taken on the message path
   std::vector<std::unique_ptr<policy::Chain>> chains_;   // what each worker runs (or will)
   std::vector<std::unique_ptr<policy::Chain>> pending_;  // handed over, not yet confirmed
-  Retired retired_;
+  Totals retired_;
   unsigned handovers_ = 0;  // workers that have not confirmed the last reload (control thread)
 };
 
