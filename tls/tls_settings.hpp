@@ -19,4 +19,15 @@ struct TlsSettings {
   bool require_client_certificate = false;
 };
 
+// TLS toward the core (the SBC is the client).
+struct TlsClientSettings {
+  // Check the core's certificate: its chain up to ca_file (the system's CAs when empty) and its
+  // name (server_name, or the core's IP address when empty).
+  bool verify = true;
+  std::string ca_file;
+  std::string server_name;  // also sent as SNI when set
+  // Ours, for a core that asks for a client certificate (mutual TLS); empty: none.
+  CertificateFiles certificate;
+};
+
 }  // namespace sbc::tls

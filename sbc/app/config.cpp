@@ -573,13 +573,28 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     }
   }
   if (const YAML::Node core = root["core"]) {
-    reject_unknown_keys(
-        source, core, "core",
-        {"targets", "local_address", "local_port", "probe_interval_ms", "failover_timeout_ms"});
+    reject_unknown_keys(source, core, "core",
+                        {"targets", "local_address", "local_port", "probe_interval_ms",
+                         "failover_timeout_ms", "connect_timeout_ms", "tls"});
     auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                   std::uint32_t high) { read_ms(source, core, "core", key, target, low, high); };
     ms("probe_interval_ms", config.relay.probe_interval, 0, 3600000);
     ms("failover_timeout_ms", config.relay.failover_timeout, 100, 600000);
+    ms("connect_timeout_ms", config.stream_limits.inside_connect_timeout, 100, 600000);
+    if (const YAML::Node tls = core["tls"]) {
+      reject_unknown_keys(source, tls, "core.tls",
+                          {"verify", "ca_file", "server_name", "certificate"});
+      tls::TlsClientSettings& t = config.core.tls;
+      read_bool(source, tls, "core.tls", "verify", t.verify);
+      if (tls["ca_file"]) t.ca_file = tls["ca_file"].as<std::string>();
+      if (tls["server_name"]) t.server_name = tls["server_name"].as<std::string>();
+      if (const YAML::Node cert = tls["certificate"]) {
+        reject_unknown_keys(source, cert, "core.tls.certificate", {"chain", "key"});
+        if (!cert["chain"]) fail(source, cert, "core.tls.certificate.chain", "is required");
+        if (!cert["key"]) fail(source, cert, "core.tls.certificate.key", "is required");
+        t.certificate = {cert["chain"].as<std::string>(), cert["key"].as<std::string>()};
+      }
+    }
     if (config.relay.probe_interval.count() != 0 && config.relay.probe_interval.count() < 100)
       fail(source, core["probe_interval_ms"], "core.probe_interval_ms",
            "must be 0 (no probes) or at least 100");
@@ -702,10 +717,17 @@ proxy::CoreTarget parse_core_uri(const std::string& text, const std::string& key
   if (uri.host_kind != sip::HostKind::IPv4 && uri.host_kind != sip::HostKind::IPv6)
     throw problem("must name an IP address (the SBC does not resolve names)");
   if (uri.has_user()) throw problem("must not have a user part");
-  if (const auto transport = uri.param("transport");
-      transport && !sip::iequals(transport.value, "udp"))
-    throw problem("names a transport other than udp: only UDP toward the core is supported so far");
   proxy::CoreTarget target;
+  if (const auto transport = uri.param("transport")) {
+    if (sip::iequals(transport.value, "tcp")) {
+      target.protocol = transport::Protocol::Tcp;
+    } else if (sip::iequals(transport.value, "tls")) {
+      target.protocol = transport::Protocol::Tls;
+    } else if (!sip::iequals(transport.value, "udp")) {
+      throw problem("names transport \"" + std::string(transport.value) +
+                    "\": toward the core the SBC speaks udp, tcp or tls");
+    }
+  }
   std::string_view host = uri.host;
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
   target.ip = std::string(host);

@@ -37,6 +37,7 @@ struct CoreSettings {
   std::vector<proxy::CoreTarget> targets;  // empty: no relay, requests get 503
   std::string local_address;               // empty: the address the host uses toward the core
   std::uint16_t local_port = 0;            // 0: any; else worker N binds local_port + N
+  tls::TlsClientSettings tls;              // for targets with transport=tls
 };
 
 struct MetricsEndpoint {

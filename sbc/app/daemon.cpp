@@ -24,6 +24,7 @@
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
+#include "tls/tls_client.hpp"
 #include "tls/tls_server.hpp"
 #include "tls/token_sealer.hpp"
 
@@ -52,6 +53,8 @@ struct Totals {
   std::uint64_t invalid_answered = 0, invalid_dropped = 0, options_answered = 0,
                 unrouted_answered = 0, acks_absorbed = 0, responses_dropped = 0,
                 amplification_refused = 0;
+  // Connections toward the core (TCP, TLS): opened, accepted, failed, refused.
+  std::array<std::uint64_t, 4> core_connections{};
   std::uint64_t total_received() const { return received[0] + received[1] + received[2]; }
 };
 
@@ -59,6 +62,13 @@ struct Totals {
 Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
   Totals t;
   for (const auto& w : workers) {
+    if (const transport::InsideStreams* inside = w->inside_streams()) {
+      const transport::InsideStreamStats& c = inside->stats();
+      t.core_connections[0] += c.opened.value();
+      t.core_connections[1] += c.accepted.value();
+      t.core_connections[2] += c.failed.value();
+      t.core_connections[3] += c.refused.value();
+    }
     const transport::EdgeStats& s = w->handler().stats();
     for (std::size_t i = 0; i < t.received.size(); ++i) t.received[i] += s.received[i].value();
     for (std::size_t i = 0; i < t.sent.size(); ++i) t.sent[i] += s.sent[i].value();
@@ -92,7 +102,7 @@ struct RelayTotals {
                 no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
                 no_core = 0, dialog_refused = 0, stateless_acks = 0, dialogs_established = 0,
-                dialogs_ended = 0;
+                dialogs_ended = 0, transport_errors = 0;
   struct Core {
     bool up = false;
     std::uint64_t requests = 0, failures = 0, probes = 0;
@@ -129,6 +139,7 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.stateless_acks += s.stateless_acks_absorbed.value();
     t.dialogs_established += s.dialogs_established.value();
     t.dialogs_ended += s.dialogs_ended.value();
+    t.transport_errors += s.transport_errors.value();
     const proxy::CoreSet& cores = r->cores();
     t.cores.resize(cores.size());
     for (std::size_t i = 0; i < cores.size(); ++i) {
@@ -222,8 +233,13 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
   families.push_back(
       gauge("sbc_relay_transactions_active", "Transactions in progress.", d(t.started - t.ended)));
   families.push_back(counter("sbc_relay_failovers_total",
-                             "Requests sent on to another core after a timeout or a 503.",
+                             "Requests sent on to another core after a timeout, a 503 or a "
+                             "transport error.",
                              d(t.failovers)));
+  families.push_back(counter("sbc_relay_transport_errors_total",
+                             "Requests toward a core whose connection could not be opened or broke "
+                             "before they were sent (failed over, or answered 503).",
+                             d(t.transport_errors)));
   // Cores are labelled by their index in core.targets (a bounded set), never by address.
   metrics::Family up{"sbc_core_up",
                      "1 while the core answers (probes, requests), by index in core.targets.",
@@ -411,6 +427,25 @@ int run_daemon(const Config& config, std::ostream& out,
           "random key made at start. Registrations and dialogs do not survive a restart, and "
           "several SBC replicas must share a configured key.");
     }
+    // Cores over TCP or TLS: each worker also listens on its inside port for the core's
+    // connections and opens its own from there (sbc/transport/inside_streams.hpp).
+    std::vector<std::string> stream_cores;
+    bool any_tls = false;
+    for (const proxy::CoreTarget& core : config.core.targets) {
+      if (core.protocol != transport::Protocol::Udp) stream_cores.push_back(core.ip);
+      any_tls = any_tls || core.protocol == transport::Protocol::Tls;
+    }
+    transport::TlsConnector tls_connector;
+    if (any_tls) {
+      try {
+        tls_connector = tls::make_tls_connector(config.core.tls);
+      } catch (const std::runtime_error& e) {
+        log("error", e.what());
+        return 1;
+      }
+      if (!config.core.tls.verify)
+        log("warn", "core.tls.verify is false: the core's certificate is not checked");
+    }
     for (unsigned w = 0; w < count; ++w) {
       proxy::RelaySettings settings = config.relay;
       settings.token_keys = keys;
@@ -420,11 +455,23 @@ int run_daemon(const Config& config, std::ostream& out,
         const std::uint16_t port = config.core.local_port == 0
                                        ? 0
                                        : static_cast<std::uint16_t>(config.core.local_port + w);
-        const auto bound = workers[w]->bind_inside({asio::ip::make_address(inside_ip), port});
-        settings.inside_ip = transport::address_text(bound.address());
-        settings.inside_port = bound.port();
+        // With any port, the UDP port the kernel picks may be taken for TCP: pick again.
+        for (int attempt = 0;; ++attempt) {
+          const auto bound = workers[w]->bind_inside({asio::ip::make_address(inside_ip), port});
+          settings.inside_ip = transport::address_text(bound.address());
+          settings.inside_port = bound.port();
+          if (stream_cores.empty()) break;
+          try {
+            workers[w]->listen_inside_streams({bound.address(), bound.port()}, stream_cores,
+                                              tls_connector);
+            break;
+          } catch (const boost::system::system_error& e) {
+            if (port != 0 || attempt == 20 || e.code() != asio::error::address_in_use) throw;
+          }
+        }
       } catch (const boost::system::system_error& e) {
-        log("error", "cannot bind the inside socket on [" + inside_ip + "]: " + e.code().message());
+        log("error", "cannot bind the inside socket on [" + inside_ip +
+                         "]:" + std::to_string(config.core.local_port) + ": " + e.code().message());
         return 1;
       }
       for (std::size_t i = 0; i < config.listeners.size(); ++i)
@@ -441,7 +488,11 @@ int run_daemon(const Config& config, std::ostream& out,
     for (const proxy::CoreTarget& core : config.core.targets)
       log("info",
           "core sip:" + (core.ip.find(':') != std::string::npos ? "[" + core.ip + "]" : core.ip) +
-              ":" + std::to_string(core.port));
+              ":" + std::to_string(core.port) +
+              (core.protocol == transport::Protocol::Udp
+                   ? std::string()
+                   : ";transport=" +
+                         std::string(core.protocol == transport::Protocol::Tcp ? "tcp" : "tls")));
   } else {
     log("warn",
         "no core configured (core.targets, or run --core sip:IP:PORT): requests are "
@@ -507,6 +558,15 @@ int run_daemon(const Config& config, std::ostream& out,
                           metrics::Family::Type::Gauge,
                           {{{{"transport", "tcp"}}, static_cast<double>(t.tcp_connections)},
                            {{{"transport", "tls"}}, static_cast<double>(t.tls_connections)}}});
+      families.push_back({"sbc_core_connections_total",
+                          "Connections toward the core (TCP, TLS): opened by the SBC, accepted "
+                          "from a core, failed (could not be opened, or broke with messages "
+                          "unsent), refused (not from a core address, or over the bound).",
+                          metrics::Family::Type::Counter,
+                          {{{{"event", "opened"}}, static_cast<double>(t.core_connections[0])},
+                           {{{"event", "accepted"}}, static_cast<double>(t.core_connections[1])},
+                           {{{"event", "failed"}}, static_cast<double>(t.core_connections[2])},
+                           {{{"event", "refused"}}, static_cast<double>(t.core_connections[3])}}});
       families.push_back({"sbc_flows_active",
                           "Flows the edge can send requests down (refreshed every second): TCP/TLS "
                           "connections and remembered UDP peers.",

@@ -147,10 +147,12 @@ struct Address {
   std::array<char, 48> ip{};
   std::uint8_t length = 0;
   std::uint16_t port = 0;
-  void set(std::string_view text, std::uint16_t p) noexcept {
+  Protocol protocol = Protocol::Udp;  // how we reach it: the inside socket or a connection
+  void set(std::string_view text, std::uint16_t p, Protocol over = Protocol::Udp) noexcept {
     length = static_cast<std::uint8_t>(std::min(text.size(), ip.size()));
     if (length != 0) std::memcpy(ip.data(), text.data(), length);
     port = p;
+    protocol = over;
   }
   std::string_view ip_view() const noexcept { return {ip.data(), length}; }
 };
@@ -364,7 +366,6 @@ class Relay::Impl {
     t->source_flow = flow.flow_token;
     t->source.set(flow.remote_ip, flow.remote_port);
     t->server_reliable = flow.protocol != Protocol::Udp;
-    t->client_reliable = false;  // the inside is UDP
     t->core_index = *core;
     t->tried = std::uint64_t{1} << *core;
     t->failover_allowed = !named && m.to().tag.empty() && cores_.size() > 1;
@@ -384,11 +385,12 @@ class Relay::Impl {
   bool build_to_core(Transaction& t, const Message& m, const FlowInfo& flow,
                      const OwnRoutes& own) noexcept {
     const CoreTarget& core = cores_.target(t.core_index);
-    t.core.set(core.ip, core.port);
+    t.core.set(core.ip, core.port, core.protocol);
+    t.client_reliable = core.protocol != Protocol::Udp;
     const sip::Via& via = m.top_via();
     sip::MessageEditor editor(m);
     Text our_via(via_buffer_);
-    our_via << "SIP/2.0/UDP ";
+    our_via << "SIP/2.0/" << transport::protocol_name(core.protocol) << " ";
     our_via.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
                                       << ";branch=" << t.branch_view() << ";rport";
     const std::size_t client_via =
@@ -418,7 +420,7 @@ class Relay::Impl {
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // Two entries: the core sees the inside one, the user agent the outside one.
       entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
-            settings_.inside_port, Protocol::Udp)
+            settings_.inside_port, core.protocol)
           << ", ";
       entry(record, TokenKind::Flow, token, participant, {}, flow.local_ip, flow.local_port,
             flow.protocol);
@@ -428,7 +430,7 @@ class Relay::Impl {
       // could point the core anywhere.
       (void)editor.remove_headers(HeaderId::Path);
       entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
-            settings_.inside_port, Protocol::Udp);
+            settings_.inside_port, core.protocol);
       ok = ok && record.ok() && editor.add_path(record.view());
     }
     return ok && write(editor, t.request);
@@ -437,7 +439,7 @@ class Relay::Impl {
   void send_to_core(Transaction& t) noexcept {
     start_client(t);
     if (t.failover_allowed) t.failover_at = now_ + settings_.failover_timeout;
-    wire_.send_inside(t.core.ip_view(), t.core.port, t.request);
+    wire_.send_inside(t.core.protocol, t.core.ip_view(), t.core.port, t.request);
     cores_.stats(t.core_index).requests.inc();
     stats.requests_to_core.inc();
   }
@@ -522,8 +524,8 @@ class Relay::Impl {
     response(*t, m);
   }
 
-  void datagram_from_inside(std::string_view bytes, std::string_view ip,
-                            std::uint16_t port) noexcept {
+  void message_from_inside(std::string_view bytes, Protocol protocol, std::string_view ip,
+                           std::uint16_t port) noexcept {
     now_ = clock_();
     Message& m = *message_;
     const sip::Verdict verdict = m.parse(bytes, sip::Framing::Datagram, settings_.limits);
@@ -541,8 +543,29 @@ class Relay::Impl {
       return response(*t, m);
     }
     Address source;
-    source.set(ip, port);
+    source.set(ip, port, protocol);
     request_from_inside(m, source);
+  }
+
+  // Nothing could be sent to ip:port over `protocol` (a connection to a core that could not be
+  // opened, or broke with requests unsent): RFC 3261 17.1.4 treats it as a 503 from that core.
+  // Its transactions that have no answer yet go to the next core, or are answered 503.
+  void inside_failed(Protocol protocol, std::string_view ip, std::uint16_t port) noexcept {
+    now_ = clock_();
+    if (const auto core = cores_.find(ip, port); core && cores_.target(*core).protocol == protocol)
+      cores_.failed(*core, now_);
+    for (Transaction& t : slots_) {
+      if (!t.used || t.direction != Direction::ToCore || t.final_seen || t.any_response ||
+          t.core.protocol != protocol || t.core.ip_view() != ip || t.core.port != port)
+        continue;
+      stats.transport_errors.inc();
+      if (fail_over(t)) {
+        schedule(t);
+        continue;
+      }
+      give_up(t, 503, "Service Unavailable (core unreachable)");
+      schedule(t);
+    }
   }
 
   void tick() noexcept {
@@ -593,7 +616,7 @@ class Relay::Impl {
     }
     begin(*t, Direction::ToOutside, m, hash);
     t->source = source;
-    t->server_reliable = false;
+    t->server_reliable = source.protocol != Protocol::Udp;
     t->dest_flow = own.flow_token;
     t->client_reliable = address->protocol != Protocol::Udp;
 
@@ -647,7 +670,7 @@ class Relay::Impl {
             address->local_port, address->protocol, mask)
           << ", ";
       entry(record, TokenKind::Flow, own.flow_token, participant, {}, settings_.inside_ip,
-            settings_.inside_port, Protocol::Udp, mask);
+            settings_.inside_port, source.protocol, mask);
       if (settings_.topology_hiding) {
         // The outside sees one entry of ours; the core's entries travel sealed inside it.
         Text inside(hidden_buffer_);
@@ -730,7 +753,7 @@ class Relay::Impl {
       const std::optional<std::size_t> index = named ? named : cores_.choose(0, now_);
       if (!index) return;
       const CoreTarget& core = cores_.target(*index);
-      our_via << "SIP/2.0/UDP ";
+      our_via << "SIP/2.0/" << transport::protocol_name(core.protocol) << " ";
       our_via.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
                                         << ";branch=" << branch << ";rport";
       const std::size_t n = sip::write_via_with_source(m.top_via(), flow->remote_ip,
@@ -740,7 +763,7 @@ class Relay::Impl {
            editor.prepend_via(our_via.view());
       for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
       if (!ok || !write(editor, stateless_)) return;
-      wire_.send_inside(core.ip, core.port, stateless_);
+      wire_.send_inside(core.protocol, core.ip, core.port, stateless_);
     } else {
       if (own.flow_token == 0) {
         stats.not_routable.inc();
@@ -1044,11 +1067,16 @@ class Relay::Impl {
   // The next hop did not answer in time: 408 to the server side (RFC 3261 16.8).
   void time_out(Transaction& t) noexcept {
     stats.timeouts.inc();
+    give_up(t, 408, "Request Timeout");
+  }
+
+  // Ends the client side without an answer from the next hop, and answers the server side.
+  void give_up(Transaction& t, std::uint16_t status, std::string_view reason) noexcept {
     t.final_seen = true;
-    t.retransmit_at = t.timeout_at = t.timer_c_at = kNever;
+    t.retransmit_at = t.timeout_at = t.timer_c_at = t.failover_at = kNever;
     Message& original = *scratch_;
     if (original.parse(t.original, sip::Framing::Datagram, settings_.limits).is_valid()) {
-      answer_in_transaction(t, original, 408, "Request Timeout");
+      answer_in_transaction(t, original, status, reason);
     }
     if (t.invite()) {
       complete_invite_server(t);
@@ -1081,7 +1109,7 @@ class Relay::Impl {
 
   void send_client(const Transaction& t, std::string_view bytes) noexcept {
     if (t.direction == Direction::ToCore) {
-      wire_.send_inside(t.core.ip_view(), t.core.port, bytes);
+      wire_.send_inside(t.core.protocol, t.core.ip_view(), t.core.port, bytes);
     } else {
       (void)wire_.send_outside(t.dest_flow, bytes);
     }
@@ -1091,7 +1119,7 @@ class Relay::Impl {
     if (t.direction == Direction::ToCore) {
       (void)wire_.send_outside(t.source_flow, bytes);
     } else {
-      wire_.send_inside(t.source.ip_view(), t.source.port, bytes);
+      wire_.send_inside(t.source.protocol, t.source.ip_view(), t.source.port, bytes);
     }
   }
 
@@ -1140,7 +1168,9 @@ class Relay::Impl {
     const std::uint32_t sequence = cores_.probe_sequence(i);
     Text w(*out_);
     w << "OPTIONS sip:";
-    w.host(core.ip) << ":" << static_cast<unsigned>(core.port) << " SIP/2.0\r\nVia: SIP/2.0/UDP ";
+    w.host(core.ip) << ":" << static_cast<unsigned>(core.port);
+    if (core.protocol != Protocol::Udp) w << ";transport=" << transport_param(core.protocol);
+    w << " SIP/2.0\r\nVia: SIP/2.0/" << transport::protocol_name(core.protocol) << " ";
     w.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
                                 << ";branch=" << kProbePrefix;
     w.hex(i, 2).hex(sequence, 8) << ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:sbc@";
@@ -1150,7 +1180,7 @@ class Relay::Impl {
     w.hex(sequence, 8) << "@";
     w.host(settings_.inside_ip) << "\r\nCSeq: " << sequence
                                 << " OPTIONS\r\nContent-Length: 0\r\n\r\n";
-    if (w.ok()) wire_.send_inside(core.ip, core.port, w.view());
+    if (w.ok()) wire_.send_inside(core.protocol, core.ip, core.port, w.view());
   }
 
   void probe_answer(const Message& m) noexcept {
@@ -1194,7 +1224,7 @@ class Relay::Impl {
                      std::span<const std::string_view> extra = {}) noexcept {
     const std::string_view bytes =
         build_answer(m, status, reason, source.ip_view(), source.port, extra);
-    if (!bytes.empty()) wire_.send_inside(source.ip_view(), source.port, bytes);
+    if (!bytes.empty()) wire_.send_inside(source.protocol, source.ip_view(), source.port, bytes);
   }
 
   // An answer of our own inside a transaction (100 Trying, 408): kept for retransmissions.
@@ -1605,9 +1635,13 @@ void Relay::response_from_outside(const sip::Message& response,
                                   const transport::FlowInfo& flow) noexcept {
   impl_->response_from_outside(response, flow);
 }
-void Relay::datagram_from_inside(std::string_view bytes, std::string_view source_ip,
-                                 std::uint16_t source_port) noexcept {
-  impl_->datagram_from_inside(bytes, source_ip, source_port);
+void Relay::message_from_inside(std::string_view bytes, transport::Protocol protocol,
+                                std::string_view source_ip, std::uint16_t source_port) noexcept {
+  impl_->message_from_inside(bytes, protocol, source_ip, source_port);
+}
+void Relay::inside_failed(transport::Protocol protocol, std::string_view ip,
+                          std::uint16_t port) noexcept {
+  impl_->inside_failed(protocol, ip, port);
 }
 void Relay::tick() noexcept {
   impl_->tick();

@@ -57,6 +57,7 @@ struct RelayStats {
   metrics::Counter too_large;                 // a relayed message would exceed the size limit
   metrics::Counter failovers;                 // requests sent on to another core
   metrics::Counter no_core;                   // 503: no core usable
+  metrics::Counter transport_errors;          // requests a connection to their core could not carry
   metrics::Counter dialog_refused;  // in-dialog request not from a party of the dialog (481)
   metrics::Counter stateless_acks_absorbed;  // ACKs of the edge's own transaction-less answers
   metrics::Counter dialogs_established;      // 2xx relayed to an INVITE outside a dialog
@@ -78,8 +79,15 @@ class Relay final : public transport::Router {
                             const transport::FlowInfo& flow) noexcept override;
   void response_from_outside(const sip::Message& response,
                              const transport::FlowInfo& flow) noexcept override;
+  void message_from_inside(std::string_view bytes, transport::Protocol protocol,
+                           std::string_view source_ip, std::uint16_t source_port) noexcept override;
+  void inside_failed(transport::Protocol protocol, std::string_view ip,
+                     std::uint16_t port) noexcept override;
+  // A datagram from the inside socket (tests, fuzzing).
   void datagram_from_inside(std::string_view bytes, std::string_view source_ip,
-                            std::uint16_t source_port) noexcept override;
+                            std::uint16_t source_port) noexcept {
+    message_from_inside(bytes, transport::Protocol::Udp, source_ip, source_port);
+  }
   void tick() noexcept override;
 
   // Called (on the worker's thread) with the client's address when the core refuses a request

@@ -7,16 +7,19 @@
 #include <vector>
 
 #include "sbc/sip/message.hpp"
+#include "sbc/transport/flow.hpp"
 #include "tls/token_sealer.hpp"
 
 namespace sbc::proxy {
 
-// One address of the internal SIP core (a registrar, a PBX). UDP for now.
+// One address of the internal SIP core (a registrar, a PBX).
 struct CoreTarget {
   std::string ip;  // an IP literal: the relay never resolves names
   std::uint16_t port = 5060;
   unsigned priority = 1;  // lower first
   unsigned weight = 1;
+  // UDP from the worker's inside socket, or TCP/TLS over a connection the worker keeps open.
+  transport::Protocol protocol = transport::Protocol::Udp;
 };
 
 // An address:port of ours; entries of Route that name one of them (with our user prefix) are ours.

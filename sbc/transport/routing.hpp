@@ -29,9 +29,16 @@ class Router {
   // A valid response from the outside (to a request the relay sent down a flow).
   virtual void response_from_outside(const sip::Message& response,
                                      const FlowInfo& flow) noexcept = 0;
-  // A datagram that arrived on the inside socket (from the core).
-  virtual void datagram_from_inside(std::string_view bytes, std::string_view source_ip,
-                                    std::uint16_t source_port) noexcept = 0;
+  // A message from the inside (the core): a datagram on the inside socket, or one framed out of
+  // an inside connection over `protocol` (TCP, TLS), from source_ip:source_port.
+  virtual void message_from_inside(std::string_view bytes, Protocol protocol,
+                                   std::string_view source_ip,
+                                   std::uint16_t source_port) noexcept = 0;
+  // Nothing could be sent to ip:port over `protocol`: a connection toward it could not be opened
+  // (refused, timed out, TLS handshake failed) or broke with messages unsent. Never called from
+  // inside a Wire::send_inside call.
+  virtual void inside_failed(Protocol protocol, std::string_view ip,
+                             std::uint16_t port) noexcept = 0;
   // Called every few milliseconds: transaction timers.
   virtual void tick() noexcept = 0;
 };
@@ -44,8 +51,10 @@ class Wire {
   virtual bool send_outside(std::uint64_t flow_token, std::string_view bytes) noexcept = 0;
   // Our end of an outside flow, if it still exists.
   virtual std::optional<FlowAddress> flow_address(std::uint64_t flow_token) const noexcept = 0;
-  // Sends a datagram from the inside socket.
-  virtual void send_inside(std::string_view ip, std::uint16_t port,
+  // Sends toward the inside: a datagram from the inside socket (UDP), or over the worker's
+  // connection to ip:port (TCP, TLS), opened when there is none. Failures come back
+  // asynchronously through Router::inside_failed.
+  virtual void send_inside(Protocol protocol, std::string_view ip, std::uint16_t port,
                            std::string_view bytes) noexcept = 0;
 };
 

@@ -25,12 +25,11 @@
 #include <string>
 
 #include "sbc/transport/flow_table.hpp"
+#include "sbc/transport/io_want.hpp"
 #include "sbc/transport/stream_framer.hpp"
 #include "sbc/transport/worker.hpp"
 
 namespace sbc::transport {
-
-enum class IoWant : std::uint8_t { Read, Write, Closed };
 
 // Plain TCP.
 class TcpIo {

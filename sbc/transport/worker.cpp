@@ -65,7 +65,20 @@ bool Worker::send_outside(std::uint64_t flow_token, std::string_view bytes) noex
   return deliver(FlowToken{flow_token}, bytes);
 }
 
-void Worker::send_inside(std::string_view ip, std::uint16_t port, std::string_view bytes) noexcept {
+void Worker::send_inside(Protocol protocol, std::string_view ip, std::uint16_t port,
+                         std::string_view bytes) noexcept {
+  if (protocol != Protocol::Udp) {
+    relayed(RelayDirection::OutsideToCore);
+    if (inside_streams_) {
+      inside_streams_->send(protocol, ip, port, bytes);
+    } else if (router_ != nullptr) {
+      // No inside connections configured: as if the connection could not be opened.
+      asio::post(io_, [this, protocol, ip = std::string(ip), port] {
+        router_->inside_failed(protocol, ip, port);
+      });
+    }
+    return;
+  }
   if (!inside_) return;
   relayed(RelayDirection::OutsideToCore);
   if (ip != last_inside_ip_ || port != last_inside_endpoint_.port()) {
@@ -93,6 +106,13 @@ asio::ip::udp::endpoint Worker::bind_inside(const asio::ip::udp::endpoint& endpo
   return inside_->local_endpoint();
 }
 
+void Worker::listen_inside_streams(const asio::ip::tcp::endpoint& local,
+                                   std::vector<std::string> cores, TlsConnector tls) {
+  auto streams = std::make_unique<InsideStreams>(*this, local, std::move(cores), std::move(tls));
+  streams->listen();
+  inside_streams_ = std::move(streams);
+}
+
 void Worker::set_router(Router* router) {
   router_ = router;
   handler_.set_router(router);
@@ -101,21 +121,24 @@ void Worker::set_router(Router* router) {
 void Worker::close_inside() {
   boost::system::error_code ec;
   if (inside_) inside_->close(ec);
+  if (inside_streams_) inside_streams_->close();
   tick_.cancel();
 }
 
 void Worker::receive_inside() {
-  inside_->async_receive_from(
-      asio::buffer(*inside_buffer_), inside_sender_,
-      [this](boost::system::error_code ec, std::size_t n) {
-        if (ec == asio::error::operation_aborted || !inside_->is_open()) return;
-        if (!ec && n > 0 && router_ != nullptr) {
-          const InHand in_hand(*this, RelayDirection::CoreToOutside);
-          const std::string source = address_text(inside_sender_.address());
-          router_->datagram_from_inside({inside_buffer_->data(), n}, source, inside_sender_.port());
-        }
-        receive_inside();
-      });
+  inside_->async_receive_from(asio::buffer(*inside_buffer_), inside_sender_,
+                              [this](boost::system::error_code ec, std::size_t n) {
+                                if (ec == asio::error::operation_aborted || !inside_->is_open())
+                                  return;
+                                if (!ec && n > 0 && router_ != nullptr) {
+                                  const InHand in_hand(*this, RelayDirection::CoreToOutside);
+                                  const std::string source = address_text(inside_sender_.address());
+                                  router_->message_from_inside({inside_buffer_->data(), n},
+                                                               Protocol::Udp, source,
+                                                               inside_sender_.port());
+                                }
+                                receive_inside();
+                              });
 }
 
 void Worker::schedule_tick() {

@@ -21,6 +21,7 @@
 #include "sbc/transport/connection_limiter.hpp"
 #include "sbc/transport/edge_handler.hpp"
 #include "sbc/transport/flow_table.hpp"
+#include "sbc/transport/inside_streams.hpp"
 #include "sbc/transport/limits.hpp"
 #include "sbc/transport/reject_log.hpp"
 
@@ -67,8 +68,15 @@ class Worker final : public Wire {
 
   bool send_outside(std::uint64_t flow_token, std::string_view bytes) noexcept override;
   std::optional<FlowAddress> flow_address(std::uint64_t flow_token) const noexcept override;
-  void send_inside(std::string_view ip, std::uint16_t port,
+  void send_inside(Protocol protocol, std::string_view ip, std::uint16_t port,
                    std::string_view bytes) noexcept override;
+  // The inside over TCP and TLS: a listener on `local` (the inside socket's address and port)
+  // for connections from the `cores`, and connections to them opened on first use. Throws
+  // boost::system::system_error when the port cannot be bound. Call before start().
+  void listen_inside_streams(const asio::ip::tcp::endpoint& local, std::vector<std::string> cores,
+                             TlsConnector tls);
+  const InsideStreams* inside_streams() const noexcept { return inside_streams_.get(); }
+  Router* router() const noexcept { return router_; }
   // Stops reading the inside socket and the tick (drain).
   void close_inside();
   unsigned index() const noexcept { return index_; }
@@ -123,6 +131,7 @@ class Worker final : public Wire {
   std::unique_ptr<asio::ip::udp::socket> inside_;
   asio::ip::udp::endpoint inside_sender_;
   std::unique_ptr<std::array<char, 65536>> inside_buffer_;
+  std::unique_ptr<InsideStreams> inside_streams_;
   asio::steady_timer tick_{io_};
   std::uint64_t ticks_ = 0;
 

@@ -37,7 +37,8 @@ struct CheckingWire : transport::Wire {
       return transport::FlowAddress{transport::Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9"};
     return std::nullopt;
   }
-  void send_inside(std::string_view, std::uint16_t, std::string_view bytes) noexcept override {
+  void send_inside(transport::Protocol, std::string_view, std::uint16_t,
+                   std::string_view bytes) noexcept override {
     check(bytes);
   }
 };

@@ -170,8 +170,31 @@ relay:
   CHECK(error_of("core: {targets: [{uri: \"sip:core.example.com\"}]}\n") ==
         "test.yaml:1: core.targets[0].uri: \"sip:core.example.com\" must name an IP address (the "
         "SBC does not resolve names)");
-  CHECK(error_of("core: {targets: [{uri: \"sip:10.0.0.1;transport=tcp\"}]}\n")
-            .find("only UDP toward the core is supported so far") != std::string::npos);
+  CHECK(error_of("core: {targets: [{uri: \"sip:10.0.0.1;transport=sctp\"}]}\n") ==
+        "test.yaml:1: core.targets[0].uri: \"sip:10.0.0.1;transport=sctp\" names transport "
+        "\"sctp\": toward the core the SBC speaks udp, tcp or tls");
+  const Config streams = parse_config(
+      "core:\n  targets: [{uri: \"sip:10.0.0.1;transport=tcp\"}, {uri: \"sip:10.0.0.2:5071;"
+      "transport=TLS\"}, {uri: \"sip:10.0.0.3\"}]\n  connect_timeout_ms: 700\n"
+      "  tls: {verify: false, ca_file: /etc/core-ca.pem, server_name: core.internal,\n"
+      "        certificate: {chain: /etc/sbc.pem, key: /etc/sbc.key}}\n",
+      "test.yaml");
+  REQUIRE(streams.core.targets.size() == 3);
+  CHECK(streams.core.targets[0].protocol == sbc::transport::Protocol::Tcp);
+  CHECK(streams.core.targets[0].port == 5060);
+  CHECK(streams.core.targets[1].protocol == sbc::transport::Protocol::Tls);
+  CHECK(streams.core.targets[1].port == 5071);
+  CHECK(streams.core.targets[2].protocol == sbc::transport::Protocol::Udp);
+  CHECK(streams.stream_limits.inside_connect_timeout.count() == 700);
+  CHECK_FALSE(streams.core.tls.verify);
+  CHECK(streams.core.tls.ca_file == "/etc/core-ca.pem");
+  CHECK(streams.core.tls.server_name == "core.internal");
+  CHECK(streams.core.tls.certificate.private_key == "/etc/sbc.key");
+  CHECK(defaults.core.tls.verify);
+  CHECK(error_of("core: {tls: {certificate: {chain: /a.pem}}}\n") ==
+        "test.yaml:1: core.tls.certificate.key: is required");
+  CHECK(error_of("core: {tls: {verify: maybe}}\n") ==
+        "test.yaml:1: core.tls.verify: must be true or false");
   CHECK(error_of("core: {targets: [{uri: \"http://10.0.0.1\"}]}\n").find("is not a sip: URI") !=
         std::string::npos);
   CHECK(error_of("core: {probe_interval_ms: 50}\n") ==

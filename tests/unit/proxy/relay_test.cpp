@@ -29,6 +29,7 @@ struct FakeWire : transport::Wire {
     std::string ip;
     std::uint16_t port = 0;
     std::string bytes;
+    Protocol protocol = Protocol::Udp;  // toward the inside
   };
   std::vector<Sent> sent;
   std::map<std::uint64_t, transport::FlowAddress> flows;
@@ -43,9 +44,9 @@ struct FakeWire : transport::Wire {
     if (it == flows.end()) return std::nullopt;
     return it->second;
   }
-  void send_inside(std::string_view ip, std::uint16_t port,
+  void send_inside(Protocol protocol, std::string_view ip, std::uint16_t port,
                    std::string_view bytes) noexcept override {
-    sent.push_back({false, 0, std::string(ip), port, std::string(bytes)});
+    sent.push_back({false, 0, std::string(ip), port, std::string(bytes), protocol});
   }
   std::vector<Sent> take() { return std::exchange(sent, {}); }
 };
@@ -1431,4 +1432,128 @@ TEST_CASE("relay.mask_call_id: a masked Call-ID is no route, a route token no Ca
   REQUIRE_FALSE(sent.empty());
   CHECK_FALSE(sent[0].outside);
   CHECK(h.parse(sent[0]).call_id() == token);
+}
+
+namespace {
+// Cores over streams: the first over TCP, the second over TLS.
+Harness stream_cores(bool two = true) {
+  return Harness(64, [&](proxy::RelaySettings& s) {
+    s.cores = {{"10.0.0.10", 5070, 1, 1, Protocol::Tcp}};
+    if (two) s.cores.push_back({"10.0.0.11", 5071, 2, 1, Protocol::Tls});
+  });
+}
+}  // namespace
+
+TEST_CASE("relay: toward a TCP core our Via, Path and Record-Route say TCP, and nothing is resent",
+          "[relay][streams]") {
+  Harness h = stream_cores();
+  h.from_outside(alice_register(), alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].protocol == Protocol::Tcp);
+  CHECK(sent[0].ip == "10.0.0.10");
+  const sip::Message& reg = h.parse(sent[0]);
+  CHECK(reg.top_via().transport == "TCP");
+  CHECK(reg.top_via().host == "10.0.0.1");
+  CHECK(reg.top_via().port == 15060);
+  const auto path = name_addrs(reg, sip::HeaderId::Path);
+  REQUIRE(path.size() == 1);
+  check_entry(path[0], "10.0.0.1", 15060, 1, kAliceFlow);
+  CHECK(path[0].uri.param("transport").value == "tcp");
+  // A reliable transport: no timer A/E retransmissions (RFC 3261 17.1.2.2), only timer F
+  // (and the failover timeout, 2 s).
+  h.advance(1990ms);
+  CHECK(h.wire.take().empty());
+  CHECK(h.relay->stats().retransmissions_sent.value() == 0);
+
+  h.from_outside(alice_invite(), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 2);  // the INVITE to the core, 100 Trying to alice
+  CHECK(sent[0].protocol == Protocol::Tcp);
+  const sip::Message& invite = h.parse(sent[0]);
+  const auto record = name_addrs(invite, sip::HeaderId::RecordRoute);
+  REQUIRE(record.size() == 2);
+  check_entry(record[0], "10.0.0.1", 15060, 1, kAliceFlow);
+  CHECK(record[0].uri.param("transport").value == "tcp");
+  CHECK(record[1].uri.param("transport").value == "tls");  // alice's side
+  // The core's answer over its connection is matched like a datagram.
+  h.relay->message_from_inside(core_answer(invite, 180, "Ringing"), Protocol::Tcp, "10.0.0.10",
+                               5070);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].outside);
+  CHECK(h.parse(sent[0]).status_code() == 180);
+}
+
+TEST_CASE("relay: a request from the core over its connection is answered over it",
+          "[relay][streams]") {
+  Harness h = stream_cores(false);
+  const std::string from_core =
+      "OPTIONS sip:alice@example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/TCP 10.0.0.10:5070;branch=z9hG4bKcore1\r\n"
+      "Max-Forwards: 70\r\n"
+      "Route: <sip:10.0.0.1:15060;transport=tcp;lr>\r\n"
+      "From: <sip:core@example.com>;tag=c1\r\n"
+      "To: <sip:alice@example.com>\r\n"
+      "Call-ID: core-opts\r\n"
+      "CSeq: 1 OPTIONS\r\n"
+      "Content-Length: 0\r\n\r\n";
+  h.relay->message_from_inside(from_core, Protocol::Tcp, "10.0.0.10", 40001);
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);  // no route of ours to the outside: 403, on the core's connection
+  CHECK_FALSE(sent[0].outside);
+  CHECK(sent[0].protocol == Protocol::Tcp);
+  CHECK(sent[0].ip == "10.0.0.10");
+  CHECK(sent[0].port == 40001);
+  CHECK(h.parse(sent[0]).status_code() == 403);
+}
+
+TEST_CASE("relay: a connection to a core that fails moves its requests to the next core at once",
+          "[relay][streams][failover]") {
+  Harness h = stream_cores();
+  h.from_outside(alice_register(), alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].ip == "10.0.0.10");
+  // A failure of another address, or of the same address over another transport, changes nothing.
+  h.relay->inside_failed(Protocol::Tcp, "10.0.0.99", 5070);
+  h.relay->inside_failed(Protocol::Tls, "10.0.0.10", 5070);
+  CHECK(h.wire.take().empty());
+  CHECK(h.relay->stats().transport_errors.value() == 0);
+  // Long before failover_timeout: RFC 3261 17.1.4 treats it as a 503 from that core.
+  h.relay->inside_failed(Protocol::Tcp, "10.0.0.10", 5070);
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].protocol == Protocol::Tls);
+  CHECK(sent[0].ip == "10.0.0.11");
+  CHECK(sent[0].port == 5071);
+  const sip::Message& second = h.parse(sent[0]);
+  CHECK(second.top_via().transport == "TLS");
+  CHECK(h.relay->stats().transport_errors.value() == 1);
+  CHECK(h.relay->stats().failovers.value() == 1);
+  CHECK_FALSE(h.relay->cores().stats(0).up.load());
+  // A transaction the core already answered stays with it.
+  h.relay->message_from_inside(core_answer(second, 100, "Trying"), Protocol::Tls, "10.0.0.11",
+                               5071);
+  h.relay->inside_failed(Protocol::Tls, "10.0.0.11", 5071);
+  CHECK(h.wire.take().empty());
+}
+
+TEST_CASE("relay: when the only core cannot be reached the client gets 503 at once",
+          "[relay][streams]") {
+  Harness h = stream_cores(false);
+  h.from_outside(alice_invite(), alice_flow());
+  REQUIRE(h.wire.take().size() == 2);
+  h.relay->inside_failed(Protocol::Tcp, "10.0.0.10", 5070);
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].outside);
+  const sip::Message& answer = h.parse(sent[0]);
+  CHECK(answer.status_code() == 503);
+  CHECK(answer.reason_phrase() == "Service Unavailable (core unreachable)");
+  // The INVITE server transaction waits for the ACK of its 503 like any non-2xx final answer.
+  h.from_outside(alice_invite(), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.parse(sent[0]).status_code() == 503);
 }

@@ -115,11 +115,13 @@ class TimedRouter final : public Router {
   TimedRouter(Worker& worker, std::uint16_t core_port) : worker_(worker), core_port_(core_port) {}
   void request_from_outside(const sbc::sip::Message&, const FlowInfo& flow) noexcept override {
     (void)worker_.send_outside(flow.flow_token, "SIP/2.0 100 Trying\r\n\r\n");  // not a relay
-    worker_.send_inside("127.0.0.1", core_port_, "relayed");
-    worker_.send_inside("127.0.0.1", core_port_, "a second copy");
+    worker_.send_inside(Protocol::Udp, "127.0.0.1", core_port_, "relayed");
+    worker_.send_inside(Protocol::Udp, "127.0.0.1", core_port_, "a second copy");
   }
   void response_from_outside(const sbc::sip::Message&, const FlowInfo&) noexcept override {}
-  void datagram_from_inside(std::string_view, std::string_view, std::uint16_t) noexcept override {}
+  void message_from_inside(std::string_view, Protocol, std::string_view,
+                           std::uint16_t) noexcept override {}
+  void inside_failed(Protocol, std::string_view, std::uint16_t) noexcept override {}
   void tick() noexcept override {}
 
  private:
@@ -178,7 +180,7 @@ TEST_CASE("the worker times a relayed message once, from its arrival to its hand
   }
   CHECK(measured(worker, RelayDirection::CoreToOutside) == 1);
   // A send with no message in hand (a timer's retransmission) is not a relay measurement.
-  worker.send_inside("127.0.0.1", ntohs(core_address.sin_port), "retransmission");
+  worker.send_inside(Protocol::Udp, "127.0.0.1", ntohs(core_address.sin_port), "retransmission");
   CHECK(measured(worker, RelayDirection::OutsideToCore) == 1);
   close(ua);
   close(core);

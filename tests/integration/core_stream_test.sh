@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The relay toward a core over TCP and over TLS: Kamailio from Debian as registrar and proxy
+# listening on UDP, TCP and TLS, the SBC configured with `;transport=tcp` and `;transport=tls`
+# core URIs. Users register through the SBC, calls go both ways (the core's INVITE reaches the
+# callee through the SBC's Path over the connection to the core), all requests of a worker share
+# one connection per core, and Kamailio sees everything over TCP/TLS. A core that refuses the
+# connection makes the relay fail over to the next at once (RFC 3261 17.1.4: a transport error
+# counts as a 503) and, with no other core, answer 503; a TLS core whose certificate does not
+# verify is never used.
+# usage: core_stream_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
+ua=$(readlink -f "$4")
+here=$(dirname "$(readlink -f "$0")")
+
+enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
+
+base=$(free_port_base 26000 2000)
+sbc_port=$base core_port=$((base + 1)) core_tls=$((base + 2)) metrics_port=$((base + 3))
+dead_port=$((base + 4)) sbc2_port=$((base + 5)) sbc3_port=$((base + 6)) sbc4_port=$((base + 7))
+
+# A certificate for the core's address (an IP SAN: the SBC checks the name it connects to).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=core.test \
+  -addext "subjectAltName=IP:127.0.0.1" -days 1 -keyout core.key -out core.pem 2>/dev/null
+cat >tls.cfg <<CFG
+[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+private_key = $work/core.key
+certificate = $work/core.pem
+CFG
+
+modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
+sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" \
+  -e 's/^disable_tcp=yes/disable_tcp=no\nenable_tls=yes/' \
+  -e "s/^listen=udp:.*/&\nlisten=tcp:127.0.0.1:$core_port\nlisten=tls:127.0.0.1:$core_tls/" \
+  -e "s#^loadmodule \"tm.so\"#&\nloadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"$work/tls.cfg\")#" \
+  "$here/kamailio/core.cfg.in" >core.cfg
+kamailio -DD -E -f core.cfg >core.log 2>&1 &
+pids+=($!)
+
+cat >sbc.yaml <<YAML
+workers: 2
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: $sbc_port}
+  - {transport: tcp, address: 127.0.0.1, port: $sbc_port}
+core:
+  targets: [{uri: "sip:127.0.0.1:$core_port;transport=tcp"}]
+metrics: {port: $metrics_port}
+YAML
+"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$metrics_port/readyz"
+for _ in $(seq 50); do grep -q "core got OPTIONS" core.log && break; sleep 0.1; done
+
+ua() { "$ua" "$1" 127.0.0.1 "$2" "${@:3}"; }
+
+# --- over TCP: a call from a TCP user to a UDP user, and one the other way
+ua udp "$sbc_port" bob register serve 6 >bob.out 2>&1 &
+bob=$!
+sleep 0.5
+ua tcp "$sbc_port" alice register call sip:bob@example.com >alice.out 2>&1 || true
+wait $bob 2>/dev/null || true
+check "alice registers through the SBC and a TCP core" grep -qx "REGISTER 200" alice.out
+check "bob registers too" grep -qx "REGISTER 200" bob.out
+check "alice's call reaches bob through SBC, core (TCP) and SBC, and he answers" grep -qx "INVITE 200" alice.out
+check "bob gets the INVITE, the ACK and the BYE" \
+  bash -c 'grep -qx "INVITE received" bob.out && grep -qx "ACK received" bob.out && grep -qx "BYE received" bob.out'
+check "the BYE is answered 200" grep -qx "BYE 200" alice.out
+inside_tcp=$(grep -c "core got .* over tcp" core.log || true)
+inside_udp=$(grep -c "core got .* over udp" core.log || true)
+check "the core got every request over TCP ($inside_tcp), none over UDP ($inside_udp)" \
+  test "$inside_tcp" -ge 8 -a "$inside_udp" = 0
+check "the core sees the SBC's TCP Via" grep -q "core via SIP/2.0/TCP 127.0.0.1:" core.log
+
+ua tcp "$sbc_port" carol register serve 5 >carol.out 2>&1 &
+carol=$!
+sleep 0.5
+ua udp "$sbc_port" dave register call sip:carol@example.com >dave.out 2>&1 || true
+wait $carol 2>/dev/null || true
+check "a call to a TCP user: the core's INVITE comes back over its connection to the SBC" grep -qx "INVITE 200" dave.out
+check "carol receives INVITE, ACK and BYE" \
+  bash -c 'grep -qx "INVITE received" carol.out && grep -qx "BYE received" carol.out'
+
+curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt || true
+opened=$(awk '/^sbc_core_connections_total\{event="opened"\}/{print $2}' metrics.txt)
+failed=$(awk '/^sbc_core_connections_total\{event="failed"\}/{print $2}' metrics.txt)
+check "connections are reused: at most one per worker opened to the core (${opened:-none})" \
+  test "${opened:-0}" -ge 1 -a "${opened:-0}" -le 2
+check "no connection failed (${failed:-none})" test "${failed:-1}" = 0
+
+# --- a core that refuses connections: fail over at once, or 503 when it is the only one
+cat >sbc2.yaml <<YAML
+workers: 1
+listeners: [{transport: udp, address: 127.0.0.1, port: $sbc2_port}]
+core:
+  targets:
+    - {uri: "sip:127.0.0.1:$dead_port;transport=tcp", priority: 1}
+    - {uri: "sip:127.0.0.1:$core_port;transport=tcp", priority: 2}
+  probe_interval_ms: 0
+  failover_timeout_ms: 600000   # only the transport error can move the request on
+metrics: {port: $((base + 8))}
+YAML
+"$sbc" run --config sbc2.yaml >sbc2.log 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$((base + 8))/readyz"
+ua udp "$sbc2_port" erin register >erin.out 2>&1 || true
+check "a refused connection sends the REGISTER to the next core" grep -qx "REGISTER 200" erin.out
+curl -fsS "http://127.0.0.1:$((base + 8))/metrics" >metrics2.txt || true
+errors=$(awk '/^sbc_relay_transport_errors_total /{print $2}' metrics2.txt)
+failovers=$(awk '/^sbc_relay_failovers_total /{print $2}' metrics2.txt)
+check "the transport error is counted (${errors:-none}) and caused the failover (${failovers:-none})" \
+  test "${errors:-0}" -ge 1 -a "${failovers:-0}" -ge 1
+check "the refusing core is marked down" grep -qx 'sbc_core_up{core="0"} 0' metrics2.txt
+
+cat >sbc3.yaml <<YAML
+workers: 1
+listeners: [{transport: udp, address: 127.0.0.1, port: $sbc3_port}]
+core:
+  targets: [{uri: "sip:127.0.0.1:$dead_port;transport=tcp"}]
+  probe_interval_ms: 0
+metrics: {port: $((base + 9))}
+YAML
+"$sbc" run --config sbc3.yaml >sbc3.log 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$((base + 9))/readyz"
+ua udp "$sbc3_port" frank register >frank.out 2>&1 || true
+check "with the only core refusing connections the SBC answers 503" grep -qx "REGISTER 503" frank.out
+
+# --- over TLS: the core's certificate is checked against core.tls.ca_file and its address
+cat >sbc4.yaml <<YAML
+workers: 2
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: $sbc4_port}
+  - {transport: tcp, address: 127.0.0.1, port: $sbc4_port}
+core:
+  targets: [{uri: "sip:127.0.0.1:$core_tls;transport=tls"}]
+  tls: {ca_file: $work/core.pem}
+metrics: {port: $((base + 10))}
+YAML
+"$sbc" run --config sbc4.yaml >sbc4.log 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$((base + 10))/readyz"
+ua udp "$sbc4_port" gina register serve 6 >gina.out 2>&1 &
+gina=$!
+sleep 0.5
+ua tcp "$sbc4_port" hank register call sip:gina@example.com >hank.out 2>&1 || true
+wait $gina 2>/dev/null || true
+check "hank registers through a TLS core" grep -qx "REGISTER 200" hank.out
+check "his call reaches gina through SBC, core (TLS) and SBC" grep -qx "INVITE 200" hank.out
+check "and ends with BYE 200" grep -qx "BYE 200" hank.out
+check "the core got requests from the SBC over TLS" grep -q "core got INVITE .* over tls" core.log
+
+# The same TLS core, but the SBC trusts another CA: nothing is sent to it.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=other.test \
+  -days 1 -keyout other.key -out other.pem 2>/dev/null
+sed -e "s#$work/core.pem#$work/other.pem#" -e "s/port: $sbc4_port/port: $((base + 11))/" \
+  -e "s/port: $((base + 10))/port: $((base + 12))/" sbc4.yaml >sbc5.yaml
+"$sbc" run --config sbc5.yaml >sbc5.log 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$((base + 12))/readyz"
+ua udp "$((base + 11))" ivan register >ivan.out 2>&1 || true
+check "a core whose certificate does not verify gets nothing: 503" grep -qx "REGISTER 503" ivan.out
+curl -fsS "http://127.0.0.1:$((base + 12))/metrics" >metrics5.txt || true
+check "the failed handshake is counted" \
+  bash -c "awk '/^sbc_core_connections_total\\{event=\"failed\"\\}/{exit !(\$2 >= 1)}' metrics5.txt"
+
+if [ "$failures" -ne 0 ]; then
+  for f in sbc*.log; do echo "--- $f"; cat "$f"; done
+  echo "--- core.log (tail)"; tail -n 60 core.log
+  for f in *.out; do echo "--- $f"; cat "$f"; done
+fi
+exit $((failures > 0))
