@@ -124,7 +124,7 @@ class InsideConnection : public std::enable_shared_from_this<InsideConnection> {
 
   void close(bool failure) noexcept {
     if (state_ == State::Closed) return;
-    const auto keep = shared_from_this();  // forget() may drop the pool's reference
+    const auto keep = weak_from_this().lock();  // forget() may drop the pool's reference
     state_ = State::Closed;
     timer_.cancel();
     boost::system::error_code ec;
@@ -335,6 +335,15 @@ void InsideStreams::accept() {
 void InsideStreams::send(Protocol protocol, std::string_view ip, std::uint16_t port,
                          std::string_view bytes) noexcept {
   if (closed_) return;
+  try {
+    send_or_open(protocol, ip, port, bytes);
+  } catch (...) {  // out of memory or descriptors: as if the connection could not be opened
+    report_failure(protocol, std::string(ip), port);
+  }
+}
+
+void InsideStreams::send_or_open(Protocol protocol, std::string_view ip, std::uint16_t port,
+                                 std::string_view bytes) {
   for (const auto& c : connections_)
     if (c->is(protocol, ip, port)) return c->send(bytes);
   boost::system::error_code ec;
@@ -360,6 +369,7 @@ void InsideStreams::close() noexcept {
   // Closing reports nothing: the worker is stopping.
   const auto connections = std::move(connections_);
   for (const auto& c : connections) c->close(false);
+  connections_.clear();
 }
 
 void InsideStreams::forget(const InsideConnection* connection) noexcept {
@@ -372,11 +382,15 @@ void InsideStreams::report_failure(Protocol protocol, std::string ip, std::uint1
   if (closed_) return;
   stats_.failed.inc();
   // Posted: the router may send again (fail over) and must not re-enter a send in progress.
-  asio::post(worker_.io(), [this, protocol, ip = std::move(ip), port] {
-    if (closed_) return;
-    if (Router* router = worker_.router(); router != nullptr)
-      router->inside_failed(protocol, ip, port);
-  });
+  try {
+    asio::post(worker_.io(), [this, protocol, ip = std::move(ip), port] {
+      if (closed_) return;
+      if (Router* router = worker_.router(); router != nullptr)
+        router->inside_failed(protocol, ip, port);
+    });
+  } catch (...) {
+    // Out of memory: the transactions time out instead (timers B/F).
+  }
 }
 
 }  // namespace sbc::transport

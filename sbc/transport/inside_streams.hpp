@@ -84,6 +84,8 @@ class InsideStreams {
  private:
   friend class InsideConnection;
   void accept();
+  void send_or_open(Protocol protocol, std::string_view ip, std::uint16_t port,
+                    std::string_view bytes);
   void forget(const InsideConnection* connection) noexcept;
   void report_failure(Protocol protocol, std::string ip, std::uint16_t port) noexcept;
 

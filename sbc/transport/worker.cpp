@@ -73,9 +73,13 @@ void Worker::send_inside(Protocol protocol, std::string_view ip, std::uint16_t p
       inside_streams_->send(protocol, ip, port, bytes);
     } else if (router_ != nullptr) {
       // No inside connections configured: as if the connection could not be opened.
-      asio::post(io_, [this, protocol, ip = std::string(ip), port] {
-        router_->inside_failed(protocol, ip, port);
-      });
+      try {
+        asio::post(io_, [this, protocol, ip = std::string(ip), port] {
+          router_->inside_failed(protocol, ip, port);
+        });
+      } catch (...) {
+        // Out of memory: the transaction times out instead.
+      }
     }
     return;
   }
