@@ -628,14 +628,15 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
 
   if (const YAML::Node relay = root["relay"]) {
-    reject_unknown_keys(
-        source, relay, "relay",
-        {"topology_hiding", "dialog_protection", "mask_call_id", "untrusted_headers",
-         "max_transactions", "max_forwards", "timers", "token_keys", "token_key_file"});
+    reject_unknown_keys(source, relay, "relay",
+                        {"topology_hiding", "dialog_protection", "mask_call_id", "sips_end_to_end",
+                         "untrusted_headers", "max_transactions", "max_forwards", "timers",
+                         "token_keys", "token_key_file"});
     proxy::RelaySettings& r = config.relay;
     read_bool(source, relay, "relay", "dialog_protection", r.dialog_protection);
     read_bool(source, relay, "relay", "topology_hiding", r.topology_hiding);
     read_bool(source, relay, "relay", "mask_call_id", r.mask_call_id);
+    read_bool(source, relay, "relay", "sips_end_to_end", r.sips_end_to_end);
     if (const YAML::Node names = relay["untrusted_headers"]) {
       if (!names.IsSequence()) fail(source, names, "relay.untrusted_headers", "must be a list");
       r.untrusted_headers.clear();

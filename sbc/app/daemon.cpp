@@ -102,7 +102,7 @@ struct RelayTotals {
                 no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
                 no_core = 0, dialog_refused = 0, stateless_acks = 0, dialogs_established = 0,
-                dialogs_ended = 0, transport_errors = 0;
+                dialogs_ended = 0, transport_errors = 0, sips_refused = 0;
   struct Core {
     bool up = false;
     std::uint64_t requests = 0, failures = 0, probes = 0;
@@ -140,6 +140,7 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.dialogs_established += s.dialogs_established.value();
     t.dialogs_ended += s.dialogs_ended.value();
     t.transport_errors += s.transport_errors.value();
+    t.sips_refused += s.sips_refused.value();
     const proxy::CoreSet& cores = r->cores();
     t.cores.resize(cores.size());
     for (std::size_t i = 0; i < cores.size(); ++i) {
@@ -224,6 +225,7 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                        {{{"reason", "table_full"}}, d(t.table_full)},
                        {{{"reason", "no_core"}}, d(t.no_core)},
                        {{{"reason", "dialog"}}, d(t.dialog_refused)},
+                       {{{"reason", "sips_no_tls"}}, d(t.sips_refused)},
                        {{{"reason", "too_large"}}, d(t.too_large)}}});
   families.push_back({"sbc_relay_messages_dropped_total",
                       "Messages the relay dropped, by reason.",

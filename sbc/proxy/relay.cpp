@@ -295,6 +295,10 @@ class Relay::Impl {
         message_(std::make_unique<Message>()),
         scratch_(std::make_unique<Message>()),
         out_(std::make_unique<std::array<char, 65536>>()) {
+    for (std::size_t i = 0; i < cores_.size(); ++i) {
+      all_cores_ |= std::uint64_t{1} << i;
+      if (cores_.target(i).protocol != Protocol::Tls) non_tls_cores_ |= std::uint64_t{1} << i;
+    }
     // Generations start at random: branches differ from those of an earlier run.
     std::uint64_t seed = settings_.branch_seed;
     if (seed == 0) seed = (std::uint64_t{std::random_device{}()} << 32) | std::random_device{}();
@@ -342,9 +346,15 @@ class Relay::Impl {
     }
     if (cores_.size() == 0) return answer_outside(m, flow, 503, "No core configured");
     // A request whose remaining Route names one of our cores (in a dialog) goes there; others
-    // go to the core the set chooses, and may fail over to the next.
+    // go to the core the set chooses, and may fail over to the next. A sips: request goes over
+    // TLS to the core too (RFC 5630: TLS on every hop), so the other cores count as tried.
+    const std::uint64_t excluded = cores_without_tls(m);
     const std::optional<std::size_t> named = named_core(m, own);
-    const std::optional<std::size_t> core = named ? named : cores_.choose(0, now_);
+    if ((named && (excluded >> *named & 1u) != 0) || (excluded != 0 && excluded == all_cores_)) {
+      stats.sips_refused.inc();
+      return answer_outside(m, flow, 416, "Unsupported URI Scheme (no TLS path to the core)");
+    }
+    const std::optional<std::size_t> core = named ? named : cores_.choose(excluded, now_);
     if (!core) {
       stats.no_core.inc();
       const std::string_view retry[] = {"Retry-After: 10", kServer};
@@ -367,7 +377,7 @@ class Relay::Impl {
     t->source.set(flow.remote_ip, flow.remote_port);
     t->server_reliable = flow.protocol != Protocol::Udp;
     t->core_index = *core;
-    t->tried = std::uint64_t{1} << *core;
+    t->tried = excluded | std::uint64_t{1} << *core;
     t->failover_allowed = !named && m.to().tag.empty() && cores_.size() > 1;
     if (!build_to_core(*t, m, flow, own)) {
       release(*t);
@@ -608,6 +618,11 @@ class Relay::Impl {
       stats.flow_failed.inc();
       return answer_inside(m, source, 430, "Flow Failed");
     }
+    if (settings_.sips_end_to_end && m.request_uri().scheme == sip::Scheme::Sips &&
+        address->protocol != Protocol::Tls) {
+      stats.sips_refused.inc();
+      return answer_inside(m, source, 416, "Unsupported URI Scheme (the flow is not TLS)");
+    }
     Transaction* t = allocate();
     if (t == nullptr) {
       stats.table_full.inc();
@@ -750,8 +765,9 @@ class Relay::Impl {
       const std::string_view call_id = inside_call_id(m);
       if (call_id.data() != m.call_id().data()) ok = ok && editor.replace(m.call_id(), call_id);
       const std::optional<std::size_t> named = named_core(m, own);
-      const std::optional<std::size_t> index = named ? named : cores_.choose(0, now_);
-      if (!index) return;
+      const std::uint64_t excluded = cores_without_tls(m);
+      const std::optional<std::size_t> index = named ? named : cores_.choose(excluded, now_);
+      if (!index || (excluded >> *index & 1u) != 0) return;
       const CoreTarget& core = cores_.target(*index);
       our_via << "SIP/2.0/" << transport::protocol_name(core.protocol) << " ";
       our_via.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
@@ -1335,6 +1351,13 @@ class Relay::Impl {
   // Whether a message from the core going down a flow gets a masked Call-ID: a request outside a
   // dialog starts a leg of its own (even when the core relays an outside caller's Call-ID: that
   // caller's leg keeps it), one inside a dialog follows what its leg got when it was created.
+  // The cores a request may not go to as a bit mask (bit i = core i): for a sips: Request-URI
+  // (relay.sips_end_to_end), those not reached over TLS.
+  std::uint64_t cores_without_tls(const Message& m) const noexcept {
+    return settings_.sips_end_to_end && m.request_uri().scheme == sip::Scheme::Sips ? non_tls_cores_
+                                                                                    : 0;
+  }
+
   bool masks_call_id(const Message& m, const OwnRoutes& own) const noexcept {
     return settings_.mask_call_id && (m.to().tag.empty() || own.masked_leg);
   }
@@ -1592,6 +1615,8 @@ class Relay::Impl {
   std::function<TimePoint()> clock_;
   TimePoint now_{};
   CoreSet cores_;
+  std::uint64_t all_cores_ = 0;      // bit i = core i
+  std::uint64_t non_tls_cores_ = 0;  // the cores not reached over TLS
   tls::TokenSealer sealer_;
   std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_routes_{};
   std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_contact_{};

@@ -63,6 +63,9 @@ struct RelaySettings {
   // a sealed form, which the answers and in-dialog requests from the outside bring back and the
   // core gets its own again. The outside's own Call-IDs are left as they are.
   bool mask_call_id = false;
+  // A sips: Request-URI promises TLS on every hop (RFC 5630): such requests go only to cores
+  // over TLS, and down flows over TLS; else 416.
+  bool sips_end_to_end = true;
   // Keys that seal the tokens in our URIs (Path, Record-Route, hidden Contact); the first seals,
   // all open. Empty: one random key (tests; the daemon always passes one).
   std::vector<tls::TokenSealer::Key> token_keys;

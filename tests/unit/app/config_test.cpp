@@ -191,6 +191,8 @@ relay:
   CHECK(streams.core.tls.server_name == "core.internal");
   CHECK(streams.core.tls.certificate.private_key == "/etc/sbc.key");
   CHECK(defaults.core.tls.verify);
+  CHECK(defaults.relay.sips_end_to_end);
+  CHECK_FALSE(parse_config("relay: {sips_end_to_end: false}\n", "test.yaml").relay.sips_end_to_end);
   CHECK(error_of("core: {tls: {certificate: {chain: /a.pem}}}\n") ==
         "test.yaml:1: core.tls.certificate.key: is required");
   CHECK(error_of("core: {tls: {verify: maybe}}\n") ==

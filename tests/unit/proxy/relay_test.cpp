@@ -1557,3 +1557,74 @@ TEST_CASE("relay: when the only core cannot be reached the client gets 503 at on
   REQUIRE(sent.size() == 1);
   CHECK(h.parse(sent[0]).status_code() == 503);
 }
+
+TEST_CASE("relay: a sips: request goes only to a TLS core and down a TLS flow (RFC 5630)",
+          "[relay][streams][sips]") {
+  const std::string sips_invite = [] {
+    std::string r = alice_invite();
+    r.replace(0, std::string_view("INVITE sip:").size(), "INVITE sips:");
+    return r;
+  }();
+  SECTION("the TLS core gets it although the TCP core has the better priority") {
+    Harness h = stream_cores();
+    h.from_outside(sips_invite, alice_flow());
+    auto sent = h.wire.take();
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0].protocol == Protocol::Tls);
+    CHECK(sent[0].ip == "10.0.0.11");
+    // It cannot fail over to a core without TLS either: 503 from the TLS core ends it (500).
+    const sip::Message& invite = h.parse(sent[0]);
+    h.relay->message_from_inside(core_answer(invite, 503, "Overloaded"), Protocol::Tls, "10.0.0.11",
+                                 5071);
+    sent = h.wire.take();
+    REQUIRE_FALSE(sent.empty());
+    CHECK(sent.back().outside);
+    CHECK(h.parse(sent.back()).status_code() == 500);
+    // A sip: request still goes to the best core.
+    h.from_outside(alice_invite("z9hG4bKplain"), alice_flow());
+    sent = h.wire.take();
+    REQUIRE_FALSE(sent.empty());
+    CHECK(sent[0].ip == "10.0.0.10");
+  }
+  SECTION("without a TLS core: 416") {
+    Harness h = stream_cores(false);
+    h.from_outside(sips_invite, alice_flow());
+    auto sent = h.wire.take();
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].outside);
+    const sip::Message& answer = h.parse(sent[0]);
+    CHECK(answer.status_code() == 416);
+    CHECK(answer.reason_phrase() == "Unsupported URI Scheme (no TLS path to the core)");
+    CHECK(h.relay->stats().sips_refused.value() == 1);
+  }
+  SECTION("relay.sips_end_to_end: false lets it reach a core over TCP") {
+    Harness h(64, [](proxy::RelaySettings& s) {
+      s.cores = {{"10.0.0.10", 5070, 1, 1, Protocol::Tcp}};
+      s.sips_end_to_end = false;
+    });
+    h.from_outside(sips_invite, alice_flow());
+    auto sent = h.wire.take();
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0].ip == "10.0.0.10");
+  }
+  SECTION("from the core, not down a UDP flow") {
+    Harness h;
+    const std::string to_bob = std::string("INVITE sips:bob@203.0.113.9 SIP/2.0\r\n") +
+                               "Via: SIP/2.0/UDP 10.0.0.10:5070;branch=z9hG4bKcs1\r\n"
+                               "Max-Forwards: 70\r\n"
+                               "Route: <sip:" +
+                               seal(1, kBobFlow, {}, "203.0.113.9") +
+                               "@10.0.0.1:15060;transport=udp;lr>\r\n"
+                               "From: <sip:alice@example.com>;tag=a9\r\n"
+                               "To: <sips:bob@example.com>\r\n"
+                               "Call-ID: core-sips\r\n"
+                               "CSeq: 1 INVITE\r\n"
+                               "Contact: <sip:alice@10.0.0.10:5070>\r\n"
+                               "Content-Length: 0\r\n\r\n";
+    h.from_core(to_bob);
+    auto sent = h.wire.take();
+    REQUIRE(sent.size() == 1);
+    CHECK_FALSE(sent[0].outside);
+    CHECK(h.parse(sent[0]).status_code() == 416);
+  }
+}
