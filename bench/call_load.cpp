@@ -1,10 +1,12 @@
-// call_load: a SIP load generator for relays (SIPp is not packaged in Debian). The UAC speaks
-// UDP, TCP or TLS (BoringSSL, no certificate check: benchmarks use test certificates); the UAS
-// UDP.
+// call_load: a SIP load generator for relays (SIPp is not packaged in Debian). Both sides speak
+// UDP, TCP or TLS (BoringSSL; the UAC checks no certificate: benchmarks use test certificates).
 //
-//   call_load uas LISTEN_IP LISTEN_PORT
+//   call_load uas LISTEN_IP LISTEN_PORT [udp|tcp|tls] [CERT KEY]
 //       A stateless user agent server: 200 to INVITE (with Contact and Record-Route copied),
 //       BYE, OPTIONS, REGISTER and anything else; nothing to ACK. Runs until killed.
+//       Over tcp and tls (tls needs CERT and KEY, PEM files) it accepts many connections, frames
+//       messages by Content-Length and answers on the connection the request came on; its
+//       Contact then carries ;transport=tcp|tls so that relays route ACK and BYE back over it.
 //   call_load uac TARGET_IP TARGET_PORT SCENARIO RATE TOTAL MAX_CONCURRENT SECONDS [udp|tcp|tls]
 //       SCENARIO: call (INVITE-200-ACK-BYE-200), options, register. Starts RATE calls per second
 //       (at most TOTAL, at most MAX_CONCURRENT at once, for at most SECONDS), retransmits over
@@ -15,19 +17,23 @@
 //       nothing is retransmitted (RFC 3261 17.1.1.2: reliable transports).
 // Exit status 0 when every started call completed.
 //
-// Single-threaded, one socket, plain POSIX: it has to outrun what it measures, so it parses only
-// the few fields it needs.
+// Single-threaded, plain POSIX and poll: it has to outrun what it measures, so it parses only
+// the few fields it needs and batches what it writes to a stream into one write per pass.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -120,9 +126,152 @@ int udp_socket(const sockaddr_in& bind_to) {
   return fd;
 }
 
+// Content-Length of a message head (0 when absent), without allocating.
+std::size_t content_length(std::string_view head) {
+  const std::string_view v = header(head, "Content-Length", "l");
+  std::size_t n = 0;
+  std::from_chars(v.data(), v.data() + v.size(), n);
+  return n;
+}
+
+// ---- Streams: TCP and TLS, shared by the UAC's trunk and the UAS's connections -------------
+
+// Test certificates: no verification. Moving write buffer: a write that TLS could not finish is
+// retried from the stream's outbox, which may have grown and moved since.
+SSL_CTX* tls_context(const char* cert, const char* key) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_method());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  if (cert != nullptr && (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+                          SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)) {
+    std::fprintf(stderr, "call_load: cannot load %s / %s\n", cert, key);
+    std::exit(2);
+  }
+  return ctx;
+}
+
+// A peer that sends more than this without completing a message, or (to the UAS) that stops
+// reading our answers, is not a relay under test: drop it rather than grow without bound.
+constexpr std::size_t kMaxInbox = 1 << 20;
+constexpr std::size_t kMaxOutbox = 16 << 20;
+
+// One non-blocking TCP or TLS connection, framed by Content-Length (RFC 3261 18.3). Writes go
+// to the outbox and leave in flush(), so that a pass's messages share one system call.
+struct Stream {
+  int fd = -1;
+  SSL* ssl = nullptr;
+  bool tls_wants_write = false;  // TLS (a handshake flight) waits for the socket to drain
+  std::string inbox;             // bytes not yet framed
+  std::string outbox;            // bytes the socket has not taken yet
+
+  void close() {
+    if (ssl != nullptr) SSL_free(ssl);
+    ::close(fd);
+  }
+
+  short events() const {
+    return static_cast<short>(POLLIN | (outbox.empty() && !tls_wants_write ? 0 : POLLOUT));
+  }
+
+  // More readable bytes than poll can see: a TLS record already taken off the socket.
+  bool buffered() const { return ssl != nullptr && SSL_has_pending(ssl) != 0; }
+
+  // false: the connection is dead.
+  bool flush() {
+    // Bounded: each pass takes bytes off the outbox or returns.
+    while (!outbox.empty()) {
+      std::size_t n;
+      if (ssl != nullptr) {
+        const int r = SSL_write(ssl, outbox.data(), static_cast<int>(outbox.size()));
+        if (r <= 0) {
+          const int e = SSL_get_error(ssl, r);
+          ERR_clear_error();
+          return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ;
+        }
+        n = static_cast<std::size_t>(r);
+      } else {
+        const ssize_t r = ::send(fd, outbox.data(), outbox.size(), MSG_NOSIGNAL);
+        if (r < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        n = static_cast<std::size_t>(r);
+      }
+      outbox.erase(0, n);
+    }
+    return true;
+  }
+
+  // One read into buf: the byte count, 0 when nothing is there now, -1 when the peer closed or
+  // the connection failed. Drives a server's TLS handshake too (SSL_set_accept_state).
+  ssize_t read(std::vector<char>& buf) {
+    if (ssl != nullptr) {
+      const int r = SSL_read(ssl, buf.data(), static_cast<int>(buf.size()));
+      if (r > 0) return r;
+      const int e = SSL_get_error(ssl, r);
+      ERR_clear_error();
+      tls_wants_write = e == SSL_ERROR_WANT_WRITE;
+      return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? 0 : -1;
+    }
+    const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+    if (n > 0) return n;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return 0;
+    return -1;
+  }
+
+  // Hands every whole message of inbox + bytes to on_message and keeps the rest. The common
+  // case, reads that end on a message boundary, frames straight from bytes without a copy.
+  // false: an oversized message.
+  template <class F>
+  bool frame(std::string_view bytes, F&& on_message) {
+    const bool copied = !inbox.empty();
+    if (copied) inbox.append(bytes);
+    const std::string_view data = copied ? std::string_view(inbox) : bytes;
+    std::size_t used = 0;
+    // Bounded: each pass consumes a message or stops.
+    for (;;) {
+      const std::size_t start = data.find_first_not_of("\r\n", used);  // keep-alive CRLFs
+      if (start == std::string_view::npos) {
+        used = data.size();
+        break;
+      }
+      used = start;
+      const std::size_t end = data.find("\r\n\r\n", start);
+      if (end == std::string_view::npos) break;
+      const std::size_t size =
+          end + 4 - start + content_length(data.substr(start, end + 4 - start));
+      if (data.size() - start < size) break;
+      on_message(data.substr(start, size));
+      used = start + size;
+    }
+    if (copied) {
+      inbox.erase(0, used);
+    } else {
+      inbox.assign(data.substr(used));
+    }
+    return inbox.size() <= kMaxInbox;
+  }
+};
+
 // ---- UAS -----------------------------------------------------------------------------------
 
-int run_uas(const char* ip, const char* port) {
+// The stateless answer to m, appended to out; false when m gets none (answers, ACK).
+bool answer(std::string_view m, std::string_view contact, std::string& out) {
+  if (m.starts_with("SIP/2.0 ") || m.starts_with("ACK ")) return false;
+  const bool invite = m.starts_with("INVITE ");
+  out.append("SIP/2.0 200 OK\r\n");
+  copy_lines(m, "Via", "v", out);
+  if (invite) copy_lines(m, "Record-Route", "", out);
+  out.append("From: ").append(header(m, "From", "f")).append("\r\n");
+  const std::string_view to = header(m, "To", "t");
+  out.append("To: ").append(to);
+  if (to.find(";tag=") == std::string_view::npos) out.append(";tag=uas1");
+  out.append("\r\nCall-ID: ").append(header(m, "Call-ID", "i")).append("\r\n");
+  out.append("CSeq: ").append(header(m, "CSeq", "")).append("\r\n");
+  if (invite) out.append(contact);
+  out.append("Content-Length: 0\r\n\r\n");
+  return true;
+}
+
+int run_uas_udp(const char* ip, const char* port) {
   const sockaddr_in local = endpoint(ip, port);
   const int fd = udp_socket(local);
   const std::string contact = std::string("Contact: <sip:uas@") + ip + ":" + port + ">\r\n";
@@ -138,21 +287,81 @@ int run_uas(const char* ip, const char* port) {
       const ssize_t n =
           recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
       if (n <= 0) break;
-      const std::string_view m(buf.data(), static_cast<std::size_t>(n));
-      if (m.starts_with("SIP/2.0 ") || m.starts_with("ACK ")) continue;
-      const bool invite = m.starts_with("INVITE ");
-      out.assign("SIP/2.0 200 OK\r\n");
-      copy_lines(m, "Via", "v", out);
-      if (invite) copy_lines(m, "Record-Route", "", out);
-      out.append("From: ").append(header(m, "From", "f")).append("\r\n");
-      const std::string_view to = header(m, "To", "t");
-      out.append("To: ").append(to);
-      if (to.find(";tag=") == std::string_view::npos) out.append(";tag=uas1");
-      out.append("\r\nCall-ID: ").append(header(m, "Call-ID", "i")).append("\r\n");
-      out.append("CSeq: ").append(header(m, "CSeq", "")).append("\r\n");
-      if (invite) out.append(contact);
-      out.append("Content-Length: 0\r\n\r\n");
+      out.clear();
+      if (!answer(std::string_view(buf.data(), static_cast<std::size_t>(n)), contact, out))
+        continue;
       sendto(fd, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+}
+
+// Reads what a connection has (a bounded number of reads, so that one busy peer cannot starve
+// the others) and answers every request on it. false: close it.
+bool serve(Stream& c, std::vector<char>& buf, std::string_view contact) {
+  for (int k = 0; k < 64; ++k) {
+    const ssize_t n = c.read(buf);
+    if (n < 0) return false;
+    if (n == 0) break;
+    if (!c.frame(std::string_view(buf.data(), static_cast<std::size_t>(n)),
+                 [&](std::string_view m) { answer(m, contact, c.outbox); }))
+      return false;
+  }
+  return c.flush() && c.outbox.size() <= kMaxOutbox;
+}
+
+int run_uas_stream(const char* ip, const char* port, SSL_CTX* tls) {
+  const sockaddr_in local = endpoint(ip, port);
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  const int one = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(listener, reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0 ||
+      listen(listener, 1024) != 0) {
+    std::perror("call_load: bind/listen");
+    return 2;
+  }
+  const std::string contact = std::string("Contact: <sip:uas@") + ip + ":" + port +
+                              (tls != nullptr ? ";transport=tls" : ";transport=tcp") + ">\r\n";
+  // Relays open a few connections each; the cap only bounds a misbehaving peer.
+  constexpr std::size_t kMaxConnections = 4096;
+  std::vector<Stream> conns;
+  conns.reserve(kMaxConnections);
+  std::vector<pollfd> fds;
+  fds.reserve(kMaxConnections + 1);
+  std::vector<char> buf(65536);
+  bool pending = false;  // a connection holds TLS records that poll cannot see
+  for (;;) {
+    fds.clear();
+    fds.push_back({listener, POLLIN, 0});
+    for (const Stream& c : conns) fds.push_back({c.fd, c.events(), 0});
+    poll(fds.data(), fds.size(), pending ? 0 : 1000);
+    pending = false;
+    // Backwards, so that closing one (the last moves into its slot) skips none still to serve.
+    for (std::size_t i = conns.size(); i-- > 0;) {
+      if (fds[i + 1].revents == 0 && !conns[i].buffered()) continue;
+      if (serve(conns[i], buf, contact)) {
+        pending = pending || conns[i].buffered();
+        continue;
+      }
+      conns[i].close();
+      if (i + 1 != conns.size()) conns[i] = std::move(conns.back());
+      conns.pop_back();
+    }
+    if ((fds[0].revents & POLLIN) == 0) continue;
+    for (int k = 0; k < 64; ++k) {
+      const int fd = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK);
+      if (fd < 0) break;
+      if (conns.size() == kMaxConnections) {
+        ::close(fd);  // rather than leave it queued, which would wake poll for ever
+        continue;
+      }
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      Stream& c = conns.emplace_back();
+      c.fd = fd;
+      if (tls != nullptr) {
+        c.ssl = SSL_new(tls);
+        SSL_set_fd(c.ssl, fd);
+        SSL_set_accept_state(c.ssl);
+      }
     }
   }
 }
@@ -176,8 +385,8 @@ enum class Wire { Udp, Tcp, Tls };
 struct Uac {
   int fd;
   Wire wire = Wire::Udp;
-  SSL* ssl = nullptr;
-  std::string inbox;  // stream bytes not yet framed
+  Stream trunk;  // TCP and TLS: every call's messages, on one connection
+  bool closed = false;
   sockaddr_in target;
   Scenario scenario;
   std::string local;  // ip:port
@@ -194,63 +403,33 @@ struct Uac {
   }
   bool reliable() const { return wire != Wire::Udp; }
 
+  // Over a stream, queued for the main loop's flush, which it does before it waits.
   void send(const std::string& m) {
     if (wire == Wire::Udp) {
       sendto(fd, m.data(), m.size(), 0, reinterpret_cast<const sockaddr*>(&target), sizeof target);
       return;
     }
-    std::size_t off = 0;
-    while (off < m.size()) {
-      ssize_t n;
-      if (wire == Wire::Tls) {
-        const int r = SSL_write(ssl, m.data() + off, static_cast<int>(m.size() - off));
-        n = r > 0 ? r : -1;
-        if (r <= 0 && SSL_get_error(ssl, r) != SSL_ERROR_WANT_WRITE) return;
-      } else {
-        n = ::send(fd, m.data() + off, m.size() - off, MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return;
-      }
-      if (n > 0) {
-        off += static_cast<std::size_t>(n);
-      } else {
-        pollfd p{fd, POLLOUT, 0};
-        poll(&p, 1, 10);
-      }
-    }
+    trunk.outbox.append(m);
   }
 
   // Reads what is there and hands every whole message to on_response.
   void receive(std::vector<char>& buf, Clock::time_point now) {
     for (int k = 0; k < 256; ++k) {
-      ssize_t n;
-      if (wire == Wire::Tls) {
-        const int r = SSL_read(ssl, buf.data(), static_cast<int>(buf.size()));
-        n = r > 0 ? r : -1;
-      } else {
-        n = recv(fd, buf.data(), buf.size(), 0);
-      }
-      if (n <= 0) break;
-      const std::string_view bytes(buf.data(), static_cast<std::size_t>(n));
       if (wire == Wire::Udp) {
-        if (bytes.starts_with("SIP/2.0 ")) on_response(bytes, now);
+        const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
+        if (n <= 0) break;
+        const std::string_view m(buf.data(), static_cast<std::size_t>(n));
+        if (m.starts_with("SIP/2.0 ")) on_response(m, now);
         continue;
       }
-      inbox.append(bytes);
-      for (;;) {
-        const std::size_t start = inbox.find_first_not_of("\r\n");
-        if (start == std::string::npos) {
-          inbox.clear();
-          break;
-        }
-        const std::size_t end = inbox.find("\r\n\r\n", start);
-        if (end == std::string::npos) break;
-        const std::string_view head(inbox.data() + start, end + 4 - start);
-        const std::size_t body =
-            std::strtoull(std::string(header(head, "Content-Length", "l")).c_str(), nullptr, 10);
-        if (inbox.size() < end + 4 + body) break;
-        const std::string_view m(inbox.data() + start, end + 4 + body - start);
-        if (m.starts_with("SIP/2.0 ")) on_response(m, now);
-        inbox.erase(0, end + 4 + body);
+      const ssize_t n = trunk.read(buf);
+      if (n == 0) break;
+      if (n < 0 || !trunk.frame(std::string_view(buf.data(), static_cast<std::size_t>(n)),
+                                [&](std::string_view m) {
+                                  if (m.starts_with("SIP/2.0 ")) on_response(m, now);
+                                })) {
+        closed = true;
+        break;
       }
     }
   }
@@ -330,11 +509,13 @@ struct Uac {
 
   void on_response(std::string_view m, Clock::time_point now) {
     const std::string_view id = header(m, "Call-ID", "i");
-    if (id.size() < 2 || id[0] != 'c') return;
-    const std::size_t index = std::strtoull(std::string(id.substr(1)).c_str(), nullptr, 10);
+    if (id.size() < 2 || id[0] != 'c' || m.size() < 12) return;
+    std::size_t index = calls.size();
+    std::from_chars(id.data() + 1, id.data() + id.size(), index);
     if (index >= calls.size()) return;
     Call& c = calls[index];
-    const int status = std::atoi(std::string(m.substr(8, 3)).c_str());
+    int status = 0;
+    std::from_chars(m.data() + 8, m.data() + 11, status);
     const std::string_view cseq = header(m, "CSeq", "");
     const bool for_bye = cseq.find("BYE") != std::string_view::npos;
     if (status < 200) {
@@ -444,7 +625,7 @@ int run_uac(char** argv) {
     uac.fd = udp_socket(local);
   } else {
     uac.wire = wire == "tls" ? Wire::Tls : Wire::Tcp;
-    uac.fd = socket(AF_INET, SOCK_STREAM, 0);
+    uac.fd = uac.trunk.fd = socket(AF_INET, SOCK_STREAM, 0);
     const int one = 1;
     setsockopt(uac.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(uac.fd, reinterpret_cast<const sockaddr*>(&uac.target), sizeof uac.target) != 0) {
@@ -452,12 +633,10 @@ int run_uac(char** argv) {
       return 2;
     }
     if (uac.wire == Wire::Tls) {
-      SSL_CTX* ctx = SSL_CTX_new(TLS_method());
-      SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-      SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);  // test certificates
-      uac.ssl = SSL_new(ctx);
-      SSL_set_fd(uac.ssl, uac.fd);
-      if (SSL_connect(uac.ssl) != 1) {
+      uac.trunk.ssl = SSL_new(tls_context(nullptr, nullptr));
+      SSL_set_fd(uac.trunk.ssl, uac.fd);
+      // Blocking, before the socket turns non-blocking: nothing to overlap it with.
+      if (SSL_connect(uac.trunk.ssl) != 1) {
         std::fprintf(stderr, "call_load: TLS handshake failed\n");
         return 2;
       }
@@ -488,8 +667,13 @@ int run_uac(char** argv) {
     const bool starting_done = started == total || now >= stop_starting;
     if (starting_done && uac.active == 0) break;
     if (now >= hard_stop) break;
-    if (uac.ssl == nullptr || SSL_pending(uac.ssl) == 0) {
-      pollfd p{uac.fd, POLLIN, 0};
+    if (uac.reliable() && !uac.trunk.flush()) uac.closed = true;
+    if (uac.closed) {
+      std::fprintf(stderr, "call_load: the connection closed or failed\n");
+      break;
+    }
+    if (!uac.trunk.buffered()) {
+      pollfd p{uac.fd, uac.reliable() ? uac.trunk.events() : static_cast<short>(POLLIN), 0};
       poll(&p, 1, 1);
     }
     uac.receive(buf, Clock::now());
@@ -525,10 +709,18 @@ int run_uac(char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 4 && std::string_view(argv[1]) == "uas") return run_uas(argv[2], argv[3]);
-  if ((argc == 9 || argc == 10) && std::string_view(argv[1]) == "uac") return run_uac(argv);
+  // A peer that closes under a write must fail that write, not kill the load generator.
+  signal(SIGPIPE, SIG_IGN);
+  const std::string_view mode = argc > 1 ? argv[1] : "";
+  const std::string_view wire = argc > 4 ? argv[4] : "udp";
+  if (mode == "uas" && argc == 4) return run_uas_udp(argv[2], argv[3]);
+  if (mode == "uas" && argc == 5 && wire == "udp") return run_uas_udp(argv[2], argv[3]);
+  if (mode == "uas" && argc == 5 && wire == "tcp") return run_uas_stream(argv[2], argv[3], nullptr);
+  if (mode == "uas" && argc == 7 && wire == "tls")
+    return run_uas_stream(argv[2], argv[3], tls_context(argv[5], argv[6]));
+  if ((argc == 9 || argc == 10) && mode == "uac") return run_uac(argv);
   std::fprintf(stderr,
-               "usage: call_load uas LISTEN_IP LISTEN_PORT\n"
+               "usage: call_load uas LISTEN_IP LISTEN_PORT [udp|tcp|tls CERT KEY]\n"
                "       call_load uac TARGET_IP TARGET_PORT call|options|register RATE TOTAL "
                "MAX_CONCURRENT SECONDS [udp|tcp|tls]\n");
   return 2;

@@ -2,13 +2,17 @@
 # The relay under call load, next to Kamailio configured as a transaction-stateful relay (tm,
 # record_route, loose_route) with the same worker count, in the same run. call_load's UAC sends
 # INVITE-200-ACK-BYE-200 calls through each relay to call_load's UAS: over UDP, or with
-# TRANSPORT=tcp|tls over one TCP or TLS connection on the outside (the inside stays UDP).
+# TRANSPORT=tcp|tls over one TCP or TLS connection on the outside; the inside (relay to UAS) is
+# UDP, or with INSIDE=tcp|tls the UAS listens on TCP or TLS and both relays send to it over that.
 # For each relay it steps the call rate up until a step fails, and prints the highest rate that
 # passed, and the CPU seconds the relay used per 1000 calls (from /proc, all its processes) at the
 # highest rate both passed. A step passes when no call failed and the calls completed at 95 % of
 # the offered rate or better (an overloaded relay that only keeps up through retransmissions,
 # seconds late, does not pass).
-# usage: [TRANSPORT=udp|tcp|tls] [POLICY=on] bench/relay_bench.sh [BUILD_DIR] [SECONDS_PER_STEP] [RATES...]
+# usage: [TRANSPORT=udp|tcp|tls] [INSIDE=udp|tcp|tls] [POLICY=on] bench/relay_bench.sh [BUILD_DIR]
+#          [SECONDS_PER_STEP] [RATES...]
+#        INSIDE=tcp|tls needs an SBC that relays to the core over that transport: one that refuses
+#        such a core target at configuration load makes the script say so and exit 0.
 #        POLICY=on runs the SBC with its full default policy chain (rate limits raised so that the
 #        load, which comes from one address, is not a flood): compare with a run without it.
 #        (defaults: build/release 5 "1000 2000 4000 6000 8000 10000 12000 14000 16000")
@@ -39,6 +43,8 @@ trap cleanup EXIT
 
 transport=${TRANSPORT:-udp}
 case $transport in udp | tcp | tls) ;; *) echo "TRANSPORT must be udp, tcp or tls"; exit 2 ;; esac
+inside=${INSIDE:-udp}
+case $inside in udp | tcp | tls) ;; *) echo "INSIDE must be udp, tcp or tls"; exit 2 ;; esac
 base=$(free_port_base 32000 1000)
 sbc_port=$base sbc_tls=$((base + 1)) kam_port=$((base + 2)) kam_tls=$((base + 3))
 uas_port=$base
@@ -48,6 +54,10 @@ if [ "$transport" = tls ]; then
 else
   sbc_target=$sbc_port kam_target=$kam_port
 fi
+uas_uri="sip:127.0.0.1:$uas_port"
+[ "$inside" = udp ] || uas_uri="$uas_uri;transport=$inside"
+core_tls=""  # the UAS has a test certificate
+[ "$inside" != tls ] || core_tls=$'\n  tls_verify: false'
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=bench.test \
   -days 1 -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 cat >"$work/tls.cfg" <<CFG
@@ -57,6 +67,10 @@ verify_certificate = no
 require_certificate = no
 private_key = $work/key.pem
 certificate = $work/cert.pem
+[client:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
 CFG
 
 cat >"$work/sbc.yaml" <<YAML
@@ -69,8 +83,8 @@ listeners:
     port: $sbc_tls
     tls: {certificates: [{chain: $work/cert.pem, key: $work/key.pem}]}
 core:
-  targets: [{uri: "sip:127.0.0.1:$uas_port"}]
-  probe_interval_ms: 0
+  targets: [{uri: "$uas_uri"}]
+  probe_interval_ms: 0$core_tls
 relay:
   max_transactions: 262144
 metrics: {enabled: false}
@@ -119,12 +133,27 @@ request_route {
   }
   if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
   if (is_method("INVITE|SUBSCRIBE")) record_route();
-  \$du = "sip:127.0.0.1:$uas_port";
+  \$du = "$uas_uri";
   t_relay();
 }
 CFG
 
-"$load" uas 127.0.0.1 "$uas_port" &
+if [ "$inside" != udp ] && ! "$sbc" check-config "$work/sbc.yaml" >"$work/check.log" 2>&1; then
+  # The same file with a UDP core target: if that passes, the transport is what the SBC refuses.
+  sed -e "s/;transport=$inside//" -e '/tls_verify/d' "$work/sbc.yaml" >"$work/sbc-udp.yaml"
+  if "$sbc" check-config "$work/sbc-udp.yaml" >/dev/null 2>&1; then
+    echo "SBC does not support transport=$inside toward the core yet: nothing measured"
+    echo "  ($(head -n 1 "$work/check.log"))"
+    exit 0
+  fi
+  cat "$work/check.log"
+  exit 1
+fi
+
+uas_args=()
+[ "$inside" = udp ] || uas_args=("$inside")
+[ "$inside" != tls ] || uas_args+=("$work/cert.pem" "$work/key.pem")
+"$load" uas 127.0.0.1 "$uas_port" "${uas_args[@]}" &
 pids+=($!)
 "$sbc" run --config "$work/sbc.yaml" >"$work/sbc.log" 2>&1 &
 sbc_pid=$!
@@ -163,7 +192,7 @@ step() {  # step NAME PORT RATE: prints "ok|fail completed cpu_seconds"
   echo "$([ "${failed:-1}" = 0 ] && echo ok || echo fail) ${completed:-0} $(awk -v a="$after" -v b="$before" 'BEGIN{print a-b}')"
 }
 
-echo "relay benchmark: calls over $transport, ${seconds}s per step, rates ${rates[*]}" >&2
+echo "relay benchmark: calls over $transport$([ "$inside" = udp ] || echo ", $inside inside"), ${seconds}s per step, rates ${rates[*]}" >&2
 for relay in sbc kam; do
   port=$([ "$relay" = sbc ] && echo "$sbc_target" || echo "$kam_target")
   best[$relay]=0
@@ -185,7 +214,7 @@ sbc_cpu=$(per_1000 sbc)
 kam_cpu=$(per_1000 kam)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "n/a" && b != "n/a") printf "%.2fx", a / b; else print "n/a" }'; }
 echo
-echo "relay benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, 2 workers each, $transport outside, UDP inside, ${seconds}s per step)"
+echo "relay benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, 2 workers each, $transport outside, ${inside^^} inside, ${seconds}s per step)"
 printf '%-44s %10s %10s %10s\n' "measure" "sbc" "kamailio" "sbc/kam"
 printf '%-44s %10s %10s %10s\n' "highest call rate passed (calls/s)" "${best[sbc]}" "${best[kam]}" "$(ratio "${best[sbc]}" "${best[kam]}")"
 printf '%-44s %10s %10s %10s\n' "CPU seconds per 1000 calls at $common calls/s" "$sbc_cpu" "$kam_cpu" "$(ratio "$sbc_cpu" "$kam_cpu")"
