@@ -17,7 +17,6 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
 ua=$(readlink -f "$4")
-here=$(dirname "$(readlink -f "$0")")
 
 enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 
@@ -25,11 +24,10 @@ base=$(free_port_base 30000 1500)
 sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2)) scan_port=$((base + 3))
 md5_port=$((base + 4)) md5_metrics=$((base + 5)) sipsak_contact=$((base + 6))
 core_auth_port=$((base + 7)) coremode_port=$((base + 8)) coremode_metrics=$((base + 9))
-modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
-sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core.cfg
+kamailio_core_cfg "$core_port" >core.cfg
 kamailio -DD -E -f core.cfg >core.log 2>&1 &
 pids+=($!)
-sed -e "s/@PORT@/$core_auth_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core-auth.cfg
+kamailio_core_cfg "$core_auth_port" >core-auth.cfg
 kamailio -DD -E -A CORE_AUTH -f core-auth.cfg >core-auth.log 2>&1 &
 pids+=($!)
 

@@ -9,7 +9,6 @@
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
-here=$(dirname "$(readlink -f "$0")")
 
 enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 
@@ -22,8 +21,7 @@ while [ "$rtp_base" = "$base" ] || [ "$rtp_base" = "$ua_base" ]; do
   rtp_base=$(free_port_base 44000 1500)
 done
 
-modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
-sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core.cfg
+kamailio_core_cfg "$core_port" >core.cfg
 kamailio -DD -E -f core.cfg >core.log 2>&1 &
 pids+=($!)
 # The users' credentials as operators make them: HA1 lines from `sbc ha1`, no passwords stored.

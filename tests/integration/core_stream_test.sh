@@ -12,7 +12,6 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
 ua=$(readlink -f "$4")
-here=$(dirname "$(readlink -f "$0")")
 
 enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 
@@ -23,21 +22,7 @@ dead_port=$((base + 4)) sbc2_port=$((base + 5)) sbc3_port=$((base + 6)) sbc4_por
 # A certificate for the core's address (an IP SAN: the SBC checks the name it connects to).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=core.test \
   -addext "subjectAltName=IP:127.0.0.1" -days 1 -keyout core.key -out core.pem 2>/dev/null
-cat >tls.cfg <<CFG
-[server:default]
-method = TLSv1.2+
-verify_certificate = no
-require_certificate = no
-private_key = $work/core.key
-certificate = $work/core.pem
-CFG
-
-modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
-sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" \
-  -e 's/^disable_tcp=yes/disable_tcp=no\nenable_tls=yes/' \
-  -e "s/^listen=udp:.*/&\nlisten=tcp:127.0.0.1:$core_port\nlisten=tls:127.0.0.1:$core_tls/" \
-  -e "s#^loadmodule \"tm.so\"#&\nloadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"$work/tls.cfg\")#" \
-  "$here/kamailio/core.cfg.in" >core.cfg
+kamailio_core_cfg "$core_port" "$core_tls" "$work/core.pem" "$work/core.key" >core.cfg
 kamailio -DD -E -f core.cfg >core.log 2>&1 &
 pids+=($!)
 

@@ -44,3 +44,27 @@ wait_http() {
   done
   return 0
 }
+
+# kamailio_core_cfg PORT [TLS_PORT CERT KEY]: prints the test core's configuration
+# (kamailio/core.cfg.in, a registrar that stores Path and a proxy that follows Record-Route) on
+# UDP PORT; with TLS_PORT also on TCP PORT and on TLS TLS_PORT with certificate CERT and key KEY
+# (absolute paths; its tls.cfg is written next to CERT). Run it with
+# `kamailio -DD -E -f FILE` (`-A CORE_AUTH`: it authenticates REGISTERs itself).
+kamailio_core_cfg() {
+  local modules template
+  template="$(dirname "${BASH_SOURCE[0]}")/kamailio/core.cfg.in"
+  modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
+  if [ $# -lt 4 ]; then
+    sed -e "s/@PORT@/$1/" -e "s#@MODULES@#$modules#" "$template"
+    return
+  fi
+  local tls_cfg
+  tls_cfg="$(dirname "$3")/kamailio-tls.cfg"
+  printf '[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\nprivate_key = %s\ncertificate = %s\n' \
+    "$4" "$3" >"$tls_cfg"
+  sed -e "s/@PORT@/$1/" -e "s#@MODULES@#$modules#" \
+    -e 's/^disable_tcp=yes/disable_tcp=no\nenable_tls=yes/' \
+    -e "s/^listen=udp:.*/&\nlisten=tcp:127.0.0.1:$1\nlisten=tls:127.0.0.1:$2/" \
+    -e "s#^loadmodule \"tm.so\"#&\nloadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"$tls_cfg\")#" \
+    "$template"
+}

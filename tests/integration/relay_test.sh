@@ -12,14 +12,12 @@ set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
 ua=$(readlink -f "$4")
-here=$(dirname "$(readlink -f "$0")")
 
 enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 
 base=$(free_port_base 22000 2000)
 sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2))
-modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
-sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core.cfg
+kamailio_core_cfg "$core_port" >core.cfg
 kamailio -DD -E -f core.cfg >core.log 2>&1 &
 pids+=($!)
 
