@@ -42,10 +42,51 @@ sip:
 metrics:
   address: {{ .Values.config.metrics.address | quote }}
   port: {{ int .Values.config.metrics.port }}
-{{- if .Values.core }}
-# core (the internal SIP core; not read by this SBC version yet, so not a key here):
-{{- range .Values.core }}
-#   - {{ . }}
-{{- end }}
-{{- end }}
+{{- $core := include "sbc.coreValues" . | fromYaml }}
+{{- $targets := include "sbc.coreTargets" . | fromYamlArray }}
+core:
+  {{- if $targets }}
+  targets:
+    {{- range $targets }}
+    - uri: {{ .uri | quote }}
+      {{- if hasKey . "priority" }}
+      priority: {{ int .priority }}
+      {{- end }}
+      {{- if hasKey . "weight" }}
+      weight: {{ int .weight }}
+      {{- end }}
+    {{- end }}
+  {{- else }}
+  targets: []  # no core: every request the edge does not answer itself gets 503
+  {{- end }}
+  {{- if hasKey $core "localPort" }}
+  local_port: {{ int $core.localPort }}
+  {{- end }}
+  {{- if hasKey $core "probeIntervalMs" }}
+  probe_interval_ms: {{ int64 $core.probeIntervalMs }}
+  {{- end }}
+  {{- if hasKey $core "failoverTimeoutMs" }}
+  failover_timeout_ms: {{ int64 $core.failoverTimeoutMs }}
+  {{- end }}
+  {{- if hasKey $core "connectTimeoutMs" }}
+  connect_timeout_ms: {{ int64 $core.connectTimeoutMs }}
+  {{- end }}
+  {{- with $core.tls }}
+  tls:
+    {{- if hasKey . "verify" }}
+    verify: {{ .verify }}
+    {{- end }}
+    {{- if include "sbc.coreCaSource" $ }}
+    ca_file: /etc/sbc/core-ca/{{ .ca.key }}
+    {{- end }}
+    {{- if .serverName }}
+    server_name: {{ .serverName | quote }}
+    {{- end }}
+  {{- end }}
+relay:
+  topology_hiding: {{ .Values.relay.topologyHiding }}
+  mask_call_id: {{ .Values.relay.maskCallId }}
+  {{- if .Values.relay.tokenKeys.existingSecret }}
+  token_key_file: /etc/sbc/relay-keys/{{ .Values.relay.tokenKeys.key }}
+  {{- end }}
 {{- end -}}

@@ -145,6 +145,15 @@ true
 {{- fail "tls.certManager needs at least one of dnsNames or ipAddresses" -}}
 {{- end -}}
 {{- end -}}
+{{- $core := include "sbc.coreValues" . | fromYaml -}}
+{{- $probe := int (default 0 $core.probeIntervalMs) -}}
+{{- if and (gt $probe 0) (lt $probe 100) -}}
+{{- fail (printf "core.probeIntervalMs must be 0 (no probes) or at least 100 (got %d)" $probe) -}}
+{{- end -}}
+{{- $coreCa := dig "tls" "ca" dict $core -}}
+{{- if and $coreCa.secretName $coreCa.configMapName -}}
+{{- fail "core.tls.ca: set secretName or configMapName, not both" -}}
+{{- end -}}
 {{- $limits := .Values.config.sip.limits -}}
 {{- if gt (int (default 8192 $limits.max_line_bytes)) (int (default 65535 $limits.max_message_bytes)) -}}
 {{- fail "config.sip.limits.max_line_bytes must not exceed max_message_bytes" -}}
@@ -152,6 +161,54 @@ true
 {{- range (include "sbc.sipPorts" . | fromYamlArray) -}}
 {{- if eq (int .port) (int $.Values.config.metrics.port) -}}
 {{- fail (printf "config.metrics.port %d collides with listener %s" (int .port) .name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The core values as a dict. The older form of `core`, a plain list of targets, stands for
+core.targets with the SBC's defaults for the rest.
+*/}}
+{{- define "sbc.coreValues" -}}
+{{- if kindIs "slice" .Values.core -}}
+{{- toYaml (dict "targets" .Values.core) -}}
+{{- else -}}
+{{- toYaml (default dict .Values.core) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The core targets as a YAML list of {uri, priority?, weight?}, whichever form the values use. */}}
+{{- define "sbc.coreTargets" -}}
+{{- $core := include "sbc.coreValues" . | fromYaml -}}
+{{- $targets := list -}}
+{{- range (default list $core.targets) -}}
+{{- if kindIs "string" . -}}
+{{- $targets = append $targets (dict "uri" .) -}}
+{{- else -}}
+{{- $targets = append $targets . -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $targets -}}
+{{- end -}}
+
+{{/* The IP address of a core URI (sip:IP[:PORT][;...], IPv6 in brackets), as a /32 or /128 CIDR. */}}
+{{- define "sbc.coreCidr" -}}
+{{- $ip := regexReplaceAll "^sip:\\[?([0-9a-fA-F:.]+?)\\]?(:[0-9]+)?(;.*)?$" . "${1}" -}}
+{{- if contains ":" $ip -}}{{ $ip }}/128{{- else -}}{{ $ip }}/32{{- end -}}
+{{- end -}}
+
+{{/* Where the core's CA bundle is mounted from: "secret", "configMap" or "". */}}
+{{- define "sbc.coreCaSource" -}}
+{{- $core := include "sbc.coreValues" . | fromYaml -}}
+{{- $ca := dig "tls" "ca" dict $core -}}
+{{- if $ca.secretName -}}secret{{- else if $ca.configMapName -}}configMap{{- end -}}
+{{- end -}}
+
+{{/* True ("true") when the pods may not share one relay token key: several pods and no key Secret. */}}
+{{- define "sbc.tokenKeyMissing" -}}
+{{- if not .Values.relay.tokenKeys.existingSecret -}}
+{{- if or (eq .Values.kind "DaemonSet") .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) -}}
+true
 {{- end -}}
 {{- end -}}
 {{- end -}}

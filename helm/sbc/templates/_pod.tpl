@@ -1,6 +1,7 @@
 {{/* The SBC pod template, shared by the Deployment and the DaemonSet. */}}
 {{- define "sbc.podTemplate" -}}
 {{- $tlsSecret := include "sbc.tlsSecretName" . -}}
+{{- $coreCa := include "sbc.coreCaSource" . -}}
 metadata:
   labels:
     {{- include "sbc.selectorLabels" . | nindent 4 }}
@@ -83,6 +84,17 @@ spec:
           mountPath: /etc/sbc/tls-client-ca
           readOnly: true
         {{- end }}
+        {{- if $coreCa }}
+        - name: core-ca
+          mountPath: /etc/sbc/core-ca
+          readOnly: true
+        {{- end }}
+        {{- if .Values.relay.tokenKeys.existingSecret }}
+        # The relay's token keys, shared by every pod (relay.token_key_file; read at start).
+        - name: relay-keys
+          mountPath: /etc/sbc/relay-keys
+          readOnly: true
+        {{- end }}
         - name: tmp
           mountPath: /tmp
   volumes:
@@ -106,6 +118,28 @@ spec:
         items:
           - key: {{ .Values.tls.clientCA.key }}
             path: {{ .Values.tls.clientCA.key }}
+    {{- end }}
+    {{- if $coreCa }}
+    {{- $ca := (include "sbc.coreValues" . | fromYaml).tls.ca }}
+    - name: core-ca
+      {{- if eq $coreCa "secret" }}
+      secret:
+        secretName: {{ $ca.secretName }}
+      {{- else }}
+      configMap:
+        name: {{ $ca.configMapName }}
+      {{- end }}
+        items:
+          - key: {{ $ca.key }}
+            path: {{ $ca.key }}
+    {{- end }}
+    {{- if .Values.relay.tokenKeys.existingSecret }}
+    - name: relay-keys
+      secret:
+        secretName: {{ .Values.relay.tokenKeys.existingSecret }}
+        items:
+          - key: {{ .Values.relay.tokenKeys.key }}
+            path: {{ .Values.relay.tokenKeys.key }}
     {{- end }}
     - name: tmp
       emptyDir:

@@ -119,8 +119,13 @@ function crossCheck(objs) {
       for (const m of c.volumeMounts ?? [])
         if (!vols.has(m.name)) errors.push(`container ${c.name}: mount of unknown volume ${m.name}`);
     }
+    // The ConfigMap holding the SBC's configuration must be rendered; others (the core's CA
+    // bundle, e.g. one filled by trust-manager) may come from the cluster.
+    const configVolumes = new Set(
+      podSpec.containers.flatMap((c) => (c.volumeMounts ?? []).filter((m) => m.mountPath === "/etc/sbc/sbc.yaml").map((m) => m.name)),
+    );
     for (const v of podSpec.volumes ?? [])
-      if (v.configMap && !configMaps.has(v.configMap.name))
+      if (v.configMap && configVolumes.has(v.name) && !configMaps.has(v.configMap.name))
         errors.push(`${w.kind} ${w.metadata.name}: volume ${v.name} uses ConfigMap ${v.configMap.name} not rendered`);
     const podLabels = tpl.metadata?.labels;
     for (const s of byKind("Service")) {
