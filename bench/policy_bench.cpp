@@ -3,7 +3,11 @@
 //   BM_Parse            parse + validate a REGISTER (the reference)
 //   BM_ChainPass        admit + decide through the default chain (acl, scanner, rate_limit, sips,
 //                       methods) for a request that passes every stage
+//   BM_ChainPassInDialog the same for an in-dialog BYE (no user to count: the scanner only looks
+//                       up the source's answer score)
 //   BM_BannedDrop       admit() for a banned source: what a banned packet costs before parsing
+//   BM_CoreAnswered     Chain::core_answered: the relay reporting a final answer to a client
+//                       (the scanner's answer classes)
 //   BM_AuthChallenge    the auth stage answering a REGISTER without credentials (nonce + 401)
 //   BM_AuthVerify       the auth stage checking a REGISTER's SHA-256 Digest answer (the digest,
 //                       the nonce's HMAC, the nonce-count table) and letting it through
@@ -72,6 +76,34 @@ void BM_ChainPass(benchmark::State& state) {
 }
 BENCHMARK(BM_ChainPass);
 
+const std::string kBye =
+    "BYE sip:alice@192.0.2.10:5060 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhdt;rport\r\n"
+    "Max-Forwards: 70\r\n"
+    "From: <sip:alice@example.com>;tag=1928301774\r\n"
+    "To: <sip:bob@example.com>;tag=a6c85cf\r\n"
+    "Call-ID: a84b4c76e66711@192.0.2.10\r\n"
+    "CSeq: 2 BYE\r\n"
+    "User-Agent: Linphone/5.2.0 (belle-sip/5.2.0)\r\n"
+    "Content-Length: 0\r\n\r\n";
+
+void BM_ChainPassInDialog(benchmark::State& state) {
+  auto m = std::make_unique<sip::Message>();
+  (void)m->parse(kBye, sip::Framing::Datagram, {});
+  policy::PolicyConfig config = passing_config();
+  config.rate_limit.others = {1e9, 1e9};
+  auto chain = policy::make_chain(config);
+  const transport::FlowInfo f = flow("192.0.2.10");
+  auto now = std::chrono::steady_clock::now();
+  for (auto _ : state) {
+    now += std::chrono::microseconds(1);
+    benchmark::DoNotOptimize(chain->admit(f, now));
+    benchmark::DoNotOptimize(chain->decide(*m));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ChainPassInDialog);
+
 void BM_BannedDrop(benchmark::State& state) {
   auto chain = policy::make_chain(passing_config());
   const transport::FlowInfo f = flow("198.51.100.66");
@@ -81,6 +113,19 @@ void BM_BannedDrop(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_BannedDrop);
+
+void BM_CoreAnswered(benchmark::State& state) {
+  auto chain = policy::make_chain(passing_config());
+  auto now = std::chrono::steady_clock::now();
+  std::uint16_t status = 200;
+  for (auto _ : state) {
+    now += std::chrono::microseconds(1);
+    status = status == 200 ? 401 : 200;  // a phone: challenged, then accepted
+    chain->core_answered("192.0.2.10", status, now);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CoreAnswered);
 
 policy::PolicyConfig auth_config() {
   policy::PolicyConfig c;

@@ -43,6 +43,8 @@ Chain::Outcome Chain::decide(const sip::Message& request, bool valid) noexcept {
     }
     if (d.proceeds()) continue;
     if (d.reason < counters_[i].size()) counters_[i][d.reason].inc();
+    if (d.kind == Decision::Kind::Respond && request.method() != sip::Method::Ack)
+      for (const auto& stage : stages_) stage->answered(context, d.status);
     // A source that floods or scans loses the trust its authentication earned.
     if (d.kind == Decision::Kind::Drop && context.authenticated) authenticated_.erase(source_);
     return {d, stages_[i].get(), {}, {}};
@@ -63,6 +65,18 @@ void Chain::core_refused(std::string_view remote_ip, TimePoint now) noexcept {
   Context context{.flow = flow, .source = source, .address = *address, .now = now, .bans = bans_};
   context.strikes = this;
   for (const auto& stage : stages_) stage->core_refused(context);
+}
+
+void Chain::core_answered(std::string_view remote_ip, std::uint16_t status,
+                          TimePoint now) noexcept {
+  const auto address = parse_address(remote_ip);
+  if (!address) return;
+  const SourceKey source = source_key(*address, settings_.ipv6_prefix);
+  transport::FlowInfo flow;
+  flow.remote_ip = remote_ip;
+  Context context{.flow = flow, .source = source, .address = *address, .now = now, .bans = bans_};
+  context.authenticated = authenticated_.find(source, now) != nullptr;
+  for (const auto& stage : stages_) stage->answered(context, status);
 }
 
 bool Chain::may_answer(std::size_t request_bytes, std::size_t answer_bytes) noexcept {

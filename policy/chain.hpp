@@ -53,6 +53,9 @@ class Chain final : public StrikeRouter {
   // From the relay: the core refused a request from `remote_ip` for its credentials (a 401/407
   // to a request that carried some, or a 403). Stages that count failures per source do.
   void core_refused(std::string_view remote_ip, TimePoint now) noexcept;
+  // From the relay: a final answer of the core went to `remote_ip` (a request from outside, its
+  // first final answer). The answer classes a source gets are part of its scanner score.
+  void core_answered(std::string_view remote_ip, std::uint16_t status, TimePoint now) noexcept;
   // Periodic upkeep on the worker's thread (the active-ban gauge).
   void maintain(TimePoint now);
 

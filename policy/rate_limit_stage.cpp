@@ -35,11 +35,27 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
   bool fresh = false;
   Source& s = sources_.get(context.source, context.now, fresh);
   if (s.buckets[cls].take(rate, burst, context.now)) return Decision::next();
-  if (settings_.ban_after != 0 && ++s.drops >= settings_.ban_after) {
-    s.drops = 0;
-    context.bans.ban(context.source, context.now);
+  if (settings_.ban_after == 0) return Decision::drop(static_cast<std::uint8_t>(cls));
+  // Counted here as well: the home worker's ban arrives by a post, this worker's is immediate.
+  count_drops(s, 1, context);
+  if (batch() != 0 && context.strikes != nullptr && ++s.unforwarded >= batch()) {
+    s.unforwarded = 0;
+    (void)context.strikes->forward(context.source, name());  // false: this is the home
   }
   return Decision::drop(static_cast<std::uint8_t>(cls));
+}
+
+void RateLimitStage::count_drops(Source& s, unsigned drops, Context& context) noexcept {
+  s.drops += drops;
+  if (s.drops < settings_.ban_after) return;
+  s.drops = 0;
+  context.bans.ban(context.source, context.now);
+}
+
+void RateLimitStage::strike(Context& context) noexcept {
+  if (settings_.ban_after == 0 || batch() == 0) return;
+  bool fresh = false;
+  count_drops(sources_.get(context.source, context.now, fresh), batch(), context);
 }
 
 }  // namespace sbc::policy

@@ -3,7 +3,14 @@
 // INVITE, everything else): `rate` requests per second on average, `burst` at once. A request
 // over its bucket is dropped without an answer (an answer to a flood is amplification); a source
 // that keeps flooding (`ban_after` drops) is banned. Sources live in a bounded table.
+//
+// Buckets are per worker, so a source spreading its ports over workers gets each worker's
+// limit; its drops at least add up towards the ban at its home worker (StrikeRouter): every
+// `strike_batch` drops on another worker go there as one strike worth that many. Batches keep
+// the cost of a flood down (one post per batch, and none once the ban is in place: banned
+// sources never reach the stage).
 
+#include <algorithm>
 #include <array>
 
 #include "policy/source_table.hpp"
@@ -28,6 +35,9 @@ struct RateLimitSettings {
   Bucket global_other{0, 0};
   unsigned workers = 1;      // set by the daemon
   unsigned ban_after = 100;  // drops of one source before it is banned; 0: never
+  // Drops per strike forwarded to the source's home worker (capped at ban_after); 0: none, each
+  // worker counts only its own drops.
+  unsigned strike_batch = 10;
   // A trust tier: sources that have authenticated (the auth stage) get rate and burst times this.
   unsigned authenticated_factor = 4;
   std::size_t max_sources = 65536;
@@ -41,12 +51,17 @@ class RateLimitStage final : public Stage {
   std::string_view name() const noexcept override { return "rate_limit"; }
   std::span<const std::string_view> reasons() const noexcept override;
   Decision decide(const sip::Message& request, Context& context) noexcept override;
+  void strike(Context& context) noexcept override;
 
  private:
   struct Source {
     std::array<TokenBucket, 3> buckets{};  // by class
     unsigned drops = 0;
+    unsigned unforwarded = 0;  // drops since the last strike sent to the home worker
   };
+  // Counts `drops` against the source; bans it at ban_after.
+  void count_drops(Source& s, unsigned drops, Context& context) noexcept;
+  unsigned batch() const noexcept { return std::min(settings_.strike_batch, settings_.ban_after); }
   RateLimitSettings settings_;
   SourceTable<Source> sources_;
   std::array<TokenBucket, 3> global_{};

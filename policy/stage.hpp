@@ -54,6 +54,12 @@ class Stage {
   virtual Decision decide(const sip::Message& request, Context& context) noexcept = 0;
   // The core refused a request of this source for its credentials (see Chain::core_refused).
   virtual void core_refused(Context& context) noexcept { (void)context; }
+  // A final answer went to this source: the chain's own (a stage's Respond) or the core's
+  // (Chain::core_answered). Stages that score a source's answers count it.
+  virtual void answered(Context& context, std::uint16_t status) noexcept {
+    (void)context;
+    (void)status;
+  }
   // A strike another worker forwarded here, the source's home (see StrikeRouter).
   virtual void strike(Context& context) noexcept { (void)context; }
 };

@@ -74,6 +74,32 @@ void read_uint(std::string_view source, const YAML::Node& map, const std::string
     target = get_uint<T>(source, node, prefix + "." + key, low, high);
 }
 
+// Reads `map[key]` (a decimal fraction such as 0.9) into `target` when the key is present;
+// `low` excluded, `high` included.
+void read_share(std::string_view source, const YAML::Node& map, const std::string& prefix,
+                const char* key, double& target, double low, double high) {
+  const YAML::Node node = map[key];
+  if (!node) return;
+  const std::string path = prefix + "." + key;
+  double value = 0;
+  try {
+    const std::string text = node.as<std::string>();
+    if (text.empty() || text.find_first_not_of("0123456789.") != std::string::npos)
+      throw YAML::Exception(node.Mark(), "not a number");
+    std::size_t used = 0;
+    value = std::stod(text, &used);
+    if (used != text.size()) throw YAML::Exception(node.Mark(), "not a number");
+  } catch (const std::exception&) {
+    fail(source, node, path, "must be a decimal number such as 0.9");
+  }
+  if (!(value > low && value <= high)) {
+    std::ostringstream range;
+    range << "must be above " << low << " and at most " << high << " (got " << value << ")";
+    fail(source, node, path, range.str());
+  }
+  target = value;
+}
+
 // Reads `map[key]` (whole milliseconds) into a duration when the key is present.
 void read_ms(std::string_view source, const YAML::Node& map, const std::string& prefix,
              const char* key, std::chrono::milliseconds& target, std::uint32_t low,
@@ -271,9 +297,20 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
   }
   if (const YAML::Node scanner = p["scanner"]) {
     reject_unknown_keys(source, scanner, "policy.scanner",
-                        {"user_agents", "max_users_per_window", "window_seconds", "max_sources"});
+                        {"user_agents", "max_users_per_window", "min_answers", "max_refusal_share",
+                         "max_odd_requests", "max_tag_length", "window_seconds", "max_sources"});
     read_uint<unsigned>(source, scanner, "policy.scanner", "max_users_per_window",
                         config.scanner.max_users_per_window, 0, 128);
+    read_uint<unsigned>(source, scanner, "policy.scanner", "min_answers",
+                        config.scanner.min_answers, 0, 1000000);
+    // At most half refusals is what an authenticating client gets (401, then 200): a share
+    // that low would ban every phone.
+    read_share(source, scanner, "policy.scanner", "max_refusal_share",
+               config.scanner.max_refusal_share, 0.5, 1.0);
+    read_uint<unsigned>(source, scanner, "policy.scanner", "max_odd_requests",
+                        config.scanner.max_odd_requests, 0, 1000000);
+    read_uint<std::size_t>(source, scanner, "policy.scanner", "max_tag_length",
+                           config.scanner.max_tag_length, 32, 4096);
     auto window = static_cast<std::uint32_t>(config.scanner.window.count());
     read_uint<std::uint32_t>(source, scanner, "policy.scanner", "window_seconds", window, 1, 3600);
     config.scanner.window = std::chrono::seconds(window);
@@ -286,7 +323,7 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
   if (const YAML::Node rl = p["rate_limit"]) {
     reject_unknown_keys(source, rl, "policy.rate_limit",
                         {"register", "invite", "other", "ban_after", "max_sources",
-                         "authenticated_factor", "global"});
+                         "authenticated_factor", "global", "strike_batch"});
     read_uint<unsigned>(source, rl, "policy.rate_limit", "authenticated_factor",
                         config.rate_limit.authenticated_factor, 1, 1000);
     // {rate, burst} of `parent[key]`, each at most `max`.
@@ -316,6 +353,8 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
     }
     read_uint<unsigned>(source, rl, "policy.rate_limit", "ban_after", config.rate_limit.ban_after,
                         0, 1000000);
+    read_uint<unsigned>(source, rl, "policy.rate_limit", "strike_batch",
+                        config.rate_limit.strike_batch, 0, 1000000);
     read_uint<std::size_t>(source, rl, "policy.rate_limit", "max_sources",
                            config.rate_limit.max_sources, 64, 1u << 24);
   }

@@ -58,6 +58,10 @@ void PolicyRuntime::attach_relay(unsigned w, proxy::Relay& relay) {
     if (policy::Chain* chain = worker.handler().policy())
       chain->core_refused(remote_ip, std::chrono::steady_clock::now());
   });
+  relay.set_answer_listener([&worker](std::string_view remote_ip, std::uint16_t status) {
+    if (policy::Chain* chain = worker.handler().policy())
+      chain->core_answered(remote_ip, status, std::chrono::steady_clock::now());
+  });
 }
 
 bool PolicyRuntime::reload(const policy::PolicyConfig& given,

@@ -320,6 +320,7 @@ class Relay::Impl {
 
   RelayStats stats;
   std::function<void(std::string_view)> refusal_listener_;
+  std::function<void(std::string_view, std::uint16_t)> answer_listener_;
   const RelaySettings& settings() const noexcept { return settings_; }
   const CoreSet& cores() const noexcept { return cores_; }
   std::size_t active() const noexcept { return slots_.size() - free_.size(); }
@@ -890,6 +891,9 @@ class Relay::Impl {
     if (t.direction == Direction::ToCore && refusal_listener_ &&
         ((t.had_credentials && (status == 401 || status == 407)) || status == 403))
       refusal_listener_(t.source.ip_view());
+    // The answer classes a source gets score it (scanner); retransmissions returned above.
+    if (t.direction == Direction::ToCore && answer_listener_ && status >= 200)
+      answer_listener_(t.source.ip_view(), status);
     if (status < 200) {
       t.provisional_seen = true;
       if (t.invite()) {
@@ -1650,6 +1654,11 @@ Relay::~Relay() = default;
 
 void Relay::set_refusal_listener(std::function<void(std::string_view remote_ip)> listener) {
   impl_->refusal_listener_ = std::move(listener);
+}
+
+void Relay::set_answer_listener(
+    std::function<void(std::string_view remote_ip, std::uint16_t status)> listener) {
+  impl_->answer_listener_ = std::move(listener);
 }
 
 void Relay::request_from_outside(const sip::Message& request,

@@ -4,16 +4,20 @@
 # tools exit 0 whatever happens, so the test reads their output). A defended server makes them
 # find nothing: the scanner stage recognises them, drops without an answer and bans the source on
 # every worker. Meanwhile a legitimate client (sipsak) from another address keeps being answered.
-# A scanner that renames itself is caught by its behaviour (many users from one source).
+# A scanner that renames itself is caught by its behaviour (many users from one source; against
+# a core that does not know the users it asks for, nothing but refusals for answers).
 # usage: scanner_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
+here=$(dirname "$(readlink -f "$0")")
 
 enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 
 base=$(free_port_base 28000 1500)
 sbc_port=$base metrics_port=$((base + 1)) scan_port=$((base + 2))
+answers_port=$((base + 6)) answers_metrics=$((base + 7)) answers_scan_port=$((base + 8))
+core_port=$((base + 9))
 # The attacker scans from 127.0.0.1; the legitimate client talks from 127.0.0.2.
 cat >sbc.yaml <<YAML
 workers: 2
@@ -67,7 +71,43 @@ check "a renamed scanner sweeping extensions is recognised by its behaviour (enu
 check "it got answers for at most the first 40 extensions ($answers) and then silence ($silent)" \
   bash -c "[ $answers -ge 10 ] && [ $answers -le 40 ] && [ $silent -ge 20 ]"
 
+# Answer classes: svwar, renamed (no signature of it is configured) and sweeping fewer users than
+# the enumeration score needs, asks a real core (Kamailio) for extensions by INVITE: every final
+# answer it gets is the core's 404, a share of refusals no client gets. After
+# policy.scanner.min_answers (20) such answers it is banned (svwar itself reports nothing: a
+# uniform 404 is its "no such user").
+modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
+sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core.cfg
+kamailio -DD -E -f core.cfg >core.log 2>&1 &
+pids+=($!)
+cat >answers.yaml <<YAML
+workers: 2
+listeners: [{transport: udp, address: 127.0.0.1, port: $answers_port}]
+core: {targets: [{uri: "sip:127.0.0.1:$core_port"}]}
+metrics: {port: $answers_metrics}
+policy:
+  chain: [acl, scanner]
+  scanner: {user_agents: [not-this-scanner], max_users_per_window: 128}
+YAML
+"$sbc" run --config answers.yaml >answers.log 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$answers_metrics/readyz"
+timeout 60 svwar -m INVITE -e100-159 -p "$answers_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 \
+  -P "$answers_scan_port" >svwar-renamed.out 2>&1 || true
+curl -fsS "http://127.0.0.1:$answers_metrics/metrics" >answers-metrics.txt
+refusals=$(awk '/^sbc_policy_decisions_total\{stage="scanner",reason="refusals"\}/{print $2}' answers-metrics.txt)
+relayed=$(awk '/^sbc_relay_responses_total\{direction="to_outside"\}/{print $2}' answers-metrics.txt)
+core_404=$(grep -c "core got INVITE" core.log || true)
+answers_banned=$(awk '/^sbc_policy_banned_dropped_total /{print $2}' answers-metrics.txt)
+check "a renamed svwar getting nothing but the core's 404s is recognised (refusals: ${refusals:-0})" \
+  test "${refusals:-0}" -ge 1
+check "the core saw about min_answers (20) of its 61 INVITEs ($core_404; relayed answers: ${relayed:-0})" \
+  bash -c "[ $core_404 -ge 20 ] && [ $core_404 -le 24 ]"
+check "its later packets died before parsing (banned drops: ${answers_banned:-0})" \
+  test "${answers_banned:-0}" -ge 1
+
 if [ "$failures" -ne 0 ]; then
-  for f in sbc.log svmap.out svwar.out svcrack.out metrics.txt; do echo "--- $f"; tail -n 30 "$f"; done
+  for f in sbc.log svmap.out svwar.out svcrack.out metrics.txt answers.log core.log \
+    svwar-renamed.out answers-metrics.txt; do echo "--- $f"; tail -n 30 "$f"; done
 fi
 exit $((failures > 0))

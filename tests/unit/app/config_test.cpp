@@ -287,6 +287,42 @@ policy:
         "test.yaml:1: policy.methods.allowed: \"IN VITE\" is not a method");
 }
 
+TEST_CASE("the scanner's behaviour scores and the rate limit's strikes are read and checked",
+          "[config][policy]") {
+  const Config defaults = parse_config(default_config_text(), "<default>");
+  CHECK(defaults.policy.scanner.min_answers == 20);
+  CHECK(defaults.policy.scanner.max_refusal_share == 0.9);
+  CHECK(defaults.policy.scanner.max_odd_requests == 20);
+  CHECK(defaults.policy.scanner.max_tag_length == 128);
+  CHECK(defaults.policy.rate_limit.strike_batch == 10);
+  const Config c = parse_config(
+      "policy:\n  scanner: {min_answers: 40, max_refusal_share: 0.95, max_odd_requests: 0,"
+      " max_tag_length: 64}\n  rate_limit: {strike_batch: 5}\n",
+      "test.yaml");
+  CHECK(c.policy.scanner.min_answers == 40);
+  CHECK(c.policy.scanner.max_refusal_share == 0.95);
+  CHECK(c.policy.scanner.max_odd_requests == 0);
+  CHECK(c.policy.scanner.max_tag_length == 64);
+  CHECK(c.policy.rate_limit.strike_batch == 5);
+  CHECK(parse_config("policy: {scanner: {max_refusal_share: 1}}\n", "test.yaml")
+            .policy.scanner.max_refusal_share == 1.0);
+  CHECK(error_of("policy: {scanner: {max_refusal_share: 0.5}}\n") ==
+        "test.yaml:1: policy.scanner.max_refusal_share: must be above 0.5 and at most 1 (got "
+        "0.5)");
+  CHECK(error_of("policy: {scanner: {max_refusal_share: 90%}}\n") ==
+        "test.yaml:1: policy.scanner.max_refusal_share: must be a decimal number such as 0.9");
+  CHECK(error_of("policy: {scanner: {max_refusal_share: 1.2.3}}\n") ==
+        "test.yaml:1: policy.scanner.max_refusal_share: must be a decimal number such as 0.9");
+  CHECK(error_of("policy: {scanner: {max_tag_length: 8}}\n") ==
+        "test.yaml:1: policy.scanner.max_tag_length: must be between 32 and 4096 (got 8)");
+  CHECK(error_of("policy: {scanner: {min_answers: -1}}\n") ==
+        "test.yaml:1: policy.scanner.min_answers: must be a whole number");
+  CHECK(error_of("policy: {scanner: {max_refusals: 3}}\n") ==
+        "test.yaml:1: policy.scanner.max_refusals: unknown key");
+  CHECK(error_of("policy: {rate_limit: {strike_batch: x}}\n") ==
+        "test.yaml:1: policy.rate_limit.strike_batch: must be a whole number");
+}
+
 TEST_CASE("the policy.auth section is read and checked, credentials loaded", "[config][auth]") {
   const Config defaults = parse_config(default_config_text(), "<default>");
   CHECK(defaults.policy.auth.realm == "sbc");

@@ -505,3 +505,33 @@ TEST_CASE("auth: failures add up at the source's home worker, whichever worker s
   CHECK(workers[home].chain->bans().banned(key, workers[home].now));
   CHECK_FALSE(workers[1 - home].chain->bans().banned(key, workers[1 - home].now));
 }
+
+TEST_CASE("auth: a source that gets nothing but the edge's challenges is a scanner",
+          "[auth][policy]") {
+  policy::PolicyConfig config = auth_config();
+  config.chain = {"acl", "scanner", "auth"};
+  config.scanner.max_users_per_window = 0;  // renamed svwar, slower than the enumeration score
+  Edge edge(config);
+  // It never answers a challenge, so the auth stage sees no failure to count.
+  int challenged = 0;
+  std::string last;
+  for (int user = 100; user < 140 && last != "drop refusals"; ++user) {
+    last = edge.run(register_request(std::to_string(user)), "192.0.2.80");
+    if (last == "respond 401 challenge") ++challenged;
+  }
+  CHECK(last == "drop refusals");
+  CHECK(challenged == 20);
+  CHECK(edge.run(register_request("alice"), "192.0.2.80") == "banned");
+  // A phone that authenticates is exempt, however often it is challenged (here without even
+  // the core's 200s in between).
+  Client alice;
+  for (int i = 0; i < 40; ++i) {
+    REQUIRE(edge.run(register_request("alice"), "192.0.2.81") == "respond 401 challenge");
+    REQUIRE(edge.run(register_request("alice",
+                                      alice.answer("REGISTER", "sip:example.com", edge.nonce(), 1)),
+                     "192.0.2.81") == "continue");
+  }
+  // Trusted peers too.
+  for (int user = 100; user < 140; ++user)
+    REQUIRE(edge.run(register_request(std::to_string(user)), "10.1.2.3") == "continue");
+}

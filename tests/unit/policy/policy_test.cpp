@@ -37,7 +37,8 @@ struct Runner {
   std::string bytes;
   policy::TimePoint now = policy::TimePoint(1000s);
 
-  explicit Runner(const policy::PolicyConfig& config) : chain(policy::make_chain(config)) {}
+  explicit Runner(const policy::PolicyConfig& config, unsigned worker = 0)
+      : chain(policy::make_chain(config, worker)) {}
 
   // "banned", "continue", "drop <stage>/<reason>", "respond <status> <stage>/<reason>"
   std::string run(std::string_view ip, const std::string& text) {
@@ -254,6 +255,136 @@ TEST_CASE("policy: a source asking for many users is a scanner, whatever it call
   r.now += 61s;
   for (int user = 15; user < 30; ++user)
     REQUIRE(r.run("192.0.2.32", options_to(user)) == "continue");
+}
+
+TEST_CASE("policy: a source that gets almost nothing but refusals is a scanner", "[policy]") {
+  policy::PolicyConfig config = config_with({"scanner"});
+  config.scanner.max_users_per_window = 0;  // a slow guesser: no enumeration to see
+  Runner r(config);
+  auto answers = [&r](std::string_view ip, std::initializer_list<int> statuses, int times = 1) {
+    for (int i = 0; i < times; ++i)
+      for (int status : statuses)
+        r.chain->core_answered(ip, static_cast<std::uint16_t>(status), r.now);
+  };
+  const std::string options = request("OPTIONS", "Zoiper rev.1234");
+  // A renamed svwar/svcrack: nothing but 401, 403, 404 and 407.
+  REQUIRE(r.run("192.0.2.40", options) == "continue");
+  answers("192.0.2.40", {404, 401, 403, 407}, 4);
+  answers("192.0.2.40", {484, 485, 404});
+  CHECK(r.run("192.0.2.40", options) == "continue");  // 19 answers: too few to judge
+  answers("192.0.2.40", {401});
+  CHECK(r.run("192.0.2.40", options) == "drop scanner/refusals");
+  CHECK(r.run("192.0.2.40", options) == "banned");
+  CHECK(r.chain->decisions(0, policy::ScannerStage::kRefusals).value() == 1);
+  // A phone challenged on every REGISTER and INVITE (the core authenticates): half refusals.
+  for (int i = 0; i < 100; ++i) {
+    answers("192.0.2.41", {401, 200, 407, 200});
+    REQUIRE(r.run("192.0.2.41", options) == "continue");
+  }
+  // Calls to wrong numbers between them: 404s and 484s, still well under the share.
+  answers("192.0.2.42", {401, 200, 407, 404, 407, 484, 407, 200}, 10);
+  CHECK(r.run("192.0.2.42", options) == "continue");
+  // Refusals spread over windows do not add up.
+  answers("192.0.2.43", {401}, 19);
+  r.now += 61s;
+  answers("192.0.2.43", {401}, 19);
+  CHECK(r.run("192.0.2.43", options) == "continue");
+  CHECK(r.chain->decisions(0, policy::ScannerStage::kRefusals).value() == 1);
+  // Answers other than final ones and other sources' do not count; min_answers 0 turns it off.
+  config.scanner.min_answers = 0;
+  Runner off(config);
+  for (int i = 0; i < 50; ++i) off.chain->core_answered("192.0.2.44", 401, off.now);
+  CHECK(off.run("192.0.2.44", options) == "continue");
+}
+
+TEST_CASE("policy: the edge's own answers count as a source's answers", "[policy]") {
+  policy::PolicyConfig config = config_with({"scanner", "methods"});
+  config.scanner.max_users_per_window = 0;
+  config.methods.allowed = {"INVITE", "REGISTER"};
+  Runner r(config);
+  // The edge's 405s are answers, not refusals: with them, the core's 40 refusals are half of
+  // what the source got (without them, all of it).
+  for (int i = 0; i < 40; ++i)
+    REQUIRE(r.run("192.0.2.45", request("MESSAGE")) == "respond 405 methods/method_not_allowed");
+  for (int i = 0; i < 40; ++i) r.chain->core_answered("192.0.2.45", 404, r.now);
+  CHECK(r.run("192.0.2.45", request("INVITE")) == "continue");
+  for (int i = 0; i < 400; ++i) r.chain->core_answered("192.0.2.45", 404, r.now);
+  CHECK(r.run("192.0.2.45", request("INVITE")) == "drop scanner/refusals");
+}
+
+TEST_CASE("policy: a steady stream of odd-shaped requests from one source is a scanner",
+          "[policy]") {
+  policy::PolicyConfig config = config_with({"scanner"});
+  config.scanner.max_odd_requests = 5;
+  Runner r(config);
+  // What real clients send: sipsak (z9hG4bK.%08x), baresip and Kamailio (z9hG4bK + hex),
+  // SIPVicious (z9hG4bK-digits), our sip_ua (z9hG4bK + token). None of it is odd.
+  for (std::string_view branch :
+       {"z9hG4bK.0a1b2c3d", "z9hG4bK7f3a0c2e91d4b5a6", "z9hG4bK-3904837201", "z9hG4bKcydzigwk"})
+    for (int i = 0; i < 30; ++i)
+      REQUIRE(r.run("192.0.2.60", request("OPTIONS", {}, branch)) == "continue");
+  // RFC 2543 branches: a few are legal...
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(r.run("192.0.2.61", request("OPTIONS", {}, "1234abcd")) == "continue");
+  // ...a stream of them is a tool.
+  CHECK(r.run("192.0.2.61", request("OPTIONS", {}, "1234abcd")) == "drop scanner/odd_shape");
+  CHECK(r.run("192.0.2.61", request("OPTIONS")) == "banned");
+  // A branch or From tag longer than any real stack makes counts too, and so does no branch.
+  std::string long_tag = request("OPTIONS");
+  long_tag.replace(long_tag.find(";tag=1"), 6, ";tag=" + std::string(200, 'a'));
+  std::string no_branch = request("OPTIONS");
+  no_branch.replace(no_branch.find(";branch=z9hG4bK1"), 16, "");
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE(r.run("192.0.2.62", long_tag) == "continue");
+    REQUIRE(r.run("192.0.2.62", request("OPTIONS", {}, "z9hG4bK" + std::string(200, 'b'))) ==
+            "continue");
+  }
+  REQUIRE(r.run("192.0.2.62", no_branch) == "continue");
+  CHECK(r.run("192.0.2.62", no_branch) == "drop scanner/odd_shape");
+  CHECK(r.chain->decisions(0, policy::ScannerStage::kOddShape).value() == 2);
+  // A new window starts clean.
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(r.run("192.0.2.63", request("OPTIONS", {}, "1234abcd")) == "continue");
+  r.now += 61s;
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(r.run("192.0.2.63", request("OPTIONS", {}, "1234abcd")) == "continue");
+}
+
+TEST_CASE("policy: rate-limit drops add up at the source's home worker, in batches", "[policy]") {
+  policy::PolicyConfig config = config_with({"rate_limit"});
+  config.rate_limit.register_requests = {1, 1};
+  config.rate_limit.ban_after = 20;
+  config.rate_limit.strike_batch = 5;
+  config.rate_limit.workers = 2;
+  Runner workers[] = {Runner(config, 0), Runner(config, 1)};
+  int posts = 0;
+  for (unsigned w = 0; w < 2; ++w)
+    workers[w].chain->set_strike_forwarding(
+        w, 2,
+        [&workers, &posts](unsigned home, const policy::SourceKey& key, std::string_view stage) {
+          ++posts;
+          workers[home].chain->strike(key, stage, workers[home].now);
+        });
+  // The flooder's ports land on both workers: one request passes on each, then ten drops each.
+  for (int i = 0; i < 11; ++i)
+    for (Runner& w : workers) (void)w.run("192.0.2.70", request("REGISTER"));
+  // Twenty drops in all: the home worker banned the source (the daemon tells the other).
+  const auto key = *policy::source_key("192.0.2.70", 64);
+  const unsigned home = static_cast<unsigned>(key.hash() % 2);
+  CHECK(workers[home].chain->bans().banned(key, workers[home].now));
+  CHECK_FALSE(workers[1 - home].chain->bans().banned(key, workers[1 - home].now));
+  CHECK(posts == 2);  // ten drops elsewhere: two batches of five, not ten posts
+  // strike_batch 0: every worker counts alone (ten drops each, no ban).
+  config.rate_limit.strike_batch = 0;
+  Runner alone[] = {Runner(config, 0), Runner(config, 1)};
+  for (unsigned w = 0; w < 2; ++w)
+    alone[w].chain->set_strike_forwarding(
+        w, 2, [&alone](unsigned to, const policy::SourceKey& k, std::string_view stage) {
+          alone[to].chain->strike(k, stage, alone[to].now);
+        });
+  for (int i = 0; i < 11; ++i)
+    for (Runner& w : alone) (void)w.run("192.0.2.70", request("REGISTER"));
+  CHECK_FALSE(alone[home].chain->bans().banned(key, alone[home].now));
 }
 
 TEST_CASE("policy: a listener's own ACL applies to what arrives on it", "[policy]") {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "policy/source.hpp"
@@ -1097,6 +1098,36 @@ TEST_CASE("relay: the core's refusals of credentials are reported with the clien
   CHECK(reported.size() == 2);
   answer_with(with_credentials, 200, "z9hG4bKreg5");
   CHECK(reported.size() == 2);
+}
+
+TEST_CASE("relay: every first final answer relayed to a client is reported with its status",
+          "[relay][policy]") {
+  Harness h;
+  std::vector<std::pair<std::string, int>> reported;
+  h.relay->set_answer_listener([&reported](std::string_view ip, std::uint16_t status) {
+    reported.emplace_back(std::string(ip), status);
+  });
+  auto transaction = [&h](std::string_view branch, std::initializer_list<int> answers) {
+    std::string r = alice_register();
+    r.replace(r.find("z9hG4bKreg1"), 11, branch);
+    h.from_outside(r, alice_flow());
+    auto sent = h.wire.take();
+    REQUIRE(sent.size() == 1);
+    std::vector<std::string> texts;
+    for (int status : answers) texts.push_back(core_answer(h.parse(sent[0]), status, "X"));
+    for (const std::string& text : texts) {
+      h.from_core(text);
+      (void)h.wire.take();
+    }
+  };
+  transaction("z9hG4bKreg2", {100});  // provisional: not an answer class
+  CHECK(reported.empty());
+  transaction("z9hG4bKreg3", {401, 401});  // the second is a retransmission
+  REQUIRE(reported.size() == 1);
+  CHECK(reported[0] == std::pair<std::string, int>{"203.0.113.5", 401});
+  transaction("z9hG4bKreg4", {100, 200});
+  REQUIRE(reported.size() == 2);
+  CHECK(reported[1].second == 200);
 }
 
 TEST_CASE("relay: Max-Forwards leaves clamped to relay.max_forwards", "[relay]") {
