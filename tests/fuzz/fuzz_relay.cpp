@@ -61,7 +61,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static transport::EdgeHandler edge({});
   auto now = proxy::Clock::time_point(std::chrono::seconds(1000));
   proxy::RelaySettings settings;
-  settings.cores = {{"10.0.0.10", 5070, 1, 1}};
+  // The input's last byte also picks the cores: one over UDP, or one over TCP and one over TLS
+  // (no retransmissions, transport errors, sips: only to the TLS one).
+  const bool streams = size > 0 && (data[size - 1] & 2) != 0;
+  if (streams) {
+    settings.cores = {{"10.0.0.10", 5070, 1, 1, transport::Protocol::Tcp},
+                      {"10.0.0.11", 5071, 2, 1, transport::Protocol::Tls}};
+  } else {
+    settings.cores = {{"10.0.0.10", 5070, 1, 1}};
+  }
   settings.inside_ip = "10.0.0.1";
   settings.inside_port = 15060;
   settings.outside_addresses = {{"198.51.100.1", 5060}, {"198.51.100.1", 5061}};
@@ -80,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     input = end == std::string_view::npos ? std::string_view{} : input.substr(end + 1);
     if (chunk.empty()) continue;
     const std::string_view message = chunk.substr(1);
-    switch (static_cast<unsigned char>(chunk[0]) % 4) {
+    switch (static_cast<unsigned char>(chunk[0]) % 6) {
       case 0:
         (void)edge.handle(message, sip::Framing::Datagram, flow(true));
         break;
@@ -93,6 +101,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 3:
         now += std::chrono::milliseconds(100 * (1 + (message.empty() ? 0 : message[0] & 0x7F)));
         relay.tick();
+        break;
+      case 4:  // from the second core over its connection
+        relay.message_from_inside(message,
+                                  streams ? transport::Protocol::Tls : transport::Protocol::Udp,
+                                  "10.0.0.11", 5071);
+        break;
+      case 5:  // a connection toward a core failed
+        relay.inside_failed(message.empty() || (message[0] & 1) == 0 ? transport::Protocol::Tcp
+                                                                     : transport::Protocol::Tls,
+                            message.size() > 1 && (message[1] & 1) != 0 ? "10.0.0.11" : "10.0.0.10",
+                            message.size() > 1 && (message[1] & 1) != 0 ? 5071 : 5070);
         break;
     }
   }
