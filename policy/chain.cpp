@@ -56,7 +56,10 @@ Chain::Outcome Chain::decide(const sip::Message& request, bool valid) noexcept {
   return {Decision::next(), nullptr, context.asserted_identity, context.consumed_credentials};
 }
 
-void Chain::core_refused(std::string_view remote_ip, TimePoint now) noexcept {
+// What the relay reports about a client after the fact: each stage hears it in a context for
+// that client's address (no message).
+template <class Report>
+void Chain::for_client(std::string_view remote_ip, TimePoint now, Report report) noexcept {
   const auto address = parse_address(remote_ip);
   if (!address) return;
   const SourceKey source = source_key(*address, settings_.ipv6_prefix);
@@ -64,19 +67,18 @@ void Chain::core_refused(std::string_view remote_ip, TimePoint now) noexcept {
   flow.remote_ip = remote_ip;
   Context context{.flow = flow, .source = source, .address = *address, .now = now, .bans = bans_};
   context.strikes = this;
-  for (const auto& stage : stages_) stage->core_refused(context);
+  context.authenticated = authenticated_.find(source, now) != nullptr;
+  for (const auto& stage : stages_) report(*stage, context);
+}
+
+void Chain::core_refused(std::string_view remote_ip, TimePoint now) noexcept {
+  for_client(remote_ip, now, [](Stage& stage, Context& context) { stage.core_refused(context); });
 }
 
 void Chain::core_answered(std::string_view remote_ip, std::uint16_t status,
                           TimePoint now) noexcept {
-  const auto address = parse_address(remote_ip);
-  if (!address) return;
-  const SourceKey source = source_key(*address, settings_.ipv6_prefix);
-  transport::FlowInfo flow;
-  flow.remote_ip = remote_ip;
-  Context context{.flow = flow, .source = source, .address = *address, .now = now, .bans = bans_};
-  context.authenticated = authenticated_.find(source, now) != nullptr;
-  for (const auto& stage : stages_) stage->answered(context, status);
+  for_client(remote_ip, now,
+             [status](Stage& stage, Context& context) { stage.answered(context, status); });
 }
 
 bool Chain::may_answer(std::size_t request_bytes, std::size_t answer_bytes) noexcept {

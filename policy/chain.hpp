@@ -70,6 +70,8 @@ class Chain final : public StrikeRouter {
   BanTable& bans() noexcept { return bans_; }
 
  private:
+  template <class Report>
+  void for_client(std::string_view remote_ip, TimePoint now, Report report) noexcept;
   ChainSettings settings_;
   std::vector<std::unique_ptr<Stage>> stages_;
   std::vector<std::vector<metrics::Counter>> counters_;

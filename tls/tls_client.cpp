@@ -7,6 +7,8 @@
 
 #include <stdexcept>
 
+#include "tls/tls_io.hpp"
+
 namespace sbc::tls {
 namespace {
 
@@ -23,59 +25,27 @@ std::string last_error() {
   return text;
 }
 
+// The inside connection's view of a TLS client.
 class TlsClientIo final : public transport::InsideIo {
  public:
   TlsClientIo(tcp::socket socket, bssl::UniquePtr<SSL> ssl)
-      : socket_(std::move(socket)), ssl_(std::move(ssl)) {
+      : io_(std::move(socket), std::move(ssl)) {
     boost::system::error_code ec;
-    socket_.non_blocking(true, ec);
+    io_.socket().non_blocking(true, ec);
   }
-  bool handshake(IoWant& want) noexcept override {
-    const int result = SSL_do_handshake(ssl_.get());
-    if (result == 1) return true;
-    settle(result, want);
-    return false;
-  }
+  bool handshake(IoWant& want) noexcept override { return io_.handshake(want); }
   std::size_t read_some(char* data, std::size_t size, IoWant& want) noexcept override {
-    const int n =
-        SSL_read(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
-    return settle(n, want);
+    return io_.read_some(data, size, want);
   }
   std::size_t write_some(const char* data, std::size_t size, IoWant& want) noexcept override {
-    const int n =
-        SSL_write(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
-    return settle(n, want);
+    return io_.write_some(data, size, want);
   }
-  bool has_buffered_input() const noexcept override { return SSL_pending(ssl_.get()) > 0; }
-  tcp::socket& socket() noexcept override { return socket_; }
-  void close() noexcept override {
-    SSL_shutdown(ssl_.get());  // best effort close_notify; the socket is non-blocking
-    ERR_clear_error();
-    boost::system::error_code ec;
-    socket_.shutdown(asio::socket_base::shutdown_both, ec);
-    socket_.close(ec);
-  }
+  bool has_buffered_input() const noexcept override { return io_.has_buffered_input(); }
+  tcp::socket& socket() noexcept override { return io_.socket(); }
+  void close() noexcept override { io_.close(); }
 
  private:
-  std::size_t settle(int n, IoWant& want) noexcept {
-    if (n > 0) return static_cast<std::size_t>(n);
-    switch (SSL_get_error(ssl_.get(), n)) {
-      case SSL_ERROR_WANT_READ:
-        want = IoWant::Read;
-        break;
-      case SSL_ERROR_WANT_WRITE:
-        want = IoWant::Write;
-        break;
-      default:
-        want = IoWant::Closed;
-        ERR_clear_error();
-        break;
-    }
-    return 0;
-  }
-
-  tcp::socket socket_;
-  bssl::UniquePtr<SSL> ssl_;
+  TlsIo io_;
 };
 
 }  // namespace

@@ -16,62 +16,13 @@
 
 #include "metrics/histogram.hpp"
 #include "sbc/transport/stream_session.hpp"
+#include "tls/tls_io.hpp"
 
 namespace sbc::tls {
 namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using transport::IoWant;
-
-// Non-blocking TLS over an accepted socket for transport::StreamSession. BoringSSL reads and
-// writes the socket itself and keeps record buffers only while they hold data, so an idle
-// connection costs little more than its SSL object.
-class TlsIo {
- public:
-  TlsIo(tcp::socket socket, bssl::UniquePtr<SSL> ssl)
-      : socket_(std::move(socket)), ssl_(std::move(ssl)) {}
-  tcp::socket& socket() noexcept { return socket_; }
-  std::size_t read_some(char* data, std::size_t size, IoWant& want) noexcept {
-    const int n =
-        SSL_read(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
-    return settle(n, want);
-  }
-  std::size_t write_some(const char* data, std::size_t size, IoWant& want) noexcept {
-    const int n =
-        SSL_write(ssl_.get(), data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
-    return settle(n, want);
-  }
-  bool has_buffered_input() const noexcept { return SSL_pending(ssl_.get()) > 0; }
-  void close() noexcept {
-    SSL_shutdown(ssl_.get());  // best effort close_notify; the socket is non-blocking
-    ERR_clear_error();
-    boost::system::error_code ec;
-    socket_.shutdown(asio::socket_base::shutdown_both, ec);
-    socket_.close(ec);
-  }
-
- private:
-  std::size_t settle(int n, IoWant& want) noexcept {
-    if (n > 0) return static_cast<std::size_t>(n);
-    switch (SSL_get_error(ssl_.get(), n)) {
-      case SSL_ERROR_WANT_READ:
-        want = IoWant::Read;
-        break;
-      case SSL_ERROR_WANT_WRITE:
-        want = IoWant::Write;
-        break;
-      default:
-        want = IoWant::Closed;
-        ERR_clear_error();
-        break;
-    }
-    return 0;
-  }
-
-  tcp::socket socket_;
-  bssl::UniquePtr<SSL> ssl_;
-};
 
 // TLS 1.2 suites: ECDHE key exchange and AEAD only. TLS 1.3 suites are fixed in BoringSSL.
 constexpr const char* kCiphers =

@@ -11,6 +11,7 @@
 #include <deque>
 
 #include "sbc/transport/stream_framer.hpp"
+#include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
 
 namespace sbc::transport {
@@ -18,40 +19,23 @@ namespace {
 
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
+// The inside connection's view of plain TCP (the edge's TcpIo).
 class TcpInsideIo final : public InsideIo {
  public:
-  explicit TcpInsideIo(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
-    boost::system::error_code ec;
-    socket_.non_blocking(true, ec);
-  }
+  explicit TcpInsideIo(asio::ip::tcp::socket socket) : io_(std::move(socket)) {}
   bool handshake(IoWant& /*want*/) noexcept override { return true; }
   std::size_t read_some(char* data, std::size_t size, IoWant& want) noexcept override {
-    boost::system::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
-    return settle(n, ec, IoWant::Read, want);
+    return io_.read_some(data, size, want);
   }
   std::size_t write_some(const char* data, std::size_t size, IoWant& want) noexcept override {
-    boost::system::error_code ec;
-    const std::size_t n = socket_.write_some(asio::buffer(data, size), ec);
-    return settle(n, ec, IoWant::Write, want);
+    return io_.write_some(data, size, want);
   }
-  bool has_buffered_input() const noexcept override { return false; }
-  asio::ip::tcp::socket& socket() noexcept override { return socket_; }
-  void close() noexcept override {
-    boost::system::error_code ec;
-    socket_.shutdown(asio::socket_base::shutdown_both, ec);
-    socket_.close(ec);
-  }
+  bool has_buffered_input() const noexcept override { return io_.has_buffered_input(); }
+  asio::ip::tcp::socket& socket() noexcept override { return io_.socket(); }
+  void close() noexcept override { io_.close(); }
 
  private:
-  static std::size_t settle(std::size_t n, const boost::system::error_code& ec, IoWant blocked,
-                            IoWant& want) noexcept {
-    if (!ec && n > 0) return n;
-    want =
-        (ec == asio::error::would_block || ec == asio::error::try_again) ? blocked : IoWant::Closed;
-    return 0;
-  }
-  asio::ip::tcp::socket socket_;
+  TcpIo io_;
 };
 
 }  // namespace
