@@ -419,6 +419,7 @@ class Relay::Impl {
       t.server_call_id.assign(m.call_id());
       ok = ok && editor.replace(m.call_id(), call_id);
     }
+    ok = ok && open_quoted_call_ids(m, editor);
     for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
     // The credentials the edge checked are spent here; the core gets the identity instead.
     if (!flow.consumed_credentials.empty())
@@ -1392,6 +1393,53 @@ class Relay::Impl {
     return {reinterpret_cast<const char*>(opened_call_id_.data() + 1), *n - 1};
   }
 
+  // A masked Call-ID that the outside quotes to name a dialog — Replaces and Join (RFC 3891,
+  // 3911: attended transfer, conference) and the Replaces embedded in a Refer-To URI — names it
+  // by the Call-ID the core knows. One of each per request (the RFCs allow one Replaces).
+  bool open_quoted_call_ids(const Message& m, sip::MessageEditor& editor) noexcept {
+    if (!settings_.mask_call_id) return true;
+    bool header_done = false, refer_done = false;
+    for (const sip::HeaderField& h : m.headers()) {
+      const bool refer = sip::iequals(h.name, "Refer-To") || sip::iequals(h.name, "r");
+      std::string_view quoted;
+      if (!header_done && (sip::iequals(h.name, "Replaces") || sip::iequals(h.name, "Join"))) {
+        quoted = h.value;  // callid *( SEMI params ), RFC 3891 6.1
+      } else if (!refer_done && refer) {
+        const std::size_t at = h.value.find("Replaces=");
+        if (at == std::string_view::npos) continue;
+        quoted = h.value.substr(at + std::string_view("Replaces=").size());
+      } else {
+        continue;
+      }
+      quoted = quoted.substr(0, quoted.find_first_of(";%&>? \t\r\n"));
+      if (!quoted.starts_with(kMaskedCallIdPrefix)) continue;
+      auto& opened = refer ? opened_refer_call_id_ : opened_quoted_call_id_;
+      const auto n = sealer_.open(quoted.substr(kMaskedCallIdPrefix.size()), opened);
+      if (!n || *n < 2 || opened[0] != static_cast<std::uint8_t>(TokenKind::CallId)) continue;
+      std::string_view inside(reinterpret_cast<const char*>(opened.data() + 1), *n - 1);
+      if (refer) {
+        // Inside a URI's headers the Call-ID is escaped (RFC 3261 25.1 hvalue: '@' is %40 …).
+        Text escaped(escaped_refer_call_id_);
+        for (const char c : inside) {
+          if (std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+              std::string_view("-_.!~*'()[]/?:+$").find(c) != std::string_view::npos) {
+            escaped << std::string_view(&c, 1);
+          } else {
+            escaped << "%";
+            escaped.hex(static_cast<unsigned char>(c), 2);
+          }
+        }
+        if (!escaped.ok()) return false;
+        inside = escaped.view();
+        refer_done = true;
+      } else {
+        header_done = true;
+      }
+      if (!editor.replace(quoted, inside)) return false;
+    }
+    return true;
+  }
+
   // A Request-URI that is a Contact we rewrote (ours, with a Contact token) gets its original
   // back.
   bool restore_request_uri(const Message& m, sip::MessageEditor& editor) noexcept {
@@ -1625,6 +1673,9 @@ class Relay::Impl {
   std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_routes_{};
   std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_contact_{};
   std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_call_id_{};
+  std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_quoted_call_id_{};
+  std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_refer_call_id_{};
+  std::array<char, 3 * tls::TokenSealer::kMaxPlain> escaped_refer_call_id_{};
   std::array<char, kMaskedCallIdPrefix.size() +
                        tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)>
       masked_call_id_{};

@@ -1659,3 +1659,56 @@ TEST_CASE("relay: a sips: request goes only to a TLS core and down a TLS flow (R
     CHECK(h.parse(sent[0]).status_code() == 416);
   }
 }
+
+TEST_CASE("relay.mask_call_id: a masked Call-ID quoted in Replaces, Join or Refer-To is opened",
+          "[relay][callid]") {
+  Harness h(64, mask_call_ids);
+  h.from_core(core_invite());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  const std::string masked(h.parse(sent[0]).call_id());
+  REQUIRE(masked.starts_with("sbc-"));
+  // Alice transfers: a new INVITE that replaces the dialog she knows by its masked Call-ID, and a
+  // REFER whose Refer-To carries it escaped in the URI's headers.
+  auto request = [&](std::string_view method, std::string_view branch, std::string_view extra) {
+    return std::string(method) + " sip:carol@example.com SIP/2.0\r\n" +
+           "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=" + std::string(branch) + ";rport\r\n" +
+           "Max-Forwards: 70\r\n"
+           "From: <sip:alice@example.com>;tag=x1\r\n"
+           "To: <sip:carol@example.com>\r\n"
+           "Call-ID: transfer-" +
+           std::string(branch) +
+           "@192.168.1.20\r\n"
+           "CSeq: 1 " +
+           std::string(method) + "\r\n" +
+           "Contact: <sip:alice@192.168.1.20:5061;transport=tls>\r\n" + std::string(extra) +
+           "Content-Length: 0\r\n\r\n";
+  };
+  h.from_outside(request("INVITE", "z9hG4bKrep",
+                         "Replaces: " + masked + ";to-tag=a7;from-tag=c9\r\nJoin: other\r\n"),
+                 alice_flow());
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  const sip::Message& invite = h.parse(sent[0]);
+  CHECK(std::string(invite.bytes())
+            .find("\r\nReplaces: call-2@10.0.0.20;to-tag=a7;from-tag=c9\r\n") != std::string::npos);
+  CHECK(std::string(invite.bytes()).find("\r\nJoin: other\r\n") != std::string::npos);
+
+  h.from_outside(request("REFER", "z9hG4bKref",
+                         "Refer-To: <sip:carol@example.com?Replaces=" + masked +
+                             "%3Bto-tag%3Da7%3Bfrom-tag%3Dc9>\r\n"),
+                 alice_flow());
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  CHECK(std::string(h.parse(sent[0]).bytes())
+            .find("Refer-To: <sip:carol@example.com?Replaces=call-2%4010.0.0.20%3Bto-tag%3Da7") !=
+        std::string::npos);
+
+  // A Call-ID that is not one of ours, or one that does not open, is left alone.
+  h.from_outside(request("INVITE", "z9hG4bKrep2", "Replaces: sbc-forged;to-tag=a;from-tag=b\r\n"),
+                 alice_flow());
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  CHECK(std::string(h.parse(sent[0]).bytes()).find("Replaces: sbc-forged;to-tag=a;from-tag=b") !=
+        std::string::npos);
+}
