@@ -33,6 +33,11 @@ inline constexpr std::array<std::uint64_t, 13> kHandshakeBounds{
     1'000'000,     2'500'000,     5'000'000,     10'000'000,  25'000'000,
     50'000'000,    100'000'000,   250'000'000,   500'000'000, 1'000'000'000,
     2'500'000'000, 5'000'000'000, 10'000'000'000};
+// A transaction from request to final answer: the core's own time, ringing for INVITEs.
+inline constexpr std::array<std::uint64_t, 16> kTransactionBounds{
+    1'000'000,      2'500'000,      5'000'000,      10'000'000,     25'000'000,    50'000'000,
+    100'000'000,    250'000'000,    500'000'000,    1'000'000'000,  2'500'000'000, 5'000'000'000,
+    10'000'000'000, 30'000'000'000, 60'000'000'000, 180'000'000'000};
 
 // What a scrape reads: one histogram, or the sum of several with the same bounds.
 struct HistogramSnapshot {

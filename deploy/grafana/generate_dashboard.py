@@ -76,6 +76,10 @@ row("Latency and the core")
 ts("Relay processing time (SBC's own, arrival to hand-off)", [
     (f'histogram_quantile({q}, sum by (le, direction) (rate(sbc_relay_processing_seconds_bucket{{{sel}}}[$__rate_interval])))', f"p{int(q*100)} {{{{direction}}}}")
     for q in (0.5, 0.9, 0.99)], unit="s")
+ts("Transaction time (request to first final answer)", [
+    (f'histogram_quantile({q}, sum by (le, direction, method) (rate(sbc_relay_transaction_seconds_bucket{{{sel}}}[$__rate_interval])))', f"p{int(q*100)} {{{{direction}}}} {{{{method}}}}")
+    for q in (0.5, 0.99)], unit="s",
+   desc="The core's (or the user agent's) time plus the SBC's, ringing included for INVITE; the SBC's own 408/503 count too.")
 ts("Relayed messages timed", [(f'sum by (direction) (rate(sbc_relay_processing_seconds_count{{{sel}}}[$__rate_interval]))', "{{direction}}")], unit="reqps")
 ts("Cores up", [(f'max by (core) (sbc_core_up{{{sel}}})', "core {{core}}")], desc="1 while a core answers probes or requests (index in core.targets).")
 ts("Core requests, failures, failovers", [

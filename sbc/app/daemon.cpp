@@ -103,6 +103,7 @@ struct RelayTotals {
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
                 no_core = 0, dialog_refused = 0, stateless_acks = 0, dialogs_established = 0,
                 dialogs_ended = 0, transport_errors = 0, sips_refused = 0;
+  std::array<metrics::HistogramSnapshot, 4> transaction_time;  // as RelayStats::transaction_time
   struct Core {
     bool up = false;
     std::uint64_t requests = 0, failures = 0, probes = 0;
@@ -141,6 +142,8 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.dialogs_ended += s.dialogs_ended.value();
     t.transport_errors += s.transport_errors.value();
     t.sips_refused += s.sips_refused.value();
+    for (std::size_t i = 0; i < t.transaction_time.size(); ++i)
+      s.transaction_time[i].add_to(t.transaction_time[i]);
     const proxy::CoreSet& cores = r->cores();
     t.cores.resize(cores.size());
     for (std::size_t i = 0; i < cores.size(); ++i) {
@@ -238,6 +241,16 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                              "Requests sent on to another core after a timeout, a 503 or a "
                              "transport error.",
                              d(t.failovers)));
+  families.push_back(
+      {"sbc_relay_transaction_seconds",
+       "From a relayed request's arrival to its first final answer (the core's or the user "
+       "agent's time, ringing included for INVITE; the SBC's own 408/503 too), by direction and "
+       "method.",
+       metrics::Family::Type::Histogram,
+       {{{{"direction", "outside_to_core"}, {"method", "invite"}}, t.transaction_time[0]},
+        {{{"direction", "outside_to_core"}, {"method", "other"}}, t.transaction_time[1]},
+        {{{"direction", "core_to_outside"}, {"method", "invite"}}, t.transaction_time[2]},
+        {{{"direction", "core_to_outside"}, {"method", "other"}}, t.transaction_time[3]}}});
   families.push_back(counter("sbc_relay_transport_errors_total",
                              "Requests toward a core whose connection could not be opened or broke "
                              "before they were sent (failed over, or answered 503).",

@@ -222,6 +222,7 @@ struct Transaction {
   std::string hidden_record_route;
   TimePoint end_at = kNever;
   TimePoint wake_at = kNever;
+  TimePoint started{};  // the request's arrival
 
   std::string_view branch_view() const noexcept { return {branch.data(), branch.size()}; }
   bool invite() const noexcept { return method == Method::Invite; }
@@ -906,7 +907,7 @@ class Relay::Impl {
       schedule(t);
       return;
     }
-    t.final_seen = true;
+    finish(t);
     t.retransmit_at = t.timeout_at = t.timer_c_at = kNever;
     if (t.invite() && status < 300) {
       t.state = ServerState::Accepted;
@@ -922,7 +923,7 @@ class Relay::Impl {
   }
 
   void final_from_core_as_500(Transaction& t, const Message& m) noexcept {
-    t.final_seen = true;
+    finish(t);
     t.retransmit_at = t.timeout_at = t.timer_c_at = kNever;
     if (!forward_response(t, m, "SIP/2.0 500 Server Internal Error (no core available)")) return;
     if (t.invite()) {
@@ -1093,7 +1094,7 @@ class Relay::Impl {
 
   // Ends the client side without an answer from the next hop, and answers the server side.
   void give_up(Transaction& t, std::uint16_t status, std::string_view reason) noexcept {
-    t.final_seen = true;
+    finish(t);
     t.retransmit_at = t.timeout_at = t.timer_c_at = t.failover_at = kNever;
     Message& original = *scratch_;
     if (original.parse(t.original, sip::Framing::Datagram, settings_.limits).is_valid()) {
@@ -1607,9 +1608,18 @@ class Relay::Impl {
     return &slots_[slot];
   }
 
+  // The first final answer for t's request (relayed, or our own 408/503/500): the transaction
+  // time, as its client sees it, from the request's arrival (failovers included).
+  void finish(Transaction& t) noexcept {
+    t.final_seen = true;
+    const std::size_t kind = (t.direction == Direction::ToCore ? 0 : 2) + (t.invite() ? 0 : 1);
+    stats.transaction_time[kind].observe(now_ - t.started);
+  }
+
   void begin(Transaction& t, Direction direction, const Message& m, std::uint32_t loop) noexcept {
     const auto slot = static_cast<std::uint32_t>(&t - slots_.data());
     t.used = true;
+    t.started = now_;
     t.direction = direction;
     t.method = m.method();
     t.state = ServerState::Proceeding;

@@ -21,6 +21,7 @@
 //   deterministically on the legs toward the outside and opened on what comes back.
 // - Trust boundary: identity headers (P-Asserted-Identity …) and Path from the outside are removed.
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -28,6 +29,7 @@
 #include <string_view>
 
 #include "metrics/counter.hpp"
+#include "metrics/histogram.hpp"
 #include "sbc/proxy/core_set.hpp"
 #include "sbc/proxy/relay_settings.hpp"
 #include "sbc/transport/routing.hpp"
@@ -63,6 +65,13 @@ struct RelayStats {
   metrics::Counter stateless_acks_absorbed;  // ACKs of the edge's own transaction-less answers
   metrics::Counter dialogs_established;      // 2xx relayed to an INVITE outside a dialog
   metrics::Counter dialogs_ended;            // 2xx relayed to a BYE
+  // From a request's arrival to its first final answer, by direction and method: [0] to the
+  // core, INVITE; [1] to the core, other; [2] to the outside, INVITE; [3] to the outside, other.
+  std::array<metrics::Histogram, 4> transaction_time{
+      metrics::Histogram(metrics::kTransactionBounds),
+      metrics::Histogram(metrics::kTransactionBounds),
+      metrics::Histogram(metrics::kTransactionBounds),
+      metrics::Histogram(metrics::kTransactionBounds)};
   metrics::Counter transactions_started;
   metrics::Counter transactions_ended;  // started - ended = active
 };

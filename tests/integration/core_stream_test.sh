@@ -75,6 +75,10 @@ failed=$(awk '/^sbc_core_connections_total\{event="failed"\}/{print $2}' metrics
 check "connections are reused: at most one per worker opened to the core (${opened:-none})" \
   test "${opened:-0}" -ge 1 -a "${opened:-0}" -le 2
 check "no connection failed (${failed:-none})" test "${failed:-1}" = 0
+invites=$(awk '/^sbc_relay_transaction_seconds_count\{direction="outside_to_core",method="invite"\}/{print $2}' metrics.txt)
+core_invites=$(awk '/^sbc_relay_transaction_seconds_count\{direction="core_to_outside",method="invite"\}/{print $2}' metrics.txt)
+check "the transaction time of the INVITEs both ways is measured (${invites:-none}, ${core_invites:-none})" \
+  test "${invites:-0}" -ge 2 -a "${core_invites:-0}" -ge 2
 
 # --- a core that refuses connections: fail over at once, or 503 when it is the only one
 cat >sbc2.yaml <<YAML

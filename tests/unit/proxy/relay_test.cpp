@@ -1712,3 +1712,34 @@ TEST_CASE("relay.mask_call_id: a masked Call-ID quoted in Replaces, Join or Refe
   CHECK(std::string(h.parse(sent[0]).bytes()).find("Replaces: sbc-forged;to-tag=a;from-tag=b") !=
         std::string::npos);
 }
+
+TEST_CASE("relay: the transaction time runs from the request to its first final answer",
+          "[relay][metrics]") {
+  Harness h;
+  auto snapshot = [&](std::size_t kind) {
+    sbc::metrics::HistogramSnapshot s;
+    h.relay->stats().transaction_time[kind].add_to(s);
+    return s;
+  };
+  h.from_outside(alice_register(), alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  const std::string reg = sent[0].bytes;
+  h.advance(250ms);
+  h.from_core(core_answer(h.parse({false, 0, {}, 0, reg}), 100, "Trying"));
+  CHECK(snapshot(1).count == 0);  // a provisional answer is not the end
+  h.advance(50ms);
+  const std::string ok = core_answer(h.parse({false, 0, {}, 0, reg}), 200, "OK");
+  h.from_core(ok);
+  h.from_core(ok);  // a retransmission is not a second measurement
+  const sbc::metrics::HistogramSnapshot other = snapshot(1);
+  CHECK(other.count == 1);
+  CHECK(other.sum == Approx(0.3));
+  CHECK(snapshot(0).count == 0);
+  // An INVITE the core never answers ends with our 408 after 64*T1: measured as such.
+  h.from_outside(alice_invite(), alice_flow());
+  h.advance(33s);
+  const sbc::metrics::HistogramSnapshot invite = snapshot(0);
+  CHECK(invite.count == 1);
+  CHECK(invite.sum == Approx(32.0).margin(0.02));
+}
