@@ -1,5 +1,7 @@
 #include "policy/auth_stage.hpp"
 
+#include "sbc/sip/writer.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -30,26 +32,6 @@ std::optional<std::uint32_t> parse_nc(std::string_view hex) noexcept {
 }
 
 // Appends into a fixed buffer; remembers overflow instead of writing past it.
-class Appender {
- public:
-  explicit Appender(std::span<char> out) noexcept : out_(out) {}
-  Appender& operator<<(std::string_view s) noexcept {
-    if (size_ + s.size() > out_.size()) {
-      ok_ = false;
-      return *this;
-    }
-    std::memcpy(out_.data() + size_, s.data(), s.size());
-    size_ += s.size();
-    return *this;
-  }
-  bool ok() const noexcept { return ok_; }
-  std::string_view view() const noexcept { return {out_.data(), size_}; }
-
- private:
-  std::span<char> out_;
-  std::size_t size_ = 0;
-  bool ok_ = true;
-};
 
 }  // namespace
 
@@ -93,7 +75,7 @@ Decision AuthStage::challenge(const sip::Message& request, Context& context, boo
                               Reason reason) noexcept {
   const bool registering = request.method() == sip::Method::Register;
   const auto nonce = mint_.mint(seconds(context.now), ++serial_, binding(context));
-  Appender out(challenge_);
+  sip::Writer out(challenge_);
   bool first = true;
   for (tls::DigestAlgorithm algorithm : settings_.algorithms) {
     if (!first) out << "\r\n";
@@ -258,7 +240,7 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
 
   if (user_over_limit(username, context.now)) return Decision::drop(kUserFlood);
 
-  Appender identity(identity_);
+  sip::Writer identity(identity_);
   identity << "<sip:" << username << "@" << settings_.identity_domain << ">";
   if (identity.ok()) context.asserted_identity = identity.view();
   context.consumed_credentials = field->line;

@@ -1,5 +1,7 @@
 #include "sbc/proxy/relay.hpp"
 
+#include "sbc/sip/writer.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -21,6 +23,7 @@ namespace {
 using sip::HeaderId;
 using sip::Message;
 using sip::Method;
+using sip::Writer;
 using transport::FlowInfo;
 using transport::Protocol;
 using TimePoint = Clock::time_point;
@@ -82,10 +85,6 @@ std::string_view strip_brackets(std::string_view host) noexcept {
   return host;
 }
 
-bool is_ipv6_text(std::string_view ip) noexcept {
-  return ip.find(':') != std::string_view::npos;
-}
-
 std::string_view transport_param(Protocol p) noexcept {
   switch (p) {
     case Protocol::Udp:
@@ -97,50 +96,6 @@ std::string_view transport_param(Protocol p) noexcept {
   }
   return "udp";
 }
-
-// A small text builder over a caller's buffer; `ok()` turns false when it does not fit.
-class Text {
- public:
-  explicit Text(std::span<char> out) noexcept
-      : begin_(out.data()), p_(out.data()), end_(out.data() + out.size()) {}
-  Text& operator<<(std::string_view s) noexcept {
-    if (static_cast<std::size_t>(end_ - p_) < s.size()) {
-      ok_ = false;
-      return *this;
-    }
-    if (!s.empty()) std::memcpy(p_, s.data(), s.size());
-    p_ += s.size();
-    return *this;
-  }
-  Text& operator<<(unsigned v) noexcept {
-    char digits[12];
-    auto [ptr, ec] = std::to_chars(digits, digits + sizeof digits, v);
-    (void)ec;
-    return *this << std::string_view(digits, static_cast<std::size_t>(ptr - digits));
-  }
-  Text& host(std::string_view ip) noexcept {
-    if (is_ipv6_text(ip)) return *this << "[" << ip << "]";
-    return *this << ip;
-  }
-  Text& hex(std::uint64_t v, int digits) noexcept {
-    if (end_ - p_ < digits) {
-      ok_ = false;
-      return *this;
-    }
-    put_hex(p_, v, digits);
-    p_ += digits;
-    return *this;
-  }
-  bool ok() const noexcept { return ok_; }
-  void fail() noexcept { ok_ = false; }
-  std::string_view view() const noexcept { return {begin_, static_cast<std::size_t>(p_ - begin_)}; }
-
- private:
-  char* begin_;
-  char* p_;
-  char* end_;
-  bool ok_ = true;
-};
 
 // An IP and port kept inline (no allocation).
 struct Address {
@@ -401,7 +356,7 @@ class Relay::Impl {
     t.client_reliable = core.protocol != Protocol::Udp;
     const sip::Via& via = m.top_via();
     sip::MessageEditor editor(m);
-    Text our_via(via_buffer_);
+    Writer our_via(via_buffer_);
     our_via << "SIP/2.0/" << transport::protocol_name(core.protocol) << " ";
     our_via.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
                                       << ";branch=" << t.branch_view() << ";rport";
@@ -429,7 +384,7 @@ class Relay::Impl {
       ok = ok && editor.add_header("P-Asserted-Identity", flow.asserted_identity);
     const std::uint64_t token = flow.flow_token;
     const Ip participant = ip_bytes(flow.remote_ip);
-    Text record(record_buffer_);
+    Writer record(record_buffer_);
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // Two entries: the core sees the inside one, the user agent the outside one.
       entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
@@ -639,7 +594,7 @@ class Relay::Impl {
     t->client_reliable = address->protocol != Protocol::Udp;
 
     sip::MessageEditor editor(m);
-    Text our_via(via_buffer_);
+    Writer our_via(via_buffer_);
     our_via << "SIP/2.0/" << transport::protocol_name(address->protocol) << " ";
     our_via.host(address->local_ip) << ":" << static_cast<unsigned>(address->local_port)
                                     << ";branch=" << t->branch_view() << ";rport";
@@ -679,7 +634,7 @@ class Relay::Impl {
       t->server_call_id.assign(m.call_id());
       ok = ok && !masked.empty() && editor.replace(m.call_id(), masked);
     }
-    Text record(record_buffer_);
+    Writer record(record_buffer_);
     const Ip participant = ip_bytes(address->remote_ip);
     t->hidden_record_route.clear();
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
@@ -691,7 +646,7 @@ class Relay::Impl {
             settings_.inside_port, source.protocol, mask);
       if (settings_.topology_hiding) {
         // The outside sees one entry of ours; the core's entries travel sealed inside it.
-        Text inside(hidden_buffer_);
+        Writer inside(hidden_buffer_);
         bool first = true;
         auto rr = m.name_addrs(HeaderId::RecordRoute);
         sip::NameAddr value;
@@ -702,7 +657,7 @@ class Relay::Impl {
         }
         t->hidden_record_route.assign(record.view());
         if (!first) t->hidden_record_route.append(", ").append(inside.view());
-        Text hidden(record_buffer_);
+        Writer hidden(record_buffer_);
         entry(hidden, TokenKind::Dialog, own.flow_token, participant, inside.view(),
               address->local_ip, address->local_port, address->protocol);
         ok =
@@ -760,7 +715,7 @@ class Relay::Impl {
     }
     sip::MessageEditor editor(m);
     const std::string_view branch = stateless_branch(m.top_via().branch);
-    Text our_via(via_buffer_);
+    Writer our_via(via_buffer_);
     bool ok = rewrite_routes(m, editor, own) &&
               editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     if (flow != nullptr) ok = ok && restore_request_uri(m, editor);
@@ -991,14 +946,14 @@ class Relay::Impl {
     if (ours == values.size()) return true;  // not recorded through us: nothing of ours to hide
     // The user agent's route set is this list reversed: the inside routes after ours, in the
     // order a request will carry them, are the entries before our inside one, reversed.
-    Text inside(hidden_buffer_);
+    Writer inside(hidden_buffer_);
     for (std::size_t i = ours - 1; i-- > 0;) {
       inside << values[i];
       if (i > 0) inside << ", ";
     }
     const auto address = wire_.flow_address(t.source_flow);
     if (!address || !inside.ok()) return true;
-    Text list(record_buffer_);
+    Writer list(record_buffer_);
     entry(list, TokenKind::Dialog, t.source_flow, ip_bytes(t.source.ip_view()), inside.view(),
           address->local_ip, address->local_port, address->protocol);
     for (std::size_t i = ours + 1; i < n; ++i) list << ", " << values[i];
@@ -1010,7 +965,7 @@ class Relay::Impl {
   // core would have seen (kept in the transaction).
   bool restore_record_route(const Message& m, sip::MessageEditor& editor,
                             const Transaction& t) noexcept {
-    Text list(record_buffer_);
+    Writer list(record_buffer_);
     auto rr = m.name_addrs(HeaderId::RecordRoute);
     sip::NameAddr value;
     bool first = true, replaced = false;
@@ -1151,7 +1106,7 @@ class Relay::Impl {
                          std::string& out) noexcept {
     Message& sent = *scratch_;
     if (!sent.parse(t.request, sip::Framing::Datagram, settings_.limits).is_valid()) return false;
-    Text w(*out_);
+    Writer w(*out_);
     w << method << " " << sent.request_uri().text << " SIP/2.0\r\nVia: " << sent.top_via().text
       << "\r\n";
     for (const sip::HeaderField& h : sent.headers())
@@ -1188,7 +1143,7 @@ class Relay::Impl {
   void send_probe(std::size_t i) noexcept {
     const CoreTarget& core = cores_.target(i);
     const std::uint32_t sequence = cores_.probe_sequence(i);
-    Text w(*out_);
+    Writer w(*out_);
     w << "OPTIONS sip:";
     w.host(core.ip) << ":" << static_cast<unsigned>(core.port);
     if (core.protocol != Protocol::Udp) w << ";transport=" << transport_param(core.protocol);
@@ -1338,9 +1293,9 @@ class Relay::Impl {
   }
 
   // An entry (Record-Route, Path) naming one of our addresses with a sealed token.
-  Text& entry(Text& w, TokenKind kind, std::uint64_t flow, const Ip& participant,
-              std::string_view payload, std::string_view ip, std::uint16_t port, Protocol protocol,
-              bool masked_leg = false) noexcept {
+  Writer& entry(Writer& w, TokenKind kind, std::uint64_t flow, const Ip& participant,
+                std::string_view payload, std::string_view ip, std::uint16_t port,
+                Protocol protocol, bool masked_leg = false) noexcept {
     const std::string_view token = seal_token(kind, flow, participant, payload, masked_leg);
     if (token.empty()) {
       w.fail();  // cannot seal (too long): the message is not sent rather than sent unsealed
@@ -1420,7 +1375,7 @@ class Relay::Impl {
       std::string_view inside(reinterpret_cast<const char*>(opened.data() + 1), *n - 1);
       if (refer) {
         // Inside a URI's headers the Call-ID is escaped (RFC 3261 25.1 hvalue: '@' is %40 …).
-        Text escaped(escaped_refer_call_id_);
+        Writer escaped(escaped_refer_call_id_);
         for (const char c : inside) {
           if (std::isalnum(static_cast<unsigned char>(c)) != 0 ||
               std::string_view("-_.!~*'()[]/?:+$").find(c) != std::string_view::npos) {
@@ -1460,7 +1415,7 @@ class Relay::Impl {
       return true;
     const auto address = wire_.flow_address(flow);
     if (!address) return true;
-    Text w(contact_buffer_);
+    Writer w(contact_buffer_);
     auto contacts = m.name_addrs(HeaderId::Contact);
     sip::NameAddr contact;
     for (std::size_t hidden = 0; contacts.next(contact); ++hidden) {
@@ -1484,7 +1439,7 @@ class Relay::Impl {
     if (own.count == 0) return true;
     auto routes = m.name_addrs(HeaderId::Route);
     sip::NameAddr route;
-    Text rest(route_buffer_);
+    Writer rest(route_buffer_);
     rest << own.hidden_routes;
     bool any = !own.hidden_routes.empty();
     std::size_t seen = 0;

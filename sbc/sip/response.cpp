@@ -1,37 +1,12 @@
 #include "sbc/sip/response.hpp"
 
+#include "sbc/sip/writer.hpp"
+
 #include <charconv>
 #include <cstring>
 
 namespace sbc::sip {
 namespace {
-
-class Writer {
- public:
-  explicit Writer(std::span<char> out) noexcept : p_(out.data()), end_(out.data() + out.size()) {}
-  Writer& operator<<(std::string_view s) noexcept {
-    if (ok_ && static_cast<std::size_t>(end_ - p_) >= s.size()) {
-      if (!s.empty()) std::memcpy(p_, s.data(), s.size());
-      p_ += s.size();
-    } else {
-      ok_ = false;
-    }
-    return *this;
-  }
-  Writer& operator<<(unsigned value) noexcept {
-    char digits[12];
-    auto [ptr, ec] = std::to_chars(digits, digits + sizeof digits, value);
-    if (ec != std::errc{}) ok_ = false;
-    return *this << std::string_view(digits, static_cast<std::size_t>(ptr - digits));
-  }
-  bool ok() const noexcept { return ok_; }
-  const char* position() const noexcept { return p_; }
-
- private:
-  char* p_;
-  char* end_;
-  bool ok_ = true;
-};
 
 // The top Via value with received and rport filled in, as RFC 3261 18.2.1 and RFC 3581 4 ask.
 void write_top_via(Writer& w, const Via& via, std::string_view source_ip,
