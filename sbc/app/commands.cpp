@@ -57,6 +57,20 @@ Config load(const std::optional<std::string>& path) {
   return path ? load_config_file(*path) : parse_config(default_config_text(), "<default>");
 }
 
+// The configuration a command names with --config (the embedded default without), and the
+// command's other arguments; on a configuration error, says so as `command` and returns none.
+std::optional<std::pair<Config, std::vector<std::string_view>>> config_and_arguments(
+    std::string_view command, std::span<const std::string_view> args, std::ostream& err) {
+  try {
+    std::optional<std::string> path;
+    std::vector<std::string_view> rest = take_config_option(args, path);
+    return std::pair{load(path), std::move(rest)};
+  } catch (const ConfigError& e) {
+    err << "sbc " << command << ": " << e.what() << '\n';
+    return std::nullopt;
+  }
+}
+
 bool read_file(const std::string& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return false;
@@ -67,16 +81,10 @@ bool read_file(const std::string& path, std::string& out) {
 }  // namespace
 
 int validate_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  std::optional<std::string> config_path;
-  Config config;
-  std::vector<std::string_view> files;
-  try {
-    files = take_config_option(args, config_path);
-    config = load(config_path);
-  } catch (const ConfigError& e) {
-    err << "sbc validate: " << e.what() << '\n';
-    return 2;
-  }
+  auto loaded = config_and_arguments("validate", args, err);
+  if (!loaded) return 2;
+  const Config& config = loaded->first;
+  const std::vector<std::string_view>& files = loaded->second;
   if (files.empty()) {
     err << "sbc validate: no file given\n" << kUsage;
     return 2;
@@ -113,16 +121,10 @@ int validate_command(std::span<const std::string_view> args, std::ostream& out, 
 }
 
 int replay_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
-  std::optional<std::string> config_path;
-  Config config;
-  std::vector<std::string_view> files;
-  try {
-    files = take_config_option(args, config_path);
-    config = load(config_path);
-  } catch (const ConfigError& e) {
-    err << "sbc replay: " << e.what() << '\n';
-    return 2;
-  }
+  auto loaded = config_and_arguments("replay", args, err);
+  if (!loaded) return 2;
+  const Config& config = loaded->first;
+  std::vector<std::string_view>& files = loaded->second;
   const bool all = std::erase(files, "--all") > 0;
   if (files.size() != 1) {
     err << "sbc replay: exactly one capture file expected\n" << kUsage;
