@@ -82,6 +82,11 @@ core:
     {{- if .serverName }}
     server_name: {{ .serverName | quote }}
     {{- end }}
+    {{- if dig "clientCertificate" "secretName" "" . }}
+    certificate:
+      chain: /etc/sbc/core-client/tls.crt
+      key: /etc/sbc/core-client/tls.key
+    {{- end }}
   {{- end }}
 relay:
   topology_hiding: {{ .Values.relay.topologyHiding }}

@@ -2,6 +2,7 @@
 {{- define "sbc.podTemplate" -}}
 {{- $tlsSecret := include "sbc.tlsSecretName" . -}}
 {{- $coreCa := include "sbc.coreCaSource" . -}}
+{{- $coreClient := dig "tls" "clientCertificate" "secretName" "" (include "sbc.coreValues" . | fromYaml) -}}
 metadata:
   labels:
     {{- include "sbc.selectorLabels" . | nindent 4 }}
@@ -89,6 +90,11 @@ spec:
           mountPath: /etc/sbc/core-ca
           readOnly: true
         {{- end }}
+        {{- if $coreClient }}
+        - name: core-client
+          mountPath: /etc/sbc/core-client
+          readOnly: true
+        {{- end }}
         {{- if .Values.relay.tokenKeys.existingSecret }}
         # The relay's token keys, shared by every pod (relay.token_key_file; read at start).
         - name: relay-keys
@@ -132,6 +138,16 @@ spec:
         items:
           - key: {{ $ca.key }}
             path: {{ $ca.key }}
+    {{- end }}
+    {{- if $coreClient }}
+    - name: core-client
+      secret:
+        secretName: {{ $coreClient }}
+        items:
+          - key: tls.crt
+            path: tls.crt
+          - key: tls.key
+            path: tls.key
     {{- end }}
     {{- if .Values.relay.tokenKeys.existingSecret }}
     - name: relay-keys
