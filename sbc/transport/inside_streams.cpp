@@ -117,9 +117,12 @@ class InsideConnection : public std::enable_shared_from_this<InsideConnection> {
     } else {
       socket_.close(ec);
     }
-    const bool unsent = !queue_.empty();
+    // Requests were lost when some are unsent, or when the core never sent a byte back over a
+    // connection we wrote to (over TLS 1.3 a refused client certificate shows only after our
+    // first write; a core that crashed at once looks the same).
+    const bool lost = !queue_.empty() || (written_any_ && !received_any_);
     owner_.forget(this);
-    if (failure || unsent) owner_.report_failure(protocol_, ip_, port_);
+    if (failure || lost) owner_.report_failure(protocol_, ip_, port_);
   }
 
  private:
@@ -189,6 +192,7 @@ class InsideConnection : public std::enable_shared_from_this<InsideConnection> {
         break;  // over TLS a read wanting a write resolves once our queue flushes
       }
       used_ += n;
+      received_any_ = true;
       process();
     }
     wait_readable();
@@ -247,6 +251,7 @@ class InsideConnection : public std::enable_shared_from_this<InsideConnection> {
         return;
       }
       written_ += n;
+      written_any_ = true;
       if (written_ == front.size()) {
         queued_bytes_ -= front.size();
         queue_.pop_front();
@@ -271,6 +276,8 @@ class InsideConnection : public std::enable_shared_from_this<InsideConnection> {
   std::size_t written_ = 0;
   bool waiting_read_ = false;
   bool writing_ = false;
+  bool written_any_ = false;
+  bool received_any_ = false;
 };
 
 InsideStreams::InsideStreams(Worker& worker, asio::ip::tcp::endpoint local,

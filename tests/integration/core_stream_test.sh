@@ -6,7 +6,8 @@
 # one connection per core, and Kamailio sees everything over TCP/TLS. A core that refuses the
 # connection makes the relay fail over to the next at once (RFC 3261 17.1.4: a transport error
 # counts as a 503) and, with no other core, answer 503; a TLS core whose certificate does not
-# verify is never used.
+# verify is never used, and a core that demands a client certificate gets the SBC's
+# (core.tls.certificate).
 # usage: core_stream_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -22,7 +23,11 @@ dead_port=$((base + 4)) sbc2_port=$((base + 5)) sbc3_port=$((base + 6)) sbc4_por
 # A certificate for the core's address (an IP SAN: the SBC checks the name it connects to).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=core.test \
   -addext "subjectAltName=IP:127.0.0.1" -days 1 -keyout core.key -out core.pem 2>/dev/null
-kamailio_core_cfg "$core_port" "$core_tls" "$work/core.pem" "$work/core.key" >core.cfg
+# The core demands a client certificate over TLS (mutual TLS): the SBC's, self-signed.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=sbc-inside.test \
+  -days 1 -keyout client.key -out client.pem 2>/dev/null
+kamailio_core_cfg "$core_port" "$core_tls" "$work/core.pem" "$work/core.key" "$work/client.pem" \
+  >core.cfg
 kamailio -DD -E -f core.cfg >core.log 2>&1 &
 pids+=($!)
 
@@ -126,7 +131,7 @@ listeners:
   - {transport: tcp, address: 127.0.0.1, port: $sbc4_port}
 core:
   targets: [{uri: "sip:127.0.0.1:$core_tls;transport=tls"}]
-  tls: {ca_file: $work/core.pem}
+  tls: {ca_file: $work/core.pem, certificate: {chain: $work/client.pem, key: $work/client.key}}
 metrics: {port: $((base + 10))}
 YAML
 "$sbc" run --config sbc4.yaml >sbc4.log 2>&1 &
@@ -155,6 +160,17 @@ check "a core whose certificate does not verify gets nothing: 503" grep -qx "REG
 curl -fsS "http://127.0.0.1:$((base + 12))/metrics" >metrics5.txt || true
 check "the failed handshake is counted" \
   bash -c "awk '/^sbc_core_connections_total\\{event=\"failed\"\\}/{exit !(\$2 >= 1)}' metrics5.txt"
+
+# The right CA but no client certificate: the core refuses the handshake.
+sed -e "s#, certificate: {chain: $work/client.pem, key: $work/client.key}##" \
+  -e "s/port: $sbc4_port/port: $((base + 13))/" -e "s/port: $((base + 10))/port: $((base + 14))/" \
+  sbc4.yaml >sbc6.yaml
+"$sbc" run --config sbc6.yaml >sbc6.log 2>&1 &
+pids+=($!)
+wait_http "http://127.0.0.1:$((base + 14))/readyz"
+ua udp "$((base + 13))" judy register >judy.out 2>&1 || true
+check "without its client certificate the SBC cannot reach a core that demands one: 503" \
+  grep -qx "REGISTER 503" judy.out
 
 if [ "$failures" -ne 0 ]; then
   for f in sbc*.log; do echo "--- $f"; cat "$f"; done

@@ -45,10 +45,11 @@ wait_http() {
   return 0
 }
 
-# kamailio_core_cfg PORT [TLS_PORT CERT KEY]: prints the test core's configuration
+# kamailio_core_cfg PORT [TLS_PORT CERT KEY [CLIENT_CA]]: prints the test core's configuration
 # (kamailio/core.cfg.in, a registrar that stores Path and a proxy that follows Record-Route) on
 # UDP PORT; with TLS_PORT also on TCP PORT and on TLS TLS_PORT with certificate CERT and key KEY
-# (absolute paths; its tls.cfg is written next to CERT). Run it with
+# (absolute paths; its tls.cfg is written next to CERT); with CLIENT_CA it demands a client
+# certificate that chains to it (mutual TLS). Run it with
 # `kamailio -DD -E -f FILE` (`-A CORE_AUTH`: it authenticates REGISTERs itself).
 kamailio_core_cfg() {
   local modules template
@@ -60,8 +61,12 @@ kamailio_core_cfg() {
   fi
   local tls_cfg
   tls_cfg="$(dirname "$3")/kamailio-tls.cfg"
-  printf '[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\nprivate_key = %s\ncertificate = %s\n' \
-    "$4" "$3" >"$tls_cfg"
+  printf '[server:default]\nmethod = TLSv1.2+\nprivate_key = %s\ncertificate = %s\n' "$4" "$3" >"$tls_cfg"
+  if [ $# -ge 5 ]; then
+    printf 'verify_certificate = yes\nrequire_certificate = yes\nca_list = %s\n' "$5" >>"$tls_cfg"
+  else
+    printf 'verify_certificate = no\nrequire_certificate = no\n' >>"$tls_cfg"
+  fi
   sed -e "s/@PORT@/$1/" -e "s#@MODULES@#$modules#" \
     -e 's/^disable_tcp=yes/disable_tcp=no\nenable_tls=yes/' \
     -e "s/^listen=udp:.*/&\nlisten=tcp:127.0.0.1:$1\nlisten=tls:127.0.0.1:$2/" \

@@ -235,3 +235,21 @@ TEST_CASE("inside streams: the core may connect to our inside port; others may n
   close(stranger);
   close(core);
 }
+
+TEST_CASE("inside streams: a core that closes before sending anything back lost our requests",
+          "[inside][sockets]") {
+  Fixture f;
+  const int core = listening_core();
+  const std::uint16_t core_port = port_of(core);
+  f.worker.send_inside(Protocol::Tcp, "127.0.0.1", core_port, kRequest);
+  const int connection = accept_from(core, f.worker);
+  REQUIRE(connection >= 0);
+  CHECK(read_some(connection, f.worker) == kRequest);
+  // Like a TLS 1.3 core refusing our client certificate, or one that crashed at once: closed
+  // without a byte back, the request is as good as lost.
+  close(connection);
+  REQUIRE(run_until(f.worker, [&] { return !f.router.failures.empty(); }));
+  CHECK(f.router.failures[0].port == core_port);
+  CHECK(f.worker.inside_streams()->stats().failed.value() == 1);
+  close(core);
+}
