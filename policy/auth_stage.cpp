@@ -1,11 +1,10 @@
 #include "policy/auth_stage.hpp"
 
-#include "sbc/sip/writer.hpp"
-
 #include <algorithm>
 #include <cstring>
 
 #include "sbc/sip/fields.hpp"
+#include "sbc/sip/writer.hpp"
 #include "tls/hex.hpp"
 
 namespace sbc::policy {
@@ -30,8 +29,6 @@ std::optional<std::uint32_t> parse_nc(std::string_view hex) noexcept {
   }
   return v;
 }
-
-// Appends into a fixed buffer; remembers overflow instead of writing past it.
 
 }  // namespace
 

@@ -14,7 +14,6 @@ namespace {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using transport::IoWant;
 
 std::string last_error() {
   const uint32_t code = ERR_get_error();
@@ -24,29 +23,6 @@ std::string last_error() {
   ERR_clear_error();
   return text;
 }
-
-// The inside connection's view of a TLS client.
-class TlsClientIo final : public transport::InsideIo {
- public:
-  TlsClientIo(tcp::socket socket, bssl::UniquePtr<SSL> ssl)
-      : io_(std::move(socket), std::move(ssl)) {
-    boost::system::error_code ec;
-    io_.socket().non_blocking(true, ec);
-  }
-  bool handshake(IoWant& want) noexcept override { return io_.handshake(want); }
-  std::size_t read_some(char* data, std::size_t size, IoWant& want) noexcept override {
-    return io_.read_some(data, size, want);
-  }
-  std::size_t write_some(const char* data, std::size_t size, IoWant& want) noexcept override {
-    return io_.write_some(data, size, want);
-  }
-  bool has_buffered_input() const noexcept override { return io_.has_buffered_input(); }
-  tcp::socket& socket() noexcept override { return io_.socket(); }
-  void close() noexcept override { io_.close(); }
-
- private:
-  TlsIo io_;
-};
 
 }  // namespace
 
@@ -82,7 +58,9 @@ transport::TlsConnector make_tls_connector(const TlsClientSettings& settings) {
   return [context, verify = settings.verify, server_name = settings.server_name](
              tcp::socket socket, std::string_view peer_ip) -> std::unique_ptr<transport::InsideIo> {
     bssl::UniquePtr<SSL> ssl(SSL_new(context.get()));
-    if (!ssl || SSL_set_fd(ssl.get(), socket.native_handle()) != 1) return nullptr;
+    boost::system::error_code ec;
+    socket.non_blocking(true, ec);
+    if (!ssl || ec || SSL_set_fd(ssl.get(), socket.native_handle()) != 1) return nullptr;
     SSL_set_connect_state(ssl.get());
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
     if (!server_name.empty()) {
@@ -94,7 +72,8 @@ transport::TlsConnector make_tls_connector(const TlsClientSettings& settings) {
       const std::string ip(peer_ip);
       if (X509_VERIFY_PARAM_set1_ip_asc(param, ip.c_str()) != 1) return nullptr;
     }
-    return std::make_unique<TlsClientIo>(std::move(socket), std::move(ssl));
+    return std::make_unique<transport::InsideIoOver<TlsIo>>(
+        TlsIo(std::move(socket), std::move(ssl)));
   };
 }
 

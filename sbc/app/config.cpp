@@ -100,6 +100,15 @@ void read_share(std::string_view source, const YAML::Node& map, const std::strin
   target = value;
 }
 
+// A certificate and its key, `{chain, key}` (PEM files), at `path`.
+tls::CertificateFiles read_certificate_files(std::string_view source, const YAML::Node& node,
+                                             const std::string& path) {
+  reject_unknown_keys(source, node, path, {"chain", "key"});
+  if (!node["chain"]) fail(source, node, path + ".chain", "is required");
+  if (!node["key"]) fail(source, node, path + ".key", "is required");
+  return {node["chain"].as<std::string>(), node["key"].as<std::string>()};
+}
+
 // Reads `map[key]` (whole milliseconds) into a duration when the key is present.
 void read_ms(std::string_view source, const YAML::Node& map, const std::string& prefix,
              const char* key, std::chrono::milliseconds& target, std::uint32_t low,
@@ -501,12 +510,8 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
           if (!certs.IsSequence())
             fail(source, certs, path + ".tls.certificates", "must be a list");
           for (std::size_t k = 0; k < certs.size(); ++k) {
-            const std::string cpath = path + ".tls.certificates[" + std::to_string(k) + "]";
-            reject_unknown_keys(source, certs[k], cpath, {"chain", "key"});
-            if (!certs[k]["chain"]) fail(source, certs[k], cpath + ".chain", "is required");
-            if (!certs[k]["key"]) fail(source, certs[k], cpath + ".key", "is required");
-            listener.tls.certificates.push_back(
-                {certs[k]["chain"].as<std::string>(), certs[k]["key"].as<std::string>()});
+            listener.tls.certificates.push_back(read_certificate_files(
+                source, certs[k], path + ".tls.certificates[" + std::to_string(k) + "]"));
           }
         }
         if (tls["client_ca"]) listener.tls.client_ca = tls["client_ca"].as<std::string>();
@@ -627,12 +632,8 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
       read_bool(source, tls, "core.tls", "verify", t.verify);
       if (tls["ca_file"]) t.ca_file = tls["ca_file"].as<std::string>();
       if (tls["server_name"]) t.server_name = tls["server_name"].as<std::string>();
-      if (const YAML::Node cert = tls["certificate"]) {
-        reject_unknown_keys(source, cert, "core.tls.certificate", {"chain", "key"});
-        if (!cert["chain"]) fail(source, cert, "core.tls.certificate.chain", "is required");
-        if (!cert["key"]) fail(source, cert, "core.tls.certificate.key", "is required");
-        t.certificate = {cert["chain"].as<std::string>(), cert["key"].as<std::string>()};
-      }
+      if (const YAML::Node cert = tls["certificate"])
+        t.certificate = read_certificate_files(source, cert, "core.tls.certificate");
     }
     if (config.relay.probe_interval.count() != 0 && config.relay.probe_interval.count() < 100)
       fail(source, core["probe_interval_ms"], "core.probe_interval_ms",

@@ -1,7 +1,5 @@
 #include "sbc/proxy/relay.hpp"
 
-#include "sbc/sip/writer.hpp"
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -15,6 +13,7 @@
 #include "sbc/proxy/transaction_index.hpp"
 #include "sbc/sip/editor.hpp"
 #include "sbc/sip/response.hpp"
+#include "sbc/sip/writer.hpp"
 #include "tls/token_sealer.hpp"
 
 namespace sbc::proxy {
@@ -527,11 +526,7 @@ class Relay::Impl {
           t.core.protocol != protocol || t.core.ip_view() != ip || t.core.port != port)
         continue;
       stats.transport_errors.inc();
-      if (fail_over(t)) {
-        schedule(t);
-        continue;
-      }
-      give_up(t, 503, "Service Unavailable (core unreachable)");
+      if (!fail_over(t)) give_up(t, 503, "Service Unavailable (core unreachable)");
       schedule(t);
     }
   }
@@ -837,14 +832,15 @@ class Relay::Impl {
       return;
     }
     if (!forward_response(t, m)) return;
-    // The core refused the client's credentials (a challenge to a request that had some), or
-    // refused it outright: the policies count that against the source.
     // Dialogs: established by the first 2xx to a dialog-creating INVITE, ended by a 2xx to BYE
     // (the difference is the number of calls up, give or take calls whose parties vanished).
-    if (status >= 200 && status < 300 && !t.final_seen) {
+    // Retransmitted finals returned above.
+    if (status >= 200 && status < 300) {
       if (t.creates_dialog) stats.dialogs_established.inc();
       if (t.method == Method::Bye) stats.dialogs_ended.inc();
     }
+    // The core refused the client's credentials (a challenge to a request that had some), or
+    // refused it outright: the policies count that against the source.
     if (t.direction == Direction::ToCore && refusal_listener_ &&
         ((t.had_credentials && (status == 401 || status == 407)) || status == 403))
       refusal_listener_(t.source.ip_view());
@@ -863,7 +859,6 @@ class Relay::Impl {
       return;
     }
     finish(t);
-    t.retransmit_at = t.timeout_at = t.timer_c_at = kNever;
     if (t.invite() && status < 300) {
       t.state = ServerState::Accepted;
       t.end_at = now_ + settings_.linger;
@@ -879,7 +874,6 @@ class Relay::Impl {
 
   void final_from_core_as_500(Transaction& t, const Message& m) noexcept {
     finish(t);
-    t.retransmit_at = t.timeout_at = t.timer_c_at = kNever;
     if (!forward_response(t, m, "SIP/2.0 500 Server Internal Error (no core available)")) return;
     if (t.invite()) {
       complete_invite_server(t);
@@ -1050,7 +1044,6 @@ class Relay::Impl {
   // Ends the client side without an answer from the next hop, and answers the server side.
   void give_up(Transaction& t, std::uint16_t status, std::string_view reason) noexcept {
     finish(t);
-    t.retransmit_at = t.timeout_at = t.timer_c_at = t.failover_at = kNever;
     Message& original = *scratch_;
     if (original.parse(t.original, sip::Framing::Datagram, settings_.limits).is_valid()) {
       answer_in_transaction(t, original, status, reason);
@@ -1309,9 +1302,6 @@ class Relay::Impl {
 
   // ---- Call-ID masking (relay.mask_call_id) --------------------------------------------
 
-  // Whether a message from the core going down a flow gets a masked Call-ID: a request outside a
-  // dialog starts a leg of its own (even when the core relays an outside caller's Call-ID: that
-  // caller's leg keeps it), one inside a dialog follows what its leg got when it was created.
   // The cores a request may not go to as a bit mask (bit i = core i): for a sips: Request-URI
   // (relay.sips_end_to_end), those not reached over TLS.
   std::uint64_t cores_without_tls(const Message& m) const noexcept {
@@ -1319,6 +1309,9 @@ class Relay::Impl {
                                                                                     : 0;
   }
 
+  // Whether a message from the core going down a flow gets a masked Call-ID: a request outside a
+  // dialog starts a leg of its own (even when the core relays an outside caller's Call-ID: that
+  // caller's leg keeps it), one inside a dialog follows what its leg got when it was created.
   bool masks_call_id(const Message& m, const OwnRoutes& own) const noexcept {
     return settings_.mask_call_id && (m.to().tag.empty() || own.masked_leg);
   }
@@ -1563,10 +1556,12 @@ class Relay::Impl {
     return &slots_[slot];
   }
 
-  // The first final answer for t's request (relayed, or our own 408/503/500): the transaction
-  // time, as its client sees it, from the request's arrival (failovers included).
+  // The first final answer for t's request (relayed, or our own 408/503/500): the client side
+  // stops retransmitting and waiting, and the transaction time, as its client sees it, is
+  // measured from the request's arrival (failovers included).
   void finish(Transaction& t) noexcept {
     t.final_seen = true;
+    t.retransmit_at = t.timeout_at = t.timer_c_at = t.failover_at = kNever;
     const std::size_t kind = (t.direction == Direction::ToCore ? 0 : 2) + (t.invite() ? 0 : 1);
     stats.transaction_time[kind].observe(now_ - t.started);
   }

@@ -2,9 +2,6 @@
 
 #include "sbc/sip/writer.hpp"
 
-#include <charconv>
-#include <cstring>
-
 namespace sbc::sip {
 namespace {
 

@@ -19,25 +19,6 @@ namespace {
 
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-// The inside connection's view of plain TCP (the edge's TcpIo).
-class TcpInsideIo final : public InsideIo {
- public:
-  explicit TcpInsideIo(asio::ip::tcp::socket socket) : io_(std::move(socket)) {}
-  bool handshake(IoWant& /*want*/) noexcept override { return true; }
-  std::size_t read_some(char* data, std::size_t size, IoWant& want) noexcept override {
-    return io_.read_some(data, size, want);
-  }
-  std::size_t write_some(const char* data, std::size_t size, IoWant& want) noexcept override {
-    return io_.write_some(data, size, want);
-  }
-  bool has_buffered_input() const noexcept override { return io_.has_buffered_input(); }
-  asio::ip::tcp::socket& socket() noexcept override { return io_.socket(); }
-  void close() noexcept override { io_.close(); }
-
- private:
-  TcpIo io_;
-};
-
 }  // namespace
 
 class InsideConnection : public std::enable_shared_from_this<InsideConnection> {
@@ -92,7 +73,7 @@ class InsideConnection : public std::enable_shared_from_this<InsideConnection> {
 
   // A connection the core opened to us (plain TCP).
   void adopt(asio::ip::tcp::socket socket) {
-    io_ = std::make_unique<TcpInsideIo>(std::move(socket));
+    io_ = std::make_unique<InsideIoOver<TcpIo>>(TcpIo(std::move(socket)));
     state_ = State::Open;
     wait_readable();
   }
@@ -135,7 +116,7 @@ class InsideConnection : public std::enable_shared_from_this<InsideConnection> {
       if (owner_.tls_) io_ = owner_.tls_(std::move(socket_), ip_);
       if (!io_) return close(true);
     } else {
-      io_ = std::make_unique<TcpInsideIo>(std::move(socket_));
+      io_ = std::make_unique<InsideIoOver<TcpIo>>(TcpIo(std::move(socket_)));
     }
     state_ = State::Handshaking;
     handshake();

@@ -49,6 +49,27 @@ class InsideIo {
   virtual void close() noexcept = 0;
 };
 
+// An InsideIo over one of the edge's Io types (TcpIo, tls::TlsIo): the same non-blocking reads
+// and writes, behind the interface the inside connections use for both.
+template <class Io>
+class InsideIoOver final : public InsideIo {
+ public:
+  explicit InsideIoOver(Io io) : io_(std::move(io)) {}
+  bool handshake(IoWant& want) noexcept override { return io_.handshake(want); }
+  std::size_t read_some(char* data, std::size_t size, IoWant& want) noexcept override {
+    return io_.read_some(data, size, want);
+  }
+  std::size_t write_some(const char* data, std::size_t size, IoWant& want) noexcept override {
+    return io_.write_some(data, size, want);
+  }
+  bool has_buffered_input() const noexcept override { return io_.has_buffered_input(); }
+  asio::ip::tcp::socket& socket() noexcept override { return io_.socket(); }
+  void close() noexcept override { io_.close(); }
+
+ private:
+  Io io_;
+};
+
 // Makes the TLS client side of a connected socket toward the core at `peer_ip` (tls/ provides
 // it); null when TLS cannot be set up.
 using TlsConnector = std::function<std::unique_ptr<InsideIo>(asio::ip::tcp::socket socket,

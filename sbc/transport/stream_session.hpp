@@ -39,6 +39,7 @@ class TcpIo {
     socket_.non_blocking(true, ec);
   }
   asio::ip::tcp::socket& socket() noexcept { return socket_; }
+  bool handshake(IoWant& /*want*/) noexcept { return true; }  // plain TCP has none
   std::size_t read_some(char* data, std::size_t size, IoWant& want) noexcept {
     boost::system::error_code ec;
     const std::size_t n = socket_.read_some(asio::buffer(data, size), ec);
