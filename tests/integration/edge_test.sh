@@ -22,16 +22,8 @@ udp_port=$base tcp_port=$base tls_port=$((base + 1)) mtls_port=$((base + 2)) met
 
 # --- certificates: a CA, two server certificates for SNI, a client one, an unknown client one
 cd "$work"
-gen_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
 gen_key ca.key
 openssl req -x509 -new -key ca.key -subj "/CN=sbc test CA" -days 2 -out ca.pem 2>/dev/null
-issue() {  # issue NAME SUBJECT SAN
-  gen_key "$1.key"
-  openssl req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
-  printf 'subjectAltName=%s\n' "$3" >"$1.ext"
-  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-    -extfile "$1.ext" -out "$1.pem" 2>/dev/null
-}
 issue a "/CN=a.test" "DNS:a.test"
 issue b "/CN=b.test" "DNS:b.test"
 issue a2 "/CN=a.test/O=reloaded" "DNS:a.test"

@@ -73,3 +73,15 @@ kamailio_core_cfg() {
     -e "s#^loadmodule \"tm.so\"#&\nloadmodule \"tls.so\"\nmodparam(\"tls\", \"config\", \"$tls_cfg\")#" \
     "$template"
 }
+
+# Test certificates (EC P-256, two days) in the current directory. gen_key FILE: a private key.
+# issue NAME SUBJECT SAN: NAME.key and NAME.pem signed by the CA in ca.pem/ca.key, with
+# subjectAltName SAN (e.g. "DNS:a.test", "IP:127.0.0.1").
+gen_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+issue() {
+  gen_key "$1.key"
+  openssl req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
+  printf 'subjectAltName=%s\n' "$3" >"$1.ext"
+  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+    -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+}

@@ -18,16 +18,8 @@ sbc_port=$base sbc_tls=$((base + 1)) core_port=$((base + 2)) core_tls=$((base + 
 metrics_port=$((base + 4)) sbc2_port=$((base + 5)) sbc2_tls=$((base + 6))
 
 # A CA; the SBC's and the core's certificates, and a trunk's client certificate, from it.
-gen_key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
 gen_key ca.key
 openssl req -x509 -new -key ca.key -subj "/CN=sips test CA" -days 2 -out ca.pem 2>/dev/null
-issue() {  # issue NAME SUBJECT SAN
-  gen_key "$1.key"
-  openssl req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
-  printf 'subjectAltName=%s\n' "$3" >"$1.ext"
-  openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-    -extfile "$1.ext" -out "$1.pem" 2>/dev/null
-}
 issue sbc "/CN=sbc.test" "IP:127.0.0.1"
 issue core "/CN=core.test" "IP:127.0.0.1"
 issue trunk "/CN=trunk.test" "DNS:trunk.test"

@@ -116,9 +116,10 @@ struct Fixture {
   Worker worker{0, EdgeOptions{}, shared};
   InsideRouter router;
   boost::asio::ip::udp::endpoint inside;
-  Fixture() {
+  // `cores`: the addresses that may connect to the worker's inside port.
+  explicit Fixture(std::vector<std::string> cores = {"127.0.0.1"}) {
     inside = worker.bind_inside({boost::asio::ip::make_address("127.0.0.1"), 0});
-    worker.listen_inside_streams({inside.address(), inside.port()}, {"127.0.0.1"}, nullptr);
+    worker.listen_inside_streams({inside.address(), inside.port()}, std::move(cores), nullptr);
     worker.set_router(&router);
   }
 };
@@ -197,13 +198,10 @@ TEST_CASE("inside streams: a refused connection is reported to the router, after
 
 TEST_CASE("inside streams: the core may connect to our inside port; others may not",
           "[inside][sockets]") {
-  Shared shared{StreamLimits{}};
-  Worker worker{0, EdgeOptions{}, shared};
-  InsideRouter router;
-  const auto inside = worker.bind_inside({boost::asio::ip::make_address("127.0.0.1"), 0});
-  // Only 127.0.0.2 is a core here.
-  worker.listen_inside_streams({inside.address(), inside.port()}, {"127.0.0.2"}, nullptr);
-  worker.set_router(&router);
+  Fixture f({"127.0.0.2"});  // only 127.0.0.2 is a core here
+  Worker& worker = f.worker;
+  InsideRouter& router = f.router;
+  const auto& inside = f.inside;
   auto connect_from = [&](const char* source) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in from{};
