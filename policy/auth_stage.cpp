@@ -145,7 +145,8 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
   // ACK and CANCEL cannot be challenged (RFC 3261 22.1); requests inside a dialog are guarded by
   // the relay's dialog protection; an OPTIONS to the edge itself is a keep-alive.
   if (method == sip::Method::Ack || method == sip::Method::Cancel) return Decision::next();
-  if (!request.to().tag.empty()) return Decision::next();
+  if (!request.to().tag.empty() && method != sip::Method::Register && settings_.in_dialog_exempt)
+    return Decision::next();
   if (method == sip::Method::Options && !request.request_uri().has_user()) return Decision::next();
 
   const bool registering = method == sip::Method::Register;

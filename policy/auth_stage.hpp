@@ -43,6 +43,10 @@ struct AuthSettings {
                                                tls::DigestAlgorithm::Md5};
   std::chrono::seconds nonce_lifetime{300};
   bool bind_from = true;             // non-REGISTER requests: From user = authenticated user
+  // Requests with a To tag (not REGISTER) are left to the relay's dialog protection, which lets
+  // them in only with a token bound to their dialog; set from relay.dialog_protection (without
+  // it they are challenged like any other).
+  bool in_dialog_exempt = true;
   unsigned ban_after_failures = 10;  // failed answers of one source before a ban; 0: never
   // Requests per second (and burst) of one authenticated user, from wherever it comes (a
   // stolen password used from many addresses); 0: no limit. Per worker.

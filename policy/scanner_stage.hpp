@@ -53,10 +53,11 @@ class ScannerStage final : public Stage {
   Decision decide(const sip::Message& request, Context& context) noexcept override;
   void answered(Context& context, std::uint16_t status) noexcept override;
 
-  // The answer classes counted against a source.
+  // The answer classes counted against a source; 481 is what the relay answers an in-dialog
+  // request whose dialog token is missing, foreign or expired (a forged dialog).
   static bool refusal(std::uint16_t status) noexcept {
-    return status == 401 || status == 403 || status == 404 || status == 407 || status == 484 ||
-           status == 485;
+    return status == 401 || status == 403 || status == 404 || status == 407 || status == 481 ||
+           status == 484 || status == 485;
   }
 
  private:

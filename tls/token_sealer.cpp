@@ -1,9 +1,13 @@
 #include "tls/token_sealer.hpp"
 
 #include <openssl/aead.h>
+#include <openssl/digest.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/siphash.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "tls/hex.hpp"
@@ -67,6 +71,7 @@ struct TokenSealer::Impl {
   struct Context {
     std::uint8_t id;
     EVP_AEAD_CTX ctx;
+    std::uint64_t bind_key[2];  // HMAC-SHA-256(key, label), first 16 bytes
   };
   std::vector<Context> contexts;  // [0] seals
   ~Impl() {
@@ -112,7 +117,14 @@ TokenSealer::TokenSealer(const std::vector<Key>& keys) : impl_(std::make_unique<
     for (const Impl::Context& c : impl_->contexts)
       if (c.id == k.id)
         throw std::invalid_argument("token key id " + std::to_string(k.id) + " twice");
-    impl_->contexts.push_back({k.id, {}});
+    impl_->contexts.push_back({k.id, {}, {0, 0}});
+    static constexpr std::string_view kLabel = "sbc token binding";
+    std::array<std::uint8_t, 32> derived{};
+    unsigned derived_size = 0;
+    HMAC(EVP_sha256(), k.bytes.data(), k.bytes.size(),
+         reinterpret_cast<const std::uint8_t*>(kLabel.data()), kLabel.size(), derived.data(),
+         &derived_size);
+    std::memcpy(impl_->contexts.back().bind_key, derived.data(), 16);
     if (EVP_AEAD_CTX_init(&impl_->contexts.back().ctx, EVP_aead_aes_128_gcm_siv(), k.bytes.data(),
                           k.bytes.size(), kTag, nullptr) != 1) {
       impl_->contexts.pop_back();
@@ -152,14 +164,27 @@ std::size_t TokenSealer::seal_with_nonce(std::span<const std::uint8_t> plain, st
   return encode({raw.data(), 1 + kNonce + written}, out);
 }
 
-std::optional<std::size_t> TokenSealer::open(std::string_view sealed,
-                                             std::span<std::uint8_t> out) const noexcept {
+std::uint64_t TokenSealer::bind(std::string_view a, std::string_view b,
+                                std::size_t key_index) const noexcept {
+  const Impl::Context& c = impl_->contexts[std::min(key_index, impl_->contexts.size() - 1)];
+  // MAC(MAC(a) | MAC(b)): the two values stay apart whatever their lengths, with no copy.
+  std::array<std::uint64_t, 2> parts{
+      SIPHASH_24(c.bind_key, reinterpret_cast<const std::uint8_t*>(a.data()), a.size()),
+      SIPHASH_24(c.bind_key, reinterpret_cast<const std::uint8_t*>(b.data()), b.size())};
+  return SIPHASH_24(c.bind_key, reinterpret_cast<const std::uint8_t*>(parts.data()),
+                    sizeof parts);
+}
+
+std::optional<std::size_t> TokenSealer::open(std::string_view sealed, std::span<std::uint8_t> out,
+                                             std::size_t* key_index) const noexcept {
   std::array<std::uint8_t, 1 + kNonce + kMaxPlain + kTag> raw;
   if (sealed.size() > sealed_size(kMaxPlain)) return std::nullopt;
   const auto size = decode(sealed, raw);
   if (!size || *size < 1 + kNonce + kTag) return std::nullopt;
-  for (const Impl::Context& c : impl_->contexts) {
+  for (std::size_t i = 0; i < impl_->contexts.size(); ++i) {
+    const Impl::Context& c = impl_->contexts[i];
     if (c.id != raw[0]) continue;
+    if (key_index != nullptr) *key_index = i;
     std::size_t written = 0;
     const std::size_t cipher = *size - 1 - kNonce;
     if (out.size() < cipher - kTag) return std::nullopt;

@@ -50,9 +50,15 @@ class TokenSealer {
   // message of a dialog must carry the same, such as a masked Call-ID.
   std::size_t seal_deterministic(std::span<const std::uint8_t> plain,
                                  std::span<char> out) const noexcept;
-  // The plaintext's length in `out`, or nothing if the token does not open.
-  std::optional<std::size_t> open(std::string_view sealed,
-                                  std::span<std::uint8_t> out) const noexcept;
+  // The plaintext's length in `out`, or nothing if the token does not open. `key_index`, if
+  // given, receives the index of the key that opened it (for bind()).
+  std::optional<std::size_t> open(std::string_view sealed, std::span<std::uint8_t> out,
+                                  std::size_t* key_index = nullptr) const noexcept;
+  // A keyed 64-bit MAC of (a, b): SipHash-2-4 under a key derived from key `key_index` (0: the
+  // one that seals). A token carries it to be bound to values it must come back with (a
+  // dialog's Call-ID and tag): without the key, nobody can find other values with the same MAC.
+  std::uint64_t bind(std::string_view a, std::string_view b,
+                     std::size_t key_index = 0) const noexcept;
 
  private:
   static constexpr std::size_t kNonce = 12;

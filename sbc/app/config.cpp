@@ -671,7 +671,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     reject_unknown_keys(source, relay, "relay",
                         {"topology_hiding", "dialog_protection", "mask_call_id", "sips_end_to_end",
                          "untrusted_headers", "max_transactions", "max_forwards", "timers",
-                         "token_keys", "token_key_file"});
+                         "token_keys", "token_key_file", "dialog_token_lifetime_seconds"});
     proxy::RelaySettings& r = config.relay;
     read_bool(source, relay, "relay", "dialog_protection", r.dialog_protection);
     read_bool(source, relay, "relay", "topology_hiding", r.topology_hiding);
@@ -690,6 +690,10 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
       }
     }
     read_uint<unsigned>(source, relay, "relay", "max_forwards", r.max_forwards, 1, 255);
+    std::uint32_t lifetime = static_cast<std::uint32_t>(r.dialog_token_lifetime.count());
+    read_uint<std::uint32_t>(source, relay, "relay", "dialog_token_lifetime_seconds", lifetime, 60,
+                             30u * 86400u);
+    r.dialog_token_lifetime = std::chrono::seconds(lifetime);
     read_uint<std::uint32_t>(source, relay, "relay", "max_transactions", r.max_transactions, 16,
                              1u << 22);
     // Keys sealing the tokens in our URIs: "ID:32 hex digits", the first seals, all open.
@@ -733,6 +737,8 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     }
   }
   if (const YAML::Node p = root["policy"]) parse_policy(source, p, config.policy);
+  // Requests with a To tag skip the challenge only while the relay checks their dialog token.
+  config.policy.auth.in_dialog_exempt = config.relay.dialog_protection;
   if (const YAML::Node c = root["capture"]) {
     parse_capture(source, c, config.capture);
     for (std::size_t i = 0; i < config.capture.ports.size(); ++i) {

@@ -189,6 +189,13 @@ struct Wake {
   bool operator>(const Wake& other) const noexcept { return at > other.at; }
 };
 
+// What a bound token carries after the participant: the MAC (8 bytes) and the expiry (4 bytes,
+// seconds of the Unix epoch), big-endian.
+struct Binding {
+  std::uint64_t mac = 0;
+  std::uint32_t expires = 0;
+};
+
 // Our own entries at the top of a Route set: how many, the flow token the first one names, and
 // the inside routes a hidden (topology hiding) entry carries, to go in their place.
 struct OwnRoutes {
@@ -200,6 +207,10 @@ struct OwnRoutes {
   bool has_participant = false;
   // The token was issued on a leg whose Call-ID the outside sees masked.
   bool masked_leg = false;
+  // The token's dialog binding, if it has one (see kBound).
+  bool bound = false;
+  Binding binding;
+  std::size_t key_index = 0;
 };
 
 using Ip = std::array<std::uint8_t, 16>;
@@ -220,12 +231,21 @@ enum class TokenKind : std::uint8_t {
 // is masked: the core's in-dialog requests through them get the same masked Call-ID, while on a
 // leg the outside started (its own Call-ID) they keep theirs. Tokens without it open as before.
 constexpr std::uint8_t kMaskedLeg = 0x80;
+// Set on the kind of a token that lets requests in from the outside (our outside Record-Route
+// entry of a dialog): it carries a binding, a MAC of the dialog's Call-ID (as the outside sees
+// it) and its initiator's From tag, and an expiry, so that it opens no other dialog and not
+// forever (a token of one real call must not carry invented ones past the policies).
+constexpr std::uint8_t kBound = 0x40;
+constexpr std::size_t kBindingSize = 8 + 4;
 struct Opened {
   TokenKind kind = TokenKind::Flow;
   bool masked_leg = false;
   std::uint64_t flow = 0;
   Ip participant{};
   std::string_view payload;
+  bool bound = false;
+  Binding binding;
+  std::size_t key_index = 0;  // the token key that opened it: the binding is under its MAC key
 };
 constexpr std::size_t kTokenHeader = 1 + 8 + 16;  // kind, flow token, participant address
 
@@ -271,6 +291,10 @@ class Relay::Impl {
     storage.reserve(slots_.size() * 2);
     wakes_ = decltype(wakes_)(std::greater<Wake>(), std::move(storage));
     for (const std::string& name : settings_.untrusted_headers) untrusted_.push_back(name);
+    clock_start_ = now_ = clock_();
+    wall_start_ = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
   }
 
   RelayStats stats;
@@ -293,6 +317,7 @@ class Relay::Impl {
     const OwnRoutes own = own_routes(m, &flow);
     if (!in_dialog_allowed(m, own, flow)) {
       stats.dialog_refused.inc();
+      if (answer_listener_) answer_listener_(flow.remote_ip, 481);  // scored as a refusal
       return answer_outside(m, flow, 481, "Call/Transaction Does Not Exist");
     }
     const std::uint32_t hash = loop_hash(m, inside_call_id(m), own.count);
@@ -337,6 +362,10 @@ class Relay::Impl {
     t->failover_allowed = !named && m.to().tag.empty() && cores_.size() > 1;
     if (!build_to_core(*t, m, flow, own)) {
       release(*t);
+      if (untrusted_left_) {
+        stats.untrusted_refused.inc();
+        return answer_outside(m, flow, 400, "Bad Request (too many identity headers to remove)");
+      }
       stats.too_large.inc();
       return answer_outside(m, flow, 513, "Message Too Large to relay");
     }
@@ -365,7 +394,7 @@ class Relay::Impl {
     ok = ok && editor.replace(via.text, {client_via_buffer_.data(), client_via});
     ok = ok && editor.prepend_via(our_via.view());
     ok = ok && editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
-    ok = ok && rewrite_routes(m, editor, own);
+    ok = ok && rewrite_routes(m, editor, own, true);
     ok = ok && restore_request_uri(m, editor);
     // A Call-ID we masked gets the core's own back; the answers get the masked one again.
     const std::string_view call_id = inside_call_id(m);
@@ -375,7 +404,10 @@ class Relay::Impl {
       ok = ok && editor.replace(m.call_id(), call_id);
     }
     ok = ok && open_quoted_call_ids(m, editor);
-    for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
+    // Every trust-domain header goes, or the request does not: one left would let the outside
+    // assert an identity to the core (RFC 3325 section 6).
+    untrusted_left_ = !strip_untrusted(editor);
+    ok = ok && !untrusted_left_;
     // The credentials the edge checked are spent here; the core gets the identity instead.
     if (!flow.consumed_credentials.empty())
       ok = ok && editor.replace(flow.consumed_credentials, {});
@@ -389,13 +421,15 @@ class Relay::Impl {
       entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
             settings_.inside_port, core.protocol)
           << ", ";
+      const Binding binding = dialog_binding(m.call_id(), m.from().tag);
       entry(record, TokenKind::Flow, token, participant, {}, flow.local_ip, flow.local_port,
-            flow.protocol);
+            flow.protocol, false, &binding);
       ok = ok && record.ok() && editor.add_record_route(record.view());
     } else if (m.method() == Method::Register) {
       // Only we may say which way the core reaches this user (RFC 3327): a Path from the outside
       // could point the core anywhere.
-      (void)editor.remove_headers(HeaderId::Path);
+      untrusted_left_ = untrusted_left_ || !editor.strip_headers(HeaderId::Path);
+      ok = ok && !untrusted_left_;
       entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
             settings_.inside_port, core.protocol);
       ok = ok && record.ok() && editor.add_path(record.view());
@@ -451,11 +485,19 @@ class Relay::Impl {
   // (To tag) from the outside must come through the Record-Route entry we issued for that dialog,
   // and from the address of the party we issued it to. A third party has no such token, and
   // cannot use someone else's from its own address: 481.
+  // The token must also be bound to this very dialog (its Call-ID and the caller's tag, which
+  // comes back as From or To tag) and not expired: a token from one real call opens no invented
+  // dialog. A REGISTER is never in a dialog: a To tag on it exempts it from nothing.
   bool in_dialog_allowed(const Message& m, const OwnRoutes& own,
                          const FlowInfo& flow) const noexcept {
-    if (!settings_.dialog_protection || m.to().tag.empty()) return true;
-    if (!own.has_participant) return false;
-    return own.participant == ip_bytes(flow.remote_ip);
+    if (!settings_.dialog_protection || m.to().tag.empty() || m.method() == Method::Register)
+      return true;
+    if (!own.has_participant || !own.bound) return false;
+    if (own.participant != ip_bytes(flow.remote_ip)) return false;
+    if (wall_seconds() > own.binding.expires) return false;
+    const std::uint64_t mac = own.binding.mac;
+    return sealer_.bind(m.call_id(), m.from().tag, own.key_index) == mac ||
+           sealer_.bind(m.call_id(), m.to().tag, own.key_index) == mac;
   }
 
   // The core that the Route set left after ours names (a hidden entry's routes first), if it
@@ -469,6 +511,8 @@ class Relay::Impl {
                            first.uri.port == 0 ? 5060 : first.uri.port);
       return std::nullopt;
     }
+    // Outside a dialog of ours, a Route from the outside names nothing we follow.
+    if (own.flow_token == 0) return std::nullopt;
     auto routes = m.name_addrs(HeaderId::Route);
     sip::NameAddr route;
     for (std::size_t seen = 0; routes.next(route); ++seen) {
@@ -619,15 +663,19 @@ class Relay::Impl {
     }
     ok = ok && editor.prepend_via(our_via.view());
     ok = ok && editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
-    ok = ok && rewrite_routes(m, editor, own);
+    ok = ok && rewrite_routes(m, editor, own, false);
     // The Call-ID the core chose (often naming its host) is masked on a new leg, and in a dialog
     // whose leg was masked when it was created; a dialog the outside started keeps its own.
     const bool mask = masks_call_id(m, own);
+    Binding binding;
     if (mask) {
       const std::string_view masked = masked_call_id(m.call_id());
       t->call_id_differs = true;
       t->server_call_id.assign(m.call_id());
       ok = ok && !masked.empty() && editor.replace(m.call_id(), masked);
+      binding = dialog_binding(masked, m.from().tag);
+    } else {
+      binding = dialog_binding(m.call_id(), m.from().tag);
     }
     Writer record(record_buffer_);
     const Ip participant = ip_bytes(address->remote_ip);
@@ -635,7 +683,7 @@ class Relay::Impl {
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // What the core would see without hiding: our outside and inside entries on top of its own.
       entry(record, TokenKind::Flow, own.flow_token, participant, {}, address->local_ip,
-            address->local_port, address->protocol, mask)
+            address->local_port, address->protocol, mask, &binding)
           << ", ";
       entry(record, TokenKind::Flow, own.flow_token, participant, {}, settings_.inside_ip,
             settings_.inside_port, source.protocol, mask);
@@ -654,7 +702,7 @@ class Relay::Impl {
         if (!first) t->hidden_record_route.append(", ").append(inside.view());
         Writer hidden(record_buffer_);
         entry(hidden, TokenKind::Dialog, own.flow_token, participant, inside.view(),
-              address->local_ip, address->local_port, address->protocol);
+              address->local_ip, address->local_port, address->protocol, false, &binding);
         ok =
             ok && inside.ok() && hidden.ok() && record.ok() &&
             (m.count(HeaderId::RecordRoute) == 0 || editor.remove_headers(HeaderId::RecordRoute)) &&
@@ -711,7 +759,7 @@ class Relay::Impl {
     sip::MessageEditor editor(m);
     const std::string_view branch = stateless_branch(m.top_via().branch);
     Writer our_via(via_buffer_);
-    bool ok = rewrite_routes(m, editor, own) &&
+    bool ok = rewrite_routes(m, editor, own, flow != nullptr) &&
               editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     if (flow != nullptr) ok = ok && restore_request_uri(m, editor);
     if (flow != nullptr) {
@@ -730,7 +778,10 @@ class Relay::Impl {
       ok = ok && our_via.ok() && n > 0 &&
            editor.replace(m.top_via().text, {client_via_buffer_.data(), n}) &&
            editor.prepend_via(our_via.view());
-      for (const std::string& name : settings_.untrusted_headers) (void)editor.remove_headers(name);
+      if (!strip_untrusted(editor)) {
+        stats.untrusted_refused.inc();
+        return;  // an ACK is never answered
+      }
       if (!ok || !write(editor, stateless_)) return;
       wire_.send_inside(core.protocol, core.ip, core.port, stateless_);
     } else {
@@ -899,6 +950,11 @@ class Relay::Impl {
     if (t.direction == Direction::ToCore && t.method == Method::Register) {
       (void)editor.remove_headers(HeaderId::Path);  // our Path is no business of the outside
     }
+    if (t.direction == Direction::ToOutside && !strip_untrusted(editor)) {
+      // A user agent's answer must not assert an identity to the core either.
+      stats.untrusted_refused.inc();
+      return false;
+    }
     if (settings_.topology_hiding && t.method != Method::Register) {
       if (t.direction == Direction::ToCore) {
         ok = ok && hide_record_route(t, m, editor) && hide_contacts(m, editor, t.source_flow);
@@ -948,8 +1004,11 @@ class Relay::Impl {
     const auto address = wire_.flow_address(t.source_flow);
     if (!address || !inside.ok()) return true;
     Writer list(record_buffer_);
+    const Binding binding =
+        dialog_binding(t.call_id_differs ? std::string_view(t.server_call_id) : m.call_id(),
+                       m.from().tag);
     entry(list, TokenKind::Dialog, t.source_flow, ip_bytes(t.source.ip_view()), inside.view(),
-          address->local_ip, address->local_port, address->protocol);
+          address->local_ip, address->local_port, address->protocol, false, &binding);
     for (std::size_t i = ours + 1; i < n; ++i) list << ", " << values[i];
     return list.ok() && editor.remove_headers(HeaderId::RecordRoute) &&
            editor.add_record_route(list.view());
@@ -1234,6 +1293,9 @@ class Relay::Impl {
         own.participant = opened->participant;
         own.has_participant = true;
         own.masked_leg = opened->masked_leg;
+        own.bound = opened->bound;
+        own.binding = opened->binding;
+        own.key_index = opened->key_index;
         if (opened->kind == TokenKind::Dialog) {
           own.hidden_routes = opened->payload;
           break;  // a hidden entry stands for both of ours
@@ -1253,16 +1315,25 @@ class Relay::Impl {
 
   // "sbc-" + the sealed token, in token_text_ (valid until the next call).
   std::string_view seal_token(TokenKind kind, std::uint64_t flow, const Ip& participant,
-                              std::string_view payload, bool masked_leg = false) noexcept {
+                              std::string_view payload, bool masked_leg = false,
+                              const Binding* binding = nullptr) noexcept {
     std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> plain;
-    if (payload.size() + kTokenHeader > plain.size()) return {};
+    const std::size_t header = kTokenHeader + (binding != nullptr ? kBindingSize : 0);
+    if (payload.size() + header > plain.size()) return {};
     plain[0] = static_cast<std::uint8_t>(static_cast<std::uint8_t>(kind) |
-                                         (masked_leg ? kMaskedLeg : std::uint8_t{0}));
+                                         (masked_leg ? kMaskedLeg : std::uint8_t{0}) |
+                                         (binding != nullptr ? kBound : std::uint8_t{0}));
     for (int i = 0; i < 8; ++i) plain[1 + i] = static_cast<std::uint8_t>(flow >> (56 - 8 * i));
     std::memcpy(plain.data() + 9, participant.data(), participant.size());
-    if (!payload.empty()) std::memcpy(plain.data() + kTokenHeader, payload.data(), payload.size());
+    if (binding != nullptr) {
+      for (int i = 0; i < 8; ++i)
+        plain[kTokenHeader + i] = static_cast<std::uint8_t>(binding->mac >> (56 - 8 * i));
+      for (int i = 0; i < 4; ++i)
+        plain[kTokenHeader + 8 + i] = static_cast<std::uint8_t>(binding->expires >> (24 - 8 * i));
+    }
+    if (!payload.empty()) std::memcpy(plain.data() + header, payload.data(), payload.size());
     std::memcpy(token_text_.data(), kUserPrefix.data(), kUserPrefix.size());
-    const std::size_t n = sealer_.seal({plain.data(), payload.size() + kTokenHeader},
+    const std::size_t n = sealer_.seal({plain.data(), payload.size() + header},
                                        std::span<char>(token_text_).subspan(kUserPrefix.size()));
     if (n == 0) return {};
     return {token_text_.data(), kUserPrefix.size() + n};
@@ -1272,24 +1343,57 @@ class Relay::Impl {
       std::string_view user,
       std::array<std::uint8_t, tls::TokenSealer::kMaxPlain>& buffer) const noexcept {
     if (!user.starts_with(kUserPrefix)) return std::nullopt;
-    const auto n = sealer_.open(user.substr(kUserPrefix.size()), buffer);
+    std::size_t key_index = 0;
+    const auto n = sealer_.open(user.substr(kUserPrefix.size()), buffer, &key_index);
     if (!n || *n < kTokenHeader) return std::nullopt;
-    const std::uint8_t kind = buffer[0] & static_cast<std::uint8_t>(~kMaskedLeg);
+    const std::uint8_t kind = buffer[0] & static_cast<std::uint8_t>(~(kMaskedLeg | kBound));
     if (kind < 1 || kind > 3) return std::nullopt;
     Opened o;
     o.kind = static_cast<TokenKind>(kind);
     o.masked_leg = (buffer[0] & kMaskedLeg) != 0;
+    o.bound = (buffer[0] & kBound) != 0;
+    o.key_index = key_index;
+    std::size_t header = kTokenHeader;
+    if (o.bound) {
+      header += kBindingSize;
+      if (*n < header) return std::nullopt;
+      for (std::size_t i = 0; i < 8; ++i) o.binding.mac = (o.binding.mac << 8) | buffer[kTokenHeader + i];
+      for (std::size_t i = 0; i < 4; ++i)
+        o.binding.expires = (o.binding.expires << 8) | buffer[kTokenHeader + 8 + i];
+    }
     for (int i = 0; i < 8; ++i) o.flow = (o.flow << 8) | buffer[1 + i];
     std::memcpy(o.participant.data(), buffer.data() + 9, o.participant.size());
-    o.payload = {reinterpret_cast<const char*>(buffer.data() + kTokenHeader), *n - kTokenHeader};
+    o.payload = {reinterpret_cast<const char*>(buffer.data() + header), *n - header};
     return o;
+  }
+
+  // The binding of a dialog's outside Record-Route entry: the dialog's Call-ID as the outside
+  // sees it and the From tag of the request that creates it (the caller's, which the outside
+  // party's in-dialog requests carry as From or To tag), good for relay.dialog_token_lifetime.
+  Binding dialog_binding(std::string_view outside_call_id, std::string_view from_tag) noexcept {
+    return {sealer_.bind(outside_call_id, from_tag),
+            wall_seconds() + static_cast<std::uint32_t>(settings_.dialog_token_lifetime.count())};
+  }
+  // Seconds of the Unix epoch, advancing with the relay's clock (tests move it).
+  std::uint32_t wall_seconds() const noexcept {
+    const auto since = std::chrono::duration_cast<std::chrono::seconds>(now_ - clock_start_);
+    return static_cast<std::uint32_t>(wall_start_ + since.count());
+  }
+
+  // Removes every relay.untrusted_headers header; false when some could not be removed.
+  bool strip_untrusted(sip::MessageEditor& editor) const noexcept {
+    for (const std::string& name : settings_.untrusted_headers)
+      if (!editor.strip_headers(name)) return false;
+    return true;
   }
 
   // An entry (Record-Route, Path) naming one of our addresses with a sealed token.
   Writer& entry(Writer& w, TokenKind kind, std::uint64_t flow, const Ip& participant,
                 std::string_view payload, std::string_view ip, std::uint16_t port,
-                Protocol protocol, bool masked_leg = false) noexcept {
-    const std::string_view token = seal_token(kind, flow, participant, payload, masked_leg);
+                Protocol protocol, bool masked_leg = false,
+                const Binding* binding = nullptr) noexcept {
+    const std::string_view token =
+        seal_token(kind, flow, participant, payload, masked_leg, binding);
     if (token.empty()) {
       w.fail();  // cannot seal (too long): the message is not sent rather than sent unsealed
       return w;
@@ -1428,21 +1532,33 @@ class Relay::Impl {
 
   // Removes our entries from the top of the Route set; the inside routes a hidden entry
   // carries take their place.
-  bool rewrite_routes(const Message& m, sip::MessageEditor& editor, const OwnRoutes& own) noexcept {
-    if (own.count == 0) return true;
+  // From the outside, the entries after ours are kept only as the route set of a dialog of ours
+  // whose token does not carry it itself (topology hiding off); any other Route entry was
+  // preloaded by the sender to steer the request (to a backup core, a core marked down, or
+  // through the core elsewhere) and is removed: only our own routing chooses the core.
+  bool rewrite_routes(const Message& m, sip::MessageEditor& editor, const OwnRoutes& own,
+                      bool from_outside) noexcept {
+    const bool keep_rest = !from_outside || (own.flow_token != 0 && own.hidden_routes.empty());
+    if (own.count == 0 && (keep_rest || m.count(HeaderId::Route) == 0)) return true;
     auto routes = m.name_addrs(HeaderId::Route);
     sip::NameAddr route;
     Writer rest(route_buffer_);
     rest << own.hidden_routes;
     bool any = !own.hidden_routes.empty();
+    bool foreign = false;
     std::size_t seen = 0;
     while (routes.next(route)) {
       if (seen++ < own.count) continue;
+      if (!keep_rest) {
+        foreign = true;
+        continue;
+      }
       if (any) rest << ", ";
       rest << route.text;
       any = true;
     }
-    if (!rest.ok() || !editor.remove_headers(HeaderId::Route)) return false;
+    if (foreign) stats.foreign_routes_removed.inc();
+    if (!rest.ok() || !editor.strip_headers(HeaderId::Route)) return false;
     return !any || editor.add_header("Route", rest.view());
   }
 
@@ -1646,6 +1762,9 @@ class Relay::Impl {
   TransactionIndex index_;
   std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> wakes_;
   std::vector<std::string_view> untrusted_;
+  bool untrusted_left_ = false;  // the last build_to_core failed on a header it must remove
+  TimePoint clock_start_;        // the relay's clock at construction ...
+  std::int64_t wall_start_ = 0;  // ... and the Unix time then (token expiry survives restarts)
   std::unique_ptr<Message> message_;  // messages from the inside
   std::unique_ptr<Message> scratch_;  // re-parsing what a transaction keeps
   std::unique_ptr<std::array<char, 65536>> out_;

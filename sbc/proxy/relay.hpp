@@ -62,6 +62,12 @@ struct RelayStats {
   metrics::Counter sips_refused;  // 416: a sips: request and no TLS path (relay.sips_end_to_end)
   metrics::Counter transport_errors;  // requests a connection to their core could not carry
   metrics::Counter dialog_refused;    // in-dialog request not from a party of the dialog (481)
+  // Messages from the outside with more trust-domain headers than could be removed (400, or
+  // dropped for ACKs and responses): never relayed with some left.
+  metrics::Counter untrusted_refused;
+  // Requests from the outside whose preloaded Route entries (not ours, not a dialog's route set)
+  // were removed: the core is chosen by our routing only.
+  metrics::Counter foreign_routes_removed;
   metrics::Counter stateless_acks_absorbed;  // ACKs of the edge's own transaction-less answers
   metrics::Counter dialogs_established;      // 2xx relayed to an INVITE outside a dialog
   metrics::Counter dialogs_ended;            // 2xx relayed to a BYE

@@ -70,7 +70,12 @@ struct RelaySettings {
   // all open. Empty: one random key (tests; the daemon always passes one).
   std::vector<tls::TokenSealer::Key> token_keys;
   // Header fields only a trusted side may set: removed from requests from the outside.
-  std::vector<std::string> untrusted_headers{"P-Asserted-Identity", "P-Preferred-Identity"};
+  std::vector<std::string> untrusted_headers{"P-Asserted-Identity", "P-Preferred-Identity",
+                                              "Remote-Party-ID", "P-Charging-Vector",
+                                              "P-Charging-Function-Addresses"};
+  // How long the outside Record-Route entry of a dialog lets in-dialog requests in (it is bound to
+  // the dialog's Call-ID and caller tag, and expires: a dialog's route set cannot be refreshed).
+  std::chrono::seconds dialog_token_lifetime{86400};
   // Bound of the transaction table (attacker-controlled keys): 503 above it.
   std::uint32_t max_transactions = 32768;
   // Max-Forwards of relayed requests is clamped to this before the decrement (an attacker's 255

@@ -102,11 +102,24 @@ bool MessageEditor::add_header(std::string_view name, std::string_view value) no
   return add(at, at, name, kColonSpace, value, kCrlf);
 }
 
+bool MessageEditor::remove_line(const HeaderField& h, bool extend) noexcept {
+  const std::uint32_t begin = offset_of(h.line.data());
+  const std::uint32_t end = offset_of(h.line.data() + h.line.size());
+  // A line right after the one this removal took out last (a run of headers of one name)
+  // extends that edit: a run of any length costs one. Only within one removal, so that a line
+  // inserted before another header's first line never falls inside a removed range.
+  if (extend && edit_count_ != 0 && edits_[edit_count_ - 1].end == begin) {
+    edits_[edit_count_ - 1].end = end;
+    return true;
+  }
+  return add(begin, end, {});
+}
+
 bool MessageEditor::remove_headers(HeaderId id) noexcept {
   bool any = false;
   for (const HeaderField& h : message_.headers()) {
     if (h.id != id) continue;
-    if (!add(offset_of(h.line.data()), offset_of(h.line.data() + h.line.size()), {})) return false;
+    if (!remove_line(h, any)) return false;
     any = true;
   }
   return any;
@@ -118,10 +131,22 @@ bool MessageEditor::remove_headers(std::string_view name) noexcept {
   bool any = false;
   for (const HeaderField& h : message_.headers()) {
     if (h.id != HeaderId::Other || !iequals(h.name, name)) continue;
-    if (!add(offset_of(h.line.data()), offset_of(h.line.data() + h.line.size()), {})) return false;
+    if (!remove_line(h, any)) return false;
     any = true;
   }
   return any;
+}
+
+bool MessageEditor::strip_headers(HeaderId id) noexcept {
+  return message_.count(id) == 0 || remove_headers(id);
+}
+
+bool MessageEditor::strip_headers(std::string_view name) noexcept {
+  const HeaderId id = lookup_header(name);
+  if (id != HeaderId::Other) return strip_headers(id);
+  for (const HeaderField& h : message_.headers())
+    if (h.id == HeaderId::Other && iequals(h.name, name)) return remove_headers(name);
+  return true;
 }
 
 bool MessageEditor::set_body(std::string_view body) noexcept {

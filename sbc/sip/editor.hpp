@@ -38,6 +38,11 @@ class MessageEditor {
   bool add_header(std::string_view name, std::string_view value) noexcept;  // after the last header
   bool remove_headers(HeaderId id) noexcept;
   bool remove_headers(std::string_view name) noexcept;  // any header, by long/compact/other name
+  // Removes every header of that name (long, compact or other, any case): true when none is
+  // left, also when there was none; false when some could not be removed (too many edits), so a
+  // caller that must not let one through refuses the message. Adjacent lines cost one edit.
+  bool strip_headers(HeaderId id) noexcept;
+  bool strip_headers(std::string_view name) noexcept;
   bool set_body(std::string_view body) noexcept;
   // Replaces `part`, which must be a view into the message's bytes (a header value, a parameter).
   bool replace(std::string_view part, std::string_view value) noexcept;
@@ -62,6 +67,8 @@ class MessageEditor {
   bool add(std::uint32_t begin, std::uint32_t end, std::string_view a, std::string_view b = {},
            std::string_view c = {}, std::string_view d = {}) noexcept;
   bool insert_line_before(HeaderId id, std::string_view name, std::string_view value) noexcept;
+  // Removes header line `h`; `extend`: this removal already took out a line (see the .cpp).
+  bool remove_line(const HeaderField& h, bool extend) noexcept;
   template <class Value>
   bool remove_first_value(HeaderId id) noexcept;
   // Sorted copy of the edits plus the Content-Length fix-up; false if edits overlap.

@@ -5,24 +5,26 @@
 namespace sbc::sip {
 namespace {
 
-// The top Via value with received and rport filled in, as RFC 3261 18.2.1 and RFC 3581 4 ask.
+// The top Via value with received and rport filled in, as RFC 3261 18.2.1 and RFC 3581 4 ask,
+// from the address the request really came from: a client's own received or rport values are
+// dropped (a client must not choose the address the core believes it has).
 void write_top_via(Writer& w, const Via& via, std::string_view source_ip,
                    std::uint16_t source_port) noexcept {
-  std::string_view text = via.text;
-  const bool fill_rport = via.rport && via.rport_value == 0 && source_port != 0;
-  if (fill_rport) {
-    // Find the bare "rport" parameter name inside the value and give it the port.
-    Scanner in(via.params);
+  const std::string_view text = via.text;
+  if (via.params.empty()) {
+    w << text;
+  } else {
+    // The parameters start at the ';' before the first name (white space may sit between).
+    std::size_t head = static_cast<std::size_t>(via.params.data() - text.data());
+    while (head > 0 && text[head - 1] != ';') --head;
+    if (head > 0) --head;
+    w << text.substr(0, head);
+    Scanner in(text.substr(head));
     while (!in.at_end()) {
-      in.skip_sws();
+      const char* begin = in.position();
+      if (!in.separator(';')) break;
       const std::string_view name = in.token();
       if (name.empty()) break;
-      if (iequals(name, "rport")) {
-        const std::size_t cut = static_cast<std::size_t>(name.data() + name.size() - text.data());
-        w << text.substr(0, cut) << "=" << static_cast<unsigned>(source_port);
-        text.remove_prefix(cut);
-        break;
-      }
       const char* before_equal = in.position();
       if (in.separator('=')) {
         if (in.peek() == '"') {
@@ -33,12 +35,13 @@ void write_top_via(Writer& w, const Via& via, std::string_view source_ip,
       } else {
         in.reset(before_equal);
       }
-      if (!in.separator(';')) break;
+      if (iequals(name, "received") || iequals(name, "rport")) continue;
+      w << std::string_view(begin, static_cast<std::size_t>(in.position() - begin));
     }
+    w << in.rest();  // nothing for a Via that parsed; kept rather than lost otherwise
   }
-  w << text;
-  if (!source_ip.empty() && via.received.empty() && via.host != source_ip)
-    w << ";received=" << source_ip;
+  if (!source_ip.empty()) w << ";received=" << source_ip;
+  if (via.rport && source_port != 0) w << ";rport=" << static_cast<unsigned>(source_port);
 }
 
 }  // namespace

@@ -86,6 +86,9 @@ struct Token {
   std::uint64_t flow = 0;
   std::array<std::uint8_t, 16> participant{};
   std::string payload;
+  bool bound = false;  // carries a dialog binding (MAC of Call-ID and caller tag, expiry)
+  std::uint64_t mac = 0;
+  std::uint32_t expires = 0;
 };
 std::optional<Token> open_token(std::string_view user) {
   static const tls::TokenSealer sealer({kKey});
@@ -94,21 +97,42 @@ std::optional<Token> open_token(std::string_view user) {
   const auto n = sealer.open(user.substr(4), plain);
   if (!n || *n < 25) return std::nullopt;
   Token t;
-  t.kind = plain[0];
+  t.kind = plain[0] & ~0x40;
+  t.bound = (plain[0] & 0x40) != 0;
   for (int i = 0; i < 8; ++i) t.flow = (t.flow << 8) | plain[1 + i];
   std::copy(plain.begin() + 9, plain.begin() + 25, t.participant.begin());
-  t.payload.assign(reinterpret_cast<const char*>(plain.data() + 25), *n - 25);
+  std::size_t header = 25;
+  if (t.bound) {
+    if (*n < 37) return std::nullopt;
+    for (int i = 0; i < 8; ++i) t.mac = (t.mac << 8) | plain[25 + i];
+    for (int i = 0; i < 4; ++i) t.expires = (t.expires << 8) | plain[33 + i];
+    header = 37;
+  }
+  t.payload.assign(reinterpret_cast<const char*>(plain.data() + header), *n - header);
   return t;
 }
 // "sbc-" + a token sealed as the relay seals them (kind, flow, the party's address, payload),
 // for messages the tests play.
+// A bound token (an outside Record-Route entry of a dialog) with `bind` = {Call-ID, caller tag}.
+struct Bind {
+  std::string_view call_id;
+  std::string_view tag;
+  std::uint32_t expires = 0xffffffffu;
+};
 std::string seal(int kind, std::uint64_t flow, std::string_view payload = {},
-                 std::string_view participant = "203.0.113.5") {
+                 std::string_view participant = "203.0.113.5", const Bind* bind = nullptr) {
   static const tls::TokenSealer sealer({kKey});
-  std::vector<std::uint8_t> plain{static_cast<std::uint8_t>(kind)};
+  std::vector<std::uint8_t> plain{
+      static_cast<std::uint8_t>(kind | (bind != nullptr ? 0x40 : 0))};
   for (int i = 0; i < 8; ++i) plain.push_back(static_cast<std::uint8_t>(flow >> (56 - 8 * i)));
   const auto address = *policy::parse_address(participant);
   plain.insert(plain.end(), address.begin(), address.end());
+  if (bind != nullptr) {
+    const std::uint64_t mac = sealer.bind(bind->call_id, bind->tag);
+    for (int i = 0; i < 8; ++i) plain.push_back(static_cast<std::uint8_t>(mac >> (56 - 8 * i)));
+    for (int i = 0; i < 4; ++i)
+      plain.push_back(static_cast<std::uint8_t>(bind->expires >> (24 - 8 * i)));
+  }
   plain.insert(plain.end(), payload.begin(), payload.end());
   std::string out(tls::TokenSealer::sealed_size(plain.size()), '\0');
   out.resize(sealer.seal(plain, out));
@@ -253,6 +277,21 @@ std::string alice_invite(std::string_view branch = "z9hG4bKinv1") {
 
 }  // namespace
 
+TEST_CASE("relay: the client's own received and rport are replaced by where it really is",
+          "[relay]") {
+  Harness h;
+  std::string reg = alice_register();
+  reg.replace(reg.find(";rport\r\n"), 8, ";received=10.66.66.66;rport=1234\r\n");
+  h.from_outside(reg, alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  const std::string vias = all_values(h.parse(sent[0]), sip::HeaderId::Via);
+  CHECK(vias.find("10.66.66.66") == std::string::npos);
+  CHECK(vias.find("1234") == std::string::npos);
+  CHECK(vias.find("192.168.1.20:5061;branch=z9hG4bKreg1;received=203.0.113.5;rport=40000") !=
+        std::string::npos);
+}
+
 TEST_CASE("relay: a REGISTER goes to the core with our Via, a Path naming its flow, and comes back",
           "[relay]") {
   Harness h;
@@ -269,7 +308,7 @@ TEST_CASE("relay: a REGISTER goes to the core with our Via, a Path naming its fl
   CHECK(fwd.top_via().port == 15060);
   CHECK(fwd.top_via().branch.starts_with("z9hG4bKsbc"));
   CHECK(all_values(fwd, sip::HeaderId::Via)
-            .find("192.168.1.20:5061;branch=z9hG4bKreg1;rport=40000;received=203.0.113.5") !=
+            .find("192.168.1.20:5061;branch=z9hG4bKreg1;received=203.0.113.5;rport=40000") !=
         std::string::npos);
   CHECK(fwd.max_forwards() == 69);
   // Our Path only: the outside's is gone, and so is the asserted identity.
@@ -559,6 +598,8 @@ TEST_CASE("relay: requests from the core without our route get 403, for a gone f
   CHECK(h.relay->stats().flow_failed.value() == 1);
 }
 
+const Bind kAliceDialog{"call-1@192.168.1.20", "a1"};
+
 TEST_CASE("relay: an ACK for a 2xx is routed without a transaction", "[relay]") {
   Harness h;
   const std::string ack =
@@ -566,7 +607,7 @@ TEST_CASE("relay: an ACK for a 2xx is routed without a transaction", "[relay]") 
       "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=z9hG4bKack1;rport\r\n"
       "Max-Forwards: 70\r\n"
       "Route: <sip:" +
-      seal(1, kAliceFlow) +
+      seal(1, kAliceFlow, {}, "203.0.113.5", &kAliceDialog) +
       "@198.51.100.1:5061;transport=tls;lr>, "
       "<sip:" +
       seal(1, kAliceFlow) +
@@ -993,6 +1034,79 @@ TEST_CASE("relay: requests inside a dialog only through our entry, from the part
   REQUIRE(sent.size() == 1);
   CHECK_FALSE(sent[0].outside);
   CHECK(h.parse(sent[0]).method() == sip::Method::Bye);
+  CHECK(token->bound);
+}
+
+TEST_CASE("relay: a dialog's entry opens that dialog only, and not forever", "[relay][dialog]") {
+  Harness h(64, [](proxy::RelaySettings& s) { s.dialog_token_lifetime = 3600s; });
+  // Alice's call is answered; her route set is our one sealed entry.
+  h.from_outside(alice_invite(), alice_flow());
+  auto sent = h.wire.take();
+  const sip::Message& fwd = h.parse(sent[0]);
+  std::string ok = "SIP/2.0 200 OK\r\n";
+  for (const sip::HeaderField& f : fwd.headers())
+    if (f.id == sip::HeaderId::Via || f.id == sip::HeaderId::RecordRoute) ok += f.line;
+  ok += "From: " + header(fwd, sip::HeaderId::From) + "\r\nTo: " + header(fwd, sip::HeaderId::To) +
+        ";tag=b1\r\nCall-ID: " + header(fwd, sip::HeaderId::CallId) +
+        "\r\nCSeq: " + header(fwd, sip::HeaderId::CSeq) +
+        "\r\nContact: <sip:bob@10.0.0.30:5060>\r\nContent-Length: 0\r\n\r\n";
+  h.from_core(ok);
+  sent = h.wire.take();
+  const auto rr = name_addrs(h.parse(sent[0]), sip::HeaderId::RecordRoute);
+  REQUIRE(rr.size() == 1);
+  const std::string route(rr[0].text);
+  auto request = [&](std::string_view method, std::string_view ruri, std::string_view call_id,
+                     std::string_view from_tag, std::string_view to_tag, int n) {
+    return std::string(method) + " " + std::string(ruri) +
+           " SIP/2.0\r\n"
+           "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=z9hG4bKd" +
+           std::to_string(n) +
+           "\r\n"
+           "Max-Forwards: 70\r\n"
+           "Route: " +
+           route +
+           "\r\n"
+           "From: <sip:alice@example.com>;tag=" +
+           std::string(from_tag) + "\r\nTo: <sip:bob@example.com>;tag=" + std::string(to_tag) +
+           "\r\nCall-ID: " + std::string(call_id) + "\r\nCSeq: " + std::to_string(20 + n) + " " +
+           std::string(method) + "\r\nContent-Length: 0\r\n\r\n";
+  };
+  auto refused = [&](const std::string& bytes) {
+    h.from_outside(bytes, alice_flow());
+    auto out = h.wire.take();
+    return out.size() == 1 && out[0].outside && h.parse(out[0]).status_code() == 481;
+  };
+  const std::uint64_t before = h.relay->stats().requests_to_core.value();
+  // Her own address, her own entry, but a dialog she invents (a call to a premium number with a
+  // made-up Call-ID and To tag): 481, nothing reaches the core.
+  CHECK(refused(request("INVITE", "sip:+19005550100@premium.example", "invented-1", "a1", "x1", 1)));
+  CHECK(refused(request("INVITE", "sip:+19005550100@premium.example", "call-1@192.168.1.20",
+                        "other", "x1", 2)));
+  CHECK(refused(request("MESSAGE", "sip:bob@10.0.0.30", "invented-2", "zz", "a1", 3)));
+  CHECK(h.relay->stats().dialog_refused.value() == 3);
+  CHECK(h.relay->stats().requests_to_core.value() == before);
+  // Her real dialog: relayed, whichever side's tag is in From.
+  h.from_outside(request("INFO", "sip:bob@10.0.0.30:5060", "call-1@192.168.1.20", "a1", "b1", 4),
+                 alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  h.from_outside(request("INFO", "sip:bob@10.0.0.30:5060", "call-1@192.168.1.20", "b1", "a1", 5),
+                 alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  // A REGISTER is never in a dialog: its To tag asks for nothing (it goes on as a REGISTER, for
+  // the policies to challenge), it is not refused as a dialog request.
+  h.from_outside(request("REGISTER", "sip:example.com", "invented-3", "r1", "r2", 6),
+                 alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);
+  CHECK(h.relay->stats().dialog_refused.value() == 3);
+  // After the entry's lifetime, even her real dialog is refused.
+  h.now += 3601s;
+  CHECK(refused(request("INFO", "sip:bob@10.0.0.30:5060", "call-1@192.168.1.20", "a1", "b1", 7)));
 }
 
 TEST_CASE(

@@ -154,3 +154,38 @@ TEST_CASE("Max-Forwards is decremented from at most the ceiling", "[editor]") {
   CHECK(forwarded("1", 70) == "0");
   CHECK(forwarded("0", 70) == "refused");  // 483 is the caller's answer
 }
+
+TEST_CASE("editor: strip_headers removes every one or says it could not", "[editor]") {
+  // 40 identity headers: adjacent ones cost one edit, interleaved ones one edit each, beyond
+  // the editor's capacity: strip_headers says so rather than leaving some behind silently.
+  for (const bool interleaved : {false, true}) {
+    std::string text =
+        "MESSAGE sip:bob@example.com SIP/2.0\r\n"
+        "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKs1\r\n"
+        "From: <sip:a@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+        "Call-ID: c\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n";
+    for (int i = 0; i < 40; ++i) {
+      text += (i % 2 == 0 ? "P-Asserted-Identity" : "p-asserted-IDENTITY");
+      text += ": <sip:ceo@example.com>\r\n";
+      if (interleaved) text += "X-F: " + std::to_string(i) + "\r\n";
+    }
+    text += "Content-Length: 0\r\n\r\n";
+    auto m = std::make_unique<sbc::sip::Message>();
+    REQUIRE(m->parse(text, sbc::sip::Framing::Datagram, {}).is_valid());
+    sbc::sip::MessageEditor e(*m);
+    if (!interleaved) {
+      REQUIRE(e.strip_headers("P-Asserted-Identity"));
+      REQUIRE(e.prepend_via("SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKx"));
+      std::string out;
+      REQUIRE(e.write(out));
+      CHECK(out.find("sserted") == std::string::npos);
+      CHECK(out.find("IDENTITY") == std::string::npos);
+    } else {
+      CHECK_FALSE(e.strip_headers("P-Asserted-Identity"));
+    }
+    // A header that is not there is stripped already.
+    sbc::sip::MessageEditor none(*m);
+    CHECK(none.strip_headers("Remote-Party-ID"));
+    CHECK(none.strip_headers(sbc::sip::HeaderId::Path));
+  }
+}
