@@ -430,3 +430,37 @@ class Test:
             print("work directory kept: %s" % self.workdir)
         print("%s: %d check(s) failed" % (os.path.basename(sys.argv[0]), self.failures))
         sys.exit(1 if self.failures else 0)
+
+
+# --- Digest (RFC 3261 22, RFC 2617 qop=auth; MD5 or SHA-256) -----------------------------------
+
+
+def digest_params(challenge):
+    """{name: value} of a WWW-Authenticate/Proxy-Authenticate value (quotes removed)."""
+    out = {}
+    for m in re.finditer(r'([A-Za-z-]+)\s*=\s*("([^"]*)"|[^,\s]+)', challenge.partition(" ")[2]):
+        out[m.group(1).lower()] = m.group(3) if m.group(3) is not None else m.group(2)
+    return out
+
+
+def digest_credentials(challenge, method, uri, user, password, cnonce="0a4f113b", nc=1):
+    """The Authorization/Proxy-Authorization value answering `challenge`."""
+    import hashlib
+    p = digest_params(challenge)
+    algorithm = p.get("algorithm", "MD5")
+    h = (lambda s: hashlib.sha256(s.encode()).hexdigest()) if algorithm.upper() == "SHA-256" \
+        else (lambda s: hashlib.md5(s.encode()).hexdigest())
+    ha1 = h("%s:%s:%s" % (user, p["realm"], password))
+    ha2 = h("%s:%s" % (method, uri))
+    ncs = "%08x" % nc
+    response = h("%s:%s:%s:%s:auth:%s" % (ha1, p["nonce"], ncs, cnonce, ha2))
+    return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", '
+            'algorithm=%s, qop=auth, nc=%s, cnonce="%s"'
+            % (user, p["realm"], p["nonce"], uri, response, algorithm, ncs, cnonce))
+
+
+def ha1_line(user, realm, password):
+    """A credentials-file line (what `sbc ha1` writes) for MD5."""
+    import hashlib
+    return "%s:%s:MD5:%s" % (user, realm, hashlib.md5(("%s:%s:%s" % (user, realm, password))
+                                                         .encode()).hexdigest())
