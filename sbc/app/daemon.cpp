@@ -101,7 +101,7 @@ struct RelayTotals {
                 absorbed = 0, resent = 0, stateless = 0, timeouts = 0, cancels = 0,
                 no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
-                no_core = 0, dialog_refused = 0, untrusted_refused = 0, foreign_routes_removed = 0, stateless_acks = 0, dialogs_established = 0,
+                no_core = 0, dialog_refused = 0, untrusted_refused = 0, foreign_routes_removed = 0, relay_amplification = 0, stateless_acks = 0, dialogs_established = 0,
                 dialogs_ended = 0, transport_errors = 0, sips_refused = 0;
   std::array<metrics::HistogramSnapshot, 4> transaction_time;  // as RelayStats::transaction_time
   struct Core {
@@ -139,6 +139,7 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.dialog_refused += s.dialog_refused.value();
     t.untrusted_refused += s.untrusted_refused.value();
     t.foreign_routes_removed += s.foreign_routes_removed.value();
+    t.relay_amplification += s.amplification_dropped.value();
     t.stateless_acks += s.stateless_acks_absorbed.value();
     t.dialogs_established += s.dialogs_established.value();
     t.dialogs_ended += s.dialogs_ended.value();
@@ -237,6 +238,7 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                       "Messages the relay dropped, by reason.",
                       Type::Counter,
                       {{{{"reason", "stray_response"}}, d(t.stray)},
+                       {{{"reason", "amplification"}}, d(t.relay_amplification)},
                        {{{"reason", "invalid_from_core"}}, d(t.inside_invalid)}}});
   families.push_back(counter("sbc_relay_foreign_routes_removed_total",
                              "Requests from the outside whose preloaded Route entries (not the "

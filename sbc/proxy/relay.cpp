@@ -43,6 +43,8 @@ constexpr std::string_view kUserPrefix = "sbc-";
 constexpr std::string_view kServer = "Server: sbc";
 // A masked Call-ID (relay.mask_call_id): this prefix, then the inside Call-ID sealed.
 constexpr std::string_view kMaskedCallIdPrefix = "sbc-";
+// What a transaction may send to an unproved UDP source, in multiples of what it received.
+constexpr std::uint64_t kAmplificationFactor = 3;
 // Contacts of one message we hide at most (a 3xx's list); the message editor bounds the edits.
 constexpr std::size_t kMaxHiddenContacts = 16;
 
@@ -137,6 +139,14 @@ struct Transaction {
   bool had_credentials = false;  // Authorization or Proxy-Authorization as it arrived
   bool creates_dialog = false;   // an INVITE outside a dialog
   std::string last_response;
+  // Anti-amplification toward an unproved UDP source (RFC 9000 section 8's rule): what we send
+  // it in this transaction stays within kAmplificationFactor times what it sent us. Provisionals
+  // only within 2x, so the final answer has 1x left; the first final answer is sent even past
+  // the budget (without it no UDP client could complete a transaction), its retransmissions
+  // (timer G) are not.
+  std::uint64_t bytes_received = 0;
+  std::uint64_t bytes_sent = 0;
+  bool source_proved = false;  // over a stream, authenticated, or in a dialog it holds a token of
   milliseconds response_interval{0};
   TimePoint response_retransmit_at = kNever;  // timer G
 
@@ -313,7 +323,7 @@ class Relay::Impl {
     if (via.branch.empty())
       return answer_outside(m, flow, 400, "Missing Via branch (RFC 3261 8.1.1.7)");
     if (m.method() == Method::Cancel) return cancel(m, &flow, {});
-    if (Transaction* t = find_server(m, m.method())) return retransmission(*t);
+    if (Transaction* t = find_server(m, m.method())) return retransmission(*t, m.bytes().size());
     const OwnRoutes own = own_routes(m, &flow);
     if (!in_dialog_allowed(m, own, flow)) {
       stats.dialog_refused.inc();
@@ -357,6 +367,10 @@ class Relay::Impl {
     t->source_flow = flow.flow_token;
     t->source.set(flow.remote_ip, flow.remote_port);
     t->server_reliable = flow.protocol != Protocol::Udp;
+    // A UDP source proves it receives what we send by answering a Digest nonce, or by holding
+    // the token of a dialog issued to its address (in_dialog_allowed checked it above).
+    t->source_proved = !flow.asserted_identity.empty() ||
+                       (settings_.dialog_protection && own.bound && !m.to().tag.empty());
     t->core_index = *core;
     t->tried = excluded | std::uint64_t{1} << *core;
     t->failover_allowed = !named && m.to().tag.empty() && cores_.size() > 1;
@@ -598,7 +612,7 @@ class Relay::Impl {
     if (m.method() == Method::Ack) return ack(m, nullptr);
     if (m.top_via().branch.empty()) return answer_inside(m, source, 400, "Missing Via branch");
     if (m.method() == Method::Cancel) return cancel(m, nullptr, source);
-    if (Transaction* t = find_server(m, m.method())) return retransmission(*t);
+    if (Transaction* t = find_server(m, m.method())) return retransmission(*t, m.bytes().size());
     if (m.max_forwards() == 0) return answer_inside(m, source, 483, "Too Many Hops");
     const OwnRoutes own = own_routes(m, nullptr);
     const std::uint32_t hash = loop_hash(m, m.call_id(), own.count);
@@ -831,8 +845,9 @@ class Relay::Impl {
     if (t->provisional_seen) send_cancel(*t);
   }
 
-  void retransmission(Transaction& t) noexcept {
+  void retransmission(Transaction& t, std::size_t size) noexcept {
     stats.retransmissions_absorbed.inc();
+    t.bytes_received += size;
     if (!t.last_response.empty()) send_server(t, t.last_response);
   }
 
@@ -966,7 +981,7 @@ class Relay::Impl {
       stats.too_large.inc();
       return false;
     }
-    send_server(t, t.last_response);
+    send_server(t, t.last_response, !status_line.empty() || m.status_code() >= 200);
     if (t.direction == Direction::ToCore) {
       stats.responses_to_outside.inc();
     } else {
@@ -1144,8 +1159,19 @@ class Relay::Impl {
     }
   }
 
-  void send_server(const Transaction& t, std::string_view bytes) noexcept {
+  // `final_answer`: the first final response of the transaction (sent even past the budget).
+  void send_server(Transaction& t, std::string_view bytes, bool final_answer = false) noexcept {
     if (t.direction == Direction::ToCore) {
+      if (!t.server_reliable && !t.source_proved) {
+        // Provisionals take at most 2x (a 100 and a 180 fit for a usual INVITE), so that 1x is
+        // left for the final answer; a retransmitted request earns its 3x again.
+        const std::uint64_t allowed = (final_answer ? kAmplificationFactor : 2) * t.bytes_received;
+        if (!final_answer && t.bytes_sent + bytes.size() > allowed) {
+          stats.amplification_dropped.inc();
+          return;
+        }
+        t.bytes_sent += bytes.size();
+      }
       (void)wire_.send_outside(t.source_flow, bytes);
     } else {
       wire_.send_inside(t.source.protocol, t.source.ip_view(), t.source.port, bytes);
@@ -1263,7 +1289,7 @@ class Relay::Impl {
         build_answer(request, status, reason, t.source.ip_view(), t.source.port, {});
     if (bytes.empty()) return;
     t.last_response.assign(bytes);
-    send_server(t, t.last_response);
+    send_server(t, t.last_response, status >= 200);
   }
 
   // ---- routing ---------------------------------------------------------------------------
@@ -1697,6 +1723,9 @@ class Relay::Impl {
     index_.insert(t.key, slot);
     stats.transactions_started.inc();
     t.original.assign(m.bytes());
+    t.bytes_received = m.bytes().size();
+    t.bytes_sent = 0;
+    t.source_proved = false;
     t.asserted_identity.clear();
     t.consumed_offset = t.consumed_size = 0;
     t.had_credentials =

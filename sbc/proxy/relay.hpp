@@ -68,6 +68,9 @@ struct RelayStats {
   // Requests from the outside whose preloaded Route entries (not ours, not a dialog's route set)
   // were removed: the core is chosen by our routing only.
   metrics::Counter foreign_routes_removed;
+  // Responses not sent to an unproved UDP source: they would have taken what a transaction sent
+  // it past 3 times what it received from it (provisionals, retransmissions; RFC 9000 8's rule).
+  metrics::Counter amplification_dropped;
   metrics::Counter stateless_acks_absorbed;  // ACKs of the edge's own transaction-less answers
   metrics::Counter dialogs_established;      // 2xx relayed to an INVITE outside a dialog
   metrics::Counter dialogs_ended;            // 2xx relayed to a BYE
