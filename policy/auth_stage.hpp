@@ -42,7 +42,7 @@ struct AuthSettings {
   std::vector<tls::DigestAlgorithm> algorithms{tls::DigestAlgorithm::Sha256,
                                                tls::DigestAlgorithm::Md5};
   std::chrono::seconds nonce_lifetime{300};
-  bool bind_from = true;             // non-REGISTER requests: From user = authenticated user
+  bool bind_from = true;  // non-REGISTER requests: From user = authenticated user
   // Requests with a To tag (not REGISTER) are left to the relay's dialog protection, which lets
   // them in only with a token bound to their dialog; set from relay.dialog_protection (without
   // it they are challenged like any other).

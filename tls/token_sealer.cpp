@@ -171,8 +171,7 @@ std::uint64_t TokenSealer::bind(std::string_view a, std::string_view b,
   std::array<std::uint64_t, 2> parts{
       SIPHASH_24(c.bind_key, reinterpret_cast<const std::uint8_t*>(a.data()), a.size()),
       SIPHASH_24(c.bind_key, reinterpret_cast<const std::uint8_t*>(b.data()), b.size())};
-  return SIPHASH_24(c.bind_key, reinterpret_cast<const std::uint8_t*>(parts.data()),
-                    sizeof parts);
+  return SIPHASH_24(c.bind_key, reinterpret_cast<const std::uint8_t*>(parts.data()), sizeof parts);
 }
 
 std::optional<std::size_t> TokenSealer::open(std::string_view sealed, std::span<std::uint8_t> out,

@@ -101,7 +101,8 @@ struct RelayTotals {
                 absorbed = 0, resent = 0, stateless = 0, timeouts = 0, cancels = 0,
                 no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
-                no_core = 0, dialog_refused = 0, untrusted_refused = 0, foreign_routes_removed = 0, relay_amplification = 0, stateless_acks = 0, dialogs_established = 0,
+                no_core = 0, dialog_refused = 0, untrusted_refused = 0, foreign_routes_removed = 0,
+                relay_amplification = 0, stateless_acks = 0, dialogs_established = 0,
                 dialogs_ended = 0, transport_errors = 0, sips_refused = 0;
   std::array<metrics::HistogramSnapshot, 4> transaction_time;  // as RelayStats::transaction_time
   struct Core {

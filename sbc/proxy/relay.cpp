@@ -1019,9 +1019,8 @@ class Relay::Impl {
     const auto address = wire_.flow_address(t.source_flow);
     if (!address || !inside.ok()) return true;
     Writer list(record_buffer_);
-    const Binding binding =
-        dialog_binding(t.call_id_differs ? std::string_view(t.server_call_id) : m.call_id(),
-                       m.from().tag);
+    const Binding binding = dialog_binding(
+        t.call_id_differs ? std::string_view(t.server_call_id) : m.call_id(), m.from().tag);
     entry(list, TokenKind::Dialog, t.source_flow, ip_bytes(t.source.ip_view()), inside.view(),
           address->local_ip, address->local_port, address->protocol, false, &binding);
     for (std::size_t i = ours + 1; i < n; ++i) list << ", " << values[i];
@@ -1383,7 +1382,8 @@ class Relay::Impl {
     if (o.bound) {
       header += kBindingSize;
       if (*n < header) return std::nullopt;
-      for (std::size_t i = 0; i < 8; ++i) o.binding.mac = (o.binding.mac << 8) | buffer[kTokenHeader + i];
+      for (std::size_t i = 0; i < 8; ++i)
+        o.binding.mac = (o.binding.mac << 8) | buffer[kTokenHeader + i];
       for (std::size_t i = 0; i < 4; ++i)
         o.binding.expires = (o.binding.expires << 8) | buffer[kTokenHeader + 8 + i];
     }
@@ -1791,9 +1791,9 @@ class Relay::Impl {
   TransactionIndex index_;
   std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> wakes_;
   std::vector<std::string_view> untrusted_;
-  bool untrusted_left_ = false;  // the last build_to_core failed on a header it must remove
-  TimePoint clock_start_;        // the relay's clock at construction ...
-  std::int64_t wall_start_ = 0;  // ... and the Unix time then (token expiry survives restarts)
+  bool untrusted_left_ = false;       // the last build_to_core failed on a header it must remove
+  TimePoint clock_start_;             // the relay's clock at construction ...
+  std::int64_t wall_start_ = 0;       // ... and the Unix time then (token expiry survives restarts)
   std::unique_ptr<Message> message_;  // messages from the inside
   std::unique_ptr<Message> scratch_;  // re-parsing what a transaction keeps
   std::unique_ptr<std::array<char, 65536>> out_;

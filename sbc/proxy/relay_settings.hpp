@@ -71,8 +71,8 @@ struct RelaySettings {
   std::vector<tls::TokenSealer::Key> token_keys;
   // Header fields only a trusted side may set: removed from requests from the outside.
   std::vector<std::string> untrusted_headers{"P-Asserted-Identity", "P-Preferred-Identity",
-                                              "Remote-Party-ID", "P-Charging-Vector",
-                                              "P-Charging-Function-Addresses"};
+                                             "Remote-Party-ID", "P-Charging-Vector",
+                                             "P-Charging-Function-Addresses"};
   // How long the outside Record-Route entry of a dialog lets in-dialog requests in (it is bound to
   // the dialog's Call-ID and caller tag, and expires: a dialog's route set cannot be refreshed).
   std::chrono::seconds dialog_token_lifetime{86400};

@@ -122,8 +122,7 @@ struct Bind {
 std::string seal(int kind, std::uint64_t flow, std::string_view payload = {},
                  std::string_view participant = "203.0.113.5", const Bind* bind = nullptr) {
   static const tls::TokenSealer sealer({kKey});
-  std::vector<std::uint8_t> plain{
-      static_cast<std::uint8_t>(kind | (bind != nullptr ? 0x40 : 0))};
+  std::vector<std::uint8_t> plain{static_cast<std::uint8_t>(kind | (bind != nullptr ? 0x40 : 0))};
   for (int i = 0; i < 8; ++i) plain.push_back(static_cast<std::uint8_t>(flow >> (56 - 8 * i)));
   const auto address = *policy::parse_address(participant);
   plain.insert(plain.end(), address.begin(), address.end());
@@ -1079,7 +1078,8 @@ TEST_CASE("relay: a dialog's entry opens that dialog only, and not forever", "[r
   const std::uint64_t before = h.relay->stats().requests_to_core.value();
   // Her own address, her own entry, but a dialog she invents (a call to a premium number with a
   // made-up Call-ID and To tag): 481, nothing reaches the core.
-  CHECK(refused(request("INVITE", "sip:+19005550100@premium.example", "invented-1", "a1", "x1", 1)));
+  CHECK(
+      refused(request("INVITE", "sip:+19005550100@premium.example", "invented-1", "a1", "x1", 1)));
   CHECK(refused(request("INVITE", "sip:+19005550100@premium.example", "call-1@192.168.1.20",
                         "other", "x1", 2)));
   CHECK(refused(request("MESSAGE", "sip:bob@10.0.0.30", "invented-2", "zz", "a1", 3)));
@@ -1098,8 +1098,7 @@ TEST_CASE("relay: a dialog's entry opens that dialog only, and not forever", "[r
   CHECK_FALSE(sent[0].outside);
   // A REGISTER is never in a dialog: its To tag asks for nothing (it goes on as a REGISTER, for
   // the policies to challenge), it is not refused as a dialog request.
-  h.from_outside(request("REGISTER", "sip:example.com", "invented-3", "r1", "r2", 6),
-                 alice_flow());
+  h.from_outside(request("REGISTER", "sip:example.com", "invented-3", "r1", "r2", 6), alice_flow());
   sent = h.wire.take();
   REQUIRE(sent.size() == 1);
   CHECK_FALSE(sent[0].outside);
@@ -1856,4 +1855,44 @@ TEST_CASE("relay: the transaction time runs from the request to its first final 
   const sbc::metrics::HistogramSnapshot invite = snapshot(0);
   CHECK(invite.count == 1);
   CHECK(invite.sum == Approx(32.0).margin(0.02));
+}
+
+TEST_CASE("relay: what goes to an unproved UDP source stays within 3x what it sent",
+          "[relay][amplification]") {
+  // Bob's INVITE over UDP (his address could be forged); the core refuses it with a final answer
+  // that the relay retransmits (timer G) to a client that never ACKs.
+  const std::string invite = std::string("INVITE sip:carol@example.com SIP/2.0\r\n") +
+                             "Via: SIP/2.0/UDP 203.0.113.9:5062;branch=z9hG4bKamp1;rport\r\n"
+                             "Max-Forwards: 70\r\n"
+                             "From: <sip:bob@example.com>;tag=b7\r\n"
+                             "To: <sip:carol@example.com>\r\n"
+                             "Call-ID: amp-1@203.0.113.9\r\n"
+                             "CSeq: 1 INVITE\r\n"
+                             "Content-Length: 0\r\n\r\n";
+  auto run = [&](bool authenticated) {
+    Harness h;
+    FlowInfo flow = bob_flow();
+    if (authenticated) flow.asserted_identity = "<sip:bob@example.com>";  // answered a nonce
+    h.from_outside(invite, flow);
+    auto sent = h.wire.take();
+    REQUIRE(sent.size() == 2);  // the INVITE to the core, 100 Trying to Bob
+    const sip::Message& fwd = h.parse(sent[0]);
+    h.from_core(core_answer(fwd, 486, "Busy Here"));
+    h.advance(40000ms);  // timer G's whole run and beyond
+    std::size_t bytes = sent[1].bytes.size();
+    std::size_t finals = 0;
+    for (const auto& s : h.wire.take()) {
+      if (!s.outside) continue;
+      bytes += s.bytes.size();
+      if (s.bytes.starts_with("SIP/2.0 486")) ++finals;
+    }
+    return std::pair{bytes, finals};
+  };
+  const auto [unproved_bytes, unproved_finals] = run(false);
+  CHECK(unproved_finals == 1);  // the first final answer goes, even past the budget
+  CHECK(unproved_bytes <= 3 * invite.size());
+  // A source that answered a nonce receives what we send: timer G retransmits as RFC 3261 asks.
+  const auto [proved_bytes, proved_finals] = run(true);
+  CHECK(proved_finals > 5);
+  CHECK(proved_bytes > 3 * invite.size());
 }
