@@ -369,8 +369,9 @@ class Relay::Impl {
     t->server_reliable = flow.protocol != Protocol::Udp;
     // A UDP source proves it receives what we send by answering a Digest nonce, or by holding
     // the token of a dialog issued to its address (in_dialog_allowed checked it above).
-    t->source_proved = !flow.asserted_identity.empty() ||
-                       (settings_.dialog_protection && own.bound && !m.to().tag.empty());
+    t->source_proved =
+        !flow.asserted_identity.empty() || (settings_.dialog_protection && own.bound &&
+                                            !m.to().tag.empty() && m.method() != Method::Register);
     t->core_index = *core;
     t->tried = excluded | std::uint64_t{1} << *core;
     t->failover_allowed = !named && m.to().tag.empty() && cores_.size() > 1;
