@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "sbc/common/keyed_hash.hpp"
 #include "sbc/sip/fields.hpp"
+#include "sbc/sip/scanner.hpp"
 #include "sbc/sip/writer.hpp"
 #include "tls/hex.hpp"
 
@@ -90,15 +92,11 @@ Decision AuthStage::challenge(const sip::Message& request, Context& context, boo
 
 bool AuthStage::user_over_limit(std::string_view username, TimePoint now) noexcept {
   if (settings_.user_rate <= 0) return false;
-  // Users key the table by a hash of the name (two FNV-1a variants: 128 bits).
+  // Users key the table by a keyed hash of the name: an attacker cannot pick names that share
+  // a user's bucket (or its entry) to exhaust that user's rate.
   SourceKey key;
-  std::uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
-  for (char c : username) {
-    a = (a ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
-    b = (b ^ static_cast<unsigned char>(c)) * 0x100000001b3ull + 1;
-  }
-  std::memcpy(key.bytes.data(), &a, 8);
-  std::memcpy(key.bytes.data() + 8, &b, 8);
+  const std::uint64_t h = common::siphash24(common::process_hash_key(), username);
+  std::memcpy(key.bytes.data(), &h, sizeof h);
   bool fresh = false;
   return !users_.get(key, now, fresh)
               .take(settings_.user_rate, std::max(1.0, settings_.user_burst), now);

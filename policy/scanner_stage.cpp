@@ -7,18 +7,11 @@
 #include <cmath>
 #include <limits>
 
+#include "sbc/common/keyed_hash.hpp"
+
 namespace sbc::policy {
 namespace {
 constexpr std::string_view kReasons[] = {"signature", "enumeration", "refusals", "odd_shape"};
-
-std::uint64_t fnv1a(std::string_view s) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
 
 }  // namespace
 
@@ -58,7 +51,8 @@ bool ScannerStage::odd_shape(const sip::Message& request) const noexcept {
 }
 
 bool ScannerStage::enumerating(std::string_view user, Behaviour& b) const noexcept {
-  const std::uint64_t bit = fnv1a(user) & 127;
+  // Keyed: with a known hash a scanner would pick user names that land on bits already set.
+  const std::uint64_t bit = common::siphash24(common::process_hash_key(), user) & 127;
   std::uint64_t& word = b.seen[bit >> 6];
   const std::uint64_t mask = std::uint64_t{1} << (bit & 63);
   if (word & mask) return false;  // a user already seen in this window
