@@ -430,3 +430,95 @@ class Test:
             print("work directory kept: %s" % self.workdir)
         print("%s: %d check(s) failed" % (os.path.basename(sys.argv[0]), self.failures))
         sys.exit(1 if self.failures else 0)
+
+
+# --- TCP clients and Digest answers (policy tests) ---------------------------------------------
+
+
+class TcpPeer:
+    """A TCP connection from `ip` (any port) to `to`; messages framed by Content-Length."""
+
+    def __init__(self, ip, to, timeout=3.0):
+        self.sock = socket.create_connection(to, timeout=timeout, source_address=(ip, 0))
+        self.ip, self.port = self.sock.getsockname()[:2]
+        self.address = (self.ip, self.port)
+        self.buffer = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def recv(self, timeout=2.0):
+        """The next whole message (bytes) within `timeout` seconds, or None (also when the SBC
+        closed the connection)."""
+        end = time.monotonic() + timeout
+        while True:
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if sep:
+                m = re.search(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)", b"\r\n" + head, re.I)
+                length = int(m.group(1)) if m else 0
+                if len(rest) >= length:
+                    self.buffer = rest[length:]
+                    return head + sep + rest[:length]
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return None
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            self.buffer += chunk
+
+    def wait_for(self, predicate, timeout=3.0):
+        """The first message for which predicate(bytes) holds within `timeout`, else None."""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            data = self.recv(left)
+            if data is None:
+                return None
+            if predicate(data):
+                return data
+
+    def close(self):
+        self.sock.close()
+
+
+def credentials_line(user, realm, password, algorithm="MD5"):
+    """A line of the SBC's credentials file (user:realm:algorithm:HA1)."""
+    import hashlib
+    h = hashlib.md5 if algorithm == "MD5" else hashlib.sha256
+    return "%s:%s:%s:%s" % (user, realm, algorithm,
+                            h(("%s:%s:%s" % (user, realm, password)).encode()).hexdigest())
+
+
+def challenge_of(response):
+    """{param: value} of the first WWW-Authenticate or Proxy-Authenticate in `response`."""
+    values = header_values(response, "www-authenticate") or header_values(response,
+                                                                          "proxy-authenticate")
+    if not values:
+        return {}
+    return {k.lower(): v.strip('"') for k, v in
+            re.findall(r'([A-Za-z-]+)=("[^"]*"|[^,\s]+)', values[0])}
+
+
+def digest_answer(user, password, realm, nonce, method, uri, nc=1, cnonce="0a4f113b",
+                  algorithm="MD5"):
+    """A Digest credentials value (qop=auth) answering `nonce` for METHOD URI."""
+    import hashlib
+    h = hashlib.md5 if algorithm == "MD5" else hashlib.sha256
+
+    def H(s):
+        return h(s.encode()).hexdigest()
+    nc_text = "%08x" % nc
+    response = H("%s:%s:%s:%s:auth:%s" % (H("%s:%s:%s" % (user, realm, password)), nonce,
+                                          nc_text, cnonce, H("%s:%s" % (method, uri))))
+    return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", '
+            'algorithm=%s, cnonce="%s", qop=auth, nc=%s'
+            % (user, realm, nonce, uri, response, algorithm, cnonce, nc_text))
