@@ -108,7 +108,7 @@ void BM_BannedDrop(benchmark::State& state) {
   auto chain = policy::make_chain(passing_config());
   const transport::FlowInfo f = flow("198.51.100.66");
   const auto now = std::chrono::steady_clock::now();
-  chain->bans().ban(*policy::source_key(f.remote_ip, 64), now);
+  chain->bans().ban(*policy::source_key(f.remote_ip, 64), now, policy::BanScope::All);
   for (auto _ : state) benchmark::DoNotOptimize(chain->admit(f, now));
   state.SetItemsProcessed(state.iterations());
 }

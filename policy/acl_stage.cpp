@@ -15,8 +15,12 @@ std::span<const std::string_view> AclStage::reasons() const noexcept {
   return kReasons;
 }
 
+bool AclStage::trusts(const std::array<std::uint8_t, 16>& address) const noexcept {
+  return any_contains(settings_.trusted, address);
+}
+
 Decision AclStage::decide(const sip::Message&, Context& context) noexcept {
-  if (any_contains(settings_.trusted, context.address)) {
+  if (trusts(context.address)) {
     context.trusted = true;
     return Decision::next();
   }

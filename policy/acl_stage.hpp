@@ -32,6 +32,7 @@ class AclStage final : public Stage {
   std::string_view name() const noexcept override { return "acl"; }
   std::span<const std::string_view> reasons() const noexcept override;
   Decision decide(const sip::Message& request, Context& context) noexcept override;
+  bool trusts(const std::array<std::uint8_t, 16>& address) const noexcept override;
 
  private:
   AclSettings settings_;

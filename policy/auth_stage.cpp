@@ -3,15 +3,18 @@
 #include <algorithm>
 #include <cstring>
 
+#include "sbc/common/keyed_hash.hpp"
 #include "sbc/sip/fields.hpp"
+#include "sbc/sip/scanner.hpp"
 #include "sbc/sip/writer.hpp"
 #include "tls/hex.hpp"
 
 namespace sbc::policy {
 namespace {
 
-constexpr std::string_view kReasons[] = {"challenge",   "stale_nonce", "failed",    "replay",
-                                         "aor_not_own", "malformed",   "user_flood"};
+constexpr std::string_view kReasons[] = {"challenge",  "stale_nonce",  "failed",
+                                         "replay",     "aor_not_own",  "malformed",
+                                         "user_flood", "foreign_nonce"};
 
 std::string_view unquoted(sip::ParamValue v) noexcept {
   std::string_view s = v.value;
@@ -43,6 +46,7 @@ AuthStage::AuthStage(const AuthSettings& settings, unsigned worker)
       failures_(settings.max_sources),
       users_(settings.user_rate > 0 ? settings.max_sources : 8) {
   if (settings_.identity_domain.empty()) settings_.identity_domain = settings_.realm;
+  if (settings_.domains.empty()) settings_.domains.push_back(settings_.identity_domain);
   // The stand-in HA1 for unknown users: unguessable, so no password matches it.
   const auto key = tls::NonceMint::random_key();
   constexpr char kHex[] = "0123456789abcdef";
@@ -90,31 +94,40 @@ Decision AuthStage::challenge(const sip::Message& request, Context& context, boo
 
 bool AuthStage::user_over_limit(std::string_view username, TimePoint now) noexcept {
   if (settings_.user_rate <= 0) return false;
-  // Users key the table by a hash of the name (two FNV-1a variants: 128 bits).
+  // Users key the table by a keyed hash of the name: an attacker cannot pick names that share
+  // a user's bucket (or its entry) to exhaust that user's rate.
   SourceKey key;
-  std::uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
-  for (char c : username) {
-    a = (a ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
-    b = (b ^ static_cast<unsigned char>(c)) * 0x100000001b3ull + 1;
-  }
-  std::memcpy(key.bytes.data(), &a, 8);
-  std::memcpy(key.bytes.data() + 8, &b, 8);
+  const std::uint64_t h = common::siphash24(common::process_hash_key(), username);
+  std::memcpy(key.bytes.data(), &h, sizeof h);
   bool fresh = false;
   return !users_.get(key, now, fresh)
               .take(settings_.user_rate, std::max(1.0, settings_.user_burst), now);
 }
 
 bool AuthStage::count_failure(Context& context) noexcept {
-  if (settings_.ban_after_failures == 0) return false;
+  // A trusted peer is never banned; an authenticated one not on evidence anyone could forge.
+  const BanScope scope = context.ban_scope();
+  if (settings_.ban_after_failures == 0 || scope == BanScope::None) return false;
   // Another worker is this source's home: its count there decides the ban (which then reaches
   // every worker), however the kernel spreads the source's ports over the workers.
-  if (context.strikes != nullptr && context.strikes->forward(context.source, name())) return false;
+  if (context.strikes != nullptr && context.strikes->forward(context.source, name(), scope))
+    return false;
   bool fresh = false;
   Failures& f = failures_.get(context.source, context.now, fresh);
-  if (++f.count < settings_.ban_after_failures) return false;
-  f.count = 0;
-  context.bans.ban(context.source, context.now);
+  if (fresh || context.now - f.started >= settings_.failure_window) {
+    f.strikes.clear();
+    f.started = context.now;
+  }
+  const BanScope ban = f.strikes.add(scope, 1, settings_.ban_after_failures);
+  if (ban == BanScope::None) return false;
+  context.ban(ban);
   return true;
+}
+
+bool AuthStage::own_aor(const sip::Uri& uri, std::string_view username) const noexcept {
+  if (uri.user != username) return false;
+  return std::any_of(settings_.domains.begin(), settings_.domains.end(),
+                     [&uri](const std::string& d) { return sip::iequals(uri.host, d); });
 }
 
 Decision AuthStage::fail(const sip::Message& request, Context& context) noexcept {
@@ -129,6 +142,9 @@ void AuthStage::strike(Context& context) noexcept {
 void AuthStage::core_refused(Context& context) noexcept {
   if (settings_.mode != AuthSettings::Mode::Core) return;
   core_refusals_.inc();
+  // A trusted peer (a trunk) whose requests the core refuses (a barred number, a policy) is not
+  // guessing passwords; a refusal of a UDP request bans over UDP only (count_failure).
+  if (context.trusted) return;
   (void)count_failure(context);
 }
 
@@ -189,9 +205,15 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
                              kMalformed);
 
   // A nonce issued to this address came back, whatever the password: the source receives what
-  // we send (anti-amplification).
+  // we send (anti-amplification). While the nonce is valid, that verifies the address for what
+  // this request proves (a failure counts, and may ban on every transport).
   const auto issued = mint_.check(nonce, binding(context));
   if (issued) context.return_route_proved = true;
+  const std::uint64_t now = seconds(context.now);
+  const bool current =
+      issued && *issued <= now + 5 &&
+      now - *issued <= static_cast<std::uint64_t>(settings_.nonce_lifetime.count());
+  if (current) context.verified = true;
 
   // The same work for an unknown user as for a known one.
   const std::size_t hex_size = tls::digest_hex_size(*algorithm);
@@ -204,13 +226,15 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
   const std::string_view ha2 = tls::digest_hex(*algorithm, ha2_parts, ha2_buffer);
   const std::string_view parts[] = {ha1, nonce, nc_text, cnonce, qop, ha2};
   const std::string_view expected = tls::digest_hex(*algorithm, parts, expected_buffer);
-  if (!tls::constant_time_equal(expected, response) || !known) return fail(request, context);
+  if (!tls::constant_time_equal(expected, response) || !known) {
+    // A wrong answer to a nonce not issued to this source (or expired) proves nothing about who
+    // sent it: a fresh challenge, not counted (else anyone could fail in a victim's name).
+    if (!current) return challenge(request, context, false, kForeignNonce);
+    return fail(request, context);
+  }
 
   // The password is right; now whether the nonce is ours, fresh, and not used with this count.
-  const std::uint64_t now = seconds(context.now);
-  if (!issued || *issued > now + 5 ||
-      now - *issued > static_cast<std::uint64_t>(settings_.nonce_lifetime.count()))
-    return challenge(request, context, true, kStale);
+  if (!current) return challenge(request, context, true, kStale);
   SourceKey key;
   const auto mac = tls::NonceMint::mac_of(nonce);
   std::memcpy(key.bytes.data(), mac.data(), mac.size());
@@ -228,12 +252,12 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
   }
   use->highest_nc = *nc;
 
-  // Registration hijacking: only one's own address-of-record.
-  if (registering && request.to().uri.user != username)
-    return Decision::respond(403, "Forbidden (the To user is not the authenticated user)",
+  // Registration hijacking: only one's own address-of-record, user and domain.
+  if (registering && !own_aor(request.to().uri, username))
+    return Decision::respond(403, "Forbidden (the To is not the authenticated user's address)",
                              kWrongAor);
-  if (!registering && settings_.bind_from && request.from().uri.user != username)
-    return Decision::respond(403, "Forbidden (the From user is not the authenticated user)",
+  if (!registering && settings_.bind_from && !own_aor(request.from().uri, username))
+    return Decision::respond(403, "Forbidden (the From is not the authenticated user's address)",
                              kWrongAor);
 
   if (user_over_limit(username, context.now)) return Decision::drop(kUserFlood);
@@ -242,7 +266,7 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
   identity << "<sip:" << username << "@" << settings_.identity_domain << ">";
   if (identity.ok()) context.asserted_identity = identity.view();
   context.consumed_credentials = field->line;
-  if (Failures* f = failures_.find(context.source, context.now)) f->count = 0;
+  if (Failures* f = failures_.find(context.source, context.now)) f->strikes.clear();
   successes_.inc();
   return Decision::next();
 }

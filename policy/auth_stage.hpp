@@ -9,10 +9,15 @@
 //
 // Anti-enumeration: an unknown user and a wrong password get the same answer (a fresh challenge)
 // after the same work (a digest over a stand-in HA1). Registration hijacking: a REGISTER may only
-// bind the To of the user who authenticated; with bind_from, other requests must come From that
-// user too. After success the stage hands the relay the identity to assert to the core
-// (P-Asserted-Identity) and the credentials header to remove. Failures count per source; too many
-// ban it.
+// bind the To of the user who authenticated, and with bind_from other requests must come From
+// that user too: user and host, the host one of `domains` (a multi-tenant core keeps
+// alice@example.com and alice@other.example apart). After success the stage hands the relay the
+// identity to assert to the core (P-Asserted-Identity) and the credentials header to remove.
+//
+// Failures count per source within `failure_window`; too many ban it. A wrong answer counts only
+// when its nonce is one this SBC issued to that source and still valid: that proves the source
+// receives our answers, so nobody can fail "from" a victim's address to have it banned (a wrong
+// answer to a foreign or expired nonce just gets a fresh challenge).
 
 #include <array>
 #include <chrono>
@@ -42,12 +47,18 @@ struct AuthSettings {
   std::vector<tls::DigestAlgorithm> algorithms{tls::DigestAlgorithm::Sha256,
                                                tls::DigestAlgorithm::Md5};
   std::chrono::seconds nonce_lifetime{300};
-  bool bind_from = true;  // non-REGISTER requests: From user = authenticated user
+  bool bind_from = true;  // non-REGISTER requests: From = the authenticated user's AOR
+  // The hosts of the authenticated users' addresses-of-record (compared case-insensitively, port
+  // ignored); empty: the identity domain alone.
+  std::vector<std::string> domains;
   // Requests with a To tag (not REGISTER) are left to the relay's dialog protection, which lets
   // them in only with a token bound to their dialog; set from relay.dialog_protection (without
   // it they are challenged like any other).
   bool in_dialog_exempt = true;
   unsigned ban_after_failures = 10;  // failed answers of one source before a ban; 0: never
+  // Failures older than this are forgotten: the count starts afresh `failure_window` after a
+  // source's first failure (a fixed window; with mode core, the core's refusals likewise).
+  std::chrono::seconds failure_window{600};
   // Requests per second (and burst) of one authenticated user, from wherever it comes (a
   // stolen password used from many addresses); 0: no limit. Per worker.
   double user_rate = 0;
@@ -70,7 +81,8 @@ class AuthStage final : public Stage {
     kReplay,
     kWrongAor,
     kMalformed,
-    kUserFlood
+    kUserFlood,
+    kForeignNonce
   };
   // `worker` binds nonces to the worker that issued them (its table holds their counts).
   AuthStage(const AuthSettings& settings, unsigned worker);
@@ -89,7 +101,8 @@ class AuthStage final : public Stage {
     std::uint64_t issued = 0;
   };
   struct Failures {
-    unsigned count = 0;
+    StrikeCount strikes;
+    TimePoint started{};  // of the window
   };
   bool user_over_limit(std::string_view username, TimePoint now) noexcept;
   Decision challenge(const sip::Message& request, Context& context, bool stale,
@@ -98,6 +111,8 @@ class AuthStage final : public Stage {
   // Counts a failure of the source; true when that bans it.
   bool count_failure(Context& context) noexcept;
   std::uint64_t seconds(TimePoint now) const noexcept;
+  // Whether `uri` is the address-of-record of `username` (user and one of the domains).
+  bool own_aor(const sip::Uri& uri, std::string_view username) const noexcept;
   std::array<std::uint8_t, 17> binding(const Context& context) const noexcept;
 
   AuthSettings settings_;

@@ -21,7 +21,7 @@ bool Chain::admit(const transport::FlowInfo& flow, TimePoint now) noexcept {
   if (!known_source_) return true;
   address_ = *address;
   source_ = source_key(address_, settings_.ipv6_prefix);
-  if (bans_.banned(source_, now)) {
+  if (bans_.banned(source_, now, flow.protocol == transport::Protocol::Udp)) {
     banned_dropped_.inc();
     return false;
   }
@@ -33,6 +33,7 @@ Chain::Outcome Chain::decide(const sip::Message& request, bool valid) noexcept {
   Context context{
       .flow = *flow_, .source = source_, .address = address_, .now = now_, .bans = bans_};
   context.valid = valid;
+  context.verified = flow_->protocol != transport::Protocol::Udp;
   context.strikes = this;
   context.authenticated = authenticated_.find(source_, now_) != nullptr;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
@@ -45,8 +46,10 @@ Chain::Outcome Chain::decide(const sip::Message& request, bool valid) noexcept {
     if (d.reason < counters_[i].size()) counters_[i][d.reason].inc();
     if (d.kind == Decision::Kind::Respond && request.method() != sip::Method::Ack)
       for (const auto& stage : stages_) stage->answered(context, d.status);
-    // A source that floods or scans loses the trust its authentication earned.
-    if (d.kind == Decision::Kind::Drop && context.authenticated) authenticated_.erase(source_);
+    // A source that floods or scans loses the trust its authentication earned; not for a
+    // datagram anyone could have forged from its address (the next forgery would ban it).
+    if (d.kind == Decision::Kind::Drop && context.authenticated && context.verified)
+      authenticated_.erase(source_);
     return {d, stages_[i].get(), {}, {}};
   }
   if (!context.asserted_identity.empty()) {
@@ -59,25 +62,34 @@ Chain::Outcome Chain::decide(const sip::Message& request, bool valid) noexcept {
 // What the relay reports about a client after the fact: each stage hears it in a context for
 // that client's address (no message).
 template <class Report>
-void Chain::for_client(std::string_view remote_ip, TimePoint now, Report report) noexcept {
+void Chain::for_client(std::string_view remote_ip, transport::Protocol protocol, TimePoint now,
+                       Report report) noexcept {
   const auto address = parse_address(remote_ip);
   if (!address) return;
   const SourceKey source = source_key(*address, settings_.ipv6_prefix);
   transport::FlowInfo flow;
+  flow.protocol = protocol;
   flow.remote_ip = remote_ip;
   Context context{.flow = flow, .source = source, .address = *address, .now = now, .bans = bans_};
   context.strikes = this;
+  context.verified = protocol != transport::Protocol::Udp;
   context.authenticated = authenticated_.find(source, now) != nullptr;
+  // No decide() ran: the ACL is asked whether the client is a trusted peer.
+  for (const auto& stage : stages_) context.trusted = context.trusted || stage->trusts(*address);
   for (const auto& stage : stages_) report(*stage, context);
 }
 
-void Chain::core_refused(std::string_view remote_ip, TimePoint now) noexcept {
-  for_client(remote_ip, now, [](Stage& stage, Context& context) { stage.core_refused(context); });
+void Chain::core_refused(std::string_view remote_ip, transport::Protocol protocol,
+                         TimePoint now) noexcept {
+  for_client(remote_ip, protocol, now,
+             [](Stage& stage, Context& context) { stage.core_refused(context); });
 }
 
 void Chain::core_answered(std::string_view remote_ip, std::uint16_t status,
                           TimePoint now) noexcept {
-  for_client(remote_ip, now,
+  // Answers are only scored here (the scanner bans in decide(), on the source's next request,
+  // with that request's own evidence): the transport does not matter.
+  for_client(remote_ip, transport::Protocol::Udp, now,
              [status](Stage& stage, Context& context) { stage.answered(context, status); });
 }
 
@@ -94,17 +106,21 @@ void Chain::set_strike_forwarding(unsigned worker, unsigned workers, Forwarder f
   forwarder_ = std::move(forward);
 }
 
-bool Chain::forward(const SourceKey& source, std::string_view stage) noexcept {
+bool Chain::forward(const SourceKey& source, std::string_view stage, BanScope scope) noexcept {
   if (workers_ < 2 || !forwarder_) return false;
   const auto home = static_cast<unsigned>(source.hash() % workers_);
   if (home == worker_) return false;
-  forwarder_(home, source, stage);
+  if (scope != BanScope::None) forwarder_(home, source, stage, scope);
   return true;
 }
 
-void Chain::strike(const SourceKey& source, std::string_view stage, TimePoint now) noexcept {
+void Chain::strike(const SourceKey& source, std::string_view stage, TimePoint now,
+                   BanScope scope) noexcept {
+  if (scope == BanScope::None) return;
   transport::FlowInfo flow;
   Context context{.flow = flow, .source = source, .now = now, .bans = bans_};
+  // The forwarding worker judged the evidence (Context::ban_scope()); the same scope here.
+  context.verified = scope == BanScope::All;
   for (const auto& s : stages_)
     if (s->name() == stage) s->strike(context);
 }

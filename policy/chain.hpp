@@ -46,13 +46,17 @@ class Chain final : public StrikeRouter {
   // Strikes (see StrikeRouter): this chain runs on worker `worker` of `workers`; `forward`
   // delivers a strike to the chain of worker `home` (on that worker's thread), where strike()
   // takes it.
-  using Forwarder = std::function<void(unsigned home, const SourceKey&, std::string_view stage)>;
+  using Forwarder =
+      std::function<void(unsigned home, const SourceKey&, std::string_view stage, BanScope scope)>;
   void set_strike_forwarding(unsigned worker, unsigned workers, Forwarder forward);
-  bool forward(const SourceKey& source, std::string_view stage) noexcept override;
-  void strike(const SourceKey& source, std::string_view stage, TimePoint now) noexcept;
-  // From the relay: the core refused a request from `remote_ip` for its credentials (a 401/407
-  // to a request that carried some, or a 403). Stages that count failures per source do.
-  void core_refused(std::string_view remote_ip, TimePoint now) noexcept;
+  bool forward(const SourceKey& source, std::string_view stage, BanScope scope) noexcept override;
+  void strike(const SourceKey& source, std::string_view stage, TimePoint now,
+              BanScope scope) noexcept;
+  // From the relay: the core refused a request that came from `remote_ip` over `protocol` for
+  // its credentials (a 401/407 to a request that carried some, or a 403). Stages that count
+  // failures per source do (a refusal of a UDP request is evidence for a UDP ban only).
+  void core_refused(std::string_view remote_ip, transport::Protocol protocol,
+                    TimePoint now) noexcept;
   // From the relay: a final answer of the core went to `remote_ip` (a request from outside, its
   // first final answer). The answer classes a source gets are part of its scanner score.
   void core_answered(std::string_view remote_ip, std::uint16_t status, TimePoint now) noexcept;
@@ -66,12 +70,15 @@ class Chain final : public StrikeRouter {
   }
   const metrics::Counter& banned_dropped() const noexcept { return banned_dropped_; }
   const metrics::Counter& bans_total() const noexcept { return bans_.bans(); }
+  // Bans refused because the ban table had no room that was not an active ban.
+  const metrics::Counter& bans_full() const noexcept { return bans_.full(); }
   std::size_t bans_active() const noexcept { return bans_active_.load(std::memory_order_relaxed); }
   BanTable& bans() noexcept { return bans_; }
 
  private:
   template <class Report>
-  void for_client(std::string_view remote_ip, TimePoint now, Report report) noexcept;
+  void for_client(std::string_view remote_ip, transport::Protocol protocol, TimePoint now,
+                  Report report) noexcept;
   ChainSettings settings_;
   std::vector<std::unique_ptr<Stage>> stages_;
   std::vector<std::vector<metrics::Counter>> counters_;

@@ -38,18 +38,18 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
   if (settings_.ban_after == 0) return Decision::drop(static_cast<std::uint8_t>(cls));
   // Counted here as well: the home worker's ban arrives by a post, this worker's is immediate.
   count_drops(s, 1, context);
-  if (batch() != 0 && context.strikes != nullptr && ++s.unforwarded >= batch()) {
-    s.unforwarded = 0;
-    (void)context.strikes->forward(context.source, name());  // false: this is the home
+  const BanScope scope = context.ban_scope();
+  if (batch() != 0 && context.strikes != nullptr && scope != BanScope::None &&
+      ++s.unforwarded[scope == BanScope::All ? 1 : 0] >= batch()) {
+    s.unforwarded[scope == BanScope::All ? 1 : 0] = 0;
+    (void)context.strikes->forward(context.source, name(), scope);  // false: this is the home
   }
   return Decision::drop(static_cast<std::uint8_t>(cls));
 }
 
 void RateLimitStage::count_drops(Source& s, unsigned drops, Context& context) noexcept {
-  s.drops += drops;
-  if (s.drops < settings_.ban_after) return;
-  s.drops = 0;
-  context.bans.ban(context.source, context.now);
+  // Drops of forged datagrams add up to a ban over UDP only (bans.hpp).
+  context.ban(s.drops.add(context.ban_scope(), drops, settings_.ban_after));
 }
 
 void RateLimitStage::strike(Context& context) noexcept {

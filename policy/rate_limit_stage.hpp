@@ -56,8 +56,9 @@ class RateLimitStage final : public Stage {
  private:
   struct Source {
     std::array<TokenBucket, 3> buckets{};  // by class
-    unsigned drops = 0;
-    unsigned unforwarded = 0;  // drops since the last strike sent to the home worker
+    StrikeCount drops;  // verified (TCP, TLS) and unverified (UDP) drops: see bans.hpp
+    // Drops since the last strike sent to the home worker, verified and unverified.
+    std::array<unsigned, 2> unforwarded{};
   };
   // Counts `drops` against the source; bans it at ban_after.
   void count_drops(Source& s, unsigned drops, Context& context) noexcept;

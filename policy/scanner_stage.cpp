@@ -7,18 +7,11 @@
 #include <cmath>
 #include <limits>
 
+#include "sbc/common/keyed_hash.hpp"
+
 namespace sbc::policy {
 namespace {
 constexpr std::string_view kReasons[] = {"signature", "enumeration", "refusals", "odd_shape"};
-
-std::uint64_t fnv1a(std::string_view s) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (char c : s) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
 
 }  // namespace
 
@@ -58,7 +51,8 @@ bool ScannerStage::odd_shape(const sip::Message& request) const noexcept {
 }
 
 bool ScannerStage::enumerating(std::string_view user, Behaviour& b) const noexcept {
-  const std::uint64_t bit = fnv1a(user) & 127;
+  // Keyed: with a known hash a scanner would pick user names that land on bits already set.
+  const std::uint64_t bit = common::siphash24(common::process_hash_key(), user) & 127;
   std::uint64_t& word = b.seen[bit >> 6];
   const std::uint64_t mask = std::uint64_t{1} << (bit & 63);
   if (word & mask) return false;  // a user already seen in this window
@@ -108,7 +102,7 @@ void ScannerStage::answered(Context& context, std::uint16_t status) noexcept {
 Decision ScannerStage::decide(const sip::Message& request, Context& context) noexcept {
   if (context.trusted) return Decision::next();
   if (const std::uint8_t reason = behaviour(request, context); reason != kNone) {
-    context.bans.ban(context.source, context.now);
+    context.ban();
     return Decision::drop(reason);
   }
   const sip::HeaderField* ua = request.find(sip::HeaderId::UserAgent);
@@ -122,7 +116,7 @@ Decision ScannerStage::decide(const sip::Message& request, Context& context) noe
   const std::string_view text(lowered.data(), n);
   for (const std::string& signature : settings_.user_agents) {
     if (text.find(signature) != std::string_view::npos) {
-      context.bans.ban(context.source, context.now);
+      context.ban();
       return Decision::drop(kSignature);
     }
   }

@@ -4,15 +4,14 @@
 
 #include <string>
 
+#include "sbc/common/keyed_hash.hpp"
+
 namespace sbc::policy {
 
 std::uint64_t SourceKey::hash() const noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (std::uint8_t b : bytes) {
-    h ^= b;
-    h *= 0x100000001b3ull;
-  }
-  return h;
+  // Keyed: the tables keyed by sources are set-associative, and an attacker who could compute
+  // which addresses share a bucket would evict entries of its choice (see keyed_hash.hpp).
+  return common::siphash24(common::process_hash_key(), bytes);
 }
 
 std::optional<std::array<std::uint8_t, 16>> parse_address(std::string_view text) noexcept {

@@ -2,13 +2,18 @@
 // A table keyed by source (attacker-controlled keys) with a hard size bound and no allocation
 // after start: set-associative, 8 ways per bucket; a new source takes a free way or evicts the
 // bucket's least recently used entry. Flooding it with fresh sources can evict others but never
-// grows it. One per worker; not thread-safe.
+// grows it. Buckets are chosen by a keyed hash (SourceKey::hash), so nobody can aim a flood at
+// one bucket; entries that must not go (an active ban) are protected by the caller's `keep`
+// predicate: when every way of the bucket is kept, the new entry is refused instead (counted
+// in full()). One per worker; not thread-safe.
 
 #include <array>
 #include <chrono>
 #include <cstddef>
+#include <utility>
 #include <vector>
 
+#include "metrics/counter.hpp"
 #include "policy/source.hpp"
 
 namespace sbc::policy {
@@ -45,32 +50,14 @@ class SourceTable {
   // The same; `on_evict(key, value)` sees the entry that makes room, if one does.
   template <class OnEvict>
   Value& get(const SourceKey& key, TimePoint now, bool& fresh, OnEvict&& on_evict) noexcept {
-    Slot* bucket = &slots_[(key.hash() & mask_) * kWays];
-    Slot* victim = nullptr;
-    for (std::size_t i = 0; i < kWays; ++i) {
-      Slot& s = bucket[i];
-      if (s.used && s.key == key) {
-        s.touched = now;
-        fresh = false;
-        return s.value;
-      }
-      if (!s.used) {
-        if (victim == nullptr || victim->used) victim = &s;
-      } else if (victim == nullptr || (victim->used && s.touched < victim->touched)) {
-        victim = &s;
-      }
-    }
-    if (!victim->used) ++size_;
-    if (victim->used) {
-      ++evictions_;
-      on_evict(victim->key, victim->value);
-    }
-    victim->used = true;
-    victim->key = key;
-    victim->touched = now;
-    victim->value = Value{};
-    fresh = true;
-    return victim->value;
+    return *find_or_add(key, now, fresh, on_evict, [](const Value&) { return false; });
+  }
+  // The entry of `key`, or a new one in the place of the least recently used entry that
+  // `keep(value)` lets go; nullptr when the bucket holds only entries to keep (counted).
+  template <class Keep>
+  Value* get_unless_full(const SourceKey& key, TimePoint now, bool& fresh, Keep&& keep) noexcept {
+    return find_or_add(
+        key, now, fresh, [](const SourceKey&, const Value&) {}, keep);
   }
 
   void erase(const SourceKey& key) noexcept {
@@ -88,6 +75,8 @@ class SourceTable {
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return slots_.size(); }
   std::size_t evictions() const noexcept { return evictions_; }
+  // New entries refused because their bucket held only entries to keep.
+  const metrics::Counter& full() const noexcept { return full_; }
 
   template <class F>
   void for_each(F&& f) const {
@@ -96,6 +85,43 @@ class SourceTable {
   }
 
  private:
+  template <class OnEvict, class Keep>
+  Value* find_or_add(const SourceKey& key, TimePoint now, bool& fresh, OnEvict&& on_evict,
+                     Keep&& keep) noexcept {
+    Slot* bucket = &slots_[(key.hash() & mask_) * kWays];
+    Slot* victim = nullptr;
+    for (std::size_t i = 0; i < kWays; ++i) {
+      Slot& s = bucket[i];
+      if (s.used && s.key == key) {
+        s.touched = now;
+        fresh = false;
+        return &s.value;
+      }
+      if (!s.used) {
+        if (victim == nullptr || victim->used) victim = &s;
+      } else if (!keep(std::as_const(s.value)) &&
+                 (victim == nullptr || (victim->used && s.touched < victim->touched))) {
+        victim = &s;
+      }
+    }
+    if (victim == nullptr) {
+      full_.inc();
+      fresh = false;
+      return nullptr;
+    }
+    if (!victim->used) ++size_;
+    if (victim->used) {
+      ++evictions_;
+      on_evict(victim->key, victim->value);
+    }
+    victim->used = true;
+    victim->key = key;
+    victim->touched = now;
+    victim->value = Value{};
+    fresh = true;
+    return &victim->value;
+  }
+
   struct Slot {
     bool used = false;
     SourceKey key;
@@ -106,6 +132,7 @@ class SourceTable {
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
   std::size_t evictions_ = 0;
+  metrics::Counter full_;
 };
 
 }  // namespace sbc::policy

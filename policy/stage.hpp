@@ -18,8 +18,10 @@ namespace sbc::policy {
 class StrikeRouter {
  public:
   virtual ~StrikeRouter() = default;
-  // True when `source`'s strikes for `stage` belong to another worker (then forwarded there).
-  virtual bool forward(const SourceKey& source, std::string_view stage) noexcept = 0;
+  // True when `source`'s strikes for `stage` belong to another worker (then forwarded there,
+  // with the scope their evidence allows: Context::ban_scope()).
+  virtual bool forward(const SourceKey& source, std::string_view stage,
+                       BanScope scope) noexcept = 0;
 };
 
 struct Context {
@@ -42,7 +44,22 @@ struct Context {
   std::string_view consumed_credentials{};
   // Set by a stage that saw proof the source receives what we send (a nonce it was given).
   bool return_route_proved = false;
+  // The source address is proved: the message came over TCP or TLS (the handshake proved it), or
+  // a stage saw proof in it (a Digest nonce this SBC issued to that address). A UDP datagram's
+  // source is otherwise whatever its sender wrote.
+  bool verified = false;
   StrikeRouter* strikes = nullptr;  // none: this worker counts everything itself
+
+  // What a ban for evidence in this message may cover (see bans.hpp): nothing for a trusted
+  // peer; every transport for a verified address; UDP only otherwise, and nothing for an
+  // authenticated source (one forged datagram must not cut off a user who logged in).
+  BanScope ban_scope() const noexcept {
+    if (trusted) return BanScope::None;
+    if (verified) return BanScope::All;
+    return authenticated ? BanScope::None : BanScope::Udp;
+  }
+  void ban(BanScope scope) noexcept { bans.ban(source, now, scope); }
+  void ban() noexcept { ban(ban_scope()); }
 };
 
 class Stage {
@@ -62,6 +79,12 @@ class Stage {
   }
   // A strike another worker forwarded here, the source's home (see StrikeRouter).
   virtual void strike(Context& context) noexcept { (void)context; }
+  // Whether this stage exempts `address` from the policies (the ACL's trusted peers), for what
+  // the relay reports after the fact (Chain::core_refused), where no decide() ran.
+  virtual bool trusts(const std::array<std::uint8_t, 16>& address) const noexcept {
+    (void)address;
+    return false;
+  }
 };
 
 }  // namespace sbc::policy

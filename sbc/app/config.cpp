@@ -161,10 +161,11 @@ void parse_auth(std::string_view source, const YAML::Node& p, policy::PolicyConf
       std::find(config.chain.begin(), config.chain.end(), "auth") != config.chain.end();
   const YAML::Node a = p["auth"];
   if (a) {
-    reject_unknown_keys(source, a, "policy.auth",
-                        {"mode", "realm", "identity_domain", "credentials_file", "algorithms",
-                         "nonce_lifetime_seconds", "nonce_key", "bind_from", "ban_after_failures",
-                         "max_nonces", "max_sources", "user_rate", "user_burst"});
+    reject_unknown_keys(
+        source, a, "policy.auth",
+        {"mode", "realm", "identity_domain", "credentials_file", "algorithms",
+         "nonce_lifetime_seconds", "nonce_key", "bind_from", "domains", "ban_after_failures",
+         "failure_window_seconds", "max_nonces", "max_sources", "user_rate", "user_burst"});
     if (const YAML::Node mode = a["mode"]) {
       const std::string m = mode.as<std::string>();
       if (m == "edge") {
@@ -209,8 +210,18 @@ void parse_auth(std::string_view source, const YAML::Node& p, policy::PolicyConf
       auth.nonce_key_configured = true;
     }
     read_bool(source, a, "policy.auth", "bind_from", auth.bind_from);
+    if (const YAML::Node domains = a["domains"]) {
+      auth.domains = read_strings(source, domains, "policy.auth.domains");
+      for (const std::string& d : auth.domains)
+        if (d.empty() || d.find_first_of(" \t;:@<>\"") != std::string::npos)
+          fail(source, domains, "policy.auth.domains", "\"" + d + "\" is not a host name");
+    }
     read_uint<unsigned>(source, a, "policy.auth", "ban_after_failures", auth.ban_after_failures, 0,
                         1000000);
+    auto window = static_cast<std::uint32_t>(auth.failure_window.count());
+    read_uint<std::uint32_t>(source, a, "policy.auth", "failure_window_seconds", window, 1,
+                             86400 * 7);
+    auth.failure_window = std::chrono::seconds(window);
     read_uint<std::size_t>(source, a, "policy.auth", "max_nonces", auth.max_nonces, 64, 1u << 24);
     auto user_rate = static_cast<unsigned>(auth.user_rate);
     auto user_burst = static_cast<unsigned>(auth.user_burst);

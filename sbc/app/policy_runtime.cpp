@@ -16,28 +16,29 @@ PolicyRuntime::~PolicyRuntime() = default;
 void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
   if (workers_.size() < 2) return;
   // Strikes (failed authentications) go to the source's home worker, whose count decides.
-  chain.set_strike_forwarding(
-      w, static_cast<unsigned>(workers_.size()),
-      [this](unsigned home, const policy::SourceKey& key, std::string_view stage) {
-        transport::Worker& worker = *workers_[home];
-        // `stage` names a stage: a string literal, alive as long as the program.
-        worker.post([&worker, key, stage] {
-          if (policy::Chain* current = worker.handler().policy())
-            current->strike(key, stage, std::chrono::steady_clock::now());
-        });
-      });
+  auto forward = [this](unsigned home, const policy::SourceKey& key, std::string_view stage,
+                        policy::BanScope scope) {
+    transport::Worker& worker = *workers_[home];
+    // `stage` names a stage: a string literal, alive as long as the program.
+    worker.post([&worker, key, stage, scope] {
+      if (policy::Chain* current = worker.handler().policy())
+        current->strike(key, stage, std::chrono::steady_clock::now(), scope);
+    });
+  };
+  chain.set_strike_forwarding(w, static_cast<unsigned>(workers_.size()), forward);
   // A ban decided on one worker reaches the others by a post to their threads, where it goes
   // into whatever chain that worker runs then: no shared table, no lock on the message path.
-  chain.bans().set_listener([this, w](const policy::SourceKey& key, policy::TimePoint until) {
-    for (unsigned other = 0; other < workers_.size(); ++other) {
-      if (other == w) continue;
-      transport::Worker& worker = *workers_[other];
-      worker.post([&worker, key, until] {
-        if (policy::Chain* current = worker.handler().policy())
-          current->bans().impose(key, until, std::chrono::steady_clock::now());
+  chain.bans().set_listener(
+      [this, w](const policy::SourceKey& key, policy::TimePoint until, policy::BanScope scope) {
+        for (unsigned other = 0; other < workers_.size(); ++other) {
+          if (other == w) continue;
+          transport::Worker& worker = *workers_[other];
+          worker.post([&worker, key, until, scope] {
+            if (policy::Chain* current = worker.handler().policy())
+              current->bans().impose(key, until, scope, std::chrono::steady_clock::now());
+          });
+        }
       });
-    }
-  });
 }
 
 void PolicyRuntime::install(const policy::PolicyConfig& given) {
@@ -54,9 +55,9 @@ void PolicyRuntime::install(const policy::PolicyConfig& given) {
 void PolicyRuntime::attach_relay(unsigned w, proxy::Relay& relay) {
   transport::Worker& worker = *workers_[w];
   // Called on the worker's thread, by its relay: the chain is the one the worker runs now.
-  relay.set_refusal_listener([&worker](std::string_view remote_ip) {
+  relay.set_refusal_listener([&worker](std::string_view remote_ip, transport::Protocol protocol) {
     if (policy::Chain* chain = worker.handler().policy())
-      chain->core_refused(remote_ip, std::chrono::steady_clock::now());
+      chain->core_refused(remote_ip, protocol, std::chrono::steady_clock::now());
   });
   relay.set_answer_listener([&worker](std::string_view remote_ip, std::uint16_t status) {
     if (policy::Chain* chain = worker.handler().policy())
@@ -86,9 +87,9 @@ bool PolicyRuntime::reload(const policy::PolicyConfig& given,
       const auto now = std::chrono::steady_clock::now();
       if (old != nullptr && next != nullptr)
         old->bans().for_each_active(
-            now, [next, now](const policy::SourceKey& key, policy::TimePoint until) {
-              next->bans().impose(key, until, now);
-            });
+            now,
+            [next, now](const policy::SourceKey& key, policy::TimePoint until,
+                        policy::BanScope scope) { next->bans().impose(key, until, scope, now); });
       worker.handler().set_policy(next);
       // The worker has let go of `old`: retire it on the control thread.
       post_to_control([this, w] {
@@ -110,6 +111,7 @@ void PolicyRuntime::Totals::add(const policy::Chain& chain) {
           static_cast<double>(chain.decisions(i, r).value());
   banned_dropped += static_cast<double>(chain.banned_dropped().value());
   bans += static_cast<double>(chain.bans_total().value());
+  bans_full += static_cast<double>(chain.bans_full().value());
   // Digest authentication at the edge: challenges and failures are decisions of the auth stage
   // (above); successes let the request on, so the stage counts them itself.
   for (const auto& stage : stages) {
@@ -154,6 +156,13 @@ void PolicyRuntime::add_families(std::vector<metrics::Family>& families) {
                       {{{}, t.banned_dropped}}});
   families.push_back(
       {"sbc_policy_bans_total", "Bans imposed (scanners, floods).", Type::Counter, {{{}, t.bans}}});
+  // Labelled by table, a bounded set: today only the ban table refuses entries when full.
+  families.push_back({"sbc_policy_table_full_total",
+                      "New entries a full policy table refused rather than evict what it must "
+                      "keep (table=bans: a ban not imposed, every entry of its bucket being an "
+                      "active ban).",
+                      Type::Counter,
+                      {{{{"table", "bans"}}, t.bans_full}}});
   families.push_back({"sbc_policy_bans_active",
                       "Sources banned now (refreshed every second).",
                       Type::Gauge,

@@ -52,7 +52,7 @@ class PolicyRuntime {
   // The counters of chains, added up (those of retired chains are kept in one).
   struct Totals {
     std::map<std::pair<std::string, std::string>, double> decisions;  // (stage, reason)
-    double banned_dropped = 0, bans = 0, auth_successes = 0, core_refusals = 0;
+    double banned_dropped = 0, bans = 0, bans_full = 0, auth_successes = 0, core_refusals = 0;
     void add(const policy::Chain& chain);
   };
   void set_ban_listener(unsigned w, policy::Chain& chain);

@@ -308,7 +308,7 @@ class Relay::Impl {
   }
 
   RelayStats stats;
-  std::function<void(std::string_view)> refusal_listener_;
+  std::function<void(std::string_view, Protocol)> refusal_listener_;
   std::function<void(std::string_view, std::uint16_t)> answer_listener_;
   const RelaySettings& settings() const noexcept { return settings_; }
   const CoreSet& cores() const noexcept { return cores_; }
@@ -365,7 +365,7 @@ class Relay::Impl {
       t->consumed_size = static_cast<std::uint32_t>(flow.consumed_credentials.size());
     }
     t->source_flow = flow.flow_token;
-    t->source.set(flow.remote_ip, flow.remote_port);
+    t->source.set(flow.remote_ip, flow.remote_port, flow.protocol);  // refusals weigh by it
     t->server_reliable = flow.protocol != Protocol::Udp;
     // A UDP source proves it receives what we send by answering a Digest nonce, or by holding
     // the token of a dialog issued to its address (in_dialog_allowed checked it above).
@@ -910,7 +910,7 @@ class Relay::Impl {
     // refused it outright: the policies count that against the source.
     if (t.direction == Direction::ToCore && refusal_listener_ &&
         ((t.had_credentials && (status == 401 || status == 407)) || status == 403))
-      refusal_listener_(t.source.ip_view());
+      refusal_listener_(t.source.ip_view(), t.source.protocol);
     // The answer classes a source gets score it (scanner); retransmissions returned above.
     if (t.direction == Direction::ToCore && answer_listener_ && status >= 200)
       answer_listener_(t.source.ip_view(), status);
@@ -1812,7 +1812,8 @@ Relay::Relay(RelaySettings settings, transport::Wire& wire,
     : impl_(std::make_unique<Impl>(std::move(settings), wire, std::move(clock))) {}
 Relay::~Relay() = default;
 
-void Relay::set_refusal_listener(std::function<void(std::string_view remote_ip)> listener) {
+void Relay::set_refusal_listener(
+    std::function<void(std::string_view remote_ip, transport::Protocol protocol)> listener) {
   impl_->refusal_listener_ = std::move(listener);
 }
 

@@ -109,9 +109,10 @@ class Relay final : public transport::Router {
   }
   void tick() noexcept override;
 
-  // Called (on the worker's thread) with the client's address when the core refuses a request
-  // for its credentials: a 401/407 to a request that carried some, or a 403.
-  void set_refusal_listener(std::function<void(std::string_view remote_ip)> listener);
+  // Called (on the worker's thread) with the client's address and transport when the core
+  // refuses a request for its credentials: a 401/407 to a request that carried some, or a 403.
+  void set_refusal_listener(
+      std::function<void(std::string_view remote_ip, transport::Protocol protocol)> listener);
   // Called (on the worker's thread) with the client's address and the status of every first
   // final answer relayed to the outside (the policies score the answer classes a source gets).
   void set_answer_listener(

@@ -432,35 +432,106 @@ class Test:
         sys.exit(1 if self.failures else 0)
 
 
-# --- Digest (RFC 3261 22, RFC 2617 qop=auth; MD5 or SHA-256) -----------------------------------
+# --- TCP clients and Digest answers (policy tests) ---------------------------------------------
 
 
-def digest_params(challenge):
-    """{name: value} of a WWW-Authenticate/Proxy-Authenticate value (quotes removed)."""
-    out = {}
-    for m in re.finditer(r'([A-Za-z-]+)\s*=\s*("([^"]*)"|[^,\s]+)', challenge.partition(" ")[2]):
-        out[m.group(1).lower()] = m.group(3) if m.group(3) is not None else m.group(2)
-    return out
+class TcpPeer:
+    """A TCP connection from `ip` (any port) to `to`; messages framed by Content-Length."""
+
+    def __init__(self, ip, to, timeout=3.0):
+        self.sock = socket.create_connection(to, timeout=timeout, source_address=(ip, 0))
+        self.ip, self.port = self.sock.getsockname()[:2]
+        self.address = (self.ip, self.port)
+        self.buffer = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def recv(self, timeout=2.0):
+        """The next whole message (bytes) within `timeout` seconds, or None (also when the SBC
+        closed the connection)."""
+        end = time.monotonic() + timeout
+        while True:
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if sep:
+                m = re.search(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)", b"\r\n" + head, re.I)
+                length = int(m.group(1)) if m else 0
+                if len(rest) >= length:
+                    self.buffer = rest[length:]
+                    return head + sep + rest[:length]
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return None
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            self.buffer += chunk
+
+    def wait_for(self, predicate, timeout=3.0):
+        """The first message for which predicate(bytes) holds within `timeout`, else None."""
+        end = time.monotonic() + timeout
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            data = self.recv(left)
+            if data is None:
+                return None
+            if predicate(data):
+                return data
+
+    def close(self):
+        self.sock.close()
+
+
+def credentials_line(user, realm, password, algorithm="MD5"):
+    """A line of the SBC's credentials file (user:realm:algorithm:HA1)."""
+    import hashlib
+    h = hashlib.md5 if algorithm == "MD5" else hashlib.sha256
+    return "%s:%s:%s:%s" % (user, realm, algorithm,
+                            h(("%s:%s:%s" % (user, realm, password)).encode()).hexdigest())
+
+
+def challenge_of(response):
+    """{param: value} of the first WWW-Authenticate or Proxy-Authenticate in `response`."""
+    values = header_values(response, "www-authenticate") or header_values(response,
+                                                                          "proxy-authenticate")
+    if not values:
+        return {}
+    return {k.lower(): v.strip('"') for k, v in
+            re.findall(r'([A-Za-z-]+)=("[^"]*"|[^,\s]+)', values[0])}
+
+
+def digest_answer(user, password, realm, nonce, method, uri, nc=1, cnonce="0a4f113b",
+                  algorithm="MD5"):
+    """A Digest credentials value (qop=auth) answering `nonce` for METHOD URI."""
+    import hashlib
+    h = hashlib.md5 if algorithm == "MD5" else hashlib.sha256
+
+    def H(s):
+        return h(s.encode()).hexdigest()
+    nc_text = "%08x" % nc
+    response = H("%s:%s:%s:%s:auth:%s" % (H("%s:%s:%s" % (user, realm, password)), nonce,
+                                          nc_text, cnonce, H("%s:%s" % (method, uri))))
+    return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", '
+            'algorithm=%s, cnonce="%s", qop=auth, nc=%s'
+            % (user, realm, nonce, uri, response, algorithm, cnonce, nc_text))
 
 
 def digest_credentials(challenge, method, uri, user, password, cnonce="0a4f113b", nc=1):
-    """The Authorization/Proxy-Authorization value answering `challenge`."""
-    import hashlib
-    p = digest_params(challenge)
-    algorithm = p.get("algorithm", "MD5")
-    h = (lambda s: hashlib.sha256(s.encode()).hexdigest()) if algorithm.upper() == "SHA-256" \
-        else (lambda s: hashlib.md5(s.encode()).hexdigest())
-    ha1 = h("%s:%s:%s" % (user, p["realm"], password))
-    ha2 = h("%s:%s" % (method, uri))
-    ncs = "%08x" % nc
-    response = h("%s:%s:%s:%s:auth:%s" % (ha1, p["nonce"], ncs, cnonce, ha2))
-    return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", response="%s", '
-            'algorithm=%s, qop=auth, nc=%s, cnonce="%s"'
-            % (user, p["realm"], p["nonce"], uri, response, algorithm, ncs, cnonce))
+    """The Authorization/Proxy-Authorization value answering `challenge` (a header value)."""
+    p = {k.lower(): v.strip('"') for k, v in
+         re.findall(r'([A-Za-z-]+)=("[^"]*"|[^,\s]+)', challenge)}
+    return digest_answer(user, password, p["realm"], p["nonce"], method, uri, nc, cnonce,
+                         p.get("algorithm", "MD5"))
 
 
 def ha1_line(user, realm, password):
     """A credentials-file line (what `sbc ha1` writes) for MD5."""
-    import hashlib
-    return "%s:%s:MD5:%s" % (user, realm, hashlib.md5(("%s:%s:%s" % (user, realm, password))
-                                                         .encode()).hexdigest())
+    return credentials_line(user, realm, password)

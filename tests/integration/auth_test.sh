@@ -46,8 +46,9 @@ policy:
   # Generous: the auth stage's own ban (after 10 failures), not the flood limit, must stop the
   # guessing (with neither, svcrack does find the password: checked when this test was written).
   rate_limit: {register: {rate: 100, burst: 100}}
+  # sipsak registers sip:USER@127.0.0.1 (the SBC's address as the domain): an alias of ours.
   auth: {mode: ${6:-edge}, realm: example.com, credentials_file: $work/users.txt, algorithms: $4,
-         ban_after_failures: ${7:-10}}
+         ban_after_failures: ${7:-10}, domains: [example.com, 127.0.0.1]}
 YAML
   "$sbc" run --config "$1.yaml" >"$1.log" 2>&1 &
   pids+=($!)

@@ -38,7 +38,9 @@ policy:
   chain: [acl, scanner, rate_limit, sips, methods, auth]
   # baresip 1.0 (libre) gives up on the first challenge whose algorithm it lacks instead of
   # taking the next one (RFC 8760 2.4): it only does MD5, so only MD5 is offered here.
-  auth: {realm: example.com, credentials_file: $work/users.txt, algorithms: [MD5]}
+  # baresip's accounts are sip:USER@127.0.0.1 (the SBC's address as the domain): an alias.
+  auth: {realm: example.com, credentials_file: $work/users.txt, algorithms: [MD5],
+         domains: [example.com, 127.0.0.1]}
 YAML
 "$sbc" run --config sbc.yaml >sbc.log 2>&1 &
 pids+=($!)

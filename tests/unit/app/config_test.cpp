@@ -383,3 +383,20 @@ TEST_CASE("the policy.auth section is read and checked, credentials loaded", "[c
              Catch::Contains("credentials line 1") && Catch::Contains("32 lowercase hex"));
   std::remove(file.c_str());
 }
+
+TEST_CASE("policy.auth.domains and failure_window_seconds are read and checked", "[config][auth]") {
+  const Config defaults = parse_config("", "test.yaml");
+  CHECK(defaults.policy.auth.domains.empty());  // the stage then uses the identity domain
+  CHECK(defaults.policy.auth.failure_window.count() == 600);
+  const Config c = parse_config(
+      "policy: {auth: {domains: [example.com, alias.example], failure_window_seconds: 120}}\n",
+      "test.yaml");
+  CHECK(c.policy.auth.domains == std::vector<std::string>{"example.com", "alias.example"});
+  CHECK(c.policy.auth.failure_window.count() == 120);
+  CHECK(error_of("policy: {auth: {domains: example.com}}\n") ==
+        "test.yaml:1: policy.auth.domains: must be a list");
+  CHECK(error_of("policy: {auth: {domains: ['alice@example.com']}}\n") ==
+        "test.yaml:1: policy.auth.domains: \"alice@example.com\" is not a host name");
+  CHECK(error_of("policy: {auth: {failure_window_seconds: 0}}\n") ==
+        "test.yaml:1: policy.auth.failure_window_seconds: must be between 1 and 604800 (got 0)");
+}

@@ -88,6 +88,7 @@ struct Edge {
   std::string bytes;
   policy::TimePoint now = policy::TimePoint(1000s);
   policy::Chain::Outcome last;
+  transport::Protocol protocol = transport::Protocol::Udp;
 
   explicit Edge(const policy::PolicyConfig& config, unsigned worker = 0)
       : chain(policy::make_chain(config, worker)) {}
@@ -96,6 +97,7 @@ struct Edge {
   std::string run(const std::string& text, std::string_view ip = "192.0.2.1") {
     bytes = text;
     transport::FlowInfo flow;
+    flow.protocol = protocol;
     flow.remote_ip = ip;
     flow.remote_port = 5060;
     if (!chain->admit(flow, now)) return "banned";
@@ -369,16 +371,17 @@ TEST_CASE("auth: core mode challenges nothing and bans on the core's refusals", 
   CHECK(edge.run(register_request("alice")) == "continue");
   CHECK(edge.last.asserted_identity.empty());
   // The relay reports the core's refusals of this source's credentials; the third bans it.
-  edge.chain->core_refused("192.0.2.1", edge.now);
-  edge.chain->core_refused("192.0.2.1", edge.now);
+  edge.chain->core_refused("192.0.2.1", transport::Protocol::Udp, edge.now);
+  edge.chain->core_refused("192.0.2.1", transport::Protocol::Udp, edge.now);
   CHECK(edge.run(register_request("alice")) == "continue");
-  edge.chain->core_refused("192.0.2.1", edge.now);
+  edge.chain->core_refused("192.0.2.1", transport::Protocol::Udp, edge.now);
   CHECK(edge.run(register_request("alice")) == "banned");
   CHECK(edge.run(register_request("alice"), "192.0.2.2") == "continue");
-  edge.chain->core_refused("not an address", edge.now);  // ignored
+  edge.chain->core_refused("not an address", transport::Protocol::Udp, edge.now);  // ignored
   // In edge mode the stage checks credentials itself: the core's refusals are not counted twice.
   Edge edge_mode(auth_config());
-  for (int i = 0; i < 20; ++i) edge_mode.chain->core_refused("192.0.2.1", edge_mode.now);
+  for (int i = 0; i < 20; ++i)
+    edge_mode.chain->core_refused("192.0.2.1", transport::Protocol::Udp, edge_mode.now);
   CHECK(edge_mode.run(register_request("alice")) == "respond 401 challenge");
 }
 
@@ -433,8 +436,23 @@ TEST_CASE("auth: an authenticated source is a trust tier: more rate, no enumerat
   for (int i = 0; i < 25; ++i)
     if (edge.run(register_request("alice")).starts_with("respond 401")) ++answered;
   CHECK(answered == 20);
-  // Dropped for flooding: the trust is gone, the plain limits apply again.
+  // Those drops were of UDP datagrams, which anyone could have sent from alice's address: the
+  // trust stays (else a forged flood, then a forged sweep, would get her banned).
   edge.now += 30s;
+  answered = 0;
+  for (int i = 0; i < 18; ++i) {
+    const std::string user = "mid" + std::to_string(i);
+    if (edge.run(request("OPTIONS", "sip:" + user + "@example.com", "alice", user))
+            .starts_with("respond 407"))
+      ++answered;
+  }
+  CHECK(answered == 18);
+  // Dropped for flooding over TCP (a verified address): the trust is gone, the plain limits
+  // apply again.
+  edge.now += 30s;
+  edge.protocol = transport::Protocol::Tcp;
+  for (int i = 0; i < 25; ++i) edge.run(register_request("alice"));
+  edge.protocol = transport::Protocol::Udp;
   for (int i = 0; i < 18; ++i) {
     const std::string user = "next" + std::to_string(i);
     edge.run(request("OPTIONS", "sip:" + user + "@example.com", "alice", user));
@@ -486,8 +504,10 @@ TEST_CASE("auth: failures add up at the source's home worker, whichever worker s
   Edge workers[] = {Edge(config, 0), Edge(config, 1)};
   for (unsigned w = 0; w < 2; ++w)
     workers[w].chain->set_strike_forwarding(
-        w, 2, [&workers](unsigned home, const policy::SourceKey& key, std::string_view stage) {
-          workers[home].chain->strike(key, stage, workers[home].now);
+        w, 2,
+        [&workers](unsigned home, const policy::SourceKey& key, std::string_view stage,
+                   policy::BanScope scope) {
+          workers[home].chain->strike(key, stage, workers[home].now, scope);
         });
   Client wrong;
   wrong.password = "guess";
@@ -499,11 +519,12 @@ TEST_CASE("auth: failures add up at the source's home worker, whichever worker s
           register_request("alice", wrong.answer("REGISTER", "sip:example.com", edge.nonce(), 1)));
     }
   }
-  // Four failures in all: the home worker banned the source (the daemon then tells the other).
+  // Four failures in all: the home worker banned the source (the daemon then tells the other),
+  // over every transport: each answered a nonce issued to that address.
   const auto key = *policy::source_key("192.0.2.1", 64);
   const unsigned home = static_cast<unsigned>(key.hash() % 2);
-  CHECK(workers[home].chain->bans().banned(key, workers[home].now));
-  CHECK_FALSE(workers[1 - home].chain->bans().banned(key, workers[1 - home].now));
+  CHECK(workers[home].chain->bans().banned(key, workers[home].now, false));
+  CHECK_FALSE(workers[1 - home].chain->bans().banned(key, workers[1 - home].now, true));
 }
 
 TEST_CASE("auth: a source that gets nothing but the edge's challenges is a scanner",
@@ -534,4 +555,138 @@ TEST_CASE("auth: a source that gets nothing but the edge's challenges is a scann
   // Trusted peers too.
   for (int user = 100; user < 140; ++user)
     REQUIRE(edge.run(register_request(std::to_string(user)), "10.1.2.3") == "continue");
+}
+
+TEST_CASE("auth: a wrong answer counts only for a valid nonce issued to its source", "[auth]") {
+  Edge edge(auth_config());  // ban_after_failures 5
+  Client wrong;
+  wrong.password = "guess";
+  // Invented nonces "from" 192.0.2.1 (a forger never sees our challenges): a fresh challenge
+  // each, nothing counted.
+  for (int i = 0; i < 10; ++i) {
+    const std::string invented = std::string(55, 'a') + static_cast<char>('0' + i);
+    CHECK(edge.run(register_request("alice", wrong.answer("REGISTER", "sip:example.com", invented,
+                                                          1))) == "respond 401 foreign_nonce");
+  }
+  // A nonce issued to another address (the forger's own), answered "from" 192.0.2.1.
+  edge.run(register_request("alice"), "192.0.2.66");
+  const std::string elsewhere = edge.nonce();
+  for (unsigned i = 1; i <= 10; ++i)
+    CHECK(edge.run(register_request("alice", wrong.answer("REGISTER", "sip:example.com", elsewhere,
+                                                          i))) == "respond 401 foreign_nonce");
+  // An expired nonce of its own.
+  edge.run(register_request("alice"));
+  const std::string old = edge.nonce();
+  edge.now += 301s;
+  for (unsigned i = 1; i <= 10; ++i)
+    CHECK(edge.run(register_request("alice", wrong.answer("REGISTER", "sip:example.com", old,
+                                                          i))) == "respond 401 foreign_nonce");
+  CHECK(edge.chain->bans_total().value() == 0);
+  // Its own valid nonce: counted, and the fifth failure bans, over every transport (the nonce
+  // proved the address).
+  edge.run(register_request("alice"));
+  const std::string own = edge.nonce();
+  for (unsigned i = 1; i <= 4; ++i)
+    CHECK(edge.run(register_request("alice", wrong.answer("REGISTER", "sip:example.com", own,
+                                                          i))) == "respond 401 failed");
+  CHECK(edge.run(register_request("alice", wrong.answer("REGISTER", "sip:example.com", own, 5))) ==
+        "drop failed");
+  edge.protocol = transport::Protocol::Tcp;
+  CHECK(edge.run(register_request("alice")) == "banned");
+}
+
+TEST_CASE("auth: failures are forgotten after the failure window", "[auth]") {
+  policy::PolicyConfig config = auth_config();  // ban_after_failures 5
+  config.auth.failure_window = 600s;
+  Edge edge(config);
+  Client wrong;
+  wrong.password = "guess";
+  auto fail_once = [&] {
+    edge.run(register_request("alice"));
+    return edge.run(
+        register_request("alice", wrong.answer("REGISTER", "sip:example.com", edge.nonce(), 1)));
+  };
+  for (int i = 0; i < 4; ++i) CHECK(fail_once() == "respond 401 failed");
+  edge.now += 601s;  // a window after the first failure: the count starts afresh
+  for (int i = 0; i < 4; ++i) CHECK(fail_once() == "respond 401 failed");
+  CHECK(fail_once() == "drop failed");
+  CHECK(edge.run(register_request("alice")) == "banned");
+}
+
+TEST_CASE("auth: core mode: trusted peers are never banned, counts decay, UDP bans UDP only",
+          "[auth]") {
+  policy::PolicyConfig config = auth_config();  // trusts 10.0.0.0/8
+  config.auth.mode = policy::AuthSettings::Mode::Core;
+  config.auth.credentials.reset();
+  config.auth.ban_after_failures = 3;
+  config.auth.failure_window = 600s;
+  Edge edge(config);
+  using transport::Protocol;
+  // A trusted trunk whose calls the core keeps refusing.
+  for (int i = 0; i < 50; ++i) edge.chain->core_refused("10.1.2.3", Protocol::Tcp, edge.now);
+  CHECK(edge.run(register_request("alice"), "10.1.2.3") == "continue");
+  // Refusals of UDP requests: a ban over UDP only.
+  for (int i = 0; i < 3; ++i) edge.chain->core_refused("192.0.2.1", Protocol::Udp, edge.now);
+  CHECK(edge.run(register_request("alice")) == "banned");
+  edge.protocol = Protocol::Tcp;
+  CHECK(edge.run(register_request("alice")) == "continue");
+  // Over TCP: everywhere.
+  for (int i = 0; i < 3; ++i) edge.chain->core_refused("192.0.2.2", Protocol::Tcp, edge.now);
+  CHECK(edge.run(register_request("alice"), "192.0.2.2") == "banned");
+  edge.protocol = Protocol::Udp;
+  CHECK(edge.run(register_request("alice"), "192.0.2.2") == "banned");
+  // Refusals spread thinner than the window never add up to a ban.
+  for (int i = 0; i < 10; ++i) {
+    edge.chain->core_refused("192.0.2.3", Protocol::Tcp, edge.now);
+    edge.chain->core_refused("192.0.2.3", Protocol::Tcp, edge.now);
+    edge.now += 601s;
+  }
+  CHECK(edge.run(register_request("alice"), "192.0.2.3") == "continue");
+}
+
+TEST_CASE("auth: the address-of-record's domain is checked, with aliases", "[auth]") {
+  Client alice;
+  auto in_domain = [](std::string text, std::string_view domain) {
+    // From and To of the request (the Request-URI stays sip:example.com).
+    for (std::string_view who : {"From: <sip:alice@example.com>", "To: <sip:alice@example.com>"}) {
+      const auto at = text.find(who);
+      if (at != std::string::npos)
+        text.replace(at, who.size(),
+                     std::string(who.substr(0, who.find('@') + 1)) + std::string(domain) + ">");
+    }
+    return text;
+  };
+  auto attempt = [&](Edge& edge, std::string_view domain, std::string_view method = "REGISTER") {
+    const bool registering = method == "REGISTER";
+    const std::string uri = registering ? "sip:example.com" : "sip:bob@example.com";
+    const std::string plain =
+        registering ? register_request("alice") : request(method, uri, "alice", "bob");
+    edge.run(in_domain(plain, domain));
+    const std::string header = registering ? "Authorization: " : "Proxy-Authorization: ";
+    const std::string answered =
+        registering ? register_request("alice", alice.answer(method, uri, edge.nonce(), 1))
+                    : request(method, uri, "alice", "bob",
+                              header + alice.answer(method, uri, edge.nonce(), 1) + "\r\n");
+    return edge.run(in_domain(answered, domain));
+  };
+  // By default the identity domain (here the realm, example.com).
+  Edge edge(auth_config());
+  CHECK(attempt(edge, "other.example") == "respond 403 aor_not_own");
+  CHECK(attempt(edge, "example.com") == "continue");
+  CHECK(attempt(edge, "EXAMPLE.com:5060") == "continue");  // case and port do not matter
+  CHECK(attempt(edge, "example.com.evil") == "respond 403 aor_not_own");
+  CHECK(attempt(edge, "other.example", "INVITE") == "respond 403 aor_not_own");  // bind_from
+  CHECK(attempt(edge, "example.com", "INVITE") == "continue");
+  // Configured aliases replace the default.
+  policy::PolicyConfig config = auth_config();
+  config.auth.domains = {"example.com", "alias.example"};
+  Edge aliased(config);
+  CHECK(attempt(aliased, "alias.example") == "continue");
+  CHECK(attempt(aliased, "other.example") == "respond 403 aor_not_own");
+  // An identity domain other than the realm is the default.
+  config = auth_config();
+  config.auth.identity_domain = "corp.example";
+  Edge corp(config);
+  CHECK(attempt(corp, "corp.example") == "continue");
+  CHECK(attempt(corp, "example.com") == "respond 403 aor_not_own");
 }

@@ -36,6 +36,7 @@ struct Runner {
   std::unique_ptr<sip::Message> m = std::make_unique<sip::Message>();
   std::string bytes;
   policy::TimePoint now = policy::TimePoint(1000s);
+  transport::Protocol protocol = transport::Protocol::Udp;
 
   explicit Runner(const policy::PolicyConfig& config, unsigned worker = 0)
       : chain(policy::make_chain(config, worker)) {}
@@ -43,7 +44,8 @@ struct Runner {
   // "banned", "continue", "drop <stage>/<reason>", "respond <status> <stage>/<reason>"
   std::string run(std::string_view ip, const std::string& text) {
     bytes = text;
-    const transport::FlowInfo flow = from(ip);
+    transport::FlowInfo flow = from(ip);
+    flow.protocol = protocol;
     if (!chain->admit(flow, now)) return "banned";
     REQUIRE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
     const auto out = chain->decide(*m);
@@ -123,6 +125,105 @@ TEST_CASE("policy: a scanner's User-Agent is dropped and its source banned", "[p
   CHECK(r.run("192.0.2.66", request("OPTIONS")) == "continue");
   r.chain->maintain(r.now);
   CHECK(r.chain->bans_active() == 0);
+}
+
+TEST_CASE("policy: UDP evidence bans over UDP only; a verified address over every transport",
+          "[policy][bans]") {
+  policy::PolicyConfig c = config_with({"acl", "scanner"});
+  c.acl.trusted = {*policy::parse_cidr("10.0.0.0/8")};
+  Runner r(c);
+  // One datagram "from" 192.0.2.80 (anyone can write that source address): banned over UDP.
+  CHECK(r.run("192.0.2.80", request("OPTIONS", "friendly-scanner")) == "drop scanner/signature");
+  CHECK(r.run("192.0.2.80", request("OPTIONS")) == "banned");
+  r.protocol = transport::Protocol::Tcp;
+  CHECK(r.run("192.0.2.80", request("OPTIONS")) == "continue");
+  r.protocol = transport::Protocol::Tls;
+  CHECK(r.run("192.0.2.80", request("OPTIONS")) == "continue");
+  // The same evidence over TCP (the handshake proved the address): banned everywhere.
+  r.protocol = transport::Protocol::Tcp;
+  CHECK(r.run("192.0.2.80", request("OPTIONS", "friendly-scanner")) == "drop scanner/signature");
+  CHECK(r.run("192.0.2.80", request("OPTIONS")) == "banned");
+  r.protocol = transport::Protocol::Tls;
+  CHECK(r.run("192.0.2.80", request("OPTIONS")) == "banned");
+  CHECK(r.chain->bans_total().value() == 2);
+  // A trusted peer is never banned, whatever arrives from its address.
+  r.protocol = transport::Protocol::Udp;
+  CHECK(r.run("10.0.0.1", request("OPTIONS", "friendly-scanner")) == "continue");
+  CHECK(r.run("10.0.0.1", request("OPTIONS")) == "continue");
+}
+
+TEST_CASE("policy: an active ban is never evicted; a full table refuses new bans",
+          "[policy][bans]") {
+  policy::BanSettings settings;
+  settings.max_entries = 64;
+  policy::BanTable bans(settings);
+  const auto now = policy::TimePoint(1000s);
+  const auto key = [](int i) {
+    return *policy::source_key(
+        "10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".1", 64);
+  };
+  const policy::SourceKey attacker = *policy::source_key("192.0.2.99", 64);
+  CHECK(bans.ban(attacker, now, policy::BanScope::Udp) == 60s);
+  for (int i = 0; i < 1000; ++i) (void)bans.ban(key(i), now, policy::BanScope::Udp);
+  // The attacker's ban held against a thousand others; the table is full of active bans and
+  // refused the rest (counted).
+  CHECK(bans.banned(attacker, now, true));
+  CHECK(bans.active(now) == 64);
+  CHECK(bans.full().value() == 1000 - 63);
+  CHECK(bans.bans().value() == 64);
+  // Expired bans make room again.
+  const auto later = now + 61s;
+  CHECK_FALSE(bans.banned(attacker, later, true));
+  CHECK(bans.ban(key(5000), later, policy::BanScope::All) == 60s);
+  CHECK(bans.banned(key(5000), later, false));
+}
+
+TEST_CASE("policy: ban scopes: UDP, every transport, widened, imposed, listed", "[policy][bans]") {
+  policy::BanTable bans(policy::BanSettings{});
+  const auto now = policy::TimePoint(1000s);
+  const policy::SourceKey a = *policy::source_key("192.0.2.1", 64);
+  std::vector<policy::BanScope> heard;
+  bans.set_listener([&heard](const policy::SourceKey&, policy::TimePoint, policy::BanScope scope) {
+    heard.push_back(scope);
+  });
+  CHECK(bans.ban(a, now, policy::BanScope::None) == 0s);
+  CHECK_FALSE(bans.banned(a, now, true));
+  CHECK(bans.ban(a, now, policy::BanScope::Udp) == 60s);
+  CHECK(bans.banned(a, now, true));
+  CHECK_FALSE(bans.banned(a, now, false));
+  // Already banned over UDP: more UDP evidence changes nothing; verified evidence widens it (a
+  // second offence: twice as long).
+  CHECK(bans.ban(a, now + 1s, policy::BanScope::Udp) == 59s);
+  CHECK(bans.ban(a, now + 1s, policy::BanScope::All) == 120s);
+  CHECK(bans.banned(a, now + 100s, false));
+  CHECK(heard == std::vector{policy::BanScope::Udp, policy::BanScope::All});
+  // A ban from another worker, and the list a reload carries over.
+  const policy::SourceKey b = *policy::source_key("192.0.2.2", 64);
+  bans.impose(b, now + 30s, policy::BanScope::Udp, now);
+  CHECK(bans.banned(b, now, true));
+  CHECK_FALSE(bans.banned(b, now, false));
+  int udp = 0, all = 0;
+  bans.for_each_active(now,
+                       [&](const policy::SourceKey&, policy::TimePoint, policy::BanScope scope) {
+                         ++(scope == policy::BanScope::All ? all : udp);
+                       });
+  CHECK(udp == 1);
+  CHECK(all == 1);
+}
+
+TEST_CASE("policy: strikes: verified ones ban everywhere, unverified ones over UDP only",
+          "[policy][bans]") {
+  policy::StrikeCount c;
+  using policy::BanScope;
+  CHECK(c.add(BanScope::Udp, 1, 3) == BanScope::None);
+  CHECK(c.add(BanScope::Udp, 1, 3) == BanScope::None);
+  // Two forged datagrams and one verified strike: a ban over UDP, not everywhere.
+  CHECK(c.add(BanScope::All, 1, 3) == BanScope::Udp);
+  CHECK(c.add(BanScope::All, 1, 3) == BanScope::None);
+  CHECK(c.add(BanScope::All, 1, 3) == BanScope::All);
+  CHECK(c.add(BanScope::None, 100, 3) == BanScope::None);  // a trusted peer: never
+  CHECK(c.add(BanScope::Udp, 5, 3) == BanScope::Udp);      // a batch of strikes
+  CHECK(c.add(BanScope::Udp, 5, 0) == BanScope::None);     // 0: no bans
 }
 
 TEST_CASE("policy: token buckets per source and method class, then a ban for a flood", "[policy]") {
@@ -361,30 +462,34 @@ TEST_CASE("policy: rate-limit drops add up at the source's home worker, in batch
   for (unsigned w = 0; w < 2; ++w)
     workers[w].chain->set_strike_forwarding(
         w, 2,
-        [&workers, &posts](unsigned home, const policy::SourceKey& key, std::string_view stage) {
+        [&workers, &posts](unsigned home, const policy::SourceKey& key, std::string_view stage,
+                           policy::BanScope scope) {
           ++posts;
-          workers[home].chain->strike(key, stage, workers[home].now);
+          workers[home].chain->strike(key, stage, workers[home].now, scope);
         });
   // The flooder's ports land on both workers: one request passes on each, then ten drops each.
   for (int i = 0; i < 11; ++i)
     for (Runner& w : workers) (void)w.run("192.0.2.70", request("REGISTER"));
-  // Twenty drops in all: the home worker banned the source (the daemon tells the other).
+  // Twenty drops in all: the home worker banned the source (the daemon tells the other); over
+  // UDP only, the datagrams' source addresses being unverified.
   const auto key = *policy::source_key("192.0.2.70", 64);
   const unsigned home = static_cast<unsigned>(key.hash() % 2);
-  CHECK(workers[home].chain->bans().banned(key, workers[home].now));
-  CHECK_FALSE(workers[1 - home].chain->bans().banned(key, workers[1 - home].now));
+  CHECK(workers[home].chain->bans().banned(key, workers[home].now, true));
+  CHECK_FALSE(workers[home].chain->bans().banned(key, workers[home].now, false));
+  CHECK_FALSE(workers[1 - home].chain->bans().banned(key, workers[1 - home].now, true));
   CHECK(posts == 2);  // ten drops elsewhere: two batches of five, not ten posts
   // strike_batch 0: every worker counts alone (ten drops each, no ban).
   config.rate_limit.strike_batch = 0;
   Runner alone[] = {Runner(config, 0), Runner(config, 1)};
   for (unsigned w = 0; w < 2; ++w)
-    alone[w].chain->set_strike_forwarding(
-        w, 2, [&alone](unsigned to, const policy::SourceKey& k, std::string_view stage) {
-          alone[to].chain->strike(k, stage, alone[to].now);
-        });
+    alone[w].chain->set_strike_forwarding(w, 2,
+                                          [&alone](unsigned to, const policy::SourceKey& k,
+                                                   std::string_view stage, policy::BanScope scope) {
+                                            alone[to].chain->strike(k, stage, alone[to].now, scope);
+                                          });
   for (int i = 0; i < 11; ++i)
     for (Runner& w : alone) (void)w.run("192.0.2.70", request("REGISTER"));
-  CHECK_FALSE(alone[home].chain->bans().banned(key, alone[home].now));
+  CHECK_FALSE(alone[home].chain->bans().banned(key, alone[home].now, true));
 }
 
 TEST_CASE("policy: a listener's own ACL applies to what arrives on it", "[policy]") {

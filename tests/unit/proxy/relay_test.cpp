@@ -1186,7 +1186,11 @@ TEST_CASE("relay: the core's refusals of credentials are reported with the clien
           "[relay][auth]") {
   Harness h;
   std::vector<std::string> reported;
-  h.relay->set_refusal_listener([&reported](std::string_view ip) { reported.emplace_back(ip); });
+  std::vector<Protocol> protocols;
+  h.relay->set_refusal_listener([&](std::string_view ip, Protocol protocol) {
+    reported.emplace_back(ip);
+    protocols.push_back(protocol);
+  });
   auto answer_with = [&h](const std::string& request, int status, std::string_view branch) {
     std::string r = request;
     r.replace(r.find("z9hG4bKreg1"), 11, branch);
@@ -1207,6 +1211,7 @@ TEST_CASE("relay: the core's refusals of credentials are reported with the clien
   answer_with(with_credentials, 401, "z9hG4bKreg3");  // the credentials did not do
   REQUIRE(reported.size() == 1);
   CHECK(reported[0] == "203.0.113.5");
+  CHECK(protocols[0] == Protocol::Tls);  // the policies weigh a refusal by its transport
   answer_with(plain, 403, "z9hG4bKreg4");
   CHECK(reported.size() == 2);
   answer_with(with_credentials, 200, "z9hG4bKreg5");
