@@ -619,7 +619,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   if (const YAML::Node core = root["core"]) {
     reject_unknown_keys(source, core, "core",
                         {"targets", "local_address", "local_port", "probe_interval_ms",
-                         "failover_timeout_ms", "connect_timeout_ms", "tls"});
+                         "failover_timeout_ms", "connect_timeout_ms", "strict_source_port", "tls"});
     auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                   std::uint32_t high) { read_ms(source, core, "core", key, target, low, high); };
     ms("probe_interval_ms", config.relay.probe_interval, 0, 3600000);
@@ -665,6 +665,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
              "must be an IPv4 or IPv6 address literal (got \"" + config.core.local_address + "\")");
     }
     read_uint<std::uint16_t>(source, core, "core", "local_port", config.core.local_port, 0, 65535);
+    read_bool(source, core, "core", "strict_source_port", config.core.strict_source_port);
   }
 
   if (const YAML::Node relay = root["relay"]) {

@@ -28,7 +28,18 @@ Worker::Worker(unsigned index, const EdgeOptions& options, Shared& shared)
       handler_(options),
       shared_(shared),
       flows_(index, static_cast<std::uint32_t>(shared.limits.max_connections),
-             static_cast<std::uint32_t>(shared.limits.max_udp_flows)) {}
+             static_cast<std::uint32_t>(shared.limits.max_udp_flows)) {
+  handler_.set_flow_binder(this);
+}
+
+std::uint64_t Worker::bind_flow(bool hold) noexcept {
+  if (binding_listener_ == nullptr || binding_peer_ == nullptr) return 0;
+  try {
+    return flows_.touch_udp(binding_listener_, *binding_peer_, hold).value;
+  } catch (...) {
+    return 0;  // out of memory: no flow; answers to this request are lost, as over UDP they may be
+  }
+}
 
 bool Worker::deliver(FlowToken token, std::string_view bytes) {
   const auto route = flows_.find(token);
@@ -129,12 +140,40 @@ void Worker::close_inside() {
   tick_.cancel();
 }
 
+namespace {
+// IPv4-mapped IPv6 (a socket bound to an IPv6 wildcard) as IPv4.
+asio::ip::address unmapped(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+}  // namespace
+
+void Worker::set_inside_peers(const std::vector<asio::ip::udp::endpoint>& cores, bool any_port) {
+  std::vector<InsidePeer> peers;
+  for (const auto& core : cores)
+    peers.push_back({unmapped(core.address()), any_port ? std::uint16_t{0} : core.port()});
+  inside_peers_ = std::move(peers);
+}
+
+bool Worker::from_core(const asio::ip::udp::endpoint& sender) const noexcept {
+  if (!inside_peers_) return true;
+  const asio::ip::address address = unmapped(sender.address());
+  return std::any_of(inside_peers_->begin(), inside_peers_->end(), [&](const InsidePeer& p) {
+    return (p.port == 0 || p.port == sender.port()) && p.address == address;
+  });
+}
+
 void Worker::receive_inside() {
   inside_->async_receive_from(asio::buffer(*inside_buffer_), inside_sender_,
                               [this](boost::system::error_code ec, std::size_t n) {
                                 if (ec == asio::error::operation_aborted || !inside_->is_open())
                                   return;
-                                if (!ec && n > 0 && router_ != nullptr) {
+                                if (!ec && n > 0 && !from_core(inside_sender_)) {
+                                  // Not a core (forged answers to our probes, requests from
+                                  // anywhere): dropped unread.
+                                  inside_dropped_.inc();
+                                } else if (!ec && n > 0 && router_ != nullptr) {
                                   const InHand in_hand(*this, RelayDirection::CoreToOutside);
                                   const std::string source = address_text(inside_sender_.address());
                                   router_->message_from_inside({inside_buffer_->data(), n},
@@ -226,12 +265,18 @@ void UdpListener::receive() {
           flow.local_port = local_port_;
           flow.remote_ip = remote_ip;
           flow.remote_port = sender_.port();
-          flow.flow_token = worker_.flows().touch_udp(this, sender_).value;
+          // No flow yet: the edge binds one (Worker::bind_flow) only when it hands the message
+          // to the relay, so that what is invalid, banned or refused never touches the table.
           const std::string_view bytes(buffer_->data(), n);
-          // RFC 5626 keep-alive over UDP: a lone CRLFCRLF needs no answer (STUN would).
-          if (bytes.find_first_not_of("\r\n") != std::string_view::npos) {
+          // RFC 5626 keep-alive over UDP: a lone CRLFCRLF needs no answer (STUN would). It keeps
+          // an existing flow fresh, and makes none.
+          if (bytes.find_first_not_of("\r\n") == std::string_view::npos) {
+            (void)worker_.flows().refresh_udp(this, sender_);
+          } else {
             const Worker::InHand in_hand(worker_, RelayDirection::OutsideToCore);
+            worker_.binding(this, &sender_);
             const auto outcome = worker_.handler().handle(bytes, sip::Framing::Datagram, flow);
+            worker_.binding(nullptr, nullptr);
             worker_.note(outcome, flow);
             if (outcome.action == EdgeHandler::Action::Reply) {
               // Answers are small; a full socket buffer drops this one, as UDP may.

@@ -46,7 +46,7 @@ class UdpListener;
 enum class RelayDirection : std::uint8_t { OutsideToCore = 0, CoreToOutside = 1 };
 
 // The worker is the relay's Wire: it owns the flows and the inside socket toward the core.
-class Worker final : public Wire {
+class Worker final : public Wire, public FlowBinder {
  public:
   Worker(unsigned index, const EdgeOptions& options, Shared& shared);
   ~Worker() override;
@@ -63,6 +63,11 @@ class Worker final : public Wire {
   // The inside: binds this worker's UDP socket toward the core (port 0: any free port) and
   // returns where it is bound. Call before start().
   asio::ip::udp::endpoint bind_inside(const asio::ip::udp::endpoint& endpoint);
+  // Who may send to the inside UDP socket: the UDP cores' addresses and ports (`any_port`: any
+  // port of those addresses). Everything else is dropped unread and counted. Without a call,
+  // every sender is taken (tests). Call before start().
+  void set_inside_peers(const std::vector<asio::ip::udp::endpoint>& cores, bool any_port);
+  std::uint64_t inside_dropped() const noexcept { return inside_dropped_.value(); }
   // Hands valid messages to `router` (the relay) and ticks its timers. Call before start().
   void set_router(Router* router);
 
@@ -70,6 +75,13 @@ class Worker final : public Wire {
   std::optional<FlowAddress> flow_address(std::uint64_t flow_token) const noexcept override;
   void send_inside(Protocol protocol, std::string_view ip, std::uint16_t port,
                    std::string_view bytes) noexcept override;
+  // The flow of the datagram a UDP listener of this worker is handling (see FlowBinder).
+  std::uint64_t bind_flow(bool hold) noexcept override;
+  // Which datagram that is: set by the listener around EdgeHandler::handle().
+  void binding(UdpListener* listener, const asio::ip::udp::endpoint* peer) noexcept {
+    binding_listener_ = listener;
+    binding_peer_ = peer;
+  }
   // The inside over TCP and TLS: a listener on `local` (the inside socket's address and port)
   // for connections from the `cores`, and connections to them opened on first use. Throws
   // boost::system::system_error when the port cannot be bound. Call before start().
@@ -162,6 +174,15 @@ class Worker final : public Wire {
   std::string last_inside_ip_;
   mutable std::string remote_text_;  // flow_address() of a UDP flow
   asio::ip::udp::endpoint last_inside_endpoint_;
+  struct InsidePeer {
+    asio::ip::address address;
+    std::uint16_t port;  // 0: any
+  };
+  std::optional<std::vector<InsidePeer>> inside_peers_;
+  metrics::Counter inside_dropped_;
+  bool from_core(const asio::ip::udp::endpoint& sender) const noexcept;
+  UdpListener* binding_listener_ = nullptr;
+  const asio::ip::udp::endpoint* binding_peer_ = nullptr;
   void receive_inside();
   void schedule_tick();
   void relayed(RelayDirection direction) noexcept;

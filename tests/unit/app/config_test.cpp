@@ -134,6 +134,7 @@ core:
   local_port: 15060
   probe_interval_ms: 0
   failover_timeout_ms: 750
+  strict_source_port: false
 relay:
   topology_hiding: false
   mask_call_id: true
@@ -151,6 +152,8 @@ relay:
   CHECK(c.core.local_address == "10.0.0.1");
   CHECK(c.core.local_port == 15060);
   CHECK(c.relay.probe_interval.count() == 0);
+  CHECK_FALSE(c.core.strict_source_port);
+  CHECK(parse_config("core: {targets: [{uri: \"sip:10.0.0.1\"}]}\n", "x").core.strict_source_port);
   CHECK(c.relay.failover_timeout.count() == 750);
   CHECK_FALSE(c.relay.topology_hiding);
   CHECK(c.relay.mask_call_id);
