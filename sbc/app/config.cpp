@@ -561,11 +561,11 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
 
   if (const YAML::Node t = root["transport"]) {
-    reject_unknown_keys(
-        source, t, "transport",
-        {"first_byte_timeout_ms", "message_timeout_ms", "idle_timeout_ms",
-         "tls_handshake_timeout_ms", "max_connections", "max_connections_per_source",
-         "max_queued_bytes", "max_udp_flows", "shutdown_grace_ms", "certificate_poll_ms"});
+    reject_unknown_keys(source, t, "transport",
+                        {"first_byte_timeout_ms", "message_timeout_ms", "idle_timeout_ms",
+                         "tls_handshake_timeout_ms", "max_connections",
+                         "max_connections_per_source", "max_queued_bytes", "max_udp_flows",
+                         "shutdown_grace_ms", "certificate_poll_ms", "write_timeout_ms"});
     auto& l = config.stream_limits;
     auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                   std::uint32_t high) { read_ms(source, t, "transport", key, target, low, high); };
@@ -573,6 +573,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     ms("message_timeout_ms", l.message_timeout, 100, 600000);
     ms("idle_timeout_ms", l.idle_timeout, 1000, 86400000);
     ms("tls_handshake_timeout_ms", l.handshake_timeout, 100, 600000);
+    ms("write_timeout_ms", l.write_timeout, 100, 600000);
     ms("shutdown_grace_ms", config.shutdown_grace, 0, 600000);
     ms("certificate_poll_ms", config.certificate_poll, 0, 3600000);
     read_uint<std::size_t>(source, t, "transport", "max_connections", l.max_connections, 1,

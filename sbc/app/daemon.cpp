@@ -56,7 +56,9 @@ struct Totals {
   // Connections toward the core (TCP, TLS): opened, accepted, failed, refused.
   std::array<std::uint64_t, 4> core_connections{};
   std::uint64_t inside_dropped = 0;  // datagrams on the inside socket not from a core
-  std::uint64_t udp_flows_evicted = 0, udp_flows_demoted = 0;  // UDP flow table (flow_table.hpp)
+  std::uint64_t udp_flows_evicted = 0, udp_flows_demoted = 0;
+  std::array<std::uint64_t, transport::kStreamCloseReasons>
+      stream_closed{};  // UDP flow table (flow_table.hpp)
   std::uint64_t total_received() const { return received[0] + received[1] + received[2]; }
 };
 
@@ -73,6 +75,8 @@ Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
     }
     t.inside_dropped += w->inside_dropped();
     t.udp_flows_evicted += w->flows().udp_evicted();
+    for (std::size_t r = 0; r < transport::kStreamCloseReasons; ++r)
+      t.stream_closed[r] += w->stream_closed(static_cast<transport::StreamCloseReason>(r));
     t.udp_flows_demoted += w->flows().udp_demoted();
     const transport::EdgeStats& s = w->handler().stats();
     for (std::size_t i = 0; i < t.received.size(); ++i) t.received[i] += s.received[i].value();
@@ -672,6 +676,16 @@ int run_daemon(const Config& config, std::ostream& out,
       std::uint64_t refused = 0;
       for (const Listening& l : listening)
         for (const auto& a : l.stream) refused += a->refused();
+      families.push_back(
+          {"sbc_stream_connections_closed_total",
+           "TCP and TLS connections of the outside the SBC closed, by reason: send_queue_full (a "
+           "message did not fit the bounded outgoing queue: the peer stopped reading), "
+           "write_timeout (queued bytes unread for transport.write_timeout_ms), banned (the "
+           "source was banned).",
+           metrics::Family::Type::Counter,
+           {{{{"reason", "send_queue_full"}}, static_cast<double>(t.stream_closed[0])},
+            {{{"reason", "write_timeout"}}, static_cast<double>(t.stream_closed[1])},
+            {{{"reason", "banned"}}, static_cast<double>(t.stream_closed[2])}}});
       families.push_back(counter("sbc_stream_connections_refused_total",
                                  "TCP and TLS connections refused by the connection limits.",
                                  static_cast<double>(refused)));

@@ -38,7 +38,9 @@ class UdpListener;
 class FlowSink {
  public:
   virtual ~FlowSink() = default;
-  virtual void send_down(std::string_view bytes) = 0;
+  // False when the bytes cannot be sent: the connection is closed, or closes now because its
+  // peer does not read (its queue is full).
+  virtual bool send_down(std::string_view bytes) = 0;
   // Our end of the connection.
   virtual FlowAddress address() const = 0;
 };

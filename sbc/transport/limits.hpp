@@ -13,8 +13,12 @@ struct StreamLimits {
   std::chrono::milliseconds handshake_timeout{5000};   // TLS handshake
   std::size_t max_connections = 10000;                 // all stream connections of the process
   std::size_t max_connections_per_source = 100;        // per remote IP address
-  // Unsent bytes per connection before reading pauses (toward the core: before sending fails).
+  // Unsent bytes per connection: reading pauses at this bound, and a message that would take the
+  // queue past it closes the connection (toward the core: sending fails over).
   std::size_t max_queued_bytes = std::size_t{256} * 1024;
+  // A connection whose queued bytes make no progress for this long is closed (the peer stopped
+  // reading).
+  std::chrono::milliseconds write_timeout{10000};
   std::size_t max_udp_flows = 16384;  // per worker; the least recently seen peer is evicted
   // Toward the core (TCP, TLS): how long opening a connection (with its TLS handshake) may take,
   // and how many inside connections one worker keeps (its own and those the core opened).

@@ -45,7 +45,7 @@ bool Worker::deliver(FlowToken token, std::string_view bytes) {
   const auto route = flows_.find(token);
   if (!route) return false;
   if (route->stream) {
-    route->stream->send_down(bytes);
+    if (!route->stream->send_down(bytes)) return false;
     count_sent(route->stream->address().protocol);
   } else {
     route->udp->send_to(route->peer, bytes);

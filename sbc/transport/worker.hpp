@@ -45,6 +45,14 @@ class UdpListener;
 
 enum class RelayDirection : std::uint8_t { OutsideToCore = 0, CoreToOutside = 1 };
 
+// Why the SBC closed a stream connection of the outside (sbc_stream_connections_closed_total).
+enum class StreamCloseReason : std::uint8_t {
+  SendQueueFull = 0,  // a message did not fit its bounded outgoing queue (the peer stopped reading)
+  WriteTimeout = 1,   // its queue made no progress for transport.write_timeout_ms
+  Banned = 2,         // its source was banned
+};
+constexpr std::size_t kStreamCloseReasons = 3;
+
 // The worker is the relay's Wire: it owns the flows and the inside socket toward the core.
 class Worker final : public Wire, public FlowBinder {
  public:
@@ -161,6 +169,12 @@ class Worker final : public Wire, public FlowBinder {
   void count_sent(Protocol p) noexcept {
     handler_.counters().sent[static_cast<std::size_t>(p)].inc();
   }
+  void count_stream_closed(StreamCloseReason r) noexcept {
+    stream_closed_[static_cast<std::size_t>(r)].inc();
+  }
+  std::uint64_t stream_closed(StreamCloseReason r) const noexcept {
+    return stream_closed_[static_cast<std::size_t>(r)].value();
+  }
   // On this worker's thread, by its stream sessions.
   void count_connection(Protocol p, int delta) noexcept {
     connections_open_[static_cast<std::size_t>(p)] += delta;
@@ -169,6 +183,7 @@ class Worker final : public Wire, public FlowBinder {
  private:
   std::atomic<std::size_t> stream_flows_{0}, udp_flows_{0};
   std::array<long, 3> connections_open_{};
+  std::array<metrics::Counter, kStreamCloseReasons> stream_closed_;
   std::array<std::atomic<std::size_t>, 3> connections_seen_{};
   // The last inside destination parsed from text (the core, usually): no parse per message.
   std::string last_inside_ip_;

@@ -95,6 +95,7 @@ transport:
   max_connections_per_source: 5
   max_udp_flows: 1024
   shutdown_grace_ms: 0
+  write_timeout_ms: 2500
 )",
                                 "x");
   REQUIRE(c.listeners.size() == 1);
@@ -109,6 +110,7 @@ transport:
   CHECK(c.stream_limits.max_connections == 500);
   CHECK(c.stream_limits.max_connections_per_source == 5);
   CHECK(c.stream_limits.max_udp_flows == 1024);
+  CHECK(c.stream_limits.write_timeout == std::chrono::milliseconds(2500));
   CHECK(c.shutdown_grace == std::chrono::milliseconds(0));
 
   CHECK(error_of("listeners:\n  - transport: udp\n    tls: {}\n") ==

@@ -339,3 +339,79 @@ TEST_CASE("the inside socket hears only the cores' addresses and ports", "[flows
   close(core);
   close(other);
 }
+
+namespace {
+
+// A TCP client of `worker`'s acceptor that never reads (a tiny receive buffer), with its flow.
+struct StalledClient {
+  int fd = -1;
+  FlowToken token;
+};
+
+StalledClient stalled_client(Worker& worker, StreamAcceptor& acceptor) {
+  StalledClient c;
+  c.fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 1024;
+  setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(acceptor.local_endpoint().port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(c.fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+  for (int i = 0; i < 200 && worker.flows().streams() == 0; ++i) run_for(worker, 1);
+  REQUIRE(worker.flows().streams() == 1);
+  c.token = FlowToken::make(0, 0, 1);  // the first flow of a fresh table
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("a peer that stops reading is closed when its queue is full, and sends fail",
+          "[flows][sockets]") {
+  StreamLimits limits;
+  limits.max_queued_bytes = 64 * 1024;
+  Shared shared(limits);
+  Worker worker(0, EdgeOptions{}, shared);
+  StreamAcceptor acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
+                          [&worker](boost::asio::ip::tcp::socket s, ConnectionTicket t) {
+                            start_tcp_session(std::move(s), worker, std::move(t));
+                          });
+  acceptor.start();
+  const StalledClient client = stalled_client(worker, acceptor);
+  const std::string message(16 * 1024, 'x');
+  std::size_t accepted = 0;
+  // The kernel's buffers take some; then our queue; then the bound closes the connection.
+  while (accepted < 2000 && worker.deliver(client.token, message)) {
+    ++accepted;
+    worker.io().poll();
+  }
+  CHECK(accepted < 2000);
+  CHECK(worker.stream_closed(StreamCloseReason::SendQueueFull) == 1);
+  CHECK_FALSE(worker.deliver(client.token, message));  // the relay answers 430
+  run_for(worker, 5);
+  CHECK(worker.flows().streams() == 0);
+  CHECK(shared.limiter.total() == 0);
+  close(client.fd);
+}
+
+TEST_CASE("a peer whose queue makes no progress is closed after the write timeout",
+          "[flows][sockets]") {
+  StreamLimits limits;
+  limits.max_queued_bytes = std::size_t{64} << 20;  // the queue bound is not what closes it
+  limits.write_timeout = std::chrono::milliseconds(100);
+  Shared shared(limits);
+  Worker worker(0, EdgeOptions{}, shared);
+  StreamAcceptor acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
+                          [&worker](boost::asio::ip::tcp::socket s, ConnectionTicket t) {
+                            start_tcp_session(std::move(s), worker, std::move(t));
+                          });
+  acceptor.start();
+  const StalledClient client = stalled_client(worker, acceptor);
+  const std::string message(64 * 1024, 'x');
+  for (int i = 0; i < 160; ++i) REQUIRE(worker.deliver(client.token, message));  // 10 MiB
+  for (int i = 0; i < 200 && worker.flows().streams() != 0; ++i) run_for(worker, 1);
+  CHECK(worker.stream_closed(StreamCloseReason::WriteTimeout) == 1);
+  CHECK(worker.flows().streams() == 0);
+  CHECK_FALSE(worker.deliver(client.token, message));
+  close(client.fd);
+}

@@ -12,7 +12,10 @@ namespace asio = boost::asio;
 namespace {
 struct RecordingSink : FlowSink {
   std::string sent;
-  void send_down(std::string_view bytes) override { sent += bytes; }
+  bool send_down(std::string_view bytes) override {
+    sent += bytes;
+    return true;
+  }
   FlowAddress address() const override { return {Protocol::Tcp, "192.0.2.1", 5060, "192.0.2.9"}; }
 };
 asio::ip::udp::endpoint peer(const char* ip, unsigned short port) {
