@@ -561,11 +561,13 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
 
   if (const YAML::Node t = root["transport"]) {
-    reject_unknown_keys(source, t, "transport",
-                        {"first_byte_timeout_ms", "message_timeout_ms", "idle_timeout_ms",
-                         "tls_handshake_timeout_ms", "max_connections",
-                         "max_connections_per_source", "max_queued_bytes", "max_udp_flows",
-                         "shutdown_grace_ms", "certificate_poll_ms", "write_timeout_ms"});
+    reject_unknown_keys(
+        source, t, "transport",
+        {"first_byte_timeout_ms", "message_timeout_ms", "idle_timeout_ms",
+         "tls_handshake_timeout_ms", "max_connections", "max_connections_per_source",
+         "max_queued_bytes", "max_udp_flows", "shutdown_grace_ms", "certificate_poll_ms",
+         "write_timeout_ms", "max_connections_per_ipv6_48", "max_connections_per_ipv4_24",
+         "reserved_connections_percent"});
     auto& l = config.stream_limits;
     auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                   std::uint32_t high) { read_ms(source, t, "transport", key, target, low, high); };
@@ -580,6 +582,12 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
                            1000000);
     read_uint<std::size_t>(source, t, "transport", "max_connections_per_source",
                            l.max_connections_per_source, 1, 1000000);
+    read_uint<std::size_t>(source, t, "transport", "max_connections_per_ipv6_48",
+                           l.max_connections_per_ipv6_48, 0, 1000000);
+    read_uint<std::size_t>(source, t, "transport", "max_connections_per_ipv4_24",
+                           l.max_connections_per_ipv4_24, 0, 1000000);
+    read_uint<unsigned>(source, t, "transport", "reserved_connections_percent",
+                        l.reserved_connections_percent, 0, 90);
     read_uint<std::size_t>(source, t, "transport", "max_udp_flows", l.max_udp_flows, 16, 1000000);
     read_uint<std::size_t>(source, t, "transport", "max_queued_bytes", l.max_queued_bytes, 4096,
                            std::size_t{1} << 30);

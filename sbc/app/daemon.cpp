@@ -300,7 +300,8 @@ int run_daemon(const Config& config, std::ostream& out,
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
-  transport::Shared shared(config.stream_limits);
+  transport::Shared shared(config.stream_limits, config.policy.settings.ipv6_prefix,
+                           config.policy.acl.trusted);
   const transport::EdgeOptions options{config.limits, config.proxy_require_supported};
   const unsigned count =
       config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -673,9 +674,11 @@ int run_daemon(const Config& config, std::ostream& out,
               {{{"result", "dropped"}}, static_cast<double>(live_capture->dropped())}}});
       families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
                                static_cast<double>(shared.limiter.total())));
-      std::uint64_t refused = 0;
+      std::array<std::uint64_t, transport::ConnectionLimiter::kRefusals> refused{};
       for (const Listening& l : listening)
-        for (const auto& a : l.stream) refused += a->refused();
+        for (const auto& a : l.stream)
+          for (std::size_t r = 0; r < refused.size(); ++r)
+            refused[r] += a->refused(static_cast<transport::ConnectionLimiter::Refusal>(r));
       families.push_back(
           {"sbc_stream_connections_closed_total",
            "TCP and TLS connections of the outside the SBC closed, by reason: send_queue_full (a "
@@ -686,9 +689,17 @@ int run_daemon(const Config& config, std::ostream& out,
            {{{{"reason", "send_queue_full"}}, static_cast<double>(t.stream_closed[0])},
             {{{"reason", "write_timeout"}}, static_cast<double>(t.stream_closed[1])},
             {{{"reason", "banned"}}, static_cast<double>(t.stream_closed[2])}}});
-      families.push_back(counter("sbc_stream_connections_refused_total",
-                                 "TCP and TLS connections refused by the connection limits.",
-                                 static_cast<double>(refused)));
+      families.push_back(
+          {"sbc_stream_connections_refused_total",
+           "TCP and TLS connections refused by the connection limits, by reason: total "
+           "(max_connections, or draining), reserved (only the share kept for trusted and "
+           "authenticated sources is left), source (max_connections_per_source), network "
+           "(max_connections_per_ipv4_24 / _per_ipv6_48).",
+           metrics::Family::Type::Counter,
+           {{{{"reason", "total"}}, static_cast<double>(refused[0])},
+            {{{"reason", "reserved"}}, static_cast<double>(refused[1])},
+            {{{"reason", "source"}}, static_cast<double>(refused[2])},
+            {{{"reason", "network"}}, static_cast<double>(refused[3])}}});
       families.push_back({"sbc_tls_handshake_duration_seconds",
                           "Time from accepting a TLS connection to its completed handshake.",
                           metrics::Family::Type::Histogram,

@@ -170,6 +170,7 @@ EdgeHandler::Outcome EdgeHandler::handle_message(std::string_view bytes, sip::Fr
       authenticated.asserted_identity = outcome.asserted_identity;
       authenticated.consumed_credentials = outcome.consumed_credentials;
       router_->request_from_outside(m, authenticated);
+      return {Action::None, {}, verdict, true};
     }
     return {Action::None, {}, verdict};
   }

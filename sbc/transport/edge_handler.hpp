@@ -77,8 +77,9 @@ class EdgeHandler {
   enum class Action : std::uint8_t { None, Reply };
   struct Outcome {
     Action action = Action::None;
-    std::string_view reply;  // valid until the next call
-    sip::Verdict verdict;    // why
+    std::string_view reply;      // valid until the next call
+    sip::Verdict verdict;        // why
+    bool authenticated = false;  // relayed after Digest authentication at the edge
   };
 
   explicit EdgeHandler(EdgeOptions options);

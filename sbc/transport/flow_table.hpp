@@ -43,6 +43,10 @@ class FlowSink {
   virtual bool send_down(std::string_view bytes) = 0;
   // Our end of the connection.
   virtual FlowAddress address() const = 0;
+  // Where the connection comes from (for the ban sweep); none: not swept.
+  virtual const FlowInfo* flow_info() const { return nullptr; }
+  // Closes the connection (its source was banned).
+  virtual void shut() {}
 };
 
 struct FlowToken {
@@ -85,6 +89,14 @@ class FlowTable {
     boost::asio::ip::udp::endpoint peer;
   };
   std::optional<Route> find(FlowToken token) const;
+  // f(FlowSink&) for every open stream flow; f may close it.
+  template <class F>
+  void for_each_stream(F&& f) {
+    for (std::uint32_t i = 0; i < stream_capacity_ && i < slots_.size(); ++i) {
+      if (!slots_[i].used || slots_[i].udp) continue;
+      if (const auto sink = slots_[i].sink.lock()) f(*sink);
+    }
+  }
 
   std::size_t streams() const noexcept { return stream_count_; }
   std::size_t udp_peers() const noexcept { return udp_index_.size(); }

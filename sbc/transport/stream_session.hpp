@@ -113,6 +113,8 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   FlowAddress address() const override {
     return {flow_.protocol, flow_.local_ip, flow_.local_port, flow_.remote_ip};
   }
+  const FlowInfo* flow_info() const override { return &flow_; }
+  void shut() override { close(); }
 
  private:
   static constexpr std::size_t kInitialBuffer = 2048;
@@ -210,6 +212,8 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
           const auto outcome =
               worker_.handler().handle(buffered.substr(0, r.length), sip::Framing::Stream, flow_);
           worker_.note(outcome, flow_);
+          // A source that authenticated may use the connections kept in reserve.
+          if (outcome.authenticated) ticket_.authenticated();
           if (outcome.action == EdgeHandler::Action::Reply) send(outcome.reply);
           consume(r.length);
           message_started_ = used_ > 0;

@@ -184,6 +184,18 @@ void Worker::receive_inside() {
                               });
 }
 
+void Worker::close_banned_streams(std::chrono::steady_clock::time_point now) noexcept {
+  // A ban (made here or imposed from another worker) ends the source's open connections too: it
+  // must not keep what it holds, and its keep-alives alone never reach the policies.
+  policy::Chain* chain = handler_.policy();
+  flows_.for_each_stream([&](FlowSink& sink) {
+    const FlowInfo* flow = sink.flow_info();
+    if (flow == nullptr || chain->admit(*flow, now)) return;
+    count_stream_closed(StreamCloseReason::Banned);
+    sink.shut();
+  });
+}
+
 void Worker::schedule_tick() {
   // Transaction timers are multiples of T1 (500 ms by default): 10 ms granularity is plenty.
   tick_.expires_after(std::chrono::milliseconds(10));
@@ -196,8 +208,11 @@ void Worker::schedule_tick() {
       for (std::size_t p = 0; p < connections_open_.size(); ++p)
         connections_seen_[p].store(static_cast<std::size_t>(std::max(0L, connections_open_[p])),
                                    std::memory_order_relaxed);
-      if (handler_.policy() != nullptr)
-        handler_.policy()->maintain(std::chrono::steady_clock::now());
+      if (handler_.policy() != nullptr) {
+        const auto now = std::chrono::steady_clock::now();
+        handler_.policy()->maintain(now);
+        close_banned_streams(now);
+      }
       if (reject_log_) reject_log_->flush();
     }
     schedule_tick();
@@ -322,13 +337,16 @@ void StreamAcceptor::accept() {
           boost::system::error_code endpoint_error;
           const auto remote = socket.remote_endpoint(endpoint_error);
           if (!endpoint_error) {
-            std::string source = address_text(remote.address());
-            if (!worker_.shared().draining && worker_.shared().limiter.try_acquire(source)) {
+            const std::string source = address_text(remote.address());
+            ConnectionLimiter::Keys keys;
+            const auto refusal = worker_.shared().draining
+                                     ? std::optional(ConnectionLimiter::Refusal::Total)
+                                     : worker_.shared().limiter.try_acquire(source, keys);
+            if (!refusal) {
               socket.set_option(asio::ip::tcp::no_delay(true), endpoint_error);
-              on_accept_(std::move(socket),
-                         ConnectionTicket(&worker_.shared().limiter, std::move(source)));
+              on_accept_(std::move(socket), ConnectionTicket(&worker_.shared().limiter, keys));
             } else {
-              refused_.inc();  // closing the socket refuses the connection
+              refused_[static_cast<std::size_t>(*refusal)].inc();  // closing the socket refuses it
             }
           }
         } else {

@@ -34,8 +34,23 @@ std::string address_text(const asio::ip::address& address);
 
 // State all workers see: read-only limits, and the connection caps (accept and close only).
 struct Shared {
-  explicit Shared(const StreamLimits& l)
-      : limits(l), limiter(l.max_connections, l.max_connections_per_source) {}
+  // `ipv6_prefix`, `trusted`: how the policies count sources and whom they trust
+  // (policy.ipv6_prefix, policy.acl.trusted), for the connection caps.
+  explicit Shared(const StreamLimits& l, unsigned ipv6_prefix = 64,
+                  std::vector<policy::Cidr> trusted = {})
+      : limits(l), limiter(limiter_settings(l, ipv6_prefix, std::move(trusted))) {}
+  static ConnectionLimiterSettings limiter_settings(const StreamLimits& l, unsigned ipv6_prefix,
+                                                    std::vector<policy::Cidr> trusted) {
+    ConnectionLimiterSettings s;
+    s.max_total = l.max_connections;
+    s.max_per_source = l.max_connections_per_source;
+    s.max_per_ipv6_48 = l.max_connections_per_ipv6_48;
+    s.max_per_ipv4_24 = l.max_connections_per_ipv4_24;
+    s.reserved = l.max_connections * l.reserved_connections_percent / 100;
+    s.ipv6_prefix = ipv6_prefix;
+    s.trusted = std::move(trusted);
+    return s;
+  }
   const StreamLimits limits;
   ConnectionLimiter limiter;
   std::atomic<bool> draining{false};
@@ -200,6 +215,7 @@ class Worker final : public Wire, public FlowBinder {
   const asio::ip::udp::endpoint* binding_peer_ = nullptr;
   void receive_inside();
   void schedule_tick();
+  void close_banned_streams(std::chrono::steady_clock::time_point now) noexcept;
   void relayed(RelayDirection direction) noexcept;
   std::optional<RejectLog> reject_log_;
   std::int64_t in_hand_since_ns_ = 0;  // 0: no message in hand
@@ -242,7 +258,14 @@ class StreamAcceptor {
   void start();
   void close();
   asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
-  std::uint64_t refused() const noexcept { return refused_.value(); }
+  std::uint64_t refused() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& c : refused_) n += c.value();
+    return n;
+  }
+  std::uint64_t refused(ConnectionLimiter::Refusal why) const noexcept {
+    return refused_[static_cast<std::size_t>(why)].value();
+  }
 
  private:
   void accept();
@@ -251,7 +274,7 @@ class StreamAcceptor {
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer backoff_;  // after accept errors such as EMFILE, instead of spinning
   OnAccept on_accept_;
-  metrics::Counter refused_;
+  std::array<metrics::Counter, ConnectionLimiter::kRefusals> refused_;  // by Refusal
 };
 
 }  // namespace sbc::transport

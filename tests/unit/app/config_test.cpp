@@ -96,6 +96,9 @@ transport:
   max_udp_flows: 1024
   shutdown_grace_ms: 0
   write_timeout_ms: 2500
+  max_connections_per_ipv6_48: 50
+  max_connections_per_ipv4_24: 0
+  reserved_connections_percent: 20
 )",
                                 "x");
   REQUIRE(c.listeners.size() == 1);
@@ -111,6 +114,11 @@ transport:
   CHECK(c.stream_limits.max_connections_per_source == 5);
   CHECK(c.stream_limits.max_udp_flows == 1024);
   CHECK(c.stream_limits.write_timeout == std::chrono::milliseconds(2500));
+  CHECK(c.stream_limits.max_connections_per_ipv6_48 == 50);
+  CHECK(c.stream_limits.max_connections_per_ipv4_24 == 0);
+  CHECK(c.stream_limits.reserved_connections_percent == 20);
+  CHECK(error_of("transport:\n  reserved_connections_percent: 95\n")
+            .find("transport.reserved_connections_percent") != std::string::npos);
   CHECK(c.shutdown_grace == std::chrono::milliseconds(0));
 
   CHECK(error_of("listeners:\n  - transport: udp\n    tls: {}\n") ==
