@@ -582,10 +582,13 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
                            1000000);
     read_uint<std::size_t>(source, t, "transport", "max_connections_per_source",
                            l.max_connections_per_source, 1, 1000000);
+    // A network's cap follows the source's unless set: four sources' worth.
+    l.max_connections_per_ipv6_48 = l.max_connections_per_ipv4_24 =
+        4 * l.max_connections_per_source;
     read_uint<std::size_t>(source, t, "transport", "max_connections_per_ipv6_48",
-                           l.max_connections_per_ipv6_48, 0, 1000000);
+                           l.max_connections_per_ipv6_48, 0, 4000000);
     read_uint<std::size_t>(source, t, "transport", "max_connections_per_ipv4_24",
-                           l.max_connections_per_ipv4_24, 0, 1000000);
+                           l.max_connections_per_ipv4_24, 0, 4000000);
     read_uint<unsigned>(source, t, "transport", "reserved_connections_percent",
                         l.reserved_connections_percent, 0, 90);
     read_uint<std::size_t>(source, t, "transport", "max_udp_flows", l.max_udp_flows, 16, 1000000);

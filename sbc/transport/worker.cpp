@@ -151,6 +151,7 @@ asio::ip::address unmapped(const asio::ip::address& a) {
 
 void Worker::set_inside_peers(const std::vector<asio::ip::udp::endpoint>& cores, bool any_port) {
   std::vector<InsidePeer> peers;
+  peers.reserve(cores.size());
   for (const auto& core : cores)
     peers.push_back({unmapped(core.address()), any_port ? std::uint16_t{0} : core.port()});
   inside_peers_ = std::move(peers);

@@ -117,6 +117,9 @@ transport:
   CHECK(c.stream_limits.max_connections_per_ipv6_48 == 50);
   CHECK(c.stream_limits.max_connections_per_ipv4_24 == 0);
   CHECK(c.stream_limits.reserved_connections_percent == 20);
+  const auto derived = parse_config("transport: {max_connections_per_source: 300}\n", "x");
+  CHECK(derived.stream_limits.max_connections_per_ipv6_48 == 1200);
+  CHECK(derived.stream_limits.max_connections_per_ipv4_24 == 1200);
   CHECK(error_of("transport:\n  reserved_connections_percent: 95\n")
             .find("transport.reserved_connections_percent") != std::string::npos);
   CHECK(c.shutdown_grace == std::chrono::milliseconds(0));

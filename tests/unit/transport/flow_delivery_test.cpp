@@ -369,7 +369,7 @@ StalledClient stalled_client(Worker& worker, StreamAcceptor& acceptor) {
 TEST_CASE("a peer that stops reading is closed when its queue is full, and sends fail",
           "[flows][sockets]") {
   StreamLimits limits;
-  limits.max_queued_bytes = 64 * 1024;
+  limits.max_queued_bytes = std::size_t{64} * 1024;
   Shared shared(limits);
   Worker worker(0, EdgeOptions{}, shared);
   StreamAcceptor acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
@@ -378,7 +378,7 @@ TEST_CASE("a peer that stops reading is closed when its queue is full, and sends
                           });
   acceptor.start();
   const StalledClient client = stalled_client(worker, acceptor);
-  const std::string message(16 * 1024, 'x');
+  const std::string message(std::size_t{16} * 1024, 'x');
   std::size_t accepted = 0;
   // The kernel's buffers take some; then our queue; then the bound closes the connection.
   while (accepted < 2000 && worker.deliver(client.token, message)) {
@@ -407,7 +407,7 @@ TEST_CASE("a peer whose queue makes no progress is closed after the write timeou
                           });
   acceptor.start();
   const StalledClient client = stalled_client(worker, acceptor);
-  const std::string message(64 * 1024, 'x');
+  const std::string message(std::size_t{64} * 1024, 'x');
   for (int i = 0; i < 160; ++i) REQUIRE(worker.deliver(client.token, message));  // 10 MiB
   for (int i = 0; i < 200 && worker.flows().streams() != 0; ++i) run_for(worker, 1);
   CHECK(worker.stream_closed(StreamCloseReason::WriteTimeout) == 1);
