@@ -576,7 +576,9 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
         source, t, "transport",
         {"first_byte_timeout_ms", "message_timeout_ms", "idle_timeout_ms",
          "tls_handshake_timeout_ms", "max_connections", "max_connections_per_source",
-         "max_queued_bytes", "max_udp_flows", "shutdown_grace_ms", "certificate_poll_ms"});
+         "max_queued_bytes", "max_udp_flows", "shutdown_grace_ms", "certificate_poll_ms",
+         "write_timeout_ms", "max_connections_per_ipv6_48", "max_connections_per_ipv4_24",
+         "reserved_connections_percent"});
     auto& l = config.stream_limits;
     auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                   std::uint32_t high) { read_ms(source, t, "transport", key, target, low, high); };
@@ -584,12 +586,22 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     ms("message_timeout_ms", l.message_timeout, 100, 600000);
     ms("idle_timeout_ms", l.idle_timeout, 1000, 86400000);
     ms("tls_handshake_timeout_ms", l.handshake_timeout, 100, 600000);
+    ms("write_timeout_ms", l.write_timeout, 100, 600000);
     ms("shutdown_grace_ms", config.shutdown_grace, 0, 600000);
     ms("certificate_poll_ms", config.certificate_poll, 0, 3600000);
     read_uint<std::size_t>(source, t, "transport", "max_connections", l.max_connections, 1,
                            1000000);
     read_uint<std::size_t>(source, t, "transport", "max_connections_per_source",
                            l.max_connections_per_source, 1, 1000000);
+    // A network's cap follows the source's unless set: four sources' worth.
+    l.max_connections_per_ipv6_48 = l.max_connections_per_ipv4_24 =
+        4 * l.max_connections_per_source;
+    read_uint<std::size_t>(source, t, "transport", "max_connections_per_ipv6_48",
+                           l.max_connections_per_ipv6_48, 0, 4000000);
+    read_uint<std::size_t>(source, t, "transport", "max_connections_per_ipv4_24",
+                           l.max_connections_per_ipv4_24, 0, 4000000);
+    read_uint<unsigned>(source, t, "transport", "reserved_connections_percent",
+                        l.reserved_connections_percent, 0, 90);
     read_uint<std::size_t>(source, t, "transport", "max_udp_flows", l.max_udp_flows, 16, 1000000);
     read_uint<std::size_t>(source, t, "transport", "max_queued_bytes", l.max_queued_bytes, 4096,
                            std::size_t{1} << 30);
@@ -630,7 +642,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   if (const YAML::Node core = root["core"]) {
     reject_unknown_keys(source, core, "core",
                         {"targets", "local_address", "local_port", "probe_interval_ms",
-                         "failover_timeout_ms", "connect_timeout_ms", "tls"});
+                         "failover_timeout_ms", "connect_timeout_ms", "strict_source_port", "tls"});
     auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                   std::uint32_t high) { read_ms(source, core, "core", key, target, low, high); };
     ms("probe_interval_ms", config.relay.probe_interval, 0, 3600000);
@@ -676,6 +688,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
              "must be an IPv4 or IPv6 address literal (got \"" + config.core.local_address + "\")");
     }
     read_uint<std::uint16_t>(source, core, "core", "local_port", config.core.local_port, 0, 65535);
+    read_bool(source, core, "core", "strict_source_port", config.core.strict_source_port);
   }
 
   if (const YAML::Node relay = root["relay"]) {

@@ -37,7 +37,10 @@ struct CoreSettings {
   std::vector<proxy::CoreTarget> targets;  // empty: no relay, requests get 503
   std::string local_address;               // empty: the address the host uses toward the core
   std::uint16_t local_port = 0;            // 0: any; else worker N binds local_port + N
-  tls::TlsClientSettings tls;              // for targets with transport=tls
+  // The inside UDP socket takes datagrams only from a UDP core's ip:port (true), or from any
+  // port of a core's address (false: cores that send from another port than they listen on).
+  bool strict_source_port = true;
+  tls::TlsClientSettings tls;  // for targets with transport=tls
 };
 
 struct MetricsEndpoint {

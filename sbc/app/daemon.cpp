@@ -55,6 +55,10 @@ struct Totals {
                 amplification_refused = 0;
   // Connections toward the core (TCP, TLS): opened, accepted, failed, refused.
   std::array<std::uint64_t, 4> core_connections{};
+  std::uint64_t inside_dropped = 0;  // datagrams on the inside socket not from a core
+  std::uint64_t udp_flows_evicted = 0, udp_flows_demoted = 0;
+  std::array<std::uint64_t, transport::kStreamCloseReasons>
+      stream_closed{};  // UDP flow table (flow_table.hpp)
   std::uint64_t total_received() const { return received[0] + received[1] + received[2]; }
 };
 
@@ -69,6 +73,11 @@ Totals totals(const std::vector<std::unique_ptr<transport::Worker>>& workers) {
       t.core_connections[2] += c.failed.value();
       t.core_connections[3] += c.refused.value();
     }
+    t.inside_dropped += w->inside_dropped();
+    t.udp_flows_evicted += w->flows().udp_evicted();
+    for (std::size_t r = 0; r < transport::kStreamCloseReasons; ++r)
+      t.stream_closed[r] += w->stream_closed(static_cast<transport::StreamCloseReason>(r));
+    t.udp_flows_demoted += w->flows().udp_demoted();
     const transport::EdgeStats& s = w->handler().stats();
     for (std::size_t i = 0; i < t.received.size(); ++i) t.received[i] += s.received[i].value();
     for (std::size_t i = 0; i < t.sent.size(); ++i) t.sent[i] += s.sent[i].value();
@@ -301,7 +310,8 @@ int run_daemon(const Config& config, std::ostream& out,
     files.rlim_cur = files.rlim_max;
     setrlimit(RLIMIT_NOFILE, &files);
   }
-  transport::Shared shared(config.stream_limits);
+  transport::Shared shared(config.stream_limits, config.policy.settings.ipv6_prefix,
+                           config.policy.acl.trusted);
   const transport::EdgeOptions options{config.limits, config.proxy_require_supported};
   const unsigned count =
       config.workers != 0 ? config.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -506,6 +516,12 @@ int run_daemon(const Config& config, std::ostream& out,
               u->set_advertised_ip(outside[i].ip);
       log("info", "worker " + std::to_string(w) + " relays to the core from [" +
                       settings.inside_ip + "]:" + std::to_string(settings.inside_port));
+      // The inside UDP socket hears only the UDP cores (forged answers to probes are dropped).
+      std::vector<asio::ip::udp::endpoint> udp_cores;
+      for (const proxy::CoreTarget& core : config.core.targets)
+        if (core.protocol == transport::Protocol::Udp)
+          udp_cores.emplace_back(asio::ip::make_address(core.ip), core.port);
+      workers[w]->set_inside_peers(udp_cores, !config.core.strict_source_port);
       relays.push_back(std::make_unique<proxy::Relay>(std::move(settings), *workers[w]));
       workers[w]->set_router(relays.back().get());
       policies.attach_relay(w, *relays.back());
@@ -592,6 +608,20 @@ int run_daemon(const Config& config, std::ostream& out,
                            {{{"event", "accepted"}}, static_cast<double>(t.core_connections[1])},
                            {{{"event", "failed"}}, static_cast<double>(t.core_connections[2])},
                            {{{"event", "refused"}}, static_cast<double>(t.core_connections[3])}}});
+      families.push_back({"sbc_inside_dropped_total",
+                          "Datagrams on the inside UDP socket dropped unread, by reason "
+                          "(not_a_core: not from a UDP core's address and port, "
+                          "core.strict_source_port).",
+                          metrics::Family::Type::Counter,
+                          {{{{"reason", "not_a_core"}}, static_cast<double>(t.inside_dropped)}}});
+      families.push_back({"sbc_udp_flows_evicted_total",
+                          "UDP flows that lost their place to a newer peer: evicted (an "
+                          "unverified peer's flow removed) or demoted (a held peer's flow, of a "
+                          "registration or dialog, moved to the unverified tier by a newer held "
+                          "one; it is not removed).",
+                          metrics::Family::Type::Counter,
+                          {{{{"event", "evicted"}}, static_cast<double>(t.udp_flows_evicted)},
+                           {{{"event", "demoted"}}, static_cast<double>(t.udp_flows_demoted)}}});
       families.push_back({"sbc_flows_active",
                           "Flows the edge can send requests down (refreshed every second): TCP/TLS "
                           "connections and remembered UDP peers.",
@@ -654,12 +684,32 @@ int run_daemon(const Config& config, std::ostream& out,
               {{{"result", "dropped"}}, static_cast<double>(live_capture->dropped())}}});
       families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
                                static_cast<double>(shared.limiter.total())));
-      std::uint64_t refused = 0;
+      std::array<std::uint64_t, transport::ConnectionLimiter::kRefusals> refused{};
       for (const Listening& l : listening)
-        for (const auto& a : l.stream) refused += a->refused();
-      families.push_back(counter("sbc_stream_connections_refused_total",
-                                 "TCP and TLS connections refused by the connection limits.",
-                                 static_cast<double>(refused)));
+        for (const auto& a : l.stream)
+          for (std::size_t r = 0; r < refused.size(); ++r)
+            refused[r] += a->refused(static_cast<transport::ConnectionLimiter::Refusal>(r));
+      families.push_back(
+          {"sbc_stream_connections_closed_total",
+           "TCP and TLS connections of the outside the SBC closed, by reason: send_queue_full (a "
+           "message did not fit the bounded outgoing queue: the peer stopped reading), "
+           "write_timeout (queued bytes unread for transport.write_timeout_ms), banned (the "
+           "source was banned).",
+           metrics::Family::Type::Counter,
+           {{{{"reason", "send_queue_full"}}, static_cast<double>(t.stream_closed[0])},
+            {{{"reason", "write_timeout"}}, static_cast<double>(t.stream_closed[1])},
+            {{{"reason", "banned"}}, static_cast<double>(t.stream_closed[2])}}});
+      families.push_back(
+          {"sbc_stream_connections_refused_total",
+           "TCP and TLS connections refused by the connection limits, by reason: total "
+           "(max_connections, or draining), reserved (only the share kept for trusted and "
+           "authenticated sources is left), source (max_connections_per_source), network "
+           "(max_connections_per_ipv4_24 / _per_ipv6_48).",
+           metrics::Family::Type::Counter,
+           {{{{"reason", "total"}}, static_cast<double>(refused[0])},
+            {{{"reason", "reserved"}}, static_cast<double>(refused[1])},
+            {{{"reason", "source"}}, static_cast<double>(refused[2])},
+            {{{"reason", "network"}}, static_cast<double>(refused[3])}}});
       families.push_back({"sbc_tls_handshake_duration_seconds",
                           "Time from accepting a TLS connection to its completed handshake.",
                           metrics::Family::Type::Histogram,

@@ -53,6 +53,17 @@ EdgeHandler::Outcome EdgeHandler::reply(const sip::Verdict& verdict, const FlowI
   return {Action::Reply, {out_.data(), size}, verdict};
 }
 
+const FlowInfo& EdgeHandler::routed(const FlowInfo& flow, const sip::Message& m,
+                                    FlowInfo& copy) noexcept {
+  if (flow.flow_token != 0 || flow_binder_ == nullptr) return flow;
+  const bool hold =
+      m.is_request() && (m.method() == sip::Method::Register || m.method() == sip::Method::Invite ||
+                         m.method() == sip::Method::Subscribe || m.method() == sip::Method::Refer);
+  copy = flow;
+  copy.flow_token = flow_binder_->bind_flow(hold);
+  return copy;
+}
+
 EdgeHandler::Outcome EdgeHandler::handle(std::string_view bytes, sip::Framing framing,
                                          const FlowInfo& flow) noexcept {
   rejected_ = false;
@@ -93,9 +104,10 @@ EdgeHandler::Outcome EdgeHandler::handle_message(std::string_view bytes, sip::Fr
     stats_.invalid_answered.inc();
     return refused(reply(verdict, flow));
   }
+  FlowInfo bound;
   if (!m.is_request() && router_ != nullptr) {
     stats_.relayed.inc();
-    router_->response_from_outside(m, flow);
+    router_->response_from_outside(m, routed(flow, m, bound));
     return {Action::None, {}, verdict};
   }
   if (!m.is_request()) {
@@ -122,7 +134,7 @@ EdgeHandler::Outcome EdgeHandler::handle_message(std::string_view bytes, sip::Fr
   }
   if (m.method() == sip::Method::Ack && router_ != nullptr) {
     stats_.relayed.inc();
-    router_->request_from_outside(m, flow);
+    router_->request_from_outside(m, routed(flow, m, bound));
     return {Action::None, {}, verdict};
   }
   if (m.method() == sip::Method::Ack) {
@@ -152,12 +164,13 @@ EdgeHandler::Outcome EdgeHandler::handle_message(std::string_view bytes, sip::Fr
   if (router_ != nullptr) {
     stats_.relayed.inc();
     if (outcome.asserted_identity.empty()) {
-      router_->request_from_outside(m, flow);
+      router_->request_from_outside(m, routed(flow, m, bound));
     } else {
-      FlowInfo authenticated = flow;
+      FlowInfo authenticated = routed(flow, m, bound);
       authenticated.asserted_identity = outcome.asserted_identity;
       authenticated.consumed_credentials = outcome.consumed_credentials;
       router_->request_from_outside(m, authenticated);
+      return {Action::None, {}, verdict, true};
     }
     return {Action::None, {}, verdict};
   }

@@ -61,13 +61,25 @@ class MessageTap {
   virtual void observe(std::string_view bytes, const FlowInfo& flow, bool rejected) noexcept = 0;
 };
 
+// Gives a UDP message its flow (FlowInfo::flow_token) when the edge hands it to the router, and
+// only then: a datagram that is invalid, from a banned or denied source, or refused by a policy
+// never touches the flow table (flow_table.hpp).
+class FlowBinder {
+ public:
+  virtual ~FlowBinder() = default;
+  // The flow of the message being handled; `hold`: a request that a registration or a dialog
+  // will route back through (REGISTER, dialog-creating requests). 0: none.
+  virtual std::uint64_t bind_flow(bool hold) noexcept = 0;
+};
+
 class EdgeHandler {
  public:
   enum class Action : std::uint8_t { None, Reply };
   struct Outcome {
     Action action = Action::None;
-    std::string_view reply;  // valid until the next call
-    sip::Verdict verdict;    // why
+    std::string_view reply;      // valid until the next call
+    sip::Verdict verdict;        // why
+    bool authenticated = false;  // relayed after Digest authentication at the edge
   };
 
   explicit EdgeHandler(EdgeOptions options);
@@ -88,6 +100,8 @@ class EdgeHandler {
   void set_policy(policy::Chain* chain) noexcept { policy_ = chain; }
   policy::Chain* policy() noexcept { return policy_; }
   void set_tap(MessageTap* tap) noexcept { tap_ = tap; }
+  // Binds flows of messages that arrive without one (UDP) when they reach the router.
+  void set_flow_binder(FlowBinder* binder) noexcept { flow_binder_ = binder; }
 
  private:
   Outcome reply(const sip::Verdict& verdict, const FlowInfo& flow,
@@ -95,6 +109,8 @@ class EdgeHandler {
   bool addressed_to_self(const sip::Message& m) const noexcept;
   Outcome handle_message(std::string_view bytes, sip::Framing framing,
                          const FlowInfo& flow) noexcept;
+  // `flow`, or a copy of it in `copy` with its flow bound (see FlowBinder).
+  const FlowInfo& routed(const FlowInfo& flow, const sip::Message& m, FlowInfo& copy) noexcept;
   Outcome refused(Outcome outcome) noexcept {
     rejected_ = true;
     return outcome;
@@ -110,6 +126,7 @@ class EdgeHandler {
   Router* router_ = nullptr;
   policy::Chain* policy_ = nullptr;
   MessageTap* tap_ = nullptr;
+  FlowBinder* flow_binder_ = nullptr;
   bool rejected_ = false;  // of the message being handled
 };
 

@@ -1,5 +1,6 @@
 #include "sbc/transport/flow_table.hpp"
 
+#include <algorithm>
 #include <functional>
 
 namespace sbc::transport {
@@ -44,7 +45,9 @@ std::size_t FlowTable::PeerHash::operator()(const PeerKey& k) const noexcept {
 FlowTable::FlowTable(unsigned worker, std::uint32_t stream_capacity, std::uint32_t udp_capacity)
     : worker_(worker),
       slots_(std::size_t{stream_capacity} + udp_capacity),
-      stream_capacity_(stream_capacity) {
+      stream_capacity_(stream_capacity),
+      held_capacity_(udp_capacity - std::max<std::uint32_t>(udp_capacity / 8, 1)) {
+  if (udp_capacity == 0) held_capacity_ = 0;
   // Slot numbers must fit in 24 bits of the token.
   if (slots_.size() > 0xFFFFFFu) slots_.resize(0xFFFFFFu);
   free_streams_.reserve(stream_capacity);
@@ -98,47 +101,90 @@ void FlowTable::remove(FlowToken token) noexcept {
 
 void FlowTable::lru_unlink(std::uint32_t slot) noexcept {
   Slot& s = slots_[slot];
+  Lru& l = lru_[s.held ? kHeld : kUnverified];
   if (s.lru_prev != kNone)
     slots_[s.lru_prev].lru_next = s.lru_next;
   else
-    lru_head_ = s.lru_next;
+    l.head = s.lru_next;
   if (s.lru_next != kNone)
     slots_[s.lru_next].lru_prev = s.lru_prev;
   else
-    lru_tail_ = s.lru_prev;
+    l.tail = s.lru_prev;
   s.lru_prev = s.lru_next = kNone;
+  --l.size;
 }
 
 void FlowTable::lru_push_front(std::uint32_t slot) noexcept {
   Slot& s = slots_[slot];
+  Lru& l = lru_[s.held ? kHeld : kUnverified];
   s.lru_prev = kNone;
-  s.lru_next = lru_head_;
-  if (lru_head_ != kNone) slots_[lru_head_].lru_prev = slot;
-  lru_head_ = slot;
-  if (lru_tail_ == kNone) lru_tail_ = slot;
+  s.lru_next = l.head;
+  if (l.head != kNone) slots_[l.head].lru_prev = slot;
+  l.head = slot;
+  if (l.tail == kNone) l.tail = slot;
+  ++l.size;
 }
 
-FlowToken FlowTable::touch_udp(UdpListener* listener, const boost::asio::ip::udp::endpoint& peer) {
+// Moves an unlinked slot into the held tier (at its head), making room there first: the least
+// recently seen held peer goes back to the unverified tier (it keeps its flow for now).
+void FlowTable::hold(std::uint32_t slot) noexcept {
+  if (held_capacity_ == 0) {
+    lru_push_front(slot);
+    return;
+  }
+  if (lru_[kHeld].size >= held_capacity_) {
+    demoted_.inc();
+    const std::uint32_t oldest = lru_[kHeld].tail;
+    lru_unlink(oldest);
+    slots_[oldest].held = false;
+    lru_push_front(oldest);
+  }
+  slots_[slot].held = true;
+  lru_push_front(slot);
+}
+
+FlowToken FlowTable::refresh_udp(UdpListener* listener,
+                                 const boost::asio::ip::udp::endpoint& peer) {
+  const auto it = udp_index_.find(PeerKey{listener, peer});
+  if (it == udp_index_.end()) return {};
+  lru_unlink(it->second);
+  lru_push_front(it->second);
+  return FlowToken::make(worker_, it->second, slots_[it->second].generation);
+}
+
+FlowToken FlowTable::touch_udp(UdpListener* listener, const boost::asio::ip::udp::endpoint& peer,
+                               bool hold_it) {
   const PeerKey key{listener, peer};
   if (auto it = udp_index_.find(key); it != udp_index_.end()) {
     lru_unlink(it->second);
-    lru_push_front(it->second);
+    if (hold_it && !slots_[it->second].held) {
+      hold(it->second);
+    } else {
+      lru_push_front(it->second);
+    }
     return FlowToken::make(worker_, it->second, slots_[it->second].generation);
   }
   std::uint32_t slot = take_free_slot(free_udp_);
   if (slot == kNone) {
-    if (lru_tail_ == kNone) return {};  // no UDP capacity at all
-    // Full: the least recently seen peer loses its flow (its token now fails).
-    const std::uint32_t oldest = lru_tail_;
+    // Full: the least recently seen unverified peer loses its flow (its token now fails). The
+    // held tier never fills the table, so there is always one.
+    const std::uint32_t oldest = lru_[kUnverified].tail;
+    if (oldest == kNone) return {};  // no UDP capacity at all
+    evicted_.inc();
     remove(FlowToken::make(worker_, oldest, slots_[oldest].generation));
     slot = take_free_slot(free_udp_);
   }
   Slot& s = slots_[slot];
   s.used = true;
   s.udp = true;
+  s.held = false;
   s.listener = listener;
   s.peer = peer;
-  lru_push_front(slot);
+  if (hold_it) {
+    hold(slot);
+  } else {
+    lru_push_front(slot);
+  }
   udp_index_.emplace(key, slot);
   return FlowToken::make(worker_, slot, s.generation);
 }

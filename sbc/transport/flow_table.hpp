@@ -5,11 +5,20 @@
 // only. Its size is fixed at start: stream flows are capped by the connection limits, and UDP
 // peers (attacker-controlled keys) are evicted least-recently-used when the table is full.
 //
+// UDP peers come in two tiers, each with its own LRU list. A peer is *held* once a request from
+// it that a registration or a dialog will route back through (REGISTER, dialog-creating
+// requests) passed validation and the policies; every other peer is *unverified*. A new peer
+// only ever evicts the least recently seen unverified one, so no datagram from an unverified
+// (perhaps forged) source can push out the flow of a registered user or of an active dialog.
+// Held peers take at most all but an eighth of the slots (the rest stays for unverified ones);
+// when they are all taken, the least recently seen held peer is demoted to unverified.
+//
 // Token layout (64 bits): worker (8) | slot (24) | generation (32). A slot's generation moves on
 // whenever its flow ends, so a token of a flow that is gone never reaches its successor.
 
 #include <boost/asio/ip/udp.hpp>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "metrics/counter.hpp"
 #include "sbc/transport/routing.hpp"
 
 namespace sbc::transport {
@@ -28,9 +38,15 @@ class UdpListener;
 class FlowSink {
  public:
   virtual ~FlowSink() = default;
-  virtual void send_down(std::string_view bytes) = 0;
+  // False when the bytes cannot be sent: the connection is closed, or closes now because its
+  // peer does not read (its queue is full).
+  virtual bool send_down(std::string_view bytes) = 0;
   // Our end of the connection.
   virtual FlowAddress address() const = 0;
+  // Where the connection comes from (for the ban sweep); none: not swept.
+  virtual const FlowInfo* flow_info() const { return nullptr; }
+  // Closes the connection (its source was banned).
+  virtual void shut() {}
 };
 
 struct FlowToken {
@@ -59,8 +75,12 @@ class FlowTable {
   // A new connection. An empty token when the table is full.
   FlowToken add_stream(std::weak_ptr<FlowSink> sink);
   void remove(FlowToken token) noexcept;
-  // The flow of a UDP peer on a listener, created or refreshed (most recently used).
-  FlowToken touch_udp(UdpListener* listener, const boost::asio::ip::udp::endpoint& peer);
+  // The flow of a UDP peer on a listener, created or refreshed (most recently used of its tier).
+  // `hold`: the peer is (now) held (see above).
+  FlowToken touch_udp(UdpListener* listener, const boost::asio::ip::udp::endpoint& peer,
+                      bool hold = false);
+  // Refreshes the flow of a UDP peer if there is one (a keep-alive); never creates one.
+  FlowToken refresh_udp(UdpListener* listener, const boost::asio::ip::udp::endpoint& peer);
 
   // Where a token leads, if its flow still exists.
   struct Route {
@@ -69,26 +89,47 @@ class FlowTable {
     boost::asio::ip::udp::endpoint peer;
   };
   std::optional<Route> find(FlowToken token) const;
+  // f(FlowSink&) for every open stream flow; f may close it.
+  template <class F>
+  void for_each_stream(F&& f) {
+    for (std::uint32_t i = 0; i < stream_capacity_ && i < slots_.size(); ++i) {
+      if (!slots_[i].used || slots_[i].udp) continue;
+      if (const auto sink = slots_[i].sink.lock()) f(*sink);
+    }
+  }
 
   std::size_t streams() const noexcept { return stream_count_; }
   std::size_t udp_peers() const noexcept { return udp_index_.size(); }
+  std::size_t udp_held() const noexcept { return lru_[kHeld].size; }
+  std::size_t udp_held_capacity() const noexcept { return held_capacity_; }
+  // UDP peers that lost their flow to make room for a new peer (unverified ones only), and held
+  // peers moved back to the unverified tier to make room for a newer held one.
+  std::uint64_t udp_evicted() const noexcept { return evicted_.value(); }
+  std::uint64_t udp_demoted() const noexcept { return demoted_.value(); }
 
  private:
   struct Slot {
     std::uint32_t generation = 1;
     bool used = false;
     bool udp = false;
+    bool held = false;  // UDP: in the held tier
     std::weak_ptr<FlowSink> sink;
     UdpListener* listener = nullptr;
     boost::asio::ip::udp::endpoint peer;
     std::uint32_t lru_prev = kNone, lru_next = kNone;  // UDP slots, most recent at the head
   };
   static constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+  static constexpr std::size_t kUnverified = 0, kHeld = 1;
+  struct Lru {
+    std::uint32_t head = kNone, tail = kNone;
+    std::size_t size = 0;
+  };
 
   std::uint32_t take_free_slot(std::vector<std::uint32_t>& free_list) noexcept;
   void release(std::uint32_t slot) noexcept;
   void lru_unlink(std::uint32_t slot) noexcept;
   void lru_push_front(std::uint32_t slot) noexcept;
+  void hold(std::uint32_t slot) noexcept;
 
   unsigned worker_;
   std::vector<Slot> slots_;  // [0, stream_capacity) streams, then UDP peers
@@ -96,7 +137,9 @@ class FlowTable {
   std::vector<std::uint32_t> free_streams_;
   std::vector<std::uint32_t> free_udp_;
   std::size_t stream_count_ = 0;
-  std::uint32_t lru_head_ = kNone, lru_tail_ = kNone;
+  std::array<Lru, 2> lru_;  // by tier: most recent at the head
+  std::size_t held_capacity_ = 0;
+  metrics::Counter evicted_, demoted_;  // read by the scrape
   struct PeerKey {
     UdpListener* listener;
     boost::asio::ip::udp::endpoint peer;

@@ -7,8 +7,11 @@
 //
 // Deadlines (slowloris defence): a first byte within first_byte_timeout; once a message has
 // started it must be complete within message_timeout, however slowly its bytes trickle; between
-// messages the connection may stay idle for idle_timeout. The answer queue is bounded: reading
-// pauses while it is full, so a client that does not read cannot make us buffer without end.
+// messages the connection may stay idle for idle_timeout. The outgoing queue is bounded: reading
+// pauses while it is full, and a message that would take it past max_queued_bytes (a request or
+// answer the core sends down the flow, which no pause holds back) closes the connection instead,
+// as does a queue that makes no progress for write_timeout: a peer that stops reading cannot make
+// us buffer without end. A refused send_down() tells the relay the flow failed (430).
 //
 // Io concept:
 //   asio::ip::tcp::socket& socket();
@@ -81,6 +84,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
       : io_(std::move(io)),
         worker_(worker),
         timer_(worker.io()),
+        write_timer_(worker.io()),
         framer_(worker.handler_limits().max_message_bytes),
         identity_(std::move(identity)),
         ticket_(std::move(ticket)) {
@@ -105,10 +109,12 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   }
 
   // A request from the core for this flow (RFC 5626): queued behind any answers in progress.
-  void send_down(std::string_view bytes) override { send(bytes); }
+  bool send_down(std::string_view bytes) override { return send(bytes); }
   FlowAddress address() const override {
     return {flow_.protocol, flow_.local_ip, flow_.local_port, flow_.remote_ip};
   }
+  const FlowInfo* flow_info() const override { return &flow_; }
+  void shut() override { close(); }
 
  private:
   static constexpr std::size_t kInitialBuffer = 2048;
@@ -206,6 +212,8 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
           const auto outcome =
               worker_.handler().handle(buffered.substr(0, r.length), sip::Framing::Stream, flow_);
           worker_.note(outcome, flow_);
+          // A source that authenticated may use the connections kept in reserve.
+          if (outcome.authenticated) ticket_.authenticated();
           if (outcome.action == EdgeHandler::Action::Reply) send(outcome.reply);
           consume(r.length);
           message_started_ = used_ > 0;
@@ -233,11 +241,34 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
     used_ -= n;
   }
 
-  void send(std::string_view bytes) {
-    if (closed_) return;
+  // False when the connection is closed, or closes now because `bytes` do not fit its queue.
+  bool send(std::string_view bytes) {
+    if (closed_) return false;
+    if (!queue_.empty() &&
+        queued_bytes_ + bytes.size() > worker_.shared().limits.max_queued_bytes) {
+      worker_.count_stream_closed(StreamCloseReason::SendQueueFull);
+      close();
+      return false;
+    }
     queue_.emplace_back(bytes);
     queued_bytes_ += bytes.size();
     if (!writing_) flush();
+    return !closed_;
+  }
+
+  // While the queue waits for the peer to read: closed when no byte left for write_timeout.
+  void arm_write_deadline() {
+    wrote_since_armed_ = false;
+    if (write_deadline_armed_) return;
+    write_deadline_armed_ = true;
+    write_timer_.expires_after(worker_.shared().limits.write_timeout);
+    write_timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+      self->write_deadline_armed_ = false;
+      if (ec || self->closed_ || self->queue_.empty()) return;
+      if (self->wrote_since_armed_) return self->arm_write_deadline();
+      self->worker_.count_stream_closed(StreamCloseReason::WriteTimeout);
+      self->close();
+    });
   }
 
   void flush() {
@@ -247,6 +278,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
       const std::size_t n = io_.write_some(front.data() + written_, front.size() - written_, want);
       if (n == 0) {
         if (want != IoWant::Write) return close();
+        arm_write_deadline();
         writing_ = true;
         io_.socket().async_wait(asio::socket_base::wait_write,
                                 [self = this->shared_from_this()](boost::system::error_code ec) {
@@ -257,6 +289,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
         return;
       }
       written_ += n;
+      wrote_since_armed_ = true;
       if (written_ == front.size()) {
         queued_bytes_ -= front.size();
         queue_.pop_front();
@@ -274,12 +307,17 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
     if (token_) worker_.count_connection(flow_.protocol, -1);
     worker_.flows().remove(token_);
     timer_.cancel();
+    write_timer_.cancel();
     io_.close();
+    // What could not be sent is dropped now, not when the last handler lets go of the session.
+    std::deque<std::string>().swap(queue_);
+    queued_bytes_ = 0;
   }
 
   Io io_;
   Worker& worker_;
   asio::steady_timer timer_;
+  asio::steady_timer write_timer_;
   StreamFramer framer_;
   Identity identity_;
   ConnectionTicket ticket_;
@@ -296,6 +334,8 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   bool close_after_write_ = false;
   bool message_started_ = false;
   bool received_any_ = false;
+  bool write_deadline_armed_ = false;
+  bool wrote_since_armed_ = false;
 };
 
 // Starts a plain TCP session on an accepted socket.

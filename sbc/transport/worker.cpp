@@ -28,13 +28,24 @@ Worker::Worker(unsigned index, const EdgeOptions& options, Shared& shared)
       handler_(options),
       shared_(shared),
       flows_(index, static_cast<std::uint32_t>(shared.limits.max_connections),
-             static_cast<std::uint32_t>(shared.limits.max_udp_flows)) {}
+             static_cast<std::uint32_t>(shared.limits.max_udp_flows)) {
+  handler_.set_flow_binder(this);
+}
+
+std::uint64_t Worker::bind_flow(bool hold) noexcept {
+  if (binding_listener_ == nullptr || binding_peer_ == nullptr) return 0;
+  try {
+    return flows_.touch_udp(binding_listener_, *binding_peer_, hold).value;
+  } catch (...) {
+    return 0;  // out of memory: no flow; answers to this request are lost, as over UDP they may be
+  }
+}
 
 bool Worker::deliver(FlowToken token, std::string_view bytes) {
   const auto route = flows_.find(token);
   if (!route) return false;
   if (route->stream) {
-    route->stream->send_down(bytes);
+    if (!route->stream->send_down(bytes)) return false;
     count_sent(route->stream->address().protocol);
   } else {
     route->udp->send_to(route->peer, bytes);
@@ -129,12 +140,41 @@ void Worker::close_inside() {
   tick_.cancel();
 }
 
+namespace {
+// IPv4-mapped IPv6 (a socket bound to an IPv6 wildcard) as IPv4.
+asio::ip::address unmapped(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped())
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+}  // namespace
+
+void Worker::set_inside_peers(const std::vector<asio::ip::udp::endpoint>& cores, bool any_port) {
+  std::vector<InsidePeer> peers;
+  peers.reserve(cores.size());
+  for (const auto& core : cores)
+    peers.push_back({unmapped(core.address()), any_port ? std::uint16_t{0} : core.port()});
+  inside_peers_ = std::move(peers);
+}
+
+bool Worker::from_core(const asio::ip::udp::endpoint& sender) const noexcept {
+  if (!inside_peers_) return true;
+  const asio::ip::address address = unmapped(sender.address());
+  return std::any_of(inside_peers_->begin(), inside_peers_->end(), [&](const InsidePeer& p) {
+    return (p.port == 0 || p.port == sender.port()) && p.address == address;
+  });
+}
+
 void Worker::receive_inside() {
   inside_->async_receive_from(asio::buffer(*inside_buffer_), inside_sender_,
                               [this](boost::system::error_code ec, std::size_t n) {
                                 if (ec == asio::error::operation_aborted || !inside_->is_open())
                                   return;
-                                if (!ec && n > 0 && router_ != nullptr) {
+                                if (!ec && n > 0 && !from_core(inside_sender_)) {
+                                  // Not a core (forged answers to our probes, requests from
+                                  // anywhere): dropped unread.
+                                  inside_dropped_.inc();
+                                } else if (!ec && n > 0 && router_ != nullptr) {
                                   const InHand in_hand(*this, RelayDirection::CoreToOutside);
                                   const std::string source = address_text(inside_sender_.address());
                                   router_->message_from_inside({inside_buffer_->data(), n},
@@ -143,6 +183,18 @@ void Worker::receive_inside() {
                                 }
                                 receive_inside();
                               });
+}
+
+void Worker::close_banned_streams(std::chrono::steady_clock::time_point now) noexcept {
+  // A ban (made here or imposed from another worker) ends the source's open connections too: it
+  // must not keep what it holds, and its keep-alives alone never reach the policies.
+  policy::Chain* chain = handler_.policy();
+  flows_.for_each_stream([&](FlowSink& sink) {
+    const FlowInfo* flow = sink.flow_info();
+    if (flow == nullptr || chain->admit(*flow, now)) return;
+    count_stream_closed(StreamCloseReason::Banned);
+    sink.shut();
+  });
 }
 
 void Worker::schedule_tick() {
@@ -157,8 +209,11 @@ void Worker::schedule_tick() {
       for (std::size_t p = 0; p < connections_open_.size(); ++p)
         connections_seen_[p].store(static_cast<std::size_t>(std::max(0L, connections_open_[p])),
                                    std::memory_order_relaxed);
-      if (handler_.policy() != nullptr)
-        handler_.policy()->maintain(std::chrono::steady_clock::now());
+      if (handler_.policy() != nullptr) {
+        const auto now = std::chrono::steady_clock::now();
+        handler_.policy()->maintain(now);
+        close_banned_streams(now);
+      }
       if (reject_log_) reject_log_->flush();
     }
     schedule_tick();
@@ -226,12 +281,18 @@ void UdpListener::receive() {
           flow.local_port = local_port_;
           flow.remote_ip = remote_ip;
           flow.remote_port = sender_.port();
-          flow.flow_token = worker_.flows().touch_udp(this, sender_).value;
+          // No flow yet: the edge binds one (Worker::bind_flow) only when it hands the message
+          // to the relay, so that what is invalid, banned or refused never touches the table.
           const std::string_view bytes(buffer_->data(), n);
-          // RFC 5626 keep-alive over UDP: a lone CRLFCRLF needs no answer (STUN would).
-          if (bytes.find_first_not_of("\r\n") != std::string_view::npos) {
+          // RFC 5626 keep-alive over UDP: a lone CRLFCRLF needs no answer (STUN would). It keeps
+          // an existing flow fresh, and makes none.
+          if (bytes.find_first_not_of("\r\n") == std::string_view::npos) {
+            (void)worker_.flows().refresh_udp(this, sender_);
+          } else {
             const Worker::InHand in_hand(worker_, RelayDirection::OutsideToCore);
+            worker_.binding(this, &sender_);
             const auto outcome = worker_.handler().handle(bytes, sip::Framing::Datagram, flow);
+            worker_.binding(nullptr, nullptr);
             worker_.note(outcome, flow);
             if (outcome.action == EdgeHandler::Action::Reply) {
               // Answers are small; a full socket buffer drops this one, as UDP may.
@@ -277,13 +338,16 @@ void StreamAcceptor::accept() {
           boost::system::error_code endpoint_error;
           const auto remote = socket.remote_endpoint(endpoint_error);
           if (!endpoint_error) {
-            std::string source = address_text(remote.address());
-            if (!worker_.shared().draining && worker_.shared().limiter.try_acquire(source)) {
+            const std::string source = address_text(remote.address());
+            ConnectionLimiter::Keys keys;
+            const auto refusal = worker_.shared().draining
+                                     ? std::optional(ConnectionLimiter::Refusal::Total)
+                                     : worker_.shared().limiter.try_acquire(source, keys);
+            if (!refusal) {
               socket.set_option(asio::ip::tcp::no_delay(true), endpoint_error);
-              on_accept_(std::move(socket),
-                         ConnectionTicket(&worker_.shared().limiter, std::move(source)));
+              on_accept_(std::move(socket), ConnectionTicket(&worker_.shared().limiter, keys));
             } else {
-              refused_.inc();  // closing the socket refuses the connection
+              refused_[static_cast<std::size_t>(*refusal)].inc();  // closing the socket refuses it
             }
           }
         } else {

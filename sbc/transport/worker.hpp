@@ -34,8 +34,23 @@ std::string address_text(const asio::ip::address& address);
 
 // State all workers see: read-only limits, and the connection caps (accept and close only).
 struct Shared {
-  explicit Shared(const StreamLimits& l)
-      : limits(l), limiter(l.max_connections, l.max_connections_per_source) {}
+  // `ipv6_prefix`, `trusted`: how the policies count sources and whom they trust
+  // (policy.ipv6_prefix, policy.acl.trusted), for the connection caps.
+  explicit Shared(const StreamLimits& l, unsigned ipv6_prefix = 64,
+                  std::vector<policy::Cidr> trusted = {})
+      : limits(l), limiter(limiter_settings(l, ipv6_prefix, std::move(trusted))) {}
+  static ConnectionLimiterSettings limiter_settings(const StreamLimits& l, unsigned ipv6_prefix,
+                                                    std::vector<policy::Cidr> trusted) {
+    ConnectionLimiterSettings s;
+    s.max_total = l.max_connections;
+    s.max_per_source = l.max_connections_per_source;
+    s.max_per_ipv6_48 = l.max_connections_per_ipv6_48;
+    s.max_per_ipv4_24 = l.max_connections_per_ipv4_24;
+    s.reserved = l.max_connections * l.reserved_connections_percent / 100;
+    s.ipv6_prefix = ipv6_prefix;
+    s.trusted = std::move(trusted);
+    return s;
+  }
   const StreamLimits limits;
   ConnectionLimiter limiter;
   std::atomic<bool> draining{false};
@@ -45,8 +60,16 @@ class UdpListener;
 
 enum class RelayDirection : std::uint8_t { OutsideToCore = 0, CoreToOutside = 1 };
 
+// Why the SBC closed a stream connection of the outside (sbc_stream_connections_closed_total).
+enum class StreamCloseReason : std::uint8_t {
+  SendQueueFull = 0,  // a message did not fit its bounded outgoing queue (the peer stopped reading)
+  WriteTimeout = 1,   // its queue made no progress for transport.write_timeout_ms
+  Banned = 2,         // its source was banned
+};
+constexpr std::size_t kStreamCloseReasons = 3;
+
 // The worker is the relay's Wire: it owns the flows and the inside socket toward the core.
-class Worker final : public Wire {
+class Worker final : public Wire, public FlowBinder {
  public:
   Worker(unsigned index, const EdgeOptions& options, Shared& shared);
   ~Worker() override;
@@ -63,6 +86,11 @@ class Worker final : public Wire {
   // The inside: binds this worker's UDP socket toward the core (port 0: any free port) and
   // returns where it is bound. Call before start().
   asio::ip::udp::endpoint bind_inside(const asio::ip::udp::endpoint& endpoint);
+  // Who may send to the inside UDP socket: the UDP cores' addresses and ports (`any_port`: any
+  // port of those addresses). Everything else is dropped unread and counted. Without a call,
+  // every sender is taken (tests). Call before start().
+  void set_inside_peers(const std::vector<asio::ip::udp::endpoint>& cores, bool any_port);
+  std::uint64_t inside_dropped() const noexcept { return inside_dropped_.value(); }
   // Hands valid messages to `router` (the relay) and ticks its timers. Call before start().
   void set_router(Router* router);
 
@@ -70,6 +98,13 @@ class Worker final : public Wire {
   std::optional<FlowAddress> flow_address(std::uint64_t flow_token) const noexcept override;
   void send_inside(Protocol protocol, std::string_view ip, std::uint16_t port,
                    std::string_view bytes) noexcept override;
+  // The flow of the datagram a UDP listener of this worker is handling (see FlowBinder).
+  std::uint64_t bind_flow(bool hold) noexcept override;
+  // Which datagram that is: set by the listener around EdgeHandler::handle().
+  void binding(UdpListener* listener, const asio::ip::udp::endpoint* peer) noexcept {
+    binding_listener_ = listener;
+    binding_peer_ = peer;
+  }
   // The inside over TCP and TLS: a listener on `local` (the inside socket's address and port)
   // for connections from the `cores`, and connections to them opened on first use. Throws
   // boost::system::system_error when the port cannot be bound. Call before start().
@@ -149,6 +184,12 @@ class Worker final : public Wire {
   void count_sent(Protocol p) noexcept {
     handler_.counters().sent[static_cast<std::size_t>(p)].inc();
   }
+  void count_stream_closed(StreamCloseReason r) noexcept {
+    stream_closed_[static_cast<std::size_t>(r)].inc();
+  }
+  std::uint64_t stream_closed(StreamCloseReason r) const noexcept {
+    return stream_closed_[static_cast<std::size_t>(r)].value();
+  }
   // On this worker's thread, by its stream sessions.
   void count_connection(Protocol p, int delta) noexcept {
     connections_open_[static_cast<std::size_t>(p)] += delta;
@@ -157,13 +198,24 @@ class Worker final : public Wire {
  private:
   std::atomic<std::size_t> stream_flows_{0}, udp_flows_{0};
   std::array<long, 3> connections_open_{};
+  std::array<metrics::Counter, kStreamCloseReasons> stream_closed_;
   std::array<std::atomic<std::size_t>, 3> connections_seen_{};
   // The last inside destination parsed from text (the core, usually): no parse per message.
   std::string last_inside_ip_;
   mutable std::string remote_text_;  // flow_address() of a UDP flow
   asio::ip::udp::endpoint last_inside_endpoint_;
+  struct InsidePeer {
+    asio::ip::address address;
+    std::uint16_t port;  // 0: any
+  };
+  std::optional<std::vector<InsidePeer>> inside_peers_;
+  metrics::Counter inside_dropped_;
+  bool from_core(const asio::ip::udp::endpoint& sender) const noexcept;
+  UdpListener* binding_listener_ = nullptr;
+  const asio::ip::udp::endpoint* binding_peer_ = nullptr;
   void receive_inside();
   void schedule_tick();
+  void close_banned_streams(std::chrono::steady_clock::time_point now) noexcept;
   void relayed(RelayDirection direction) noexcept;
   std::optional<RejectLog> reject_log_;
   std::int64_t in_hand_since_ns_ = 0;  // 0: no message in hand
@@ -206,7 +258,14 @@ class StreamAcceptor {
   void start();
   void close();
   asio::ip::tcp::endpoint local_endpoint() const { return acceptor_.local_endpoint(); }
-  std::uint64_t refused() const noexcept { return refused_.value(); }
+  std::uint64_t refused() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& c : refused_) n += c.value();
+    return n;
+  }
+  std::uint64_t refused(ConnectionLimiter::Refusal why) const noexcept {
+    return refused_[static_cast<std::size_t>(why)].value();
+  }
 
  private:
   void accept();
@@ -215,7 +274,7 @@ class StreamAcceptor {
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer backoff_;  // after accept errors such as EMFILE, instead of spinning
   OnAccept on_accept_;
-  metrics::Counter refused_;
+  std::array<metrics::Counter, ConnectionLimiter::kRefusals> refused_;  // by Refusal
 };
 
 }  // namespace sbc::transport

@@ -95,6 +95,10 @@ transport:
   max_connections_per_source: 5
   max_udp_flows: 1024
   shutdown_grace_ms: 0
+  write_timeout_ms: 2500
+  max_connections_per_ipv6_48: 50
+  max_connections_per_ipv4_24: 0
+  reserved_connections_percent: 20
 )",
                                 "x");
   REQUIRE(c.listeners.size() == 1);
@@ -109,6 +113,15 @@ transport:
   CHECK(c.stream_limits.max_connections == 500);
   CHECK(c.stream_limits.max_connections_per_source == 5);
   CHECK(c.stream_limits.max_udp_flows == 1024);
+  CHECK(c.stream_limits.write_timeout == std::chrono::milliseconds(2500));
+  CHECK(c.stream_limits.max_connections_per_ipv6_48 == 50);
+  CHECK(c.stream_limits.max_connections_per_ipv4_24 == 0);
+  CHECK(c.stream_limits.reserved_connections_percent == 20);
+  const auto derived = parse_config("transport: {max_connections_per_source: 300}\n", "x");
+  CHECK(derived.stream_limits.max_connections_per_ipv6_48 == 1200);
+  CHECK(derived.stream_limits.max_connections_per_ipv4_24 == 1200);
+  CHECK(error_of("transport:\n  reserved_connections_percent: 95\n")
+            .find("transport.reserved_connections_percent") != std::string::npos);
   CHECK(c.shutdown_grace == std::chrono::milliseconds(0));
 
   CHECK(error_of("listeners:\n  - transport: udp\n    tls: {}\n") ==
@@ -134,6 +147,7 @@ core:
   local_port: 15060
   probe_interval_ms: 0
   failover_timeout_ms: 750
+  strict_source_port: false
 relay:
   topology_hiding: false
   mask_call_id: true
@@ -151,6 +165,8 @@ relay:
   CHECK(c.core.local_address == "10.0.0.1");
   CHECK(c.core.local_port == 15060);
   CHECK(c.relay.probe_interval.count() == 0);
+  CHECK_FALSE(c.core.strict_source_port);
+  CHECK(parse_config("core: {targets: [{uri: \"sip:10.0.0.1\"}]}\n", "x").core.strict_source_port);
   CHECK(c.relay.failover_timeout.count() == 750);
   CHECK_FALSE(c.relay.topology_hiding);
   CHECK(c.relay.mask_call_id);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -92,14 +93,15 @@ TEST_CASE("a UDP peer's flow token sends to that peer", "[flows][sockets]") {
   const int ua = client_socket(SOCK_DGRAM, listener.local_endpoint().port());
   REQUIRE(send(ua, kOptions.data(), kOptions.size(), 0) == static_cast<ssize_t>(kOptions.size()));
   CHECK(receive(ua, worker).starts_with("SIP/2.0 200 OK\r\n"));
-  REQUIRE(worker.flows().udp_peers() == 1);
+  // The edge answered it itself: no flow (flows are made for what reaches the relay).
+  REQUIRE(worker.flows().udp_peers() == 0);
 
   sockaddr_in self{};
   socklen_t length = sizeof self;
   getsockname(ua, reinterpret_cast<sockaddr*>(&self), &length);
   const boost::asio::ip::udp::endpoint peer(boost::asio::ip::make_address("127.0.0.1"),
                                             ntohs(self.sin_port));
-  const FlowToken token = worker.flows().touch_udp(&listener, peer);  // the same flow
+  const FlowToken token = worker.flows().touch_udp(&listener, peer);
   CHECK(worker.flows().udp_peers() == 1);
   const std::string request = "NOTIFY sip:ua@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n";
   REQUIRE(worker.deliver(token, request));
@@ -207,4 +209,209 @@ TEST_CASE("the worker logs rejected messages, not the ones it serves", "[flows][
         std::string::npos);
   CHECK(lines[0].find(" action=drop status=none reason=") != std::string::npos);
   close(ua);
+}
+
+namespace {
+
+// Records the flow token of every message the edge hands over.
+class FlowRecorder final : public Router {
+ public:
+  void request_from_outside(const sbc::sip::Message&, const FlowInfo& flow) noexcept override {
+    tokens.push_back(flow.flow_token);
+  }
+  void response_from_outside(const sbc::sip::Message&, const FlowInfo& flow) noexcept override {
+    tokens.push_back(flow.flow_token);
+  }
+  void message_from_inside(std::string_view, Protocol, std::string_view,
+                           std::uint16_t) noexcept override {}
+  void inside_failed(Protocol, std::string_view, std::uint16_t) noexcept override {}
+  void tick() noexcept override {}
+  std::vector<std::uint64_t> tokens;
+};
+
+std::string udp_request(std::string_view method) {
+  std::string m(method);
+  return m + " sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK" + m +
+         "\r\nMax-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\n"
+         "Call-ID: " +
+         m + "@test\r\nCSeq: 1 " + m +
+         "\r\nContact: <sip:bob@127.0.0.1:5099>\r\nContent-Length: 0\r\n\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("UDP flows are made only for what reaches the relay, held for registrations",
+          "[flows][sockets]") {
+  Shared shared(StreamLimits{});
+  Worker worker(0, EdgeOptions{}, shared);
+  FlowRecorder router;
+  worker.set_router(&router);
+  UdpListener listener(worker, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  listener.start();
+  const auto port = listener.local_endpoint().port();
+
+  // Garbage, a lone keep-alive and an invalid request: no flow at all.
+  const int junk = client_socket(SOCK_DGRAM, port);
+  for (std::string_view d : {std::string_view("x"), std::string_view("\r\n\r\n"),
+                             std::string_view("INVITE nonsense\r\n\r\n")})
+    REQUIRE(send(junk, d.data(), d.size(), 0) == static_cast<ssize_t>(d.size()));
+  run_for(worker, 20);
+  CHECK(worker.flows().udp_peers() == 0);
+  CHECK(router.tokens.empty());
+
+  // A MESSAGE reaches the relay with an unverified flow; a REGISTER with a held one.
+  const int ua = client_socket(SOCK_DGRAM, port);
+  const std::string message = udp_request("MESSAGE");
+  REQUIRE(send(ua, message.data(), message.size(), 0) == static_cast<ssize_t>(message.size()));
+  run_for(worker, 20);
+  REQUIRE(router.tokens.size() == 1);
+  CHECK(router.tokens[0] != 0);
+  CHECK(worker.flows().udp_peers() == 1);
+  CHECK(worker.flows().udp_held() == 0);
+  const std::string reg = udp_request("REGISTER");
+  REQUIRE(send(ua, reg.data(), reg.size(), 0) == static_cast<ssize_t>(reg.size()));
+  run_for(worker, 20);
+  REQUIRE(router.tokens.size() == 2);
+  CHECK(router.tokens[1] == router.tokens[0]);  // the same peer, the same flow
+  CHECK(worker.flows().udp_peers() == 1);
+  CHECK(worker.flows().udp_held() == 1);
+  close(junk);
+  close(ua);
+}
+
+namespace {
+
+class InsideRecorder final : public Router {
+ public:
+  void request_from_outside(const sbc::sip::Message&, const FlowInfo&) noexcept override {}
+  void response_from_outside(const sbc::sip::Message&, const FlowInfo&) noexcept override {}
+  void message_from_inside(std::string_view bytes, Protocol, std::string_view,
+                           std::uint16_t) noexcept override {
+    heard.emplace_back(bytes);
+    count.store(heard.size());
+  }
+  void inside_failed(Protocol, std::string_view, std::uint16_t) noexcept override {}
+  void tick() noexcept override {}
+  std::vector<std::string> heard;  // read after the worker stopped
+  std::atomic<std::size_t> count{0};
+};
+
+int bound_udp(std::uint16_t& port) {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  socklen_t n = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+}  // namespace
+
+TEST_CASE("the inside socket hears only the cores' addresses and ports", "[flows][sockets]") {
+  Shared shared(StreamLimits{});
+  Worker worker(0, EdgeOptions{}, shared);
+  InsideRecorder router;
+  worker.set_router(&router);
+  const auto inside = worker.bind_inside({boost::asio::ip::make_address("127.0.0.1"), 0});
+  std::uint16_t core_port = 0, other_port = 0;
+  const int core = bound_udp(core_port);
+  const int other = bound_udp(other_port);  // the core's address, another port
+  worker.set_inside_peers({{boost::asio::ip::make_address("127.0.0.1"), core_port}}, false);
+  worker.start();
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(inside.port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  auto send_from = [&](int fd, std::string_view what) {
+    REQUIRE(sendto(fd, what.data(), what.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) ==
+            static_cast<ssize_t>(what.size()));
+  };
+  send_from(other, "forged");
+  send_from(core, "from the core");
+  for (int i = 0; i < 200 && (worker.inside_dropped() < 1 || router.count.load() == 0); ++i)
+    usleep(2000);
+  worker.stop();
+  CHECK(worker.inside_dropped() == 1);
+  CHECK(router.heard == std::vector<std::string>{"from the core"});
+  close(core);
+  close(other);
+}
+
+namespace {
+
+// A TCP client of `worker`'s acceptor that never reads (a tiny receive buffer), with its flow.
+struct StalledClient {
+  int fd = -1;
+  FlowToken token;
+};
+
+StalledClient stalled_client(Worker& worker, StreamAcceptor& acceptor) {
+  StalledClient c;
+  c.fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int small = 1024;
+  setsockopt(c.fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(acceptor.local_endpoint().port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(c.fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+  for (int i = 0; i < 200 && worker.flows().streams() == 0; ++i) run_for(worker, 1);
+  REQUIRE(worker.flows().streams() == 1);
+  c.token = FlowToken::make(0, 0, 1);  // the first flow of a fresh table
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("a peer that stops reading is closed when its queue is full, and sends fail",
+          "[flows][sockets]") {
+  StreamLimits limits;
+  limits.max_queued_bytes = std::size_t{64} * 1024;
+  Shared shared(limits);
+  Worker worker(0, EdgeOptions{}, shared);
+  StreamAcceptor acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
+                          [&worker](boost::asio::ip::tcp::socket s, ConnectionTicket t) {
+                            start_tcp_session(std::move(s), worker, std::move(t));
+                          });
+  acceptor.start();
+  const StalledClient client = stalled_client(worker, acceptor);
+  const std::string message(std::size_t{16} * 1024, 'x');
+  std::size_t accepted = 0;
+  // The kernel's buffers take some; then our queue; then the bound closes the connection.
+  while (accepted < 2000 && worker.deliver(client.token, message)) {
+    ++accepted;
+    worker.io().poll();
+  }
+  CHECK(accepted < 2000);
+  CHECK(worker.stream_closed(StreamCloseReason::SendQueueFull) == 1);
+  CHECK_FALSE(worker.deliver(client.token, message));  // the relay answers 430
+  run_for(worker, 5);
+  CHECK(worker.flows().streams() == 0);
+  CHECK(shared.limiter.total() == 0);
+  close(client.fd);
+}
+
+TEST_CASE("a peer whose queue makes no progress is closed after the write timeout",
+          "[flows][sockets]") {
+  StreamLimits limits;
+  limits.max_queued_bytes = std::size_t{64} << 20;  // the queue bound is not what closes it
+  limits.write_timeout = std::chrono::milliseconds(100);
+  Shared shared(limits);
+  Worker worker(0, EdgeOptions{}, shared);
+  StreamAcceptor acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
+                          [&worker](boost::asio::ip::tcp::socket s, ConnectionTicket t) {
+                            start_tcp_session(std::move(s), worker, std::move(t));
+                          });
+  acceptor.start();
+  const StalledClient client = stalled_client(worker, acceptor);
+  const std::string message(std::size_t{64} * 1024, 'x');
+  for (int i = 0; i < 160; ++i) REQUIRE(worker.deliver(client.token, message));  // 10 MiB
+  for (int i = 0; i < 200 && worker.flows().streams() != 0; ++i) run_for(worker, 1);
+  CHECK(worker.stream_closed(StreamCloseReason::WriteTimeout) == 1);
+  CHECK(worker.flows().streams() == 0);
+  CHECK_FALSE(worker.deliver(client.token, message));
+  close(client.fd);
 }

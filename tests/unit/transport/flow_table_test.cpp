@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sbc/transport/flow_table.hpp"
 
@@ -11,7 +12,10 @@ namespace asio = boost::asio;
 namespace {
 struct RecordingSink : FlowSink {
   std::string sent;
-  void send_down(std::string_view bytes) override { sent += bytes; }
+  bool send_down(std::string_view bytes) override {
+    sent += bytes;
+    return true;
+  }
   FlowAddress address() const override { return {Protocol::Tcp, "192.0.2.1", 5060, "192.0.2.9"}; }
 };
 asio::ip::udp::endpoint peer(const char* ip, unsigned short port) {
@@ -87,4 +91,49 @@ TEST_CASE("UDP peers keep their token and the least recently seen is evicted", "
   CHECK(table.find(c)->peer == peer("192.0.2.3", 5070));
   // The same address on another port is another peer.
   CHECK(table.touch_udp(listener, peer("192.0.2.3", 5071)).value != c.value);
+}
+
+TEST_CASE("new UDP peers never evict a held peer, only unverified ones", "[flows]") {
+  FlowTable table(0, 0, 16);  // 14 may be held, 2 slots always stay for unverified peers
+  auto* listener = reinterpret_cast<UdpListener*>(0x1000);
+  CHECK(table.udp_held_capacity() == 14);
+  const FlowToken registered = table.touch_udp(listener, peer("192.0.2.1", 5060), true);
+  const FlowToken dialog = table.touch_udp(listener, peer("192.0.2.2", 5060));
+  // Unverified at first; held once a dialog-creating request from it passed the policies.
+  CHECK(table.touch_udp(listener, peer("192.0.2.2", 5060), true).value == dialog.value);
+  CHECK(table.udp_held() == 2);
+  // A flood of new peers (every one from another port) fills the table many times over.
+  for (std::uint16_t port = 1000; port < 1400; ++port)
+    (void)table.touch_udp(listener, peer("198.51.100.7", port));
+  CHECK(table.udp_peers() == 16);
+  CHECK(table.find(registered));
+  CHECK(table.find(dialog));
+  CHECK(table.udp_evicted() == 400 - 14);
+  CHECK(table.udp_demoted() == 0);
+  // A keep-alive refreshes a flow and makes none.
+  CHECK(table.refresh_udp(listener, peer("192.0.2.1", 5060)).value == registered.value);
+  CHECK_FALSE(table.refresh_udp(listener, peer("203.0.113.1", 5060)));
+  CHECK(table.udp_peers() == 16);
+}
+
+TEST_CASE("a full held tier demotes its least recently seen peer, which keeps its flow",
+          "[flows]") {
+  FlowTable table(0, 0, 16);
+  auto* listener = reinterpret_cast<UdpListener*>(0x1000);
+  std::vector<FlowToken> held;
+  for (std::uint16_t port = 1; port <= 14; ++port)
+    held.push_back(table.touch_udp(listener, peer("192.0.2.1", port), true));
+  CHECK(table.udp_held() == 14);
+  (void)table.touch_udp(listener, peer("192.0.2.1", 1));  // 1 is now the most recent
+  const FlowToken newer = table.touch_udp(listener, peer("192.0.2.1", 15), true);
+  CHECK(table.udp_held() == 14);
+  CHECK(table.udp_demoted() == 1);
+  CHECK(table.find(newer));
+  CHECK(table.find(held[1]));  // demoted (port 2, the oldest), still there
+  // Now unverified: new peers evict it before any held one.
+  (void)table.touch_udp(listener, peer("198.51.100.7", 1));
+  (void)table.touch_udp(listener, peer("198.51.100.7", 2));
+  CHECK_FALSE(table.find(held[1]));
+  for (std::size_t i = 0; i < held.size(); ++i)
+    if (i != 1) CHECK(table.find(held[i]));
 }
