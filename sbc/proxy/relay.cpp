@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policy/source.hpp"
+#include "sbc/common/keyed_hash.hpp"
 #include "sbc/proxy/transaction_index.hpp"
 #include "sbc/sip/editor.hpp"
 #include "sbc/sip/response.hpp"
@@ -1637,14 +1638,32 @@ class Relay::Impl {
 
   // ---- the transaction table -------------------------------------------------------------
 
+  // Keyed (SipHash under the process's random key): branches are the outside's choice, and with
+  // a guessable hash it could send branches that pile into one run of the linear-probing index.
   static std::uint64_t server_key(std::string_view branch, std::string_view host,
                                   std::uint16_t port, Method method) noexcept {
-    std::uint64_t h = fnv1a(kFnvBasis, branch);
-    h = fnv1a(h, host);
-    h ^= port;
-    h *= 0x100000001b3ull;
-    h ^= static_cast<std::uint64_t>(method);
-    h *= 0x100000001b3ull;
+    std::array<unsigned char, 256> bytes;
+    const std::size_t size = branch.size() + host.size() + 4;
+    std::uint64_t h = 0;
+    if (size <= bytes.size()) {
+      std::memcpy(bytes.data(), branch.data(), branch.size());
+      bytes[branch.size()] = 0;  // keeps (branch, host) pairs apart
+      std::memcpy(bytes.data() + branch.size() + 1, host.data(), host.size());
+      unsigned char* tail = bytes.data() + branch.size() + 1 + host.size();
+      tail[0] = static_cast<unsigned char>(port >> 8);
+      tail[1] = static_cast<unsigned char>(port);
+      tail[2] = static_cast<unsigned char>(method);
+      h = common::siphash24(common::process_hash_key(), bytes.data(), size);
+    } else {
+      const auto& key = common::process_hash_key();
+      const std::array<std::uint64_t, 3> parts{
+          common::siphash24(key, reinterpret_cast<const unsigned char*>(branch.data()),
+                            branch.size()),
+          common::siphash24(key, reinterpret_cast<const unsigned char*>(host.data()), host.size()),
+          (std::uint64_t{port} << 8) | static_cast<std::uint64_t>(method)};
+      h = common::siphash24(key, reinterpret_cast<const unsigned char*>(parts.data()),
+                            sizeof parts);
+    }
     return h == 0 ? 1 : h;
   }
 

@@ -1,7 +1,11 @@
 #include "sbc/transport/flow_table.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <functional>
+
+#include "sbc/common/keyed_hash.hpp"
 
 namespace sbc::transport {
 
@@ -31,15 +35,24 @@ std::optional<FlowToken> FlowToken::parse(std::string_view text) noexcept {
   return FlowToken{v};
 }
 
+// Keyed (SipHash under the process's random key): the peers are the attacker's choice, and with
+// a guessable hash it could pile its addresses into one bucket chain of the index.
 std::size_t FlowTable::PeerHash::operator()(const PeerKey& k) const noexcept {
-  std::size_t h = std::hash<const void*>{}(k.listener);
+  std::array<unsigned char, sizeof(void*) + 16 + 2> bytes{};
+  const void* listener = k.listener;
+  std::memcpy(bytes.data(), &listener, sizeof listener);
   const auto& address = k.peer.address();
   if (address.is_v4()) {
-    h ^= std::hash<std::uint32_t>{}(address.to_v4().to_uint()) + 0x9e3779b97f4a7c15ull + (h << 6);
+    const auto v4 = address.to_v4().to_bytes();
+    std::memcpy(bytes.data() + sizeof listener, v4.data(), v4.size());
   } else {
-    for (unsigned char b : address.to_v6().to_bytes()) h = h * 131 + b;
+    const auto v6 = address.to_v6().to_bytes();
+    std::memcpy(bytes.data() + sizeof listener, v6.data(), v6.size());
   }
-  return h ^ (std::size_t{k.peer.port()} << 1);
+  const std::uint16_t port = k.peer.port();
+  std::memcpy(bytes.data() + sizeof listener + 16, &port, sizeof port);
+  return static_cast<std::size_t>(
+      common::siphash24(common::process_hash_key(), bytes.data(), bytes.size()));
 }
 
 FlowTable::FlowTable(unsigned worker, std::uint32_t stream_capacity, std::uint32_t udp_capacity)
