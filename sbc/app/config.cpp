@@ -395,8 +395,9 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
 void parse_capture(std::string_view source, const YAML::Node& c, capture::CaptureSettings& out) {
   reject_unknown_keys(source, c, "capture",
                       {"enabled", "directory", "what", "listeners", "max_file_bytes", "max_files",
-                       "queue_messages"});
+                       "queue_messages", "redact_credentials"});
   read_bool(source, c, "capture", "enabled", out.enabled);
+  read_bool(source, c, "capture", "redact_credentials", out.redact_credentials);
   if (c["directory"]) {
     out.directory = c["directory"].as<std::string>();
     if (out.directory.empty())

@@ -363,7 +363,8 @@ int run_daemon(const Config& config, std::ostream& out,
   std::unique_ptr<capture::LiveCapture> live_capture;
   if (config.capture.enabled) {
     try {
-      live_capture = std::make_unique<capture::LiveCapture>(config.capture, count);
+      live_capture = std::make_unique<capture::LiveCapture>(
+          config.capture, count, [&log](std::string_view line) { log("warn", line); });
     } catch (const std::exception& e) {
       log("error", std::string("capture: ") + e.what());
       return 1;
@@ -642,6 +643,18 @@ int run_daemon(const Config& config, std::ostream& out,
              metrics::Family::Type::Counter,
              {{{{"result", "written"}}, static_cast<double>(live_capture->written())},
               {{{"result", "dropped"}}, static_cast<double>(live_capture->dropped())}}});
+      if (live_capture) {
+        families.push_back(
+            counter("sbc_capture_credentials_redacted_total",
+                    "Credential values (the Digest response) blanked in captured "
+                    "messages before they reach the disk (capture.redact_credentials).",
+                    static_cast<double>(live_capture->redacted())));
+        families.push_back(
+            counter("sbc_capture_files_refused_total",
+                    "Capture file names skipped because they existed already (a file "
+                    "or symlink this run did not create): never written through.",
+                    static_cast<double>(live_capture->refused_files())));
+      }
       families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
                                static_cast<double>(shared.limiter.total())));
       std::uint64_t refused = 0;

@@ -383,3 +383,12 @@ TEST_CASE("the policy.auth section is read and checked, credentials loaded", "[c
              Catch::Contains("credentials line 1") && Catch::Contains("32 lowercase hex"));
   std::remove(file.c_str());
 }
+
+TEST_CASE("capture.redact_credentials is on by default and can be turned off", "[config]") {
+  CHECK(parse_config(default_config_text(), "<default>").capture.redact_credentials);
+  CHECK(parse_config("", "empty").capture.redact_credentials);
+  CHECK_FALSE(
+      parse_config("capture: {redact_credentials: false}\n", "x").capture.redact_credentials);
+  CHECK(error_of("capture: {redact_credentials: maybe}\n")
+            .rfind("test.yaml:1: capture.redact_credentials:", 0) == 0);
+}
