@@ -102,7 +102,7 @@ struct RelayTotals {
                 no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
                 no_core = 0, dialog_refused = 0, stateless_acks = 0, dialogs_established = 0,
-                dialogs_ended = 0, transport_errors = 0, sips_refused = 0;
+                dialogs_ended = 0, transport_errors = 0, sips_refused = 0, probe_mismatches = 0;
   std::array<metrics::HistogramSnapshot, 4> transaction_time;  // as RelayStats::transaction_time
   struct Core {
     bool up = false;
@@ -131,6 +131,7 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.table_full += s.table_full.value();
     t.stray += s.stray_responses.value();
     t.inside_invalid += s.inside_invalid.value();
+    t.probe_mismatches += s.probe_mismatches.value();
     t.too_large += s.too_large.value();
     t.started += s.transactions_started.value();
     t.ended += s.transactions_ended.value();
@@ -234,7 +235,8 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                       "Messages the relay dropped, by reason.",
                       Type::Counter,
                       {{{{"reason", "stray_response"}}, d(t.stray)},
-                       {{{"reason", "invalid_from_core"}}, d(t.inside_invalid)}}});
+                       {{{"reason", "invalid_from_core"}}, d(t.inside_invalid)},
+                       {{{"reason", "probe_mismatch"}}, d(t.probe_mismatches)}}});
   families.push_back(
       gauge("sbc_relay_transactions_active", "Transactions in progress.", d(t.started - t.ended)));
   families.push_back(counter("sbc_relay_failovers_total",

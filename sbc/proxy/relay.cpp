@@ -36,7 +36,7 @@ constexpr std::size_t kBranchSize = kBranchPrefix.size() + 6 + 8 + 8;
 // Branches of requests we forward without a transaction (ACK for 2xx): derived from the
 // incoming branch, so that a retransmitted ACK gets the same one.
 constexpr std::string_view kStatelessPrefix = "z9hG4bKsbA";
-// Branches of our health probes: core index (2 hex) and probe sequence (8 hex).
+// Branches of our health probes: core index (2 hex) and the probe's random nonce (16 hex).
 constexpr std::string_view kProbePrefix = "z9hG4bKsbP";
 // The user part of the URIs we put in Record-Route and Path: the outside flow's token follows.
 constexpr std::string_view kUserPrefix = "sbc-";
@@ -1143,7 +1143,7 @@ class Relay::Impl {
     w << " SIP/2.0\r\nVia: SIP/2.0/" << transport::protocol_name(core.protocol) << " ";
     w.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
                                 << ";branch=" << kProbePrefix;
-    w.hex(i, 2).hex(sequence, 8) << ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:sbc@";
+    w.hex(i, 2).hex(cores_.probe_nonce(i), 16) << ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:sbc@";
     w.host(settings_.inside_ip) << ">;tag=probe\r\nTo: <sip:";
     w.host(core.ip) << ":" << static_cast<unsigned>(core.port) << ">\r\nCall-ID: probe-";
     w.hex(i, 2) << "-";
@@ -1153,15 +1153,16 @@ class Relay::Impl {
     if (w.ok()) wire_.send_inside(core.protocol, core.ip, core.port, w.view());
   }
 
+  // Only an answer naming the outstanding probe's nonce counts; anything else (forged, late) is
+  // ignored and counted.
   void probe_answer(const Message& m) noexcept {
     const std::string_view branch = m.top_via().branch;
-    std::uint64_t index = 0, sequence = 0;
-    if (branch.size() != kProbePrefix.size() + 10 ||
+    std::uint64_t index = 0, nonce = 0;
+    if (branch.size() != kProbePrefix.size() + 18 ||
         !parse_hex(branch.substr(kProbePrefix.size(), 2), index) ||
-        !parse_hex(branch.substr(kProbePrefix.size() + 2, 8), sequence))
-      return;
-    cores_.probe_answered(static_cast<std::size_t>(index), static_cast<std::uint32_t>(sequence),
-                          m.status_code() == 503);
+        !parse_hex(branch.substr(kProbePrefix.size() + 2, 16), nonce) ||
+        !cores_.probe_answered(static_cast<std::size_t>(index), nonce, m.status_code() == 503))
+      stats.probe_mismatches.inc();
   }
 
   // ---- local answers ---------------------------------------------------------------------

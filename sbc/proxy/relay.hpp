@@ -62,6 +62,7 @@ struct RelayStats {
   metrics::Counter sips_refused;  // 416: a sips: request and no TLS path (relay.sips_end_to_end)
   metrics::Counter transport_errors;  // requests a connection to their core could not carry
   metrics::Counter dialog_refused;    // in-dialog request not from a party of the dialog (481)
+  metrics::Counter probe_mismatches;  // probe answers naming no outstanding probe: ignored
   metrics::Counter stateless_acks_absorbed;  // ACKs of the edge's own transaction-less answers
   metrics::Counter dialogs_established;      // 2xx relayed to an INVITE outside a dialog
   metrics::Counter dialogs_ended;            // 2xx relayed to a BYE

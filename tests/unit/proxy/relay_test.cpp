@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -740,6 +741,68 @@ TEST_CASE("relay: OPTIONS probes take a silent core out and bring it back when i
   REQUIRE(answers.size() == 1);
   CHECK_FALSE(answers[0].outside);
   CHECK(h.relay->cores().stats(0).probes.value() >= 3);
+}
+
+TEST_CASE("relay: a forged 503 to a guessed probe branch does not mark the core down",
+          "[relay][probes]") {
+  Harness h(64, [](proxy::RelaySettings& s) { s.probe_interval = 1000ms; });
+  h.advance(10ms);
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  const std::string real_probe = sent[0].bytes;
+  const std::string real_branch(h.parse(sent[0]).top_via().branch);
+  // The attacker knows the code: branch "z9hG4bKsbP" + core index (2 hex) + sequence (8 hex),
+  // and the sequence counts probes from 1. Forged 503s for every sequence an attacker would try,
+  // from the core's own address (a forged source), each with the probe's other headers.
+  auto forged = [&](const std::string& branch) {
+    std::string bytes = real_probe;
+    bytes.replace(bytes.find(real_branch), real_branch.size(), branch);
+    sip::Message m;
+    REQUIRE(m.parse(bytes, sip::Framing::Datagram, {}).is_valid());
+    return core_answer(m, 503, "Service Unavailable");
+  };
+  char branch[64];
+  for (unsigned sequence = 0; sequence < 16; ++sequence) {
+    std::snprintf(branch, sizeof branch, "z9hG4bKsbP%02x%08x", 0u, sequence);
+    h.from_core(forged(branch));
+    // The same length as the real branch, prefix and index right, the rest guessed.
+    std::snprintf(branch, sizeof branch, "%.*s%0*x", 12, real_branch.c_str(),
+                  static_cast<int>(real_branch.size() - 12), sequence);
+    if (real_branch != branch) h.from_core(forged(branch));
+  }
+  CHECK(h.relay->cores().stats(0).up.load());
+  CHECK(h.relay->stats().probe_mismatches.value() >= 16);
+  h.from_outside(alice_register(), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);  // relayed to the core, not answered 503
+  h.wire.take();
+  // The core's real 503 to the real probe does.
+  sip::Message probe;
+  REQUIRE(probe.parse(real_probe, sip::Framing::Datagram, {}).is_valid());
+  h.from_core(core_answer(probe, 503, "Service Unavailable"));
+  CHECK_FALSE(h.relay->cores().stats(0).up.load());
+  // Probe branches differ between probes and between relays (workers, restarts).
+  h.advance(1000ms);
+  sent = h.wire.take();
+  const auto options = std::find_if(sent.begin(), sent.end(), [](const FakeWire::Sent& s) {
+    return s.bytes.starts_with("OPTIONS ");
+  });
+  REQUIRE(options != sent.end());
+  const FakeWire::Sent next_probe = *options;
+  const std::string next_branch(h.parse(next_probe).top_via().branch);
+  CHECK(next_branch != real_branch);
+  CHECK(next_branch.size() == real_branch.size());
+  Harness other(64, [](proxy::RelaySettings& s) { s.probe_interval = 1000ms; });
+  other.advance(10ms);
+  const auto other_sent = other.wire.take();
+  REQUIRE(other_sent.size() == 1);
+  CHECK(std::string(other.parse(other_sent[0]).top_via().branch) != real_branch);
+  // A late answer to the earlier probe does not count for the new one; the real answer does.
+  h.from_core(core_answer(probe, 200, "OK"));
+  CHECK_FALSE(h.relay->cores().stats(0).up.load());
+  h.from_core(core_answer(h.parse(next_probe), 200, "OK"));
+  CHECK(h.relay->cores().stats(0).up.load());
 }
 
 TEST_CASE("relay: cores of one priority share the load by weight", "[relay][failover]") {
