@@ -102,7 +102,8 @@ struct RelayTotals {
                 no_transaction = 0, flow_failed = 0, loops = 0, not_routable = 0, table_full = 0,
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
                 no_core = 0, dialog_refused = 0, stateless_acks = 0, dialogs_established = 0,
-                dialogs_ended = 0, transport_errors = 0, sips_refused = 0, probe_mismatches = 0;
+                dialogs_ended = 0, transport_errors = 0, sips_refused = 0, probe_mismatches = 0,
+                memory_full = 0, transaction_bytes = 0;
   std::array<metrics::HistogramSnapshot, 4> transaction_time;  // as RelayStats::transaction_time
   struct Core {
     bool up = false;
@@ -129,6 +130,8 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.loops += s.loops.value();
     t.not_routable += s.not_routable.value();
     t.table_full += s.table_full.value();
+    t.memory_full += s.memory_full.value();
+    t.transaction_bytes += r->transaction_bytes();
     t.stray += s.stray_responses.value();
     t.inside_invalid += s.inside_invalid.value();
     t.probe_mismatches += s.probe_mismatches.value();
@@ -227,6 +230,7 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                        {{{"reason", "loop"}}, d(t.loops)},
                        {{{"reason", "not_routable"}}, d(t.not_routable)},
                        {{{"reason", "table_full"}}, d(t.table_full)},
+                       {{{"reason", "memory"}}, d(t.memory_full)},
                        {{{"reason", "no_core"}}, d(t.no_core)},
                        {{{"reason", "dialog"}}, d(t.dialog_refused)},
                        {{{"reason", "sips_no_tls"}}, d(t.sips_refused)},
@@ -239,6 +243,10 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                        {{{"reason", "probe_mismatch"}}, d(t.probe_mismatches)}}});
   families.push_back(
       gauge("sbc_relay_transactions_active", "Transactions in progress.", d(t.started - t.ended)));
+  families.push_back(gauge("sbc_relay_transaction_bytes",
+                           "Bytes the transactions keep (requests, answers), all workers; each "
+                           "worker's share is bounded by relay.max_transaction_bytes.",
+                           d(t.transaction_bytes)));
   families.push_back(counter("sbc_relay_failovers_total",
                              "Requests sent on to another core after a timeout, a 503 or a "
                              "transport error.",
