@@ -406,8 +406,9 @@ void parse_policy(std::string_view source, const YAML::Node& p, policy::PolicyCo
 void parse_capture(std::string_view source, const YAML::Node& c, capture::CaptureSettings& out) {
   reject_unknown_keys(source, c, "capture",
                       {"enabled", "directory", "what", "listeners", "max_file_bytes", "max_files",
-                       "queue_messages"});
+                       "queue_messages", "redact_credentials"});
   read_bool(source, c, "capture", "enabled", out.enabled);
+  read_bool(source, c, "capture", "redact_credentials", out.redact_credentials);
   if (c["directory"]) {
     out.directory = c["directory"].as<std::string>();
     if (out.directory.empty())
@@ -694,8 +695,9 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   if (const YAML::Node relay = root["relay"]) {
     reject_unknown_keys(source, relay, "relay",
                         {"topology_hiding", "dialog_protection", "mask_call_id", "sips_end_to_end",
-                         "untrusted_headers", "max_transactions", "max_forwards", "timers",
-                         "token_keys", "token_key_file", "dialog_token_lifetime_seconds"});
+                         "untrusted_headers", "max_transactions", "max_transaction_bytes",
+                         "max_forwards", "timers", "token_keys", "token_key_file",
+                         "dialog_token_lifetime_seconds"});
     proxy::RelaySettings& r = config.relay;
     read_bool(source, relay, "relay", "dialog_protection", r.dialog_protection);
     read_bool(source, relay, "relay", "topology_hiding", r.topology_hiding);
@@ -720,6 +722,8 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
     r.dialog_token_lifetime = std::chrono::seconds(lifetime);
     read_uint<std::uint32_t>(source, relay, "relay", "max_transactions", r.max_transactions, 16,
                              1u << 22);
+    read_uint<std::size_t>(source, relay, "relay", "max_transaction_bytes", r.max_transaction_bytes,
+                           std::size_t{1} << 20, std::size_t{1} << 40);
     // Keys sealing the tokens in our URIs: "ID:32 hex digits", the first seals, all open.
     auto add_key = [&](const std::string& text, const YAML::Node& node, const std::string& key) {
       const auto parsed = tls::TokenSealer::parse_key(text);

@@ -112,7 +112,8 @@ struct RelayTotals {
                 stray = 0, inside_invalid = 0, too_large = 0, started = 0, ended = 0, failovers = 0,
                 no_core = 0, dialog_refused = 0, untrusted_refused = 0, foreign_routes_removed = 0,
                 relay_amplification = 0, stateless_acks = 0, dialogs_established = 0,
-                dialogs_ended = 0, transport_errors = 0, sips_refused = 0;
+                dialogs_ended = 0, transport_errors = 0, sips_refused = 0, probe_mismatches = 0,
+                memory_full = 0, transaction_bytes = 0;
   std::array<metrics::HistogramSnapshot, 4> transaction_time;  // as RelayStats::transaction_time
   struct Core {
     bool up = false;
@@ -139,8 +140,11 @@ RelayTotals relay_totals(const std::vector<std::unique_ptr<proxy::Relay>>& relay
     t.loops += s.loops.value();
     t.not_routable += s.not_routable.value();
     t.table_full += s.table_full.value();
+    t.memory_full += s.memory_full.value();
+    t.transaction_bytes += r->transaction_bytes();
     t.stray += s.stray_responses.value();
     t.inside_invalid += s.inside_invalid.value();
+    t.probe_mismatches += s.probe_mismatches.value();
     t.too_large += s.too_large.value();
     t.started += s.transactions_started.value();
     t.ended += s.transactions_ended.value();
@@ -239,6 +243,7 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                        {{{"reason", "loop"}}, d(t.loops)},
                        {{{"reason", "not_routable"}}, d(t.not_routable)},
                        {{{"reason", "table_full"}}, d(t.table_full)},
+                       {{{"reason", "memory"}}, d(t.memory_full)},
                        {{{"reason", "no_core"}}, d(t.no_core)},
                        {{{"reason", "dialog"}}, d(t.dialog_refused)},
                        {{{"reason", "untrusted_headers"}}, d(t.untrusted_refused)},
@@ -249,13 +254,18 @@ void add_relay_families(std::vector<metrics::Family>& families, const RelayTotal
                       Type::Counter,
                       {{{{"reason", "stray_response"}}, d(t.stray)},
                        {{{"reason", "amplification"}}, d(t.relay_amplification)},
-                       {{{"reason", "invalid_from_core"}}, d(t.inside_invalid)}}});
+                       {{{"reason", "invalid_from_core"}}, d(t.inside_invalid)},
+                       {{{"reason", "probe_mismatch"}}, d(t.probe_mismatches)}}});
   families.push_back(counter("sbc_relay_foreign_routes_removed_total",
                              "Requests from the outside whose preloaded Route entries (not the "
                              "SBC's own, not a dialog's route set) were removed.",
                              d(t.foreign_routes_removed)));
   families.push_back(
       gauge("sbc_relay_transactions_active", "Transactions in progress.", d(t.started - t.ended)));
+  families.push_back(gauge("sbc_relay_transaction_bytes",
+                           "Bytes the transactions keep (requests, answers), all workers; each "
+                           "worker's share is bounded by relay.max_transaction_bytes.",
+                           d(t.transaction_bytes)));
   families.push_back(counter("sbc_relay_failovers_total",
                              "Requests sent on to another core after a timeout, a 503 or a "
                              "transport error.",
@@ -383,7 +393,8 @@ int run_daemon(const Config& config, std::ostream& out,
   std::unique_ptr<capture::LiveCapture> live_capture;
   if (config.capture.enabled) {
     try {
-      live_capture = std::make_unique<capture::LiveCapture>(config.capture, count);
+      live_capture = std::make_unique<capture::LiveCapture>(
+          config.capture, count, [&log](std::string_view line) { log("warn", line); });
     } catch (const std::exception& e) {
       log("error", std::string("capture: ") + e.what());
       return 1;
@@ -682,6 +693,18 @@ int run_daemon(const Config& config, std::ostream& out,
              metrics::Family::Type::Counter,
              {{{{"result", "written"}}, static_cast<double>(live_capture->written())},
               {{{"result", "dropped"}}, static_cast<double>(live_capture->dropped())}}});
+      if (live_capture) {
+        families.push_back(
+            counter("sbc_capture_credentials_redacted_total",
+                    "Credential values (the Digest response) blanked in captured "
+                    "messages before they reach the disk (capture.redact_credentials).",
+                    static_cast<double>(live_capture->redacted())));
+        families.push_back(
+            counter("sbc_capture_files_refused_total",
+                    "Capture file names skipped because they existed already (a file "
+                    "or symlink this run did not create): never written through.",
+                    static_cast<double>(live_capture->refused_files())));
+      }
       families.push_back(gauge("sbc_stream_connections_active", "Open TCP and TLS connections.",
                                static_cast<double>(shared.limiter.total())));
       std::array<std::uint64_t, transport::ConnectionLimiter::kRefusals> refused{};

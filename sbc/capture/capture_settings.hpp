@@ -17,6 +17,9 @@ struct CaptureSettings {
   std::uint64_t max_file_bytes = 16u << 20;
   unsigned max_files = 8;
   unsigned queue_messages = 1024;  // per worker; a full queue drops (and counts) the message
+  // The `response` of Digest credentials (and any other scheme's credentials) blanked in the
+  // files, lengths kept: a capture of Digest answers is an offline dictionary attack.
+  bool redact_credentials = true;
 };
 
 }  // namespace sbc::capture

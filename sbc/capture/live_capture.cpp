@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <string>
 
 #include "sbc/capture/pcap_writer.hpp"
+#include "sbc/capture/redact.hpp"
 
 namespace sbc::capture {
 
@@ -52,7 +54,7 @@ class CaptureQueue final : public transport::MessageTap {
     const std::size_t head = head_.load(std::memory_order_acquire);
     const std::size_t n = head - tail;
     for (; tail != head; ++tail) {
-      write(slots_[tail % slots_.size()]);
+      write(slots_[tail % slots_.size()]);  // the slot is the capture thread's until tail moves
       tail_.store(tail + 1, std::memory_order_release);
     }
     return n;
@@ -69,9 +71,11 @@ class CaptureQueue final : public transport::MessageTap {
   metrics::Counter dropped_;
 };
 
-LiveCapture::LiveCapture(const CaptureSettings& settings, unsigned workers)
+LiveCapture::LiveCapture(const CaptureSettings& settings, unsigned workers, Warn warn)
     : writer_(std::make_unique<PcapWriter>(RotationSettings{
-          settings.directory, "sbc", settings.max_file_bytes, settings.max_files})) {
+          settings.directory, "sbc", settings.max_file_bytes, settings.max_files})),
+      redact_(settings.redact_credentials),
+      warn_(std::move(warn)) {
   for (unsigned w = 0; w < workers; ++w)
     queues_.push_back(std::make_unique<CaptureQueue>(settings));
 }
@@ -93,7 +97,9 @@ std::uint64_t LiveCapture::dropped() const noexcept {
 std::size_t LiveCapture::drain() {
   std::size_t taken = 0;
   for (auto& q : queues_) {
-    taken += q->drain([this](const CapturedMessage& m) {
+    taken += q->drain([this](CapturedMessage& m) {
+      // Blanked in the queue's copy, off the workers' path, before anything reaches the disk.
+      if (redact_) redacted_.fetch_add(redact_credentials(m.bytes), std::memory_order_relaxed);
       if (writer_->write(m))
         written_.fetch_add(1, std::memory_order_relaxed);
       else
@@ -101,6 +107,17 @@ std::size_t LiveCapture::drain() {
     });
   }
   if (taken != 0) writer_->flush();  // readable by tshark while the SBC runs
+  const std::uint64_t refused = writer_->refused();
+  refused_.store(refused, std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  if (refused != refused_warned_ && warn_ && now - last_warning_ >= std::chrono::seconds(1)) {
+    warn_("capture: skipped " + std::to_string(refused - refused_warned_) +
+          " file name(s) that already existed (a file or symlink this run did not create; not "
+          "written through), last " +
+          writer_->last_refused());
+    refused_warned_ = refused;
+    last_warning_ = now;
+  }
   return taken;
 }
 

@@ -1,11 +1,15 @@
 #include "sbc/capture/packet.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <pcap/pcap.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 namespace sbc::capture {
 namespace {
@@ -141,11 +145,23 @@ struct PcapFile::Handles {
 PcapFile::PcapFile(const std::string& path) : handles_(std::make_unique<Handles>()) {
   handles_->pcap = pcap_open_dead(DLT_RAW, kSnapLength);
   if (handles_->pcap == nullptr) throw std::runtime_error(path + ": cannot start libpcap");
-  handles_->dumper = pcap_dump_open(handles_->pcap, path.c_str());
-  if (handles_->dumper == nullptr)
+  // SIP carries credentials and personal data: the file is the SBC's operators' only from its
+  // first byte (mode 0600 at creation, not chmod after), and it is a new file of our own: never
+  // one that exists, nor one a planted symlink points to (O_EXCL refuses any existing name,
+  // symlinks included; O_NOFOLLOW says so twice).
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), path);
+  FILE* file = ::fdopen(fd, "wb");
+  if (file == nullptr) {
+    const int error = errno;
+    ::close(fd);
+    throw std::system_error(error, std::generic_category(), path);
+  }
+  handles_->dumper = pcap_dump_fopen(handles_->pcap, file);
+  if (handles_->dumper == nullptr) {
+    std::fclose(file);
     throw std::runtime_error(path + ": " + pcap_geterr(handles_->pcap));
-  // SIP carries credentials and personal data: the files are for the SBC's operators only.
-  chmod(path.c_str(), 0600);
+  }
   bytes_ = 24;  // the pcap file header
 }
 

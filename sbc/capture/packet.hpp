@@ -56,7 +56,9 @@ std::string build_packet(const PacketSpec& spec);
 class PcapFile {
  public:
   static constexpr int kSnapLength = 262144;
-  // Throws std::runtime_error naming the file when it cannot be created.
+  // Creates a new file (mode 0600; never an existing name or a symlink). Throws
+  // std::system_error naming the file when it cannot be created (EEXIST when the name exists),
+  // std::runtime_error when libpcap fails.
   explicit PcapFile(const std::string& path);
   ~PcapFile();
   PcapFile(const PcapFile&) = delete;

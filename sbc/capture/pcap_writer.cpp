@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <stdexcept>
+#include <system_error>
 #include <vector>
 
 #include "sbc/capture/packet.hpp"
@@ -14,6 +15,7 @@ namespace sbc::capture {
 namespace {
 
 constexpr std::size_t kMaxConnections = 65536;
+constexpr unsigned kMaxRefusedNames = 16;
 
 // PREFIX-NNNNNNNN.pcap -> NNNNNNNN, or 0 when the name is not one of ours.
 std::uint64_t file_number(const std::string& name, const std::string& prefix) {
@@ -51,18 +53,35 @@ PcapWriter::PcapWriter(RotationSettings settings) : settings_(std::move(settings
 
 PcapWriter::~PcapWriter() = default;
 
-bool PcapWriter::open_next() noexcept {
-  file_.reset();
+std::string PcapWriter::path_of(std::uint64_t number) const {
   char name[32];
   std::snprintf(name, sizeof name, "-%08llu.pcap",
-                static_cast<unsigned long long>(next_number_++ % 100000000));
-  try {
-    std::string path = settings_.directory + "/" + settings_.prefix + name;
-    file_ = std::make_unique<PcapFile>(path);
-    files_.push_back(std::move(path));
-  } catch (const std::exception&) {
-    return false;  // disk full, directory removed: this message is lost, the next one retries
+                static_cast<unsigned long long>(number % 100000000));
+  return settings_.directory + "/" + settings_.prefix + name;
+}
+
+bool PcapWriter::open_next() noexcept {
+  file_.reset();
+  // A name that exists was not created by this run (those are numbered past the files found at
+  // start): a file or symlink planted by whoever can write to the directory. Never written
+  // through nor removed; skipped (and counted), a few at most for one message.
+  for (unsigned attempt = 0; attempt < kMaxRefusedNames && !file_; ++attempt) {
+    const std::uint64_t number = next_number_++;
+    try {
+      std::string path = path_of(number);
+      file_ = std::make_unique<PcapFile>(path);
+      files_.push_back(std::move(path));
+    } catch (const std::system_error& e) {
+      if (e.code() != std::errc::file_exists &&
+          e.code() != std::errc::too_many_symbolic_link_levels)
+        return false;  // disk full, directory removed: this message is lost, the next one retries
+      ++refused_;
+      last_refused_ = number;
+    } catch (const std::exception&) {
+      return false;
+    }
   }
+  if (!file_) return false;
   while (files_.size() > settings_.max_files) {
     std::error_code ec;
     std::filesystem::remove(files_.front(), ec);

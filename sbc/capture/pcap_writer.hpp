@@ -37,8 +37,15 @@ class PcapWriter {
   void flush() noexcept;
   // The files on disk, oldest first.
   const std::deque<std::string>& files() const noexcept { return files_; }
+  // File names skipped because they existed already (a file or a symlink this run did not
+  // create: never written through), and the path of the last one.
+  std::uint64_t refused() const noexcept { return refused_; }
+  std::string last_refused() const {
+    return refused_ == 0 ? std::string() : path_of(last_refused_);
+  }
 
  private:
+  std::string path_of(std::uint64_t number) const;
   bool open_next() noexcept;
   bool write_packets(const CapturedMessage& message);
 
@@ -46,6 +53,8 @@ class PcapWriter {
   std::unique_ptr<PcapFile> file_;
   std::deque<std::string> files_;
   std::uint64_t next_number_ = 1;
+  std::uint64_t refused_ = 0;
+  std::uint64_t last_refused_ = 0;
   // Next TCP sequence number of each connection (bounded: forgotten all at once when full, which
   // only makes tshark see a jump in one stream).
   std::map<std::string, std::uint32_t> sequences_;

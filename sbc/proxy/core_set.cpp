@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "tls/random.hpp"
+
 namespace sbc::proxy {
 namespace {
 // Without probes, a failed core is retried after this.
@@ -74,19 +76,21 @@ std::uint64_t CoreSet::probes_due(TimePoint now) noexcept {
     if (h.outstanding && ++h.missed >= kMissedProbesForDown) set_up(i, false);
     h.outstanding = true;
     ++h.sequence;
+    h.nonce = tls::random_u64();
     stats_[i]->probes.inc();
     due |= std::uint64_t{1} << i;
   }
   return due;
 }
 
-void CoreSet::probe_answered(std::size_t i, std::uint32_t sequence, bool overloaded) noexcept {
-  if (i >= cores_.size()) return;
+bool CoreSet::probe_answered(std::size_t i, std::uint64_t nonce, bool overloaded) noexcept {
+  if (i >= cores_.size()) return false;
   Health& h = health_[i];
-  if (sequence != h.sequence || !h.outstanding) return;  // a late answer to an older probe
+  if (nonce != h.nonce || !h.outstanding) return false;  // forged, or late (an older probe)
   h.outstanding = false;
   h.missed = 0;
   set_up(i, !overloaded);
+  return true;
 }
 
 }  // namespace sbc::proxy

@@ -52,11 +52,14 @@ class CoreSet {
   // A request to core i failed (timeout, 503): out of rotation until it answers a probe.
   void failed(std::size_t i, TimePoint now) noexcept;
 
-  // Probes: which cores to probe now (bit mask), with their sequence numbers advanced.
+  // Probes: which cores to probe now (bit mask), with their sequence numbers advanced and a new
+  // nonce each. The nonce (64 bits from the CSPRNG) is what an answer must name: a predictable
+  // counter would let anyone who can send to the inside socket forge a 503 and mark the core down.
   std::uint64_t probes_due(TimePoint now) noexcept;
   std::uint32_t probe_sequence(std::size_t i) const noexcept { return health_[i].sequence; }
-  // An answer to probe `sequence` of core i.
-  void probe_answered(std::size_t i, std::uint32_t sequence, bool overloaded) noexcept;
+  std::uint64_t probe_nonce(std::size_t i) const noexcept { return health_[i].nonce; }
+  // An answer naming `nonce` for core i; false (and ignored) unless it is the outstanding probe's.
+  bool probe_answered(std::size_t i, std::uint64_t nonce, bool overloaded) noexcept;
 
  private:
   struct Health {
@@ -65,6 +68,7 @@ class CoreSet {
     unsigned missed = 0;
     bool outstanding = false;
     std::uint32_t sequence = 0;
+    std::uint64_t nonce = 0;
     std::int64_t current_weight = 0;  // smooth weighted round robin
   };
   bool usable(std::size_t i, TimePoint now) const noexcept;

@@ -37,7 +37,7 @@ constexpr std::size_t kBranchSize = kBranchPrefix.size() + 6 + 8 + 8;
 // Branches of requests we forward without a transaction (ACK for 2xx): derived from the
 // incoming branch, so that a retransmitted ACK gets the same one.
 constexpr std::string_view kStatelessPrefix = "z9hG4bKsbA";
-// Branches of our health probes: core index (2 hex) and probe sequence (8 hex).
+// Branches of our health probes: core index (2 hex) and the probe's random nonce (16 hex).
 constexpr std::string_view kProbePrefix = "z9hG4bKsbP";
 // The user part of the URIs we put in Record-Route and Path: the outside flow's token follows.
 constexpr std::string_view kUserPrefix = "sbc-";
@@ -48,6 +48,12 @@ constexpr std::string_view kMaskedCallIdPrefix = "sbc-";
 constexpr std::uint64_t kAmplificationFactor = 3;
 // Contacts of one message we hide at most (a 3xx's list); the message editor bounds the edits.
 constexpr std::size_t kMaxHiddenContacts = 16;
+// A transaction's buffers up to this size stay with its slot for the next one (no allocation per
+// message for the usual sizes); larger ones are given back as soon as they are not needed.
+constexpr std::size_t kKeepBytes = 4096;
+// What relaying adds to a request (our Via, Record-Route or Path, the client's received/rport),
+// for the budget check before a transaction starts.
+constexpr std::size_t kRelayGrowth = 2048;
 
 std::uint64_t fnv1a(std::uint64_t hash, std::string_view s) noexcept {
   for (char c : s) {
@@ -189,9 +195,26 @@ struct Transaction {
   TimePoint wake_at = kNever;
   TimePoint started{};  // the request's arrival
 
+  std::size_t bytes = 0;  // heap bytes of its strings, as last accounted (Impl::bytes_)
+
   std::string_view branch_view() const noexcept { return {branch.data(), branch.size()}; }
   bool invite() const noexcept { return method == Method::Invite; }
+  std::array<std::string*, 10> strings() noexcept {
+    return {
+        &server_branch, &server_sent_by, &original,       &asserted_identity, &last_response,
+        &request,       &cancel,         &server_call_id, &hidden_vias,       &hidden_record_route};
+  }
 };
+
+// Heap bytes behind a string (none while it is short enough to be stored inline).
+std::size_t heap_bytes(const std::string& s) noexcept {
+  static const std::size_t inline_capacity = std::string().capacity();
+  return s.capacity() > inline_capacity ? s.capacity() + 1 : 0;
+}
+
+void free_buffer(std::string& s) noexcept {
+  std::string().swap(s);
+}
 
 struct Wake {
   TimePoint at;
@@ -314,6 +337,7 @@ class Relay::Impl {
   const RelaySettings& settings() const noexcept { return settings_; }
   const CoreSet& cores() const noexcept { return cores_; }
   std::size_t active() const noexcept { return slots_.size() - free_.size(); }
+  std::size_t transaction_bytes() const noexcept { return bytes_; }
 
   // ---- entry points ----------------------------------------------------------------------
 
@@ -352,11 +376,10 @@ class Relay::Impl {
       const std::string_view retry[] = {"Retry-After: 10", kServer};
       return answer_outside(m, flow, 503, "Service Unavailable (no core available)", retry);
     }
-    Transaction* t = allocate();
+    Transaction* t = allocate(m.bytes().size());
     if (t == nullptr) {
-      stats.table_full.inc();
       const std::string_view retry[] = {"Retry-After: 5", kServer};
-      return answer_outside(m, flow, 503, "Service Unavailable (transaction table full)", retry);
+      return answer_outside(m, flow, 503, full_reason_, retry);
     }
     begin(*t, Direction::ToCore, m, hash);
     t->asserted_identity.assign(flow.asserted_identity);
@@ -636,11 +659,10 @@ class Relay::Impl {
       stats.sips_refused.inc();
       return answer_inside(m, source, 416, "Unsupported URI Scheme (the flow is not TLS)");
     }
-    Transaction* t = allocate();
+    Transaction* t = allocate(m.bytes().size());
     if (t == nullptr) {
-      stats.table_full.inc();
       const std::string_view retry[] = {"Retry-After: 5", kServer};
-      return answer_inside(m, source, 503, "Service Unavailable (transaction table full)", retry);
+      return answer_inside(m, source, 503, full_reason_, retry);
     }
     begin(*t, Direction::ToOutside, m, hash);
     t->source = source;
@@ -1132,6 +1154,7 @@ class Relay::Impl {
   }
 
   void schedule(Transaction& t) noexcept {
+    trim(t);
     TimePoint at =
         std::min({t.end_at, t.response_retransmit_at, t.cancel_retransmit_at, t.cancel_timeout_at});
     if (!t.final_seen)
@@ -1229,7 +1252,7 @@ class Relay::Impl {
     w << " SIP/2.0\r\nVia: SIP/2.0/" << transport::protocol_name(core.protocol) << " ";
     w.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
                                 << ";branch=" << kProbePrefix;
-    w.hex(i, 2).hex(sequence, 8) << ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:sbc@";
+    w.hex(i, 2).hex(cores_.probe_nonce(i), 16) << ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:sbc@";
     w.host(settings_.inside_ip) << ">;tag=probe\r\nTo: <sip:";
     w.host(core.ip) << ":" << static_cast<unsigned>(core.port) << ">\r\nCall-ID: probe-";
     w.hex(i, 2) << "-";
@@ -1239,15 +1262,16 @@ class Relay::Impl {
     if (w.ok()) wire_.send_inside(core.protocol, core.ip, core.port, w.view());
   }
 
+  // Only an answer naming the outstanding probe's nonce counts; anything else (forged, late) is
+  // ignored and counted.
   void probe_answer(const Message& m) noexcept {
     const std::string_view branch = m.top_via().branch;
-    std::uint64_t index = 0, sequence = 0;
-    if (branch.size() != kProbePrefix.size() + 10 ||
+    std::uint64_t index = 0, nonce = 0;
+    if (branch.size() != kProbePrefix.size() + 18 ||
         !parse_hex(branch.substr(kProbePrefix.size(), 2), index) ||
-        !parse_hex(branch.substr(kProbePrefix.size() + 2, 8), sequence))
-      return;
-    cores_.probe_answered(static_cast<std::size_t>(index), static_cast<std::uint32_t>(sequence),
-                          m.status_code() == 503);
+        !parse_hex(branch.substr(kProbePrefix.size() + 2, 16), nonce) ||
+        !cores_.probe_answered(static_cast<std::size_t>(index), nonce, m.status_code() == 503))
+      stats.probe_mismatches.inc();
   }
 
   // ---- local answers ---------------------------------------------------------------------
@@ -1711,11 +1735,48 @@ class Relay::Impl {
     return &t;
   }
 
-  Transaction* allocate() noexcept {
-    if (free_.empty()) return nullptr;
-    const std::uint32_t slot = free_.back();
+  // A slot for a new transaction of a request of `message_bytes`, or nullptr (counted, and
+  // full_reason_ says why) when the table is full or what it will keep (the request as it
+  // arrived and as relayed) would take the slots past relay.max_transaction_bytes.
+  Transaction* allocate(std::size_t message_bytes) noexcept {
+    if (free_.empty()) {
+      stats.table_full.inc();
+      full_reason_ = "Service Unavailable (transaction table full)";
+      return nullptr;
+    }
+    Transaction& t = slots_[free_.back()];
+    const std::size_t need = 2 * message_bytes + kRelayGrowth;
+    const std::size_t reused = heap_bytes(t.original) + heap_bytes(t.request);
+    if (need > reused && bytes_ + (need - reused) > settings_.max_transaction_bytes) {
+      stats.memory_full.inc();
+      full_reason_ = "Service Unavailable (transaction memory full)";
+      return nullptr;
+    }
     free_.pop_back();
-    return &slots_[slot];
+    return &t;
+  }
+
+  void account(Transaction& t) noexcept {
+    std::size_t now = 0;
+    for (const std::string* s : t.strings()) now += heap_bytes(*s);
+    bytes_ = bytes_ - t.bytes + now;
+    t.bytes = now;
+  }
+
+  // What t no longer needs goes, large buffers only (small ones stay with the slot). The request
+  // as it arrived serves a fail-over and our own final answer: not after a final. The request
+  // as relayed serves retransmissions (INVITE: until a provisional; others: until the final) and
+  // then only CANCEL and ACK, which its first lines build as well: an ACK of it stays instead.
+  void trim(Transaction& t) noexcept {
+    if (t.final_seen && t.original.capacity() > kKeepBytes) free_buffer(t.original);
+    if (t.request.capacity() > kKeepBytes && (t.final_seen || (t.invite() && t.provisional_seen))) {
+      if (t.invite() && build_hop_request(t, "ACK", nullptr, stateless_)) {
+        std::string(stateless_).swap(t.request);
+      } else if (t.final_seen) {
+        free_buffer(t.request);
+      }
+    }
+    account(t);
   }
 
   // The first final answer for t's request (relayed, or our own 408/503/500): the client side
@@ -1777,6 +1838,12 @@ class Relay::Impl {
     t.used = false;
     if (++t.generation == 0) t.generation = 1;
     t.wake_at = kNever;
+    // Large buffers go back at once; near the budget all of them, so that idle slots never hold
+    // more than half of it.
+    const bool pressure = bytes_ > settings_.max_transaction_bytes / 2;
+    for (std::string* s : t.strings())
+      if (pressure || s->capacity() > kKeepBytes) free_buffer(*s);
+    account(t);
     free_.push_back(slot);
   }
 
@@ -1808,6 +1875,8 @@ class Relay::Impl {
   std::array<char, 4096> hidden_buffer_{};
   std::vector<Transaction> slots_;
   std::vector<std::uint32_t> free_;
+  std::size_t bytes_ = 0;  // heap bytes of every slot's strings (relay.max_transaction_bytes)
+  std::string_view full_reason_;  // why allocate() found no slot
   TransactionIndex index_;
   std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> wakes_;
   std::vector<std::string_view> untrusted_;
@@ -1865,6 +1934,9 @@ const RelayStats& Relay::stats() const noexcept {
 }
 std::size_t Relay::active_transactions() const noexcept {
   return impl_->active();
+}
+std::size_t Relay::transaction_bytes() const noexcept {
+  return impl_->transaction_bytes();
 }
 const RelaySettings& Relay::settings() const noexcept {
   return impl_->settings();

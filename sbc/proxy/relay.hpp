@@ -54,6 +54,7 @@ struct RelayStats {
   metrics::Counter loops;                     // 482
   metrics::Counter not_routable;              // request from the core without our route (403)
   metrics::Counter table_full;                // 503: the transaction table is full
+  metrics::Counter memory_full;               // 503: relay.max_transaction_bytes spent
   metrics::Counter stray_responses;           // responses matching no transaction
   metrics::Counter inside_invalid;            // invalid messages from the inside, dropped
   metrics::Counter too_large;                 // a relayed message would exceed the size limit
@@ -71,6 +72,7 @@ struct RelayStats {
   // Responses not sent to an unproved UDP source: they would have taken what a transaction sent
   // it past 3 times what it received from it (provisionals, retransmissions; RFC 9000 8's rule).
   metrics::Counter amplification_dropped;
+  metrics::Counter probe_mismatches;  // probe answers naming no outstanding probe: ignored
   metrics::Counter stateless_acks_absorbed;  // ACKs of the edge's own transaction-less answers
   metrics::Counter dialogs_established;      // 2xx relayed to an INVITE outside a dialog
   metrics::Counter dialogs_ended;            // 2xx relayed to a BYE
@@ -120,6 +122,8 @@ class Relay final : public transport::Router {
 
   const RelayStats& stats() const noexcept;
   std::size_t active_transactions() const noexcept;
+  // Bytes the transaction slots hold (relay.max_transaction_bytes bounds it).
+  std::size_t transaction_bytes() const noexcept;
   const RelaySettings& settings() const noexcept;
   const CoreSet& cores() const noexcept;
 

@@ -78,6 +78,9 @@ struct RelaySettings {
   std::chrono::seconds dialog_token_lifetime{86400};
   // Bound of the transaction table (attacker-controlled keys): 503 above it.
   std::uint32_t max_transactions = 32768;
+  // Bound of the bytes the transactions keep (requests, answers; slots reused included): a new
+  // transaction starts only while what it will keep fits, else 503 with Retry-After.
+  std::size_t max_transaction_bytes = std::size_t{64} << 20;
   // Max-Forwards of relayed requests is clamped to this before the decrement (an attacker's 255
   // would let a loop or spiral run longer).
   unsigned max_forwards = 70;

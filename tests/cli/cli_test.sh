@@ -6,9 +6,17 @@ sbc=$1
 corpus=$2
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# Every valid RFC 4475 message passes together, exit 0.
-mapfile -t valid < <(awk -F'\t' 'NR>1 && $3=="valid" {print $1}' "$corpus/rfc4475/EXPECTED.tsv")
-[ ${#valid[@]} -ge 13 ] || fail "expected at least 13 valid messages, found ${#valid[@]}"
+# Every valid RFC 4475 message passes together, exit 0; but intmeth, whose From display name
+# escapes a NUL: the edge refuses NUL anywhere in the headers (a deviation, see corpus_test.cpp).
+mapfile -t valid < <(awk -F'\t' 'NR>1 && $3=="valid" && $1!="intmeth" {print $1}' \
+  "$corpus/rfc4475/EXPECTED.tsv")
+[ ${#valid[@]} -ge 12 ] || fail "expected at least 12 valid messages, found ${#valid[@]}"
+set +e
+out=$("$sbc" validate "$corpus/rfc4475/intmeth.dat")
+status=$?
+set -e
+[ $status -eq 1 ] && grep -q "intmeth.dat: invalid 400 NUL byte in header" <<<"$out" ||
+  fail "intmeth not refused for its NUL (exit $status): $out"
 files=()
 for name in "${valid[@]}"; do files+=("$corpus/rfc4475/$name.dat"); done
 out=$("$sbc" validate "${files[@]}") || fail "sbc validate of the valid set exited $?: $out"

@@ -153,6 +153,7 @@ relay:
   mask_call_id: true
   untrusted_headers: [P-Asserted-Identity, X-Internal]
   max_transactions: 1000
+  max_transaction_bytes: 4194304
   timers: {t1_ms: 100, t2_ms: 400, timer_c_ms: 60000}
 )",
                                 "test.yaml");
@@ -172,6 +173,7 @@ relay:
   CHECK(c.relay.mask_call_id);
   CHECK(c.relay.untrusted_headers == std::vector<std::string>{"P-Asserted-Identity", "X-Internal"});
   CHECK(c.relay.max_transactions == 1000);
+  CHECK(c.relay.max_transaction_bytes == 4u << 20);
   CHECK(c.relay.t1.count() == 100);
   CHECK(c.relay.t2.count() == 400);
   CHECK(c.relay.timer_c.count() == 60000);
@@ -182,6 +184,10 @@ relay:
   CHECK(defaults.relay.topology_hiding);
   CHECK_FALSE(defaults.relay.mask_call_id);
   CHECK(defaults.relay.probe_interval.count() == 5000);
+  CHECK(defaults.relay.max_transaction_bytes == 64u << 20);
+  CHECK(error_of("relay: {max_transaction_bytes: 1000}\n") ==
+        "test.yaml:1: relay.max_transaction_bytes: must be between 1048576 and 1099511627776 (got "
+        "1000)");
 
   CHECK(error_of("core: {targets: [{uri: \"sip:core.example.com\"}]}\n") ==
         "test.yaml:1: core.targets[0].uri: \"sip:core.example.com\" must name an IP address (the "
@@ -415,4 +421,13 @@ TEST_CASE("policy.auth.domains and failure_window_seconds are read and checked",
         "test.yaml:1: policy.auth.domains: \"alice@example.com\" is not a host name");
   CHECK(error_of("policy: {auth: {failure_window_seconds: 0}}\n") ==
         "test.yaml:1: policy.auth.failure_window_seconds: must be between 1 and 604800 (got 0)");
+}
+
+TEST_CASE("capture.redact_credentials is on by default and can be turned off", "[config]") {
+  CHECK(parse_config(default_config_text(), "<default>").capture.redact_credentials);
+  CHECK(parse_config("", "empty").capture.redact_credentials);
+  CHECK_FALSE(
+      parse_config("capture: {redact_credentials: false}\n", "x").capture.redact_credentials);
+  CHECK(error_of("capture: {redact_credentials: maybe}\n")
+            .rfind("test.yaml:1: capture.redact_credentials:", 0) == 0);
 }

@@ -1,12 +1,14 @@
 #include <catch2/catch.hpp>
 
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "sbc/capture/packet.hpp"
@@ -421,4 +423,52 @@ TEST_CASE("TCP reassembly keeps its memory bounded", "[capture]") {
   decoder.finish();
   CHECK(messages == 0);
   CHECK(decoder.stats().tcp_incomplete == 3);
+}
+
+TEST_CASE("capture files are new files of mode 0600, never written through a symlink",
+          "[capture]") {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  const std::string victim = dir.path + "/victim";
+  std::ofstream(victim) << "precious\n";
+  // PcapFile: an existing name (file or symlink, dangling or not) is refused with EEXIST.
+  fs::create_symlink(victim, dir.path + "/link.pcap");
+  fs::create_symlink(dir.path + "/nowhere", dir.path + "/dangling.pcap");
+  for (const char* name : {"/victim", "/link.pcap", "/dangling.pcap"}) {
+    INFO(name);
+    try {
+      PcapFile file(dir.path + name);
+      FAIL("opened");
+    } catch (const std::system_error& e) {
+      CHECK(e.code() == std::errc::file_exists);
+    }
+  }
+  CHECK_FALSE(fs::exists(dir.path + "/nowhere"));
+  {
+    const mode_t old = umask(0);  // the mode is the file's from its creation, whatever the umask
+    PcapFile file(dir.path + "/new.pcap");
+    umask(old);
+    CHECK((fs::status(dir.path + "/new.pcap").permissions() & fs::perms::all) ==
+          (fs::perms::owner_read | fs::perms::owner_write));
+  }
+
+  // PcapWriter: a name planted after start is skipped and counted, the next one used.
+  const std::string writer_dir = dir.path + "/w";
+  fs::create_directory(writer_dir);
+  PcapWriter writer({writer_dir, "sbc", 4096, 8});
+  const auto m = message(Protocol::Udp, "192.0.2.7", "192.0.2.1", sip_message("OPTIONS", 1500));
+  REQUIRE(writer.write(m));
+  REQUIRE(writer.files().size() == 1);
+  fs::create_symlink(victim, writer_dir + "/sbc-00000002.pcap");
+  fs::create_symlink(dir.path + "/nowhere", writer_dir + "/sbc-00000003.pcap");
+  for (int i = 0; i < 3; ++i) REQUIRE(writer.write(m));  // the second write needs a new file
+  writer.flush();
+  CHECK(writer.refused() == 2);
+  CHECK(writer.last_refused() == writer_dir + "/sbc-00000003.pcap");
+  CHECK(writer.files().back() == writer_dir + "/sbc-00000004.pcap");
+  std::ifstream in(victim);
+  const std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(content == "precious\n");
+  CHECK_FALSE(fs::exists(dir.path + "/nowhere"));
+  CHECK(fs::is_symlink(writer_dir + "/sbc-00000002.pcap"));  // not ours: left alone
 }

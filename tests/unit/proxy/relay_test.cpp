@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -670,6 +671,93 @@ TEST_CASE("relay: a full transaction table answers 503 and recovers", "[relay]")
   CHECK_FALSE(sent[0].outside);
 }
 
+TEST_CASE("relay: transaction memory is bounded by relay.max_transaction_bytes",
+          "[relay][memory]") {
+  Harness h(64, [](proxy::RelaySettings& s) { s.max_transaction_bytes = 1u << 20; });
+  const std::string body(60000, 'x');
+  auto big_invite = [&](int i) {
+    std::string m = alice_invite("z9hG4bKbig" + std::to_string(i));
+    m.replace(m.find("call-1@"), 7, "call-big" + std::to_string(i) + "@");
+    m.replace(m.find("Content-Length: 0"), 17,
+              "Content-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()));
+    return m + body;
+  };
+  // The core rings and never answers: each transaction must keep its request (a fail-over, our
+  // 408), about 60 KB. The budget admits what fits, then 503 with Retry-After.
+  std::vector<std::string> relayed;
+  int refused = 0;
+  for (int i = 0; i < 24; ++i) {
+    h.from_outside(big_invite(i), alice_flow());
+    for (const auto& s : h.wire.take()) {
+      if (!s.outside) {
+        relayed.push_back(s.bytes);
+        sip::Message fwd;
+        REQUIRE(fwd.parse(s.bytes, sip::Framing::Datagram, {}).is_valid());
+        h.from_core(core_answer(fwd, 180, "Ringing"));
+      } else if (h.parse(s).status_code() == 503) {
+        ++refused;
+        CHECK(h.parse(s).find("Retry-After") != nullptr);
+        CHECK(h.parse(s).reason_phrase() == "Service Unavailable (transaction memory full)");
+      }
+    }
+    h.wire.take();
+  }
+  INFO("relayed " << relayed.size() << ", refused " << refused);
+  CHECK(relayed.size() >= 8);
+  CHECK(relayed.size() + refused == 24);
+  CHECK(refused > 0);
+  CHECK(h.relay->stats().memory_full.value() == static_cast<std::uint64_t>(refused));
+  CHECK(h.relay->transaction_bytes() <= 1u << 20);
+  // Ringing, an INVITE keeps one copy of its request (the relayed one gave way to an ACK
+  // skeleton, from which a CANCEL is built as from the request itself).
+  CHECK(h.relay->transaction_bytes() < relayed.size() * 64 * 1024);
+  const std::string cancel =
+      "CANCEL sip:bob@example.com SIP/2.0\r\n"
+      "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=z9hG4bKbig0;rport\r\n"
+      "Max-Forwards: 70\r\n"
+      "From: <sip:alice@example.com>;tag=a1\r\n"
+      "To: <sip:bob@example.com>\r\n"
+      "Call-ID: call-big0@192.168.1.20\r\n"
+      "CSeq: 10 CANCEL\r\n"
+      "Content-Length: 0\r\n\r\n";
+  h.from_outside(cancel, alice_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 2);  // 200 to the CANCEL, the CANCEL to the core
+  sip::Message first;
+  REQUIRE(first.parse(relayed[0], sip::Framing::Datagram, {}).is_valid());
+  const sip::Message& to_core = h.parse(sent[1]);
+  CHECK(to_core.method() == sip::Method::Cancel);
+  CHECK(to_core.top_via().branch == first.top_via().branch);
+  CHECK(to_core.cseq().number == 10);
+  CHECK(to_core.request_uri().text == first.request_uri().text);
+  // The core refuses them all (486), never ACKed by Alice: each keeps its answer and an ACK,
+  // not 60 KB; the ACK of a retransmitted 486 is still right.
+  for (const std::string& r : relayed) {
+    sip::Message fwd;
+    REQUIRE(fwd.parse(r, sip::Framing::Datagram, {}).is_valid());
+    h.from_core(core_answer(fwd, 486, "Busy Here"));
+  }
+  h.wire.take();
+  CHECK(h.relay->transaction_bytes() < relayed.size() * 4096 + (64 << 10));
+  h.from_core(core_answer(first, 486, "Busy Here"));
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  const sip::Message& ack = h.parse(sent[0]);
+  CHECK(ack.method() == sip::Method::Ack);
+  CHECK(ack.to().tag == "core1");
+  CHECK(ack.cseq().number == 10);
+  CHECK(ack.top_via().branch == first.top_via().branch);
+  // Room again: the next large INVITE is relayed.
+  h.from_outside(big_invite(100), alice_flow());
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  CHECK_FALSE(sent[0].outside);
+  // When everything has ended, the slots keep no large buffers.
+  h.advance(70s);
+  CHECK(h.relay->active_transactions() == 0);
+  CHECK(h.relay->transaction_bytes() < std::size_t{64} * 4096);
+}
+
 namespace {
 Harness two_cores(unsigned priority0 = 1, unsigned priority1 = 2, unsigned weight0 = 1,
                   unsigned weight1 = 1) {
@@ -780,6 +868,68 @@ TEST_CASE("relay: OPTIONS probes take a silent core out and bring it back when i
   REQUIRE(answers.size() == 1);
   CHECK_FALSE(answers[0].outside);
   CHECK(h.relay->cores().stats(0).probes.value() >= 3);
+}
+
+TEST_CASE("relay: a forged 503 to a guessed probe branch does not mark the core down",
+          "[relay][probes]") {
+  Harness h(64, [](proxy::RelaySettings& s) { s.probe_interval = 1000ms; });
+  h.advance(10ms);
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  const std::string real_probe = sent[0].bytes;
+  const std::string real_branch(h.parse(sent[0]).top_via().branch);
+  // The attacker knows the code: branch "z9hG4bKsbP" + core index (2 hex) + sequence (8 hex),
+  // and the sequence counts probes from 1. Forged 503s for every sequence an attacker would try,
+  // from the core's own address (a forged source), each with the probe's other headers.
+  auto forged = [&](const std::string& branch) {
+    std::string bytes = real_probe;
+    bytes.replace(bytes.find(real_branch), real_branch.size(), branch);
+    sip::Message m;
+    REQUIRE(m.parse(bytes, sip::Framing::Datagram, {}).is_valid());
+    return core_answer(m, 503, "Service Unavailable");
+  };
+  char branch[64];
+  for (unsigned sequence = 0; sequence < 16; ++sequence) {
+    std::snprintf(branch, sizeof branch, "z9hG4bKsbP%02x%08x", 0u, sequence);
+    h.from_core(forged(branch));
+    // The same length as the real branch, prefix and index right, the rest guessed.
+    std::snprintf(branch, sizeof branch, "%.*s%0*x", 12, real_branch.c_str(),
+                  static_cast<int>(real_branch.size() - 12), sequence);
+    if (real_branch != branch) h.from_core(forged(branch));
+  }
+  CHECK(h.relay->cores().stats(0).up.load());
+  CHECK(h.relay->stats().probe_mismatches.value() >= 16);
+  h.from_outside(alice_register(), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK_FALSE(sent[0].outside);  // relayed to the core, not answered 503
+  h.wire.take();
+  // The core's real 503 to the real probe does.
+  sip::Message probe;
+  REQUIRE(probe.parse(real_probe, sip::Framing::Datagram, {}).is_valid());
+  h.from_core(core_answer(probe, 503, "Service Unavailable"));
+  CHECK_FALSE(h.relay->cores().stats(0).up.load());
+  // Probe branches differ between probes and between relays (workers, restarts).
+  h.advance(1000ms);
+  sent = h.wire.take();
+  const auto options = std::find_if(sent.begin(), sent.end(), [](const FakeWire::Sent& s) {
+    return s.bytes.starts_with("OPTIONS ");
+  });
+  REQUIRE(options != sent.end());
+  const FakeWire::Sent next_probe = *options;
+  const std::string next_branch(h.parse(next_probe).top_via().branch);
+  CHECK(next_branch != real_branch);
+  CHECK(next_branch.size() == real_branch.size());
+  Harness other(64, [](proxy::RelaySettings& s) { s.probe_interval = 1000ms; });
+  other.advance(10ms);
+  const auto other_sent = other.wire.take();
+  REQUIRE(other_sent.size() == 1);
+  CHECK(std::string(other.parse(other_sent[0]).top_via().branch) != real_branch);
+  // A late answer to the earlier probe does not count for the new one; the real answer does.
+  h.from_core(core_answer(probe, 200, "OK"));
+  CHECK_FALSE(h.relay->cores().stats(0).up.load());
+  h.from_core(core_answer(h.parse(next_probe), 200, "OK"));
+  CHECK(h.relay->cores().stats(0).up.load());
 }
 
 TEST_CASE("relay: cores of one priority share the load by weight", "[relay][failover]") {

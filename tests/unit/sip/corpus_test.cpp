@@ -24,7 +24,7 @@ using sbc::sip::Verdict;
 const std::map<std::string, std::string> kOurVerdict = {
     // RFC 4475 3.1.1: valid messages
     {"wsinv", "valid"},
-    {"intmeth", "valid"},
+    {"intmeth", "400"},
     {"esc01", "valid"},
     {"escnull", "valid"},
     {"esc02", "valid"},
@@ -91,6 +91,10 @@ const std::map<std::string, std::string> kOurVerdict = {
 
 // Where we knowingly answer something the RFC text does not name, and why.
 const std::map<std::string, std::string> kDeviations = {
+    {"intmeth",
+     "its From display name escapes a NUL (\"\\<NUL>\"), which the quoted-pair grammar admits; a "
+     "core written in C stops reading at the NUL, so the edge refuses NUL anywhere in the headers "
+     "(400 NUL byte in header); its other oddities are tested below with the NUL taken out"},
     {"inv2543",
      "RFC 2543 backward compatibility is optional; a strict edge requires Max-Forwards, a From tag "
      "and a branch (400)"},
@@ -219,7 +223,14 @@ TEST_CASE("corpus messages expose their legal oddities through the typed accesso
     CHECK(m->request_uri().params.empty());
   }
   SECTION("intmeth: extension method and every legal character") {
-    load("rfc4475/intmeth.dat");
+    // The escaped NUL of its display name is refused (see kDeviations): escape a SOH instead.
+    static std::string bytes;
+    bytes = sbc::test::read_binary(sbc::test::corpus_dir() + "/rfc4475/intmeth.dat");
+    const std::size_t nul = bytes.find(std::string("\\\0", 2));
+    REQUIRE(nul != std::string::npos);
+    CHECK(m->parse(bytes, Framing::Datagram, Limits{}).reason == "NUL byte in header");
+    bytes[nul + 1] = '\x01';
+    REQUIRE(m->parse(bytes, Framing::Datagram, Limits{}).is_valid());
     CHECK(m->method() == sbc::sip::Method::Other);
     CHECK(m->method_name() == "!interesting-Method0123456789_*+`.%indeed'~");
     CHECK(m->request_uri().password == "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)");

@@ -155,6 +155,65 @@ TEST_CASE("header line framing", "[message]") {
   CHECK(parse("\r\n\r\n" + options_with("")).verdict.is_valid());
 }
 
+TEST_CASE("NUL is refused anywhere in the headers, quoted-pairs included", "[message]") {
+  using namespace std::string_literals;
+  // Each row: where the NUL sits. The quoted-pair grammar (RFC 3261 25.1) admits "\<NUL>",
+  // but a core written in C stops at the NUL and reads another value than the one checked.
+  const struct {
+    const char* where;
+    std::string headers;
+  } rows[] = {
+      {"From display name (quoted-pair)",
+       "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc\r\nMax-Forwards: 70\r\n"
+       "From: \"a\\\0b\" <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+       "Call-ID: a@b\r\nCSeq: 1 OPTIONS\r\n"s},
+      {"To display name (quoted-pair)",
+       "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc\r\nMax-Forwards: 70\r\n"
+       "From: <sip:alice@example.com>;tag=1\r\nTo: \"b\\\0\" <sip:bob@example.com>\r\n"
+       "Call-ID: a@b\r\nCSeq: 1 OPTIONS\r\n"s},
+      {"Via quoted parameter (quoted-pair)",
+       "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc;x=\"\\\0\"\r\nMax-Forwards: 70\r\n"
+       "From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+       "Call-ID: a@b\r\nCSeq: 1 OPTIONS\r\n"s},
+      {"Contact display name (quoted-pair)",
+       std::string(kBaseHeaders) + "CSeq: 1 OPTIONS\r\nContact: \"\\\0\" <sip:a@192.0.2.1>\r\n"s},
+      {"Authorization quoted value (quoted-pair)",
+       std::string(kBaseHeaders) +
+           "CSeq: 1 OPTIONS\r\nAuthorization: Digest username=\"al\\\0ice\", realm=\"r\", "
+           "nonce=\"n\", uri=\"sip:bob@example.com\", response=\"0\"\r\n"s},
+      {"bare NUL in a Call-ID",
+       "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKabc\r\nMax-Forwards: 70\r\n"
+       "From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+       "Call-ID: a\0@b\r\nCSeq: 1 OPTIONS\r\n"s},
+      {"opaque header value", std::string(kBaseHeaders) + "CSeq: 1 OPTIONS\r\nSubject: a\0b\r\n"s},
+      {"folded continuation", std::string(kBaseHeaders) + "CSeq: 1 OPTIONS\r\nX-F: a\r\n \0\r\n"s},
+      {"header name", std::string(kBaseHeaders) + "CSeq: 1 OPTIONS\r\nX-\0: a\r\n"s},
+      {"before the colon", std::string(kBaseHeaders) + "CSeq: 1 OPTIONS\r\nX-A \0: a\r\n"s},
+      {"line start", std::string(kBaseHeaders) + "CSeq: 1 OPTIONS\r\n\0X: a\r\n"s},
+  };
+  for (const auto& row : rows) {
+    INFO(row.where);
+    for (Framing framing : {Framing::Datagram, Framing::Stream}) {
+      const Parsed p = parse(request("OPTIONS sip:bob@example.com SIP/2.0", row.headers), framing);
+      INFO("got " << p.verdict.status << " " << p.verdict.reason);
+      CHECK(p.verdict.kind == Verdict::Kind::Respond);
+      CHECK(p.verdict.status == 400);
+      CHECK(p.verdict.reason == "NUL byte in header");
+    }
+  }
+  // A NUL inside a value does not stop the indexing: the 400 can still be answered.
+  const Parsed p = parse(request("OPTIONS sip:bob@example.com SIP/2.0", rows[0].headers));
+  CHECK(p.message->count(HeaderId::From) == 1);
+  CHECK(p.message->count(HeaderId::CSeq) == 1);
+  // Other escaped control characters stay legal, and so does a NUL in the body.
+  CHECK(parse(options_with("Contact: \"a\\\x01b\" <sip:a@192.0.2.1>\r\n")).verdict.is_valid());
+  CHECK(parse(request("MESSAGE sip:bob@example.com SIP/2.0",
+                      std::string(kBaseHeaders) +
+                          "CSeq: 1 MESSAGE\r\nContent-Type: application/octet-stream\r\n",
+                      "a\0b"s))
+            .verdict.is_valid());
+}
+
 TEST_CASE("Content-Length framing over datagrams and streams", "[message]") {
   const std::string base = "MESSAGE sip:bob@example.com SIP/2.0\r\n" + std::string(kBaseHeaders) +
                            "CSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\n";
