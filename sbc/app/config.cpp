@@ -693,11 +693,11 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
 
   if (const YAML::Node relay = root["relay"]) {
-    reject_unknown_keys(source, relay, "relay",
-                        {"topology_hiding", "dialog_protection", "mask_call_id", "sips_end_to_end",
-                         "untrusted_headers", "max_transactions", "max_transaction_bytes",
-                         "max_forwards", "timers", "token_keys", "token_key_file",
-                         "dialog_token_lifetime_seconds"});
+    reject_unknown_keys(
+        source, relay, "relay",
+        {"topology_hiding", "dialog_protection", "mask_call_id", "sips_end_to_end",
+         "untrusted_headers", "max_transactions", "max_transaction_bytes", "max_forwards", "timers",
+         "token_keys", "token_key_file", "dialog_token_lifetime_seconds"});
     proxy::RelaySettings& r = config.relay;
     read_bool(source, relay, "relay", "dialog_protection", r.dialog_protection);
     read_bool(source, relay, "relay", "topology_hiding", r.topology_hiding);

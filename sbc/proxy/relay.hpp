@@ -72,7 +72,7 @@ struct RelayStats {
   // Responses not sent to an unproved UDP source: they would have taken what a transaction sent
   // it past 3 times what it received from it (provisionals, retransmissions; RFC 9000 8's rule).
   metrics::Counter amplification_dropped;
-  metrics::Counter probe_mismatches;  // probe answers naming no outstanding probe: ignored
+  metrics::Counter probe_mismatches;         // probe answers naming no outstanding probe: ignored
   metrics::Counter stateless_acks_absorbed;  // ACKs of the edge's own transaction-less answers
   metrics::Counter dialogs_established;      // 2xx relayed to an INVITE outside a dialog
   metrics::Counter dialogs_ended;            // 2xx relayed to a BYE
