@@ -28,6 +28,12 @@ bool Chain::admit(const transport::FlowInfo& flow, TimePoint now) noexcept {
   return true;
 }
 
+bool Chain::banned(const transport::FlowInfo& flow, TimePoint now) noexcept {
+  const auto address = parse_address(flow.remote_ip);
+  return address.has_value() && bans_.banned(source_key(*address, settings_.ipv6_prefix), now,
+                                             flow.protocol == transport::Protocol::Udp);
+}
+
 Chain::Outcome Chain::decide(const sip::Message& request, bool valid) noexcept {
   if (flow_ == nullptr || !known_source_) return {};
   Context context{

@@ -27,8 +27,13 @@ class Chain final : public StrikeRouter {
  public:
   Chain(const ChainSettings& settings, std::vector<std::unique_ptr<Stage>> stages);
 
-  // Before parsing: false when the source is banned (drop it unread).
+  // Before parsing: false when the source is banned (drop it unread). The chain keeps a pointer
+  // to `flow` until the next admit(): a temporary would dangle in decide().
   bool admit(const transport::FlowInfo& flow, TimePoint now) noexcept;
+  bool admit(transport::FlowInfo&& flow, TimePoint now) = delete;
+  // Whether `flow`'s source is banned over its transport now; changes nothing (for sweeps over
+  // open connections, between messages).
+  bool banned(const transport::FlowInfo& flow, TimePoint now) noexcept;
   struct Outcome {
     Decision decision;
     const Stage* stage = nullptr;  // the stage that decided, unless it is Continue

@@ -191,7 +191,7 @@ void Worker::close_banned_streams(std::chrono::steady_clock::time_point now) noe
   policy::Chain* chain = handler_.policy();
   flows_.for_each_stream([&](FlowSink& sink) {
     const FlowInfo* flow = sink.flow_info();
-    if (flow == nullptr || chain->admit(*flow, now)) return;
+    if (flow == nullptr || !chain->banned(*flow, now)) return;
     count_stream_closed(StreamCloseReason::Banned);
     sink.shut();
   });

@@ -545,7 +545,8 @@ TEST_CASE("policy: requests that failed validation reach only what is reliable i
     bytes.replace(bytes.find("sip:bob@"), 8, "sips:u" + std::to_string(user) + "@");
     bytes.replace(bytes.find("Max-Forwards: 70"), 16, "Max-Forwards: x");  // invalid
     REQUIRE_FALSE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
-    REQUIRE(chain->admit(from("192.0.2.40"), policy::TimePoint(1000s)));
+    const transport::FlowInfo flow = from("192.0.2.40");  // the chain keeps a pointer to it
+    REQUIRE(chain->admit(flow, policy::TimePoint(1000s)));
     CHECK(chain->decide(*m, /*valid=*/false).decision.proceeds());
   }
 }
