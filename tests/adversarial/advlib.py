@@ -276,6 +276,14 @@ class UdpCore(UdpPeer):
 # --- the SBC ----------------------------------------------------------------------------------
 
 
+def _die_with_parent():
+    # The SBC gets SIGTERM when the test process dies, however it dies (a CTest timeout kills
+    # it): no daemon outlives its test.
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Sbc:
     def __init__(self, binary, workdir, yaml_text, metrics_port):
         self.binary = binary
@@ -289,7 +297,8 @@ class Sbc:
     def start(self):
         self.log_file = open(self.log_path, "w")
         self.proc = subprocess.Popen([self.binary, "run", "--config", self.config],
-                                     stdout=self.log_file, stderr=subprocess.STDOUT)
+                                     stdout=self.log_file, stderr=subprocess.STDOUT,
+                                     preexec_fn=_die_with_parent)
         end = time.monotonic() + 15
         while time.monotonic() < end:
             if self.proc.poll() is not None:
@@ -372,6 +381,14 @@ class Test:
         self.sbc_port = self.base
         self.metrics_port = self.base + 2
         self.inside_port = self.base + 4
+        import atexit
+        atexit.register(self._cleanup)  # also when a test stops on an exception
+
+    def _cleanup(self):
+        for s in self.sbcs:
+            s.stop()
+        if not os.environ.get("KEEP_WORK"):
+            subprocess.call(["rm", "-rf", self.workdir])
 
     def config(self, core_port=None, extra="", workers=1, listeners=None, policy=None,
                relay=None, transport=None):
