@@ -155,6 +155,20 @@ def response_to(req, status, reason="OK", to_tag=None, extra=(), body=b""):
 # --- peers ------------------------------------------------------------------------------------
 
 
+def arrivals(recv, duration):
+    """What recv(timeout) gives, one after another, until `duration` seconds have passed or it
+    gives nothing (None, or (None, None) for a datagram socket)."""
+    end = time.monotonic() + duration
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        got = recv(left)
+        if got is None or got == (None, None):
+            return
+        yield got
+
+
 class UdpPeer:
     """A UDP socket bound to (ip, port); port 0 = any."""
 
@@ -178,29 +192,11 @@ class UdpPeer:
 
     def recv_all(self, duration):
         """Every datagram that arrives within `duration` seconds."""
-        out = []
-        end = time.monotonic() + duration
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return out
-            data, src = self.recv(left)
-            if data is None:
-                return out
-            out.append((data, src))
+        return list(arrivals(self.recv, duration))
 
     def wait_for(self, predicate, timeout=3.0):
         """The first datagram for which predicate(bytes) holds within `timeout`, else None."""
-        end = time.monotonic() + timeout
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return None
-            data, _ = self.recv(left)
-            if data is None:
-                return None
-            if predicate(data):
-                return data
+        return next((d for d, _ in arrivals(self.recv, timeout) if predicate(d)), None)
 
     def close(self):
         self.sock.close()
@@ -414,6 +410,14 @@ class Test:
         text += extra
         return text
 
+    def credentials_file(self, realm, users):
+        """A credentials file (MD5 lines) in the work directory for {user: password}; its path."""
+        path = os.path.join(self.workdir, "users.txt")
+        with open(path, "w") as f:
+            for user, password in users.items():
+                f.write(credentials_line(user, realm, password) + "\n")
+        return path
+
     def start_sbc(self, yaml_text=None, **kwargs):
         sbc = Sbc(self.binary, self.workdir, yaml_text or self.config(**kwargs),
                   self.metrics_port)
@@ -492,16 +496,7 @@ class TcpPeer:
 
     def wait_for(self, predicate, timeout=3.0):
         """The first message for which predicate(bytes) holds within `timeout`, else None."""
-        end = time.monotonic() + timeout
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                return None
-            data = self.recv(left)
-            if data is None:
-                return None
-            if predicate(data):
-                return data
+        return next((d for d in arrivals(self.recv, timeout) if predicate(d)), None)
 
     def close(self):
         self.sock.close()
@@ -540,15 +535,3 @@ def digest_answer(user, password, realm, nonce, method, uri, nc=1, cnonce="0a4f1
             'algorithm=%s, cnonce="%s", qop=auth, nc=%s'
             % (user, realm, nonce, uri, response, algorithm, cnonce, nc_text))
 
-
-def digest_credentials(challenge, method, uri, user, password, cnonce="0a4f113b", nc=1):
-    """The Authorization/Proxy-Authorization value answering `challenge` (a header value)."""
-    p = {k.lower(): v.strip('"') for k, v in
-         re.findall(r'([A-Za-z-]+)=("[^"]*"|[^,\s]+)', challenge)}
-    return digest_answer(user, password, p["realm"], p["nonce"], method, uri, nc, cnonce,
-                         p.get("algorithm", "MD5"))
-
-
-def ha1_line(user, realm, password):
-    """A credentials-file line (what `sbc ha1` writes) for MD5."""
-    return credentials_line(user, realm, password)

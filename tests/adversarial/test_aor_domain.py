@@ -11,15 +11,11 @@ gets 403 and the core sees nothing; example.com is relayed.
 usage: test_aor_domain.py PATH/TO/sbc
 """
 
-import os
-
 import advlib
 
 t = advlib.Test()
 core = advlib.UdpCore()
-users = os.path.join(t.workdir, "users.txt")
-with open(users, "w") as f:
-    f.write(advlib.credentials_line("alice", "example.com", "alice-secret") + "\n")
+users = t.credentials_file("example.com", {"alice": "alice-secret"})
 sbc = t.start_sbc(core_port=core.port,
                   policy="{chain: [acl, auth], auth: {realm: example.com, "
                          "credentials_file: %s, algorithms: [MD5]}}" % users)

@@ -15,16 +15,13 @@ an authenticated user.
 usage: test_ban_forged_digest.py PATH/TO/sbc
 """
 
-import os
 import random
 
 import advlib
 
 t = advlib.Test()
 core = advlib.UdpCore()
-users = os.path.join(t.workdir, "users.txt")
-with open(users, "w") as f:
-    f.write(advlib.credentials_line("alice", "example.com", "alice-secret") + "\n")
+users = t.credentials_file("example.com", {"alice": "alice-secret"})
 sbc = t.start_sbc(core_port=core.port,
                   policy="{chain: [acl, scanner, auth], auth: {realm: example.com, "
                          "credentials_file: %s, algorithms: [MD5], ban_after_failures: 3}}" % users)

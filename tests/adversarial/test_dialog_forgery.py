@@ -6,16 +6,11 @@ legitimate call, its caller (or anyone behind the same NAT) could send an INVITE
 To tag and Call-ID to any Request-URI (a premium number), or a REGISTER for another user with a
 To tag: both reached the core without credentials. Must hold: REGISTER is never in-dialog; a
 dialog token opens only its own dialog; a forged one gets 481 and is counted."""
-import os
-
 import advlib
 
 t = advlib.Test()
 core = advlib.UdpCore()
-creds = os.path.join(t.workdir, "users.txt")
-with open(creds, "w") as f:
-    f.write(advlib.ha1_line("alice", "example.com", "wonderland") + "\n")
-    f.write(advlib.ha1_line("bob", "example.com", "builder") + "\n")
+creds = t.credentials_file("example.com", {"alice": "wonderland", "bob": "builder"})
 policy = ("{chain: [acl, scanner, rate_limit, sips, methods, auth], auth: {realm: example.com, "
           "credentials_file: %s, algorithms: [MD5]}}" % creds)
 sbc = t.start_sbc(core_port=core.port, policy=policy)
@@ -40,8 +35,9 @@ if challenge:
     alice.send(advlib.request("ACK", "sip:bob@example.com", source=alice.address, from_tag="a1",
                               call_id=call_id, to_tag=advlib.header_values(challenge, "to")[0]
                               .split("tag=")[1]), t.sbc_address)
-    answer = advlib.digest_credentials(advlib.header_values(challenge, "proxy-authenticate")[0],
-                                       "INVITE", "sip:bob@example.com", "alice", "wonderland")
+    answer = advlib.digest_answer("alice", "wonderland", "example.com",
+                                  advlib.challenge_of(challenge)["nonce"], "INVITE",
+                                  "sip:bob@example.com")
     invite2 = advlib.request("INVITE", "sip:bob@example.com", source=alice.address,
                              from_tag="a1", call_id=call_id, cseq=2,
                              contact="<sip:alice@%s:%d>" % alice.address,
