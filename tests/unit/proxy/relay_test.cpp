@@ -1125,10 +1125,9 @@ TEST_CASE("token sealer: round trip, tampering, unknown keys, rotation", "[relay
   CHECK_THROWS(tls::TokenSealer({*old_key, *old_key}));
 }
 
-TEST_CASE("relay: requests inside a dialog only through our entry, from the party it was issued to",
-          "[relay][dialog]") {
-  Harness h;
-  // Alice's call is answered; her route set is our one sealed entry.
+// Alice's call, answered 200 by Bob at the core with tag b1: what the relay sent (the answer to
+// Alice first). Her route set is then our one sealed entry in its Record-Route.
+std::vector<FakeWire::Sent> alice_call_answered(Harness& h) {
   h.from_outside(alice_invite(), alice_flow());
   auto sent = h.wire.take();
   const sip::Message& fwd = h.parse(sent[0]);
@@ -1141,8 +1140,14 @@ TEST_CASE("relay: requests inside a dialog only through our entry, from the part
         "\r\nContact: <sip:bob@10.0.0.30:5060>\r\nContent-Length: 0\r\n\r\n";
   h.from_core(ok);
   sent = h.wire.take();
-  const sip::Message& answer = h.parse(sent[0]);
-  const auto rr = name_addrs(answer, sip::HeaderId::RecordRoute);
+  return sent;
+}
+
+TEST_CASE("relay: requests inside a dialog only through our entry, from the party it was issued to",
+          "[relay][dialog]") {
+  Harness h;
+  auto sent = alice_call_answered(h);
+  const auto rr = name_addrs(h.parse(sent[0]), sip::HeaderId::RecordRoute);
   REQUIRE(rr.size() == 1);
   const auto token = open_token(rr[0].uri.user);
   REQUIRE(token);
@@ -1188,19 +1193,7 @@ TEST_CASE("relay: requests inside a dialog only through our entry, from the part
 
 TEST_CASE("relay: a dialog's entry opens that dialog only, and not forever", "[relay][dialog]") {
   Harness h(64, [](proxy::RelaySettings& s) { s.dialog_token_lifetime = 3600s; });
-  // Alice's call is answered; her route set is our one sealed entry.
-  h.from_outside(alice_invite(), alice_flow());
-  auto sent = h.wire.take();
-  const sip::Message& fwd = h.parse(sent[0]);
-  std::string ok = "SIP/2.0 200 OK\r\n";
-  for (const sip::HeaderField& f : fwd.headers())
-    if (f.id == sip::HeaderId::Via || f.id == sip::HeaderId::RecordRoute) ok += f.line;
-  ok += "From: " + header(fwd, sip::HeaderId::From) + "\r\nTo: " + header(fwd, sip::HeaderId::To) +
-        ";tag=b1\r\nCall-ID: " + header(fwd, sip::HeaderId::CallId) +
-        "\r\nCSeq: " + header(fwd, sip::HeaderId::CSeq) +
-        "\r\nContact: <sip:bob@10.0.0.30:5060>\r\nContent-Length: 0\r\n\r\n";
-  h.from_core(ok);
-  sent = h.wire.take();
+  auto sent = alice_call_answered(h);
   const auto rr = name_addrs(h.parse(sent[0]), sip::HeaderId::RecordRoute);
   REQUIRE(rr.size() == 1);
   const std::string route(rr[0].text);
