@@ -55,19 +55,31 @@ constexpr std::string_view kOptions =
     "Max-Forwards: 70\r\nFrom: <sip:ua@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\n"
     "Call-ID: flow@test\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 
+// A worker with a TCP listener on a free loopback port, started.
+struct TcpEdge {
+  Shared shared;
+  Worker worker;
+  StreamAcceptor acceptor;
+  explicit TcpEdge(const StreamLimits& limits)
+      : shared(limits),
+        worker(0, EdgeOptions{}, shared),
+        acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
+                 [this](boost::asio::ip::tcp::socket s, ConnectionTicket t) {
+                   start_tcp_session(std::move(s), worker, std::move(t));
+                 }) {
+    acceptor.start();
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a TCP connection's flow token sends down that connection until it closes",
           "[flows][sockets]") {
   StreamLimits limits;
   limits.max_connections = 4;
-  Shared shared(limits);
-  Worker worker(0, EdgeOptions{}, shared);
-  StreamAcceptor acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
-                          [&worker](boost::asio::ip::tcp::socket s, ConnectionTicket t) {
-                            start_tcp_session(std::move(s), worker, std::move(t));
-                          });
-  acceptor.start();
+  TcpEdge edge(limits);
+  Worker& worker = edge.worker;
+  StreamAcceptor& acceptor = edge.acceptor;
   const int ua = client_socket(SOCK_STREAM, acceptor.local_endpoint().port());
   REQUIRE(send(ua, kOptions.data(), kOptions.size(), 0) == static_cast<ssize_t>(kOptions.size()));
   CHECK(receive(ua, worker).starts_with("SIP/2.0 200 OK\r\n"));
@@ -370,13 +382,10 @@ TEST_CASE("a peer that stops reading is closed when its queue is full, and sends
           "[flows][sockets]") {
   StreamLimits limits;
   limits.max_queued_bytes = std::size_t{64} * 1024;
-  Shared shared(limits);
-  Worker worker(0, EdgeOptions{}, shared);
-  StreamAcceptor acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
-                          [&worker](boost::asio::ip::tcp::socket s, ConnectionTicket t) {
-                            start_tcp_session(std::move(s), worker, std::move(t));
-                          });
-  acceptor.start();
+  TcpEdge edge(limits);
+  Shared& shared = edge.shared;
+  Worker& worker = edge.worker;
+  StreamAcceptor& acceptor = edge.acceptor;
   const StalledClient client = stalled_client(worker, acceptor);
   const std::string message(std::size_t{16} * 1024, 'x');
   std::size_t accepted = 0;
@@ -399,13 +408,9 @@ TEST_CASE("a peer whose queue makes no progress is closed after the write timeou
   StreamLimits limits;
   limits.max_queued_bytes = std::size_t{64} << 20;  // the queue bound is not what closes it
   limits.write_timeout = std::chrono::milliseconds(100);
-  Shared shared(limits);
-  Worker worker(0, EdgeOptions{}, shared);
-  StreamAcceptor acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
-                          [&worker](boost::asio::ip::tcp::socket s, ConnectionTicket t) {
-                            start_tcp_session(std::move(s), worker, std::move(t));
-                          });
-  acceptor.start();
+  TcpEdge edge(limits);
+  Worker& worker = edge.worker;
+  StreamAcceptor& acceptor = edge.acceptor;
   const StalledClient client = stalled_client(worker, acceptor);
   const std::string message(std::size_t{64} * 1024, 'x');
   for (int i = 0; i < 160; ++i) REQUIRE(worker.deliver(client.token, message));  // 10 MiB
