@@ -26,25 +26,34 @@ metrics: {port: $metrics_port}
 capture: {enabled: true, directory: $work/cap, what: rejected, max_file_bytes: $max_file_bytes, max_files: $max_files}
 YAML
 
-# Starts a capture in the background and waits until it is really capturing (its banner).
-start_capture() {  # start_capture LOG COMMAND...
-  local log=$1
-  shift
+# Starts a capture in the background and waits until it really records: the banner ("Capturing
+# on ...") comes up to a second before the first packet is kept, so a packet to a port of its own
+# (ready_port, in every capture's filter; not a listener, so replay ignores it) is sent until the
+# capture file holds it.
+ready_port=$((base + 5))
+start_capture() {  # start_capture LOG FILE COMMAND...
+  local log=$1 file=$2
+  shift 2
   : >"$log"
   "$@" >/dev/null 2>"$log" &
   pids+=($!)
   for _ in $(seq 100); do
-    grep -qiE "listening on|capturing on" "$log" && return 0
+    grep -qiE "listening on|capturing on" "$log" && break
+    sleep 0.1
+  done
+  for _ in $(seq 50); do
+    echo "capture ready?" >"/dev/udp/127.0.0.1/$ready_port" 2>/dev/null || true
+    [ "$(tshark -r "$file" -Y "udp.dstport==$ready_port" 2>/dev/null | wc -l)" -gt 0 ] && return 0
     sleep 0.1
   done
   echo "capture did not start: $(cat "$log")"
 }
-filter="port $sbc_port"
-start_capture tcpdump-lo.log tcpdump -i lo -U -B 32768 -w lo.pcap "$filter"
+filter="port $sbc_port or udp port $ready_port"
+start_capture tcpdump-lo.log lo.pcap tcpdump -i lo -U -B 32768 -w lo.pcap "$filter"
 tcpdump_lo=${pids[-1]}
-start_capture tcpdump-any.log tcpdump -i any -U -B 32768 -w any.pcap "$filter"
+start_capture tcpdump-any.log any.pcap tcpdump -i any -U -B 32768 -w any.pcap "$filter"
 tcpdump_any=${pids[-1]}
-start_capture tshark.log tshark -i lo -B 32 -F pcapng -w lo.pcapng -f "$filter"
+start_capture tshark.log lo.pcapng tshark -i lo -B 32 -F pcapng -w lo.pcapng -f "$filter"
 tshark_pid=${pids[-1]}
 
 "$sbc" run --config sbc.yaml >sbc.log 2>&1 &
