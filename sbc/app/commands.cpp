@@ -225,7 +225,8 @@ int main_command(std::span<const std::string_view> args, std::ostream& out, std:
   if (command == "run") return run_command(rest, out, err);
   if (command == "ha1") return ha1_command(rest, std::cin, out, err);
   if (command == "version" || command == "--version") {
-    out << "sbc " << SBC_VERSION << '\n';
+    out << "sbc " << SBC_VERSION << " (" << SBC_COMPILER << ", " << SBC_BUILD_TYPE << ": "
+        << SBC_BUILD_FLAGS << ")\n";
     return 0;
   }
   err << "sbc: unknown command '" << command << "'\n" << kUsage;

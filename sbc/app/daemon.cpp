@@ -566,7 +566,11 @@ int run_daemon(const Config& config, std::ostream& out,
       families.push_back({"sbc_build_info",
                           "Build information; the value is always 1.",
                           metrics::Family::Type::Gauge,
-                          {{{{"version", SBC_VERSION}}, 1}}});
+                          {{{{"version", SBC_VERSION},
+                             {"compiler", SBC_COMPILER},
+                             {"build_type", SBC_BUILD_TYPE},
+                             {"flags", SBC_BUILD_FLAGS}},
+                            1}}});
       families.push_back(
           gauge("sbc_ready", "1 while the SBC accepts traffic, 0 while draining.", ready ? 1 : 0));
       families.push_back(gauge("sbc_workers", "Worker threads.", static_cast<double>(count)));

@@ -96,7 +96,8 @@ check "the TLS listener's certificate expiry is in the future ($got s from now)"
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
 check "the relay processing histogram is exposed for both directions" \
   test "$(grep -c '^sbc_relay_processing_seconds_count{direction=' metrics.txt)" = 2
-check "sbc_build_info is exposed" grep -q '^sbc_build_info{version=' metrics.txt
+check "sbc_build_info names the version, compiler and flags" \
+  grep -qE '^sbc_build_info\{version="[^"]+",compiler="[^"]+",build_type="[^"]*",flags="[^"]*"\} 1' metrics.txt
 check "the certificate expiry names its listener" \
   grep -q "^sbc_tls_certificate_expiry_timestamp_seconds{listener=\"127.0.0.1:$tls_port\",port=\"$tls_port\"} " metrics.txt
 # Rejected messages are logged, a few lines a second per worker; the rest are counted on summary

@@ -69,3 +69,15 @@ TEST_CASE("sbc check-config and sbc run", "[cli]") {
   CHECK(run({"bogus"}).status == 2);
   std::filesystem::remove(tmp);
 }
+
+TEST_CASE("sbc version names the compiler and the optimisation flags it was built with", "[cli]") {
+  const Run r = run({"version"});
+  CHECK(r.status == 0);
+  CHECK(r.out.rfind("sbc ", 0) == 0);
+  // e.g. "sbc 0.1.0 (GNU 12.2.0, Release: -O3 -DNDEBUG)": instruction counts depend on both.
+  const bool names_compiler =
+      r.out.find(" (GNU ") != std::string::npos || r.out.find(" (Clang ") != std::string::npos;
+  CHECK(names_compiler);
+  CHECK(r.out.find(": ") != std::string::npos);
+  CHECK(run({"--version"}).out == r.out);
+}
