@@ -2,6 +2,7 @@
 // The `policy` section of the configuration, and the chain it makes (one per worker).
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,9 +29,14 @@ struct PolicyConfig {
   AuthSettings auth;
 };
 
-// The stage names a chain may list.
-inline constexpr std::string_view kStageNames[] = {"acl",  "scanner", "rate_limit",
-                                                   "sips", "methods", "auth"};
+// The stages a chain may list: each one's name (in `chain`, in metric labels, and the key of its
+// options section) and how a worker's instance is made from the configuration.
+struct StageFactory {
+  std::string_view name;
+  std::unique_ptr<Stage> (*make)(const PolicyConfig& config, unsigned worker);
+};
+std::span<const StageFactory> stage_factories() noexcept;
+const StageFactory* find_stage(std::string_view name) noexcept;
 
 // A chain as configured for worker `worker`; nullptr when the policies are disabled.
 std::unique_ptr<Chain> make_chain(const PolicyConfig& config, unsigned worker = 0);

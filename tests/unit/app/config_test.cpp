@@ -7,6 +7,7 @@
 
 #include "policy/credentials.hpp"
 #include "sbc/app/config.hpp"
+#include "sbc/app/config_reader.hpp"
 
 using namespace sbc::app;
 
@@ -430,4 +431,23 @@ TEST_CASE("capture.redact_credentials is on by default and can be turned off", "
       parse_config("capture: {redact_credentials: false}\n", "x").capture.redact_credentials);
   CHECK(error_of("capture: {redact_credentials: maybe}\n")
             .rfind("test.yaml:1: capture.redact_credentials:", 0) == 0);
+}
+
+TEST_CASE("every policy stage has its options reader, and policy.chain names only stages",
+          "[config]") {
+  std::vector<std::string_view> stages;
+  for (const auto& stage : sbc::policy::stage_factories()) stages.push_back(stage.name);
+  CHECK(sbc::app::policy_stage_sections() == stages);
+  for (std::string_view name : stages) {
+    // Each stage's section is accepted (as a mapping) and the stage may be listed in the chain.
+    const std::string section(name);
+    // (auth in core mode: no credentials file needed)
+    const std::string options = section == "auth" ? "{mode: core}" : "{}";
+    const std::string yaml =
+        "policy:\n  chain: [" + section + "]\n  " + section + ": " + options + "\n";
+    CHECK_NOTHROW(sbc::app::parse_config(yaml, "t"));
+  }
+  CHECK_THROWS_WITH(sbc::app::parse_config("policy: {chain: [acl, firewall]}", "t"),
+                    Catch::Contains("unknown stage \"firewall\" (acl, scanner, rate_limit, sips, "
+                                    "methods, auth)"));
 }

@@ -1,0 +1,321 @@
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <tuple>
+
+#include "sbc/app/config_reader.hpp"
+#include "sbc/proxy/core_set.hpp"
+#include "tls/token_sealer.hpp"
+
+// The sections of the configuration other than `policy` (config_policy.cpp), one reader each.
+
+namespace sbc::app {
+
+namespace {
+
+// A listener's TLS settings (certificates, client authentication) at `path`.
+void read_listener_tls(const ConfigReader& r, const YAML::Node& tls, const std::string& path,
+                       tls::TlsSettings& out) {
+  r.reject_unknown_keys(tls, path, {"certificates", "client_ca", "require_client_certificate"});
+  if (const YAML::Node certs = tls["certificates"]) {
+    if (!certs.IsSequence()) r.fail(certs, path + ".certificates", "must be a list");
+    for (std::size_t k = 0; k < certs.size(); ++k) {
+      out.certificates.push_back(
+          r.read_certificate_files(certs[k], path + ".certificates[" + std::to_string(k) + "]"));
+    }
+  }
+  if (tls["client_ca"]) out.client_ca = tls["client_ca"].as<std::string>();
+  if (r.read_bool(tls, path, "require_client_certificate", out.require_client_certificate) &&
+      out.require_client_certificate && out.client_ca.empty())
+    r.fail(tls["require_client_certificate"], path + ".require_client_certificate",
+           "needs client_ca");
+}
+
+Listener read_listener(const ConfigReader& r, const YAML::Node& l, const std::string& path) {
+  r.reject_unknown_keys(l, path, {"transport", "address", "port", "advertise", "tls"});
+  Listener listener;
+  if (!l["transport"]) r.fail(l, path + ".transport", "is required");
+  const std::string transport = l["transport"].as<std::string>();
+  if (transport == "udp") {
+    listener.transport = Transport::Udp;
+  } else if (transport == "tcp") {
+    listener.transport = Transport::Tcp;
+  } else if (transport == "tls") {
+    listener.transport = Transport::Tls;
+  } else {
+    r.fail(l["transport"], path + ".transport",
+           "must be udp, tcp or tls (got \"" + transport + "\")");
+  }
+  listener.address = l["address"] ? r.read_ip_address(l["address"], path + ".address") : "::";
+  if (l["advertise"]) listener.advertise = r.read_ip_address(l["advertise"], path + ".advertise");
+  listener.port = listener.transport == Transport::Tls ? 5061 : 5060;
+  if (l["port"]) listener.port = r.get_uint<std::uint16_t>(l["port"], path + ".port", 1, 65535);
+  if (const YAML::Node tls = l["tls"]) {
+    if (listener.transport != Transport::Tls)
+      r.fail(tls, path + ".tls", "only a tls listener takes TLS settings");
+    read_listener_tls(r, tls, path + ".tls", listener.tls);
+  }
+  return listener;
+}
+
+}  // namespace
+
+void read_listeners(const ConfigReader& r, const YAML::Node& listeners, Config& config) {
+  if (!listeners.IsSequence()) r.fail(listeners, "listeners", "must be a list");
+  std::set<std::tuple<std::string, std::uint16_t, bool>> seen;
+  for (std::size_t i = 0; i < listeners.size(); ++i) {
+    const std::string path = "listeners[" + std::to_string(i) + "]";
+    Listener listener = read_listener(r, listeners[i], path);
+    const bool datagram = listener.transport == Transport::Udp;
+    if (!seen.emplace(listener.address, listener.port, datagram).second) {
+      r.fail(listeners[i], path,
+             "another listener already uses " + listener.address + " port " +
+                 std::to_string(listener.port) + (datagram ? "/udp" : "/tcp"));
+    }
+    config.listeners.push_back(std::move(listener));
+  }
+}
+
+void read_metrics(const ConfigReader& r, const YAML::Node& m, Config& config) {
+  r.reject_unknown_keys(m, "metrics", {"enabled", "address", "port"});
+  r.read_bool(m, "metrics", "enabled", config.metrics.enabled);
+  if (m["address"]) config.metrics.address = r.read_ip_address(m["address"], "metrics.address");
+  if (m["port"])
+    config.metrics.port = r.get_uint<std::uint16_t>(m["port"], "metrics.port", 1, 65535);
+}
+
+void read_log(const ConfigReader& r, const YAML::Node& log, Config& config) {
+  r.reject_unknown_keys(log, "log", {"level", "rejections_per_second"});
+  if (log["level"]) {
+    const std::string level = log["level"].as<std::string>();
+    const auto parsed = logging::parse_log_level(level);
+    if (!parsed)
+      r.fail(log["level"], "log.level",
+             "must be debug, info, warn or error (got \"" + level + "\")");
+    config.log_level = *parsed;
+  }
+  if (log["rejections_per_second"])
+    config.log_rejections_per_second = r.get_uint<std::uint32_t>(
+        log["rejections_per_second"], "log.rejections_per_second", 0, 10000);
+}
+
+void read_transport(const ConfigReader& r, const YAML::Node& t, Config& config) {
+  r.reject_unknown_keys(
+      t, "transport",
+      {"first_byte_timeout_ms", "message_timeout_ms", "idle_timeout_ms", "tls_handshake_timeout_ms",
+       "max_connections", "max_connections_per_source", "max_queued_bytes", "max_udp_flows",
+       "shutdown_grace_ms", "certificate_poll_ms", "write_timeout_ms",
+       "max_connections_per_ipv6_48", "max_connections_per_ipv4_24",
+       "reserved_connections_percent"});
+  auto& l = config.stream_limits;
+  auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
+                std::uint32_t high) { r.read_ms(t, "transport", key, target, low, high); };
+  ms("first_byte_timeout_ms", l.first_byte_timeout, 100, 600000);
+  ms("message_timeout_ms", l.message_timeout, 100, 600000);
+  ms("idle_timeout_ms", l.idle_timeout, 1000, 86400000);
+  ms("tls_handshake_timeout_ms", l.handshake_timeout, 100, 600000);
+  ms("write_timeout_ms", l.write_timeout, 100, 600000);
+  ms("shutdown_grace_ms", config.shutdown_grace, 0, 600000);
+  ms("certificate_poll_ms", config.certificate_poll, 0, 3600000);
+  r.read_uint<std::size_t>(t, "transport", "max_connections", l.max_connections, 1, 1000000);
+  r.read_uint<std::size_t>(t, "transport", "max_connections_per_source",
+                           l.max_connections_per_source, 1, 1000000);
+  // A network's cap follows the source's unless set: four sources' worth.
+  l.max_connections_per_ipv6_48 = l.max_connections_per_ipv4_24 = 4 * l.max_connections_per_source;
+  r.read_uint<std::size_t>(t, "transport", "max_connections_per_ipv6_48",
+                           l.max_connections_per_ipv6_48, 0, 4000000);
+  r.read_uint<std::size_t>(t, "transport", "max_connections_per_ipv4_24",
+                           l.max_connections_per_ipv4_24, 0, 4000000);
+  r.read_uint<unsigned>(t, "transport", "reserved_connections_percent",
+                        l.reserved_connections_percent, 0, 90);
+  r.read_uint<std::size_t>(t, "transport", "max_udp_flows", l.max_udp_flows, 16, 1000000);
+  r.read_uint<std::size_t>(t, "transport", "max_queued_bytes", l.max_queued_bytes, 4096,
+                           std::size_t{1} << 30);
+}
+
+void read_sip(const ConfigReader& r, const YAML::Node& sip, Config& config) {
+  r.reject_unknown_keys(sip, "sip", {"limits", "proxy_require_supported"});
+  if (const YAML::Node limits = sip["limits"]) {
+    r.reject_unknown_keys(
+        limits, "sip.limits",
+        {"max_message_bytes", "max_headers", "max_vias", "max_line_bytes", "max_body_bytes"});
+    auto& l = config.limits;
+    const std::string prefix = "sip.limits";
+    r.read_uint<std::uint32_t>(limits, prefix, "max_message_bytes", l.max_message_bytes, 512,
+                               1u << 20);
+    r.read_uint<std::uint32_t>(limits, prefix, "max_headers", l.max_headers, 8,
+                               static_cast<std::uint32_t>(sip::kHeaderCapacity));
+    r.read_uint<std::uint32_t>(limits, prefix, "max_vias", l.max_vias, 1, 255);
+    r.read_uint<std::uint32_t>(limits, prefix, "max_line_bytes", l.max_line_bytes, 128, 1u << 20);
+    r.read_uint<std::uint32_t>(limits, prefix, "max_body_bytes", l.max_body_bytes, 0, 1u << 20);
+    if (l.max_line_bytes > l.max_message_bytes)
+      r.fail(limits, "sip.limits.max_line_bytes", "must not exceed max_message_bytes");
+  }
+  if (const YAML::Node tags = sip["proxy_require_supported"])
+    config.proxy_require_supported =
+        r.read_tokens(tags, "sip.proxy_require_supported", "an option tag");
+}
+
+void read_core(const ConfigReader& r, const YAML::Node& core, Config& config) {
+  r.reject_unknown_keys(core, "core",
+                        {"targets", "local_address", "local_port", "probe_interval_ms",
+                         "failover_timeout_ms", "connect_timeout_ms", "strict_source_port", "tls"});
+  auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
+                std::uint32_t high) { r.read_ms(core, "core", key, target, low, high); };
+  ms("probe_interval_ms", config.relay.probe_interval, 0, 3600000);
+  ms("failover_timeout_ms", config.relay.failover_timeout, 100, 600000);
+  ms("connect_timeout_ms", config.stream_limits.inside_connect_timeout, 100, 600000);
+  if (const YAML::Node tls = core["tls"]) {
+    r.reject_unknown_keys(tls, "core.tls", {"verify", "ca_file", "server_name", "certificate"});
+    tls::TlsClientSettings& t = config.core.tls;
+    r.read_bool(tls, "core.tls", "verify", t.verify);
+    if (tls["ca_file"]) t.ca_file = tls["ca_file"].as<std::string>();
+    if (tls["server_name"]) t.server_name = tls["server_name"].as<std::string>();
+    if (const YAML::Node cert = tls["certificate"])
+      t.certificate = r.read_certificate_files(cert, "core.tls.certificate");
+  }
+  if (config.relay.probe_interval.count() != 0 && config.relay.probe_interval.count() < 100)
+    r.fail(core["probe_interval_ms"], "core.probe_interval_ms",
+           "must be 0 (no probes) or at least 100");
+  if (const YAML::Node targets = core["targets"]) {
+    if (!targets.IsSequence()) r.fail(targets, "core.targets", "must be a list");
+    if (targets.size() > proxy::CoreSet::kMaxCores)
+      r.fail(targets, "core.targets", "at most 64 cores");
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const std::string path = "core.targets[" + std::to_string(i) + "]";
+      const YAML::Node t = targets[i];
+      r.reject_unknown_keys(t, path, {"uri", "priority", "weight"});
+      if (!t["uri"]) r.fail(t, path + ".uri", "is required");
+      proxy::CoreTarget target;
+      try {
+        target = parse_core_uri(t["uri"].as<std::string>(), "");
+      } catch (const ConfigError& e) {
+        r.fail(t["uri"], path + ".uri", e.what());
+      }
+      r.read_uint<unsigned>(t, path, "priority", target.priority, 0, 65535);
+      r.read_uint<unsigned>(t, path, "weight", target.weight, 0, 65535);
+      config.core.targets.push_back(target);
+    }
+  }
+  if (core["local_address"]) {
+    config.core.local_address = core["local_address"].as<std::string>();
+    if (!config.core.local_address.empty() && !is_ip_address(config.core.local_address))
+      r.fail(core["local_address"], "core.local_address",
+             "must be an IPv4 or IPv6 address literal (got \"" + config.core.local_address + "\")");
+  }
+  r.read_uint<std::uint16_t>(core, "core", "local_port", config.core.local_port, 0, 65535);
+  r.read_bool(core, "core", "strict_source_port", config.core.strict_source_port);
+}
+
+namespace {
+
+// Keys sealing the tokens in our URIs: "ID:32 hex digits", the first seals, all open.
+void read_token_keys(const ConfigReader& r, const YAML::Node& relay,
+                     proxy::RelaySettings& settings) {
+  auto add_key = [&](const std::string& text, const YAML::Node& node, const std::string& key) {
+    const auto parsed = tls::TokenSealer::parse_key(text);
+    if (!parsed) r.fail(node, key, "a token key is \"ID:HEX\" with ID 0-255 and 32 hex digits");
+    for (const auto& k : settings.token_keys)
+      if (k.id == parsed->id)
+        r.fail(node, key, "token key id " + std::to_string(parsed->id) + " appears twice");
+    settings.token_keys.push_back(*parsed);
+  };
+  if (const YAML::Node keys = relay["token_keys"]) {
+    if (!keys.IsSequence()) r.fail(keys, "relay.token_keys", "must be a list");
+    for (const auto& k : keys) add_key(k.as<std::string>(), k, "relay.token_keys");
+  }
+  if (const YAML::Node file = relay["token_key_file"]) {
+    const std::string path = file.as<std::string>();
+    std::ifstream in(path);
+    if (!in) r.fail(file, "relay.token_key_file", "cannot read " + path);
+    std::string line;
+    while (std::getline(in, line)) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (line.empty() || line[0] == '#') continue;
+      add_key(line, file, "relay.token_key_file");
+    }
+  }
+}
+
+}  // namespace
+
+void read_relay(const ConfigReader& r, const YAML::Node& relay, Config& config) {
+  r.reject_unknown_keys(
+      relay, "relay",
+      {"topology_hiding", "dialog_protection", "mask_call_id", "sips_end_to_end",
+       "untrusted_headers", "max_transactions", "max_transaction_bytes", "max_forwards", "timers",
+       "token_keys", "token_key_file", "dialog_token_lifetime_seconds"});
+  proxy::RelaySettings& settings = config.relay;
+  r.read_bool(relay, "relay", "dialog_protection", settings.dialog_protection);
+  r.read_bool(relay, "relay", "topology_hiding", settings.topology_hiding);
+  r.read_bool(relay, "relay", "mask_call_id", settings.mask_call_id);
+  r.read_bool(relay, "relay", "sips_end_to_end", settings.sips_end_to_end);
+  if (const YAML::Node names = relay["untrusted_headers"])
+    settings.untrusted_headers = r.read_tokens(names, "relay.untrusted_headers", "a header name");
+  r.read_uint<unsigned>(relay, "relay", "max_forwards", settings.max_forwards, 1, 255);
+  r.read_seconds(relay, "relay", "dialog_token_lifetime_seconds", settings.dialog_token_lifetime,
+                 60, 30u * 86400u);
+  r.read_uint<std::uint32_t>(relay, "relay", "max_transactions", settings.max_transactions, 16,
+                             1u << 22);
+  r.read_uint<std::size_t>(relay, "relay", "max_transaction_bytes", settings.max_transaction_bytes,
+                           std::size_t{1} << 20, std::size_t{1} << 40);
+  read_token_keys(r, relay, settings);
+  if (const YAML::Node timers = relay["timers"]) {
+    r.reject_unknown_keys(timers, "relay.timers",
+                          {"t1_ms", "t2_ms", "t4_ms", "timer_c_ms", "linger_ms"});
+    auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
+                  std::uint32_t high) {
+      r.read_ms(timers, "relay.timers", key, target, low, high);
+    };
+    ms("t1_ms", settings.t1, 10, 60000);
+    ms("t2_ms", settings.t2, 10, 600000);
+    ms("t4_ms", settings.t4, 10, 600000);
+    ms("timer_c_ms", settings.timer_c, 1000, 3600000);
+    ms("linger_ms", settings.linger, 0, 600000);
+    if (settings.t2 < settings.t1) r.fail(timers, "relay.timers.t2_ms", "must not be below t1_ms");
+  }
+}
+
+void read_capture(const ConfigReader& r, const YAML::Node& c, Config& config) {
+  capture::CaptureSettings& out = config.capture;
+  r.reject_unknown_keys(c, "capture",
+                        {"enabled", "directory", "what", "listeners", "max_file_bytes", "max_files",
+                         "queue_messages", "redact_credentials"});
+  r.read_bool(c, "capture", "enabled", out.enabled);
+  r.read_bool(c, "capture", "redact_credentials", out.redact_credentials);
+  if (c["directory"]) {
+    out.directory = c["directory"].as<std::string>();
+    if (out.directory.empty()) r.fail(c["directory"], "capture.directory", "must not be empty");
+  }
+  if (const YAML::Node what = c["what"]) {
+    const std::string text = what.as<std::string>();
+    if (text == "rejected")
+      out.what = capture::CaptureSettings::What::Rejected;
+    else if (text == "all")
+      out.what = capture::CaptureSettings::What::All;
+    else
+      r.fail(what, "capture.what", "must be rejected or all (got \"" + text + "\")");
+  }
+  if (const YAML::Node ports = c["listeners"]) {
+    if (!ports.IsSequence()) r.fail(ports, "capture.listeners", "must be a list of listener ports");
+    for (const auto& p : ports)
+      out.ports.push_back(r.get_uint<std::uint16_t>(p, "capture.listeners", 1, 65535));
+    if (!out.ports.empty() && out.what != capture::CaptureSettings::What::All)
+      r.fail(ports, "capture.listeners",
+             "only applies with what: all (rejected messages are captured on every listener)");
+  }
+  r.read_uint<std::uint64_t>(c, "capture", "max_file_bytes", out.max_file_bytes, 4096,
+                             std::uint64_t{1} << 40);
+  r.read_uint<unsigned>(c, "capture", "max_files", out.max_files, 1, 100000);
+  r.read_uint<unsigned>(c, "capture", "queue_messages", out.queue_messages, 16, 1u << 20);
+  for (std::size_t i = 0; i < config.capture.ports.size(); ++i) {
+    const std::uint16_t port = config.capture.ports[i];
+    if (std::none_of(config.listeners.begin(), config.listeners.end(),
+                     [port](const Listener& l) { return l.port == port; }))
+      r.fail(c["listeners"][i], "capture.listeners",
+             "port " + std::to_string(port) + " is not the port of a configured listener");
+  }
+}
+
+}  // namespace sbc::app
