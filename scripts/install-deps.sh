@@ -10,8 +10,8 @@ packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev clang-format clang-tidy
   # libraries
   libyaml-cpp-dev libboost1.81-dev android-libboringssl-dev prometheus-cpp-dev libpcap-dev
-  # tests and benchmarks
-  catch2 libbenchmark-dev
+  # tests and benchmarks (valgrind: bench/instructions.sh counts instructions under callgrind)
+  catch2 libbenchmark-dev valgrind
   # deploy/ checks (tests/integration/dashboard_test.sh, deploy/grafana/generate_dashboard.py)
   python3 python3-yaml
   # peer SIP parsers measured by bench/

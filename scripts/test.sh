@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this script):
 #   dependencies -> format check -> release build (-Werror) + tests -> clang-tidy -> Helm chart
-#   checks -> ASan+UBSan build + tests -> libFuzzer targets for a bounded time -> benchmark smoke
-#   runs.
+#   checks -> ASan+UBSan build + tests -> libFuzzer targets for a bounded time -> instruction
+#   budgets (callgrind; fails the run when a figure exceeds bench/budgets.tsv by more than 2 %) ->
+#   benchmark smoke runs.
 # usage: scripts/test.sh        (env: SBC_FUZZ_SECONDS, default 120 per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 
 echo "== fuzzing"
 scripts/fuzz.sh "${SBC_FUZZ_SECONDS:-120}"
+
+echo "== instruction budgets (callgrind, deterministic: asserted)"
+bench/instructions.sh build/release
 
 echo "== benchmark smoke runs (figures are informative, not asserted)"
 build/release/bench/bench_sip_parse --benchmark_min_time=0.05
