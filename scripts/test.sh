@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls exactly this script):
-#   dependencies -> format check -> release build (-Werror) + tests -> clang-tidy -> Helm chart
-#   checks -> ASan+UBSan build + tests -> libFuzzer targets for a bounded time -> instruction
-#   budgets (callgrind; fails the run when a figure exceeds bench/budgets.tsv by more than 2 %) ->
-#   benchmark smoke runs.
+#   dependencies -> format check -> release build (-Werror) + tests -> instruction budgets
+#   (callgrind; fails the run when a figure exceeds bench/budgets.tsv by more than 2 %) ->
+#   clang-tidy -> Helm chart checks -> ASan+UBSan build + tests -> libFuzzer targets for a
+#   bounded time -> benchmark smoke runs.
 # usage: scripts/test.sh        (env: SBC_FUZZ_SECONDS, default 120 per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,9 @@ echo "== release build and tests"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs"
 ctest --preset release -j "$jobs" --no-tests=error
+
+echo "== instruction budgets (callgrind, deterministic: asserted)"
+bench/instructions.sh build/release
 
 echo "== lint: clang-tidy"
 scripts/lint.sh
@@ -34,14 +37,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 echo "== fuzzing"
 scripts/fuzz.sh "${SBC_FUZZ_SECONDS:-120}"
 
-echo "== instruction budgets (callgrind, deterministic: asserted)"
-bench/instructions.sh build/release
-
 echo "== benchmark smoke runs (figures are informative, not asserted)"
 build/release/bench/bench_sip_parse --benchmark_min_time=0.05
 build/release/bench/metrics_bench --benchmark_min_time=0.05
 bench/edge_bench.sh build/release 1000 1
 bench/relay_bench.sh build/release 1 500 2000
+POLICY=on TRANSPORT=tls bench/relay_bench.sh build/release 1 500 2000
 build/release/bench/policy_bench --benchmark_min_time=0.05
 build/release/bench/capture_bench --benchmark_min_time=0.05
 echo "test.sh: all checks passed"
