@@ -1,0 +1,89 @@
+#pragma once
+// The running SBC: workers (one io_context each), listeners, relays, policy chains, capture and
+// the metrics endpoint, built by start() in phases (each logs what it did, and a failure names
+// what was wrong and stops the start) and stopped by stop(). run_daemon (daemon.cpp) drives it
+// and handles signals, reloads and the drain.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "metrics/exposition.hpp"
+#include "sbc/app/config.hpp"
+#include "sbc/app/policy_runtime.hpp"
+#include "sbc/capture/live_capture.hpp"
+#include "sbc/common/log.hpp"
+#include "sbc/proxy/relay.hpp"
+#include "sbc/transport/stream_session.hpp"
+#include "sbc/transport/worker.hpp"
+#include "tls/tls_server.hpp"
+
+namespace sbc::app {
+
+class Server {
+ public:
+  Server(const Config& config, logging::Log& log);
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  ~Server();
+
+  // Builds and starts everything; false when a phase failed (logged), and nothing runs.
+  bool start();
+  // Drain: stop accepting connections and reading datagrams; connections finish what they hold.
+  void begin_drain();
+  // Stops the metrics endpoint, the workers and the capture, and logs the totals.
+  void stop();
+
+  // SIGHUP and the certificate file watch.
+  bool certificate_files_changed() const;
+  void reload_certificates(std::string_view why);
+  PolicyRuntime& policies() { return *policies_; }
+  void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
+
+ private:
+  // The start-up phases, in order (server.cpp, server_relays.cpp).
+  bool prepare_tls();
+  void detect_ipv6();
+  void announce_auth();
+  void make_workers();
+  bool start_capture();
+  bool open_listeners();
+  bool start_relays();
+  bool bind_inside(unsigned worker, const std::string& inside_ip,
+                   const std::vector<std::string>& stream_cores,
+                   const transport::TlsConnector& tls_connector, proxy::RelaySettings& settings);
+  void start_workers();
+  bool serve_metrics();
+
+  // The scrape (server_metrics.cpp): every family, read from the workers' counters.
+  std::vector<metrics::Family> collect() const;
+  void add_server_families(std::vector<metrics::Family>& families) const;
+  void log_totals() const;  // the "stopped" line
+  bool ready() const;
+
+  struct Listening {
+    std::vector<std::unique_ptr<transport::UdpListener>> udp;
+    std::vector<std::unique_ptr<transport::StreamAcceptor>> stream;
+  };
+
+  const Config& config_;
+  logging::Log& log_;
+  transport::Shared shared_;
+  const transport::EdgeOptions options_;
+  const unsigned count_;  // workers
+  bool ipv6_available_ = true;
+  std::vector<std::unique_ptr<tls::TlsServer>> tls_servers_;  // by listener, TLS ones only
+  std::vector<std::unique_ptr<transport::Worker>> workers_;
+  std::vector<Listening> listening_;  // by worker
+  std::unique_ptr<PolicyRuntime> policies_;
+  std::unique_ptr<capture::LiveCapture> live_capture_;
+  std::vector<std::unique_ptr<proxy::Relay>> relays_;  // by worker; empty without a core
+  std::unique_ptr<metrics::HttpServer> metrics_server_;
+  std::atomic<bool> ready_{true};
+  std::atomic<std::uint64_t> reloads_ok_{0}, reloads_failed_{0};
+};
+
+}  // namespace sbc::app

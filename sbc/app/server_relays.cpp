@@ -1,0 +1,148 @@
+#include <boost/asio/ip/udp.hpp>
+
+#include "sbc/app/server.hpp"
+#include "tls/tls_client.hpp"
+#include "tls/token_sealer.hpp"
+
+// The relay: one per worker, each with its own inside socket, so that the core's answers and
+// requests come back to the worker that holds the transaction or the flow.
+
+namespace sbc::app {
+namespace {
+
+namespace asio = boost::asio;
+
+// The address this host sends from toward `ip` (no packet is sent: connect() on UDP only
+// picks the route).
+std::string source_address_toward(const std::string& ip, std::uint16_t port) {
+  asio::io_context io;
+  asio::ip::udp::socket socket(io);
+  const auto address = asio::ip::make_address(ip);
+  socket.open(address.is_v4() ? asio::ip::udp::v4() : asio::ip::udp::v6());
+  socket.connect({address, port});
+  return transport::address_text(socket.local_endpoint().address());
+}
+
+std::string describe(const proxy::CoreTarget& core) {
+  std::string text =
+      "core sip:" + (core.ip.find(':') != std::string::npos ? "[" + core.ip + "]" : core.ip) + ":" +
+      std::to_string(core.port);
+  if (core.protocol != transport::Protocol::Udp)
+    text +=
+        std::string(";transport=") + (core.protocol == transport::Protocol::Tcp ? "tcp" : "tls");
+  return text;
+}
+
+}  // namespace
+
+bool Server::start_relays() {
+  if (config_.core.targets.empty()) {
+    log_("warn",
+         "no core configured (core.targets, or run --core sip:IP:PORT): requests are "
+         "answered 503");
+    return true;
+  }
+  std::string inside_ip = config_.core.local_address;
+  try {
+    if (inside_ip.empty())
+      inside_ip =
+          source_address_toward(config_.core.targets.front().ip, config_.core.targets.front().port);
+  } catch (const boost::system::system_error& e) {
+    log_("error",
+         "no route toward the core " + config_.core.targets.front().ip + ": " + e.code().message());
+    return false;
+  }
+  std::vector<proxy::OwnAddress> outside;
+  for (const Listener& l : config_.listeners) {
+    const auto address = asio::ip::make_address(l.address);
+    std::string shown = !l.advertise.empty()       ? l.advertise
+                        : address.is_unspecified() ? inside_ip
+                                                   : transport::address_text(address);
+    outside.push_back({shown, l.port});
+  }
+  // One key for all workers: a token sealed by one must open on another.
+  std::vector<tls::TokenSealer::Key> keys = config_.relay.token_keys;
+  if (keys.empty()) {
+    keys.push_back(tls::TokenSealer::random_key(0));
+    log_("warn",
+         "no relay.token_keys configured: sealing the tokens in Path and Record-Route with a "
+         "random key made at start. Registrations and dialogs do not survive a restart, and "
+         "several SBC replicas must share a configured key.");
+  }
+  // Cores over TCP or TLS: each worker also listens on its inside port for the core's
+  // connections and opens its own from there (sbc/transport/inside_streams.hpp).
+  std::vector<std::string> stream_cores;
+  bool any_tls = false;
+  for (const proxy::CoreTarget& core : config_.core.targets) {
+    if (core.protocol != transport::Protocol::Udp) stream_cores.push_back(core.ip);
+    any_tls = any_tls || core.protocol == transport::Protocol::Tls;
+  }
+  transport::TlsConnector tls_connector;
+  if (any_tls) {
+    try {
+      tls_connector = tls::make_tls_connector(config_.core.tls);
+    } catch (const std::runtime_error& e) {
+      log_("error", e.what());
+      return false;
+    }
+    if (!config_.core.tls.verify)
+      log_("warn", "core.tls.verify is false: the core's certificate is not checked");
+  }
+  // The inside UDP socket hears only the UDP cores (forged answers to probes are dropped).
+  std::vector<asio::ip::udp::endpoint> udp_cores;
+  for (const proxy::CoreTarget& core : config_.core.targets)
+    if (core.protocol == transport::Protocol::Udp)
+      udp_cores.emplace_back(asio::ip::make_address(core.ip), core.port);
+  for (unsigned w = 0; w < count_; ++w) {
+    proxy::RelaySettings settings = config_.relay;
+    settings.token_keys = keys;
+    settings.cores = config_.core.targets;
+    settings.outside_addresses = outside;
+    if (!bind_inside(w, inside_ip, stream_cores, tls_connector, settings)) return false;
+    for (std::size_t i = 0; i < config_.listeners.size(); ++i)
+      if (config_.listeners[i].transport == Transport::Udp)
+        for (auto& u : listening_[w].udp)
+          if (u->address().local_port == config_.listeners[i].port)
+            u->set_advertised_ip(outside[i].ip);
+    log_("info", "worker " + std::to_string(w) + " relays to the core from [" + settings.inside_ip +
+                     "]:" + std::to_string(settings.inside_port));
+    workers_[w]->set_inside_peers(udp_cores, !config_.core.strict_source_port);
+    relays_.push_back(std::make_unique<proxy::Relay>(std::move(settings), *workers_[w]));
+    workers_[w]->set_router(relays_.back().get());
+    policies_->attach_relay(w, *relays_.back());
+  }
+  for (const proxy::CoreTarget& core : config_.core.targets) log_("info", describe(core));
+  return true;
+}
+
+// Binds worker `w`'s inside socket (UDP, and the stream listener for TCP/TLS cores) and writes
+// the address it got into `settings`.
+bool Server::bind_inside(unsigned w, const std::string& inside_ip,
+                         const std::vector<std::string>& stream_cores,
+                         const transport::TlsConnector& tls_connector,
+                         proxy::RelaySettings& settings) {
+  const std::uint16_t port =
+      config_.core.local_port == 0 ? 0 : static_cast<std::uint16_t>(config_.core.local_port + w);
+  try {
+    // With any port, the UDP port the kernel picks may be taken for TCP: pick again.
+    for (int attempt = 0;; ++attempt) {
+      const auto bound = workers_[w]->bind_inside({asio::ip::make_address(inside_ip), port});
+      settings.inside_ip = transport::address_text(bound.address());
+      settings.inside_port = bound.port();
+      if (stream_cores.empty()) return true;
+      try {
+        workers_[w]->listen_inside_streams({bound.address(), bound.port()}, stream_cores,
+                                           tls_connector);
+        return true;
+      } catch (const boost::system::system_error& e) {
+        if (port != 0 || attempt == 20 || e.code() != asio::error::address_in_use) throw;
+      }
+    }
+  } catch (const boost::system::system_error& e) {
+    log_("error", "cannot bind the inside socket on [" + inside_ip +
+                      "]:" + std::to_string(config_.core.local_port) + ": " + e.code().message());
+    return false;
+  }
+}
+
+}  // namespace sbc::app
