@@ -135,4 +135,10 @@ void Chain::maintain(TimePoint now) {
   bans_active_.store(bans_.active(now), std::memory_order_relaxed);
 }
 
+std::string_view Chain::allow_header() const noexcept {
+  for (const auto& stage : stages_)
+    if (const std::string_view allow = stage->allow_header(); !allow.empty()) return allow;
+  return {};
+}
+
 }  // namespace sbc::policy

@@ -69,6 +69,8 @@ class Chain final : public StrikeRouter {
   void maintain(TimePoint now);
 
   const std::vector<std::unique_ptr<Stage>>& stages() const noexcept { return stages_; }
+  // The Allow header line of the chain's methods stage; empty without one.
+  std::string_view allow_header() const noexcept;
   // Decisions of stage i for reason r.
   const metrics::Counter& decisions(std::size_t stage, std::size_t reason) const noexcept {
     return counters_[stage][reason];

@@ -23,6 +23,7 @@ class MethodsStage final : public Stage {
   std::string_view name() const noexcept override { return "methods"; }
   std::span<const std::string_view> reasons() const noexcept override;
   Decision decide(const sip::Message& request, Context& context) noexcept override;
+  std::string_view allow_header() const noexcept override { return allow_header_; }
 
  private:
   MethodsSettings settings_;

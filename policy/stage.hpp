@@ -85,6 +85,9 @@ class Stage {
     (void)address;
     return false;
   }
+  // The "Allow: ..." header line (no CRLF) this stage stands for, empty if none: the methods
+  // stage's list is what the edge's own answers (OPTIONS, 405) advertise.
+  virtual std::string_view allow_header() const noexcept { return {}; }
 };
 
 }  // namespace sbc::policy

@@ -143,7 +143,10 @@ EdgeHandler::Outcome EdgeHandler::handle_message(std::string_view bytes, sip::Fr
   }
   if (m.method() == sip::Method::Options && addressed_to_self(m)) {
     stats_.options_answered.inc();
-    const std::string_view headers[] = {kAllow, kAccept, kSupported, kServer};
+    // The methods the policies let in, when a methods stage restricts them.
+    const std::string_view allow =
+        policy_ != nullptr && !policy_->allow_header().empty() ? policy_->allow_header() : kAllow;
+    const std::string_view headers[] = {allow, kAccept, kSupported, kServer};
     return reply(sip::Verdict::respond(200, "OK"), flow, headers);
   }
   verdict = m.check_proxy_rules({supported_views_});

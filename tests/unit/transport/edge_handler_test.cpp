@@ -70,6 +70,32 @@ TEST_CASE("OPTIONS to the SBC itself is answered 200 with Allow", "[edge]") {
   CHECK(parse_reply(again.reply)->to().tag == tag);
 }
 
+TEST_CASE("the OPTIONS answer's Allow lists what policy.methods.allowed lets in",
+          "[edge][policy]") {
+  const std::string bytes = request("OPTIONS sip:192.0.2.10:5060 SIP/2.0", "OPTIONS");
+  EdgeHandler handler({});
+  const auto built_in =
+      parse_reply(handler.handle(bytes, sip::Framing::Datagram, udp_flow()).reply);
+  REQUIRE(built_in->find("Allow") != nullptr);
+  CHECK(built_in->find("Allow")->value.find("SUBSCRIBE") != std::string_view::npos);
+  // With a methods stage, the answer advertises the stage's list, and only it.
+  policy::PolicyConfig config;
+  config.chain = {"methods"};
+  config.methods.allowed = {"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS"};
+  const auto chain = policy::make_chain(config);
+  handler.set_policy(chain.get());
+  const auto restricted =
+      parse_reply(handler.handle(bytes, sip::Framing::Datagram, udp_flow()).reply);
+  REQUIRE(restricted->find("Allow") != nullptr);
+  CHECK(restricted->find("Allow")->value == "INVITE, ACK, BYE, CANCEL, OPTIONS");
+  // A chain without a methods stage leaves the built-in list.
+  config.chain = {"acl"};
+  const auto no_methods = policy::make_chain(config);
+  handler.set_policy(no_methods.get());
+  const auto other = parse_reply(handler.handle(bytes, sip::Framing::Datagram, udp_flow()).reply);
+  CHECK(other->find("Allow")->value == built_in->find("Allow")->value);
+}
+
 TEST_CASE("OPTIONS with Max-Forwards 0 to the SBC is still answered", "[edge]") {
   EdgeHandler handler({});
   std::string bytes = request("OPTIONS sip:192.0.2.10 SIP/2.0", "OPTIONS");
