@@ -1618,17 +1618,20 @@ class Relay::Impl {
   // would get has been here before, unchanged. The hash covers what a spiral changes
   // (Request-URI, Route set) and what identifies the request (16.6 step 8), not the Via.
   bool detect_loop(const Message& m, std::uint32_t hash) const noexcept {
-    auto vias = m.vias();
-    sip::Via v;
-    while (vias.next(v)) {
+    auto ours = [&](const sip::Via& v) {
       if (v.branch.size() != kBranchSize ||
           v.branch.substr(0, kBranchPrefix.size()) != kBranchPrefix)
-        continue;
+        return false;
       std::uint64_t h = 0;
-      if (parse_hex(v.branch.substr(kBranchSize - 8), h) && h == hash &&
-          is_own_address(v.host, v.port, nullptr))
-        return true;
-    }
+      return parse_hex(v.branch.substr(kBranchSize - 8), h) && h == hash &&
+             is_own_address(v.host, v.port, nullptr);
+    };
+    // The usual request from a user agent has one Via, which the parse already holds.
+    if (m.via_count() == 1) return ours(m.top_via());
+    auto vias = m.vias();
+    sip::Via v;
+    while (vias.next(v))
+      if (ours(v)) return true;
     return false;
   }
 

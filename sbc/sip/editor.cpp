@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "sbc/sip/scanner.hpp"
+
 namespace sbc::sip {
 namespace {
 constexpr std::string_view kCrlf = "\r\n";
@@ -44,7 +46,19 @@ bool MessageEditor::prepend_via(std::string_view value) noexcept {
   return insert_line_before(HeaderId::Via, "Via", value);
 }
 bool MessageEditor::remove_top_via() noexcept {
-  return remove_first_value<Via>(HeaderId::Via);
+  // The parse already found the top Via (the first value of the first Via line): only where the
+  // next value on its line starts, if there is one, remains to find (no Via is parsed again).
+  const Via& top = message_.top_via();
+  const HeaderField* field = message_.find(HeaderId::Via);
+  if (field == nullptr || top.text.empty() || top.text.data() < field->value.data() ||
+      top.text.data() + top.text.size() > field->value.data() + field->value.size())
+    return remove_first_value<Via>(HeaderId::Via);
+  const char* const after = top.text.data() + top.text.size();
+  Scanner rest(std::string_view(
+      after, static_cast<std::size_t>(field->value.data() + field->value.size() - after)));
+  if (!rest.at_end() && rest.separator(','))
+    return add(offset_of(top.text.data()), offset_of(rest.position()), {});
+  return add(offset_of(field->line.data()), offset_of(field->line.data() + field->line.size()), {});
 }
 bool MessageEditor::remove_top_route() noexcept {
   return remove_first_value<NameAddr>(HeaderId::Route);
