@@ -343,6 +343,7 @@ class Relay::Impl {
 
   void request_from_outside(const Message& m, const FlowInfo& flow) noexcept {
     now_ = clock_();
+    route_cache_.message = nullptr;
     if (m.method() == Method::Ack) return ack(m, &flow);
     const sip::Via& via = m.top_via();
     if (via.branch.empty())
@@ -552,7 +553,7 @@ class Relay::Impl {
     }
     // Outside a dialog of ours, a Route from the outside names nothing we follow.
     if (own.flow_token == 0) return std::nullopt;
-    auto routes = m.name_addrs(HeaderId::Route);
+    Routes routes = routes_of(m);
     sip::NameAddr route;
     for (std::size_t seen = 0; routes.next(route); ++seen) {
       if (seen < own.count) continue;
@@ -566,6 +567,7 @@ class Relay::Impl {
   // came on.
   void response_from_outside(const Message& m, const FlowInfo& /*flow*/) noexcept {
     now_ = clock_();
+    route_cache_.message = nullptr;
     Transaction* t = find_client(m);
     if (t == nullptr || t->direction != Direction::ToOutside) {
       stats.stray_responses.inc();
@@ -579,6 +581,7 @@ class Relay::Impl {
     now_ = clock_();
     Message& m = *message_;
     const sip::Verdict verdict = m.parse(bytes, sip::Framing::Datagram, settings_.limits);
+    route_cache_.message = nullptr;
     if (!verdict.is_valid()) {
       stats.inside_invalid.inc();
       return;
@@ -602,6 +605,7 @@ class Relay::Impl {
   // Its transactions that have no answer yet go to the next core, or are answered 503.
   void inside_failed(Protocol protocol, std::string_view ip, std::uint16_t port) noexcept {
     now_ = clock_();
+    route_cache_.message = nullptr;
     if (const auto core = cores_.find(ip, port); core && cores_.target(*core).protocol == protocol)
       cores_.failed(*core, now_);
     for (Transaction& t : slots_) {
@@ -616,6 +620,7 @@ class Relay::Impl {
 
   void tick() noexcept {
     now_ = clock_();
+    route_cache_.message = nullptr;
     if (const std::uint64_t due = cores_.probes_due(now_); due != 0)
       for (std::size_t i = 0; i < cores_.size(); ++i)
         if ((due >> i & 1u) != 0) send_probe(i);
@@ -1329,9 +1334,54 @@ class Relay::Impl {
   }
 
   // Our entries at the top of the Route set (at most two: the inside and the outside one).
+  // The Route entries of the message being handled, parsed once for the passes over them (our
+  // own entries, the loop hash, the rewrite, the core they name) rather than once per pass.
+  // Keyed by the message and its bytes, and forgotten at every entry point.
+  static constexpr std::size_t kCachedRoutes = 8;
+  struct RouteCache {
+    const Message* message = nullptr;
+    const char* bytes = nullptr;
+    std::size_t size = 0;
+    std::size_t count = 0;
+    bool complete = false;  // all of the message's entries are here; else the passes parse
+    std::array<sip::NameAddr, kCachedRoutes> entries{};
+  };
+  // The Route entries of a message one by one, as Message::name_addrs(HeaderId::Route) gives
+  // them.
+  class Routes {
+   public:
+    Routes(const RouteCache* cache, const Message& m) noexcept
+        : cache_(cache), cursor_(m.name_addrs(HeaderId::Route)) {}
+    bool next(sip::NameAddr& out) noexcept {
+      if (cache_ == nullptr) return cursor_.next(out);
+      if (index_ == cache_->count) return false;
+      out = cache_->entries[index_++];
+      return true;
+    }
+
+   private:
+    const RouteCache* cache_;
+    Message::ValueCursor<sip::NameAddr> cursor_;
+    std::size_t index_ = 0;
+  };
+  Routes routes_of(const Message& m) const noexcept {
+    RouteCache& c = route_cache_;
+    if (c.message != &m || c.bytes != m.bytes().data() || c.size != m.bytes().size()) {
+      c.message = &m;
+      c.bytes = m.bytes().data();
+      c.size = m.bytes().size();
+      c.count = 0;
+      auto cursor = m.name_addrs(HeaderId::Route);
+      while (c.count < kCachedRoutes && cursor.next(c.entries[c.count])) ++c.count;
+      sip::NameAddr more;
+      c.complete = c.count < kCachedRoutes || !cursor.next(more);
+    }
+    return {c.complete ? &c : nullptr, m};
+  }
+
   OwnRoutes own_routes(const Message& m, const FlowInfo* flow) noexcept {
     OwnRoutes own;
-    auto routes = m.name_addrs(HeaderId::Route);
+    Routes routes = routes_of(m);
     sip::NameAddr route;
     while (own.count < 2 && routes.next(route)) {
       const sip::Uri& uri = route.uri;
@@ -1592,7 +1642,7 @@ class Relay::Impl {
                       bool from_outside) noexcept {
     const bool keep_rest = !from_outside || (own.flow_token != 0 && own.hidden_routes.empty());
     if (own.count == 0 && (keep_rest || m.count(HeaderId::Route) == 0)) return true;
-    auto routes = m.name_addrs(HeaderId::Route);
+    Routes routes = routes_of(m);
     sip::NameAddr route;
     Writer rest(route_buffer_);
     rest << own.hidden_routes;
@@ -1637,8 +1687,8 @@ class Relay::Impl {
 
   // `call_id` is the inside one (a masked Call-ID opened): a request that loops through the core
   // and back out, or through the outside and back in, carries the other form the second time.
-  static std::uint32_t loop_hash(const Message& m, std::string_view call_id,
-                                 std::size_t own_routes) noexcept {
+  std::uint32_t loop_hash(const Message& m, std::string_view call_id,
+                          std::size_t own_routes) const noexcept {
     std::uint64_t h = kFnvBasis;
     h = fnv1a(h, m.request_uri().text);
     h = fnv1a(h, call_id);
@@ -1650,7 +1700,7 @@ class Relay::Impl {
     h = fnv1a(h, {number, static_cast<std::size_t>(end - number)});
     // The Route set after ours: a spiral (through the core and back to us on the way to the
     // other party) carries the same Request-URI as the first pass, but fewer routes.
-    auto routes = m.name_addrs(HeaderId::Route);
+    Routes routes = routes_of(m);
     sip::NameAddr route;
     for (std::size_t i = 0; routes.next(route); ++i)
       if (i >= own_routes) h = fnv1a(h, route.text);
@@ -1896,6 +1946,7 @@ class Relay::Impl {
   std::array<char, 4096> route_buffer_{};
   std::array<char, 8192> contact_buffer_{};
   std::array<char, kStatelessPrefix.size() + 16> stateless_branch_{};
+  mutable RouteCache route_cache_;
 };
 
 Relay::Relay(RelaySettings settings, transport::Wire& wire,
