@@ -191,6 +191,16 @@ struct Transaction {
   // ToOutside with topology hiding: the Record-Route list as the core would have seen it
   // without hiding, put back into the answers that go to the core.
   std::string hidden_record_route;
+  // ToCore, dialog-creating: a keyed hash of the token of the outside Record-Route entry we
+  // issued (the core's answers bring it back: no need to open it to know it is ours), and the
+  // binding MAC of that entry with where its inputs (the Call-ID and From tag as the outside
+  // sees them) are in `original`, for the answers' entries. 0: none.
+  std::uint64_t outside_entry = 0;
+  std::uint64_t binding_mac = 0;
+  std::uint32_t binding_call_id_offset = 0;
+  std::uint32_t binding_call_id_size = 0;
+  std::uint32_t binding_tag_offset = 0;
+  std::uint32_t binding_tag_size = 0;
   TimePoint end_at = kNever;
   TimePoint wake_at = kNever;
   TimePoint started{};  // the request's arrival
@@ -456,6 +466,7 @@ class Relay::Impl {
     const std::uint64_t token = flow.flow_token;
     const Ip participant = ip_bytes(flow.remote_ip);
     Writer record(record_buffer_);
+    t.outside_entry = t.binding_mac = 0;
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // Two entries: the core sees the inside one, the user agent the outside one.
       entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
@@ -465,6 +476,13 @@ class Relay::Impl {
       entry(record, TokenKind::Flow, token, participant, {}, flow.local_ip, flow.local_port,
             flow.protocol, false, &binding);
       ok = ok && record.ok() && editor.add_record_route(record.view());
+      if (!last_token_.empty()) t.outside_entry = entry_hash(last_token_);
+      // `m` is the request as `original` keeps it (or its very bytes).
+      t.binding_mac = binding.mac;
+      t.binding_call_id_offset = static_cast<std::uint32_t>(m.call_id().data() - m.bytes().data());
+      t.binding_call_id_size = static_cast<std::uint32_t>(m.call_id().size());
+      t.binding_tag_offset = static_cast<std::uint32_t>(m.from().tag.data() - m.bytes().data());
+      t.binding_tag_size = static_cast<std::uint32_t>(m.from().tag.size());
     } else if (m.method() == Method::Register) {
       // Only we may say which way the core reaches this user (RFC 3327): a Path from the outside
       // could point the core anywhere.
@@ -1032,8 +1050,12 @@ class Relay::Impl {
     while (n < values.size() && rr.next(value)) {
       if (ours == values.size() && value.uri.user.starts_with(kUserPrefix) && n > 0 &&
           !is_inside_address(value.uri)) {
-        const auto opened = open_token(value.uri.user, opened_routes_);
-        if (opened && opened->flow == t.source_flow) ours = n;
+        if (t.outside_entry != 0 && entry_hash(value.uri.user) == t.outside_entry) {
+          ours = n;  // the very entry we issued for this request (sealed with its flow)
+        } else {
+          const auto opened = open_token(value.uri.user, opened_routes_);
+          if (opened && opened->flow == t.source_flow) ours = n;
+        }
       }
       values[n++] = value.text;
     }
@@ -1049,7 +1071,7 @@ class Relay::Impl {
     if (!address || !inside.ok()) return true;
     Writer list(record_buffer_);
     const Binding binding = dialog_binding(
-        t.call_id_differs ? std::string_view(t.server_call_id) : m.call_id(), m.from().tag);
+        t.call_id_differs ? std::string_view(t.server_call_id) : m.call_id(), m.from().tag, &t);
     entry(list, TokenKind::Dialog, t.source_flow, ip_bytes(t.source.ip_view()), inside.view(),
           address->local_ip, address->local_port, address->protocol, false, &binding);
     for (std::size_t i = ours + 1; i < n; ++i) list << ", " << values[i];
@@ -1418,6 +1440,7 @@ class Relay::Impl {
   std::string_view seal_token(TokenKind kind, std::uint64_t flow, const Ip& participant,
                               std::string_view payload, bool masked_leg = false,
                               const Binding* binding = nullptr) noexcept {
+    last_token_ = {};
     std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> plain;
     const std::size_t header = kTokenHeader + (binding != nullptr ? kBindingSize : 0);
     if (payload.size() + header > plain.size()) return {};
@@ -1436,8 +1459,8 @@ class Relay::Impl {
     std::memcpy(token_text_.data(), kUserPrefix.data(), kUserPrefix.size());
     const std::size_t n = sealer_.seal({plain.data(), payload.size() + header},
                                        std::span<char>(token_text_).subspan(kUserPrefix.size()));
-    if (n == 0) return {};
-    return {token_text_.data(), kUserPrefix.size() + n};
+    if (n == 0) return last_token_ = {};
+    return last_token_ = {token_text_.data(), kUserPrefix.size() + n};
   }
 
   std::optional<Opened> open_token(
@@ -1472,9 +1495,30 @@ class Relay::Impl {
   // The binding of a dialog's outside Record-Route entry: the dialog's Call-ID as the outside
   // sees it and the From tag of the request that creates it (the caller's, which the outside
   // party's in-dialog requests carry as From or To tag), good for relay.dialog_token_lifetime.
-  Binding dialog_binding(std::string_view outside_call_id, std::string_view from_tag) noexcept {
-    return {sealer_.bind(outside_call_id, from_tag),
-            wall_seconds() + static_cast<std::uint32_t>(settings_.dialog_token_lifetime.count())};
+  // With `t`: the MAC its request's entry got, if the inputs are the same (they are, unless the
+  // core changed the From tag).
+  Binding dialog_binding(std::string_view outside_call_id, std::string_view from_tag,
+                         const Transaction* t = nullptr) noexcept {
+    const std::uint32_t expires =
+        wall_seconds() + static_cast<std::uint32_t>(settings_.dialog_token_lifetime.count());
+    if (t != nullptr && t->binding_mac != 0) {
+      // `original` may have been given back since (a large request, after its final answer).
+      const std::string_view original = t->original;
+      const auto kept = [&original](std::uint32_t offset, std::uint32_t size) {
+        return std::size_t{offset} + size <= original.size() ? original.substr(offset, size)
+                                                             : std::string_view();
+      };
+      const std::string_view call_id = kept(t->binding_call_id_offset, t->binding_call_id_size);
+      const std::string_view tag = kept(t->binding_tag_offset, t->binding_tag_size);
+      if (!call_id.empty() && call_id == outside_call_id && tag == from_tag &&
+          (!tag.empty() || t->binding_tag_size == 0))
+        return {t->binding_mac, expires};
+    }
+    return {sealer_.bind(outside_call_id, from_tag), expires};
+  }
+  // Keyed: the core cannot make another token with the hash of ours.
+  static std::uint64_t entry_hash(std::string_view token) noexcept {
+    return common::siphash24(common::process_hash_key(), token);
   }
   // Seconds of the Unix epoch, advancing with the relay's clock (tests move it).
   std::uint32_t wall_seconds() const noexcept {
@@ -1870,6 +1914,7 @@ class Relay::Impl {
     t.cancel.clear();
     t.hidden_vias.clear();
     t.hidden_record_route.clear();
+    t.outside_entry = t.binding_mac = 0;
     t.call_id_differs = false;
     t.source_flow = t.dest_flow = 0;
     t.tried = 0;
@@ -1901,10 +1946,7 @@ class Relay::Impl {
   }
 
   bool write(const sip::MessageEditor& editor, std::string& out) noexcept {
-    const std::size_t size = editor.size();
-    if (size == 0 || size > settings_.limits.max_message_bytes) return false;
-    out.resize(size);
-    return editor.write(std::span<char>(out.data(), out.size())) == size;
+    return editor.write(out, settings_.limits.max_message_bytes);
   }
 
   RelaySettings settings_;
@@ -1925,6 +1967,7 @@ class Relay::Impl {
                        tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)>
       masked_call_id_{};
   std::array<char, 8 + tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)> token_text_{};
+  std::string_view last_token_;  // what seal_token returned last
   std::array<char, 4096> hidden_buffer_{};
   std::vector<Transaction> slots_;
   std::vector<std::uint32_t> free_;
