@@ -19,12 +19,11 @@ namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-// decode_char as a table: the value of each byte, -1 for bytes outside the alphabet.
-constexpr std::array<std::int8_t, 256> kDecode = [] {
-  std::array<std::int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i)
-    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+// The value of each character of the alphabet; 0xFF for every other byte (never below 64).
+constexpr std::array<std::uint8_t, 256> kDecode = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (auto& v : t) v = 0xFF;
+  for (std::uint8_t i = 0; i < 64; ++i) t[static_cast<unsigned char>(kAlphabet[i])] = i;
   return t;
 }();
 
@@ -56,22 +55,22 @@ std::optional<std::size_t> decode(std::string_view in, std::span<std::uint8_t> o
   if (in.size() % 4 == 1) return std::nullopt;
   const std::size_t size = in.size() * 3 / 4;
   if (out.size() < size) return std::nullopt;
-  auto value = [](char c) { return kDecode[static_cast<unsigned char>(c)]; };
+  auto value = [](char c) -> std::uint32_t { return kDecode[static_cast<unsigned char>(c)]; };
   const char* p = in.data();
   std::uint8_t* o = out.data();
   std::size_t left = in.size();
   for (; left >= 4; left -= 4, p += 4, o += 3) {
-    const int a = value(p[0]), b = value(p[1]), c = value(p[2]), d = value(p[3]);
-    if ((a | b | c | d) < 0) return std::nullopt;
-    const auto v = static_cast<std::uint32_t>(a << 18 | b << 12 | c << 6 | d);
+    const std::uint32_t a = value(p[0]), b = value(p[1]), c = value(p[2]), d = value(p[3]);
+    if (((a | b | c | d) & 0xC0u) != 0) return std::nullopt;
+    const std::uint32_t v = a << 18 | b << 12 | c << 6 | d;
     o[0] = static_cast<std::uint8_t>(v >> 16);
     o[1] = static_cast<std::uint8_t>(v >> 8);
     o[2] = static_cast<std::uint8_t>(v);
   }
   if (left != 0) {  // 2 characters: 1 byte (4 unused bits); 3: 2 bytes (2 unused bits)
-    const int a = value(p[0]), b = value(p[1]), c = left == 3 ? value(p[2]) : 0;
-    if ((a | b | c) < 0) return std::nullopt;
-    const auto v = static_cast<std::uint32_t>(a << 18 | b << 12 | c << 6);
+    const std::uint32_t a = value(p[0]), b = value(p[1]), c = left == 3 ? value(p[2]) : 0;
+    if (((a | b | c) & 0xC0u) != 0) return std::nullopt;
+    const std::uint32_t v = a << 18 | b << 12 | c << 6;
     // The last character's unused low bits must be zero: otherwise several texts would decode
     // to one token, and a token the SBC issued would have look-alikes it never issued.
     if ((v & (left == 2 ? 0xFFFFu : 0xFFu)) != 0) return std::nullopt;
