@@ -334,7 +334,10 @@ class Relay::Impl {
     std::vector<Wake> storage;
     storage.reserve(slots_.size() * 2);
     wakes_ = decltype(wakes_)(std::greater<Wake>(), std::move(storage));
-    for (const std::string& name : settings_.untrusted_headers) untrusted_.push_back(name);
+    for (const std::string& name : settings_.untrusted_headers) {
+      untrusted_.push_back(name);
+      untrusted_ids_.push_back(sip::lookup_header(name));
+    }
     clock_start_ = now_ = clock_();
     wall_start_ = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -808,7 +811,8 @@ class Relay::Impl {
     // rejection): it repeats the INVITE's Call-ID, From and top Via (RFC 3261 17.1.1.3), so the
     // To tag of that stateless answer comes back in it. It ends here.
     std::array<char, 16> tag;
-    if (flow != nullptr && m.to().tag == sip::stateless_to_tag(m, tag)) {
+    if (flow != nullptr && m.to().tag.size() == tag.size() &&
+        m.to().tag == sip::stateless_to_tag(m, tag)) {
       stats.stateless_acks_absorbed.inc();
       return;
     }
@@ -1528,8 +1532,13 @@ class Relay::Impl {
 
   // Removes every relay.untrusted_headers header; false when some could not be removed.
   bool strip_untrusted(sip::MessageEditor& editor) const noexcept {
-    for (const std::string& name : settings_.untrusted_headers)
-      if (!editor.strip_headers(name)) return false;
+    // By id when the name has one (what strip_headers(name) looks up every time).
+    for (std::size_t i = 0; i < untrusted_.size(); ++i) {
+      const bool stripped = untrusted_ids_[i] != HeaderId::Other
+                                ? editor.strip_headers(untrusted_ids_[i])
+                                : editor.strip_headers(untrusted_[i]);
+      if (!stripped) return false;
+    }
     return true;
   }
 
@@ -1975,7 +1984,8 @@ class Relay::Impl {
   std::string_view full_reason_;  // why allocate() found no slot
   TransactionIndex index_;
   std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> wakes_;
-  std::vector<std::string_view> untrusted_;
+  std::vector<std::string_view> untrusted_;  // relay.untrusted_headers
+  std::vector<HeaderId> untrusted_ids_;      // their ids (HeaderId::Other: known by name only)
   bool untrusted_left_ = false;       // the last build_to_core failed on a header it must remove
   TimePoint clock_start_;             // the relay's clock at construction ...
   std::int64_t wall_start_ = 0;       // ... and the Unix time then (token expiry survives restarts)
