@@ -7,6 +7,8 @@
 #include <openssl/siphash.h>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 
@@ -17,52 +19,65 @@ namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-int decode_char(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
+// The value of each character of the alphabet; 0xFF for every other byte (never below 64).
+constexpr std::array<std::uint8_t, 256> kDecode = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (auto& v : t) v = 0xFF;
+  for (std::uint8_t i = 0; i < 64; ++i) t[static_cast<unsigned char>(kAlphabet[i])] = i;
+  return t;
+}();
 
 // base64url without padding.
 std::size_t encode(std::span<const std::uint8_t> in, std::span<char> out) noexcept {
   const std::size_t size = (in.size() * 4 + 2) / 3;
   if (out.size() < size) return 0;
-  std::size_t o = 0;
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    std::uint32_t v = std::uint32_t{in[i]} << 16;
-    if (i + 1 < in.size()) v |= std::uint32_t{in[i + 1]} << 8;
-    if (i + 2 < in.size()) v |= in[i + 2];
-    const std::size_t chars = std::min<std::size_t>(4, (in.size() - i) * 4 / 3 + 1);
-    for (std::size_t k = 0; k < chars && o < size; ++k)
-      out[o++] = kAlphabet[(v >> (18 - 6 * k)) & 63];
+  const std::uint8_t* p = in.data();
+  char* o = out.data();
+  std::size_t left = in.size();
+  for (; left >= 3; left -= 3, p += 3, o += 4) {
+    const std::uint32_t v = std::uint32_t{p[0]} << 16 | std::uint32_t{p[1]} << 8 | p[2];
+    o[0] = kAlphabet[v >> 18];
+    o[1] = kAlphabet[(v >> 12) & 63];
+    o[2] = kAlphabet[(v >> 6) & 63];
+    o[3] = kAlphabet[v & 63];
   }
-  return o;
+  if (left != 0) {  // 1 byte: 2 characters; 2 bytes: 3
+    std::uint32_t v = std::uint32_t{p[0]} << 16;
+    if (left == 2) v |= std::uint32_t{p[1]} << 8;
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 63];
+    if (left == 2) *o++ = kAlphabet[(v >> 6) & 63];
+  }
+  return static_cast<std::size_t>(o - out.data());
 }
 
 std::optional<std::size_t> decode(std::string_view in, std::span<std::uint8_t> out) noexcept {
   if (in.size() % 4 == 1) return std::nullopt;
   const std::size_t size = in.size() * 3 / 4;
   if (out.size() < size) return std::nullopt;
-  std::uint32_t bits = 0;
-  int count = 0;
-  std::size_t o = 0;
-  for (char c : in) {
-    const int d = decode_char(c);
-    if (d < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<std::uint32_t>(d);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out[o++] = static_cast<std::uint8_t>(bits >> count);
-    }
+  auto value = [](char c) -> std::uint32_t { return kDecode[static_cast<unsigned char>(c)]; };
+  const char* p = in.data();
+  std::uint8_t* o = out.data();
+  std::size_t left = in.size();
+  for (; left >= 4; left -= 4, p += 4, o += 3) {
+    const std::uint32_t a = value(p[0]), b = value(p[1]), c = value(p[2]), d = value(p[3]);
+    if (((a | b | c | d) & 0xC0u) != 0) return std::nullopt;
+    const std::uint32_t v = a << 18 | b << 12 | c << 6 | d;
+    o[0] = static_cast<std::uint8_t>(v >> 16);
+    o[1] = static_cast<std::uint8_t>(v >> 8);
+    o[2] = static_cast<std::uint8_t>(v);
   }
-  // The last character's unused low bits must be zero: otherwise several texts would decode to
-  // one token, and a token the SBC issued would have look-alikes it never issued.
-  if ((bits & ((1u << count) - 1)) != 0) return std::nullopt;
-  return o;
+  if (left != 0) {  // 2 characters: 1 byte (4 unused bits); 3: 2 bytes (2 unused bits)
+    const std::uint32_t a = value(p[0]), b = value(p[1]), c = left == 3 ? value(p[2]) : 0;
+    if (((a | b | c) & 0xC0u) != 0) return std::nullopt;
+    const std::uint32_t v = a << 18 | b << 12 | c << 6;
+    // The last character's unused low bits must be zero: otherwise several texts would decode
+    // to one token, and a token the SBC issued would have look-alikes it never issued.
+    if ((v & (left == 2 ? 0xFFFFu : 0xFFu)) != 0) return std::nullopt;
+    *o++ = static_cast<std::uint8_t>(v >> 16);
+    if (left == 3) *o++ = static_cast<std::uint8_t>(v >> 8);
+  }
+  return static_cast<std::size_t>(o - out.data());
 }
 
 }  // namespace
@@ -74,6 +89,12 @@ struct TokenSealer::Impl {
     std::uint64_t bind_key[2];  // HMAC-SHA-256(key, label), first 16 bytes
   };
   std::vector<Context> contexts;  // [0] seals
+  // Nonces: random at start, then a counter XORed into the first 8 bytes. Unique for this
+  // sealer, and apart from those of other sealers (workers, restarts) by the 96 random bits;
+  // AES-GCM-SIV needs no more (a repeat would reveal only that two plaintexts are equal). One
+  // RAND_bytes per sealer instead of one per token.
+  std::array<std::uint8_t, kNonce> nonce_base{};
+  std::atomic<std::uint64_t> nonce_counter{0};
   ~Impl() {
     for (Context& c : contexts) EVP_AEAD_CTX_cleanup(&c.ctx);
   }
@@ -112,6 +133,7 @@ TokenSealer::Key TokenSealer::random_key(std::uint8_t id) {
 
 TokenSealer::TokenSealer(const std::vector<Key>& keys) : impl_(std::make_unique<Impl>()) {
   if (keys.empty()) throw std::invalid_argument("no token key");
+  RAND_bytes(impl_->nonce_base.data(), impl_->nonce_base.size());
   impl_->contexts.reserve(keys.size());
   for (const Key& k : keys) {
     for (const Impl::Context& c : impl_->contexts)
@@ -153,7 +175,9 @@ std::size_t TokenSealer::seal_with_nonce(std::span<const std::uint8_t> plain, st
   const Impl::Context& c = impl_->contexts.front();
   raw[0] = c.id;
   if (random_nonce) {
-    RAND_bytes(raw.data() + 1, kNonce);
+    std::uint64_t n = impl_->nonce_counter.fetch_add(1, std::memory_order_relaxed);
+    std::memcpy(raw.data() + 1, impl_->nonce_base.data(), kNonce);
+    for (std::size_t i = 0; i < 8; ++i, n >>= 8) raw[1 + i] ^= static_cast<std::uint8_t>(n);
   } else {
     std::fill_n(raw.data() + 1, kNonce, std::uint8_t{0});
   }

@@ -1,10 +1,10 @@
 #pragma once
 // Seals short tokens (flow tokens, hidden routes and contacts) that the SBC hands to the outside
 // in URIs and must be able to trust when they come back: AES-128-GCM-SIV (BoringSSL) under a key
-// with a one-byte id, a random nonce per token, all URL-safe (base64url without padding, the
-// characters a URI user part takes unescaped). A forged, altered or truncated token, or one
-// sealed under a key we no longer hold, does not open. Keys rotate: the first key seals, every
-// configured key opens. Exposes no BoringSSL type.
+// with a one-byte id, a unique nonce per token (random, then counted), all URL-safe (base64url
+// without padding, the characters a URI user part takes unescaped). A forged, altered or truncated
+// token, or one sealed under a key we no longer hold, does not open. Keys rotate: the first key
+// seals, every configured key opens. Exposes no BoringSSL type.
 
 #include <array>
 #include <cstdint>

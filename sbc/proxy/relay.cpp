@@ -191,6 +191,16 @@ struct Transaction {
   // ToOutside with topology hiding: the Record-Route list as the core would have seen it
   // without hiding, put back into the answers that go to the core.
   std::string hidden_record_route;
+  // ToCore, dialog-creating: a keyed hash of the token of the outside Record-Route entry we
+  // issued (the core's answers bring it back: no need to open it to know it is ours), and the
+  // binding MAC of that entry with where its inputs (the Call-ID and From tag as the outside
+  // sees them) are in `original`, for the answers' entries. 0: none.
+  std::uint64_t outside_entry = 0;
+  std::uint64_t binding_mac = 0;
+  std::uint32_t binding_call_id_offset = 0;
+  std::uint32_t binding_call_id_size = 0;
+  std::uint32_t binding_tag_offset = 0;
+  std::uint32_t binding_tag_size = 0;
   TimePoint end_at = kNever;
   TimePoint wake_at = kNever;
   TimePoint started{};  // the request's arrival
@@ -324,7 +334,10 @@ class Relay::Impl {
     std::vector<Wake> storage;
     storage.reserve(slots_.size() * 2);
     wakes_ = decltype(wakes_)(std::greater<Wake>(), std::move(storage));
-    for (const std::string& name : settings_.untrusted_headers) untrusted_.push_back(name);
+    for (const std::string& name : settings_.untrusted_headers) {
+      untrusted_.push_back(name);
+      untrusted_ids_.push_back(sip::lookup_header(name));
+    }
     clock_start_ = now_ = clock_();
     wall_start_ = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -343,6 +356,7 @@ class Relay::Impl {
 
   void request_from_outside(const Message& m, const FlowInfo& flow) noexcept {
     now_ = clock_();
+    route_cache_.message = nullptr;
     if (m.method() == Method::Ack) return ack(m, &flow);
     const sip::Via& via = m.top_via();
     if (via.branch.empty())
@@ -455,6 +469,7 @@ class Relay::Impl {
     const std::uint64_t token = flow.flow_token;
     const Ip participant = ip_bytes(flow.remote_ip);
     Writer record(record_buffer_);
+    t.outside_entry = t.binding_mac = 0;
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // Two entries: the core sees the inside one, the user agent the outside one.
       entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
@@ -464,6 +479,13 @@ class Relay::Impl {
       entry(record, TokenKind::Flow, token, participant, {}, flow.local_ip, flow.local_port,
             flow.protocol, false, &binding);
       ok = ok && record.ok() && editor.add_record_route(record.view());
+      if (!last_token_.empty()) t.outside_entry = entry_hash(last_token_);
+      // `m` is the request as `original` keeps it (or its very bytes).
+      t.binding_mac = binding.mac;
+      t.binding_call_id_offset = static_cast<std::uint32_t>(m.call_id().data() - m.bytes().data());
+      t.binding_call_id_size = static_cast<std::uint32_t>(m.call_id().size());
+      t.binding_tag_offset = static_cast<std::uint32_t>(m.from().tag.data() - m.bytes().data());
+      t.binding_tag_size = static_cast<std::uint32_t>(m.from().tag.size());
     } else if (m.method() == Method::Register) {
       // Only we may say which way the core reaches this user (RFC 3327): a Path from the outside
       // could point the core anywhere.
@@ -552,7 +574,7 @@ class Relay::Impl {
     }
     // Outside a dialog of ours, a Route from the outside names nothing we follow.
     if (own.flow_token == 0) return std::nullopt;
-    auto routes = m.name_addrs(HeaderId::Route);
+    Routes routes = routes_of(m);
     sip::NameAddr route;
     for (std::size_t seen = 0; routes.next(route); ++seen) {
       if (seen < own.count) continue;
@@ -566,6 +588,7 @@ class Relay::Impl {
   // came on.
   void response_from_outside(const Message& m, const FlowInfo& /*flow*/) noexcept {
     now_ = clock_();
+    route_cache_.message = nullptr;
     Transaction* t = find_client(m);
     if (t == nullptr || t->direction != Direction::ToOutside) {
       stats.stray_responses.inc();
@@ -579,6 +602,7 @@ class Relay::Impl {
     now_ = clock_();
     Message& m = *message_;
     const sip::Verdict verdict = m.parse(bytes, sip::Framing::Datagram, settings_.limits);
+    route_cache_.message = nullptr;
     if (!verdict.is_valid()) {
       stats.inside_invalid.inc();
       return;
@@ -602,6 +626,7 @@ class Relay::Impl {
   // Its transactions that have no answer yet go to the next core, or are answered 503.
   void inside_failed(Protocol protocol, std::string_view ip, std::uint16_t port) noexcept {
     now_ = clock_();
+    route_cache_.message = nullptr;
     if (const auto core = cores_.find(ip, port); core && cores_.target(*core).protocol == protocol)
       cores_.failed(*core, now_);
     for (Transaction& t : slots_) {
@@ -616,6 +641,7 @@ class Relay::Impl {
 
   void tick() noexcept {
     now_ = clock_();
+    route_cache_.message = nullptr;
     if (const std::uint64_t due = cores_.probes_due(now_); due != 0)
       for (std::size_t i = 0; i < cores_.size(); ++i)
         if ((due >> i & 1u) != 0) send_probe(i);
@@ -785,7 +811,8 @@ class Relay::Impl {
     // rejection): it repeats the INVITE's Call-ID, From and top Via (RFC 3261 17.1.1.3), so the
     // To tag of that stateless answer comes back in it. It ends here.
     std::array<char, 16> tag;
-    if (flow != nullptr && m.to().tag == sip::stateless_to_tag(m, tag)) {
+    if (flow != nullptr && m.to().tag.size() == tag.size() &&
+        m.to().tag == sip::stateless_to_tag(m, tag)) {
       stats.stateless_acks_absorbed.inc();
       return;
     }
@@ -1027,8 +1054,12 @@ class Relay::Impl {
     while (n < values.size() && rr.next(value)) {
       if (ours == values.size() && value.uri.user.starts_with(kUserPrefix) && n > 0 &&
           !is_inside_address(value.uri)) {
-        const auto opened = open_token(value.uri.user, opened_routes_);
-        if (opened && opened->flow == t.source_flow) ours = n;
+        if (t.outside_entry != 0 && entry_hash(value.uri.user) == t.outside_entry) {
+          ours = n;  // the very entry we issued for this request (sealed with its flow)
+        } else {
+          const auto opened = open_token(value.uri.user, opened_routes_);
+          if (opened && opened->flow == t.source_flow) ours = n;
+        }
       }
       values[n++] = value.text;
     }
@@ -1044,7 +1075,7 @@ class Relay::Impl {
     if (!address || !inside.ok()) return true;
     Writer list(record_buffer_);
     const Binding binding = dialog_binding(
-        t.call_id_differs ? std::string_view(t.server_call_id) : m.call_id(), m.from().tag);
+        t.call_id_differs ? std::string_view(t.server_call_id) : m.call_id(), m.from().tag, &t);
     entry(list, TokenKind::Dialog, t.source_flow, ip_bytes(t.source.ip_view()), inside.view(),
           address->local_ip, address->local_port, address->protocol, false, &binding);
     for (std::size_t i = ours + 1; i < n; ++i) list << ", " << values[i];
@@ -1329,9 +1360,54 @@ class Relay::Impl {
   }
 
   // Our entries at the top of the Route set (at most two: the inside and the outside one).
+  // The Route entries of the message being handled, parsed once for the passes over them (our
+  // own entries, the loop hash, the rewrite, the core they name) rather than once per pass.
+  // Keyed by the message and its bytes, and forgotten at every entry point.
+  static constexpr std::size_t kCachedRoutes = 8;
+  struct RouteCache {
+    const Message* message = nullptr;
+    const char* bytes = nullptr;
+    std::size_t size = 0;
+    std::size_t count = 0;
+    bool complete = false;  // all of the message's entries are here; else the passes parse
+    std::array<sip::NameAddr, kCachedRoutes> entries{};
+  };
+  // The Route entries of a message one by one, as Message::name_addrs(HeaderId::Route) gives
+  // them.
+  class Routes {
+   public:
+    Routes(const RouteCache* cache, const Message& m) noexcept
+        : cache_(cache), cursor_(m.name_addrs(HeaderId::Route)) {}
+    bool next(sip::NameAddr& out) noexcept {
+      if (cache_ == nullptr) return cursor_.next(out);
+      if (index_ == cache_->count) return false;
+      out = cache_->entries[index_++];
+      return true;
+    }
+
+   private:
+    const RouteCache* cache_;
+    Message::ValueCursor<sip::NameAddr> cursor_;
+    std::size_t index_ = 0;
+  };
+  Routes routes_of(const Message& m) const noexcept {
+    RouteCache& c = route_cache_;
+    if (c.message != &m || c.bytes != m.bytes().data() || c.size != m.bytes().size()) {
+      c.message = &m;
+      c.bytes = m.bytes().data();
+      c.size = m.bytes().size();
+      c.count = 0;
+      auto cursor = m.name_addrs(HeaderId::Route);
+      while (c.count < kCachedRoutes && cursor.next(c.entries[c.count])) ++c.count;
+      sip::NameAddr more;
+      c.complete = c.count < kCachedRoutes || !cursor.next(more);
+    }
+    return {c.complete ? &c : nullptr, m};
+  }
+
   OwnRoutes own_routes(const Message& m, const FlowInfo* flow) noexcept {
     OwnRoutes own;
-    auto routes = m.name_addrs(HeaderId::Route);
+    Routes routes = routes_of(m);
     sip::NameAddr route;
     while (own.count < 2 && routes.next(route)) {
       const sip::Uri& uri = route.uri;
@@ -1368,6 +1444,7 @@ class Relay::Impl {
   std::string_view seal_token(TokenKind kind, std::uint64_t flow, const Ip& participant,
                               std::string_view payload, bool masked_leg = false,
                               const Binding* binding = nullptr) noexcept {
+    last_token_ = {};
     std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> plain;
     const std::size_t header = kTokenHeader + (binding != nullptr ? kBindingSize : 0);
     if (payload.size() + header > plain.size()) return {};
@@ -1386,8 +1463,8 @@ class Relay::Impl {
     std::memcpy(token_text_.data(), kUserPrefix.data(), kUserPrefix.size());
     const std::size_t n = sealer_.seal({plain.data(), payload.size() + header},
                                        std::span<char>(token_text_).subspan(kUserPrefix.size()));
-    if (n == 0) return {};
-    return {token_text_.data(), kUserPrefix.size() + n};
+    if (n == 0) return last_token_ = {};
+    return last_token_ = {token_text_.data(), kUserPrefix.size() + n};
   }
 
   std::optional<Opened> open_token(
@@ -1422,9 +1499,30 @@ class Relay::Impl {
   // The binding of a dialog's outside Record-Route entry: the dialog's Call-ID as the outside
   // sees it and the From tag of the request that creates it (the caller's, which the outside
   // party's in-dialog requests carry as From or To tag), good for relay.dialog_token_lifetime.
-  Binding dialog_binding(std::string_view outside_call_id, std::string_view from_tag) noexcept {
-    return {sealer_.bind(outside_call_id, from_tag),
-            wall_seconds() + static_cast<std::uint32_t>(settings_.dialog_token_lifetime.count())};
+  // With `t`: the MAC its request's entry got, if the inputs are the same (they are, unless the
+  // core changed the From tag).
+  Binding dialog_binding(std::string_view outside_call_id, std::string_view from_tag,
+                         const Transaction* t = nullptr) noexcept {
+    const std::uint32_t expires =
+        wall_seconds() + static_cast<std::uint32_t>(settings_.dialog_token_lifetime.count());
+    if (t != nullptr && t->binding_mac != 0) {
+      // `original` may have been given back since (a large request, after its final answer).
+      const std::string_view original = t->original;
+      const auto kept = [&original](std::uint32_t offset, std::uint32_t size) {
+        return std::size_t{offset} + size <= original.size() ? original.substr(offset, size)
+                                                             : std::string_view();
+      };
+      const std::string_view call_id = kept(t->binding_call_id_offset, t->binding_call_id_size);
+      const std::string_view tag = kept(t->binding_tag_offset, t->binding_tag_size);
+      if (!call_id.empty() && call_id == outside_call_id && tag == from_tag &&
+          (!tag.empty() || t->binding_tag_size == 0))
+        return {t->binding_mac, expires};
+    }
+    return {sealer_.bind(outside_call_id, from_tag), expires};
+  }
+  // Keyed: the core cannot make another token with the hash of ours.
+  static std::uint64_t entry_hash(std::string_view token) noexcept {
+    return common::siphash24(common::process_hash_key(), token);
   }
   // Seconds of the Unix epoch, advancing with the relay's clock (tests move it).
   std::uint32_t wall_seconds() const noexcept {
@@ -1434,8 +1532,13 @@ class Relay::Impl {
 
   // Removes every relay.untrusted_headers header; false when some could not be removed.
   bool strip_untrusted(sip::MessageEditor& editor) const noexcept {
-    for (const std::string& name : settings_.untrusted_headers)
-      if (!editor.strip_headers(name)) return false;
+    // By id when the name has one (what strip_headers(name) looks up every time).
+    for (std::size_t i = 0; i < untrusted_.size(); ++i) {
+      const bool stripped = untrusted_ids_[i] != HeaderId::Other
+                                ? editor.strip_headers(untrusted_ids_[i])
+                                : editor.strip_headers(untrusted_[i]);
+      if (!stripped) return false;
+    }
     return true;
   }
 
@@ -1592,7 +1695,7 @@ class Relay::Impl {
                       bool from_outside) noexcept {
     const bool keep_rest = !from_outside || (own.flow_token != 0 && own.hidden_routes.empty());
     if (own.count == 0 && (keep_rest || m.count(HeaderId::Route) == 0)) return true;
-    auto routes = m.name_addrs(HeaderId::Route);
+    Routes routes = routes_of(m);
     sip::NameAddr route;
     Writer rest(route_buffer_);
     rest << own.hidden_routes;
@@ -1618,24 +1721,27 @@ class Relay::Impl {
   // would get has been here before, unchanged. The hash covers what a spiral changes
   // (Request-URI, Route set) and what identifies the request (16.6 step 8), not the Via.
   bool detect_loop(const Message& m, std::uint32_t hash) const noexcept {
-    auto vias = m.vias();
-    sip::Via v;
-    while (vias.next(v)) {
+    auto ours = [&](const sip::Via& v) {
       if (v.branch.size() != kBranchSize ||
           v.branch.substr(0, kBranchPrefix.size()) != kBranchPrefix)
-        continue;
+        return false;
       std::uint64_t h = 0;
-      if (parse_hex(v.branch.substr(kBranchSize - 8), h) && h == hash &&
-          is_own_address(v.host, v.port, nullptr))
-        return true;
-    }
+      return parse_hex(v.branch.substr(kBranchSize - 8), h) && h == hash &&
+             is_own_address(v.host, v.port, nullptr);
+    };
+    // The usual request from a user agent has one Via, which the parse already holds.
+    if (m.via_count() == 1) return ours(m.top_via());
+    auto vias = m.vias();
+    sip::Via v;
+    while (vias.next(v))
+      if (ours(v)) return true;
     return false;
   }
 
   // `call_id` is the inside one (a masked Call-ID opened): a request that loops through the core
   // and back out, or through the outside and back in, carries the other form the second time.
-  static std::uint32_t loop_hash(const Message& m, std::string_view call_id,
-                                 std::size_t own_routes) noexcept {
+  std::uint32_t loop_hash(const Message& m, std::string_view call_id,
+                          std::size_t own_routes) const noexcept {
     std::uint64_t h = kFnvBasis;
     h = fnv1a(h, m.request_uri().text);
     h = fnv1a(h, call_id);
@@ -1647,7 +1753,7 @@ class Relay::Impl {
     h = fnv1a(h, {number, static_cast<std::size_t>(end - number)});
     // The Route set after ours: a spiral (through the core and back to us on the way to the
     // other party) carries the same Request-URI as the first pass, but fewer routes.
-    auto routes = m.name_addrs(HeaderId::Route);
+    Routes routes = routes_of(m);
     sip::NameAddr route;
     for (std::size_t i = 0; routes.next(route); ++i)
       if (i >= own_routes) h = fnv1a(h, route.text);
@@ -1817,6 +1923,7 @@ class Relay::Impl {
     t.cancel.clear();
     t.hidden_vias.clear();
     t.hidden_record_route.clear();
+    t.outside_entry = t.binding_mac = 0;
     t.call_id_differs = false;
     t.source_flow = t.dest_flow = 0;
     t.tried = 0;
@@ -1848,10 +1955,7 @@ class Relay::Impl {
   }
 
   bool write(const sip::MessageEditor& editor, std::string& out) noexcept {
-    const std::size_t size = editor.size();
-    if (size == 0 || size > settings_.limits.max_message_bytes) return false;
-    out.resize(size);
-    return editor.write(std::span<char>(out.data(), out.size())) == size;
+    return editor.write(out, settings_.limits.max_message_bytes);
   }
 
   RelaySettings settings_;
@@ -1872,6 +1976,7 @@ class Relay::Impl {
                        tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)>
       masked_call_id_{};
   std::array<char, 8 + tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)> token_text_{};
+  std::string_view last_token_;  // what seal_token returned last
   std::array<char, 4096> hidden_buffer_{};
   std::vector<Transaction> slots_;
   std::vector<std::uint32_t> free_;
@@ -1879,7 +1984,8 @@ class Relay::Impl {
   std::string_view full_reason_;  // why allocate() found no slot
   TransactionIndex index_;
   std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> wakes_;
-  std::vector<std::string_view> untrusted_;
+  std::vector<std::string_view> untrusted_;  // relay.untrusted_headers
+  std::vector<HeaderId> untrusted_ids_;      // their ids (HeaderId::Other: known by name only)
   bool untrusted_left_ = false;       // the last build_to_core failed on a header it must remove
   TimePoint clock_start_;             // the relay's clock at construction ...
   std::int64_t wall_start_ = 0;       // ... and the Unix time then (token expiry survives restarts)
@@ -1893,6 +1999,7 @@ class Relay::Impl {
   std::array<char, 4096> route_buffer_{};
   std::array<char, 8192> contact_buffer_{};
   std::array<char, kStatelessPrefix.size() + 16> stateless_branch_{};
+  mutable RouteCache route_cache_;
 };
 
 Relay::Relay(RelaySettings settings, transport::Wire& wire,

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "sbc/sip/scanner.hpp"
+
 namespace sbc::sip {
 namespace {
 constexpr std::string_view kCrlf = "\r\n";
@@ -44,7 +46,19 @@ bool MessageEditor::prepend_via(std::string_view value) noexcept {
   return insert_line_before(HeaderId::Via, "Via", value);
 }
 bool MessageEditor::remove_top_via() noexcept {
-  return remove_first_value<Via>(HeaderId::Via);
+  // The parse already found the top Via (the first value of the first Via line): only where the
+  // next value on its line starts, if there is one, remains to find (no Via is parsed again).
+  const Via& top = message_.top_via();
+  const HeaderField* field = message_.find(HeaderId::Via);
+  if (field == nullptr || top.text.empty() || top.text.data() < field->value.data() ||
+      top.text.data() + top.text.size() > field->value.data() + field->value.size())
+    return remove_first_value<Via>(HeaderId::Via);
+  const char* const after = top.text.data() + top.text.size();
+  Scanner rest(std::string_view(
+      after, static_cast<std::size_t>(field->value.data() + field->value.size() - after)));
+  if (!rest.at_end() && rest.separator(','))
+    return add(offset_of(top.text.data()), offset_of(rest.position()), {});
+  return add(offset_of(field->line.data()), offset_of(field->line.data() + field->line.size()), {});
 }
 bool MessageEditor::remove_top_route() noexcept {
   return remove_first_value<NameAddr>(HeaderId::Route);
@@ -195,23 +209,26 @@ std::size_t MessageEditor::plan(std::array<Edit, kMaxEdits + 1>& out) const noex
   return n;
 }
 
-std::size_t MessageEditor::size() const noexcept {
-  std::array<Edit, kMaxEdits + 1> plan_edits;
-  const std::size_t n = plan(plan_edits);
-  if (n == static_cast<std::size_t>(-1)) return 0;
+std::size_t MessageEditor::planned_size(const std::array<Edit, kMaxEdits + 1>& edits,
+                                        std::size_t n) const noexcept {
   const std::size_t head_size = message_.bytes().size() - message_.body().size();
   std::size_t total = head_size + (body_replaced_ ? new_body_.size() : message_.body().size());
   for (std::size_t i = 0; i < n; ++i) {
-    total -= plan_edits[i].end - plan_edits[i].begin;
-    for (std::string_view piece : plan_edits[i].pieces) total += piece.size();
+    total -= edits[i].end - edits[i].begin;
+    for (std::string_view piece : edits[i].pieces) total += piece.size();
   }
   return total;
 }
 
-std::size_t MessageEditor::write(std::span<char> out) const noexcept {
+std::size_t MessageEditor::size() const noexcept {
   std::array<Edit, kMaxEdits + 1> plan_edits;
   const std::size_t n = plan(plan_edits);
   if (n == static_cast<std::size_t>(-1)) return 0;
+  return planned_size(plan_edits, n);
+}
+
+std::size_t MessageEditor::write_planned(const std::array<Edit, kMaxEdits + 1>& edits,
+                                         std::size_t n, std::span<char> out) const noexcept {
   const std::string_view src = message_.bytes();
   const std::size_t head_size = src.size() - message_.body().size();
   char* w = out.data();
@@ -224,7 +241,7 @@ std::size_t MessageEditor::write(std::span<char> out) const noexcept {
   };
   std::size_t copied = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    const Edit& e = plan_edits[i];
+    const Edit& e = edits[i];
     if (!put(src.substr(copied, e.begin - copied))) return 0;
     for (std::string_view piece : e.pieces)
       if (!put(piece)) return 0;
@@ -235,12 +252,29 @@ std::size_t MessageEditor::write(std::span<char> out) const noexcept {
   return static_cast<std::size_t>(w - out.data());
 }
 
+std::size_t MessageEditor::write(std::span<char> out) const noexcept {
+  std::array<Edit, kMaxEdits + 1> plan_edits;
+  const std::size_t n = plan(plan_edits);
+  if (n == static_cast<std::size_t>(-1)) return 0;
+  return write_planned(plan_edits, n, out);
+}
+
 bool MessageEditor::write(std::string& out) const {
   out.resize(size());
   if (out.empty()) return false;
   const std::size_t written = write(std::span<char>(out.data(), out.size()));
   out.resize(written);
   return written != 0;
+}
+
+bool MessageEditor::write(std::string& out, std::size_t max_size) const {
+  std::array<Edit, kMaxEdits + 1> plan_edits;
+  const std::size_t n = plan(plan_edits);
+  if (n == static_cast<std::size_t>(-1)) return false;
+  const std::size_t size = planned_size(plan_edits, n);
+  if (size == 0 || size > max_size) return false;
+  out.resize(size);
+  return write_planned(plan_edits, n, std::span<char>(out.data(), out.size())) == size;
 }
 
 }  // namespace sbc::sip

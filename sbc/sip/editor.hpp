@@ -54,6 +54,9 @@ class MessageEditor {
   std::size_t write(std::span<char> out) const noexcept;
   // Convenience for callers that keep a reusable string (its capacity is reused).
   bool write(std::string& out) const;
+  // As above with one plan of the edits for both the size and the bytes; false (and `out`
+  // unchanged) when the result is empty, over `max_size`, or the edits overlap.
+  bool write(std::string& out, std::size_t max_size) const;
 
  private:
   struct Edit {
@@ -73,6 +76,10 @@ class MessageEditor {
   bool remove_first_value(HeaderId id) noexcept;
   // Sorted copy of the edits plus the Content-Length fix-up; false if edits overlap.
   std::size_t plan(std::array<Edit, kMaxEdits + 1>& out) const noexcept;
+  std::size_t planned_size(const std::array<Edit, kMaxEdits + 1>& edits,
+                           std::size_t n) const noexcept;
+  std::size_t write_planned(const std::array<Edit, kMaxEdits + 1>& edits, std::size_t n,
+                            std::span<char> out) const noexcept;
 
   const Message& message_;
   std::array<Edit, kMaxEdits> edits_{};

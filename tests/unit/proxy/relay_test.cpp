@@ -561,6 +561,46 @@ TEST_CASE("relay: a request from the core follows our Path down the user's flow,
   CHECK(h.relay->stats().responses_to_core.value() == 1);
 }
 
+TEST_CASE("relay: the Route entries after ours go on in order, however many there are", "[relay]") {
+  // The relay keeps a few Route entries of the message at hand parsed; more are parsed as
+  // they come: both give the same request.
+  for (const int others : {2, 12}) {
+    Harness h;
+    std::string routes;
+    for (int i = 1; i <= others; ++i) {
+      routes += ", <sip:h";
+      routes += std::to_string(i);
+      routes += ".example.com;lr>";
+    }
+    const std::string invite =
+        std::string("INVITE sip:alice@192.168.1.20:5061;transport=tls SIP/2.0\r\n") +
+        "Via: SIP/2.0/UDP 10.0.0.10:5070;branch=z9hG4bKcore1\r\n"
+        "Max-Forwards: 69\r\n"
+        "Route: <sip:" +
+        seal(1, kAliceFlow) + "@10.0.0.1:15060;transport=udp;lr>" + routes +
+        "\r\n"
+        "From: <sip:carol@example.com>;tag=c1\r\n"
+        "To: <sip:alice@example.com>\r\n"
+        "Call-ID: call-2@10.0.0.20\r\n"
+        "CSeq: 1 INVITE\r\n"
+        "Contact: <sip:carol@10.0.0.20:5060>\r\n"
+        "Content-Length: 0\r\n\r\n";
+    h.from_core(invite);
+    auto sent = h.wire.take();
+    REQUIRE(sent.size() == 2);
+    CHECK(sent[0].outside);
+    CHECK(sent[0].flow == kAliceFlow);
+    const auto left = name_addrs(h.parse(sent[0]), sip::HeaderId::Route);
+    REQUIRE(left.size() == static_cast<std::size_t>(others));
+    for (int i = 0; i < others; ++i) {
+      std::string host = "h";
+      host += std::to_string(i + 1);
+      host += ".example.com";
+      CHECK(left[static_cast<std::size_t>(i)].uri.host == host);
+    }
+  }
+}
+
 TEST_CASE("relay: requests from the core without our route get 403, for a gone flow 430",
           "[relay]") {
   Harness h;

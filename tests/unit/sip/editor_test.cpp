@@ -94,6 +94,28 @@ TEST_CASE("relay edits keep every untouched byte and a correct Content-Length", 
   CHECK(again->count(HeaderId::PAssertedIdentity) == 0);
 }
 
+TEST_CASE("the top Via of a line of several goes with its comma and white space, folding too",
+          "[editor]") {
+  auto m = std::make_unique<Message>();
+  const std::string response =
+      "SIP/2.0 200 OK\r\n"
+      "Via: SIP/2.0/UDP edge.example.com;branch=z9hG4bKedge ,\r\n\t SIP/2.0/UDP "
+      "pc33.example.com;branch=z9hG4bK1 , SIP/2.0/UDP pc34.example.com;branch=z9hG4bK2\r\n"
+      "From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\nCall-ID: x\r\n"
+      "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+  must_parse(*m, response);
+  MessageEditor e(*m);
+  REQUIRE(e.remove_top_via());
+  std::string out;
+  REQUIRE(e.write(out));
+  CHECK(out ==
+        "SIP/2.0 200 OK\r\n"
+        "Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK1 , SIP/2.0/UDP "
+        "pc34.example.com;branch=z9hG4bK2\r\n"
+        "From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\nCall-ID: x\r\n"
+        "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+}
+
 TEST_CASE("a single-value Via line is removed whole; a missing Max-Forwards is added", "[editor]") {
   auto m = std::make_unique<Message>();
   const std::string response =
