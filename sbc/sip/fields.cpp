@@ -92,22 +92,6 @@ bool valid_qvalue(std::string_view v) noexcept {
   return true;
 }
 
-// sent-by and similar: host as a span of host characters or an IPv6 reference.
-std::string_view take_host(Scanner& in) noexcept {
-  const char* start = in.position();
-  if (in.peek() == '[') {
-    while (!in.at_end() && in.peek() != ']') in.advance();
-    if (!in.consume(']')) {
-      in.reset(start);
-      return {};
-    }
-    return in.since(start);
-  }
-  while (!in.at_end() && (chars::is_alnum(in.peek()) || in.peek() == '-' || in.peek() == '.'))
-    in.advance();
-  return in.since(start);
-}
-
 bool valid_received(std::string_view v) noexcept {
   // via-received = "received" EQUAL (IPv4address / IPv6address); RFC 5118 4.5: tolerate brackets.
   if (is_ipv4(v) || is_ipv6(v)) return true;
@@ -283,8 +267,10 @@ bool parse_via(Scanner& in, Via& out) noexcept {
   if (out.transport.empty() || !in.skip_lws()) return false;
   if (!iequals(out.protocol_name, "SIP") || out.protocol_version != "2.0") return false;
   // sent-by = host [ COLON port ]
-  out.host = take_host(in);
-  out.host_kind = classify_host(out.host);
+  std::size_t host_length = 0;
+  out.host_kind = scan_host(in.rest(), host_length);
+  out.host = in.rest().substr(0, host_length);
+  in.advance(host_length);
   if (out.host_kind == HostKind::None) return false;
   const char* before_colon = in.position();
   if (in.separator(':')) {

@@ -1,5 +1,7 @@
 #include "sbc/sip/uri.hpp"
 
+#include <array>
+
 #include "sbc/sip/chars.hpp"
 #include "sbc/sip/scanner.hpp"
 
@@ -105,17 +107,8 @@ UriError parse_sip_uri(std::string_view rest, Uri& out, UriContext context) noex
   }
   // hostport
   std::size_t host_end = 0;
-  if (!rest.empty() && rest.front() == '[') {
-    host_end = rest.find(']');
-    if (host_end == std::string_view::npos) return UriError::Malformed;
-    ++host_end;
-  } else {
-    while (host_end < rest.size() &&
-           (chars::is_alnum(rest[host_end]) || rest[host_end] == '-' || rest[host_end] == '.'))
-      ++host_end;
-  }
+  out.host_kind = scan_host(rest, host_end);
   out.host = rest.substr(0, host_end);
-  out.host_kind = classify_host(out.host);
   if (out.host_kind == HostKind::None) return UriError::Malformed;
   rest.remove_prefix(host_end);
   if (!rest.empty() && rest.front() == ':') {
@@ -231,24 +224,65 @@ bool is_ipv6(std::string_view s) noexcept {
   return compressed ? groups < groups_needed : groups == groups_needed;
 }
 
-bool is_hostname(std::string_view s) noexcept {
-  // hostname = *( domainlabel "." ) toplabel [ "." ]; labels are alphanum, with inner '-';
-  // the top label starts with a letter. One pass, remembering where the last label began.
-  if (s.empty() || s.size() > 254) return false;
-  if (s.back() == '.') s.remove_suffix(1);
-  if (s.empty()) return false;
-  std::size_t label_start = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (chars::is_alnum(c)) continue;
-    if (c == '-') {
-      if (i == label_start || i + 1 == s.size() || s[i + 1] == '.') return false;
+namespace {
+
+// One pass over a run of host characters (alnum, '-', '.'), checking the hostname rule on the way:
+// hostname = *( domainlabel "." ) toplabel [ "." ]; labels are alphanum with inner '-', at most 63
+// characters; the top label starts with a letter; the whole run at most 254 characters.
+struct HostRun {
+  const char* end;  // the first byte that is not a host character
+  bool hostname;    // whether the run is a valid hostname
+};
+
+constexpr std::uint8_t kLabelChar = 1;  // alnum or '-'
+constexpr std::array<std::uint8_t, 256> make_label_chars() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    if (chars::is_alnum(static_cast<char>(c)) || c == '-') t[c] = kLabelChar;
+  return t;
+}
+constexpr std::array<std::uint8_t, 256> kLabelChars = make_label_chars();
+
+HostRun scan_host_run(const char* p, const char* const end) noexcept {
+  const char* const start = p;
+  const char* top = nullptr;  // the last label seen
+  bool ok = true;
+  while (true) {
+    const char* const label = p;
+    while (p < end && kLabelChars[static_cast<unsigned char>(*p)] != 0) ++p;
+    if (p == label) {
+      // An empty label: a leading or doubled '.' (then the run goes on), or the end of the run
+      // (after a trailing '.', or an empty run).
+      if (p < end && *p == '.') {
+        ok = false;
+        ++p;
+        continue;
+      }
+      break;
+    }
+    if (*label == '-' || p[-1] == '-' || p - label > 63) ok = false;
+    top = label;
+    if (p < end && *p == '.') {
+      ++p;
       continue;
     }
-    if (c != '.' || i == label_start || i - label_start > 63) return false;
-    label_start = i + 1;
+    break;
   }
-  return label_start < s.size() && s.size() - label_start <= 63 && chars::is_alpha(s[label_start]);
+  ok = ok && top != nullptr && p - start <= 254 && chars::is_alpha(*top);
+  return {p, ok};
+}
+
+HostKind classify_run(std::string_view run, bool hostname) noexcept {
+  if (run.empty()) return HostKind::None;
+  if (chars::is_digit(run.back()) && is_ipv4(run)) return HostKind::IPv4;
+  return hostname ? HostKind::Name : HostKind::None;
+}
+
+}  // namespace
+
+bool is_hostname(std::string_view s) noexcept {
+  const HostRun run = scan_host_run(s.data(), s.data() + s.size());
+  return run.end == s.data() + s.size() && run.hostname;
 }
 
 HostKind classify_host(std::string_view host) noexcept {
@@ -257,8 +291,24 @@ HostKind classify_host(std::string_view host) noexcept {
     if (host.size() < 4 || host.back() != ']') return HostKind::None;
     return is_ipv6(host.substr(1, host.size() - 2)) ? HostKind::IPv6 : HostKind::None;
   }
-  if (chars::is_digit(host.back()) && is_ipv4(host)) return HostKind::IPv4;
-  return is_hostname(host) ? HostKind::Name : HostKind::None;
+  const HostRun run = scan_host_run(host.data(), host.data() + host.size());
+  if (run.end != host.data() + host.size()) return HostKind::None;
+  return classify_run(host, run.hostname);
+}
+
+HostKind scan_host(std::string_view text, std::size_t& length) noexcept {
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      length = 0;
+      return HostKind::None;
+    }
+    length = close + 1;
+    return classify_host(text.substr(0, length));
+  }
+  const HostRun run = scan_host_run(text.data(), text.data() + text.size());
+  length = static_cast<std::size_t>(run.end - text.data());
+  return classify_run(text.substr(0, length), run.hostname);
 }
 
 bool parse_port(std::string_view text, std::uint16_t& port) noexcept {
