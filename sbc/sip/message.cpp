@@ -86,6 +86,87 @@ inline const char* skip_value_bytes(const char* q, const char* end) noexcept {
   return q;
 }
 
+#if defined(__SSE2__)
+// The parser's fast path for known header names: a perfect hash of the name's length and its first
+// and last characters picks the one known name it can be, and one SIMD compare confirms it.
+constexpr std::size_t name_hash(std::size_t n, char first, char last) noexcept {
+  return (static_cast<std::size_t>(static_cast<unsigned char>(first) | 0x20) * 2 +
+          static_cast<std::size_t>(static_cast<unsigned char>(last) | 0x20) + n * 37) &
+         127;
+}
+struct NamePattern {
+  alignas(16) std::array<char, 32> lower{};  // the name in lower case, zero padded
+  std::size_t size = 0;                      // 0: no name
+  HeaderId id = HeaderId::Other;
+};
+constexpr std::array<NamePattern, kHeaderNames.size() + 1> make_name_patterns() {
+  std::array<NamePattern, kHeaderNames.size() + 1> t{};  // [0] stays empty
+  for (std::size_t i = 0; i < kHeaderNames.size(); ++i) {
+    const std::string_view name = kHeaderNames[i].name;
+    for (std::size_t j = 0; j < name.size(); ++j) t[i + 1].lower[j] = chars::lower(name[j]);
+    t[i + 1].size = name.size();
+    t[i + 1].id = kHeaderNames[i].id;
+  }
+  return t;
+}
+constexpr auto kNamePatterns = make_name_patterns();
+constexpr std::array<std::uint8_t, 128> make_name_slots() {
+  std::array<std::uint8_t, 128> t{};
+  for (std::size_t i = 0; i < kHeaderNames.size(); ++i) {
+    const std::string_view name = kHeaderNames[i].name;
+    t[name_hash(name.size(), name.front(), name.back())] = static_cast<std::uint8_t>(i + 1);
+  }
+  return t;
+}
+constexpr auto kNameSlots = make_name_slots();
+constexpr bool name_hash_is_perfect() {
+  for (std::size_t i = 0; i < kHeaderNames.size(); ++i) {
+    const std::string_view name = kHeaderNames[i].name;
+    if (kNameSlots[name_hash(name.size(), name.front(), name.back())] != i + 1) return false;
+    if (name.size() > 32) return false;
+  }
+  return true;
+}
+static_assert(name_hash_is_perfect(), "two known header names share a hash slot");
+
+// When the line at `p` starts with a known header name, then optional SP/HT, then ':', returns the
+// offset of that colon and sets `id` and `size` (the name's length). Returns 0 otherwise, and the
+// byte-by-byte path decides. A known name holds token characters only, so what this accepts is
+// exactly what that path would accept. Reads 32 bytes at `p`.
+inline std::size_t known_header_name(const char* p, const char* end, HeaderId& id,
+                                     std::size_t& size) noexcept {
+  if (end - p < 32) return 0;
+  const __m128i colon = _mm_set1_epi8(':');
+  const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i v1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+  const unsigned colons =
+      static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v0, colon))) |
+      (static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v1, colon))) << 16);
+  if (colons == 0) return 0;
+  const std::size_t at = static_cast<std::size_t>(__builtin_ctz(colons));
+  std::size_t n = at;
+  while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) --n;
+  if (n == 0) return 0;
+  const NamePattern& e = kNamePatterns[kNameSlots[name_hash(n, p[0], p[n - 1])]];
+  if (e.size != n) return 0;
+  // Letters (and only they) are folded to lower case: bytes above '?' get 0x20 OR-ed in.
+  const __m128i above = _mm_set1_epi8(0x3F);
+  const __m128i bit = _mm_set1_epi8(0x20);
+  const auto folded_equal = [&](__m128i v, const char* pattern) {
+    const __m128i folded = _mm_or_si128(v, _mm_and_si128(_mm_cmpgt_epi8(v, above), bit));
+    return static_cast<unsigned>(_mm_movemask_epi8(
+        _mm_cmpeq_epi8(folded, _mm_load_si128(reinterpret_cast<const __m128i*>(pattern)))));
+  };
+  unsigned equal = folded_equal(v0, e.lower.data());
+  if (n > 16) equal |= folded_equal(v1, e.lower.data() + 16) << 16;
+  const unsigned need = n == 32 ? ~0u : (1u << n) - 1;
+  if ((equal & need) != need) return 0;
+  id = e.id;
+  size = n;
+  return at;
+}
+#endif
+
 bool is_wsp_or_crlf(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
@@ -340,19 +421,30 @@ Verdict Message::parse_headers(std::string_view section, const Limits& limits) n
     // header-name HCOLON value; HCOLON = *( SP / HTAB ) ":" SWS
     const char* const line_start = p;
     const char* q = p;
-    while (q < end && chars::is_token(*q)) ++q;
-    if (q == p) {
-      if (*p == '\0') return reject(400, "NUL byte in header");
-      return reject(400, (*p == ' ' || *p == '\t') ? "Header line starts with white space"
-                                                   : "Malformed header name");
+    std::string_view name;
+    HeaderId id = HeaderId::Other;
+#if defined(__SSE2__)
+    std::size_t name_size = 0;
+    if (const std::size_t colon = known_header_name(p, end, id, name_size); colon != 0) {
+      name = std::string_view(p, name_size);
+      q = p + colon + 1;
+    } else
+#endif
+    {
+      while (q < end && chars::is_token(*q)) ++q;
+      if (q == p) {
+        if (*p == '\0') return reject(400, "NUL byte in header");
+        return reject(400, (*p == ' ' || *p == '\t') ? "Header line starts with white space"
+                                                     : "Malformed header name");
+      }
+      name = std::string_view(p, static_cast<std::size_t>(q - p));
+      while (q < end && (*q == ' ' || *q == '\t')) ++q;
+      if (q == end || *q != ':')
+        return reject(
+            400, q != end && *q == '\0' ? "NUL byte in header" : "Missing colon in header line");
+      ++q;
+      id = lookup_header(name);
     }
-    const std::string_view name(p, static_cast<std::size_t>(q - p));
-    while (q < end && (*q == ' ' || *q == '\t')) ++q;
-    if (q == end || *q != ':')
-      return reject(400,
-                    q != end && *q == '\0' ? "NUL byte in header" : "Missing colon in header line");
-    ++q;
-    const HeaderId id = lookup_header(name);
     const bool opaque = id == HeaderId::Other;
 
     // One pass to the CRLF that ends the field, across folds (CRLF followed by white space).
