@@ -268,7 +268,7 @@ bool parse_via(Scanner& in, Via& out) noexcept {
   if (!iequals(out.protocol_name, "SIP") || out.protocol_version != "2.0") return false;
   // sent-by = host [ COLON port ]
   std::size_t host_length = 0;
-  out.host_kind = scan_host(in.rest(), host_length);
+  out.host_kind = scan_host(in.rest(), host_length, in.begin());
   out.host = in.rest().substr(0, host_length);
   in.advance(host_length);
   if (out.host_kind == HostKind::None) return false;

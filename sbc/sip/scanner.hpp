@@ -21,6 +21,7 @@ class Scanner {
   constexpr char peek(std::size_t ahead) const noexcept {
     return static_cast<std::size_t>(end_ - p_) > ahead ? p_[ahead] : '\0';
   }
+  constexpr const char* begin() const noexcept { return begin_; }
   constexpr const char* position() const noexcept { return p_; }
   constexpr void reset(const char* to) noexcept { p_ = to; }
   constexpr std::string_view rest() const noexcept {

@@ -2,6 +2,10 @@
 
 #include <array>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "sbc/sip/chars.hpp"
 #include "sbc/sip/scanner.hpp"
 
@@ -107,7 +111,7 @@ UriError parse_sip_uri(std::string_view rest, Uri& out, UriContext context) noex
   }
   // hostport
   std::size_t host_end = 0;
-  out.host_kind = scan_host(rest, host_end);
+  out.host_kind = scan_host(rest, host_end, out.text.data());
   out.host = rest.substr(0, host_end);
   if (out.host_kind == HostKind::None) return UriError::Malformed;
   rest.remove_prefix(host_end);
@@ -243,7 +247,7 @@ constexpr std::array<std::uint8_t, 256> make_label_chars() {
 }
 constexpr std::array<std::uint8_t, 256> kLabelChars = make_label_chars();
 
-HostRun scan_host_run(const char* p, const char* const end) noexcept {
+HostRun scan_host_run_bytes(const char* p, const char* const end) noexcept {
   const char* const start = p;
   const char* top = nullptr;  // the last label seen
   bool ok = true;
@@ -272,6 +276,72 @@ HostRun scan_host_run(const char* p, const char* const end) noexcept {
   return {p, ok};
 }
 
+// The same, 16 bytes at a time: SSE2 masks of the dots and dashes of a run shorter than 64 bytes
+// give its labels without a branch per byte. `lo` <= p is where reading may start: a tail shorter
+// than 16 bytes is read as the last 16 bytes before `end`. Runs of 64 bytes or more, and texts too
+// short for one 16-byte read, take the byte loop above.
+HostRun scan_host_run(const char* lo, const char* const p, const char* const end) noexcept {
+#if defined(__SSE2__)
+  if (end - lo < 16) return scan_host_run_bytes(p, end);
+  const __m128i bit = _mm_set1_epi8(0x20);
+  const __m128i letter_base = _mm_set1_epi8(static_cast<char>(0x80 - 'a'));
+  const __m128i letter_limit = _mm_set1_epi8(static_cast<char>(0x80 + 26));
+  const __m128i digit_base = _mm_set1_epi8(static_cast<char>(0x80 - '0'));
+  const __m128i digit_limit = _mm_set1_epi8(static_cast<char>(0x80 + 10));
+  const __m128i dot = _mm_set1_epi8('.');
+  const __m128i dash = _mm_set1_epi8('-');
+  std::uint64_t dots = 0;
+  std::uint64_t dashes = 0;
+  std::size_t length = 0;  // of the run
+  const char* c = p;
+  while (true) {
+    const auto avail = static_cast<std::size_t>(end - c);
+    unsigned shift = 0;
+    __m128i v;
+    if (avail >= 16) {
+      v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c));
+    } else {
+      v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16));
+      shift = static_cast<unsigned>(16 - avail);
+    }
+    const __m128i letters =
+        _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, bit), letter_base), letter_limit);
+    const __m128i digits = _mm_cmplt_epi8(_mm_add_epi8(v, digit_base), digit_limit);
+    const __m128i is_dot = _mm_cmpeq_epi8(v, dot);
+    const __m128i is_dash = _mm_cmpeq_epi8(v, dash);
+    const unsigned in_run = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(
+                                _mm_or_si128(letters, digits), _mm_or_si128(is_dot, is_dash)))) >>
+                            shift;
+    const unsigned d = static_cast<unsigned>(_mm_movemask_epi8(is_dot)) >> shift;
+    const unsigned h = static_cast<unsigned>(_mm_movemask_epi8(is_dash)) >> shift;
+    const std::size_t chunk = avail >= 16 ? 16 : avail;
+    const unsigned stops = ~in_run & ((1u << chunk) - 1);
+    const std::size_t n = stops != 0 ? static_cast<std::size_t>(__builtin_ctz(stops)) : chunk;
+    const unsigned keep = (1u << n) - 1;
+    dots |= static_cast<std::uint64_t>(d & keep) << length;
+    dashes |= static_cast<std::uint64_t>(h & keep) << length;
+    length += n;
+    if (n < 16) break;  // a stop byte, or the end of the text
+    c += 16;
+    if (length + 16 > 64) return scan_host_run_bytes(p, end);
+  }
+  if (length == 0) return {p, false};
+  const std::uint64_t last = std::uint64_t{1} << (length - 1);
+  // Empty labels: a leading dot or two dots in a row (one trailing dot is allowed).
+  bool ok = (dots & 1) == 0 && (dots & (dots >> 1)) == 0;
+  // A label neither starts nor ends with '-'.
+  ok = ok && (dashes & ((dots << 1) | 1)) == 0 && (dashes & ((dots >> 1) | last)) == 0;
+  // The top label (before a trailing dot) starts with a letter.
+  const std::uint64_t inner = dots & ~last;
+  const std::size_t top = inner == 0 ? 0 : static_cast<std::size_t>(64 - __builtin_clzll(inner));
+  ok = ok && chars::is_alpha(p[top]);
+  return {p + length, ok};
+#else
+  (void)lo;
+  return scan_host_run_bytes(p, end);
+#endif
+}
+
 HostKind classify_run(std::string_view run, bool hostname) noexcept {
   if (run.empty()) return HostKind::None;
   if (chars::is_digit(run.back()) && is_ipv4(run)) return HostKind::IPv4;
@@ -281,7 +351,7 @@ HostKind classify_run(std::string_view run, bool hostname) noexcept {
 }  // namespace
 
 bool is_hostname(std::string_view s) noexcept {
-  const HostRun run = scan_host_run(s.data(), s.data() + s.size());
+  const HostRun run = scan_host_run(s.data(), s.data(), s.data() + s.size());
   return run.end == s.data() + s.size() && run.hostname;
 }
 
@@ -291,12 +361,12 @@ HostKind classify_host(std::string_view host) noexcept {
     if (host.size() < 4 || host.back() != ']') return HostKind::None;
     return is_ipv6(host.substr(1, host.size() - 2)) ? HostKind::IPv6 : HostKind::None;
   }
-  const HostRun run = scan_host_run(host.data(), host.data() + host.size());
+  const HostRun run = scan_host_run(host.data(), host.data(), host.data() + host.size());
   if (run.end != host.data() + host.size()) return HostKind::None;
   return classify_run(host, run.hostname);
 }
 
-HostKind scan_host(std::string_view text, std::size_t& length) noexcept {
+HostKind scan_host(std::string_view text, std::size_t& length, const char* lo) noexcept {
   if (!text.empty() && text.front() == '[') {
     const std::size_t close = text.find(']');
     if (close == std::string_view::npos) {
@@ -306,7 +376,8 @@ HostKind scan_host(std::string_view text, std::size_t& length) noexcept {
     length = close + 1;
     return classify_host(text.substr(0, length));
   }
-  const HostRun run = scan_host_run(text.data(), text.data() + text.size());
+  const HostRun run =
+      scan_host_run(lo != nullptr ? lo : text.data(), text.data(), text.data() + text.size());
   length = static_cast<std::size_t>(run.end - text.data());
   return classify_run(text.substr(0, length), run.hostname);
 }
