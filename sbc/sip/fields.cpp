@@ -402,16 +402,17 @@ bool parse_cseq(std::string_view value, CSeq& out) noexcept {
 }
 
 bool valid_call_id(std::string_view value) noexcept {
-  // callid = word [ "@" word ]
-  const std::size_t at = value.find('@');
-  auto word = [](std::string_view w) {
-    if (w.empty()) return false;
-    for (char c : w)
-      if (!chars::is(c, chars::kWord)) return false;
-    return true;
-  };
-  if (at == std::string_view::npos) return word(value);
-  return word(value.substr(0, at)) && word(value.substr(at + 1));
+  // callid = word [ "@" word ], in one pass: every byte a word character but one '@', which
+  // neither starts nor ends the value.
+  if (value.empty()) return false;
+  std::size_t at = std::string_view::npos;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    if (chars::is(c, chars::kWord)) continue;
+    if (c != '@' || at != std::string_view::npos) return false;
+    at = i;
+  }
+  return at == std::string_view::npos || (at != 0 && at + 1 != value.size());
 }
 
 ParamValue AuthValue::param(std::string_view name) const noexcept {

@@ -512,11 +512,13 @@ Verdict Message::frame_body(std::string_view rest, Framing framing, const Limits
 }
 
 Verdict Message::validate_headers(const Limits& limits) noexcept {
+  const auto malformed = [this](HeaderId id) {
+    return reject(400, kMalformed[static_cast<std::size_t>(id)]);
+  };
   // Scratch values live outside the loop: constructing one zeroes a few hundred bytes.
   Via via;
   NameAddr name_addr;
   for (const HeaderField& h : headers()) {
-    const Verdict malformed = reject(400, kMalformed[static_cast<std::size_t>(h.id)]);
     switch (h.id) {
       case HeaderId::Other:
       case HeaderId::ContentLength:
@@ -524,13 +526,13 @@ Verdict Message::validate_headers(const Limits& limits) noexcept {
       case HeaderId::Via: {
         Scanner in(h.value);
         do {
-          if (!parse_via(in, via)) return malformed;
+          if (!parse_via(in, via)) return malformed(h.id);
           if (via_count_++ == 0) top_via_ = via;
           // A Via naming the limited broadcast address would turn a response into a broadcast.
           if (is_broadcast(via.host) || is_broadcast(via.received) || is_broadcast(via.maddr))
             return reject(400, "Via names a broadcast address");
         } while (in.separator(','));
-        if (!in.at_end()) return malformed;
+        if (!in.at_end()) return malformed(h.id);
         if (via_count_ > limits.max_vias) return reject(513, "Too many Via values");
         break;
       }
@@ -538,20 +540,21 @@ Verdict Message::validate_headers(const Limits& limits) noexcept {
       case HeaderId::To: {
         NameAddr& target = h.id == HeaderId::From ? from_ : to_;
         Scanner in(h.value);
-        if (!parse_name_addr(in, target, NameAddrRules::FromTo) || !in.at_end()) return malformed;
+        if (!parse_name_addr(in, target, NameAddrRules::FromTo) || !in.at_end())
+          return malformed(h.id);
         break;
       }
       case HeaderId::CallId:
-        if (!valid_call_id(h.value)) return malformed;
+        if (!valid_call_id(h.value)) return malformed(h.id);
         call_id_ = h.value;
         break;
       case HeaderId::CSeq:
-        if (!parse_cseq(h.value, cseq_)) return malformed;
+        if (!parse_cseq(h.value, cseq_)) return malformed(h.id);
         break;
       case HeaderId::MaxForwards: {
         Scanner in(h.value);
         std::uint64_t hops = 0;
-        if (!in.number(255, hops) || !in.at_end()) return malformed;
+        if (!in.number(255, hops) || !in.at_end()) return malformed(h.id);
         if (hops > 255) return reject(400, "Max-Forwards above 255");
         max_forwards_ = static_cast<int>(hops);
         break;
@@ -566,41 +569,41 @@ Verdict Message::validate_headers(const Limits& limits) noexcept {
       case HeaderId::RecordRoute:
       case HeaderId::Path:
       case HeaderId::PAssertedIdentity:
-        if (!valid_list(h.value, h.id, name_addr)) return malformed;
+        if (!valid_list(h.value, h.id, name_addr)) return malformed(h.id);
         break;
       case HeaderId::ContentType:
-        if (!valid_content_type(h.value)) return malformed;
+        if (!valid_content_type(h.value)) return malformed(h.id);
         break;
       case HeaderId::Expires: {
         std::uint32_t seconds = 0;
-        if (!parse_delta_seconds(h.value, seconds)) return malformed;
+        if (!parse_delta_seconds(h.value, seconds)) return malformed(h.id);
         break;
       }
       case HeaderId::Require:
       case HeaderId::ProxyRequire:
       case HeaderId::Unsupported:
-        if (!valid_option_tags(h.value, false)) return malformed;
+        if (!valid_option_tags(h.value, false)) return malformed(h.id);
         break;
       case HeaderId::Supported:
-        if (!valid_option_tags(h.value, true)) return malformed;
+        if (!valid_option_tags(h.value, true)) return malformed(h.id);
         break;
       case HeaderId::UserAgent:
-        if (!valid_user_agent(h.value)) return malformed;
+        if (!valid_user_agent(h.value)) return malformed(h.id);
         break;
       case HeaderId::Authorization:
       case HeaderId::ProxyAuthorization: {
         AuthValue auth;
-        if (!parse_credentials(h.value, auth)) return malformed;
+        if (!parse_credentials(h.value, auth)) return malformed(h.id);
         break;
       }
       case HeaderId::WwwAuthenticate:
       case HeaderId::ProxyAuthenticate: {
         AuthValue auth;
-        if (!parse_challenge(h.value, auth)) return malformed;
+        if (!parse_challenge(h.value, auth)) return malformed(h.id);
         break;
       }
       case HeaderId::Date:
-        if (!valid_sip_date(h.value)) return malformed;
+        if (!valid_sip_date(h.value)) return malformed(h.id);
         break;
       case HeaderId::kCount:
         break;
