@@ -97,8 +97,26 @@ bool valid_uri_headers(std::string_view headers) noexcept {
 UriError parse_sip_uri(std::string_view rest, Uri& out, UriContext context) noexcept {
   // rest = [ userinfo "@" ] hostport uri-parameters [ headers ]
   // No '@' can occur after the userinfo: it is not in paramchar, hname or hvalue.
-  const std::size_t at = rest.find('@');
-  if (at != std::string_view::npos) {
+  // Fast path: a user part of user characters and escapes that ends at '@' (then no '@' comes
+  // before it, and no ':' either, as neither is a user character).
+  std::size_t i = 0;
+  while (i < rest.size()) {
+    const char c = rest[i];
+    if (is(c, kUserChars)) {
+      ++i;
+    } else if (c == '%' && i + 2 < rest.size() && chars::is_hex(rest[i + 1]) &&
+               chars::is_hex(rest[i + 2])) {
+      i += 3;
+    } else {
+      break;
+    }
+  }
+  const bool plain_user = i != 0 && i < rest.size() && rest[i] == '@';
+  const std::size_t at = plain_user ? i : rest.find('@');
+  if (plain_user) {
+    out.user = rest.substr(0, at);
+    rest.remove_prefix(at + 1);
+  } else if (at != std::string_view::npos) {
     const std::string_view userinfo = rest.substr(0, at);
     const std::size_t colon = userinfo.find(':');
     out.user = userinfo.substr(0, colon);
@@ -419,6 +437,14 @@ UriError parse_uri(std::string_view text, Uri& out, UriContext context) noexcept
   out.port = 0;
   out.scheme_name = out.user = out.password = out.host = out.params = out.headers = out.opaque = {};
   out.text = text;
+  // The common case first: "sip:" in any case (OR-ing 0x20 lower-cases letters and turns no other
+  // byte into 's', 'i' or 'p').
+  if (text.size() >= 4 && (text[0] | 0x20) == 's' && (text[1] | 0x20) == 'i' &&
+      (text[2] | 0x20) == 'p' && text[3] == ':') {
+    out.scheme_name = text.substr(0, 3);
+    out.scheme = Scheme::Sip;
+    return parse_sip_uri(text.substr(4), out, context);
+  }
   // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
   std::size_t i = 0;
   if (text.empty() || !chars::is_alpha(text[0])) return UriError::Malformed;
