@@ -168,7 +168,10 @@ inline std::size_t known_header_name(const char* p, const char* end, HeaderId& i
 #endif
 
 bool is_wsp_or_crlf(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+  // One test of a bit in a mask of SP, HT, CR and LF.
+  constexpr std::uint64_t kMask = (1ull << ' ') | (1ull << '\t') | (1ull << '\r') | (1ull << '\n');
+  const auto u = static_cast<unsigned char>(c);
+  return u <= ' ' && ((kMask >> u) & 1) != 0;
 }
 
 std::string_view trim(std::string_view v) noexcept {
@@ -365,24 +368,34 @@ Verdict Message::parse_start_line(std::string_view line) noexcept {
     return Verdict::valid();
   }
   // Request-Line = Method SP Request-URI SP SIP-Version
-  const std::size_t sp1 = line.find(' ');
+  // The method is scanned as a token: when the first byte that is not a token character is the
+  // first SP, that is what find(' ') and the token check below would conclude.
+  std::size_t method_end = 0;
+  while (method_end < line.size() && chars::is_token(line[method_end])) ++method_end;
+  const std::size_t sp1 = method_end != 0 && method_end < line.size() && line[method_end] == ' '
+                              ? method_end
+                              : line.find(' ');
   if (sp1 == std::string_view::npos || sp1 == 0) return reject(400, "Malformed request line");
   method_name_ = line.substr(0, sp1);
-  for (char c : method_name_)
-    if (!chars::is_token(c)) return reject(400, "Malformed method");
+  if (sp1 != method_end) {
+    for (char c : method_name_)
+      if (!chars::is_token(c)) return reject(400, "Malformed method");
+  }
   const std::size_t sp2 = line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return reject(400, "Malformed request line");
   request_uri_text_ = line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = line.substr(sp2 + 1);
-  if (version.find(' ') != std::string_view::npos || version.find('\t') != std::string_view::npos)
-    return reject(400, "Malformed request line");
-  switch (classify_version(version)) {
-    case 0:
-      return reject(400, "Malformed SIP-Version");
-    case 2:
-      return reject(505, "SIP version not supported");
-    default:
-      break;
+  if (version != "SIP/2.0") {  // the common case needs none of these checks
+    if (version.find(' ') != std::string_view::npos || version.find('\t') != std::string_view::npos)
+      return reject(400, "Malformed request line");
+    switch (classify_version(version)) {
+      case 0:
+        return reject(400, "Malformed SIP-Version");
+      case 2:
+        return reject(505, "SIP version not supported");
+      default:
+        break;
+    }
   }
   method_ = method_from_name(method_name_);
   switch (parse_uri(request_uri_text_, request_uri_, UriContext::RequestUri)) {
