@@ -44,19 +44,39 @@ bool valid_transport(std::string_view v) noexcept {
   return true;
 }
 
+// The end of a run of `allowed` characters and valid %HH escapes from `i` in `s`: the index of the
+// first byte that is neither. A '%' without two hex digits after it ends the run there.
+constexpr std::size_t escaped_run(std::string_view s, std::size_t i,
+                                  std::uint16_t allowed) noexcept {
+  while (i < s.size()) {
+    const char c = s[i];
+    if (is(c, allowed)) {
+      ++i;
+    } else if (c == '%' && i + 2 < s.size() && chars::is_hex(s[i + 1]) && chars::is_hex(s[i + 2])) {
+      i += 3;
+    } else {
+      break;
+    }
+  }
+  return i;
+}
+
 // uri-parameters: *( ";" uri-parameter ), with the known ones checked against their own rules.
+// One pass: neither '=' nor ';' is a paramchar, so a name ends at '=', ';' or the end, and a value
+// at ';' or the end; any other byte there makes the list invalid.
 bool valid_sip_params(std::string_view params) noexcept {
   std::size_t pos = 0;
-  while (pos <= params.size()) {
-    const std::size_t semi = params.find(';', pos);
-    const std::string_view param =
-        params.substr(pos, semi == std::string_view::npos ? std::string_view::npos : semi - pos);
-    const std::size_t eq = param.find('=');
-    const std::string_view name = param.substr(0, eq);
-    if (name.empty() || !all_escaped_or(name, kParamChars)) return false;
-    if (eq != std::string_view::npos) {
-      const std::string_view value = param.substr(eq + 1);
-      if (value.empty() || !all_escaped_or(value, kParamChars)) return false;
+  while (true) {
+    const std::size_t name_end = escaped_run(params, pos, kParamChars);
+    const std::string_view name = params.substr(pos, name_end - pos);
+    if (name.empty()) return false;
+    std::size_t next = name_end;
+    if (next < params.size() && params[next] == '=') {
+      const std::size_t value_end = escaped_run(params, next + 1, kParamChars);
+      const std::string_view value = params.substr(next + 1, value_end - next - 1);
+      if (value.empty()) return false;
+      next = value_end;
+      if (next < params.size() && params[next] != ';') return false;
       if (iequals(name, "transport") && !valid_transport(value)) return false;
       if (iequals(name, "ttl")) {
         std::uint64_t ttl = 0;
@@ -68,14 +88,15 @@ bool valid_sip_params(std::string_view params) noexcept {
         for (char c : value)
           if (!chars::is_token(c)) return false;
       }
-    } else if (iequals(name, "transport") || iequals(name, "ttl") || iequals(name, "maddr") ||
-               iequals(name, "method") || iequals(name, "user")) {
-      return false;  // these parameters require a value
+    } else {
+      if (next < params.size() && params[next] != ';') return false;
+      if (iequals(name, "transport") || iequals(name, "ttl") || iequals(name, "maddr") ||
+          iequals(name, "method") || iequals(name, "user"))
+        return false;  // these parameters require a value
     }
-    if (semi == std::string_view::npos) break;
-    pos = semi + 1;
+    if (next == params.size()) return true;
+    pos = next + 1;
   }
-  return true;
 }
 
 // headers = "?" header *( "&" header ); header = hname "=" hvalue
