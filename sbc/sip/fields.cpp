@@ -406,11 +406,17 @@ bool valid_call_id(std::string_view value) noexcept {
   // neither starts nor ends the value.
   if (value.empty()) return false;
   std::size_t at = std::string_view::npos;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    const char c = value[i];
-    if (chars::is(c, chars::kWord)) continue;
-    if (c != '@' || at != std::string_view::npos) return false;
-    at = i;
+  std::size_t i = 0;
+  while (true) {
+    // Four word characters per bounds check while they last.
+    while (value.size() - i >= 4 && chars::is(value[i], chars::kWord) &&
+           chars::is(value[i + 1], chars::kWord) && chars::is(value[i + 2], chars::kWord) &&
+           chars::is(value[i + 3], chars::kWord))
+      i += 4;
+    while (i < value.size() && chars::is(value[i], chars::kWord)) ++i;
+    if (i == value.size()) break;
+    if (value[i] != '@' || at != std::string_view::npos) return false;
+    at = i++;
   }
   return at == std::string_view::npos || (at != 0 && at + 1 != value.size());
 }

@@ -144,9 +144,9 @@ inline std::size_t known_header_name(const char* p, const char* end, HeaderId& i
       (static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v1, colon))) << 16);
   if (colons == 0) return 0;
   const std::size_t at = static_cast<std::size_t>(__builtin_ctz(colons));
-  std::size_t n = at;
-  while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) --n;
-  if (n == 0) return 0;
+  // White space before the colon is rare: the byte-by-byte path handles it.
+  const std::size_t n = at;
+  if (n == 0 || p[n - 1] == ' ' || p[n - 1] == '\t') return 0;
   const NamePattern& e = kNamePatterns[kNameSlots[name_hash(n, p[0], p[n - 1])]];
   if (e.size != n) return 0;
   // Letters (and only they) are folded to lower case: bytes above '?' get 0x20 OR-ed in.
@@ -417,6 +417,7 @@ Verdict Message::parse_headers(std::string_view section, const Limits& limits) n
   // here. The scan stops at NUL like at any control byte, so this costs nothing on the fast
   // path; the lines are still indexed so that the 400 can be answered.
   bool nul = false;
+  const std::size_t max_headers = std::min<std::size_t>(limits.max_headers, kHeaderCapacity);
   while (true) {
     if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
       headers_end_ = std::string_view(p, 2);
@@ -428,8 +429,7 @@ Verdict Message::parse_headers(std::string_view section, const Limits& limits) n
           std::string_view(end, 0);  // NOLINT(bugprone-string-constructor): marks the end
       return nul ? reject(400, "NUL byte in header") : Verdict::valid();
     }
-    if (header_count_ >= limits.max_headers || header_count_ >= kHeaderCapacity)
-      return reject(513, "Too many header fields");
+    if (header_count_ >= max_headers) return reject(513, "Too many header fields");
 
     // header-name HCOLON value; HCOLON = *( SP / HTAB ) ":" SWS
     const char* const line_start = p;
@@ -539,10 +539,11 @@ Verdict Message::validate_headers(const Limits& limits) noexcept {
       case HeaderId::Via: {
         Scanner in(h.value);
         do {
-          if (!parse_via(in, via)) return malformed(h.id);
-          if (via_count_++ == 0) top_via_ = via;
+          // The first Via value is parsed straight into top_via_ (no copy).
+          Via& value = via_count_++ == 0 ? top_via_ : via;
+          if (!parse_via(in, value)) return malformed(h.id);
           // A Via naming the limited broadcast address would turn a response into a broadcast.
-          if (is_broadcast(via.host) || is_broadcast(via.received) || is_broadcast(via.maddr))
+          if (is_broadcast(value.host) || is_broadcast(value.received) || is_broadcast(value.maddr))
             return reject(400, "Via names a broadcast address");
         } while (in.separator(','));
         if (!in.at_end()) return malformed(h.id);
