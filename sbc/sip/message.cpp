@@ -462,6 +462,8 @@ Verdict Message::parse_headers(std::string_view section, const Limits& limits) n
 
     // One pass to the CRLF that ends the field, across folds (CRLF followed by white space).
     // Opaque values are checked byte by byte here; interpreted ones by their own grammar later.
+    // The usual single SP after the colon is skipped here (trim() would drop it anyway).
+    if (q < end && *q == ' ') ++q;
     const char* const value_start = q;
     while (true) {
       q = skip_value_bytes(q, end);
@@ -642,7 +644,13 @@ Verdict Message::validate_semantics() noexcept {
       {HeaderId::ContentType, {}, "Multiple Content-Type headers"},
       {HeaderId::Expires, {}, "Multiple Expires headers"},
   };
-  for (const Required& r : kExactlyOnce) {
+  // The usual message has each of them once (Via at least once): one test each, no table walk.
+  const bool usual = count(HeaderId::Via) != 0 && count(HeaderId::From) == 1 &&
+                     count(HeaderId::To) == 1 && count(HeaderId::CallId) == 1 &&
+                     count(HeaderId::CSeq) == 1 && count(HeaderId::MaxForwards) == 1 &&
+                     count(HeaderId::ContentType) <= 1 && count(HeaderId::Expires) <= 1;
+  for (std::size_t i = 0; !usual && i < std::size(kExactlyOnce); ++i) {
+    const Required& r = kExactlyOnce[i];
     const std::size_t n = count(r.id);
     const bool optional = r.missing.empty() || (r.id == HeaderId::MaxForwards && !is_request_);
     if (n == 0 && !optional) return reject(400, r.missing);
