@@ -315,64 +315,74 @@ HostRun scan_host_run_bytes(const char* p, const char* const end) noexcept {
   return {p, ok};
 }
 
-// The same, 16 bytes at a time: SSE2 masks of the dots and dashes of a run shorter than 64 bytes
-// give its labels without a branch per byte. `lo` <= p is where reading may start: a tail shorter
-// than 16 bytes is read as the last 16 bytes before `end`. Runs of 64 bytes or more, and texts too
-// short for one 16-byte read, take the byte loop above.
+#if defined(__SSE2__)
+// Masks of the bytes of `v` that are host characters (alnum, '-', '.'), dots and dashes.
+struct HostMasks {
+  unsigned in_run;
+  unsigned dots;
+  unsigned dashes;
+};
+inline HostMasks host_masks(__m128i v) noexcept {
+  const __m128i letters = _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)),
+                                                      _mm_set1_epi8(static_cast<char>(0x80 - 'a'))),
+                                         _mm_set1_epi8(static_cast<char>(0x80 + 26)));
+  const __m128i digits =
+      _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(0x80 - '0'))),
+                     _mm_set1_epi8(static_cast<char>(0x80 + 10)));
+  const __m128i dots = _mm_cmpeq_epi8(v, _mm_set1_epi8('.'));
+  const __m128i dashes = _mm_cmpeq_epi8(v, _mm_set1_epi8('-'));
+  return {static_cast<unsigned>(_mm_movemask_epi8(
+              _mm_or_si128(_mm_or_si128(letters, digits), _mm_or_si128(dots, dashes)))),
+          static_cast<unsigned>(_mm_movemask_epi8(dots)),
+          static_cast<unsigned>(_mm_movemask_epi8(dashes))};
+}
+#endif
+
+// The same for runs shorter than 32 bytes, 16 bytes at a time (SSE2): masks of the run's dots and
+// dashes give the empty-label, leading/trailing '-' and top-label checks without a branch per
+// byte. `lo` <= p is where reading may start: a tail shorter than 16 bytes is read as the last 16
+// bytes before `end`. Longer runs, and texts too short for one 16-byte read, take the byte loop.
 HostRun scan_host_run(const char* lo, const char* const p, const char* const end) noexcept {
 #if defined(__SSE2__)
   if (end - lo < 16) return scan_host_run_bytes(p, end);
-  const __m128i bit = _mm_set1_epi8(0x20);
-  const __m128i letter_base = _mm_set1_epi8(static_cast<char>(0x80 - 'a'));
-  const __m128i letter_limit = _mm_set1_epi8(static_cast<char>(0x80 + 26));
-  const __m128i digit_base = _mm_set1_epi8(static_cast<char>(0x80 - '0'));
-  const __m128i digit_limit = _mm_set1_epi8(static_cast<char>(0x80 + 10));
-  const __m128i dot = _mm_set1_epi8('.');
-  const __m128i dash = _mm_set1_epi8('-');
-  std::uint64_t dots = 0;
-  std::uint64_t dashes = 0;
-  std::size_t length = 0;  // of the run
-  const char* c = p;
-  while (true) {
-    const auto avail = static_cast<std::size_t>(end - c);
-    unsigned shift = 0;
-    __m128i v;
-    if (avail >= 16) {
-      v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c));
-    } else {
-      v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16));
-      shift = static_cast<unsigned>(16 - avail);
-    }
-    const __m128i letters =
-        _mm_cmplt_epi8(_mm_add_epi8(_mm_or_si128(v, bit), letter_base), letter_limit);
-    const __m128i digits = _mm_cmplt_epi8(_mm_add_epi8(v, digit_base), digit_limit);
-    const __m128i is_dot = _mm_cmpeq_epi8(v, dot);
-    const __m128i is_dash = _mm_cmpeq_epi8(v, dash);
-    const unsigned in_run = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(
-                                _mm_or_si128(letters, digits), _mm_or_si128(is_dot, is_dash)))) >>
-                            shift;
-    const unsigned d = static_cast<unsigned>(_mm_movemask_epi8(is_dot)) >> shift;
-    const unsigned h = static_cast<unsigned>(_mm_movemask_epi8(is_dash)) >> shift;
-    const std::size_t chunk = avail >= 16 ? 16 : avail;
-    const unsigned stops = ~in_run & ((1u << chunk) - 1);
-    const std::size_t n = stops != 0 ? static_cast<std::size_t>(__builtin_ctz(stops)) : chunk;
-    const unsigned keep = (1u << n) - 1;
-    dots |= static_cast<std::uint64_t>(d & keep) << length;
-    dashes |= static_cast<std::uint64_t>(h & keep) << length;
-    length += n;
-    if (n < 16) break;  // a stop byte, or the end of the text
-    c += 16;
-    if (length + 16 > 64) return scan_host_run_bytes(p, end);
+  const auto avail = static_cast<std::size_t>(end - p);
+  // Bytes [p, p + 32) as far as they exist: bit i of each mask is byte p + i.
+  HostMasks m;
+  if (avail >= 16) {
+    m = host_masks(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else {
+    m = host_masks(_mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16)));
+    const auto shift = static_cast<unsigned>(16 - avail);
+    m = {m.in_run >> shift, m.dots >> shift, m.dashes >> shift};
   }
+  if (avail > 16) {
+    HostMasks m1;
+    if (avail >= 32) {
+      m1 = host_masks(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16)));
+    } else {
+      m1 = host_masks(_mm_loadu_si128(reinterpret_cast<const __m128i*>(end - 16)));
+      const auto shift = static_cast<unsigned>(32 - avail);
+      m1 = {m1.in_run >> shift, m1.dots >> shift, m1.dashes >> shift};
+    }
+    m = {m.in_run | (m1.in_run << 16), m.dots | (m1.dots << 16), m.dashes | (m1.dashes << 16)};
+  }
+  const unsigned valid = avail >= 32 ? ~0u : (1u << avail) - 1;
+  const unsigned stops = ~m.in_run & valid;
+  if (stops == 0 && avail >= 32) return scan_host_run_bytes(p, end);
+  const auto length =
+      stops != 0 ? static_cast<unsigned>(__builtin_ctz(stops)) : static_cast<unsigned>(avail);
   if (length == 0) return {p, false};
-  const std::uint64_t last = std::uint64_t{1} << (length - 1);
+  const unsigned keep = length == 32 ? ~0u : (1u << length) - 1;
+  const unsigned dots = m.dots & keep;
+  const unsigned dashes = m.dashes & keep;
+  const unsigned last = 1u << (length - 1);
   // Empty labels: a leading dot or two dots in a row (one trailing dot is allowed).
   bool ok = (dots & 1) == 0 && (dots & (dots >> 1)) == 0;
   // A label neither starts nor ends with '-'.
   ok = ok && (dashes & ((dots << 1) | 1)) == 0 && (dashes & ((dots >> 1) | last)) == 0;
   // The top label (before a trailing dot) starts with a letter.
-  const std::uint64_t inner = dots & ~last;
-  const std::size_t top = inner == 0 ? 0 : static_cast<std::size_t>(64 - __builtin_clzll(inner));
+  const unsigned inner = dots & ~last;
+  const std::size_t top = inner == 0 ? 0 : static_cast<std::size_t>(32 - __builtin_clz(inner));
   ok = ok && chars::is_alpha(p[top]);
   return {p + length, ok};
 #else
