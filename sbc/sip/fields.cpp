@@ -373,7 +373,9 @@ bool parse_name_addr(Scanner& in, NameAddr& out, NameAddrRules rules) noexcept {
       in, out.params, [&out, rules](std::string_view name, bool has_value, std::string_view value) {
         if (rules == NameAddrRules::FromTo || rules == NameAddrRules::Contact) {
           if (iequals(name, "tag") && rules == NameAddrRules::FromTo) {
-            if (!has_value || !out.tag.empty() || !valid_token(value)) return false;
+            // A gen-value is a token unless it is a quoted string or an IPv6 reference: its
+            // first byte tells which, no need to walk it again.
+            if (!has_value || !out.tag.empty() || !chars::is_token(value.front())) return false;
             out.tag = value;
             return true;
           }
