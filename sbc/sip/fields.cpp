@@ -92,22 +92,6 @@ bool valid_qvalue(std::string_view v) noexcept {
   return true;
 }
 
-// sent-by and similar: host as a span of host characters or an IPv6 reference.
-std::string_view take_host(Scanner& in) noexcept {
-  const char* start = in.position();
-  if (in.peek() == '[') {
-    while (!in.at_end() && in.peek() != ']') in.advance();
-    if (!in.consume(']')) {
-      in.reset(start);
-      return {};
-    }
-    return in.since(start);
-  }
-  while (!in.at_end() && (chars::is_alnum(in.peek()) || in.peek() == '-' || in.peek() == '.'))
-    in.advance();
-  return in.since(start);
-}
-
 bool valid_received(std::string_view v) noexcept {
   // via-received = "received" EQUAL (IPv4address / IPv6address); RFC 5118 4.5: tolerate brackets.
   if (is_ipv4(v) || is_ipv6(v)) return true;
@@ -283,8 +267,10 @@ bool parse_via(Scanner& in, Via& out) noexcept {
   if (out.transport.empty() || !in.skip_lws()) return false;
   if (!iequals(out.protocol_name, "SIP") || out.protocol_version != "2.0") return false;
   // sent-by = host [ COLON port ]
-  out.host = take_host(in);
-  out.host_kind = classify_host(out.host);
+  std::size_t host_length = 0;
+  out.host_kind = scan_host(in.rest(), host_length, in.begin());
+  out.host = in.rest().substr(0, host_length);
+  in.advance(host_length);
   if (out.host_kind == HostKind::None) return false;
   const char* before_colon = in.position();
   if (in.separator(':')) {
@@ -387,7 +373,9 @@ bool parse_name_addr(Scanner& in, NameAddr& out, NameAddrRules rules) noexcept {
       in, out.params, [&out, rules](std::string_view name, bool has_value, std::string_view value) {
         if (rules == NameAddrRules::FromTo || rules == NameAddrRules::Contact) {
           if (iequals(name, "tag") && rules == NameAddrRules::FromTo) {
-            if (!has_value || !out.tag.empty() || !valid_token(value)) return false;
+            // A gen-value is a token unless it is a quoted string or an IPv6 reference: its
+            // first byte tells which, no need to walk it again.
+            if (!has_value || !out.tag.empty() || !chars::is_token(value.front())) return false;
             out.tag = value;
             return true;
           }
@@ -416,16 +404,23 @@ bool parse_cseq(std::string_view value, CSeq& out) noexcept {
 }
 
 bool valid_call_id(std::string_view value) noexcept {
-  // callid = word [ "@" word ]
-  const std::size_t at = value.find('@');
-  auto word = [](std::string_view w) {
-    if (w.empty()) return false;
-    for (char c : w)
-      if (!chars::is(c, chars::kWord)) return false;
-    return true;
-  };
-  if (at == std::string_view::npos) return word(value);
-  return word(value.substr(0, at)) && word(value.substr(at + 1));
+  // callid = word [ "@" word ], in one pass: every byte a word character but one '@', which
+  // neither starts nor ends the value.
+  if (value.empty()) return false;
+  std::size_t at = std::string_view::npos;
+  std::size_t i = 0;
+  while (true) {
+    // Four word characters per bounds check while they last.
+    while (value.size() - i >= 4 && chars::is(value[i], chars::kWord) &&
+           chars::is(value[i + 1], chars::kWord) && chars::is(value[i + 2], chars::kWord) &&
+           chars::is(value[i + 3], chars::kWord))
+      i += 4;
+    while (i < value.size() && chars::is(value[i], chars::kWord)) ++i;
+    if (i == value.size()) break;
+    if (value[i] != '@' || at != std::string_view::npos) return false;
+    at = i++;
+  }
+  return at == std::string_view::npos || (at != 0 && at + 1 != value.size());
 }
 
 ParamValue AuthValue::param(std::string_view name) const noexcept {

@@ -86,8 +86,92 @@ inline const char* skip_value_bytes(const char* q, const char* end) noexcept {
   return q;
 }
 
+#if defined(__SSE2__)
+// The parser's fast path for known header names: a perfect hash of the name's length and its first
+// and last characters picks the one known name it can be, and one SIMD compare confirms it.
+constexpr std::size_t name_hash(std::size_t n, char first, char last) noexcept {
+  return (static_cast<std::size_t>(static_cast<unsigned char>(first) | 0x20) * 2 +
+          static_cast<std::size_t>(static_cast<unsigned char>(last) | 0x20) + n * 37) &
+         127;
+}
+struct NamePattern {
+  alignas(16) std::array<char, 32> lower{};  // the name in lower case, zero padded
+  std::size_t size = 0;                      // 0: no name
+  HeaderId id = HeaderId::Other;
+};
+constexpr std::array<NamePattern, kHeaderNames.size() + 1> make_name_patterns() {
+  std::array<NamePattern, kHeaderNames.size() + 1> t{};  // [0] stays empty
+  for (std::size_t i = 0; i < kHeaderNames.size(); ++i) {
+    const std::string_view name = kHeaderNames[i].name;
+    for (std::size_t j = 0; j < name.size(); ++j) t[i + 1].lower[j] = chars::lower(name[j]);
+    t[i + 1].size = name.size();
+    t[i + 1].id = kHeaderNames[i].id;
+  }
+  return t;
+}
+constexpr auto kNamePatterns = make_name_patterns();
+constexpr std::array<std::uint8_t, 128> make_name_slots() {
+  std::array<std::uint8_t, 128> t{};
+  for (std::size_t i = 0; i < kHeaderNames.size(); ++i) {
+    const std::string_view name = kHeaderNames[i].name;
+    t[name_hash(name.size(), name.front(), name.back())] = static_cast<std::uint8_t>(i + 1);
+  }
+  return t;
+}
+constexpr auto kNameSlots = make_name_slots();
+constexpr bool name_hash_is_perfect() {
+  for (std::size_t i = 0; i < kHeaderNames.size(); ++i) {
+    const std::string_view name = kHeaderNames[i].name;
+    if (kNameSlots[name_hash(name.size(), name.front(), name.back())] != i + 1) return false;
+    if (name.size() > 32) return false;
+  }
+  return true;
+}
+static_assert(name_hash_is_perfect(), "two known header names share a hash slot");
+
+// When the line at `p` starts with a known header name, then optional SP/HT, then ':', returns the
+// offset of that colon and sets `id` and `size` (the name's length). Returns 0 otherwise, and the
+// byte-by-byte path decides. A known name holds token characters only, so what this accepts is
+// exactly what that path would accept. Reads 32 bytes at `p`.
+inline std::size_t known_header_name(const char* p, const char* end, HeaderId& id,
+                                     std::size_t& size) noexcept {
+  if (end - p < 32) return 0;
+  const __m128i colon = _mm_set1_epi8(':');
+  const __m128i v0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i v1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16));
+  const unsigned colons =
+      static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v0, colon))) |
+      (static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v1, colon))) << 16);
+  if (colons == 0) return 0;
+  const std::size_t at = static_cast<std::size_t>(__builtin_ctz(colons));
+  // White space before the colon is rare: the byte-by-byte path handles it.
+  const std::size_t n = at;
+  if (n == 0 || p[n - 1] == ' ' || p[n - 1] == '\t') return 0;
+  const NamePattern& e = kNamePatterns[kNameSlots[name_hash(n, p[0], p[n - 1])]];
+  if (e.size != n) return 0;
+  // Letters (and only they) are folded to lower case: bytes above '?' get 0x20 OR-ed in.
+  const __m128i above = _mm_set1_epi8(0x3F);
+  const __m128i bit = _mm_set1_epi8(0x20);
+  const auto folded_equal = [&](__m128i v, const char* pattern) {
+    const __m128i folded = _mm_or_si128(v, _mm_and_si128(_mm_cmpgt_epi8(v, above), bit));
+    return static_cast<unsigned>(_mm_movemask_epi8(
+        _mm_cmpeq_epi8(folded, _mm_load_si128(reinterpret_cast<const __m128i*>(pattern)))));
+  };
+  unsigned equal = folded_equal(v0, e.lower.data());
+  if (n > 16) equal |= folded_equal(v1, e.lower.data() + 16) << 16;
+  const unsigned need = n == 32 ? ~0u : (1u << n) - 1;
+  if ((equal & need) != need) return 0;
+  id = e.id;
+  size = n;
+  return at;
+}
+#endif
+
 bool is_wsp_or_crlf(char c) noexcept {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+  // One test of a bit in a mask of SP, HT, CR and LF.
+  constexpr std::uint64_t kMask = (1ull << ' ') | (1ull << '\t') | (1ull << '\r') | (1ull << '\n');
+  const auto u = static_cast<unsigned char>(c);
+  return u <= ' ' && ((kMask >> u) & 1) != 0;
 }
 
 std::string_view trim(std::string_view v) noexcept {
@@ -284,24 +368,34 @@ Verdict Message::parse_start_line(std::string_view line) noexcept {
     return Verdict::valid();
   }
   // Request-Line = Method SP Request-URI SP SIP-Version
-  const std::size_t sp1 = line.find(' ');
+  // The method is scanned as a token: when the first byte that is not a token character is the
+  // first SP, that is what find(' ') and the token check below would conclude.
+  std::size_t method_end = 0;
+  while (method_end < line.size() && chars::is_token(line[method_end])) ++method_end;
+  const std::size_t sp1 = method_end != 0 && method_end < line.size() && line[method_end] == ' '
+                              ? method_end
+                              : line.find(' ');
   if (sp1 == std::string_view::npos || sp1 == 0) return reject(400, "Malformed request line");
   method_name_ = line.substr(0, sp1);
-  for (char c : method_name_)
-    if (!chars::is_token(c)) return reject(400, "Malformed method");
+  if (sp1 != method_end) {
+    for (char c : method_name_)
+      if (!chars::is_token(c)) return reject(400, "Malformed method");
+  }
   const std::size_t sp2 = line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return reject(400, "Malformed request line");
   request_uri_text_ = line.substr(sp1 + 1, sp2 - sp1 - 1);
   const std::string_view version = line.substr(sp2 + 1);
-  if (version.find(' ') != std::string_view::npos || version.find('\t') != std::string_view::npos)
-    return reject(400, "Malformed request line");
-  switch (classify_version(version)) {
-    case 0:
-      return reject(400, "Malformed SIP-Version");
-    case 2:
-      return reject(505, "SIP version not supported");
-    default:
-      break;
+  if (version != "SIP/2.0") {  // the common case needs none of these checks
+    if (version.find(' ') != std::string_view::npos || version.find('\t') != std::string_view::npos)
+      return reject(400, "Malformed request line");
+    switch (classify_version(version)) {
+      case 0:
+        return reject(400, "Malformed SIP-Version");
+      case 2:
+        return reject(505, "SIP version not supported");
+      default:
+        break;
+    }
   }
   method_ = method_from_name(method_name_);
   switch (parse_uri(request_uri_text_, request_uri_, UriContext::RequestUri)) {
@@ -323,6 +417,7 @@ Verdict Message::parse_headers(std::string_view section, const Limits& limits) n
   // here. The scan stops at NUL like at any control byte, so this costs nothing on the fast
   // path; the lines are still indexed so that the 400 can be answered.
   bool nul = false;
+  const std::size_t max_headers = std::min<std::size_t>(limits.max_headers, kHeaderCapacity);
   while (true) {
     if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
       headers_end_ = std::string_view(p, 2);
@@ -334,29 +429,41 @@ Verdict Message::parse_headers(std::string_view section, const Limits& limits) n
           std::string_view(end, 0);  // NOLINT(bugprone-string-constructor): marks the end
       return nul ? reject(400, "NUL byte in header") : Verdict::valid();
     }
-    if (header_count_ >= limits.max_headers || header_count_ >= kHeaderCapacity)
-      return reject(513, "Too many header fields");
+    if (header_count_ >= max_headers) return reject(513, "Too many header fields");
 
     // header-name HCOLON value; HCOLON = *( SP / HTAB ) ":" SWS
     const char* const line_start = p;
     const char* q = p;
-    while (q < end && chars::is_token(*q)) ++q;
-    if (q == p) {
-      if (*p == '\0') return reject(400, "NUL byte in header");
-      return reject(400, (*p == ' ' || *p == '\t') ? "Header line starts with white space"
-                                                   : "Malformed header name");
+    std::string_view name;
+    HeaderId id = HeaderId::Other;
+#if defined(__SSE2__)
+    std::size_t name_size = 0;
+    if (const std::size_t colon = known_header_name(p, end, id, name_size); colon != 0) {
+      name = std::string_view(p, name_size);
+      q = p + colon + 1;
+    } else
+#endif
+    {
+      while (q < end && chars::is_token(*q)) ++q;
+      if (q == p) {
+        if (*p == '\0') return reject(400, "NUL byte in header");
+        return reject(400, (*p == ' ' || *p == '\t') ? "Header line starts with white space"
+                                                     : "Malformed header name");
+      }
+      name = std::string_view(p, static_cast<std::size_t>(q - p));
+      while (q < end && (*q == ' ' || *q == '\t')) ++q;
+      if (q == end || *q != ':')
+        return reject(
+            400, q != end && *q == '\0' ? "NUL byte in header" : "Missing colon in header line");
+      ++q;
+      id = lookup_header(name);
     }
-    const std::string_view name(p, static_cast<std::size_t>(q - p));
-    while (q < end && (*q == ' ' || *q == '\t')) ++q;
-    if (q == end || *q != ':')
-      return reject(400,
-                    q != end && *q == '\0' ? "NUL byte in header" : "Missing colon in header line");
-    ++q;
-    const HeaderId id = lookup_header(name);
     const bool opaque = id == HeaderId::Other;
 
     // One pass to the CRLF that ends the field, across folds (CRLF followed by white space).
     // Opaque values are checked byte by byte here; interpreted ones by their own grammar later.
+    // The usual single SP after the colon is skipped here (trim() would drop it anyway).
+    if (q < end && *q == ' ') ++q;
     const char* const value_start = q;
     while (true) {
       q = skip_value_bytes(q, end);
@@ -420,11 +527,13 @@ Verdict Message::frame_body(std::string_view rest, Framing framing, const Limits
 }
 
 Verdict Message::validate_headers(const Limits& limits) noexcept {
+  const auto malformed = [this](HeaderId id) {
+    return reject(400, kMalformed[static_cast<std::size_t>(id)]);
+  };
   // Scratch values live outside the loop: constructing one zeroes a few hundred bytes.
   Via via;
   NameAddr name_addr;
   for (const HeaderField& h : headers()) {
-    const Verdict malformed = reject(400, kMalformed[static_cast<std::size_t>(h.id)]);
     switch (h.id) {
       case HeaderId::Other:
       case HeaderId::ContentLength:
@@ -432,13 +541,14 @@ Verdict Message::validate_headers(const Limits& limits) noexcept {
       case HeaderId::Via: {
         Scanner in(h.value);
         do {
-          if (!parse_via(in, via)) return malformed;
-          if (via_count_++ == 0) top_via_ = via;
+          // The first Via value is parsed straight into top_via_ (no copy).
+          Via& value = via_count_++ == 0 ? top_via_ : via;
+          if (!parse_via(in, value)) return malformed(h.id);
           // A Via naming the limited broadcast address would turn a response into a broadcast.
-          if (is_broadcast(via.host) || is_broadcast(via.received) || is_broadcast(via.maddr))
+          if (is_broadcast(value.host) || is_broadcast(value.received) || is_broadcast(value.maddr))
             return reject(400, "Via names a broadcast address");
         } while (in.separator(','));
-        if (!in.at_end()) return malformed;
+        if (!in.at_end()) return malformed(h.id);
         if (via_count_ > limits.max_vias) return reject(513, "Too many Via values");
         break;
       }
@@ -446,20 +556,21 @@ Verdict Message::validate_headers(const Limits& limits) noexcept {
       case HeaderId::To: {
         NameAddr& target = h.id == HeaderId::From ? from_ : to_;
         Scanner in(h.value);
-        if (!parse_name_addr(in, target, NameAddrRules::FromTo) || !in.at_end()) return malformed;
+        if (!parse_name_addr(in, target, NameAddrRules::FromTo) || !in.at_end())
+          return malformed(h.id);
         break;
       }
       case HeaderId::CallId:
-        if (!valid_call_id(h.value)) return malformed;
+        if (!valid_call_id(h.value)) return malformed(h.id);
         call_id_ = h.value;
         break;
       case HeaderId::CSeq:
-        if (!parse_cseq(h.value, cseq_)) return malformed;
+        if (!parse_cseq(h.value, cseq_)) return malformed(h.id);
         break;
       case HeaderId::MaxForwards: {
         Scanner in(h.value);
         std::uint64_t hops = 0;
-        if (!in.number(255, hops) || !in.at_end()) return malformed;
+        if (!in.number(255, hops) || !in.at_end()) return malformed(h.id);
         if (hops > 255) return reject(400, "Max-Forwards above 255");
         max_forwards_ = static_cast<int>(hops);
         break;
@@ -474,41 +585,41 @@ Verdict Message::validate_headers(const Limits& limits) noexcept {
       case HeaderId::RecordRoute:
       case HeaderId::Path:
       case HeaderId::PAssertedIdentity:
-        if (!valid_list(h.value, h.id, name_addr)) return malformed;
+        if (!valid_list(h.value, h.id, name_addr)) return malformed(h.id);
         break;
       case HeaderId::ContentType:
-        if (!valid_content_type(h.value)) return malformed;
+        if (!valid_content_type(h.value)) return malformed(h.id);
         break;
       case HeaderId::Expires: {
         std::uint32_t seconds = 0;
-        if (!parse_delta_seconds(h.value, seconds)) return malformed;
+        if (!parse_delta_seconds(h.value, seconds)) return malformed(h.id);
         break;
       }
       case HeaderId::Require:
       case HeaderId::ProxyRequire:
       case HeaderId::Unsupported:
-        if (!valid_option_tags(h.value, false)) return malformed;
+        if (!valid_option_tags(h.value, false)) return malformed(h.id);
         break;
       case HeaderId::Supported:
-        if (!valid_option_tags(h.value, true)) return malformed;
+        if (!valid_option_tags(h.value, true)) return malformed(h.id);
         break;
       case HeaderId::UserAgent:
-        if (!valid_user_agent(h.value)) return malformed;
+        if (!valid_user_agent(h.value)) return malformed(h.id);
         break;
       case HeaderId::Authorization:
       case HeaderId::ProxyAuthorization: {
         AuthValue auth;
-        if (!parse_credentials(h.value, auth)) return malformed;
+        if (!parse_credentials(h.value, auth)) return malformed(h.id);
         break;
       }
       case HeaderId::WwwAuthenticate:
       case HeaderId::ProxyAuthenticate: {
         AuthValue auth;
-        if (!parse_challenge(h.value, auth)) return malformed;
+        if (!parse_challenge(h.value, auth)) return malformed(h.id);
         break;
       }
       case HeaderId::Date:
-        if (!valid_sip_date(h.value)) return malformed;
+        if (!valid_sip_date(h.value)) return malformed(h.id);
         break;
       case HeaderId::kCount:
         break;
@@ -533,7 +644,13 @@ Verdict Message::validate_semantics() noexcept {
       {HeaderId::ContentType, {}, "Multiple Content-Type headers"},
       {HeaderId::Expires, {}, "Multiple Expires headers"},
   };
-  for (const Required& r : kExactlyOnce) {
+  // The usual message has each of them once (Via at least once): one test each, no table walk.
+  const bool usual = count(HeaderId::Via) != 0 && count(HeaderId::From) == 1 &&
+                     count(HeaderId::To) == 1 && count(HeaderId::CallId) == 1 &&
+                     count(HeaderId::CSeq) == 1 && count(HeaderId::MaxForwards) == 1 &&
+                     count(HeaderId::ContentType) <= 1 && count(HeaderId::Expires) <= 1;
+  for (std::size_t i = 0; !usual && i < std::size(kExactlyOnce); ++i) {
+    const Required& r = kExactlyOnce[i];
     const std::size_t n = count(r.id);
     const bool optional = r.missing.empty() || (r.id == HeaderId::MaxForwards && !is_request_);
     if (n == 0 && !optional) return reject(400, r.missing);

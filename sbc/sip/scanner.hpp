@@ -21,6 +21,7 @@ class Scanner {
   constexpr char peek(std::size_t ahead) const noexcept {
     return static_cast<std::size_t>(end_ - p_) > ahead ? p_[ahead] : '\0';
   }
+  constexpr const char* begin() const noexcept { return begin_; }
   constexpr const char* position() const noexcept { return p_; }
   constexpr void reset(const char* to) noexcept { p_ = to; }
   constexpr std::string_view rest() const noexcept {
@@ -34,7 +35,7 @@ class Scanner {
   // SWS = [LWS]. Returns whether anything was skipped.
   constexpr bool skip_sws() noexcept {
     const char* start = p_;
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\r' || *p_ == '\n')) ++p_;
+    while (p_ < end_ && is_lws_char(*p_)) ++p_;
     return p_ != start;
   }
   // LWS: at least one white space character (possibly a fold).
@@ -69,6 +70,14 @@ class Scanner {
 
   constexpr std::string_view take_while(std::uint16_t cls) noexcept {
     const char* start = p_;
+    // Four bytes per bounds check while they last.
+    while (end_ - p_ >= 4) {
+      if (!chars::is(p_[0], cls)) return since(start);
+      if (!chars::is(p_[1], cls)) return advance_since(start, 1);
+      if (!chars::is(p_[2], cls)) return advance_since(start, 2);
+      if (!chars::is(p_[3], cls)) return advance_since(start, 3);
+      p_ += 4;
+    }
     while (p_ < end_ && chars::is(*p_, cls)) ++p_;
     return since(start);
   }
@@ -127,6 +136,18 @@ class Scanner {
   }
 
  private:
+  // SP, HT, CR or LF: one test of a bit in a mask.
+  static constexpr bool is_lws_char(char c) noexcept {
+    constexpr std::uint64_t kMask =
+        (1ull << ' ') | (1ull << '\t') | (1ull << '\r') | (1ull << '\n');
+    const auto u = static_cast<unsigned char>(c);
+    return u <= ' ' && ((kMask >> u) & 1) != 0;
+  }
+  constexpr std::string_view advance_since(const char* from, std::size_t n) noexcept {
+    p_ += n;
+    return since(from);
+  }
+
   const char* begin_;
   const char* p_;
   const char* end_;

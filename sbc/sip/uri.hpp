@@ -16,6 +16,10 @@ bool is_ipv4(std::string_view text) noexcept;
 // RFC 4291 text form, and also RFC 3261's "hexpart::IPv4" with one colon too many (RFC 5118 4.10).
 bool is_ipv6(std::string_view text) noexcept;
 bool is_hostname(std::string_view text) noexcept;
+// The host at the start of `text` (an IPv6reference up to its ']', else the longest run of
+// hostname characters), its kind and its length. None when it is not a valid host. `lo`, when not
+// null, is where the bytes before `text` that may be read start (the scan reads 16 at a time).
+HostKind scan_host(std::string_view text, std::size_t& length, const char* lo = nullptr) noexcept;
 // 1*DIGIT in 1..65535.
 bool parse_port(std::string_view text, std::uint16_t& port) noexcept;
 
