@@ -119,10 +119,8 @@ const std::vector<WorkerFamily>& worker_families() {
        "removed) or demoted (a held peer's flow, of a registration or dialog, moved to the "
        "unverified tier by a newer held one; it is not removed).",
        Type::Counter,
-       {{{{"event", "evicted"}},
-         [](W& w) -> std::uint64_t { return w.flows().udp_evicted(); }},
-        {{{"event", "demoted"}},
-         [](W& w) -> std::uint64_t { return w.flows().udp_demoted(); }}}},
+       {{{{"event", "evicted"}}, [](W& w) -> std::uint64_t { return w.flows().udp_evicted(); }},
+        {{{"event", "demoted"}}, [](W& w) -> std::uint64_t { return w.flows().udp_demoted(); }}}},
       {"sbc_flows_active",
        "Flows the edge can send requests down (refreshed every second): TCP/TLS connections and "
        "remembered UDP peers.",
@@ -301,9 +299,7 @@ void Server::add_server_families(std::vector<metrics::Family>& families) const {
 }
 
 void Server::log_totals() const {
-  auto total = [this](std::uint64_t (*read)(W&)) {
-    return std::to_string(sum(workers_, read));
-  };
+  auto total = [this](std::uint64_t (*read)(W&)) { return std::to_string(sum(workers_, read)); };
   log_(LogLevel::Info, "stopped",
        {{"received", std::to_string(sum(workers_, received<0>) + sum(workers_, received<1>) +
                                     sum(workers_, received<2>))},
