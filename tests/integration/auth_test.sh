@@ -25,15 +25,13 @@ sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2)) scan_port=$((b
 md5_port=$((base + 4)) md5_metrics=$((base + 5)) sipsak_contact=$((base + 6))
 core_auth_port=$((base + 7)) coremode_port=$((base + 8)) coremode_metrics=$((base + 9))
 kamailio_core_cfg "$core_port" >core.cfg
-kamailio -DD -E -f core.cfg >core.log 2>&1 &
-pids+=($!)
+start_kamailio core
 kamailio_core_cfg "$core_auth_port" >core-auth.cfg
-kamailio -DD -E -A CORE_AUTH -f core-auth.cfg >core-auth.log 2>&1 &
-pids+=($!)
+start_kamailio core-auth -A CORE_AUTH
 
 "$sbc" ha1 alice example.com <<<"alice-secret" >users.txt
 "$sbc" ha1 bob example.com <<<"bob-secret" >>users.txt
-start_sbc() {  # start_sbc NAME SIP_PORT METRICS_PORT ALGORITHMS [CORE_PORT MODE]
+start_auth_sbc() {  # start_auth_sbc NAME SIP_PORT METRICS_PORT ALGORITHMS [CORE_PORT MODE BANS]
   cat >"$1.yaml" <<YAML
 workers: 2
 listeners:
@@ -50,15 +48,13 @@ policy:
   auth: {mode: ${6:-edge}, realm: example.com, credentials_file: $work/users.txt, algorithms: $4,
          ban_after_failures: ${7:-10}, domains: [example.com, 127.0.0.1]}
 YAML
-  "$sbc" run --config "$1.yaml" >"$1.log" 2>&1 &
-  pids+=($!)
-  wait_http "http://127.0.0.1:$3/readyz"
+  start_sbc "$1" "http://127.0.0.1:$3/readyz"
 }
-start_sbc sbc "$sbc_port" "$metrics_port" "[SHA-256, MD5]"
-start_sbc md5 "$md5_port" "$md5_metrics" "[MD5]"
+start_auth_sbc sbc "$sbc_port" "$metrics_port" "[SHA-256, MD5]"
+start_auth_sbc md5 "$md5_port" "$md5_metrics" "[MD5]"
 # Each sip_ua run is one socket (one worker, by the kernel's choice): the two runs' failures add
 # up at the source's home worker, which bans at the third.
-start_sbc coremode "$coremode_port" "$coremode_metrics" "[MD5]" "$core_auth_port" core 3
+start_auth_sbc coremode "$coremode_port" "$coremode_metrics" "[MD5]" "$core_auth_port" core 3
 for _ in $(seq 50); do grep -q "core got OPTIONS" core.log && break; sleep 0.1; done
 
 ua() { "$ua" "$1" 127.0.0.1 "$sbc_port" "${@:2}"; }
@@ -124,7 +120,7 @@ check "svcrack does not crack alice's password" \
   bash -c 'grep -q "found nothing" svcrack.out && ! grep -q "alice-secret" svcrack.out'
 curl -fsS "http://127.0.0.1:$md5_metrics/metrics" >md5-metrics.txt
 failed=$(awk '/^sbc_policy_decisions_total\{.*stage="auth".*reason="failed"/{print $2}' md5-metrics.txt)
-bans=$(awk '/^sbc_policy_bans_total /{print $2}' md5-metrics.txt)
+bans=$(metric 'sbc_policy_bans_total' md5-metrics.txt)
 check "the guesses counted as failures (${failed:-0}) and the guesser was banned (${bans:-0})" \
   bash -c "[ '${failed:-0}' -ge 10 ] && [ '${bans:-0}' -ge 1 ]"
 # Alice, elsewhere, is not affected by the attacker's ban.
@@ -132,7 +128,7 @@ SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$md5_port" alice register >aft
 check "alice still registers (MD5) while the attacker is banned" \
   bash -c 'grep -qx "AUTH MD5 REGISTER" after.out && grep -qx "REGISTER 200" after.out'
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
-successes=$(awk '/^sbc_auth_successes_total /{print $2}' metrics.txt)
+successes=$(metric 'sbc_auth_successes_total')
 check "successes are counted (${successes:-0})" test "${successes:-0}" -ge 3
 
 # --- auth mode core: the core challenges, the SBC counts its refusals
@@ -145,7 +141,7 @@ for i in 1 2; do
 done
 SIP_UA_LOCAL_ADDRESS=127.0.0.3 SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$coremode_port" \
   alice register >core-banned.out 2>&1 || true
-refusals=$(curl -fsS "http://127.0.0.1:$coremode_metrics/metrics" | awk '/^sbc_auth_core_refusals_total /{print $2}')
+refusals=$(curl -fsS "http://127.0.0.1:$coremode_metrics/metrics" | metric 'sbc_auth_core_refusals_total' -)
 check "the core's refusals of wrong passwords are counted (${refusals:-0})" test "${refusals:-0}" -ge 3
 check "and ban the guessing source: it gets no answer any more" grep -qx "REGISTER timeout" core-banned.out
 SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$coremode_port" alice register >core-ok2.out 2>&1 || true

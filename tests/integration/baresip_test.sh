@@ -22,8 +22,7 @@ while [ "$rtp_base" = "$base" ] || [ "$rtp_base" = "$ua_base" ]; do
 done
 
 kamailio_core_cfg "$core_port" >core.cfg
-kamailio -DD -E -f core.cfg >core.log 2>&1 &
-pids+=($!)
+start_kamailio core
 # The users' credentials as operators make them: HA1 lines from `sbc ha1`, no passwords stored.
 "$sbc" ha1 alice example.com <<<"alice-secret" >users.txt
 "$sbc" ha1 bob example.com <<<"bob-secret" >>users.txt
@@ -42,9 +41,7 @@ policy:
   auth: {realm: example.com, credentials_file: $work/users.txt, algorithms: [MD5],
          domains: [example.com, 127.0.0.1]}
 YAML
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$metrics_port/readyz"
+start_sbc sbc "http://127.0.0.1:$metrics_port/readyz"
 
 baresip_modules=$(dirname "$(find /usr/lib -name account.so -path '*baresip*' | head -n1)")
 make_ua() {  # make_ua NAME SIP_PORT RTP_PORT EXTRA_ACCOUNT_PARAMS (TLS listens on SIP_PORT+1)
@@ -96,11 +93,11 @@ check "the core got each user's identity from the SBC, not their credentials" \
   bash -c 'grep -q "core identity REGISTER pai=<sip:bob@example.com> authorization=<null>" core.log &&
            grep -q "core identity INVITE pai=<sip:alice@example.com> authorization=<null> proxy-authorization=<null>" core.log'
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
-successes=$(awk '/^sbc_auth_successes_total /{print $2}' metrics.txt)
+successes=$(metric 'sbc_auth_successes_total')
 challenges=$(awk '/^sbc_policy_decisions_total\{.*stage="auth".*reason="challenge"/{print $2}' metrics.txt)
 check "the edge challenged (${challenges:-0}) and accepted (${successes:-0}) their Digest answers" \
   bash -c "[ '${challenges:-0}' -ge 3 ] && [ '${successes:-0}' -ge 3 ]"
-tls=$(awk '/^sbc_messages_received_total\{transport="tls"\}/{print $2}' metrics.txt)
+tls=$(metric 'sbc_messages_received_total{transport="tls"}')
 check "the SBC counted the TLS traffic (tls=$tls)" test "${tls:-0}" -ge 8
 
 if [ "$failures" -ne 0 ]; then

@@ -28,8 +28,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=s
   -days 1 -keyout client.key -out client.pem 2>/dev/null
 kamailio_core_cfg "$core_port" "$core_tls" "$work/core.pem" "$work/core.key" "$work/client.pem" \
   >core.cfg
-kamailio -DD -E -f core.cfg >core.log 2>&1 &
-pids+=($!)
+start_kamailio core
 
 cat >sbc.yaml <<YAML
 workers: 2
@@ -40,9 +39,7 @@ core:
   targets: [{uri: "sip:127.0.0.1:$core_port;transport=tcp"}]
 metrics: {port: $metrics_port}
 YAML
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$metrics_port/readyz"
+start_sbc sbc "http://127.0.0.1:$metrics_port/readyz"
 for _ in $(seq 50); do grep -q "core got OPTIONS" core.log && break; sleep 0.1; done
 
 ua() { "$ua" "$1" 127.0.0.1 "$2" "${@:3}"; }
@@ -75,13 +72,13 @@ check "carol receives INVITE, ACK and BYE" \
   bash -c 'grep -qx "INVITE received" carol.out && grep -qx "BYE received" carol.out'
 
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt || true
-opened=$(awk '/^sbc_core_connections_total\{event="opened"\}/{print $2}' metrics.txt)
-failed=$(awk '/^sbc_core_connections_total\{event="failed"\}/{print $2}' metrics.txt)
+opened=$(metric 'sbc_core_connections_total{event="opened"}')
+failed=$(metric 'sbc_core_connections_total{event="failed"}')
 check "connections are reused: at most one per worker opened to the core (${opened:-none})" \
   test "${opened:-0}" -ge 1 -a "${opened:-0}" -le 2
 check "no connection failed (${failed:-none})" test "${failed:-1}" = 0
-invites=$(awk '/^sbc_relay_transaction_seconds_count\{direction="outside_to_core",method="invite"\}/{print $2}' metrics.txt)
-core_invites=$(awk '/^sbc_relay_transaction_seconds_count\{direction="core_to_outside",method="invite"\}/{print $2}' metrics.txt)
+invites=$(metric 'sbc_relay_transaction_seconds_count{direction="outside_to_core",method="invite"}')
+core_invites=$(metric 'sbc_relay_transaction_seconds_count{direction="core_to_outside",method="invite"}')
 check "the transaction time of the INVITEs both ways is measured (${invites:-none}, ${core_invites:-none})" \
   test "${invites:-0}" -ge 2 -a "${core_invites:-0}" -ge 2
 
@@ -97,14 +94,12 @@ core:
   failover_timeout_ms: 600000   # only the transport error can move the request on
 metrics: {port: $((base + 8))}
 YAML
-"$sbc" run --config sbc2.yaml >sbc2.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$((base + 8))/readyz"
+start_sbc sbc2 "http://127.0.0.1:$((base + 8))/readyz"
 ua udp "$sbc2_port" erin register >erin.out 2>&1 || true
 check "a refused connection sends the REGISTER to the next core" grep -qx "REGISTER 200" erin.out
 curl -fsS "http://127.0.0.1:$((base + 8))/metrics" >metrics2.txt || true
-errors=$(awk '/^sbc_relay_transport_errors_total /{print $2}' metrics2.txt)
-failovers=$(awk '/^sbc_relay_failovers_total /{print $2}' metrics2.txt)
+errors=$(metric 'sbc_relay_transport_errors_total' metrics2.txt)
+failovers=$(metric 'sbc_relay_failovers_total' metrics2.txt)
 check "the transport error is counted (${errors:-none}) and caused the failover (${failovers:-none})" \
   test "${errors:-0}" -ge 1 -a "${failovers:-0}" -ge 1
 check "the refusing core is marked down" grep -qx 'sbc_core_up{core="0"} 0' metrics2.txt
@@ -117,9 +112,7 @@ core:
   probe_interval_ms: 0
 metrics: {port: $((base + 9))}
 YAML
-"$sbc" run --config sbc3.yaml >sbc3.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$((base + 9))/readyz"
+start_sbc sbc3 "http://127.0.0.1:$((base + 9))/readyz"
 ua udp "$sbc3_port" frank register >frank.out 2>&1 || true
 check "with the only core refusing connections the SBC answers 503" grep -qx "REGISTER 503" frank.out
 
@@ -134,9 +127,7 @@ core:
   tls: {ca_file: $work/core.pem, certificate: {chain: $work/client.pem, key: $work/client.key}}
 metrics: {port: $((base + 10))}
 YAML
-"$sbc" run --config sbc4.yaml >sbc4.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$((base + 10))/readyz"
+start_sbc sbc4 "http://127.0.0.1:$((base + 10))/readyz"
 ua udp "$sbc4_port" gina register serve 6 >gina.out 2>&1 &
 gina=$!
 sleep 0.5
@@ -152,9 +143,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=o
   -days 1 -keyout other.key -out other.pem 2>/dev/null
 sed -e "s#$work/core.pem#$work/other.pem#" -e "s/port: $sbc4_port/port: $((base + 11))/" \
   -e "s/port: $((base + 10))/port: $((base + 12))/" sbc4.yaml >sbc5.yaml
-"$sbc" run --config sbc5.yaml >sbc5.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$((base + 12))/readyz"
+start_sbc sbc5 "http://127.0.0.1:$((base + 12))/readyz"
 ua udp "$((base + 11))" ivan register >ivan.out 2>&1 || true
 check "a core whose certificate does not verify gets nothing: 503" grep -qx "REGISTER 503" ivan.out
 curl -fsS "http://127.0.0.1:$((base + 12))/metrics" >metrics5.txt || true
@@ -165,9 +154,7 @@ check "the failed handshake is counted" \
 sed -e "s#, certificate: {chain: $work/client.pem, key: $work/client.key}##" \
   -e "s/port: $sbc4_port/port: $((base + 13))/" -e "s/port: $((base + 10))/port: $((base + 14))/" \
   sbc4.yaml >sbc6.yaml
-"$sbc" run --config sbc6.yaml >sbc6.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$((base + 14))/readyz"
+start_sbc sbc6 "http://127.0.0.1:$((base + 14))/readyz"
 ua udp "$((base + 13))" judy register >judy.out 2>&1 || true
 check "without its client certificate the SBC cannot reach a core that demands one: 503" \
   grep -qx "REGISTER 503" judy.out

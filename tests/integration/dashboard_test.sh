@@ -50,9 +50,7 @@ sed -e 's/address: "::"/address: 127.0.0.1/' -e "s/port: 5060/port: $sip_port/" 
   -e 's/^workers: 0/workers: 2/' -e "s|^  targets: \[\]|  targets: [{uri: \"sip:127.0.0.1:$((base + 9))\"}]|" \
   "$repo/sbc/app/default_config.yaml" >sbc.yaml
 "$sbc" check-config sbc.yaml >/dev/null
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$metrics_port/healthz"
+start_sbc sbc "http://127.0.0.1:$metrics_port/healthz"
 timeout 5 openssl s_client -connect "127.0.0.1:$tls_port" </dev/null >/dev/null 2>&1 || true
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt || true
 check "the SBC serves /metrics" grep -q '^sbc_build_info' metrics.txt

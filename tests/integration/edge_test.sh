@@ -61,8 +61,7 @@ transport:
 metrics: {address: 127.0.0.1, port: $metrics_port}
 YAML
 "$sbc" check-config sbc.yaml >/dev/null
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-sbc_pid=$!
+start_sbc sbc
 for _ in $(seq 50); do grep -q "sbc started" sbc.log && break; sleep 0.1; done
 grep -q "sbc started" sbc.log || { cat sbc.log; echo "FAIL - sbc did not start"; exit 1; }
 

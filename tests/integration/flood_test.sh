@@ -15,8 +15,7 @@ enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 base=$(free_port_base 32000 1500)
 sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2))
 kamailio_core_cfg "$core_port" >core.cfg
-kamailio -DD -E -f core.cfg >core.log 2>&1 &
-pids+=($!)
+start_kamailio core
 cat >sbc.yaml <<YAML
 workers: 2
 listeners:
@@ -25,10 +24,7 @@ listeners:
 core: {targets: [{uri: "sip:127.0.0.1:$core_port"}]}
 metrics: {port: $metrics_port}
 YAML
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-sbc_pid=$!
-pids+=($sbc_pid)
-wait_http "http://127.0.0.1:$metrics_port/readyz"
+start_sbc sbc "http://127.0.0.1:$metrics_port/readyz"
 for _ in $(seq 50); do grep -q "core got OPTIONS" core.log && break; sleep 0.1; done
 
 # The attacker, from 127.0.0.1 (bounded in time and count): first randomly mutated messages

@@ -2,8 +2,8 @@
 # usage in a test: source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
 # Sets sbc, probe, corpus (absolute paths from the arguments PATH/TO/sbc PATH/TO/sip_probe
 # CORPUS_DIR), loads free_port_base, and defines pass, fail and check; `failures` counts fails,
-# enter_work_dir (a scratch directory, and every process in `pids` stopped at exit) and
-# wait_http (until a health endpoint answers).
+# enter_work_dir (a scratch directory, and every process in `pids` stopped at exit),
+# wait_http (until a health endpoint answers), start_sbc, start_kamailio and metric.
 sbc=$(readlink -f "$1")
 probe=$(readlink -f "$2")
 corpus=$(readlink -f "$3")
@@ -43,6 +43,32 @@ wait_http() {
     sleep 0.1
   done
   return 0
+}
+
+# start_sbc NAME [HEALTH_URL]: runs `sbc run --config NAME.yaml` in the background, its log in
+# NAME.log; its PID is in `sbc_pid` and in `pids` (stopped at exit). With HEALTH_URL (for example
+# http://127.0.0.1:PORT/readyz) it waits until that answers.
+start_sbc() {
+  "$sbc" run --config "$1.yaml" >"$1.log" 2>&1 &
+  sbc_pid=$!
+  pids+=("$sbc_pid")
+  [ $# -lt 2 ] || wait_http "$2"
+}
+
+# start_kamailio NAME [OPTIONS...]: runs Kamailio in the foreground mode (-DD -E) on NAME.cfg
+# with OPTIONS (e.g. -A CORE_AUTH), in the background, its log in NAME.log, its PID in `pids`.
+start_kamailio() {
+  local name=$1
+  shift
+  kamailio -DD -E "$@" -f "$name.cfg" >"$name.log" 2>&1 &
+  pids+=($!)
+}
+
+# metric SAMPLE [FILE]: the value of one sample of a Prometheus text exposition, written as it
+# is exposed (`sbc_relay_requests_total{direction="to_core"}`, or a name without labels), from
+# FILE (default metrics.txt; `-` reads standard input). Prints nothing when the sample is absent.
+metric() {
+  awk -v sample="$1" '$1 == sample { print $2; exit }' "${2:-metrics.txt}"
 }
 
 # kamailio_core_cfg PORT [TLS_PORT CERT KEY [CLIENT_CA]]: prints the test core's configuration

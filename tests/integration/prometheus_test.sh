@@ -32,8 +32,7 @@ scrape_configs:
   - job_name: sbc
     static_configs: [{targets: ["127.0.0.1:$metrics_port"]}]
 YAML
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-pids+=($!)
+start_sbc sbc
 prometheus --config.file=prometheus.yml --storage.tsdb.path="$work/tsdb" \
   --web.listen-address="127.0.0.1:$prometheus_port" >prometheus.log 2>&1 &
 pids+=($!)

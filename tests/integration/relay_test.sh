@@ -18,8 +18,7 @@ enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 base=$(free_port_base 22000 2000)
 sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2))
 kamailio_core_cfg "$core_port" >core.cfg
-kamailio -DD -E -f core.cfg >core.log 2>&1 &
-pids+=($!)
+start_kamailio core
 
 cat >sbc.yaml <<YAML
 workers: 2
@@ -33,10 +32,7 @@ relay:
   mask_call_id: true
 metrics: {port: $metrics_port}
 YAML
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-sbc_pid=$!
-pids+=("$sbc_pid")
-wait_http "http://127.0.0.1:$metrics_port/readyz"
+start_sbc sbc "http://127.0.0.1:$metrics_port/readyz"
 for _ in $(seq 50); do grep -q "core got\|main(): processes" core.log && break; sleep 0.1; done
 sleep 0.3
 
@@ -234,13 +230,11 @@ core:
 relay: {token_keys: ["3:000102030405060708090a0b0c0d0e0f"]}
 metrics: {port: $metrics2_port}
 YAML
-"$sbc" run --config sbc2.yaml >sbc2.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$metrics2_port/healthz"
+start_sbc sbc2 "http://127.0.0.1:$metrics2_port/healthz"
 "$ua" udp 127.0.0.1 "$sbc2_port" kim register >kim.out 2>&1 || true
 check "a REGISTER whose first core is dead is answered by the second" grep -qx "REGISTER 200" kim.out
 curl -fsS "http://127.0.0.1:$metrics2_port/metrics" >metrics2.txt || true
-failovers=$(awk '/^sbc_relay_failovers_total /{print $2}' metrics2.txt)
+failovers=$(metric 'sbc_relay_failovers_total' metrics2.txt)
 check "the failover is counted (failovers=$failovers)" test "${failovers:-0}" -ge 1
 check "the dead core is marked down" grep -qx 'sbc_core_up{core="0"} 0' metrics2.txt
 check "the live core is up" grep -qx 'sbc_core_up{core="1"} 1' metrics2.txt
@@ -254,8 +248,7 @@ core:
   probe_interval_ms: 200
 metrics: {port: $((base + 3))}
 YAML
-"$sbc" run --config sbc3.yaml >sbc3.log 2>&1 &
-pids+=($!)
+start_sbc sbc3
 sleep 1.2   # two probes unanswered
 "$ua" udp 127.0.0.1 "$sbc3_port" lou register >lou.out 2>&1 || true
 check "with no core up a request gets 503 from the SBC at once" grep -qx "REGISTER 503" lou.out

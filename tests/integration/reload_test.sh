@@ -16,8 +16,7 @@ enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 base=$(free_port_base 33000 1500)
 sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2))
 kamailio_core_cfg "$core_port" >core.cfg
-kamailio -DD -E -f core.cfg >core.log 2>&1 &
-pids+=($!)
+start_kamailio core
 
 "$sbc" ha1 alice example.com <<<"alice-secret" >users.txt
 write_config() {  # write_config POLICY_YAML
@@ -32,10 +31,7 @@ $1
 YAML
 }
 write_config "policy: {chain: [acl, scanner, rate_limit, sips, methods]}"
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-sbc_pid=$!
-pids+=($sbc_pid)
-wait_http "http://127.0.0.1:$metrics_port/readyz"
+start_sbc sbc "http://127.0.0.1:$metrics_port/readyz"
 for _ in $(seq 50); do grep -q "core got OPTIONS" core.log && break; sleep 0.1; done
 
 ua() { SIP_UA_LOCAL_ADDRESS=127.0.0.2 "$ua" "$1" 127.0.0.1 "$sbc_port" "${@:2}"; }
@@ -76,7 +72,7 @@ check "and alice registers with her password" \
 banned=$(SIP_PROBE_LOCAL_PORT=5999 "$probe" udp 127.0.0.1 "$sbc_port" scan.sip 800 || true)
 check "the scanner's ban survived the reload ($banned)" test "$banned" = timeout
 signature=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" |
-  awk '/^sbc_policy_decisions_total\{stage="scanner",reason="signature"\}/{print $2}')
+  metric 'sbc_policy_decisions_total{stage="scanner",reason="signature"}' -)
 check "the counters of the replaced chains are kept (scanner signature: ${signature:-0})" \
   test "${signature:-0}" -ge 1
 

@@ -56,9 +56,7 @@ tcpdump_any=${pids[-1]}
 start_capture tshark.log lo.pcapng tshark -i lo -B 32 -F pcapng -w lo.pcapng -f "$filter"
 tshark_pid=${pids[-1]}
 
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$metrics_port/readyz"
+start_sbc sbc "http://127.0.0.1:$metrics_port/readyz"
 
 # Legitimate traffic first (sipsak talks from 127.0.0.1, which the scanner gets banned later).
 sipsak_udp=0 sipsak_tcp=0
@@ -139,8 +137,8 @@ for f in "${files[@]}"; do
   size=$(stat -c %s "$f")
   check "$f stays within $max_file_bytes bytes ($size)" test "$size" -le "$max_file_bytes"
 done
-written=$(awk '/^sbc_capture_packets_total\{result="written"\}/{print $2}' metrics.txt)
-dropped=$(awk '/^sbc_capture_packets_total\{result="dropped"\}/{print $2}' metrics.txt)
+written=$(metric 'sbc_capture_packets_total{result="written"}')
+dropped=$(metric 'sbc_capture_packets_total{result="dropped"}')
 # The kernel drops some of the flood before the SBC reads it (the wire shows more than arrived):
 # compare with what the SBC itself refused.
 refused=$(awk '/^sbc_policy_banned_dropped_total /{b = $2}
@@ -180,10 +178,8 @@ metrics: {port: $metrics2_port}
 sip: {limits: {max_message_bytes: 262144, max_body_bytes: 262144}}
 capture: {enabled: true, directory: $work/cap-all, what: all, listeners: [$tcp_port, $tls_port]}
 YAML
-"$sbc" run --config sbc-all.yaml >sbc-all.log 2>&1 &
-all_pid=$!
-pids+=("$all_pid")
-wait_http "http://127.0.0.1:$metrics2_port/readyz"
+start_sbc sbc-all "http://127.0.0.1:$metrics2_port/readyz"
+all_pid=$sbc_pid
 body_size=150000
 {
   printf 'MESSAGE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKbig1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: big@127.0.0.1\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: %s\r\n\r\n' "$body_size"

@@ -24,9 +24,7 @@ workers: 2
 listeners: [{transport: udp, address: 0.0.0.0, port: $sbc_port}]
 metrics: {port: $metrics_port}
 YAML
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$metrics_port/readyz"
+start_sbc sbc "http://127.0.0.1:$metrics_port/readyz"
 
 timeout 60 svmap -p "$sbc_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 -P "$scan_port" >svmap.out 2>&1 || true
 timeout 60 svwar -e100-110 -p "$sbc_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 \
@@ -43,14 +41,14 @@ check "a legitimate client from another address is answered ($legit)" grep -q "S
 banned_probe=$("$probe" udp 127.0.0.1 "$sbc_port" options.sip 1000 || true)
 check "the same request from the scanner's address gets nothing ($banned_probe)" test "$banned_probe" = timeout
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
-signature=$(awk '/^sbc_policy_decisions_total\{stage="scanner",reason="signature"\}/{print $2}' metrics.txt)
-banned=$(awk '/^sbc_policy_banned_dropped_total /{print $2}' metrics.txt)
+signature=$(metric 'sbc_policy_decisions_total{stage="scanner",reason="signature"}')
+banned=$(metric 'sbc_policy_banned_dropped_total')
 sleep 1.2  # the active-ban gauge is refreshed every second
-active=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" | awk '/^sbc_policy_bans_active /{print $2}')
+active=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" | metric 'sbc_policy_bans_active' -)
 check "the scanner was recognised (signature drops: $signature)" test "${signature:-0}" -ge 1
 check "its later packets died before parsing (banned drops: $banned)" test "${banned:-0}" -ge 2
 check "its address is banned on every worker (active bans: $active)" test "${active:-0}" = 1
-answered=$(awk '/^sbc_responses_sent_total\{class="2xx"\}/{print $2}' metrics.txt)
+answered=$(metric 'sbc_responses_sent_total{class="2xx"}')
 check "the only answer sent was to the legitimate client (2xx: $answered)" test "${answered:-0}" = 1
 
 # A scanner that renames itself (User-Agent of a softphone) and counts through extensions from
@@ -65,7 +63,7 @@ for ext in $(seq 2000 2059); do
   if [ "$got" = timeout ]; then silent=$((silent + 1)); else answers=$((answers + 1)); fi
 done
 enumeration=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" |
-  awk '/^sbc_policy_decisions_total\{stage="scanner",reason="enumeration"\}/{print $2}')
+  metric 'sbc_policy_decisions_total{stage="scanner",reason="enumeration"}' -)
 check "a renamed scanner sweeping extensions is recognised by its behaviour (enumeration: ${enumeration:-0})" \
   test "${enumeration:-0}" -ge 1
 check "it got answers for at most the first 40 extensions ($answers) and then silence ($silent)" \
@@ -78,8 +76,7 @@ check "it got answers for at most the first 40 extensions ($answers) and then si
 # uniform 404 is its "no such user").
 modules=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio/modules*' | head -n1)")
 sed -e "s/@PORT@/$core_port/" -e "s#@MODULES@#$modules#" "$here/kamailio/core.cfg.in" >core.cfg
-kamailio -DD -E -f core.cfg >core.log 2>&1 &
-pids+=($!)
+start_kamailio core
 cat >answers.yaml <<YAML
 workers: 2
 listeners: [{transport: udp, address: 127.0.0.1, port: $answers_port}]
@@ -89,16 +86,14 @@ policy:
   chain: [acl, scanner]
   scanner: {user_agents: [not-this-scanner], max_users_per_window: 128}
 YAML
-"$sbc" run --config answers.yaml >answers.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$answers_metrics/readyz"
+start_sbc answers "http://127.0.0.1:$answers_metrics/readyz"
 timeout 60 svwar -m INVITE -e100-159 -p "$answers_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 \
   -P "$answers_scan_port" >svwar-renamed.out 2>&1 || true
 curl -fsS "http://127.0.0.1:$answers_metrics/metrics" >answers-metrics.txt
-refusals=$(awk '/^sbc_policy_decisions_total\{stage="scanner",reason="refusals"\}/{print $2}' answers-metrics.txt)
-relayed=$(awk '/^sbc_relay_responses_total\{direction="to_outside"\}/{print $2}' answers-metrics.txt)
+refusals=$(metric 'sbc_policy_decisions_total{stage="scanner",reason="refusals"}' answers-metrics.txt)
+relayed=$(metric 'sbc_relay_responses_total{direction="to_outside"}' answers-metrics.txt)
 core_404=$(grep -c "core got INVITE" core.log || true)
-answers_banned=$(awk '/^sbc_policy_banned_dropped_total /{print $2}' answers-metrics.txt)
+answers_banned=$(metric 'sbc_policy_banned_dropped_total' answers-metrics.txt)
 check "a renamed svwar getting nothing but the core's 404s is recognised (refusals: ${refusals:-0})" \
   test "${refusals:-0}" -ge 1
 check "the core saw about min_answers (20) of its 61 INVITEs ($core_404; relayed answers: ${relayed:-0})" \

@@ -25,8 +25,7 @@ issue core "/CN=core.test" "IP:127.0.0.1"
 issue trunk "/CN=trunk.test" "DNS:trunk.test"
 
 kamailio_core_cfg "$core_port" "$core_tls" "$work/core.pem" "$work/core.key" >core.cfg
-kamailio -DD -E -f core.cfg >core.log 2>&1 &
-pids+=($!)
+start_kamailio core
 
 # 127.0.0.1 is the trunk here (client certificate required); user agents come from 127.0.0.2.
 cat >sbc.yaml <<YAML
@@ -47,9 +46,7 @@ policy:
     client_certificate_from: [127.0.0.1/32]
 metrics: {port: $metrics_port}
 YAML
-"$sbc" run --config sbc.yaml >sbc.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$metrics_port/readyz"
+start_sbc sbc "http://127.0.0.1:$metrics_port/readyz"
 for _ in $(seq 50); do grep -q "core got OPTIONS" core.log && break; sleep 0.1; done
 
 # tls_request PORT REQUEST_URI [openssl options]: one OPTIONS over a TLS connection opened by
@@ -104,9 +101,7 @@ core:
   targets: [{uri: "sip:127.0.0.1:$core_port"}]
 metrics: {port: $((base + 7))}
 YAML
-"$sbc" run --config sbc2.yaml >sbc2.log 2>&1 &
-pids+=($!)
-wait_http "http://127.0.0.1:$((base + 7))/readyz"
+start_sbc sbc2 "http://127.0.0.1:$((base + 7))/readyz"
 udp_core=$(tls_request "$sbc2_tls" sips:bob@example.com)
 check "sips: toward a UDP core gets 416 ($udp_core)" \
   grep -q "^SIP/2.0 416 Unsupported URI Scheme (no TLS path to the core)" <<<"$udp_core"
