@@ -11,7 +11,7 @@
 
 #include "policy/source.hpp"
 #include "sbc/common/keyed_hash.hpp"
-#include "sbc/proxy/transaction_index.hpp"
+#include "sbc/proxy/transaction_table.hpp"
 #include "sbc/sip/editor.hpp"
 #include "sbc/sip/response.hpp"
 #include "sbc/sip/writer.hpp"
@@ -20,25 +20,15 @@
 namespace sbc::proxy {
 namespace {
 
+using namespace detail;  // NOLINT(google-build-using-namespace): the relay's own parts
+
 using sip::HeaderId;
 using sip::Message;
 using sip::Method;
 using sip::Writer;
 using transport::FlowInfo;
 using transport::Protocol;
-using TimePoint = Clock::time_point;
-using std::chrono::milliseconds;
 
-constexpr TimePoint kNever = TimePoint::max();
-// Our branches: the magic cookie, our mark, then slot (6 hex), generation (8 hex) and loop hash
-// (8 hex). The slot and generation find the transaction without a search.
-constexpr std::string_view kBranchPrefix = "z9hG4bKsbc";
-constexpr std::size_t kBranchSize = kBranchPrefix.size() + 6 + 8 + 8;
-// Branches of requests we forward without a transaction (ACK for 2xx): derived from the
-// incoming branch, so that a retransmitted ACK gets the same one.
-constexpr std::string_view kStatelessPrefix = "z9hG4bKsbA";
-// Branches of our health probes: core index (2 hex) and the probe's random nonce (16 hex).
-constexpr std::string_view kProbePrefix = "z9hG4bKsbP";
 // The user part of the URIs we put in Record-Route and Path: the outside flow's token follows.
 constexpr std::string_view kUserPrefix = "sbc-";
 constexpr std::string_view kServer = "Server: sbc";
@@ -48,45 +38,6 @@ constexpr std::string_view kMaskedCallIdPrefix = "sbc-";
 constexpr std::uint64_t kAmplificationFactor = 3;
 // Contacts of one message we hide at most (a 3xx's list); the message editor bounds the edits.
 constexpr std::size_t kMaxHiddenContacts = 16;
-// A transaction's buffers up to this size stay with its slot for the next one (no allocation per
-// message for the usual sizes); larger ones are given back as soon as they are not needed.
-constexpr std::size_t kKeepBytes = 4096;
-// What relaying adds to a request (our Via, Record-Route or Path, the client's received/rport),
-// for the budget check before a transaction starts.
-constexpr std::size_t kRelayGrowth = 2048;
-
-std::uint64_t fnv1a(std::uint64_t hash, std::string_view s) noexcept {
-  for (char c : s) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
-constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ull;
-
-void put_hex(char* out, std::uint64_t value, int digits) noexcept {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 0; i < digits; ++i) out[i] = kHex[(value >> (4 * (digits - 1 - i))) & 0xF];
-}
-
-bool parse_hex(std::string_view text, std::uint64_t& out) noexcept {
-  if (text.empty() || text.size() > 16) return false;
-  std::uint64_t v = 0;
-  for (char c : text) {
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else {
-      return false;
-    }
-    v = (v << 4) | static_cast<std::uint64_t>(d);
-  }
-  out = v;
-  return true;
-}
-
 std::string_view strip_brackets(std::string_view host) noexcept {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
     return host.substr(1, host.size() - 2);
@@ -104,134 +55,6 @@ std::string_view transport_param(Protocol p) noexcept {
   }
   return "udp";
 }
-
-// An IP and port kept inline (no allocation).
-struct Address {
-  std::array<char, 48> ip{};
-  std::uint8_t length = 0;
-  std::uint16_t port = 0;
-  Protocol protocol = Protocol::Udp;  // how we reach it: the inside socket or a connection
-  void set(std::string_view text, std::uint16_t p, Protocol over = Protocol::Udp) noexcept {
-    length = static_cast<std::uint8_t>(std::min(text.size(), ip.size()));
-    if (length != 0) std::memcpy(ip.data(), text.data(), length);
-    port = p;
-    protocol = over;
-  }
-  std::string_view ip_view() const noexcept { return {ip.data(), length}; }
-};
-
-enum class Direction : std::uint8_t { ToCore, ToOutside };
-enum class ServerState : std::uint8_t { Proceeding, Completed, Accepted, Confirmed };
-
-struct Transaction {
-  std::uint32_t generation = 1;
-  bool used = false;
-  Direction direction = Direction::ToCore;
-  Method method = Method::Other;
-  ServerState state = ServerState::Proceeding;
-
-  // The server side: where the request came from, and what we answered last.
-  std::string server_branch;
-  std::string server_sent_by;
-  std::uint64_t key = 0;
-  std::uint64_t source_flow = 0;  // ToCore: the outside flow
-  Address source;                 // where the request came from (the core, for ToOutside)
-  bool server_reliable = false;
-  std::string original;  // the request as it arrived
-  // Authenticated at the edge: the identity asserted to the core and where in `original` the
-  // credentials header is that we remove (kept for a fail-over, which rebuilds the request).
-  std::string asserted_identity;
-  std::uint32_t consumed_offset = 0;
-  std::uint32_t consumed_size = 0;
-  bool had_credentials = false;  // Authorization or Proxy-Authorization as it arrived
-  bool creates_dialog = false;   // an INVITE outside a dialog
-  std::string last_response;
-  // Anti-amplification toward an unproved UDP source (RFC 9000 section 8's rule): what we send
-  // it in this transaction stays within kAmplificationFactor times what it sent us. Provisionals
-  // only within 2x, so the final answer has 1x left; the first final answer is sent even past
-  // the budget (without it no UDP client could complete a transaction), its retransmissions
-  // (timer G) are not.
-  std::uint64_t bytes_received = 0;
-  std::uint64_t bytes_sent = 0;
-  bool source_proved = false;  // over a stream, authenticated, or in a dialog it holds a token of
-  milliseconds response_interval{0};
-  TimePoint response_retransmit_at = kNever;  // timer G
-
-  // The client side: the request as we sent it, and where.
-  std::string request;
-  std::array<char, kBranchSize> branch{};
-  Address core;                // ToCore
-  std::size_t core_index = 0;  // ToCore
-  std::uint64_t tried = 0;     // ToCore: cores tried (bit i = core i)
-  bool failover_allowed = false;
-  bool any_response = false;  // anything from the next hop, even 100
-  TimePoint failover_at = kNever;
-  std::uint64_t dest_flow = 0;  // ToOutside
-  bool client_reliable = false;
-  bool provisional_seen = false;
-  bool final_seen = false;
-  milliseconds retransmit_interval{0};
-  TimePoint retransmit_at = kNever;  // timers A, E
-  TimePoint timeout_at = kNever;     // timers B, F
-  TimePoint timer_c_at = kNever;
-
-  // CANCEL toward the next hop.
-  bool cancel_wanted = false;
-  bool cancel_sent = false;
-  std::string cancel;
-  milliseconds cancel_interval{0};
-  TimePoint cancel_retransmit_at = kNever;
-  TimePoint cancel_timeout_at = kNever;
-
-  // relay.mask_call_id: the two sides of this transaction know it by different Call-IDs; the
-  // server side's goes back on the responses.
-  bool call_id_differs = false;
-  std::string server_call_id;
-  std::string hidden_vias;  // the core's Via values (topology hiding)
-  // ToOutside with topology hiding: the Record-Route list as the core would have seen it
-  // without hiding, put back into the answers that go to the core.
-  std::string hidden_record_route;
-  // ToCore, dialog-creating: a keyed hash of the token of the outside Record-Route entry we
-  // issued (the core's answers bring it back: no need to open it to know it is ours), and the
-  // binding MAC of that entry with where its inputs (the Call-ID and From tag as the outside
-  // sees them) are in `original`, for the answers' entries. 0: none.
-  std::uint64_t outside_entry = 0;
-  std::uint64_t binding_mac = 0;
-  std::uint32_t binding_call_id_offset = 0;
-  std::uint32_t binding_call_id_size = 0;
-  std::uint32_t binding_tag_offset = 0;
-  std::uint32_t binding_tag_size = 0;
-  TimePoint end_at = kNever;
-  TimePoint wake_at = kNever;
-  TimePoint started{};  // the request's arrival
-
-  std::size_t bytes = 0;  // heap bytes of its strings, as last accounted (Impl::bytes_)
-
-  std::string_view branch_view() const noexcept { return {branch.data(), branch.size()}; }
-  bool invite() const noexcept { return method == Method::Invite; }
-  std::array<std::string*, 10> strings() noexcept {
-    return {
-        &server_branch, &server_sent_by, &original,       &asserted_identity, &last_response,
-        &request,       &cancel,         &server_call_id, &hidden_vias,       &hidden_record_route};
-  }
-};
-
-// Heap bytes behind a string (none while it is short enough to be stored inline).
-std::size_t heap_bytes(const std::string& s) noexcept {
-  static const std::size_t inline_capacity = std::string().capacity();
-  return s.capacity() > inline_capacity ? s.capacity() + 1 : 0;
-}
-
-void free_buffer(std::string& s) noexcept {
-  std::string().swap(s);
-}
-
-struct Wake {
-  TimePoint at;
-  std::uint32_t slot;
-  std::uint32_t generation;
-  bool operator>(const Wake& other) const noexcept { return at > other.at; }
-};
 
 // What a bound token carries after the participant: the MAC (8 bytes) and the expiry (4 bytes,
 // seconds of the Unix epoch), big-endian.
@@ -309,8 +132,8 @@ class Relay::Impl {
         sealer_(settings_.token_keys.empty()
                     ? std::vector<tls::TokenSealer::Key>{tls::TokenSealer::random_key(0)}
                     : settings_.token_keys),
-        slots_(settings_.max_transactions),
-        index_(settings_.max_transactions),
+        table_(settings_.max_transactions, settings_.branch_seed, settings_.max_transaction_bytes,
+               stats),
         message_(std::make_unique<Message>()),
         scratch_(std::make_unique<Message>()),
         out_(std::make_unique<std::array<char, 65536>>()) {
@@ -318,22 +141,6 @@ class Relay::Impl {
       all_cores_ |= std::uint64_t{1} << i;
       if (cores_.target(i).protocol != Protocol::Tls) non_tls_cores_ |= std::uint64_t{1} << i;
     }
-    // Generations start at random: branches differ from those of an earlier run.
-    std::uint64_t seed = settings_.branch_seed;
-    if (seed == 0) seed = (std::uint64_t{std::random_device{}()} << 32) | std::random_device{}();
-    for (Transaction& t : slots_) {
-      seed += 0x9e3779b97f4a7c15ull;  // splitmix64
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      t.generation = static_cast<std::uint32_t>(z ^ (z >> 31)) | 1u;
-    }
-    free_.reserve(slots_.size());
-    for (std::size_t i = slots_.size(); i > 0; --i)
-      free_.push_back(static_cast<std::uint32_t>(i - 1));
-    std::vector<Wake> storage;
-    storage.reserve(slots_.size() * 2);
-    wakes_ = decltype(wakes_)(std::greater<Wake>(), std::move(storage));
     for (const std::string& name : settings_.untrusted_headers) {
       untrusted_.push_back(name);
       untrusted_ids_.push_back(sip::lookup_header(name));
@@ -349,8 +156,8 @@ class Relay::Impl {
   std::function<void(std::string_view, std::uint16_t)> answer_listener_;
   const RelaySettings& settings() const noexcept { return settings_; }
   const CoreSet& cores() const noexcept { return cores_; }
-  std::size_t active() const noexcept { return slots_.size() - free_.size(); }
-  std::size_t transaction_bytes() const noexcept { return bytes_; }
+  std::size_t active() const noexcept { return table_.active(); }
+  std::size_t transaction_bytes() const noexcept { return table_.bytes(); }
 
   // ---- entry points ----------------------------------------------------------------------
 
@@ -362,7 +169,8 @@ class Relay::Impl {
     if (via.branch.empty())
       return answer_outside(m, flow, 400, "Missing Via branch (RFC 3261 8.1.1.7)");
     if (m.method() == Method::Cancel) return cancel(m, &flow, {});
-    if (Transaction* t = find_server(m, m.method())) return retransmission(*t, m.bytes().size());
+    if (Transaction* t = table_.find_server(m, m.method()))
+      return retransmission(*t, m.bytes().size());
     const OwnRoutes own = own_routes(m, &flow);
     if (!in_dialog_allowed(m, own, flow)) {
       stats.dialog_refused.inc();
@@ -390,12 +198,12 @@ class Relay::Impl {
       const std::string_view retry[] = {"Retry-After: 10", kServer};
       return answer_outside(m, flow, 503, "Service Unavailable (no core available)", retry);
     }
-    Transaction* t = allocate(m.bytes().size());
+    Transaction* t = table_.allocate(m.bytes().size());
     if (t == nullptr) {
       const std::string_view retry[] = {"Retry-After: 5", kServer};
-      return answer_outside(m, flow, 503, full_reason_, retry);
+      return answer_outside(m, flow, 503, table_.full_reason(), retry);
     }
-    begin(*t, Direction::ToCore, m, hash);
+    table_.begin(*t, Direction::ToCore, m, hash, now_);
     t->asserted_identity.assign(flow.asserted_identity);
     if (!flow.consumed_credentials.empty()) {
       t->consumed_offset =
@@ -414,7 +222,7 @@ class Relay::Impl {
     t->tried = excluded | std::uint64_t{1} << *core;
     t->failover_allowed = !named && m.to().tag.empty() && cores_.size() > 1;
     if (!build_to_core(*t, m, flow, own)) {
-      release(*t);
+      table_.release(*t);
       if (untrusted_left_) {
         stats.untrusted_refused.inc();
         return answer_outside(m, flow, 400, "Bad Request (too many identity headers to remove)");
@@ -530,7 +338,7 @@ class Relay::Impl {
       flow.consumed_credentials = original.bytes().substr(t.consumed_offset, t.consumed_size);
     // A new generation makes a new branch: late answers of the failed core match nothing.
     if (++t.generation == 0) t.generation = 1;
-    put_hex(t.branch.data() + kBranchPrefix.size() + 6, t.generation, 8);
+    set_branch_generation(t.branch.data(), t.generation);
     t.wake_at = kNever;
     t.core_index = *next;
     t.tried |= std::uint64_t{1} << *next;
@@ -589,7 +397,7 @@ class Relay::Impl {
   void response_from_outside(const Message& m, const FlowInfo& /*flow*/) noexcept {
     now_ = clock_();
     route_cache_.message = nullptr;
-    Transaction* t = find_client(m);
+    Transaction* t = table_.find_client(m.top_via().branch);
     if (t == nullptr || t->direction != Direction::ToOutside) {
       stats.stray_responses.inc();
       return;
@@ -609,7 +417,7 @@ class Relay::Impl {
     }
     if (!m.is_request()) {
       if (m.top_via().branch.starts_with(kProbePrefix)) return probe_answer(m);
-      Transaction* t = find_client(m);
+      Transaction* t = table_.find_client(m.top_via().branch);
       if (t == nullptr || t->direction != Direction::ToCore) {
         stats.stray_responses.inc();
         return;
@@ -629,7 +437,7 @@ class Relay::Impl {
     route_cache_.message = nullptr;
     if (const auto core = cores_.find(ip, port); core && cores_.target(*core).protocol == protocol)
       cores_.failed(*core, now_);
-    for (Transaction& t : slots_) {
+    for (Transaction& t : table_.slots()) {
       if (!t.used || t.direction != Direction::ToCore || t.final_seen || t.any_response ||
           t.core.protocol != protocol || t.core.ip_view() != ip || t.core.port != port)
         continue;
@@ -645,15 +453,10 @@ class Relay::Impl {
     if (const std::uint64_t due = cores_.probes_due(now_); due != 0)
       for (std::size_t i = 0; i < cores_.size(); ++i)
         if ((due >> i & 1u) != 0) send_probe(i);
-    while (!wakes_.empty() && wakes_.top().at <= now_) {
-      const Wake w = wakes_.top();
-      wakes_.pop();
-      Transaction& t = slots_[w.slot];
-      if (!t.used || t.generation != w.generation || t.wake_at != w.at) continue;
-      t.wake_at = kNever;
+    table_.wake_due(now_, [this](Transaction& t) {
       fire(t);
       if (t.used) schedule(t);
-    }
+    });
   }
 
  private:
@@ -663,7 +466,8 @@ class Relay::Impl {
     if (m.method() == Method::Ack) return ack(m, nullptr);
     if (m.top_via().branch.empty()) return answer_inside(m, source, 400, "Missing Via branch");
     if (m.method() == Method::Cancel) return cancel(m, nullptr, source);
-    if (Transaction* t = find_server(m, m.method())) return retransmission(*t, m.bytes().size());
+    if (Transaction* t = table_.find_server(m, m.method()))
+      return retransmission(*t, m.bytes().size());
     if (m.max_forwards() == 0) return answer_inside(m, source, 483, "Too Many Hops");
     const OwnRoutes own = own_routes(m, nullptr);
     const std::uint32_t hash = loop_hash(m, m.call_id(), own.count);
@@ -685,12 +489,12 @@ class Relay::Impl {
       stats.sips_refused.inc();
       return answer_inside(m, source, 416, "Unsupported URI Scheme (the flow is not TLS)");
     }
-    Transaction* t = allocate(m.bytes().size());
+    Transaction* t = table_.allocate(m.bytes().size());
     if (t == nullptr) {
       const std::string_view retry[] = {"Retry-After: 5", kServer};
-      return answer_inside(m, source, 503, full_reason_, retry);
+      return answer_inside(m, source, 503, table_.full_reason(), retry);
     }
-    begin(*t, Direction::ToOutside, m, hash);
+    table_.begin(*t, Direction::ToOutside, m, hash, now_);
     t->source = source;
     t->server_reliable = source.protocol != Protocol::Udp;
     t->dest_flow = own.flow_token;
@@ -777,13 +581,13 @@ class Relay::Impl {
     }
     if (m.method() != Method::Register) ok = ok && hide_contacts(m, editor, own.flow_token);
     if (!ok || !write(editor, t->request)) {
-      release(*t);
+      table_.release(*t);
       stats.too_large.inc();
       return answer_inside(m, source, 513, "Message Too Large to relay");
     }
     start_client(*t);
     if (!wire_.send_outside(t->dest_flow, t->request)) {
-      release(*t);
+      table_.release(*t);
       stats.flow_failed.inc();
       return answer_inside(m, source, 430, "Flow Failed");
     }
@@ -797,7 +601,7 @@ class Relay::Impl {
   // ACK: for a non-2xx final it belongs to our INVITE server transaction and ends there; for a
   // 2xx it is a request of its own, routed by its Route set without a transaction.
   void ack(const Message& m, const FlowInfo* flow) noexcept {
-    if (Transaction* t = find_server(m, Method::Invite)) {
+    if (Transaction* t = table_.find_server(m, Method::Invite)) {
       if (t->state == ServerState::Completed) {
         t->state = ServerState::Confirmed;
         t->response_retransmit_at = kNever;
@@ -877,7 +681,7 @@ class Relay::Impl {
   }
 
   void cancel(const Message& m, const FlowInfo* flow, const Address& source) noexcept {
-    Transaction* t = find_server(m, Method::Invite);
+    Transaction* t = table_.find_server(m, Method::Invite);
     const bool from_outside = flow != nullptr;
     if (t == nullptr || (t->direction == Direction::ToCore) != from_outside) {
       stats.no_transaction.inc();
@@ -1160,7 +964,7 @@ class Relay::Impl {
       t.response_interval = std::min(2 * t.response_interval, settings_.t2);
       t.response_retransmit_at = now_ + t.response_interval;
     }
-    if (t.end_at <= now_) release(t);
+    if (t.end_at <= now_) table_.release(t);
   }
 
   // The next hop did not answer in time: 408 to the server side (RFC 3261 16.8).
@@ -1190,10 +994,7 @@ class Relay::Impl {
         std::min({t.end_at, t.response_retransmit_at, t.cancel_retransmit_at, t.cancel_timeout_at});
     if (!t.final_seen)
       at = std::min({at, t.retransmit_at, t.timeout_at, t.timer_c_at, t.failover_at});
-    if (at == t.wake_at) return;
-    t.wake_at = at;
-    if (at != kNever)
-      wakes_.push({at, static_cast<std::uint32_t>(&t - slots_.data()), t.generation});
+    table_.wake(t, at);
   }
 
   // ---- the client side -------------------------------------------------------------------
@@ -1298,9 +1099,7 @@ class Relay::Impl {
   void probe_answer(const Message& m) noexcept {
     const std::string_view branch = m.top_via().branch;
     std::uint64_t index = 0, nonce = 0;
-    if (branch.size() != kProbePrefix.size() + 18 ||
-        !parse_hex(branch.substr(kProbePrefix.size(), 2), index) ||
-        !parse_hex(branch.substr(kProbePrefix.size() + 2, 16), nonce) ||
+    if (!parse_probe_branch(branch, index, nonce) ||
         !cores_.probe_answered(static_cast<std::size_t>(index), nonce, m.status_code() == 503))
       stats.probe_mismatches.inc();
   }
@@ -1722,12 +1521,7 @@ class Relay::Impl {
   // (Request-URI, Route set) and what identifies the request (16.6 step 8), not the Via.
   bool detect_loop(const Message& m, std::uint32_t hash) const noexcept {
     auto ours = [&](const sip::Via& v) {
-      if (v.branch.size() != kBranchSize ||
-          v.branch.substr(0, kBranchPrefix.size()) != kBranchPrefix)
-        return false;
-      std::uint64_t h = 0;
-      return parse_hex(v.branch.substr(kBranchSize - 8), h) && h == hash &&
-             is_own_address(v.host, v.port, nullptr);
+      return branch_has_loop_hash(v.branch, hash) && is_own_address(v.host, v.port, nullptr);
     };
     // The usual request from a user agent has one Via, which the parse already holds.
     if (m.via_count() == 1) return ours(m.top_via());
@@ -1761,113 +1555,10 @@ class Relay::Impl {
   }
 
   std::string_view stateless_branch(std::string_view incoming) noexcept {
-    std::memcpy(stateless_branch_.data(), kStatelessPrefix.data(), kStatelessPrefix.size());
-    put_hex(stateless_branch_.data() + kStatelessPrefix.size(), fnv1a(kFnvBasis, incoming), 16);
-    return {stateless_branch_.data(), stateless_branch_.size()};
+    return write_stateless_branch(stateless_branch_.data(), incoming);
   }
 
   // ---- the transaction table -------------------------------------------------------------
-
-  // Keyed (SipHash under the process's random key): branches are the outside's choice, and with
-  // a guessable hash it could send branches that pile into one run of the linear-probing index.
-  static std::uint64_t server_key(std::string_view branch, std::string_view host,
-                                  std::uint16_t port, Method method) noexcept {
-    std::array<unsigned char, 256> bytes;
-    const std::size_t size = branch.size() + host.size() + 4;
-    std::uint64_t h = 0;
-    if (size <= bytes.size()) {
-      std::memcpy(bytes.data(), branch.data(), branch.size());
-      bytes[branch.size()] = 0;  // keeps (branch, host) pairs apart
-      std::memcpy(bytes.data() + branch.size() + 1, host.data(), host.size());
-      unsigned char* tail = bytes.data() + branch.size() + 1 + host.size();
-      tail[0] = static_cast<unsigned char>(port >> 8);
-      tail[1] = static_cast<unsigned char>(port);
-      tail[2] = static_cast<unsigned char>(method);
-      h = common::siphash24(common::process_hash_key(), bytes.data(), size);
-    } else {
-      const auto& key = common::process_hash_key();
-      const std::array<std::uint64_t, 3> parts{
-          common::siphash24(key, reinterpret_cast<const unsigned char*>(branch.data()),
-                            branch.size()),
-          common::siphash24(key, reinterpret_cast<const unsigned char*>(host.data()), host.size()),
-          (std::uint64_t{port} << 8) | static_cast<std::uint64_t>(method)};
-      h = common::siphash24(key, reinterpret_cast<const unsigned char*>(parts.data()),
-                            sizeof parts);
-    }
-    return h == 0 ? 1 : h;
-  }
-
-  // The server transaction a request belongs to (RFC 3261 17.2.3), by its top Via.
-  Transaction* find_server(const Message& m, Method method) noexcept {
-    const sip::Via& via = m.top_via();
-    const std::uint64_t key = server_key(via.branch, via.host, via.port, method);
-    Transaction* found = nullptr;
-    index_.find(key, [&](std::uint32_t slot) {
-      Transaction& t = slots_[slot];
-      if (t.used && t.method == method && t.server_branch == via.branch &&
-          server_sent_by_matches(t, via)) {
-        found = &t;
-        return true;
-      }
-      return false;
-    });
-    return found;
-  }
-
-  static bool server_sent_by_matches(const Transaction& t, const sip::Via& via) noexcept {
-    const std::string_view s = t.server_sent_by;
-    return s.size() == via.host.size() + 6 && s.substr(0, via.host.size()) == via.host &&
-           s.substr(via.host.size()) == port_text(via.port);
-  }
-
-  static std::string_view port_text(std::uint16_t port) noexcept {
-    static thread_local std::array<char, 6> text;
-    put_hex(text.data(), port, 6);  // fixed width: only compared, never shown
-    return {text.data(), 6};
-  }
-
-  // The client transaction a response belongs to, by our branch in its top Via (17.1.3).
-  Transaction* find_client(const Message& m) noexcept {
-    const std::string_view branch = m.top_via().branch;
-    if (branch.size() != kBranchSize || branch.substr(0, kBranchPrefix.size()) != kBranchPrefix)
-      return nullptr;
-    std::uint64_t slot = 0, generation = 0;
-    if (!parse_hex(branch.substr(kBranchPrefix.size(), 6), slot) ||
-        !parse_hex(branch.substr(kBranchPrefix.size() + 6, 8), generation))
-      return nullptr;
-    if (slot >= slots_.size()) return nullptr;
-    Transaction& t = slots_[slot];
-    if (!t.used || t.generation != generation || t.branch_view() != branch) return nullptr;
-    return &t;
-  }
-
-  // A slot for a new transaction of a request of `message_bytes`, or nullptr (counted, and
-  // full_reason_ says why) when the table is full or what it will keep (the request as it
-  // arrived and as relayed) would take the slots past relay.max_transaction_bytes.
-  Transaction* allocate(std::size_t message_bytes) noexcept {
-    if (free_.empty()) {
-      stats.table_full.inc();
-      full_reason_ = "Service Unavailable (transaction table full)";
-      return nullptr;
-    }
-    Transaction& t = slots_[free_.back()];
-    const std::size_t need = 2 * message_bytes + kRelayGrowth;
-    const std::size_t reused = heap_bytes(t.original) + heap_bytes(t.request);
-    if (need > reused && bytes_ + (need - reused) > settings_.max_transaction_bytes) {
-      stats.memory_full.inc();
-      full_reason_ = "Service Unavailable (transaction memory full)";
-      return nullptr;
-    }
-    free_.pop_back();
-    return &t;
-  }
-
-  void account(Transaction& t) noexcept {
-    std::size_t now = 0;
-    for (const std::string* s : t.strings()) now += heap_bytes(*s);
-    bytes_ = bytes_ - t.bytes + now;
-    t.bytes = now;
-  }
 
   // What t no longer needs goes, large buffers only (small ones stay with the slot). The request
   // as it arrived serves a fail-over and our own final answer: not after a final. The request
@@ -1882,7 +1573,7 @@ class Relay::Impl {
         free_buffer(t.request);
       }
     }
-    account(t);
+    table_.account(t);
   }
 
   // The first final answer for t's request (relayed, or our own 408/503/500): the client side
@@ -1893,65 +1584,6 @@ class Relay::Impl {
     t.retransmit_at = t.timeout_at = t.timer_c_at = t.failover_at = kNever;
     const std::size_t kind = (t.direction == Direction::ToCore ? 0 : 2) + (t.invite() ? 0 : 1);
     stats.transaction_time[kind].observe(now_ - t.started);
-  }
-
-  void begin(Transaction& t, Direction direction, const Message& m, std::uint32_t loop) noexcept {
-    const auto slot = static_cast<std::uint32_t>(&t - slots_.data());
-    t.used = true;
-    t.started = now_;
-    t.direction = direction;
-    t.method = m.method();
-    t.state = ServerState::Proceeding;
-    const sip::Via& via = m.top_via();
-    t.server_branch.assign(via.branch);
-    t.server_sent_by.assign(via.host);
-    t.server_sent_by += port_text(via.port);
-    t.key = server_key(via.branch, via.host, via.port, t.method);
-    index_.insert(t.key, slot);
-    stats.transactions_started.inc();
-    t.original.assign(m.bytes());
-    t.bytes_received = m.bytes().size();
-    t.bytes_sent = 0;
-    t.source_proved = false;
-    t.asserted_identity.clear();
-    t.consumed_offset = t.consumed_size = 0;
-    t.had_credentials =
-        m.count(HeaderId::Authorization) + m.count(HeaderId::ProxyAuthorization) != 0;
-    t.creates_dialog = m.method() == Method::Invite && m.to().tag.empty();
-    t.last_response.clear();
-    t.request.clear();
-    t.cancel.clear();
-    t.hidden_vias.clear();
-    t.hidden_record_route.clear();
-    t.outside_entry = t.binding_mac = 0;
-    t.call_id_differs = false;
-    t.source_flow = t.dest_flow = 0;
-    t.tried = 0;
-    t.failover_allowed = t.any_response = false;
-    t.failover_at = kNever;
-    t.provisional_seen = t.final_seen = t.cancel_wanted = t.cancel_sent = false;
-    t.retransmit_at = t.timeout_at = t.timer_c_at = t.response_retransmit_at = kNever;
-    t.cancel_retransmit_at = t.cancel_timeout_at = t.end_at = t.wake_at = kNever;
-    std::memcpy(t.branch.data(), kBranchPrefix.data(), kBranchPrefix.size());
-    put_hex(t.branch.data() + kBranchPrefix.size(), slot, 6);
-    put_hex(t.branch.data() + kBranchPrefix.size() + 6, t.generation, 8);
-    put_hex(t.branch.data() + kBranchPrefix.size() + 14, loop, 8);
-  }
-
-  void release(Transaction& t) noexcept {
-    const auto slot = static_cast<std::uint32_t>(&t - slots_.data());
-    index_.erase(t.key, slot);
-    stats.transactions_ended.inc();
-    t.used = false;
-    if (++t.generation == 0) t.generation = 1;
-    t.wake_at = kNever;
-    // Large buffers go back at once; near the budget all of them, so that idle slots never hold
-    // more than half of it.
-    const bool pressure = bytes_ > settings_.max_transaction_bytes / 2;
-    for (std::string* s : t.strings())
-      if (pressure || s->capacity() > kKeepBytes) free_buffer(*s);
-    account(t);
-    free_.push_back(slot);
   }
 
   bool write(const sip::MessageEditor& editor, std::string& out) noexcept {
@@ -1978,12 +1610,7 @@ class Relay::Impl {
   std::array<char, 8 + tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)> token_text_{};
   std::string_view last_token_;  // what seal_token returned last
   std::array<char, 4096> hidden_buffer_{};
-  std::vector<Transaction> slots_;
-  std::vector<std::uint32_t> free_;
-  std::size_t bytes_ = 0;  // heap bytes of every slot's strings (relay.max_transaction_bytes)
-  std::string_view full_reason_;  // why allocate() found no slot
-  TransactionIndex index_;
-  std::priority_queue<Wake, std::vector<Wake>, std::greater<Wake>> wakes_;
+  TransactionTable table_;
   std::vector<std::string_view> untrusted_;  // relay.untrusted_headers
   std::vector<HeaderId> untrusted_ids_;      // their ids (HeaderId::Other: known by name only)
   bool untrusted_left_ = false;       // the last build_to_core failed on a header it must remove
@@ -1998,7 +1625,7 @@ class Relay::Impl {
   std::array<char, 2048> record_buffer_{};
   std::array<char, 4096> route_buffer_{};
   std::array<char, 8192> contact_buffer_{};
-  std::array<char, kStatelessPrefix.size() + 16> stateless_branch_{};
+  std::array<char, kStatelessBranchSize> stateless_branch_{};
   mutable RouteCache route_cache_;
 };
 
