@@ -11,6 +11,8 @@
 
 #include "policy/source.hpp"
 #include "sbc/common/keyed_hash.hpp"
+#include "sbc/proxy/call_id_mask.hpp"
+#include "sbc/proxy/route_tokens.hpp"
 #include "sbc/proxy/transaction_table.hpp"
 #include "sbc/sip/editor.hpp"
 #include "sbc/sip/response.hpp"
@@ -29,40 +31,11 @@ using sip::Writer;
 using transport::FlowInfo;
 using transport::Protocol;
 
-// The user part of the URIs we put in Record-Route and Path: the outside flow's token follows.
-constexpr std::string_view kUserPrefix = "sbc-";
 constexpr std::string_view kServer = "Server: sbc";
-// A masked Call-ID (relay.mask_call_id): this prefix, then the inside Call-ID sealed.
-constexpr std::string_view kMaskedCallIdPrefix = "sbc-";
 // What a transaction may send to an unproved UDP source, in multiples of what it received.
 constexpr std::uint64_t kAmplificationFactor = 3;
 // Contacts of one message we hide at most (a 3xx's list); the message editor bounds the edits.
 constexpr std::size_t kMaxHiddenContacts = 16;
-std::string_view strip_brackets(std::string_view host) noexcept {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    return host.substr(1, host.size() - 2);
-  return host;
-}
-
-std::string_view transport_param(Protocol p) noexcept {
-  switch (p) {
-    case Protocol::Udp:
-      return "udp";
-    case Protocol::Tcp:
-      return "tcp";
-    case Protocol::Tls:
-      return "tls";
-  }
-  return "udp";
-}
-
-// What a bound token carries after the participant: the MAC (8 bytes) and the expiry (4 bytes,
-// seconds of the Unix epoch), big-endian.
-struct Binding {
-  std::uint64_t mac = 0;
-  std::uint32_t expires = 0;
-};
-
 // Our own entries at the top of a Route set: how many, the flow token the first one names, and
 // the inside routes a hidden (topology hiding) entry carries, to go in their place.
 struct OwnRoutes {
@@ -74,47 +47,11 @@ struct OwnRoutes {
   bool has_participant = false;
   // The token was issued on a leg whose Call-ID the outside sees masked.
   bool masked_leg = false;
-  // The token's dialog binding, if it has one (see kBound).
+  // The token's dialog binding, if it has one (a bound token: RouteTokens::seal).
   bool bound = false;
   Binding binding;
   std::size_t key_index = 0;
 };
-
-using Ip = std::array<std::uint8_t, 16>;
-Ip ip_bytes(std::string_view text) noexcept {
-  const auto parsed = policy::parse_address(text);
-  return parsed ? *parsed : Ip{};
-}
-
-// What a token we hand out says (its plaintext: kind, flow token big-endian, payload).
-enum class TokenKind : std::uint8_t {
-  Flow = 1,     // a Path or Record-Route entry: the outside flow
-  Dialog = 2,   // our one outside Record-Route entry of a hidden dialog: flow + inside routes
-  Contact = 3,  // a Contact we rewrote: flow + the original URI
-  // A masked Call-ID: the inside one, sealed deterministically. Never opens as a route.
-  CallId = 4,
-};
-// Set on the kind of the Record-Route entries issued on a leg toward the outside whose Call-ID
-// is masked: the core's in-dialog requests through them get the same masked Call-ID, while on a
-// leg the outside started (its own Call-ID) they keep theirs. Tokens without it open as before.
-constexpr std::uint8_t kMaskedLeg = 0x80;
-// Set on the kind of a token that lets requests in from the outside (our outside Record-Route
-// entry of a dialog): it carries a binding, a MAC of the dialog's Call-ID (as the outside sees
-// it) and its initiator's From tag, and an expiry, so that it opens no other dialog and not
-// forever (a token of one real call must not carry invented ones past the policies).
-constexpr std::uint8_t kBound = 0x40;
-constexpr std::size_t kBindingSize = 8 + 4;
-struct Opened {
-  TokenKind kind = TokenKind::Flow;
-  bool masked_leg = false;
-  std::uint64_t flow = 0;
-  Ip participant{};
-  std::string_view payload;
-  bool bound = false;
-  Binding binding;
-  std::size_t key_index = 0;  // the token key that opened it: the binding is under its MAC key
-};
-constexpr std::size_t kTokenHeader = 1 + 8 + 16;  // kind, flow token, participant address
 
 bool is_dialog_creating(Method m) noexcept {
   return m == Method::Invite || m == Method::Subscribe || m == Method::Refer;
@@ -177,7 +114,7 @@ class Relay::Impl {
       if (answer_listener_) answer_listener_(flow.remote_ip, 481);  // scored as a refusal
       return answer_outside(m, flow, 481, "Call/Transaction Does Not Exist");
     }
-    const std::uint32_t hash = loop_hash(m, inside_call_id(m), own.count);
+    const std::uint32_t hash = loop_hash(m, call_ids_.inside(m.call_id()), own.count);
     if (detect_loop(m, hash)) {
       stats.loops.inc();
       return answer_outside(m, flow, 482, "Loop Detected");
@@ -258,13 +195,13 @@ class Relay::Impl {
     ok = ok && rewrite_routes(m, editor, own, true);
     ok = ok && restore_request_uri(m, editor);
     // A Call-ID we masked gets the core's own back; the answers get the masked one again.
-    const std::string_view call_id = inside_call_id(m);
+    const std::string_view call_id = call_ids_.inside(m.call_id());
     t.call_id_differs = call_id.data() != m.call_id().data();
     if (t.call_id_differs) {
       t.server_call_id.assign(m.call_id());
       ok = ok && editor.replace(m.call_id(), call_id);
     }
-    ok = ok && open_quoted_call_ids(m, editor);
+    ok = ok && call_ids_.open_quoted(m, editor);
     // Every trust-domain header goes, or the request does not: one left would let the outside
     // assert an identity to the core (RFC 3325 section 6).
     untrusted_left_ = !strip_untrusted(editor);
@@ -280,14 +217,14 @@ class Relay::Impl {
     t.outside_entry = t.binding_mac = 0;
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // Two entries: the core sees the inside one, the user agent the outside one.
-      entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
-            settings_.inside_port, core.protocol)
+      tokens_.entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
+                    settings_.inside_port, core.protocol)
           << ", ";
       const Binding binding = dialog_binding(m.call_id(), m.from().tag);
-      entry(record, TokenKind::Flow, token, participant, {}, flow.local_ip, flow.local_port,
-            flow.protocol, false, &binding);
+      tokens_.entry(record, TokenKind::Flow, token, participant, {}, flow.local_ip, flow.local_port,
+                    flow.protocol, false, &binding);
       ok = ok && record.ok() && editor.add_record_route(record.view());
-      if (!last_token_.empty()) t.outside_entry = entry_hash(last_token_);
+      if (!tokens_.last().empty()) t.outside_entry = RouteTokens::hash(tokens_.last());
       // `m` is the request as `original` keeps it (or its very bytes).
       t.binding_mac = binding.mac;
       t.binding_call_id_offset = static_cast<std::uint32_t>(m.call_id().data() - m.bytes().data());
@@ -299,8 +236,8 @@ class Relay::Impl {
       // could point the core anywhere.
       untrusted_left_ = untrusted_left_ || !editor.strip_headers(HeaderId::Path);
       ok = ok && !untrusted_left_;
-      entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
-            settings_.inside_port, core.protocol);
+      tokens_.entry(record, TokenKind::Flow, token, participant, {}, settings_.inside_ip,
+                    settings_.inside_port, core.protocol);
       ok = ok && record.ok() && editor.add_path(record.view());
     }
     return ok && write(editor, t.request);
@@ -537,7 +474,7 @@ class Relay::Impl {
     const bool mask = masks_call_id(m, own);
     Binding binding;
     if (mask) {
-      const std::string_view masked = masked_call_id(m.call_id());
+      const std::string_view masked = call_ids_.masked(m.call_id());
       t->call_id_differs = true;
       t->server_call_id.assign(m.call_id());
       ok = ok && !masked.empty() && editor.replace(m.call_id(), masked);
@@ -550,11 +487,11 @@ class Relay::Impl {
     t->hidden_record_route.clear();
     if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
       // What the core would see without hiding: our outside and inside entries on top of its own.
-      entry(record, TokenKind::Flow, own.flow_token, participant, {}, address->local_ip,
-            address->local_port, address->protocol, mask, &binding)
+      tokens_.entry(record, TokenKind::Flow, own.flow_token, participant, {}, address->local_ip,
+                    address->local_port, address->protocol, mask, &binding)
           << ", ";
-      entry(record, TokenKind::Flow, own.flow_token, participant, {}, settings_.inside_ip,
-            settings_.inside_port, source.protocol, mask);
+      tokens_.entry(record, TokenKind::Flow, own.flow_token, participant, {}, settings_.inside_ip,
+                    settings_.inside_port, source.protocol, mask);
       if (settings_.topology_hiding) {
         // The outside sees one entry of ours; the core's entries travel sealed inside it.
         Writer inside(hidden_buffer_);
@@ -569,8 +506,8 @@ class Relay::Impl {
         t->hidden_record_route.assign(record.view());
         if (!first) t->hidden_record_route.append(", ").append(inside.view());
         Writer hidden(record_buffer_);
-        entry(hidden, TokenKind::Dialog, own.flow_token, participant, inside.view(),
-              address->local_ip, address->local_port, address->protocol, false, &binding);
+        tokens_.entry(hidden, TokenKind::Dialog, own.flow_token, participant, inside.view(),
+                      address->local_ip, address->local_port, address->protocol, false, &binding);
         ok =
             ok && inside.ok() && hidden.ok() && record.ok() &&
             (m.count(HeaderId::RecordRoute) == 0 || editor.remove_headers(HeaderId::RecordRoute)) &&
@@ -632,7 +569,7 @@ class Relay::Impl {
               editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     if (flow != nullptr) ok = ok && restore_request_uri(m, editor);
     if (flow != nullptr) {
-      const std::string_view call_id = inside_call_id(m);
+      const std::string_view call_id = call_ids_.inside(m.call_id());
       if (call_id.data() != m.call_id().data()) ok = ok && editor.replace(m.call_id(), call_id);
       const std::optional<std::size_t> named = named_core(m, own);
       const std::uint64_t excluded = cores_without_tls(m);
@@ -664,7 +601,7 @@ class Relay::Impl {
         return;
       }
       if (masks_call_id(m, own)) {
-        const std::string_view masked = masked_call_id(m.call_id());
+        const std::string_view masked = call_ids_.masked(m.call_id());
         ok = ok && !masked.empty() && editor.replace(m.call_id(), masked);
       }
       our_via << "SIP/2.0/" << transport::protocol_name(address->protocol) << " ";
@@ -858,10 +795,10 @@ class Relay::Impl {
     while (n < values.size() && rr.next(value)) {
       if (ours == values.size() && value.uri.user.starts_with(kUserPrefix) && n > 0 &&
           !is_inside_address(value.uri)) {
-        if (t.outside_entry != 0 && entry_hash(value.uri.user) == t.outside_entry) {
+        if (t.outside_entry != 0 && RouteTokens::hash(value.uri.user) == t.outside_entry) {
           ours = n;  // the very entry we issued for this request (sealed with its flow)
         } else {
-          const auto opened = open_token(value.uri.user, opened_routes_);
+          const auto opened = tokens_.open(value.uri.user, opened_routes_);
           if (opened && opened->flow == t.source_flow) ours = n;
         }
       }
@@ -880,8 +817,9 @@ class Relay::Impl {
     Writer list(record_buffer_);
     const Binding binding = dialog_binding(
         t.call_id_differs ? std::string_view(t.server_call_id) : m.call_id(), m.from().tag, &t);
-    entry(list, TokenKind::Dialog, t.source_flow, ip_bytes(t.source.ip_view()), inside.view(),
-          address->local_ip, address->local_port, address->protocol, false, &binding);
+    tokens_.entry(list, TokenKind::Dialog, t.source_flow, ip_bytes(t.source.ip_view()),
+                  inside.view(), address->local_ip, address->local_port, address->protocol, false,
+                  &binding);
     for (std::size_t i = ours + 1; i < n; ++i) list << ", " << values[i];
     return list.ok() && editor.remove_headers(HeaderId::RecordRoute) &&
            editor.add_record_route(list.view());
@@ -1213,7 +1151,7 @@ class Relay::Impl {
       if (!is_own_address(uri.host, port_of(uri), flow)) break;
       ++own.count;
       if (own.flow_token != 0) continue;
-      if (const auto opened = open_token(uri.user, opened_routes_)) {
+      if (const auto opened = tokens_.open(uri.user, opened_routes_)) {
         if (opened->kind == TokenKind::Contact) continue;
         own.flow_token = opened->flow;
         own.participant = opened->participant;
@@ -1237,62 +1175,6 @@ class Relay::Impl {
     return (uri.scheme == sip::Scheme::Sips || (transport && sip::iequals(transport.value, "tls")))
                ? 5061
                : 5060;
-  }
-
-  // "sbc-" + the sealed token, in token_text_ (valid until the next call).
-  std::string_view seal_token(TokenKind kind, std::uint64_t flow, const Ip& participant,
-                              std::string_view payload, bool masked_leg = false,
-                              const Binding* binding = nullptr) noexcept {
-    last_token_ = {};
-    std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> plain;
-    const std::size_t header = kTokenHeader + (binding != nullptr ? kBindingSize : 0);
-    if (payload.size() + header > plain.size()) return {};
-    plain[0] = static_cast<std::uint8_t>(static_cast<std::uint8_t>(kind) |
-                                         (masked_leg ? kMaskedLeg : std::uint8_t{0}) |
-                                         (binding != nullptr ? kBound : std::uint8_t{0}));
-    for (int i = 0; i < 8; ++i) plain[1 + i] = static_cast<std::uint8_t>(flow >> (56 - 8 * i));
-    std::memcpy(plain.data() + 9, participant.data(), participant.size());
-    if (binding != nullptr) {
-      for (int i = 0; i < 8; ++i)
-        plain[kTokenHeader + i] = static_cast<std::uint8_t>(binding->mac >> (56 - 8 * i));
-      for (int i = 0; i < 4; ++i)
-        plain[kTokenHeader + 8 + i] = static_cast<std::uint8_t>(binding->expires >> (24 - 8 * i));
-    }
-    if (!payload.empty()) std::memcpy(plain.data() + header, payload.data(), payload.size());
-    std::memcpy(token_text_.data(), kUserPrefix.data(), kUserPrefix.size());
-    const std::size_t n = sealer_.seal({plain.data(), payload.size() + header},
-                                       std::span<char>(token_text_).subspan(kUserPrefix.size()));
-    if (n == 0) return last_token_ = {};
-    return last_token_ = {token_text_.data(), kUserPrefix.size() + n};
-  }
-
-  std::optional<Opened> open_token(
-      std::string_view user,
-      std::array<std::uint8_t, tls::TokenSealer::kMaxPlain>& buffer) const noexcept {
-    if (!user.starts_with(kUserPrefix)) return std::nullopt;
-    std::size_t key_index = 0;
-    const auto n = sealer_.open(user.substr(kUserPrefix.size()), buffer, &key_index);
-    if (!n || *n < kTokenHeader) return std::nullopt;
-    const std::uint8_t kind = buffer[0] & static_cast<std::uint8_t>(~(kMaskedLeg | kBound));
-    if (kind < 1 || kind > 3) return std::nullopt;
-    Opened o;
-    o.kind = static_cast<TokenKind>(kind);
-    o.masked_leg = (buffer[0] & kMaskedLeg) != 0;
-    o.bound = (buffer[0] & kBound) != 0;
-    o.key_index = key_index;
-    std::size_t header = kTokenHeader;
-    if (o.bound) {
-      header += kBindingSize;
-      if (*n < header) return std::nullopt;
-      for (std::size_t i = 0; i < 8; ++i)
-        o.binding.mac = (o.binding.mac << 8) | buffer[kTokenHeader + i];
-      for (std::size_t i = 0; i < 4; ++i)
-        o.binding.expires = (o.binding.expires << 8) | buffer[kTokenHeader + 8 + i];
-    }
-    for (int i = 0; i < 8; ++i) o.flow = (o.flow << 8) | buffer[1 + i];
-    std::memcpy(o.participant.data(), buffer.data() + 9, o.participant.size());
-    o.payload = {reinterpret_cast<const char*>(buffer.data() + header), *n - header};
-    return o;
   }
 
   // The binding of a dialog's outside Record-Route entry: the dialog's Call-ID as the outside
@@ -1319,10 +1201,6 @@ class Relay::Impl {
     }
     return {sealer_.bind(outside_call_id, from_tag), expires};
   }
-  // Keyed: the core cannot make another token with the hash of ours.
-  static std::uint64_t entry_hash(std::string_view token) noexcept {
-    return common::siphash24(common::process_hash_key(), token);
-  }
   // Seconds of the Unix epoch, advancing with the relay's clock (tests move it).
   std::uint32_t wall_seconds() const noexcept {
     const auto since = std::chrono::duration_cast<std::chrono::seconds>(now_ - clock_start_);
@@ -1341,23 +1219,6 @@ class Relay::Impl {
     return true;
   }
 
-  // An entry (Record-Route, Path) naming one of our addresses with a sealed token.
-  Writer& entry(Writer& w, TokenKind kind, std::uint64_t flow, const Ip& participant,
-                std::string_view payload, std::string_view ip, std::uint16_t port,
-                Protocol protocol, bool masked_leg = false,
-                const Binding* binding = nullptr) noexcept {
-    const std::string_view token =
-        seal_token(kind, flow, participant, payload, masked_leg, binding);
-    if (token.empty()) {
-      w.fail();  // cannot seal (too long): the message is not sent rather than sent unsealed
-      return w;
-    }
-    w << "<sip:" << token << "@";
-    w.host(ip) << ":" << static_cast<unsigned>(port) << ";transport=" << transport_param(protocol)
-               << ";lr>";
-    return w;
-  }
-
   // ---- Call-ID masking (relay.mask_call_id) --------------------------------------------
 
   // The cores a request may not go to as a bit mask (bit i = core i): for a sips: Request-URI
@@ -1374,86 +1235,13 @@ class Relay::Impl {
     return settings_.mask_call_id && (m.to().tag.empty() || own.masked_leg);
   }
 
-  // The Call-ID as the outside sees it: sealed deterministically, so that every message of the
-  // dialog, sent at any time by any worker, carries the same one. Empty if it cannot be sealed.
-  std::string_view masked_call_id(std::string_view call_id) noexcept {
-    std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> plain;
-    if (call_id.size() + 1 > plain.size()) return {};
-    plain[0] = static_cast<std::uint8_t>(TokenKind::CallId);
-    std::memcpy(plain.data() + 1, call_id.data(), call_id.size());
-    std::memcpy(masked_call_id_.data(), kMaskedCallIdPrefix.data(), kMaskedCallIdPrefix.size());
-    const std::size_t n = sealer_.seal_deterministic(
-        {plain.data(), call_id.size() + 1},
-        std::span<char>(masked_call_id_).subspan(kMaskedCallIdPrefix.size()));
-    if (n == 0) return {};
-    return {masked_call_id_.data(), kMaskedCallIdPrefix.size() + n};
-  }
-
-  // The Call-ID of a message from the outside as the core knows it: one we masked opened, any
-  // other (the outside's own, or one that does not open) as it is. The same view when unchanged.
-  std::string_view inside_call_id(const Message& m) noexcept {
-    const std::string_view call_id = m.call_id();
-    if (!settings_.mask_call_id || !call_id.starts_with(kMaskedCallIdPrefix)) return call_id;
-    const auto n = sealer_.open(call_id.substr(kMaskedCallIdPrefix.size()), opened_call_id_);
-    if (!n || *n < 2 || opened_call_id_[0] != static_cast<std::uint8_t>(TokenKind::CallId))
-      return call_id;
-    return {reinterpret_cast<const char*>(opened_call_id_.data() + 1), *n - 1};
-  }
-
-  // A masked Call-ID that the outside quotes to name a dialog — Replaces and Join (RFC 3891,
-  // 3911: attended transfer, conference) and the Replaces embedded in a Refer-To URI — names it
-  // by the Call-ID the core knows. One of each per request (the RFCs allow one Replaces).
-  bool open_quoted_call_ids(const Message& m, sip::MessageEditor& editor) noexcept {
-    if (!settings_.mask_call_id) return true;
-    bool header_done = false, refer_done = false;
-    for (const sip::HeaderField& h : m.headers()) {
-      const bool refer = sip::iequals(h.name, "Refer-To") || sip::iequals(h.name, "r");
-      std::string_view quoted;
-      if (!header_done && (sip::iequals(h.name, "Replaces") || sip::iequals(h.name, "Join"))) {
-        quoted = h.value;  // callid *( SEMI params ), RFC 3891 6.1
-      } else if (!refer_done && refer) {
-        const std::size_t at = h.value.find("Replaces=");
-        if (at == std::string_view::npos) continue;
-        quoted = h.value.substr(at + std::string_view("Replaces=").size());
-      } else {
-        continue;
-      }
-      quoted = quoted.substr(0, quoted.find_first_of(";%&>? \t\r\n"));
-      if (!quoted.starts_with(kMaskedCallIdPrefix)) continue;
-      auto& opened = refer ? opened_refer_call_id_ : opened_quoted_call_id_;
-      const auto n = sealer_.open(quoted.substr(kMaskedCallIdPrefix.size()), opened);
-      if (!n || *n < 2 || opened[0] != static_cast<std::uint8_t>(TokenKind::CallId)) continue;
-      std::string_view inside(reinterpret_cast<const char*>(opened.data() + 1), *n - 1);
-      if (refer) {
-        // Inside a URI's headers the Call-ID is escaped (RFC 3261 25.1 hvalue: '@' is %40 …).
-        Writer escaped(escaped_refer_call_id_);
-        for (const char c : inside) {
-          if (std::isalnum(static_cast<unsigned char>(c)) != 0 ||
-              std::string_view("-_.!~*'()[]/?:+$").find(c) != std::string_view::npos) {
-            escaped << std::string_view(&c, 1);
-          } else {
-            escaped << "%";
-            escaped.hex(static_cast<unsigned char>(c), 2);
-          }
-        }
-        if (!escaped.ok()) return false;
-        inside = escaped.view();
-        refer_done = true;
-      } else {
-        header_done = true;
-      }
-      if (!editor.replace(quoted, inside)) return false;
-    }
-    return true;
-  }
-
   // A Request-URI that is a Contact we rewrote (ours, with a Contact token) gets its original
   // back.
   bool restore_request_uri(const Message& m, sip::MessageEditor& editor) noexcept {
     const sip::Uri& uri = m.request_uri();
     if (!uri.user.starts_with(kUserPrefix) || !is_own_address(uri.host, port_of(uri), nullptr))
       return true;
-    const auto opened = open_token(uri.user, opened_contact_);
+    const auto opened = tokens_.open(uri.user, opened_contact_);
     if (!opened || opened->kind != TokenKind::Contact) return true;
     return editor.set_request_uri(opened->payload);
   }
@@ -1473,7 +1261,7 @@ class Relay::Impl {
       // The editor's edits are bounded; a list longer than this is not relayed rather than
       // relayed with inside addresses in it.
       if (hidden == kMaxHiddenContacts) return false;
-      const std::string_view token = seal_token(TokenKind::Contact, flow, Ip{}, contact.uri.text);
+      const std::string_view token = tokens_.seal(TokenKind::Contact, flow, Ip{}, contact.uri.text);
       if (token.empty()) return false;
       const std::size_t start = w.view().size();
       w << "sip:" << token << "@";
@@ -1598,17 +1386,10 @@ class Relay::Impl {
   std::uint64_t all_cores_ = 0;      // bit i = core i
   std::uint64_t non_tls_cores_ = 0;  // the cores not reached over TLS
   tls::TokenSealer sealer_;
-  std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_routes_{};
-  std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_contact_{};
-  std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_call_id_{};
-  std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_quoted_call_id_{};
-  std::array<std::uint8_t, tls::TokenSealer::kMaxPlain> opened_refer_call_id_{};
-  std::array<char, 3 * tls::TokenSealer::kMaxPlain> escaped_refer_call_id_{};
-  std::array<char, kMaskedCallIdPrefix.size() +
-                       tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)>
-      masked_call_id_{};
-  std::array<char, 8 + tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)> token_text_{};
-  std::string_view last_token_;  // what seal_token returned last
+  RouteTokens tokens_{sealer_};
+  CallIdMask call_ids_{sealer_, settings_.mask_call_id};
+  TokenPlain opened_routes_{};
+  TokenPlain opened_contact_{};
   std::array<char, 4096> hidden_buffer_{};
   TransactionTable table_;
   std::vector<std::string_view> untrusted_;  // relay.untrusted_headers
