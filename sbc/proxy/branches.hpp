@@ -1,13 +1,16 @@
 #pragma once
-// The branches the relay writes in its Via (RFC 3261 8.1.1.7) and reads back: a transaction's
-// names its slot and generation (found without a search) and carries a loop hash (16.3 step 4);
-// stateless ones derive from the incoming branch; a health probe's names the core and a nonce.
-// Internal to sbc/proxy.
+// The Via the relay writes (built here only: write_via) and the branches in it (RFC 3261
+// 8.1.1.7), written and read back: a transaction's names its slot and generation (found without
+// a search) and carries a loop hash (16.3 step 4); stateless ones derive from the incoming
+// branch; a health probe's names the core and a nonce. Internal to sbc/proxy.
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+
+#include "sbc/sip/writer.hpp"
+#include "sbc/transport/flow.hpp"
 
 namespace sbc::proxy::detail {
 
@@ -109,6 +112,16 @@ inline bool parse_probe_branch(std::string_view branch, std::uint64_t& core,
   return branch.size() == kProbeBranchSize &&
          parse_hex(branch.substr(kProbePrefix.size(), 2), core) &&
          parse_hex(branch.substr(kProbePrefix.size() + 2, 16), nonce);
+}
+
+// The Via value the SBC writes on every request it sends (RFC 3261 16.6 step 8, 18.2.1), all
+// of them built here: our address as the next hop reaches us (`host`: an IP, bracketed for IPv6)
+// over `protocol`, `branch`, and rport for the answer to come back where it came from (RFC 3581).
+inline sip::Writer& write_via(sip::Writer& w, transport::Protocol protocol, std::string_view host,
+                              std::uint16_t port, std::string_view branch) noexcept {
+  w << "SIP/2.0/" << transport::protocol_name(protocol) << " ";
+  w.host(host) << ":" << static_cast<unsigned>(port) << ";branch=" << branch << ";rport";
+  return w;
 }
 
 }  // namespace sbc::proxy::detail

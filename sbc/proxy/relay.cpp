@@ -182,15 +182,13 @@ class Relay::Impl {
     t.client_reliable = core.protocol != Protocol::Udp;
     const sip::Via& via = m.top_via();
     sip::MessageEditor editor(m);
-    Writer our_via(via_buffer_);
-    our_via << "SIP/2.0/" << transport::protocol_name(core.protocol) << " ";
-    our_via.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
-                                      << ";branch=" << t.branch_view() << ";rport";
+    const std::string_view our_via =
+        write_our_via(core.protocol, settings_.inside_ip, settings_.inside_port, t.branch_view());
     const std::size_t client_via =
         sip::write_via_with_source(via, flow.remote_ip, flow.remote_port, client_via_buffer_);
-    bool ok = our_via.ok() && client_via > 0;
+    bool ok = !our_via.empty() && client_via > 0;
     ok = ok && editor.replace(via.text, {client_via_buffer_.data(), client_via});
-    ok = ok && editor.prepend_via(our_via.view());
+    ok = ok && editor.prepend_via(our_via);
     ok = ok && editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     ok = ok && rewrite_routes(m, editor, own, true);
     ok = ok && restore_request_uri(m, editor);
@@ -438,11 +436,9 @@ class Relay::Impl {
     t->client_reliable = address->protocol != Protocol::Udp;
 
     sip::MessageEditor editor(m);
-    Writer our_via(via_buffer_);
-    our_via << "SIP/2.0/" << transport::protocol_name(address->protocol) << " ";
-    our_via.host(address->local_ip) << ":" << static_cast<unsigned>(address->local_port)
-                                    << ";branch=" << t->branch_view() << ";rport";
-    bool ok = our_via.ok();
+    const std::string_view our_via =
+        write_our_via(address->protocol, address->local_ip, address->local_port, t->branch_view());
+    bool ok = !our_via.empty();
     if (settings_.topology_hiding) {
       // The core's Via stack stays here; the response gets it back.
       t->hidden_vias.clear();
@@ -466,7 +462,7 @@ class Relay::Impl {
                                                        client_via_buffer_);
       ok = ok && n > 0 && editor.replace(m.top_via().text, {client_via_buffer_.data(), n});
     }
-    ok = ok && editor.prepend_via(our_via.view());
+    ok = ok && editor.prepend_via(our_via);
     ok = ok && editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     ok = ok && rewrite_routes(m, editor, own, false);
     // The Call-ID the core chose (often naming its host) is masked on a new leg, and in a dialog
@@ -564,7 +560,6 @@ class Relay::Impl {
     }
     sip::MessageEditor editor(m);
     const std::string_view branch = stateless_branch(m.top_via().branch);
-    Writer our_via(via_buffer_);
     bool ok = rewrite_routes(m, editor, own, flow != nullptr) &&
               editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
     if (flow != nullptr) ok = ok && restore_request_uri(m, editor);
@@ -576,14 +571,13 @@ class Relay::Impl {
       const std::optional<std::size_t> index = named ? named : cores_.choose(excluded, now_);
       if (!index || (excluded >> *index & 1u) != 0) return;
       const CoreTarget& core = cores_.target(*index);
-      our_via << "SIP/2.0/" << transport::protocol_name(core.protocol) << " ";
-      our_via.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
-                                        << ";branch=" << branch << ";rport";
+      const std::string_view our_via =
+          write_our_via(core.protocol, settings_.inside_ip, settings_.inside_port, branch);
       const std::size_t n = sip::write_via_with_source(m.top_via(), flow->remote_ip,
                                                        flow->remote_port, client_via_buffer_);
-      ok = ok && our_via.ok() && n > 0 &&
+      ok = ok && !our_via.empty() && n > 0 &&
            editor.replace(m.top_via().text, {client_via_buffer_.data(), n}) &&
-           editor.prepend_via(our_via.view());
+           editor.prepend_via(our_via);
       if (!strip_untrusted(editor)) {
         stats.untrusted_refused.inc();
         return;  // an ACK is never answered
@@ -604,13 +598,12 @@ class Relay::Impl {
         const std::string_view masked = call_ids_.masked(m.call_id());
         ok = ok && !masked.empty() && editor.replace(m.call_id(), masked);
       }
-      our_via << "SIP/2.0/" << transport::protocol_name(address->protocol) << " ";
-      our_via.host(address->local_ip)
-          << ":" << static_cast<unsigned>(address->local_port) << ";branch=" << branch << ";rport";
+      const std::string_view our_via =
+          write_our_via(address->protocol, address->local_ip, address->local_port, branch);
       // Nothing answers an ACK: the inside Via stack can simply go.
-      ok = ok && our_via.ok() &&
+      ok = ok && !our_via.empty() &&
            (settings_.topology_hiding ? editor.remove_headers(HeaderId::Via) : true) &&
-           editor.prepend_via(our_via.view());
+           editor.prepend_via(our_via);
       if (!ok || !write(editor, stateless_)) return;
       wire_.send_outside(own.flow_token, stateless_);
     }
@@ -1019,10 +1012,11 @@ class Relay::Impl {
     w << "OPTIONS sip:";
     w.host(core.ip) << ":" << static_cast<unsigned>(core.port);
     if (core.protocol != Protocol::Udp) w << ";transport=" << transport_param(core.protocol);
-    w << " SIP/2.0\r\nVia: SIP/2.0/" << transport::protocol_name(core.protocol) << " ";
-    w.host(settings_.inside_ip) << ":" << static_cast<unsigned>(settings_.inside_port)
-                                << ";branch=" << kProbePrefix;
-    w.hex(i, 2).hex(cores_.probe_nonce(i), 16) << ";rport\r\nMax-Forwards: 70\r\nFrom: <sip:sbc@";
+    std::array<char, kProbeBranchSize> branch;
+    w << " SIP/2.0\r\nVia: ";
+    write_via(w, core.protocol, settings_.inside_ip, settings_.inside_port,
+              write_probe_branch(branch.data(), i, cores_.probe_nonce(i)));
+    w << "\r\nMax-Forwards: 70\r\nFrom: <sip:sbc@";
     w.host(settings_.inside_ip) << ">;tag=probe\r\nTo: <sip:";
     w.host(core.ip) << ":" << static_cast<unsigned>(core.port) << ">\r\nCall-ID: probe-";
     w.hex(i, 2) << "-";
@@ -1340,6 +1334,14 @@ class Relay::Impl {
     for (std::size_t i = 0; routes.next(route); ++i)
       if (i >= own_routes) h = fnv1a(h, route.text);
     return static_cast<std::uint32_t>(h ^ (h >> 32));
+  }
+
+  // Our Via (write_via), in via_buffer_ (valid until the next call); empty if it does not fit.
+  std::string_view write_our_via(Protocol protocol, std::string_view host, std::uint16_t port,
+                                 std::string_view branch) noexcept {
+    Writer w(via_buffer_);
+    write_via(w, protocol, host, port, branch);
+    return w.ok() ? w.view() : std::string_view{};
   }
 
   std::string_view stateless_branch(std::string_view incoming) noexcept {
