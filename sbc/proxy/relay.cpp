@@ -1007,32 +1007,14 @@ class Relay::Impl {
 
   void send_probe(std::size_t i) noexcept {
     const CoreTarget& core = cores_.target(i);
-    const std::uint32_t sequence = cores_.probe_sequence(i);
-    Writer w(*out_);
-    w << "OPTIONS sip:";
-    w.host(core.ip) << ":" << static_cast<unsigned>(core.port);
-    if (core.protocol != Protocol::Udp) w << ";transport=" << transport_param(core.protocol);
-    std::array<char, kProbeBranchSize> branch;
-    w << " SIP/2.0\r\nVia: ";
-    write_via(w, core.protocol, settings_.inside_ip, settings_.inside_port,
-              write_probe_branch(branch.data(), i, cores_.probe_nonce(i)));
-    w << "\r\nMax-Forwards: 70\r\nFrom: <sip:sbc@";
-    w.host(settings_.inside_ip) << ">;tag=probe\r\nTo: <sip:";
-    w.host(core.ip) << ":" << static_cast<unsigned>(core.port) << ">\r\nCall-ID: probe-";
-    w.hex(i, 2) << "-";
-    w.hex(sequence, 8) << "@";
-    w.host(settings_.inside_ip) << "\r\nCSeq: " << sequence
-                                << " OPTIONS\r\nContent-Length: 0\r\n\r\n";
-    if (w.ok()) wire_.send_inside(core.protocol, core.ip, core.port, w.view());
+    const std::size_t n = cores_.write_probe(i, settings_.inside_ip, settings_.inside_port, *out_);
+    if (n != 0) wire_.send_inside(core.protocol, core.ip, core.port, {out_->data(), n});
   }
 
   // Only an answer naming the outstanding probe's nonce counts; anything else (forged, late) is
   // ignored and counted.
   void probe_answer(const Message& m) noexcept {
-    const std::string_view branch = m.top_via().branch;
-    std::uint64_t index = 0, nonce = 0;
-    if (!parse_probe_branch(branch, index, nonce) ||
-        !cores_.probe_answered(static_cast<std::size_t>(index), nonce, m.status_code() == 503))
+    if (!cores_.probe_answered(m.top_via().branch, m.status_code() == 503))
       stats.probe_mismatches.inc();
   }
 
@@ -1161,14 +1143,6 @@ class Relay::Impl {
       }
     }
     return own;
-  }
-
-  static std::uint16_t port_of(const sip::Uri& uri) noexcept {
-    if (uri.port != 0) return uri.port;
-    const auto transport = uri.param("transport");
-    return (uri.scheme == sip::Scheme::Sips || (transport && sip::iequals(transport.value, "tls")))
-               ? 5061
-               : 5060;
   }
 
   // The binding of a dialog's outside Record-Route entry: the dialog's Call-ID as the outside

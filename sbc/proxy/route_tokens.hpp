@@ -9,41 +9,14 @@
 #include <optional>
 #include <string_view>
 
-#include "policy/source.hpp"
+#include "sbc/proxy/addresses.hpp"
 #include "sbc/sip/writer.hpp"
-#include "sbc/transport/flow.hpp"
 #include "tls/token_sealer.hpp"
 
 namespace sbc::proxy::detail {
 
 // The user part of the URIs we put in Record-Route and Path: the outside flow's token follows.
 inline constexpr std::string_view kUserPrefix = "sbc-";
-
-// An IP address as 16 bytes (IPv4 mapped); zero when it does not parse.
-using Ip = std::array<std::uint8_t, 16>;
-inline Ip ip_bytes(std::string_view text) noexcept {
-  const auto parsed = policy::parse_address(text);
-  return parsed ? *parsed : Ip{};
-}
-
-inline std::string_view strip_brackets(std::string_view host) noexcept {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    return host.substr(1, host.size() - 2);
-  return host;
-}
-
-// The transport URI parameter's value for a protocol.
-inline std::string_view transport_param(transport::Protocol p) noexcept {
-  switch (p) {
-    case transport::Protocol::Udp:
-      return "udp";
-    case transport::Protocol::Tcp:
-      return "tcp";
-    case transport::Protocol::Tls:
-      return "tls";
-  }
-  return "udp";
-}
 
 // What a token we hand out says (its plaintext: kind, flow token big-endian, payload).
 enum class TokenKind : std::uint8_t {
