@@ -327,30 +327,7 @@ void Relay::Impl::request_from_inside(const Message& m, const Address& source) n
   sip::MessageEditor editor(m);
   const std::string_view our_via =
       write_our_via(address->protocol, address->local_ip, address->local_port, t->branch_view());
-  bool ok = !our_via.empty();
-  if (settings_.topology_hiding) {
-    // The core's Via stack stays here; the response gets it back.
-    t->hidden_vias.clear();
-    auto vias = m.vias();
-    sip::Via v;
-    bool first = true;
-    while (vias.next(v)) {
-      if (!first) t->hidden_vias += ", ";
-      if (first) {
-        const std::size_t n =
-            sip::write_via_with_source(v, source.ip_view(), source.port, client_via_buffer_);
-        t->hidden_vias.append(client_via_buffer_.data(), n);
-      } else {
-        t->hidden_vias += v.text;
-      }
-      first = false;
-    }
-    ok = ok && editor.remove_headers(HeaderId::Via);
-  } else {
-    const std::size_t n =
-        sip::write_via_with_source(m.top_via(), source.ip_view(), source.port, client_via_buffer_);
-    ok = ok && n > 0 && editor.replace(m.top_via().text, {client_via_buffer_.data(), n});
-  }
+  bool ok = !our_via.empty() && vias_to_outside(*t, m, source, editor);
   ok = ok && editor.prepend_via(our_via);
   ok = ok && editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
   ok = ok && rewrite_routes(m, editor, own, false);
@@ -367,39 +344,9 @@ void Relay::Impl::request_from_inside(const Message& m, const Address& source) n
   } else {
     binding = dialog_binding(m.call_id(), m.from().tag);
   }
-  Writer record(record_buffer_);
-  const Ip participant = ip_bytes(address->remote_ip);
-  t->hidden_record_route.clear();
-  if (is_dialog_creating(m.method()) && m.to().tag.empty()) {
-    // What the core would see without hiding: our outside and inside entries on top of its own.
-    tokens_.entry(record, TokenKind::Flow, own.flow_token, participant, {}, address->local_ip,
-                  address->local_port, address->protocol, mask, &binding)
-        << ", ";
-    tokens_.entry(record, TokenKind::Flow, own.flow_token, participant, {}, settings_.inside_ip,
-                  settings_.inside_port, source.protocol, mask);
-    if (settings_.topology_hiding) {
-      // The outside sees one entry of ours; the core's entries travel sealed inside it.
-      Writer inside(hidden_buffer_);
-      bool first = true;
-      auto rr = m.name_addrs(HeaderId::RecordRoute);
-      sip::NameAddr value;
-      while (rr.next(value)) {
-        if (!first) inside << ", ";
-        inside << value.text;
-        first = false;
-      }
-      t->hidden_record_route.assign(record.view());
-      if (!first) t->hidden_record_route.append(", ").append(inside.view());
-      Writer hidden(record_buffer_);
-      tokens_.entry(hidden, TokenKind::Dialog, own.flow_token, participant, inside.view(),
-                    address->local_ip, address->local_port, address->protocol, false, &binding);
-      ok = ok && inside.ok() && hidden.ok() && record.ok() &&
-           (m.count(HeaderId::RecordRoute) == 0 || editor.remove_headers(HeaderId::RecordRoute)) &&
-           editor.add_record_route(hidden.view());
-    } else {
-      ok = ok && record.ok() && editor.add_record_route(record.view());
-    }
-  }
+  if (is_dialog_creating(m.method()) && m.to().tag.empty())
+    ok =
+        ok && record_route_to_outside(*t, m, own, *address, source.protocol, mask, binding, editor);
   if (m.method() != Method::Register) ok = ok && hide_contacts(m, editor, own.flow_token);
   if (!ok || !write(editor, t->request)) {
     table_.release(*t);

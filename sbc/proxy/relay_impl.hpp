@@ -190,6 +190,12 @@ class Relay::Impl {
   std::string_view stateless_branch(std::string_view incoming) noexcept;
 
   // ---- topology hiding (relay_topology.cpp) ----------------------------------------------
+  bool vias_to_outside(Transaction& t, const Message& m, const Address& source,
+                       sip::MessageEditor& editor) noexcept;
+  bool record_route_to_outside(Transaction& t, const Message& m, const OwnRoutes& own,
+                               const transport::FlowAddress& address, Protocol inside_protocol,
+                               bool mask, const Binding& binding,
+                               sip::MessageEditor& editor) noexcept;
   bool hide_record_route(const Transaction& t, const Message& m,
                          sip::MessageEditor& editor) noexcept;
   bool restore_record_route(const Message& m, sip::MessageEditor& editor,

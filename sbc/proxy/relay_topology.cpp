@@ -3,8 +3,78 @@
 // its Contacts are rewritten to tokens of ours; what comes back is restored.
 
 #include "sbc/proxy/relay_impl.hpp"
+#include "sbc/sip/response.hpp"
 
 namespace sbc::proxy {
+
+// The Vias of a request from the core going to the outside, ours to be put on top: with
+// topology hiding the core's Via stack stays in t (the response gets it back) and goes; else the
+// core's top Via gets received/rport (RFC 3581).
+bool Relay::Impl::vias_to_outside(Transaction& t, const Message& m, const Address& source,
+                                  sip::MessageEditor& editor) noexcept {
+  if (settings_.topology_hiding) {
+    t.hidden_vias.clear();
+    auto vias = m.vias();
+    sip::Via v;
+    bool first = true;
+    while (vias.next(v)) {
+      if (!first) t.hidden_vias += ", ";
+      if (first) {
+        const std::size_t n =
+            sip::write_via_with_source(v, source.ip_view(), source.port, client_via_buffer_);
+        t.hidden_vias.append(client_via_buffer_.data(), n);
+      } else {
+        t.hidden_vias += v.text;
+      }
+      first = false;
+    }
+    return editor.remove_headers(HeaderId::Via);
+  }
+  const std::size_t n =
+      sip::write_via_with_source(m.top_via(), source.ip_view(), source.port, client_via_buffer_);
+  return n > 0 && editor.replace(m.top_via().text, {client_via_buffer_.data(), n});
+}
+
+// The Record-Route of a dialog-creating request from the core going to the outside: our outside
+// and inside entries, their tokens bound to the dialog (`binding`) and marked when its Call-ID is
+// masked; with topology hiding, the outside sees one entry of ours that carries the core's
+// entries sealed, and t keeps the list the core would have seen, for the answers.
+bool Relay::Impl::record_route_to_outside(Transaction& t, const Message& m, const OwnRoutes& own,
+                                          const transport::FlowAddress& address,
+                                          Protocol inside_protocol, bool mask,
+                                          const Binding& binding,
+                                          sip::MessageEditor& editor) noexcept {
+  Writer record(record_buffer_);
+  const Ip participant = ip_bytes(address.remote_ip);
+  t.hidden_record_route.clear();
+  // What the core would see without hiding: our outside and inside entries on top of its own.
+  tokens_.entry(record, TokenKind::Flow, own.flow_token, participant, {}, address.local_ip,
+                address.local_port, address.protocol, mask, &binding)
+      << ", ";
+  tokens_.entry(record, TokenKind::Flow, own.flow_token, participant, {}, settings_.inside_ip,
+                settings_.inside_port, inside_protocol, mask);
+  if (settings_.topology_hiding) {
+    // The outside sees one entry of ours; the core's entries travel sealed inside it.
+    Writer inside(hidden_buffer_);
+    bool first = true;
+    auto rr = m.name_addrs(HeaderId::RecordRoute);
+    sip::NameAddr value;
+    while (rr.next(value)) {
+      if (!first) inside << ", ";
+      inside << value.text;
+      first = false;
+    }
+    t.hidden_record_route.assign(record.view());
+    if (!first) t.hidden_record_route.append(", ").append(inside.view());
+    Writer hidden(record_buffer_);
+    tokens_.entry(hidden, TokenKind::Dialog, own.flow_token, participant, inside.view(),
+                  address.local_ip, address.local_port, address.protocol, false, &binding);
+    return inside.ok() && hidden.ok() && record.ok() &&
+           (m.count(HeaderId::RecordRoute) == 0 || editor.remove_headers(HeaderId::RecordRoute)) &&
+           editor.add_record_route(hidden.view());
+  }
+  return record.ok() && editor.add_record_route(record.view());
+}
 
 // An answer from the core going outside: the Record-Route entries of the inside (the core's
 // and our inside one) go sealed into our one outside entry; entries beyond it (the outside
