@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <memory>
 
+#include "sbc/proxy/addresses.hpp"
+#include "sbc/proxy/branches.hpp"
+#include "sbc/sip/writer.hpp"
 #include "tls/random.hpp"
 
 namespace sbc::proxy {
@@ -91,6 +94,34 @@ bool CoreSet::probe_answered(std::size_t i, std::uint64_t nonce, bool overloaded
   h.missed = 0;
   set_up(i, !overloaded);
   return true;
+}
+
+std::size_t CoreSet::write_probe(std::size_t i, std::string_view inside_ip,
+                                 std::uint16_t inside_port, std::span<char> out) const noexcept {
+  const CoreTarget& core = cores_[i];
+  const std::uint32_t sequence = health_[i].sequence;
+  std::array<char, detail::kProbeBranchSize> branch;
+  sip::Writer w(out);
+  w << "OPTIONS sip:";
+  w.host(core.ip) << ":" << static_cast<unsigned>(core.port);
+  if (core.protocol != transport::Protocol::Udp)
+    w << ";transport=" << detail::transport_param(core.protocol);
+  w << " SIP/2.0\r\nVia: ";
+  detail::write_via(w, core.protocol, inside_ip, inside_port,
+                    detail::write_probe_branch(branch.data(), i, health_[i].nonce));
+  w << "\r\nMax-Forwards: 70\r\nFrom: <sip:sbc@";
+  w.host(inside_ip) << ">;tag=probe\r\nTo: <sip:";
+  w.host(core.ip) << ":" << static_cast<unsigned>(core.port) << ">\r\nCall-ID: probe-";
+  w.hex(i, 2) << "-";
+  w.hex(sequence, 8) << "@";
+  w.host(inside_ip) << "\r\nCSeq: " << sequence << " OPTIONS\r\nContent-Length: 0\r\n\r\n";
+  return w.ok() ? w.view().size() : 0;
+}
+
+bool CoreSet::probe_answered(std::string_view branch, bool overloaded) noexcept {
+  std::uint64_t index = 0, nonce = 0;
+  return detail::parse_probe_branch(branch, index, nonce) &&
+         probe_answered(static_cast<std::size_t>(index), nonce, overloaded);
 }
 
 }  // namespace sbc::proxy

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -60,6 +61,13 @@ class CoreSet {
   std::uint64_t probe_nonce(std::size_t i) const noexcept { return health_[i].nonce; }
   // An answer naming `nonce` for core i; false (and ignored) unless it is the outstanding probe's.
   bool probe_answered(std::size_t i, std::uint64_t nonce, bool overloaded) noexcept;
+  // The OPTIONS probe of core i (its current sequence number and nonce, named by the branch of
+  // our Via) from us at `inside_ip`:`inside_port`, into `out`: its size, 0 if it does not fit.
+  std::size_t write_probe(std::size_t i, std::string_view inside_ip, std::uint16_t inside_port,
+                          std::span<char> out) const noexcept;
+  // An answer to one of our probes, by the branch of its top Via: false (and ignored) unless it
+  // names the outstanding probe of a core (forged, late).
+  bool probe_answered(std::string_view branch, bool overloaded) noexcept;
 
  private:
   struct Health {

@@ -1,0 +1,49 @@
+#pragma once
+// Addresses as the relay reads and writes them in URIs and Vias. Internal to sbc/proxy.
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "policy/source.hpp"
+#include "sbc/sip/message.hpp"
+#include "sbc/transport/flow.hpp"
+
+namespace sbc::proxy::detail {
+
+// An IP address as 16 bytes (IPv4 mapped); zero when it does not parse.
+using Ip = std::array<std::uint8_t, 16>;
+inline Ip ip_bytes(std::string_view text) noexcept {
+  const auto parsed = policy::parse_address(text);
+  return parsed ? *parsed : Ip{};
+}
+
+inline std::string_view strip_brackets(std::string_view host) noexcept {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    return host.substr(1, host.size() - 2);
+  return host;
+}
+
+// The transport URI parameter's value for a protocol.
+inline std::string_view transport_param(transport::Protocol p) noexcept {
+  switch (p) {
+    case transport::Protocol::Udp:
+      return "udp";
+    case transport::Protocol::Tcp:
+      return "tcp";
+    case transport::Protocol::Tls:
+      return "tls";
+  }
+  return "udp";
+}
+
+// A URI's port, the default of its scheme and transport when it has none.
+inline std::uint16_t port_of(const sip::Uri& uri) noexcept {
+  if (uri.port != 0) return uri.port;
+  const auto transport = uri.param("transport");
+  return (uri.scheme == sip::Scheme::Sips || (transport && sip::iequals(transport.value, "tls")))
+             ? 5061
+             : 5060;
+}
+
+}  // namespace sbc::proxy::detail
