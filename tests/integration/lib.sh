@@ -35,10 +35,11 @@ enter_work_dir() {
   cd "$work"
 }
 
-# wait_http URL: waits up to 5 s for URL to answer 2xx (a health endpoint of a server starting);
-# if it never does, the checks that follow fail and say why.
+# wait_http URL: waits up to 15 s for URL to answer 2xx (a health endpoint of a server starting;
+# /readyz waits for a core to answer a probe, and a core started just before may take a few
+# seconds on a loaded machine); if it never does, the checks that follow fail and say why.
 wait_http() {
-  for _ in $(seq 50); do
+  for _ in $(seq 150); do
     curl -fsS "$1" >/dev/null 2>&1 && return 0
     sleep 0.1
   done

@@ -57,6 +57,7 @@ SIP_UA_DUMP=bob.dump ua udp bob register serve 6 >bob.out 2>&1 &
 sleep 0.5
 SIP_UA_DUMP=alice.dump ua tcp alice register call sip:bob@example.com request MESSAGE sip:bob@example.com >alice.out 2>&1 || true
 wait $! 2>/dev/null || true
+touch alice.dump bob.dump  # empty if nothing reached them: the checks below fail, the logs show why
 check "alice registers over TCP through the SBC" grep -qx "REGISTER 200" alice.out
 check "bob registers over UDP through the SBC" grep -qx "REGISTER 200" bob.out
 check "alice's call reaches bob through SBC and core, and he answers" grep -qx "INVITE 200" alice.out
@@ -65,7 +66,7 @@ check "bob gets the INVITE, the ACK and the BYE" \
 check "the BYE crosses SBC, core and SBC again (spiral, not a loop) and is answered 200" grep -qx "BYE 200" alice.out
 check "a MESSAGE reaches bob over his registered flow" grep -qx "MESSAGE 200" alice.out
 # Topology hiding: what bob got from the core has one Via (ours), never the core's.
-invite_vias=$(awk '/^INVITE /{f=1} f && /^Via:/{n++} f && /^----/{print n; exit}' bob.dump)
+invite_vias=$(awk '/^INVITE /{f=1} f && /^Via:/{n++} f && /^----/{print n; exit}' bob.dump 2>/dev/null || true)
 check "the INVITE bob receives carries one Via, the SBC's (got ${invite_vias:-none})" test "${invite_vias:-0}" = 1
 check "no Via of the core ($core_port) reaches the outside" \
   bash -c "! grep -E '^Via:.*:$core_port' bob.dump"
