@@ -48,9 +48,9 @@ struct TempDir {
   }
 };
 
-transport::FlowInfo flow() {
-  transport::FlowInfo f;
-  f.protocol = transport::Protocol::Udp;
+sbc::FlowInfo flow() {
+  sbc::FlowInfo f;
+  f.protocol = sbc::Protocol::Udp;
   f.local_ip = "192.0.2.1";
   f.local_port = 5060;
   f.remote_ip = "192.0.2.10";
@@ -58,7 +58,7 @@ transport::FlowInfo flow() {
   return f;
 }
 
-capture::CapturedMessage message(transport::Protocol protocol) {
+capture::CapturedMessage message(sbc::Protocol protocol) {
   capture::CapturedMessage m;
   m.time_us = 1700000000000000;
   m.protocol = protocol;
@@ -117,7 +117,7 @@ void BM_TapQueueFull(benchmark::State& state) {
 }
 BENCHMARK(BM_TapQueueFull);
 
-void write_messages(benchmark::State& state, transport::Protocol protocol) {
+void write_messages(benchmark::State& state, sbc::Protocol protocol) {
   TempDir dir;
   capture::PcapWriter writer({dir.path, "sbc", 4u << 20, 2});
   const auto m = message(protocol);
@@ -126,10 +126,10 @@ void write_messages(benchmark::State& state, transport::Protocol protocol) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kRegister.size()));
 }
 void BM_WriterUdp(benchmark::State& state) {
-  write_messages(state, transport::Protocol::Udp);
+  write_messages(state, sbc::Protocol::Udp);
 }
 void BM_WriterTcp(benchmark::State& state) {
-  write_messages(state, transport::Protocol::Tcp);
+  write_messages(state, sbc::Protocol::Tcp);
 }
 BENCHMARK(BM_WriterUdp);
 BENCHMARK(BM_WriterTcp);
@@ -140,7 +140,7 @@ void BM_ReadCapture(benchmark::State& state) {
   {
     capture::PcapWriter writer({dir.path, "sbc", 1u << 30, 1});
     for (int i = 0; i < kMessages; ++i)
-      writer.write(message(i % 2 ? transport::Protocol::Udp : transport::Protocol::Tcp));
+      writer.write(message(i % 2 ? sbc::Protocol::Udp : sbc::Protocol::Tcp));
   }
   const std::string path = dir.path + "/sbc-00000001.pcap";
   std::size_t read = 0;

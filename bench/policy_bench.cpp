@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "policy/policy_config.hpp"
+#include "sbc/crypto/digest.hpp"
 #include "sbc/sip/message.hpp"
-#include "tls/digest.hpp"
 
 using namespace sbc;
 
@@ -42,13 +42,13 @@ const std::string kRegister =
 
 policy::PolicyConfig passing_config() {
   policy::PolicyConfig c;
-  c.acl.deny = {*policy::parse_cidr("203.0.113.0/24"), *policy::parse_cidr("2001:db8:bad::/48")};
+  c.acl.deny = {*sbc::parse_cidr("203.0.113.0/24"), *sbc::parse_cidr("2001:db8:bad::/48")};
   c.rate_limit.register_requests = {1e9, 1e9};  // every bucket is computed, none runs dry
   return c;
 }
 
-transport::FlowInfo flow(std::string_view ip) {
-  transport::FlowInfo f;
+sbc::FlowInfo flow(std::string_view ip) {
+  sbc::FlowInfo f;
   f.remote_ip = ip;
   f.remote_port = 5060;
   return f;
@@ -65,7 +65,7 @@ void BM_ChainPass(benchmark::State& state) {
   auto m = std::make_unique<sip::Message>();
   (void)m->parse(kRegister, sip::Framing::Datagram, {});
   auto chain = policy::make_chain(passing_config());
-  const transport::FlowInfo f = flow("192.0.2.10");
+  const sbc::FlowInfo f = flow("192.0.2.10");
   auto now = std::chrono::steady_clock::now();
   for (auto _ : state) {
     now += std::chrono::microseconds(1);
@@ -93,7 +93,7 @@ void BM_ChainPassInDialog(benchmark::State& state) {
   policy::PolicyConfig config = passing_config();
   config.rate_limit.others = {1e9, 1e9};
   auto chain = policy::make_chain(config);
-  const transport::FlowInfo f = flow("192.0.2.10");
+  const sbc::FlowInfo f = flow("192.0.2.10");
   auto now = std::chrono::steady_clock::now();
   for (auto _ : state) {
     now += std::chrono::microseconds(1);
@@ -106,9 +106,9 @@ BENCHMARK(BM_ChainPassInDialog);
 
 void BM_BannedDrop(benchmark::State& state) {
   auto chain = policy::make_chain(passing_config());
-  const transport::FlowInfo f = flow("198.51.100.66");
+  const sbc::FlowInfo f = flow("198.51.100.66");
   const auto now = std::chrono::steady_clock::now();
-  chain->bans().ban(*policy::source_key(f.remote_ip, 64), now, policy::BanScope::All);
+  chain->bans().ban(*sbc::source_key(f.remote_ip, 64), now, policy::BanScope::All);
   for (auto _ : state) benchmark::DoNotOptimize(chain->admit(f, now));
   state.SetItemsProcessed(state.iterations());
 }
@@ -133,7 +133,7 @@ policy::PolicyConfig auth_config() {
   c.auth.realm = "example.com";
   c.auth.ban_after_failures = 0;
   c.auth.credentials = std::make_shared<const policy::Credentials>(policy::Credentials::parse(
-      policy::Credentials::line("alice", "example.com", tls::DigestAlgorithm::Sha256, "pw"),
+      policy::Credentials::line("alice", "example.com", sbc::crypto::DigestAlgorithm::Sha256, "pw"),
       "example.com"));
   return c;
 }
@@ -142,7 +142,7 @@ void BM_AuthChallenge(benchmark::State& state) {
   auto m = std::make_unique<sip::Message>();
   (void)m->parse(kRegister, sip::Framing::Datagram, {});
   auto chain = policy::make_chain(auth_config());
-  const transport::FlowInfo f = flow("192.0.2.10");
+  const sbc::FlowInfo f = flow("192.0.2.10");
   const auto now = std::chrono::steady_clock::now();
   for (auto _ : state) {
     benchmark::DoNotOptimize(chain->admit(f, now));
@@ -157,7 +157,7 @@ void BM_AuthVerify(benchmark::State& state) {
   // parsed before the clock runs.
   constexpr std::size_t kAnswers = 2048;
   auto chain = policy::make_chain(auth_config());
-  const transport::FlowInfo f = flow("192.0.2.10");
+  const sbc::FlowInfo f = flow("192.0.2.10");
   const auto now = std::chrono::steady_clock::now();
   auto first = std::make_unique<sip::Message>();
   (void)first->parse(kRegister, sip::Framing::Datagram, {});
@@ -170,13 +170,14 @@ void BM_AuthVerify(benchmark::State& state) {
   for (std::size_t i = 1; i <= kAnswers; ++i) {
     std::array<char, 64> a{}, b{}, c{};
     const std::string_view p1[] = {"alice", "example.com", "pw"};
-    const std::string ha1(tls::digest_hex(tls::DigestAlgorithm::Sha256, p1, a));
+    const std::string ha1(sbc::crypto::digest_hex(sbc::crypto::DigestAlgorithm::Sha256, p1, a));
     const std::string_view p2[] = {"REGISTER", "sip:example.com"};
-    const std::string ha2(tls::digest_hex(tls::DigestAlgorithm::Sha256, p2, b));
+    const std::string ha2(sbc::crypto::digest_hex(sbc::crypto::DigestAlgorithm::Sha256, p2, b));
     char nc[9];
     std::snprintf(nc, sizeof nc, "%08zx", i);
     const std::string_view p3[] = {ha1, nonce, nc, "c0ffee", "auth", ha2};
-    const std::string response(tls::digest_hex(tls::DigestAlgorithm::Sha256, p3, c));
+    const std::string response(
+        sbc::crypto::digest_hex(sbc::crypto::DigestAlgorithm::Sha256, p3, c));
     std::string text = kRegister;
     text.insert(text.find("Content-Length"),
                 "Authorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"" +

@@ -7,8 +7,8 @@
 
 #include <vector>
 
-#include "policy/source.hpp"
 #include "policy/stage.hpp"
+#include "sbc/common/address.hpp"
 
 namespace sbc::policy {
 

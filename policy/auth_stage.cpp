@@ -4,10 +4,10 @@
 #include <cstring>
 
 #include "sbc/common/keyed_hash.hpp"
+#include "sbc/crypto/hex.hpp"
 #include "sbc/sip/fields.hpp"
 #include "sbc/sip/scanner.hpp"
 #include "sbc/sip/writer.hpp"
-#include "tls/hex.hpp"
 
 namespace sbc::policy {
 namespace {
@@ -26,7 +26,7 @@ std::optional<std::uint32_t> parse_nc(std::string_view hex) noexcept {
   if (hex.size() != 8) return std::nullopt;
   std::uint32_t v = 0;
   for (char c : hex) {
-    const int d = tls::hex_digit(c);
+    const int d = sbc::crypto::hex_digit(c);
     if (d < 0) return std::nullopt;
     v = v * 16 + static_cast<std::uint32_t>(d);
   }
@@ -48,7 +48,7 @@ AuthStage::AuthStage(const AuthSettings& settings, unsigned worker)
   if (settings_.identity_domain.empty()) settings_.identity_domain = settings_.realm;
   if (settings_.domains.empty()) settings_.domains.push_back(settings_.identity_domain);
   // The stand-in HA1 for unknown users: unguessable, so no password matches it.
-  const auto key = tls::NonceMint::random_key();
+  const auto key = sbc::crypto::NonceMint::random_key();
   constexpr char kHex[] = "0123456789abcdef";
   for (std::size_t i = 0; i < stand_in_ha1_.size(); ++i)
     stand_in_ha1_[i] = kHex[key[i % key.size()] >> (i % 2 == 0 ? 4 : 0) & 15];
@@ -78,12 +78,12 @@ Decision AuthStage::challenge(const sip::Message& request, Context& context, boo
   const auto nonce = mint_.mint(seconds(context.now), ++serial_, binding(context));
   sip::Writer out(challenge_);
   bool first = true;
-  for (tls::DigestAlgorithm algorithm : settings_.algorithms) {
+  for (sbc::crypto::DigestAlgorithm algorithm : settings_.algorithms) {
     if (!first) out << "\r\n";
     first = false;
     out << (registering ? "WWW-Authenticate" : "Proxy-Authenticate") << ": Digest realm=\""
         << settings_.realm << "\", nonce=\"" << std::string_view(nonce.data(), nonce.size())
-        << "\", algorithm=" << tls::digest_algorithm_name(algorithm) << ", qop=\"auth\"";
+        << "\", algorithm=" << sbc::crypto::digest_algorithm_name(algorithm) << ", qop=\"auth\"";
     if (stale) out << ", stale=true";
   }
   if (!out.ok())
@@ -190,10 +190,10 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
   const std::string_view qop = unquoted(credentials.param("qop"));
   const std::string_view nc_text = credentials.param("nc").value;
   const sip::ParamValue algorithm_param = credentials.param("algorithm");
-  const auto algorithm = algorithm_param ? tls::digest_algorithm(algorithm_param.value)
-                                         : std::optional(tls::DigestAlgorithm::Md5);
+  const auto algorithm = algorithm_param ? sbc::crypto::digest_algorithm(algorithm_param.value)
+                                         : std::optional(sbc::crypto::DigestAlgorithm::Md5);
   bool offered = false;
-  for (tls::DigestAlgorithm a : settings_.algorithms)
+  for (sbc::crypto::DigestAlgorithm a : settings_.algorithms)
     offered = offered || (algorithm && a == *algorithm);
   // Only qop=auth is offered: without it there is no nonce count, so no replay protection.
   if (!offered || qop != "auth") return challenge(request, context, false, kChallenge);
@@ -216,17 +216,17 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
   if (current) context.verified = true;
 
   // The same work for an unknown user as for a known one.
-  const std::size_t hex_size = tls::digest_hex_size(*algorithm);
+  const std::size_t hex_size = sbc::crypto::digest_hex_size(*algorithm);
   const auto known =
       settings_.credentials ? settings_.credentials->ha1(username, *algorithm) : std::nullopt;
   const std::string_view ha1 = known ? *known : std::string_view(stand_in_ha1_.data(), hex_size);
   std::array<char, 64> ha2_buffer{};
   std::array<char, 64> expected_buffer{};
   const std::string_view ha2_parts[] = {request.method_name(), uri};
-  const std::string_view ha2 = tls::digest_hex(*algorithm, ha2_parts, ha2_buffer);
+  const std::string_view ha2 = sbc::crypto::digest_hex(*algorithm, ha2_parts, ha2_buffer);
   const std::string_view parts[] = {ha1, nonce, nc_text, cnonce, qop, ha2};
-  const std::string_view expected = tls::digest_hex(*algorithm, parts, expected_buffer);
-  if (!tls::constant_time_equal(expected, response) || !known) {
+  const std::string_view expected = sbc::crypto::digest_hex(*algorithm, parts, expected_buffer);
+  if (!sbc::crypto::constant_time_equal(expected, response) || !known) {
     // A wrong answer to a nonce not issued to this source (or expired) proves nothing about who
     // sent it: a fresh challenge, not counted (else anyone could fail in a victim's name).
     if (!current) return challenge(request, context, false, kForeignNonce);
@@ -236,7 +236,7 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
   // The password is right; now whether the nonce is ours, fresh, and not used with this count.
   if (!current) return challenge(request, context, true, kStale);
   SourceKey key;
-  const auto mac = tls::NonceMint::mac_of(nonce);
+  const auto mac = sbc::crypto::NonceMint::mac_of(nonce);
   std::memcpy(key.bytes.data(), mac.data(), mac.size());
   NonceUse* use = nonces_.find(key, context.now);
   if (use == nullptr) {

@@ -2,8 +2,8 @@
 // Digest authentication at the edge (RFC 3261 section 22, RFC 7616, RFC 8760): out-of-dialog
 // requests from untrusted sources must carry credentials for our realm, or get a challenge (401
 // for REGISTER, 407 otherwise) offering the configured algorithms (SHA-256 and MD5 by default)
-// with qop=auth. Nonces are stateless (tls::NonceMint: HMAC over issue time, client address and
-// worker); a correct answer to an expired or foreign nonce gets stale=true. Nonce counts are
+// with qop=auth. Nonces are stateless (sbc::crypto::NonceMint: HMAC over issue time, client address
+// and worker); a correct answer to an expired or foreign nonce gets stale=true. Nonce counts are
 // remembered per nonce in a bounded table, so a replayed request does not pass; a nonce the table
 // no longer holds is only accepted if it is younger than everything it has forgotten.
 //
@@ -30,7 +30,7 @@
 #include "policy/source_table.hpp"
 #include "policy/stage.hpp"
 #include "policy/token_bucket.hpp"
-#include "tls/digest.hpp"
+#include "sbc/crypto/digest.hpp"
 
 namespace sbc::policy {
 
@@ -44,8 +44,8 @@ struct AuthSettings {
   std::string identity_domain;
   std::string credentials_file;  // required when the stage is in the chain
   // Offered in this order (one challenge header each).
-  std::vector<tls::DigestAlgorithm> algorithms{tls::DigestAlgorithm::Sha256,
-                                               tls::DigestAlgorithm::Md5};
+  std::vector<sbc::crypto::DigestAlgorithm> algorithms{sbc::crypto::DigestAlgorithm::Sha256,
+                                                       sbc::crypto::DigestAlgorithm::Md5};
   std::chrono::seconds nonce_lifetime{300};
   bool bind_from = true;  // non-REGISTER requests: From = the authenticated user's AOR
   // The hosts of the authenticated users' addresses-of-record (compared case-insensitively, port
@@ -68,7 +68,7 @@ struct AuthSettings {
   // Resolved at start-up: the users (shared read-only by every worker's stage) and the nonce
   // key (configured, or random when none is: then replicas cannot share nonces).
   std::shared_ptr<const Credentials> credentials;
-  tls::NonceMint::Key nonce_key{};
+  sbc::crypto::NonceMint::Key nonce_key{};
   bool nonce_key_configured = false;
 };
 
@@ -117,7 +117,7 @@ class AuthStage final : public Stage {
 
   AuthSettings settings_;
   unsigned worker_;
-  tls::NonceMint mint_;
+  sbc::crypto::NonceMint mint_;
   std::chrono::system_clock::duration wall_offset_;
   SourceTable<NonceUse> nonces_;
   std::uint64_t forgotten_up_to_ = 0;  // the newest issue time the nonce table evicted

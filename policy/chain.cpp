@@ -13,7 +13,7 @@ Chain::Chain(const ChainSettings& settings, std::vector<std::unique_ptr<Stage>> 
     counters_[i] = std::vector<metrics::Counter>(stages_[i]->reasons().size());
 }
 
-bool Chain::admit(const transport::FlowInfo& flow, TimePoint now) noexcept {
+bool Chain::admit(const sbc::FlowInfo& flow, TimePoint now) noexcept {
   flow_ = &flow;
   now_ = now;
   const auto address = parse_address(flow.remote_ip);
@@ -21,17 +21,17 @@ bool Chain::admit(const transport::FlowInfo& flow, TimePoint now) noexcept {
   if (!known_source_) return true;
   address_ = *address;
   source_ = source_key(address_, settings_.ipv6_prefix);
-  if (bans_.banned(source_, now, flow.protocol == transport::Protocol::Udp)) {
+  if (bans_.banned(source_, now, flow.protocol == sbc::Protocol::Udp)) {
     banned_dropped_.inc();
     return false;
   }
   return true;
 }
 
-bool Chain::banned(const transport::FlowInfo& flow, TimePoint now) noexcept {
+bool Chain::banned(const sbc::FlowInfo& flow, TimePoint now) noexcept {
   const auto address = parse_address(flow.remote_ip);
   return address.has_value() && bans_.banned(source_key(*address, settings_.ipv6_prefix), now,
-                                             flow.protocol == transport::Protocol::Udp);
+                                             flow.protocol == sbc::Protocol::Udp);
 }
 
 Chain::Outcome Chain::decide(const sip::Message& request, bool valid) noexcept {
@@ -39,7 +39,7 @@ Chain::Outcome Chain::decide(const sip::Message& request, bool valid) noexcept {
   Context context{
       .flow = *flow_, .source = source_, .address = address_, .now = now_, .bans = bans_};
   context.valid = valid;
-  context.verified = flow_->protocol != transport::Protocol::Udp;
+  context.verified = flow_->protocol != sbc::Protocol::Udp;
   context.strikes = this;
   context.authenticated = authenticated_.find(source_, now_) != nullptr;
   for (std::size_t i = 0; i < stages_.size(); ++i) {
@@ -68,24 +68,24 @@ Chain::Outcome Chain::decide(const sip::Message& request, bool valid) noexcept {
 // What the relay reports about a client after the fact: each stage hears it in a context for
 // that client's address (no message).
 template <class Report>
-void Chain::for_client(std::string_view remote_ip, transport::Protocol protocol, TimePoint now,
+void Chain::for_client(std::string_view remote_ip, sbc::Protocol protocol, TimePoint now,
                        Report report) noexcept {
   const auto address = parse_address(remote_ip);
   if (!address) return;
   const SourceKey source = source_key(*address, settings_.ipv6_prefix);
-  transport::FlowInfo flow;
+  sbc::FlowInfo flow;
   flow.protocol = protocol;
   flow.remote_ip = remote_ip;
   Context context{.flow = flow, .source = source, .address = *address, .now = now, .bans = bans_};
   context.strikes = this;
-  context.verified = protocol != transport::Protocol::Udp;
+  context.verified = protocol != sbc::Protocol::Udp;
   context.authenticated = authenticated_.find(source, now) != nullptr;
   // No decide() ran: the ACL is asked whether the client is a trusted peer.
   for (const auto& stage : stages_) context.trusted = context.trusted || stage->trusts(*address);
   for (const auto& stage : stages_) report(*stage, context);
 }
 
-void Chain::core_refused(std::string_view remote_ip, transport::Protocol protocol,
+void Chain::core_refused(std::string_view remote_ip, sbc::Protocol protocol,
                          TimePoint now) noexcept {
   for_client(remote_ip, protocol, now,
              [](Stage& stage, Context& context) { stage.core_refused(context); });
@@ -95,7 +95,7 @@ void Chain::core_answered(std::string_view remote_ip, std::uint16_t status,
                           TimePoint now) noexcept {
   // Answers are only scored here (the scanner bans in decide(), on the source's next request,
   // with that request's own evidence): the transport does not matter.
-  for_client(remote_ip, transport::Protocol::Udp, now,
+  for_client(remote_ip, sbc::Protocol::Udp, now,
              [status](Stage& stage, Context& context) { stage.answered(context, status); });
 }
 
@@ -123,7 +123,7 @@ bool Chain::forward(const SourceKey& source, std::string_view stage, BanScope sc
 void Chain::strike(const SourceKey& source, std::string_view stage, TimePoint now,
                    BanScope scope) noexcept {
   if (scope == BanScope::None) return;
-  transport::FlowInfo flow;
+  sbc::FlowInfo flow;
   Context context{.flow = flow, .source = source, .now = now, .bans = bans_};
   // The forwarding worker judged the evidence (Context::ban_scope()); the same scope here.
   context.verified = scope == BanScope::All;

@@ -29,11 +29,11 @@ class Chain final : public StrikeRouter {
 
   // Before parsing: false when the source is banned (drop it unread). The chain keeps a pointer
   // to `flow` until the next admit(): a temporary would dangle in decide().
-  bool admit(const transport::FlowInfo& flow, TimePoint now) noexcept;
-  bool admit(transport::FlowInfo&& flow, TimePoint now) = delete;
+  bool admit(const sbc::FlowInfo& flow, TimePoint now) noexcept;
+  bool admit(sbc::FlowInfo&& flow, TimePoint now) = delete;
   // Whether `flow`'s source is banned over its transport now; changes nothing (for sweeps over
   // open connections, between messages).
-  bool banned(const transport::FlowInfo& flow, TimePoint now) noexcept;
+  bool banned(const sbc::FlowInfo& flow, TimePoint now) noexcept;
   struct Outcome {
     Decision decision;
     const Stage* stage = nullptr;  // the stage that decided, unless it is Continue
@@ -60,8 +60,7 @@ class Chain final : public StrikeRouter {
   // From the relay: the core refused a request that came from `remote_ip` over `protocol` for
   // its credentials (a 401/407 to a request that carried some, or a 403). Stages that count
   // failures per source do (a refusal of a UDP request is evidence for a UDP ban only).
-  void core_refused(std::string_view remote_ip, transport::Protocol protocol,
-                    TimePoint now) noexcept;
+  void core_refused(std::string_view remote_ip, sbc::Protocol protocol, TimePoint now) noexcept;
   // From the relay: a final answer of the core went to `remote_ip` (a request from outside, its
   // first final answer). The answer classes a source gets are part of its scanner score.
   void core_answered(std::string_view remote_ip, std::uint16_t status, TimePoint now) noexcept;
@@ -84,7 +83,7 @@ class Chain final : public StrikeRouter {
 
  private:
   template <class Report>
-  void for_client(std::string_view remote_ip, transport::Protocol protocol, TimePoint now,
+  void for_client(std::string_view remote_ip, sbc::Protocol protocol, TimePoint now,
                   Report report) noexcept;
   ChainSettings settings_;
   std::vector<std::unique_ptr<Stage>> stages_;
@@ -99,7 +98,7 @@ class Chain final : public StrikeRouter {
   SourceTable<Authenticated> authenticated_;
   std::atomic<std::size_t> bans_active_{0};
   // The source of the message between admit() and decide().
-  const transport::FlowInfo* flow_ = nullptr;
+  const sbc::FlowInfo* flow_ = nullptr;
   SourceKey source_;
   std::array<std::uint8_t, 16> address_{};
   bool known_source_ = false;

@@ -42,18 +42,19 @@ Credentials Credentials::parse(std::string_view text, std::string_view realm) {
     if (c == std::string_view::npos) fail("expected user:realm:algorithm:HA1");
     const std::string_view user = line.substr(0, a);
     const std::string_view entry_realm = line.substr(a + 1, b - a - 1);
-    const auto algorithm = tls::digest_algorithm(line.substr(b + 1, c - b - 1));
+    const auto algorithm = sbc::crypto::digest_algorithm(line.substr(b + 1, c - b - 1));
     const std::string_view ha1 = line.substr(c + 1);
     if (user.empty()) fail("empty user");
     if (!algorithm) fail("algorithm must be MD5 or SHA-256");
-    if (ha1.size() != tls::digest_hex_size(*algorithm) || !lower_hex(ha1))
-      fail("HA1 must be " + std::to_string(tls::digest_hex_size(*algorithm)) +
-           " lowercase hex digits for " + std::string(tls::digest_algorithm_name(*algorithm)));
+    if (ha1.size() != sbc::crypto::digest_hex_size(*algorithm) || !lower_hex(ha1))
+      fail("HA1 must be " + std::to_string(sbc::crypto::digest_hex_size(*algorithm)) +
+           " lowercase hex digits for " +
+           std::string(sbc::crypto::digest_algorithm_name(*algorithm)));
     if (entry_realm != realm) continue;
     std::string& slot = out.users_[std::string(user)].ha1[static_cast<std::size_t>(*algorithm)];
     if (!slot.empty())
       fail("user '" + std::string(user) + "' has a second " +
-           std::string(tls::digest_algorithm_name(*algorithm)) + " entry");
+           std::string(sbc::crypto::digest_algorithm_name(*algorithm)) + " entry");
     slot.assign(ha1);
   }
   return out;
@@ -71,8 +72,8 @@ Credentials Credentials::load(const std::string& path, std::string_view realm) {
   }
 }
 
-std::optional<std::string_view> Credentials::ha1(std::string_view user,
-                                                 tls::DigestAlgorithm algorithm) const noexcept {
+std::optional<std::string_view> Credentials::ha1(
+    std::string_view user, sbc::crypto::DigestAlgorithm algorithm) const noexcept {
   const auto it = users_.find(user);
   if (it == users_.end()) return std::nullopt;
   const std::string& value = it->second.ha1[static_cast<std::size_t>(algorithm)];
@@ -81,12 +82,12 @@ std::optional<std::string_view> Credentials::ha1(std::string_view user,
 }
 
 std::string Credentials::line(std::string_view user, std::string_view realm,
-                              tls::DigestAlgorithm algorithm, std::string_view password) {
+                              sbc::crypto::DigestAlgorithm algorithm, std::string_view password) {
   std::array<char, 64> hex{};
   const std::string_view parts[] = {user, realm, password};
   return std::string(user) + ":" + std::string(realm) + ":" +
-         std::string(tls::digest_algorithm_name(algorithm)) + ":" +
-         std::string(tls::digest_hex(algorithm, parts, hex));
+         std::string(sbc::crypto::digest_algorithm_name(algorithm)) + ":" +
+         std::string(sbc::crypto::digest_hex(algorithm, parts, hex));
 }
 
 }  // namespace sbc::policy

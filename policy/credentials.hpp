@@ -17,7 +17,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "tls/digest.hpp"
+#include "sbc/crypto/digest.hpp"
 
 namespace sbc::policy {
 
@@ -31,11 +31,11 @@ class Credentials {
 
   // The user's HA1 for `algorithm` (lowercase hex), or nothing.
   std::optional<std::string_view> ha1(std::string_view user,
-                                      tls::DigestAlgorithm algorithm) const noexcept;
+                                      sbc::crypto::DigestAlgorithm algorithm) const noexcept;
   std::size_t users() const noexcept { return users_.size(); }
   // A line as `sbc ha1` prints it.
   static std::string line(std::string_view user, std::string_view realm,
-                          tls::DigestAlgorithm algorithm, std::string_view password);
+                          sbc::crypto::DigestAlgorithm algorithm, std::string_view password);
 
  private:
   struct Hash {

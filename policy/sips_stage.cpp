@@ -16,7 +16,7 @@ std::span<const std::string_view> SipsStage::reasons() const noexcept {
 
 Decision SipsStage::decide(const sip::Message& request, Context& context) noexcept {
   if (!context.valid) return Decision::next();  // the edge answers it 400 anyway
-  const bool over_tls = context.flow.protocol == transport::Protocol::Tls;
+  const bool over_tls = context.flow.protocol == sbc::Protocol::Tls;
   // Even a trusted peer cannot have a sips: request carried over a hop without TLS.
   if (request.request_uri().scheme == sip::Scheme::Sips && !over_tls)
     return Decision::respond(416, "Unsupported URI Scheme (sips: needs TLS)", kSipsWithoutTls);

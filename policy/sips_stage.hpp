@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "policy/source.hpp"
 #include "policy/stage.hpp"
+#include "sbc/common/address.hpp"
 
 namespace sbc::policy {
 

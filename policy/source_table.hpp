@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "metrics/counter.hpp"
-#include "policy/source.hpp"
+#include "sbc/common/address.hpp"
 
 namespace sbc::policy {
 

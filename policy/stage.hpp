@@ -8,8 +8,8 @@
 
 #include "policy/bans.hpp"
 #include "policy/decision.hpp"
+#include "sbc/common/flow.hpp"
 #include "sbc/sip/message.hpp"
-#include "sbc/transport/flow.hpp"
 
 namespace sbc::policy {
 
@@ -25,7 +25,7 @@ class StrikeRouter {
 };
 
 struct Context {
-  const transport::FlowInfo& flow;
+  const sbc::FlowInfo& flow;
   const SourceKey& source;
   std::array<std::uint8_t, 16> address{};  // the source's full address
   TimePoint now;

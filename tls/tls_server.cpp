@@ -372,7 +372,7 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
       X509_free(peer);
     }
     std::make_shared<transport::StreamSession<TlsIo>>(
-        TlsIo(std::move(socket_), std::move(ssl_)), worker_, transport::Protocol::Tls,
+        TlsIo(std::move(socket_), std::move(ssl_)), worker_, sbc::Protocol::Tls,
         std::move(identity), local.port(), remote.port(), std::move(ticket_))
         ->start();
   }

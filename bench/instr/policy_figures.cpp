@@ -53,8 +53,8 @@ Result decide_each_second(std::string_view bytes, std::uint64_t iterations) {
   auto m = std::make_unique<sip::Message>();
   if (!m->parse(bytes, sip::Framing::Datagram, {}).is_valid()) fail("the request does not parse");
   const auto chain = default_chain();
-  transport::FlowInfo flow;
-  flow.protocol = transport::Protocol::Udp;
+  sbc::FlowInfo flow;
+  flow.protocol = sbc::Protocol::Udp;
   flow.local_ip = "198.51.100.1";
   flow.local_port = 5060;
   flow.remote_ip = "192.0.2.10";

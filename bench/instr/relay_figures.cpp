@@ -24,18 +24,18 @@
 
 #include "bench/instr/harness.hpp"
 #include "sbc/app/config.hpp"
+#include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/edge_handler.hpp"
-#include "tls/token_sealer.hpp"
 
 namespace sbc::bench::instr {
 namespace {
 
 constexpr std::uint64_t kAliceFlow = 0x0100000500000007ull;
 
-transport::FlowInfo alice_flow() {
-  transport::FlowInfo f;
-  f.protocol = transport::Protocol::Udp;
+sbc::FlowInfo alice_flow() {
+  sbc::FlowInfo f;
+  f.protocol = sbc::Protocol::Udp;
   f.local_ip = "198.51.100.1";
   f.local_port = 5060;
   f.remote_ip = "203.0.113.9";
@@ -57,9 +57,9 @@ struct CallWire : transport::Wire {
   }
   std::optional<transport::FlowAddress> flow_address(std::uint64_t token) const noexcept override {
     if (token != kAliceFlow) return std::nullopt;
-    return transport::FlowAddress{transport::Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9"};
+    return transport::FlowAddress{sbc::Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9"};
   }
-  void send_inside(transport::Protocol, std::string_view, std::uint16_t,
+  void send_inside(sbc::Protocol, std::string_view, std::uint16_t,
                    std::string_view bytes) noexcept override {
     if (n_inside < inside.size()) inside[n_inside].assign(bytes);
     ++n_inside;
@@ -190,7 +190,7 @@ proxy::RelaySettings relay_settings(const app::Config& config) {
   s.outside_addresses = {{"198.51.100.1", 5060}, {"198.51.100.1", 5061}};
   s.probe_interval = std::chrono::milliseconds(0);
   s.branch_seed = 1;
-  s.token_keys = {*tls::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f")};
+  s.token_keys = {*sbc::crypto::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f")};
   return s;
 }
 
@@ -313,7 +313,7 @@ Result edge_options(std::uint64_t iterations) {
       "CSeq: 1 OPTIONS\r\n"
       "Accept: application/sdp\r\n"
       "Content-Length: 0\r\n\r\n";
-  transport::FlowInfo flow = alice_flow();
+  sbc::FlowInfo flow = alice_flow();
   flow.remote_ip = "203.0.113.20";
   flow.remote_port = 5060;
   flow.flow_token = 0;

@@ -207,7 +207,7 @@ int ha1_command(std::span<const std::string_view> args, std::istream& in, std::o
     return 2;
   }
   if (!password.empty() && password.back() == '\r') password.pop_back();
-  for (auto algorithm : {tls::DigestAlgorithm::Sha256, tls::DigestAlgorithm::Md5})
+  for (auto algorithm : {sbc::crypto::DigestAlgorithm::Sha256, sbc::crypto::DigestAlgorithm::Md5})
     out << policy::Credentials::line(args[0], args[1], algorithm, password) << '\n';
   return 0;
 }

@@ -91,9 +91,9 @@ proxy::CoreTarget parse_core_uri(const std::string& text, const std::string& key
   proxy::CoreTarget target;
   if (const auto transport = uri.param("transport")) {
     if (sip::iequals(transport.value, "tcp")) {
-      target.protocol = transport::Protocol::Tcp;
+      target.protocol = sbc::Protocol::Tcp;
     } else if (sip::iequals(transport.value, "tls")) {
-      target.protocol = transport::Protocol::Tls;
+      target.protocol = sbc::Protocol::Tls;
     } else if (!sip::iequals(transport.value, "udp")) {
       throw problem("names transport \"" + std::string(transport.value) +
                     "\": toward the core the SBC speaks udp, tcp or tls");

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "sbc/app/config_reader.hpp"
-#include "tls/digest.hpp"
+#include "sbc/crypto/digest.hpp"
 
 // The `policy` section: the chain, the settings every stage shares, and each stage's options
 // (its section has the stage's name; kStageOptions pairs each with its reader).
@@ -38,7 +38,7 @@ void read_auth(const ConfigReader& r, const YAML::Node& a, policy::PolicyConfig&
   if (const YAML::Node algorithms = a["algorithms"]) {
     auth.algorithms.clear();
     for (const std::string& name : r.read_strings(algorithms, "policy.auth.algorithms")) {
-      const auto algorithm = tls::digest_algorithm(name);
+      const auto algorithm = sbc::crypto::digest_algorithm(name);
       if (!algorithm)
         r.fail(algorithms, "policy.auth.algorithms",
                "\"" + name + "\" is not a Digest algorithm (SHA-256, MD5)");
@@ -54,7 +54,7 @@ void read_auth(const ConfigReader& r, const YAML::Node& a, policy::PolicyConfig&
   r.read_uint<std::uint32_t>(a, "policy.auth", "nonce_lifetime_seconds", lifetime, 10, 86400);
   auth.nonce_lifetime = std::chrono::seconds(lifetime);
   if (const YAML::Node key = a["nonce_key"]) {
-    const auto parsed = tls::NonceMint::parse_key(key.as<std::string>());
+    const auto parsed = sbc::crypto::NonceMint::parse_key(key.as<std::string>());
     if (!parsed) r.fail(key, "policy.auth.nonce_key", "must be 64 hex digits (256 bits)");
     auth.nonce_key = *parsed;
     auth.nonce_key_configured = true;
@@ -215,7 +215,7 @@ void finish_auth(const ConfigReader& r, const YAML::Node& p, policy::PolicyConfi
   const YAML::Node a = p["auth"];
   const bool in_chain =
       std::find(config.chain.begin(), config.chain.end(), "auth") != config.chain.end();
-  if (!auth.nonce_key_configured) auth.nonce_key = tls::NonceMint::random_key();
+  if (!auth.nonce_key_configured) auth.nonce_key = sbc::crypto::NonceMint::random_key();
   if (!in_chain || auth.mode == policy::AuthSettings::Mode::Core) return;
   if (auth.credentials_file.empty())
     r.fail(a ? a : p, "policy.auth.credentials_file",

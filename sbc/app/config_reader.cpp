@@ -103,15 +103,15 @@ bool ConfigReader::read_bool(const YAML::Node& map, const std::string& prefix, c
   return true;
 }
 
-std::vector<policy::Cidr> ConfigReader::read_cidrs(const YAML::Node& map,
-                                                   const std::string& key) const {
-  std::vector<policy::Cidr> out;
+std::vector<sbc::Cidr> ConfigReader::read_cidrs(const YAML::Node& map,
+                                                const std::string& key) const {
+  std::vector<sbc::Cidr> out;
   const YAML::Node list = map[key.substr(key.rfind('.') + 1)];
   if (!list) return out;
   if (!list.IsSequence()) fail(list, key, "must be a list");
   for (const auto& item : list) {
     const std::string text = item.as<std::string>();
-    const auto cidr = policy::parse_cidr(text);
+    const auto cidr = sbc::parse_cidr(text);
     if (!cidr)
       fail(item, key, "\"" + text + "\" is not an address or block (192.0.2.0/24, 2001:db8::/32)");
     out.push_back(*cidr);

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "policy/policy_config.hpp"
-#include "policy/source.hpp"
 #include "sbc/app/config.hpp"
+#include "sbc/common/address.hpp"
 #include "tls/tls_settings.hpp"
 
 namespace sbc::app {
@@ -58,7 +58,7 @@ class ConfigReader {
   bool read_bool(const YAML::Node& map, const std::string& prefix, const char* key,
                  bool& target) const;
   // The list of addresses or blocks at `map[last part of key]`, empty when absent.
-  std::vector<policy::Cidr> read_cidrs(const YAML::Node& map, const std::string& key) const;
+  std::vector<sbc::Cidr> read_cidrs(const YAML::Node& map, const std::string& key) const;
   std::vector<std::string> read_strings(const YAML::Node& list, const std::string& key) const;
   // A list of SIP tokens (method names, option tags, header names); `what` names one in errors.
   std::vector<std::string> read_tokens(const YAML::Node& list, const std::string& key,

@@ -5,8 +5,8 @@
 #include <tuple>
 
 #include "sbc/app/config_reader.hpp"
+#include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/core_set.hpp"
-#include "tls/token_sealer.hpp"
 
 // The sections of the configuration other than `policy` (config_policy.cpp), one reader each.
 
@@ -214,7 +214,7 @@ namespace {
 void read_token_keys(const ConfigReader& r, const YAML::Node& relay,
                      proxy::RelaySettings& settings) {
   auto add_key = [&](const std::string& text, const YAML::Node& node, const std::string& key) {
-    const auto parsed = tls::TokenSealer::parse_key(text);
+    const auto parsed = sbc::crypto::TokenSealer::parse_key(text);
     if (!parsed) r.fail(node, key, "a token key is \"ID:HEX\" with ID 0-255 and 32 hex digits");
     for (const auto& k : settings.token_keys)
       if (k.id == parsed->id)

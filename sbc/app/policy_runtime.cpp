@@ -16,7 +16,7 @@ PolicyRuntime::~PolicyRuntime() = default;
 void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
   if (workers_.size() < 2) return;
   // Strikes (failed authentications) go to the source's home worker, whose count decides.
-  auto forward = [this](unsigned home, const policy::SourceKey& key, std::string_view stage,
+  auto forward = [this](unsigned home, const sbc::SourceKey& key, std::string_view stage,
                         policy::BanScope scope) {
     transport::Worker& worker = *workers_[home];
     // `stage` names a stage: a string literal, alive as long as the program.
@@ -29,7 +29,7 @@ void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
   // A ban decided on one worker reaches the others by a post to their threads, where it goes
   // into whatever chain that worker runs then: no shared table, no lock on the message path.
   chain.bans().set_listener(
-      [this, w](const policy::SourceKey& key, policy::TimePoint until, policy::BanScope scope) {
+      [this, w](const sbc::SourceKey& key, policy::TimePoint until, policy::BanScope scope) {
         for (unsigned other = 0; other < workers_.size(); ++other) {
           if (other == w) continue;
           transport::Worker& worker = *workers_[other];
@@ -55,7 +55,7 @@ void PolicyRuntime::install(const policy::PolicyConfig& given) {
 void PolicyRuntime::attach_relay(unsigned w, proxy::Relay& relay) {
   transport::Worker& worker = *workers_[w];
   // Called on the worker's thread, by its relay: the chain is the one the worker runs now.
-  relay.set_refusal_listener([&worker](std::string_view remote_ip, transport::Protocol protocol) {
+  relay.set_refusal_listener([&worker](std::string_view remote_ip, sbc::Protocol protocol) {
     if (policy::Chain* chain = worker.handler().policy())
       chain->core_refused(remote_ip, protocol, std::chrono::steady_clock::now());
   });
@@ -88,7 +88,7 @@ bool PolicyRuntime::reload(const policy::PolicyConfig& given,
       if (old != nullptr && next != nullptr)
         old->bans().for_each_active(
             now,
-            [next, now](const policy::SourceKey& key, policy::TimePoint until,
+            [next, now](const sbc::SourceKey& key, policy::TimePoint until,
                         policy::BanScope scope) { next->bans().impose(key, until, scope, now); });
       worker.handler().set_policy(next);
       // The worker has let go of `old`: retire it on the control thread.

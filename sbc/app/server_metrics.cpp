@@ -97,9 +97,9 @@ const std::vector<WorkerFamily>& worker_families() {
        "Open connections by transport (refreshed every second).",
        Type::Gauge,
        {{{{"transport", "tcp"}},
-         [](W& w) -> std::uint64_t { return w.connections(transport::Protocol::Tcp); }},
+         [](W& w) -> std::uint64_t { return w.connections(sbc::Protocol::Tcp); }},
         {{{"transport", "tls"}},
-         [](W& w) -> std::uint64_t { return w.connections(transport::Protocol::Tls); }}}},
+         [](W& w) -> std::uint64_t { return w.connections(sbc::Protocol::Tls); }}}},
       {"sbc_core_connections_total",
        "Connections toward the core (TCP, TLS): opened by the SBC, accepted from a core, failed "
        "(could not be opened, or broke with messages unsent), refused (not from a core address, "

@@ -1,8 +1,8 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "sbc/app/server.hpp"
+#include "sbc/crypto/token_sealer.hpp"
 #include "tls/tls_client.hpp"
-#include "tls/token_sealer.hpp"
 
 // The relay: one per worker, each with its own inside socket, so that the core's answers and
 // requests come back to the worker that holds the transaction or the flow.
@@ -27,9 +27,8 @@ std::string describe(const proxy::CoreTarget& core) {
   std::string text =
       "core sip:" + (core.ip.find(':') != std::string::npos ? "[" + core.ip + "]" : core.ip) + ":" +
       std::to_string(core.port);
-  if (core.protocol != transport::Protocol::Udp)
-    text +=
-        std::string(";transport=") + (core.protocol == transport::Protocol::Tcp ? "tcp" : "tls");
+  if (core.protocol != sbc::Protocol::Udp)
+    text += std::string(";transport=") + (core.protocol == sbc::Protocol::Tcp ? "tcp" : "tls");
   return text;
 }
 
@@ -61,9 +60,9 @@ bool Server::start_relays() {
     outside.push_back({shown, l.port});
   }
   // One key for all workers: a token sealed by one must open on another.
-  std::vector<tls::TokenSealer::Key> keys = config_.relay.token_keys;
+  std::vector<sbc::crypto::TokenSealer::Key> keys = config_.relay.token_keys;
   if (keys.empty()) {
-    keys.push_back(tls::TokenSealer::random_key(0));
+    keys.push_back(sbc::crypto::TokenSealer::random_key(0));
     log_("warn",
          "no relay.token_keys configured: sealing the tokens in Path and Record-Route with a "
          "random key made at start. Registrations and dialogs do not survive a restart, and "
@@ -74,8 +73,8 @@ bool Server::start_relays() {
   std::vector<std::string> stream_cores;
   bool any_tls = false;
   for (const proxy::CoreTarget& core : config_.core.targets) {
-    if (core.protocol != transport::Protocol::Udp) stream_cores.push_back(core.ip);
-    any_tls = any_tls || core.protocol == transport::Protocol::Tls;
+    if (core.protocol != sbc::Protocol::Udp) stream_cores.push_back(core.ip);
+    any_tls = any_tls || core.protocol == sbc::Protocol::Tls;
   }
   transport::TlsConnector tls_connector;
   if (any_tls) {
@@ -91,7 +90,7 @@ bool Server::start_relays() {
   // The inside UDP socket hears only the UDP cores (forged answers to probes are dropped).
   std::vector<asio::ip::udp::endpoint> udp_cores;
   for (const proxy::CoreTarget& core : config_.core.targets)
-    if (core.protocol == transport::Protocol::Udp)
+    if (core.protocol == sbc::Protocol::Udp)
       udp_cores.emplace_back(asio::ip::make_address(core.ip), core.port);
   for (unsigned w = 0; w < count_; ++w) {
     proxy::RelaySettings settings = config_.relay;

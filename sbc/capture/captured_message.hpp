@@ -5,13 +5,13 @@
 #include <cstdint>
 #include <string>
 
-#include "sbc/transport/flow.hpp"
+#include "sbc/common/flow.hpp"
 
 namespace sbc::capture {
 
 struct CapturedMessage {
   std::int64_t time_us = 0;  // microseconds since the Unix epoch
-  transport::Protocol protocol = transport::Protocol::Udp;
+  sbc::Protocol protocol = sbc::Protocol::Udp;
   std::string source_ip;  // textual IPv4 or IPv6
   std::uint16_t source_port = 0;
   std::string destination_ip;

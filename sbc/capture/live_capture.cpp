@@ -19,8 +19,7 @@ class CaptureQueue final : public transport::MessageTap {
         ports_(settings.ports),
         slots_(std::max(1u, settings.queue_messages)) {}
 
-  void observe(std::string_view bytes, const transport::FlowInfo& flow,
-               bool rejected) noexcept override {
+  void observe(std::string_view bytes, const sbc::FlowInfo& flow, bool rejected) noexcept override {
     if (!rejected && !(all_ && (ports_.empty() || std::find(ports_.begin(), ports_.end(),
                                                             flow.local_port) != ports_.end())))
       return;

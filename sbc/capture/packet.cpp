@@ -69,20 +69,20 @@ std::string ip_text(const IpAddress& address) {
 }
 
 std::size_t max_payload(const PacketSpec& spec) noexcept {
-  const std::size_t transport = spec.protocol == transport::Protocol::Udp ? kUdpHeader : kTcpHeader;
+  const std::size_t transport = spec.protocol == sbc::Protocol::Udp ? kUdpHeader : kTcpHeader;
   // IPv4 counts its header in the 16-bit total length, IPv6 does not.
   return 65535 - transport - (spec.source.v6 ? 0 : kIpv4Header);
 }
 
 std::string build_packet(const PacketSpec& spec) {
   if (spec.source.v6 != spec.destination.v6 || spec.payload.size() > max_payload(spec)) return {};
-  const bool udp = spec.protocol == transport::Protocol::Udp;
+  const bool udp = spec.protocol == sbc::Protocol::Udp;
   const bool v6 = spec.source.v6;
   const std::size_t ip_size = v6 ? kIpv6Header : kIpv4Header;
   const std::size_t transport_size = (udp ? kUdpHeader : kTcpHeader) + spec.payload.size();
   const std::uint8_t protocol = udp ? 17 : 6;
   const std::uint8_t traffic_class =
-      spec.protocol == transport::Protocol::Tls ? static_cast<std::uint8_t>(kTlsDscp << 2) : 0;
+      spec.protocol == sbc::Protocol::Tls ? static_cast<std::uint8_t>(kTlsDscp << 2) : 0;
   const std::size_t address_size = v6 ? 16 : 4;
 
   std::string out(ip_size + transport_size, '\0');

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "sbc/transport/flow.hpp"
+#include "sbc/common/flow.hpp"
 
 namespace sbc::capture {
 
@@ -36,7 +36,7 @@ std::optional<IpAddress> parse_ip(std::string_view text) noexcept;
 std::string ip_text(const IpAddress& address);
 
 struct PacketSpec {
-  transport::Protocol protocol = transport::Protocol::Udp;  // Tls: TCP with kTlsDscp
+  sbc::Protocol protocol = sbc::Protocol::Udp;  // Tls: TCP with kTlsDscp
   IpAddress source;
   std::uint16_t source_port = 0;
   IpAddress destination;

@@ -180,12 +180,11 @@ void PacketDecoder::ip(std::int64_t time_us, std::span<const std::uint8_t> d, bo
   meta.source_ip = ip_text(source);
   meta.destination_ip = ip_text(destination);
   if (protocol == 17) {
-    meta.protocol = transport::Protocol::Udp;
+    meta.protocol = sbc::Protocol::Udp;
     return udp(meta, payload);
   }
   if (protocol == 6) {
-    meta.protocol =
-        (traffic_class >> 2) == kTlsDscp ? transport::Protocol::Tls : transport::Protocol::Tcp;
+    meta.protocol = (traffic_class >> 2) == kTlsDscp ? sbc::Protocol::Tls : sbc::Protocol::Tcp;
     return tcp(meta, payload);
   }
   ++stats_.not_udp_tcp;

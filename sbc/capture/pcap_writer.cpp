@@ -118,7 +118,7 @@ bool PcapWriter::write_packets(const CapturedMessage& message) {
 
   std::vector<std::string> packets;
   std::string_view rest = message.bytes;
-  if (message.protocol == transport::Protocol::Udp) {
+  if (message.protocol == sbc::Protocol::Udp) {
     spec.payload = rest;
     packets.push_back(build_packet(spec));
     if (packets.back().empty()) return false;

@@ -43,14 +43,13 @@ ReplayReport replay_capture(const std::string& path, const ReplayOptions& option
       std::string source =
           m.source_ip.find(':') != std::string::npos ? "[" + m.source_ip + "]" : m.source_ip;
       r.examples.push_back(source + ":" + std::to_string(m.source_port) + " " +
-                           std::string(transport::protocol_name(m.protocol)) + "  " +
+                           std::string(sbc::protocol_name(m.protocol)) + "  " +
                            first_line(m.bytes));
     }
   };
 
   auto to_listener = [&](const CapturedMessage& m) {
-    const auto& ports =
-        m.protocol == transport::Protocol::Udp ? options.udp_ports : options.stream_ports;
+    const auto& ports = m.protocol == sbc::Protocol::Udp ? options.udp_ports : options.stream_ports;
     if (options.udp_ports.empty() && options.stream_ports.empty()) return true;
     return std::find(ports.begin(), ports.end(), m.destination_port) != ports.end();
   };
@@ -67,8 +66,8 @@ ReplayReport replay_capture(const std::string& path, const ReplayOptions& option
         if (!to_listener(m)) return void(++report.not_to_listener);
         ++report.messages;
         if (!m.looks_like_sip) ++report.junk;
-        ++report.by_protocol[std::string(transport::protocol_name(m.protocol))];
-        transport::FlowInfo flow;
+        ++report.by_protocol[std::string(sbc::protocol_name(m.protocol))];
+        sbc::FlowInfo flow;
         flow.protocol = m.protocol;
         flow.remote_ip = m.source_ip;
         flow.remote_port = m.source_port;
@@ -78,7 +77,7 @@ ReplayReport replay_capture(const std::string& path, const ReplayOptions& option
         const policy::TimePoint now{std::chrono::microseconds(m.time_us)};
         if (chain && !chain->admit(flow, now)) return record(m, "drop", "bans", "banned");
         const sip::Framing framing =
-            m.protocol == transport::Protocol::Udp ? sip::Framing::Datagram : sip::Framing::Stream;
+            m.protocol == sbc::Protocol::Udp ? sip::Framing::Datagram : sip::Framing::Stream;
         sip::Verdict verdict = message->parse(m.bytes, framing, options.limits);
         if (verdict.kind == sip::Verdict::Kind::Drop)
           return record(m, "drop", "validation", verdict.reason);

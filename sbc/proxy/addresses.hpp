@@ -5,16 +5,16 @@
 #include <cstdint>
 #include <string_view>
 
-#include "policy/source.hpp"
+#include "sbc/common/address.hpp"
+#include "sbc/common/flow.hpp"
 #include "sbc/sip/message.hpp"
-#include "sbc/transport/flow.hpp"
 
 namespace sbc::proxy::detail {
 
 // An IP address as 16 bytes (IPv4 mapped); zero when it does not parse.
 using Ip = std::array<std::uint8_t, 16>;
 inline Ip ip_bytes(std::string_view text) noexcept {
-  const auto parsed = policy::parse_address(text);
+  const auto parsed = sbc::parse_address(text);
   return parsed ? *parsed : Ip{};
 }
 
@@ -25,13 +25,13 @@ inline std::string_view strip_brackets(std::string_view host) noexcept {
 }
 
 // The transport URI parameter's value for a protocol.
-inline std::string_view transport_param(transport::Protocol p) noexcept {
+inline std::string_view transport_param(sbc::Protocol p) noexcept {
   switch (p) {
-    case transport::Protocol::Udp:
+    case sbc::Protocol::Udp:
       return "udp";
-    case transport::Protocol::Tcp:
+    case sbc::Protocol::Tcp:
       return "tcp";
-    case transport::Protocol::Tls:
+    case sbc::Protocol::Tls:
       return "tls";
   }
   return "udp";

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "sbc/common/flow.hpp"
 #include "sbc/sip/writer.hpp"
-#include "sbc/transport/flow.hpp"
 
 namespace sbc::proxy::detail {
 
@@ -117,9 +117,9 @@ inline bool parse_probe_branch(std::string_view branch, std::uint64_t& core,
 // The Via value the SBC writes on every request it sends (RFC 3261 16.6 step 8, 18.2.1), all
 // of them built here: our address as the next hop reaches us (`host`: an IP, bracketed for IPv6)
 // over `protocol`, `branch`, and rport for the answer to come back where it came from (RFC 3581).
-inline sip::Writer& write_via(sip::Writer& w, transport::Protocol protocol, std::string_view host,
+inline sip::Writer& write_via(sip::Writer& w, sbc::Protocol protocol, std::string_view host,
                               std::uint16_t port, std::string_view branch) noexcept {
-  w << "SIP/2.0/" << transport::protocol_name(protocol) << " ";
+  w << "SIP/2.0/" << sbc::protocol_name(protocol) << " ";
   w.host(host) << ":" << static_cast<unsigned>(port) << ";branch=" << branch << ";rport";
   return w;
 }

@@ -8,15 +8,15 @@
 #include <cstdint>
 #include <string_view>
 
+#include "sbc/crypto/token_sealer.hpp"
 #include "sbc/sip/editor.hpp"
 #include "sbc/sip/message.hpp"
-#include "tls/token_sealer.hpp"
 
 namespace sbc::proxy::detail {
 
 class CallIdMask {
  public:
-  CallIdMask(const tls::TokenSealer& sealer, bool enabled) noexcept
+  CallIdMask(const sbc::crypto::TokenSealer& sealer, bool enabled) noexcept
       : sealer_(sealer), enabled_(enabled) {}
 
   bool enabled() const noexcept { return enabled_; }
@@ -36,18 +36,19 @@ class CallIdMask {
   bool open_quoted(const sip::Message& m, sip::MessageEditor& editor) noexcept;
 
  private:
-  using Plain = std::array<std::uint8_t, tls::TokenSealer::kMaxPlain>;
+  using Plain = std::array<std::uint8_t, sbc::crypto::TokenSealer::kMaxPlain>;
   // The inside Call-ID of a masked one (without the prefix), opened into `buffer`; empty if it
   // does not open as a Call-ID.
   std::string_view open(std::string_view sealed, Plain& buffer) const noexcept;
 
-  const tls::TokenSealer& sealer_;
+  const sbc::crypto::TokenSealer& sealer_;
   bool enabled_;
   Plain opened_{};
   Plain opened_quoted_{};
   Plain opened_refer_{};
-  std::array<char, 3 * tls::TokenSealer::kMaxPlain> escaped_refer_{};
-  std::array<char, 4 + tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)> masked_{};
+  std::array<char, 3 * sbc::crypto::TokenSealer::kMaxPlain> escaped_refer_{};
+  std::array<char, 4 + sbc::crypto::TokenSealer::sealed_size(sbc::crypto::TokenSealer::kMaxPlain)>
+      masked_{};
 };
 
 }  // namespace sbc::proxy::detail

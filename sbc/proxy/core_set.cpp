@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <memory>
 
+#include "sbc/crypto/random.hpp"
 #include "sbc/proxy/addresses.hpp"
 #include "sbc/proxy/branches.hpp"
 #include "sbc/sip/writer.hpp"
-#include "tls/random.hpp"
 
 namespace sbc::proxy {
 namespace {
@@ -79,7 +79,7 @@ std::uint64_t CoreSet::probes_due(TimePoint now) noexcept {
     if (h.outstanding && ++h.missed >= kMissedProbesForDown) set_up(i, false);
     h.outstanding = true;
     ++h.sequence;
-    h.nonce = tls::random_u64();
+    h.nonce = sbc::crypto::random_u64();
     stats_[i]->probes.inc();
     due |= std::uint64_t{1} << i;
   }
@@ -104,7 +104,7 @@ std::size_t CoreSet::write_probe(std::size_t i, std::string_view inside_ip,
   sip::Writer w(out);
   w << "OPTIONS sip:";
   w.host(core.ip) << ":" << static_cast<unsigned>(core.port);
-  if (core.protocol != transport::Protocol::Udp)
+  if (core.protocol != sbc::Protocol::Udp)
     w << ";transport=" << detail::transport_param(core.protocol);
   w << " SIP/2.0\r\nVia: ";
   detail::write_via(w, core.protocol, inside_ip, inside_port,

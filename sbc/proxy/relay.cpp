@@ -10,9 +10,10 @@ Relay::Impl::Impl(RelaySettings settings, transport::Wire& wire, std::function<T
       wire_(wire),
       clock_(std::move(clock)),
       cores_(settings_.cores, settings_.probe_interval),
-      sealer_(settings_.token_keys.empty()
-                  ? std::vector<tls::TokenSealer::Key>{tls::TokenSealer::random_key(0)}
-                  : settings_.token_keys),
+      sealer_(
+          settings_.token_keys.empty()
+              ? std::vector<sbc::crypto::TokenSealer::Key>{sbc::crypto::TokenSealer::random_key(0)}
+              : settings_.token_keys),
       table_(settings_.max_transactions, settings_.branch_seed, settings_.max_transaction_bytes,
              stats),
       message_(std::make_unique<Message>()),
@@ -475,7 +476,7 @@ Relay::Relay(RelaySettings settings, transport::Wire& wire,
 Relay::~Relay() = default;
 
 void Relay::set_refusal_listener(
-    std::function<void(std::string_view remote_ip, transport::Protocol protocol)> listener) {
+    std::function<void(std::string_view remote_ip, sbc::Protocol protocol)> listener) {
   impl_->refusal_listener_ = std::move(listener);
 }
 
@@ -484,19 +485,18 @@ void Relay::set_answer_listener(
   impl_->answer_listener_ = std::move(listener);
 }
 
-void Relay::request_from_outside(const sip::Message& request,
-                                 const transport::FlowInfo& flow) noexcept {
+void Relay::request_from_outside(const sip::Message& request, const sbc::FlowInfo& flow) noexcept {
   impl_->request_from_outside(request, flow);
 }
 void Relay::response_from_outside(const sip::Message& response,
-                                  const transport::FlowInfo& flow) noexcept {
+                                  const sbc::FlowInfo& flow) noexcept {
   impl_->response_from_outside(response, flow);
 }
-void Relay::message_from_inside(std::string_view bytes, transport::Protocol protocol,
+void Relay::message_from_inside(std::string_view bytes, sbc::Protocol protocol,
                                 std::string_view source_ip, std::uint16_t source_port) noexcept {
   impl_->message_from_inside(bytes, protocol, source_ip, source_port);
 }
-void Relay::inside_failed(transport::Protocol protocol, std::string_view ip,
+void Relay::inside_failed(sbc::Protocol protocol, std::string_view ip,
                           std::uint16_t port) noexcept {
   impl_->inside_failed(protocol, ip, port);
 }

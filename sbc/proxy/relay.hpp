@@ -97,24 +97,24 @@ class Relay final : public transport::Router {
   Relay& operator=(const Relay&) = delete;
 
   void request_from_outside(const sip::Message& request,
-                            const transport::FlowInfo& flow) noexcept override;
+                            const sbc::FlowInfo& flow) noexcept override;
   void response_from_outside(const sip::Message& response,
-                             const transport::FlowInfo& flow) noexcept override;
-  void message_from_inside(std::string_view bytes, transport::Protocol protocol,
+                             const sbc::FlowInfo& flow) noexcept override;
+  void message_from_inside(std::string_view bytes, sbc::Protocol protocol,
                            std::string_view source_ip, std::uint16_t source_port) noexcept override;
-  void inside_failed(transport::Protocol protocol, std::string_view ip,
+  void inside_failed(sbc::Protocol protocol, std::string_view ip,
                      std::uint16_t port) noexcept override;
   // A datagram from the inside socket (tests, fuzzing).
   void datagram_from_inside(std::string_view bytes, std::string_view source_ip,
                             std::uint16_t source_port) noexcept {
-    message_from_inside(bytes, transport::Protocol::Udp, source_ip, source_port);
+    message_from_inside(bytes, sbc::Protocol::Udp, source_ip, source_port);
   }
   void tick() noexcept override;
 
   // Called (on the worker's thread) with the client's address and transport when the core
   // refuses a request for its credentials: a 401/407 to a request that carried some, or a 403.
   void set_refusal_listener(
-      std::function<void(std::string_view remote_ip, transport::Protocol protocol)> listener);
+      std::function<void(std::string_view remote_ip, sbc::Protocol protocol)> listener);
   // Called (on the worker's thread) with the client's address and the status of every first
   // final answer relayed to the outside (the policies score the answer classes a source gets).
   void set_answer_listener(

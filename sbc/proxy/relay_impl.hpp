@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/addresses.hpp"
 #include "sbc/proxy/branches.hpp"
 #include "sbc/proxy/call_id_mask.hpp"
@@ -27,17 +28,16 @@
 #include "sbc/proxy/transaction_table.hpp"
 #include "sbc/sip/editor.hpp"
 #include "sbc/sip/writer.hpp"
-#include "tls/token_sealer.hpp"
 
 namespace sbc::proxy {
 namespace detail {
 
+using sbc::FlowInfo;
+using sbc::Protocol;
 using sip::HeaderId;
 using sip::Message;
 using sip::Method;
 using sip::Writer;
-using transport::FlowInfo;
-using transport::Protocol;
 
 inline constexpr std::string_view kServer = "Server: sbc";
 // What a transaction may send to an unproved UDP source, in multiples of what it received.
@@ -211,7 +211,7 @@ class Relay::Impl {
   CoreSet cores_;
   std::uint64_t all_cores_ = 0;      // bit i = core i
   std::uint64_t non_tls_cores_ = 0;  // the cores not reached over TLS
-  tls::TokenSealer sealer_;
+  sbc::crypto::TokenSealer sealer_;
   RouteTokens tokens_{sealer_};
   CallIdMask call_ids_{sealer_, settings_.mask_call_id};
   TokenPlain opened_routes_{};

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "sbc/common/flow.hpp"
+#include "sbc/crypto/token_sealer.hpp"
 #include "sbc/sip/message.hpp"
-#include "sbc/transport/flow.hpp"
-#include "tls/token_sealer.hpp"
 
 namespace sbc::proxy {
 
@@ -19,7 +19,7 @@ struct CoreTarget {
   unsigned priority = 1;  // lower first
   unsigned weight = 1;
   // UDP from the worker's inside socket, or TCP/TLS over a connection the worker keeps open.
-  transport::Protocol protocol = transport::Protocol::Udp;
+  sbc::Protocol protocol = sbc::Protocol::Udp;
 };
 
 // An address:port of ours; entries of Route that name one of them (with our user prefix) are ours.
@@ -68,7 +68,7 @@ struct RelaySettings {
   bool sips_end_to_end = true;
   // Keys that seal the tokens in our URIs (Path, Record-Route, hidden Contact); the first seals,
   // all open. Empty: one random key (tests; the daemon always passes one).
-  std::vector<tls::TokenSealer::Key> token_keys;
+  std::vector<sbc::crypto::TokenSealer::Key> token_keys;
   // Header fields only a trusted side may set: removed from requests from the outside.
   std::vector<std::string> untrusted_headers{"P-Asserted-Identity", "P-Preferred-Identity",
                                              "Remote-Party-ID", "P-Charging-Vector",

@@ -76,9 +76,8 @@ std::optional<Opened> RouteTokens::open(std::string_view user, TokenPlain& buffe
 
 sip::Writer& RouteTokens::entry(sip::Writer& w, TokenKind kind, std::uint64_t flow,
                                 const Ip& participant, std::string_view payload,
-                                std::string_view ip, std::uint16_t port,
-                                transport::Protocol protocol, bool masked_leg,
-                                const Binding* binding) noexcept {
+                                std::string_view ip, std::uint16_t port, sbc::Protocol protocol,
+                                bool masked_leg, const Binding* binding) noexcept {
   const std::string_view token = seal(kind, flow, participant, payload, masked_leg, binding);
   if (token.empty()) {
     w.fail();  // cannot seal (too long): the message is not sent rather than sent unsealed

@@ -1,7 +1,7 @@
 #pragma once
 // The tokens the relay hands out in the URIs it writes (Record-Route, Path, hidden Contacts):
-// sealed (tls::TokenSealer), they name the outside flow a request from the core goes down, the
-// party they were issued to, and what a hidden entry stands for (the inside routes, a Contact's
+// sealed (sbc::crypto::TokenSealer), they name the outside flow a request from the core goes down,
+// the party they were issued to, and what a hidden entry stands for (the inside routes, a Contact's
 // original URI). Internal to sbc/proxy.
 
 #include <array>
@@ -9,9 +9,9 @@
 #include <optional>
 #include <string_view>
 
+#include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/addresses.hpp"
 #include "sbc/sip/writer.hpp"
-#include "tls/token_sealer.hpp"
 
 namespace sbc::proxy::detail {
 
@@ -46,11 +46,11 @@ struct Opened {
   std::size_t key_index = 0;  // the token key that opened it: the binding is under its MAC key
 };
 
-using TokenPlain = std::array<std::uint8_t, tls::TokenSealer::kMaxPlain>;
+using TokenPlain = std::array<std::uint8_t, sbc::crypto::TokenSealer::kMaxPlain>;
 
 class RouteTokens {
  public:
-  explicit RouteTokens(const tls::TokenSealer& sealer) noexcept : sealer_(sealer) {}
+  explicit RouteTokens(const sbc::crypto::TokenSealer& sealer) noexcept : sealer_(sealer) {}
 
   // "sbc-" + the sealed token (valid until the next call); empty if it cannot be sealed.
   // `masked_leg`: issued on a leg toward the outside whose Call-ID is masked. `binding`: the
@@ -68,15 +68,16 @@ class RouteTokens {
   // writer when the token cannot be sealed (the message is not sent rather than sent unsealed).
   sip::Writer& entry(sip::Writer& w, TokenKind kind, std::uint64_t flow, const Ip& participant,
                      std::string_view payload, std::string_view ip, std::uint16_t port,
-                     transport::Protocol protocol, bool masked_leg = false,
+                     sbc::Protocol protocol, bool masked_leg = false,
                      const Binding* binding = nullptr) noexcept;
 
   // A keyed hash of a token: the core cannot make another token with the hash of ours.
   static std::uint64_t hash(std::string_view token) noexcept;
 
  private:
-  const tls::TokenSealer& sealer_;
-  std::array<char, 8 + tls::TokenSealer::sealed_size(tls::TokenSealer::kMaxPlain)> text_{};
+  const sbc::crypto::TokenSealer& sealer_;
+  std::array<char, 8 + sbc::crypto::TokenSealer::sealed_size(sbc::crypto::TokenSealer::kMaxPlain)>
+      text_{};
   std::string_view last_;
 };
 

@@ -40,9 +40,9 @@ struct Address {
   std::array<char, 48> ip{};
   std::uint8_t length = 0;
   std::uint16_t port = 0;
-  transport::Protocol protocol = transport::Protocol::Udp;  // the inside socket or a connection
+  sbc::Protocol protocol = sbc::Protocol::Udp;  // the inside socket or a connection
   void set(std::string_view text, std::uint16_t p,
-           transport::Protocol over = transport::Protocol::Udp) noexcept {
+           sbc::Protocol over = sbc::Protocol::Udp) noexcept {
     length = static_cast<std::uint8_t>(std::min(text.size(), ip.size()));
     if (length != 0) std::memcpy(ip.data(), text.data(), length);
     port = p;

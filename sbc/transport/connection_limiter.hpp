@@ -4,7 +4,7 @@
 // message, so its mutex is off the message path. Its tables are bounded: the counts never hold
 // more entries than there are connections, the authenticated sources at most max_total.
 //
-// A source is what the policies count as one (policy/source.hpp): an IPv4 address, or an IPv6
+// A source is what the policies count as one (sbc/common/address.hpp): an IPv4 address, or an IPv6
 // address cut to the policy prefix (/64), so that one host rotating addresses inside its block
 // stays one source. A network is the wider block around it (IPv4 /24, IPv6 /48), so that one
 // network's many hosts cannot take every slot either. A share of the slots (the reserve) is kept
@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "policy/source.hpp"
+#include "sbc/common/address.hpp"
 
 namespace sbc::transport {
 
@@ -34,7 +34,7 @@ struct ConnectionLimiterSettings {
   std::size_t max_per_ipv4_24 = 0;  // 0: no cap
   std::size_t reserved = 0;         // slots only trusted and authenticated sources may take
   unsigned ipv6_prefix = 64;
-  std::vector<policy::Cidr> trusted;
+  std::vector<sbc::Cidr> trusted;
   // How long a source that authenticated counts as known after it last did.
   std::chrono::seconds known_for{3600};
 };
@@ -51,24 +51,24 @@ class ConnectionLimiter {
 
   // Where a connection counts; none for an address that does not parse.
   struct Keys {
-    policy::SourceKey source, network;
+    sbc::SourceKey source, network;
     bool ipv4 = false;
     bool trusted = false;  // in policy.acl.trusted
   };
   // Pure (the settings never change): no lock.
   std::optional<Keys> keys(std::string_view address) const noexcept {
-    const auto bytes = policy::parse_address(address);
+    const auto bytes = sbc::parse_address(address);
     if (!bytes) return std::nullopt;
     Keys k;
     k.ipv4 =
         bytes->at(10) == 0xFF && bytes->at(11) == 0xFF &&
         std::all_of(bytes->begin(), bytes->begin() + 10, [](std::uint8_t b) { return b == 0; });
-    k.source = policy::source_key(*bytes, s_.ipv6_prefix);
+    k.source = sbc::source_key(*bytes, s_.ipv6_prefix);
     k.network.bytes = *bytes;
     // IPv4 /24 (mapped: 96 + 24 bits) or IPv6 /48.
     for (std::size_t i = k.ipv4 ? 15 : 6; i < 16; ++i) k.network.bytes[i] = 0;
     k.trusted = std::any_of(s_.trusted.begin(), s_.trusted.end(),
-                            [&](const policy::Cidr& c) { return c.contains(*bytes); });
+                            [&](const sbc::Cidr& c) { return c.contains(*bytes); });
     return k;
   }
 
@@ -111,7 +111,7 @@ class ConnectionLimiter {
   }
 
   // A connection from this source authenticated: it may use the reserve for a while.
-  void authenticated(const policy::SourceKey& source, Clock::time_point now = Clock::now()) {
+  void authenticated(const sbc::SourceKey& source, Clock::time_point now = Clock::now()) {
     const std::lock_guard lock(mutex_);
     if (known_.size() >= s_.max_total && known_.find(source) == known_.end()) {
       std::erase_if(known_, [&](const auto& e) { return e.second <= now; });
@@ -134,23 +134,23 @@ class ConnectionLimiter {
 
  private:
   struct KeyHash {
-    std::size_t operator()(const policy::SourceKey& k) const noexcept {
+    std::size_t operator()(const sbc::SourceKey& k) const noexcept {
       return static_cast<std::size_t>(k.hash());
     }
   };
-  using Counts = std::unordered_map<policy::SourceKey, std::size_t, KeyHash>;
+  using Counts = std::unordered_map<sbc::SourceKey, std::size_t, KeyHash>;
 
-  static std::size_t count(const Counts& c, const policy::SourceKey& k) {
+  static std::size_t count(const Counts& c, const sbc::SourceKey& k) {
     const auto it = c.find(k);
     return it == c.end() ? 0 : it->second;
   }
-  static bool decrement(Counts& c, const policy::SourceKey& k) {
+  static bool decrement(Counts& c, const sbc::SourceKey& k) {
     const auto it = c.find(k);
     if (it == c.end()) return false;
     if (--it->second == 0) c.erase(it);
     return true;
   }
-  bool known(const policy::SourceKey& source, Clock::time_point now) const {
+  bool known(const sbc::SourceKey& source, Clock::time_point now) const {
     const auto it = known_.find(source);
     return it != known_.end() && it->second > now;
   }
@@ -158,7 +158,7 @@ class ConnectionLimiter {
   ConnectionLimiterSettings s_;
   mutable std::mutex mutex_;
   Counts per_source_, per_network_;
-  std::unordered_map<policy::SourceKey, Clock::time_point, KeyHash> known_;
+  std::unordered_map<sbc::SourceKey, Clock::time_point, KeyHash> known_;
   std::size_t total_ = 0;
 };
 

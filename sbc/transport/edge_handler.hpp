@@ -13,8 +13,8 @@
 #include "metrics/counter.hpp"
 #include "metrics/histogram.hpp"
 #include "policy/chain.hpp"
+#include "sbc/common/flow.hpp"
 #include "sbc/sip/message.hpp"
-#include "sbc/transport/flow.hpp"
 #include "sbc/transport/routing.hpp"
 
 namespace sbc::transport {

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "metrics/counter.hpp"
-#include "sbc/transport/flow.hpp"
+#include "sbc/common/flow.hpp"
 #include "sbc/transport/io_want.hpp"
 
 namespace sbc::transport {

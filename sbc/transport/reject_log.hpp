@@ -9,8 +9,8 @@
 #include <functional>
 #include <string_view>
 
+#include "sbc/common/flow.hpp"
 #include "sbc/sip/verdict.hpp"
-#include "sbc/transport/flow.hpp"
 
 namespace sbc::transport {
 

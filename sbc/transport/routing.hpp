@@ -7,8 +7,8 @@
 #include <optional>
 #include <string_view>
 
+#include "sbc/common/flow.hpp"
 #include "sbc/sip/message.hpp"
-#include "sbc/transport/flow.hpp"
 
 namespace sbc::transport {
 

@@ -37,10 +37,10 @@ struct Shared {
   // `ipv6_prefix`, `trusted`: how the policies count sources and whom they trust
   // (policy.ipv6_prefix, policy.acl.trusted), for the connection caps.
   explicit Shared(const StreamLimits& l, unsigned ipv6_prefix = 64,
-                  std::vector<policy::Cidr> trusted = {})
+                  std::vector<sbc::Cidr> trusted = {})
       : limits(l), limiter(limiter_settings(l, ipv6_prefix, std::move(trusted))) {}
   static ConnectionLimiterSettings limiter_settings(const StreamLimits& l, unsigned ipv6_prefix,
-                                                    std::vector<policy::Cidr> trusted) {
+                                                    std::vector<sbc::Cidr> trusted) {
     ConnectionLimiterSettings s;
     s.max_total = l.max_connections;
     s.max_per_source = l.max_connections_per_source;

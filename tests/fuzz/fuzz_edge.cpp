@@ -26,13 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     config.auth.ban_after_failures = 0;
     config.auth.credentials =
         std::make_shared<const policy::Credentials>(policy::Credentials::parse(
-            policy::Credentials::line("alice", "sbc", tls::DigestAlgorithm::Md5, "pw"), "sbc"));
+            policy::Credentials::line("alice", "sbc", sbc::crypto::DigestAlgorithm::Md5, "pw"),
+            "sbc"));
     auto c = policy::make_chain(config);
     auth_handler.set_policy(c.get());
     return c;
   }();
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  transport::FlowInfo flow;
+  sbc::FlowInfo flow;
   flow.remote_ip = "198.51.100.7";
   flow.remote_port = 5060;
 

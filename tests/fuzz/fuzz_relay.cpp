@@ -9,9 +9,9 @@
 #include <memory>
 #include <string_view>
 
+#include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/edge_handler.hpp"
-#include "tls/token_sealer.hpp"
 
 using namespace sbc;
 
@@ -32,20 +32,20 @@ struct CheckingWire : transport::Wire {
   }
   std::optional<transport::FlowAddress> flow_address(std::uint64_t token) const noexcept override {
     if (token == kTlsFlow)
-      return transport::FlowAddress{transport::Protocol::Tls, "198.51.100.1", 5061, "203.0.113.5"};
+      return transport::FlowAddress{sbc::Protocol::Tls, "198.51.100.1", 5061, "203.0.113.5"};
     if (token == kUdpFlow)
-      return transport::FlowAddress{transport::Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9"};
+      return transport::FlowAddress{sbc::Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9"};
     return std::nullopt;
   }
-  void send_inside(transport::Protocol, std::string_view, std::uint16_t,
+  void send_inside(sbc::Protocol, std::string_view, std::uint16_t,
                    std::string_view bytes) noexcept override {
     check(bytes);
   }
 };
 
-transport::FlowInfo flow(bool tls) {
-  transport::FlowInfo f;
-  f.protocol = tls ? transport::Protocol::Tls : transport::Protocol::Udp;
+sbc::FlowInfo flow(bool tls) {
+  sbc::FlowInfo f;
+  f.protocol = tls ? sbc::Protocol::Tls : sbc::Protocol::Udp;
   f.local_ip = "198.51.100.1";
   f.local_port = tls ? 5061 : 5060;
   f.remote_ip = tls ? "203.0.113.5" : "203.0.113.9";
@@ -65,8 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // (no retransmissions, transport errors, sips: only to the TLS one).
   const bool streams = size > 0 && (data[size - 1] & 2) != 0;
   if (streams) {
-    settings.cores = {{"10.0.0.10", 5070, 1, 1, transport::Protocol::Tcp},
-                      {"10.0.0.11", 5071, 2, 1, transport::Protocol::Tls}};
+    settings.cores = {{"10.0.0.10", 5070, 1, 1, sbc::Protocol::Tcp},
+                      {"10.0.0.11", 5071, 2, 1, sbc::Protocol::Tls}};
   } else {
     settings.cores = {{"10.0.0.10", 5070, 1, 1}};
   }
@@ -75,7 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   settings.outside_addresses = {{"198.51.100.1", 5060}, {"198.51.100.1", 5061}};
   settings.max_transactions = 16;
   settings.branch_seed = 1;
-  settings.token_keys = {*tls::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f")};
+  settings.token_keys = {
+      *sbc::crypto::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f")};
   // The input's last byte picks Call-ID masking, so both ways of relaying are explored.
   settings.mask_call_id = size > 0 && (data[size - 1] & 1) != 0;
   proxy::Relay relay(settings, wire, [&now] { return now; });
@@ -103,15 +104,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         relay.tick();
         break;
       case 4:  // from the second core over its connection
-        relay.message_from_inside(message,
-                                  streams ? transport::Protocol::Tls : transport::Protocol::Udp,
+        relay.message_from_inside(message, streams ? sbc::Protocol::Tls : sbc::Protocol::Udp,
                                   "10.0.0.11", 5071);
         break;
       case 5:  // a connection toward a core failed
-        relay.inside_failed(message.empty() || (message[0] & 1) == 0 ? transport::Protocol::Tcp
-                                                                     : transport::Protocol::Tls,
-                            message.size() > 1 && (message[1] & 1) != 0 ? "10.0.0.11" : "10.0.0.10",
-                            message.size() > 1 && (message[1] & 1) != 0 ? 5071 : 5070);
+        relay.inside_failed(
+            message.empty() || (message[0] & 1) == 0 ? sbc::Protocol::Tcp : sbc::Protocol::Tls,
+            message.size() > 1 && (message[1] & 1) != 0 ? "10.0.0.11" : "10.0.0.10",
+            message.size() > 1 && (message[1] & 1) != 0 ? 5071 : 5070);
         break;
     }
   }

@@ -203,11 +203,11 @@ relay:
       "        certificate: {chain: /etc/sbc.pem, key: /etc/sbc.key}}\n",
       "test.yaml");
   REQUIRE(streams.core.targets.size() == 3);
-  CHECK(streams.core.targets[0].protocol == sbc::transport::Protocol::Tcp);
+  CHECK(streams.core.targets[0].protocol == sbc::Protocol::Tcp);
   CHECK(streams.core.targets[0].port == 5060);
-  CHECK(streams.core.targets[1].protocol == sbc::transport::Protocol::Tls);
+  CHECK(streams.core.targets[1].protocol == sbc::Protocol::Tls);
   CHECK(streams.core.targets[1].port == 5071);
-  CHECK(streams.core.targets[2].protocol == sbc::transport::Protocol::Udp);
+  CHECK(streams.core.targets[2].protocol == sbc::Protocol::Udp);
   CHECK(streams.stream_limits.inside_connect_timeout.count() == 700);
   CHECK_FALSE(streams.core.tls.verify);
   CHECK(streams.core.tls.ca_file == "/etc/core-ca.pem");
@@ -356,7 +356,7 @@ TEST_CASE("the policy.auth section is read and checked, credentials loaded", "[c
   const std::string file = "/tmp/sbc-config-test-users-" + std::to_string(::getpid());
   {
     std::ofstream out(file);
-    out << sbc::policy::Credentials::line("alice", "example.com", sbc::tls::DigestAlgorithm::Md5,
+    out << sbc::policy::Credentials::line("alice", "example.com", sbc::crypto::DigestAlgorithm::Md5,
                                           "pw")
         << "\n";
   }
@@ -372,7 +372,7 @@ TEST_CASE("the policy.auth section is read and checked, credentials loaded", "[c
   REQUIRE(c.policy.auth.credentials);
   CHECK(c.policy.auth.credentials->users() == 1);
   CHECK(c.policy.auth.algorithms ==
-        std::vector<sbc::tls::DigestAlgorithm>{sbc::tls::DigestAlgorithm::Md5});
+        std::vector<sbc::crypto::DigestAlgorithm>{sbc::crypto::DigestAlgorithm::Md5});
   CHECK(c.policy.auth.nonce_lifetime.count() == 60);
   CHECK(c.policy.auth.nonce_key_configured);
   CHECK(c.policy.auth.ban_after_failures == 3);

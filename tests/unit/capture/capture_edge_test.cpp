@@ -19,7 +19,7 @@
 #include "sbc/transport/edge_handler.hpp"
 
 using namespace sbc;
-using transport::Protocol;
+using sbc::Protocol;
 
 namespace {
 
@@ -44,8 +44,8 @@ std::string options(std::string_view user_agent = "sipsak 0.9.8", std::string_vi
          std::string(user_agent) + "\r\nContent-Length: 0\r\n\r\n";
 }
 
-transport::FlowInfo flow(std::string_view remote_ip = "198.51.100.7") {
-  transport::FlowInfo f;
+sbc::FlowInfo flow(std::string_view remote_ip = "198.51.100.7") {
+  sbc::FlowInfo f;
   f.protocol = Protocol::Udp;
   f.local_ip = "192.0.2.10";
   f.local_port = 5060;
@@ -56,8 +56,7 @@ transport::FlowInfo flow(std::string_view remote_ip = "198.51.100.7") {
 
 struct RecordingTap : transport::MessageTap {
   std::vector<std::pair<std::string, bool>> seen;
-  void observe(std::string_view bytes, const transport::FlowInfo&,
-               bool rejected) noexcept override {
+  void observe(std::string_view bytes, const sbc::FlowInfo&, bool rejected) noexcept override {
     seen.emplace_back(std::string(bytes), rejected);
   }
 };

@@ -17,7 +17,7 @@
 
 using namespace sbc;
 using namespace sbc::capture;
-using transport::Protocol;
+using sbc::Protocol;
 
 namespace {
 

@@ -4,13 +4,13 @@
 #include <string>
 
 #include "policy/policy_config.hpp"
+#include "sbc/crypto/digest.hpp"
 #include "sbc/sip/message.hpp"
-#include "tls/digest.hpp"
 
 using namespace sbc;
 using namespace std::chrono_literals;
 using policy::Decision;
-using tls::DigestAlgorithm;
+using sbc::crypto::DigestAlgorithm;
 
 namespace {
 
@@ -27,11 +27,11 @@ std::string credentials_text() {
 policy::PolicyConfig auth_config() {
   policy::PolicyConfig c;
   c.chain = {"acl", "auth"};
-  c.acl.trusted = {*policy::parse_cidr("10.0.0.0/8")};
+  c.acl.trusted = {*sbc::parse_cidr("10.0.0.0/8")};
   c.auth.realm = "example.com";
   c.auth.credentials = std::make_shared<const policy::Credentials>(
       policy::Credentials::parse(credentials_text(), "example.com"));
-  c.auth.nonce_key = *tls::NonceMint::parse_key(std::string(64, 'a'));
+  c.auth.nonce_key = *sbc::crypto::NonceMint::parse_key(std::string(64, 'a'));
   c.auth.ban_after_failures = 5;
   return c;
 }
@@ -48,17 +48,17 @@ struct Client {
                      unsigned nc) const {
     std::array<char, 64> a{}, b{}, c{};
     const std::string_view p1[] = {user, realm, password};
-    const std::string ha1(tls::digest_hex(algorithm, p1, a));
+    const std::string ha1(sbc::crypto::digest_hex(algorithm, p1, a));
     const std::string_view p2[] = {method, uri};
-    const std::string ha2(tls::digest_hex(algorithm, p2, b));
+    const std::string ha2(sbc::crypto::digest_hex(algorithm, p2, b));
     char nc_text[9];
     std::snprintf(nc_text, sizeof nc_text, "%08x", nc);
     const std::string_view p3[] = {ha1, nonce, nc_text, cnonce, "auth", ha2};
-    const std::string response(tls::digest_hex(algorithm, p3, c));
+    const std::string response(sbc::crypto::digest_hex(algorithm, p3, c));
     return "Digest username=\"" + user + "\", realm=\"" + realm + "\", nonce=\"" +
            std::string(nonce) + "\", uri=\"" + std::string(uri) + "\", response=\"" + response +
-           "\", algorithm=" + std::string(tls::digest_algorithm_name(algorithm)) + ", cnonce=\"" +
-           cnonce + "\", qop=auth, nc=" + nc_text;
+           "\", algorithm=" + std::string(sbc::crypto::digest_algorithm_name(algorithm)) +
+           ", cnonce=\"" + cnonce + "\", qop=auth, nc=" + nc_text;
   }
 };
 
@@ -88,7 +88,7 @@ struct Edge {
   std::string bytes;
   policy::TimePoint now = policy::TimePoint(1000s);
   policy::Chain::Outcome last;
-  transport::Protocol protocol = transport::Protocol::Udp;
+  sbc::Protocol protocol = sbc::Protocol::Udp;
 
   explicit Edge(const policy::PolicyConfig& config, unsigned worker = 0)
       : chain(policy::make_chain(config, worker)) {}
@@ -96,7 +96,7 @@ struct Edge {
   // "banned", "continue", "drop <reason>", "respond <status> <reason>"
   std::string run(const std::string& text, std::string_view ip = "192.0.2.1") {
     bytes = text;
-    transport::FlowInfo flow;
+    sbc::FlowInfo flow;
     flow.protocol = protocol;
     flow.remote_ip = ip;
     flow.remote_port = 5060;
@@ -129,21 +129,21 @@ TEST_CASE("digest: hashes agree with RFC 7616's worked example", "[auth]") {
                   std::string_view(
                       "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1")}}) {
     const std::string_view p1[] = {"Mufasa", "http-auth@example.org", "Circle of Life"};
-    const std::string ha1(tls::digest_hex(algorithm, p1, a));
+    const std::string ha1(sbc::crypto::digest_hex(algorithm, p1, a));
     const std::string_view p2[] = {"GET", "/dir/index.html"};
-    const std::string ha2(tls::digest_hex(algorithm, p2, b));
+    const std::string ha2(sbc::crypto::digest_hex(algorithm, p2, b));
     const std::string_view p3[] = {ha1,        "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v",
                                    "00000001", "f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ",
                                    "auth",     ha2};
-    CHECK(tls::digest_hex(algorithm, p3, c) == expected);
+    CHECK(sbc::crypto::digest_hex(algorithm, p3, c) == expected);
   }
-  CHECK(tls::constant_time_equal("abc", "abc"));
-  CHECK_FALSE(tls::constant_time_equal("abc", "abd"));
-  CHECK_FALSE(tls::constant_time_equal("abc", "abcd"));
+  CHECK(sbc::crypto::constant_time_equal("abc", "abc"));
+  CHECK_FALSE(sbc::crypto::constant_time_equal("abc", "abd"));
+  CHECK_FALSE(sbc::crypto::constant_time_equal("abc", "abcd"));
 }
 
 TEST_CASE("digest: nonces are bound to what they were issued for", "[auth]") {
-  const tls::NonceMint mint(*tls::NonceMint::parse_key(std::string(64, '1')));
+  const sbc::crypto::NonceMint mint(*sbc::crypto::NonceMint::parse_key(std::string(64, '1')));
   const std::uint8_t here[] = {1, 2, 3};
   const std::uint8_t there[] = {1, 2, 4};
   const auto nonce = mint.mint(1234567, 1, here);
@@ -152,7 +152,7 @@ TEST_CASE("digest: nonces are bound to what they were issued for", "[auth]") {
   const auto second = mint.mint(1234567, 2, here);
   CHECK(std::string_view(second.data(), second.size()) != text);
   CHECK_FALSE(mint.check(text, there));
-  const tls::NonceMint other(*tls::NonceMint::parse_key(std::string(64, '2')));
+  const sbc::crypto::NonceMint other(*sbc::crypto::NonceMint::parse_key(std::string(64, '2')));
   CHECK_FALSE(other.check(text, here));
   for (std::size_t i = 0; i < text.size(); ++i) {
     std::string bad = text;
@@ -160,7 +160,7 @@ TEST_CASE("digest: nonces are bound to what they were issued for", "[auth]") {
     CHECK_FALSE(mint.check(bad, here));
   }
   CHECK_FALSE(mint.check(text.substr(1), here));
-  CHECK_FALSE(tls::NonceMint::parse_key("abc"));
+  CHECK_FALSE(sbc::crypto::NonceMint::parse_key("abc"));
 }
 
 TEST_CASE("auth: credentials files", "[auth]") {
@@ -371,17 +371,17 @@ TEST_CASE("auth: core mode challenges nothing and bans on the core's refusals", 
   CHECK(edge.run(register_request("alice")) == "continue");
   CHECK(edge.last.asserted_identity.empty());
   // The relay reports the core's refusals of this source's credentials; the third bans it.
-  edge.chain->core_refused("192.0.2.1", transport::Protocol::Udp, edge.now);
-  edge.chain->core_refused("192.0.2.1", transport::Protocol::Udp, edge.now);
+  edge.chain->core_refused("192.0.2.1", sbc::Protocol::Udp, edge.now);
+  edge.chain->core_refused("192.0.2.1", sbc::Protocol::Udp, edge.now);
   CHECK(edge.run(register_request("alice")) == "continue");
-  edge.chain->core_refused("192.0.2.1", transport::Protocol::Udp, edge.now);
+  edge.chain->core_refused("192.0.2.1", sbc::Protocol::Udp, edge.now);
   CHECK(edge.run(register_request("alice")) == "banned");
   CHECK(edge.run(register_request("alice"), "192.0.2.2") == "continue");
-  edge.chain->core_refused("not an address", transport::Protocol::Udp, edge.now);  // ignored
+  edge.chain->core_refused("not an address", sbc::Protocol::Udp, edge.now);  // ignored
   // In edge mode the stage checks credentials itself: the core's refusals are not counted twice.
   Edge edge_mode(auth_config());
   for (int i = 0; i < 20; ++i)
-    edge_mode.chain->core_refused("192.0.2.1", transport::Protocol::Udp, edge_mode.now);
+    edge_mode.chain->core_refused("192.0.2.1", sbc::Protocol::Udp, edge_mode.now);
   CHECK(edge_mode.run(register_request("alice")) == "respond 401 challenge");
 }
 
@@ -450,9 +450,9 @@ TEST_CASE("auth: an authenticated source is a trust tier: more rate, no enumerat
   // Dropped for flooding over TCP (a verified address): the trust is gone, the plain limits
   // apply again.
   edge.now += 30s;
-  edge.protocol = transport::Protocol::Tcp;
+  edge.protocol = sbc::Protocol::Tcp;
   for (int i = 0; i < 25; ++i) edge.run(register_request("alice"));
-  edge.protocol = transport::Protocol::Udp;
+  edge.protocol = sbc::Protocol::Udp;
   for (int i = 0; i < 18; ++i) {
     const std::string user = "next" + std::to_string(i);
     edge.run(request("OPTIONS", "sip:" + user + "@example.com", "alice", user));
@@ -505,7 +505,7 @@ TEST_CASE("auth: failures add up at the source's home worker, whichever worker s
   for (unsigned w = 0; w < 2; ++w)
     workers[w].chain->set_strike_forwarding(
         w, 2,
-        [&workers](unsigned home, const policy::SourceKey& key, std::string_view stage,
+        [&workers](unsigned home, const sbc::SourceKey& key, std::string_view stage,
                    policy::BanScope scope) {
           workers[home].chain->strike(key, stage, workers[home].now, scope);
         });
@@ -521,7 +521,7 @@ TEST_CASE("auth: failures add up at the source's home worker, whichever worker s
   }
   // Four failures in all: the home worker banned the source (the daemon then tells the other),
   // over every transport: each answered a nonce issued to that address.
-  const auto key = *policy::source_key("192.0.2.1", 64);
+  const auto key = *sbc::source_key("192.0.2.1", 64);
   const unsigned home = static_cast<unsigned>(key.hash() % 2);
   CHECK(workers[home].chain->bans().banned(key, workers[home].now, false));
   CHECK_FALSE(workers[1 - home].chain->bans().banned(key, workers[1 - home].now, true));
@@ -591,7 +591,7 @@ TEST_CASE("auth: a wrong answer counts only for a valid nonce issued to its sour
                                                           i))) == "respond 401 failed");
   CHECK(edge.run(register_request("alice", wrong.answer("REGISTER", "sip:example.com", own, 5))) ==
         "drop failed");
-  edge.protocol = transport::Protocol::Tcp;
+  edge.protocol = sbc::Protocol::Tcp;
   CHECK(edge.run(register_request("alice")) == "banned");
 }
 
@@ -621,7 +621,7 @@ TEST_CASE("auth: core mode: trusted peers are never banned, counts decay, UDP ba
   config.auth.ban_after_failures = 3;
   config.auth.failure_window = 600s;
   Edge edge(config);
-  using transport::Protocol;
+  using sbc::Protocol;
   // A trusted trunk whose calls the core keeps refusing.
   for (int i = 0; i < 50; ++i) edge.chain->core_refused("10.1.2.3", Protocol::Tcp, edge.now);
   CHECK(edge.run(register_request("alice"), "10.1.2.3") == "continue");

@@ -23,8 +23,8 @@ std::string request(std::string_view method, std::string_view user_agent = {},
   return m;
 }
 
-transport::FlowInfo from(std::string_view ip) {
-  transport::FlowInfo f;
+sbc::FlowInfo from(std::string_view ip) {
+  sbc::FlowInfo f;
   f.remote_ip = ip;
   f.remote_port = 5060;
   return f;
@@ -36,7 +36,7 @@ struct Runner {
   std::unique_ptr<sip::Message> m = std::make_unique<sip::Message>();
   std::string bytes;
   policy::TimePoint now = policy::TimePoint(1000s);
-  transport::Protocol protocol = transport::Protocol::Udp;
+  sbc::Protocol protocol = sbc::Protocol::Udp;
 
   explicit Runner(const policy::PolicyConfig& config, unsigned worker = 0)
       : chain(policy::make_chain(config, worker)) {}
@@ -44,7 +44,7 @@ struct Runner {
   // "banned", "continue", "drop <stage>/<reason>", "respond <status> <stage>/<reason>"
   std::string run(std::string_view ip, const std::string& text) {
     bytes = text;
-    transport::FlowInfo flow = from(ip);
+    sbc::FlowInfo flow = from(ip);
     flow.protocol = protocol;
     if (!chain->admit(flow, now)) return "banned";
     REQUIRE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
@@ -66,32 +66,30 @@ policy::PolicyConfig config_with(std::vector<std::string> chain) {
 }  // namespace
 
 TEST_CASE("policy: CIDR blocks and source keys", "[policy]") {
-  const auto v4 = policy::parse_cidr("192.0.2.0/24");
+  const auto v4 = sbc::parse_cidr("192.0.2.0/24");
   REQUIRE(v4);
-  CHECK(v4->contains(*policy::parse_address("192.0.2.77")));
-  CHECK_FALSE(v4->contains(*policy::parse_address("192.0.3.1")));
-  CHECK_FALSE(v4->contains(*policy::parse_address("2001:db8::1")));
-  const auto v6 = policy::parse_cidr("2001:db8::/32");
+  CHECK(v4->contains(*sbc::parse_address("192.0.2.77")));
+  CHECK_FALSE(v4->contains(*sbc::parse_address("192.0.3.1")));
+  CHECK_FALSE(v4->contains(*sbc::parse_address("2001:db8::1")));
+  const auto v6 = sbc::parse_cidr("2001:db8::/32");
   REQUIRE(v6);
-  CHECK(v6->contains(*policy::parse_address("2001:db8:1:2::3")));
-  CHECK(v6->contains(*policy::parse_address("[2001:db8::9]")));
-  CHECK_FALSE(v6->contains(*policy::parse_address("2001:db9::1")));
-  CHECK(policy::parse_cidr("10.0.0.1"));
-  CHECK_FALSE(policy::parse_cidr("10.0.0.0/33"));
-  CHECK_FALSE(policy::parse_cidr("example.com/8"));
-  CHECK_FALSE(policy::parse_cidr("10.0.0.0/x"));
+  CHECK(v6->contains(*sbc::parse_address("2001:db8:1:2::3")));
+  CHECK(v6->contains(*sbc::parse_address("[2001:db8::9]")));
+  CHECK_FALSE(v6->contains(*sbc::parse_address("2001:db9::1")));
+  CHECK(sbc::parse_cidr("10.0.0.1"));
+  CHECK_FALSE(sbc::parse_cidr("10.0.0.0/33"));
+  CHECK_FALSE(sbc::parse_cidr("example.com/8"));
+  CHECK_FALSE(sbc::parse_cidr("10.0.0.0/x"));
   // IPv6 sources in one /64 are one source; other /64s and IPv4 addresses are not.
-  CHECK(*policy::source_key("2001:db8:0:1::1", 64) ==
-        *policy::source_key("2001:db8:0:1:ffff::2", 64));
-  CHECK_FALSE(*policy::source_key("2001:db8:0:1::1", 64) ==
-              *policy::source_key("2001:db8:0:2::1", 64));
-  CHECK_FALSE(*policy::source_key("192.0.2.1", 64) == *policy::source_key("192.0.2.2", 64));
+  CHECK(*sbc::source_key("2001:db8:0:1::1", 64) == *sbc::source_key("2001:db8:0:1:ffff::2", 64));
+  CHECK_FALSE(*sbc::source_key("2001:db8:0:1::1", 64) == *sbc::source_key("2001:db8:0:2::1", 64));
+  CHECK_FALSE(*sbc::source_key("192.0.2.1", 64) == *sbc::source_key("192.0.2.2", 64));
 }
 
 TEST_CASE("policy: the ACL denies, allows only what is listed, and trusts peers", "[policy]") {
   policy::PolicyConfig c = config_with({"acl", "scanner"});
-  c.acl.deny = {*policy::parse_cidr("203.0.113.0/24")};
-  c.acl.trusted = {*policy::parse_cidr("10.0.0.0/8")};
+  c.acl.deny = {*sbc::parse_cidr("203.0.113.0/24")};
+  c.acl.trusted = {*sbc::parse_cidr("10.0.0.0/8")};
   Runner r(c);
   CHECK(r.run("203.0.113.9", request("OPTIONS")) == "drop acl/denied");
   CHECK(r.run("198.51.100.1", request("OPTIONS")) == "continue");
@@ -99,7 +97,7 @@ TEST_CASE("policy: the ACL denies, allows only what is listed, and trusts peers"
   CHECK(r.run("10.1.2.3", request("OPTIONS", "friendly-scanner")) == "continue");
   CHECK(r.chain->decisions(0, policy::AclStage::kDenied).value() == 1);
 
-  c.acl.allow = {*policy::parse_cidr("198.51.100.0/24")};
+  c.acl.allow = {*sbc::parse_cidr("198.51.100.0/24")};
   Runner only(c);
   CHECK(only.run("198.51.100.1", request("OPTIONS")) == "continue");
   CHECK(only.run("192.0.2.1", request("OPTIONS")) == "drop acl/not_allowed");
@@ -130,24 +128,24 @@ TEST_CASE("policy: a scanner's User-Agent is dropped and its source banned", "[p
 TEST_CASE("policy: UDP evidence bans over UDP only; a verified address over every transport",
           "[policy][bans]") {
   policy::PolicyConfig c = config_with({"acl", "scanner"});
-  c.acl.trusted = {*policy::parse_cidr("10.0.0.0/8")};
+  c.acl.trusted = {*sbc::parse_cidr("10.0.0.0/8")};
   Runner r(c);
   // One datagram "from" 192.0.2.80 (anyone can write that source address): banned over UDP.
   CHECK(r.run("192.0.2.80", request("OPTIONS", "friendly-scanner")) == "drop scanner/signature");
   CHECK(r.run("192.0.2.80", request("OPTIONS")) == "banned");
-  r.protocol = transport::Protocol::Tcp;
+  r.protocol = sbc::Protocol::Tcp;
   CHECK(r.run("192.0.2.80", request("OPTIONS")) == "continue");
-  r.protocol = transport::Protocol::Tls;
+  r.protocol = sbc::Protocol::Tls;
   CHECK(r.run("192.0.2.80", request("OPTIONS")) == "continue");
   // The same evidence over TCP (the handshake proved the address): banned everywhere.
-  r.protocol = transport::Protocol::Tcp;
+  r.protocol = sbc::Protocol::Tcp;
   CHECK(r.run("192.0.2.80", request("OPTIONS", "friendly-scanner")) == "drop scanner/signature");
   CHECK(r.run("192.0.2.80", request("OPTIONS")) == "banned");
-  r.protocol = transport::Protocol::Tls;
+  r.protocol = sbc::Protocol::Tls;
   CHECK(r.run("192.0.2.80", request("OPTIONS")) == "banned");
   CHECK(r.chain->bans_total().value() == 2);
   // A trusted peer is never banned, whatever arrives from its address.
-  r.protocol = transport::Protocol::Udp;
+  r.protocol = sbc::Protocol::Udp;
   CHECK(r.run("10.0.0.1", request("OPTIONS", "friendly-scanner")) == "continue");
   CHECK(r.run("10.0.0.1", request("OPTIONS")) == "continue");
 }
@@ -159,10 +157,10 @@ TEST_CASE("policy: an active ban is never evicted; a full table refuses new bans
   policy::BanTable bans(settings);
   const auto now = policy::TimePoint(1000s);
   const auto key = [](int i) {
-    return *policy::source_key(
-        "10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".1", 64);
+    return *sbc::source_key("10." + std::to_string(i / 250) + "." + std::to_string(i % 250) + ".1",
+                            64);
   };
-  const policy::SourceKey attacker = *policy::source_key("192.0.2.99", 64);
+  const sbc::SourceKey attacker = *sbc::source_key("192.0.2.99", 64);
   CHECK(bans.ban(attacker, now, policy::BanScope::Udp) == 60s);
   for (int i = 0; i < 1000; ++i) (void)bans.ban(key(i), now, policy::BanScope::Udp);
   // The attacker's ban held against a thousand others; the table is full of active bans and
@@ -181,9 +179,9 @@ TEST_CASE("policy: an active ban is never evicted; a full table refuses new bans
 TEST_CASE("policy: ban scopes: UDP, every transport, widened, imposed, listed", "[policy][bans]") {
   policy::BanTable bans(policy::BanSettings{});
   const auto now = policy::TimePoint(1000s);
-  const policy::SourceKey a = *policy::source_key("192.0.2.1", 64);
+  const sbc::SourceKey a = *sbc::source_key("192.0.2.1", 64);
   std::vector<policy::BanScope> heard;
-  bans.set_listener([&heard](const policy::SourceKey&, policy::TimePoint, policy::BanScope scope) {
+  bans.set_listener([&heard](const sbc::SourceKey&, policy::TimePoint, policy::BanScope scope) {
     heard.push_back(scope);
   });
   CHECK(bans.ban(a, now, policy::BanScope::None) == 0s);
@@ -198,15 +196,14 @@ TEST_CASE("policy: ban scopes: UDP, every transport, widened, imposed, listed", 
   CHECK(bans.banned(a, now + 100s, false));
   CHECK(heard == std::vector{policy::BanScope::Udp, policy::BanScope::All});
   // A ban from another worker, and the list a reload carries over.
-  const policy::SourceKey b = *policy::source_key("192.0.2.2", 64);
+  const sbc::SourceKey b = *sbc::source_key("192.0.2.2", 64);
   bans.impose(b, now + 30s, policy::BanScope::Udp, now);
   CHECK(bans.banned(b, now, true));
   CHECK_FALSE(bans.banned(b, now, false));
   int udp = 0, all = 0;
-  bans.for_each_active(now,
-                       [&](const policy::SourceKey&, policy::TimePoint, policy::BanScope scope) {
-                         ++(scope == policy::BanScope::All ? all : udp);
-                       });
+  bans.for_each_active(now, [&](const sbc::SourceKey&, policy::TimePoint, policy::BanScope scope) {
+    ++(scope == policy::BanScope::All ? all : udp);
+  });
   CHECK(udp == 1);
   CHECK(all == 1);
 }
@@ -263,7 +260,7 @@ TEST_CASE("policy: methods not allowed get 405 with Allow; ACK and CANCEL always
   CHECK(r.run("192.0.2.1", request("ACK")) == "continue");
   r.bytes = request("PUBLISH");
   REQUIRE(r.m->parse(r.bytes, sip::Framing::Datagram, {}).is_valid());
-  const transport::FlowInfo flow = from("192.0.2.1");
+  const sbc::FlowInfo flow = from("192.0.2.1");
   REQUIRE(r.chain->admit(flow, r.now));
   CHECK(r.chain->decide(*r.m).decision.extra_header == "Allow: INVITE, BYE, REGISTER");
 }
@@ -284,13 +281,13 @@ TEST_CASE("policy: sips: needs TLS, TLS-only setups and domains, client certific
           "[policy]") {
   policy::PolicyConfig c = config_with({"sips"});
   c.sips.domains = {"secure.example.com"};
-  c.sips.client_certificate_from = {*policy::parse_cidr("198.51.100.0/24")};
+  c.sips.client_certificate_from = {*sbc::parse_cidr("198.51.100.0/24")};
   auto chain = policy::make_chain(c);
   auto m = std::make_unique<sip::Message>();
   const auto now = policy::TimePoint(1000s);
-  auto run = [&](std::string text, transport::Protocol protocol, std::string_view ip,
+  auto run = [&](std::string text, sbc::Protocol protocol, std::string_view ip,
                  std::string_view identity = {}) {
-    transport::FlowInfo f = from(ip);
+    sbc::FlowInfo f = from(ip);
     f.protocol = protocol;
     f.tls.peer_identity = identity;
     static std::string bytes;
@@ -307,25 +304,24 @@ TEST_CASE("policy: sips: needs TLS, TLS-only setups and domains, client certific
     return text;
   };
   const std::string invite = request("INVITE");
-  CHECK(run(invite, transport::Protocol::Udp, "192.0.2.1") == "continue");
-  CHECK(run(with_uri(invite, "sips:bob@example.com"), transport::Protocol::Udp, "192.0.2.1") ==
+  CHECK(run(invite, sbc::Protocol::Udp, "192.0.2.1") == "continue");
+  CHECK(run(with_uri(invite, "sips:bob@example.com"), sbc::Protocol::Udp, "192.0.2.1") ==
         "416 sips_without_tls");
-  CHECK(run(with_uri(invite, "sips:bob@example.com"), transport::Protocol::Tls, "192.0.2.1") ==
+  CHECK(run(with_uri(invite, "sips:bob@example.com"), sbc::Protocol::Tls, "192.0.2.1") ==
         "continue");
-  CHECK(run(with_uri(invite, "sip:bob@secure.example.com"), transport::Protocol::Tcp,
-            "192.0.2.1") == "403 tls_required");
-  CHECK(run(with_uri(invite, "sip:bob@secure.example.com"), transport::Protocol::Tls,
-            "192.0.2.1") == "continue");
+  CHECK(run(with_uri(invite, "sip:bob@secure.example.com"), sbc::Protocol::Tcp, "192.0.2.1") ==
+        "403 tls_required");
+  CHECK(run(with_uri(invite, "sip:bob@secure.example.com"), sbc::Protocol::Tls, "192.0.2.1") ==
+        "continue");
   // A trunk's range must show a verified client certificate.
-  CHECK(run(invite, transport::Protocol::Tls, "198.51.100.7") == "403 certificate_required");
-  CHECK(run(invite, transport::Protocol::Tls, "198.51.100.7", "CN=trunk.example.net") ==
-        "continue");
+  CHECK(run(invite, sbc::Protocol::Tls, "198.51.100.7") == "403 certificate_required");
+  CHECK(run(invite, sbc::Protocol::Tls, "198.51.100.7", "CN=trunk.example.net") == "continue");
 
   c.sips.require_tls = true;
   auto strict = policy::make_chain(c);
   std::swap(chain, strict);
-  CHECK(run(invite, transport::Protocol::Udp, "192.0.2.1") == "403 tls_required");
-  CHECK(run(invite, transport::Protocol::Tls, "192.0.2.1") == "continue");
+  CHECK(run(invite, sbc::Protocol::Udp, "192.0.2.1") == "403 tls_required");
+  CHECK(run(invite, sbc::Protocol::Tls, "192.0.2.1") == "continue");
 }
 
 TEST_CASE("policy: a source asking for many users is a scanner, whatever it calls itself",
@@ -462,7 +458,7 @@ TEST_CASE("policy: rate-limit drops add up at the source's home worker, in batch
   for (unsigned w = 0; w < 2; ++w)
     workers[w].chain->set_strike_forwarding(
         w, 2,
-        [&workers, &posts](unsigned home, const policy::SourceKey& key, std::string_view stage,
+        [&workers, &posts](unsigned home, const sbc::SourceKey& key, std::string_view stage,
                            policy::BanScope scope) {
           ++posts;
           workers[home].chain->strike(key, stage, workers[home].now, scope);
@@ -472,7 +468,7 @@ TEST_CASE("policy: rate-limit drops add up at the source's home worker, in batch
     for (Runner& w : workers) (void)w.run("192.0.2.70", request("REGISTER"));
   // Twenty drops in all: the home worker banned the source (the daemon tells the other); over
   // UDP only, the datagrams' source addresses being unverified.
-  const auto key = *policy::source_key("192.0.2.70", 64);
+  const auto key = *sbc::source_key("192.0.2.70", 64);
   const unsigned home = static_cast<unsigned>(key.hash() % 2);
   CHECK(workers[home].chain->bans().banned(key, workers[home].now, true));
   CHECK_FALSE(workers[home].chain->bans().banned(key, workers[home].now, false));
@@ -483,7 +479,7 @@ TEST_CASE("policy: rate-limit drops add up at the source's home worker, in batch
   Runner alone[] = {Runner(config, 0), Runner(config, 1)};
   for (unsigned w = 0; w < 2; ++w)
     alone[w].chain->set_strike_forwarding(w, 2,
-                                          [&alone](unsigned to, const policy::SourceKey& k,
+                                          [&alone](unsigned to, const sbc::SourceKey& k,
                                                    std::string_view stage, policy::BanScope scope) {
                                             alone[to].chain->strike(k, stage, alone[to].now, scope);
                                           });
@@ -496,14 +492,14 @@ TEST_CASE("policy: a listener's own ACL applies to what arrives on it", "[policy
   policy::PolicyConfig config = config_with({"acl"});
   policy::ListenerAcl trunks;
   trunks.port = 5080;
-  trunks.allow = {*policy::parse_cidr("203.0.113.0/24")};
+  trunks.allow = {*sbc::parse_cidr("203.0.113.0/24")};
   config.acl.listeners = {trunks};
   const auto chain = policy::make_chain(config);
   auto m = std::make_unique<sip::Message>();
   const std::string bytes = request("INVITE");
   REQUIRE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
   auto run = [&](std::string_view ip, std::uint16_t local_port) {
-    transport::FlowInfo flow = from(ip);
+    sbc::FlowInfo flow = from(ip);
     flow.local_port = local_port;
     REQUIRE(chain->admit(flow, policy::TimePoint(1000s)));
     return chain->decide(*m).decision.kind;
@@ -545,7 +541,7 @@ TEST_CASE("policy: requests that failed validation reach only what is reliable i
     bytes.replace(bytes.find("sip:bob@"), 8, "sips:u" + std::to_string(user) + "@");
     bytes.replace(bytes.find("Max-Forwards: 70"), 16, "Max-Forwards: x");  // invalid
     REQUIRE_FALSE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
-    const transport::FlowInfo flow = from("192.0.2.40");  // the chain keeps a pointer to it
+    const sbc::FlowInfo flow = from("192.0.2.40");  // the chain keeps a pointer to it
     REQUIRE(chain->admit(flow, policy::TimePoint(1000s)));
     CHECK(chain->decide(*m, /*valid=*/false).decision.proceeds());
   }

@@ -10,16 +10,16 @@
 #include <utility>
 #include <vector>
 
-#include "policy/source.hpp"
+#include "sbc/common/address.hpp"
+#include "sbc/crypto/token_sealer.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/sip/response.hpp"
-#include "tls/token_sealer.hpp"
 
 using namespace sbc;
 using namespace std::chrono_literals;
 using proxy::Clock;
-using transport::FlowInfo;
-using transport::Protocol;
+using sbc::FlowInfo;
+using sbc::Protocol;
 
 namespace {
 
@@ -78,8 +78,8 @@ FlowInfo bob_flow() {
   return f;
 }
 
-const tls::TokenSealer::Key kKey =
-    *tls::TokenSealer::parse_key("7:00112233445566778899aabbccddeeff");
+const sbc::crypto::TokenSealer::Key kKey =
+    *sbc::crypto::TokenSealer::parse_key("7:00112233445566778899aabbccddeeff");
 
 // What our tokens say, opened with the harness's key: kind, flow token, payload.
 struct Token {
@@ -92,7 +92,7 @@ struct Token {
   std::uint32_t expires = 0;
 };
 std::optional<Token> open_token(std::string_view user) {
-  static const tls::TokenSealer sealer({kKey});
+  static const sbc::crypto::TokenSealer sealer({kKey});
   if (!user.starts_with("sbc-")) return std::nullopt;
   std::array<std::uint8_t, 512> plain;
   const auto n = sealer.open(user.substr(4), plain);
@@ -122,10 +122,10 @@ struct Bind {
 };
 std::string seal(int kind, std::uint64_t flow, std::string_view payload = {},
                  std::string_view participant = "203.0.113.5", const Bind* bind = nullptr) {
-  static const tls::TokenSealer sealer({kKey});
+  static const sbc::crypto::TokenSealer sealer({kKey});
   std::vector<std::uint8_t> plain{static_cast<std::uint8_t>(kind | (bind != nullptr ? 0x40 : 0))};
   for (int i = 0; i < 8; ++i) plain.push_back(static_cast<std::uint8_t>(flow >> (56 - 8 * i)));
-  const auto address = *policy::parse_address(participant);
+  const auto address = *sbc::parse_address(participant);
   plain.insert(plain.end(), address.begin(), address.end());
   if (bind != nullptr) {
     const std::uint64_t mac = sealer.bind(bind->call_id, bind->tag);
@@ -134,7 +134,7 @@ std::string seal(int kind, std::uint64_t flow, std::string_view payload = {},
       plain.push_back(static_cast<std::uint8_t>(bind->expires >> (24 - 8 * i)));
   }
   plain.insert(plain.end(), payload.begin(), payload.end());
-  std::string out(tls::TokenSealer::sealed_size(plain.size()), '\0');
+  std::string out(sbc::crypto::TokenSealer::sealed_size(plain.size()), '\0');
   out.resize(sealer.seal(plain, out));
   return "sbc-" + out;
 }
@@ -1116,21 +1116,21 @@ TEST_CASE("relay: a 3xx whose Contact list is too long to hide is not relayed", 
 }
 
 TEST_CASE("token sealer: round trip, tampering, unknown keys, rotation", "[relay][sealer]") {
-  const auto old_key = tls::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f");
-  const auto new_key = tls::TokenSealer::parse_key("2:F0E0D0C0B0A090807060504030201000");
+  const auto old_key = sbc::crypto::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f");
+  const auto new_key = sbc::crypto::TokenSealer::parse_key("2:F0E0D0C0B0A090807060504030201000");
   REQUIRE(old_key);
   REQUIRE(new_key);
-  CHECK_FALSE(tls::TokenSealer::parse_key("1:00"));
-  CHECK_FALSE(tls::TokenSealer::parse_key("256:000102030405060708090a0b0c0d0e0f"));
-  CHECK_FALSE(tls::TokenSealer::parse_key("x:000102030405060708090a0b0c0d0e0f"));
-  CHECK_FALSE(tls::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0g"));
-  const tls::TokenSealer old_only({*old_key});
-  const tls::TokenSealer rotated({*new_key, *old_key});
-  const tls::TokenSealer new_only({*new_key});
+  CHECK_FALSE(sbc::crypto::TokenSealer::parse_key("1:00"));
+  CHECK_FALSE(sbc::crypto::TokenSealer::parse_key("256:000102030405060708090a0b0c0d0e0f"));
+  CHECK_FALSE(sbc::crypto::TokenSealer::parse_key("x:000102030405060708090a0b0c0d0e0f"));
+  CHECK_FALSE(sbc::crypto::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0g"));
+  const sbc::crypto::TokenSealer old_only({*old_key});
+  const sbc::crypto::TokenSealer rotated({*new_key, *old_key});
+  const sbc::crypto::TokenSealer new_only({*new_key});
   const std::string_view text = "flow and routes";
   const std::span<const std::uint8_t> plain(reinterpret_cast<const std::uint8_t*>(text.data()),
                                             text.size());
-  std::string sealed(tls::TokenSealer::sealed_size(text.size()), '\0');
+  std::string sealed(sbc::crypto::TokenSealer::sealed_size(text.size()), '\0');
   REQUIRE(old_only.seal(plain, sealed) == sealed.size());
   for (char c : sealed)
     CHECK((std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'));
@@ -1162,7 +1162,7 @@ TEST_CASE("token sealer: round trip, tampering, unknown keys, rotation", "[relay
   std::string again(sealed.size(), '\0');
   REQUIRE(old_only.seal(plain, again) == again.size());
   CHECK(again != sealed);
-  CHECK_THROWS(tls::TokenSealer({*old_key, *old_key}));
+  CHECK_THROWS(sbc::crypto::TokenSealer({*old_key, *old_key}));
 }
 
 // Alice's call, answered 200 by Bob at the core with tag b1: what the relay sent (the answer to
@@ -1191,7 +1191,7 @@ TEST_CASE("relay: requests inside a dialog only through our entry, from the part
   REQUIRE(rr.size() == 1);
   const auto token = open_token(rr[0].uri.user);
   REQUIRE(token);
-  CHECK(token->participant == *policy::parse_address("203.0.113.5"));
+  CHECK(token->participant == *sbc::parse_address("203.0.113.5"));
   const std::string route(rr[0].text);
   auto bye = [&](std::string_view route_header, std::string_view branch) {
     return "BYE sip:bob@10.0.0.30:5060 SIP/2.0\r\n"
@@ -1724,10 +1724,10 @@ TEST_CASE("relay.mask_call_id: a masked request that comes back unchanged is sti
 }
 
 TEST_CASE("token sealer: a deterministic seal gives one text per plaintext", "[relay][sealer]") {
-  const tls::TokenSealer sealer({kKey});
+  const sbc::crypto::TokenSealer sealer({kKey});
   const std::string_view a = "call-2@10.0.0.20", b = "call-3@10.0.0.20";
   auto seal_text = [&](std::string_view plain) {
-    std::string out(tls::TokenSealer::sealed_size(plain.size()), '\0');
+    std::string out(sbc::crypto::TokenSealer::sealed_size(plain.size()), '\0');
     out.resize(sealer.seal_deterministic(
         {reinterpret_cast<const std::uint8_t*>(plain.data()), plain.size()}, out));
     return out;

@@ -41,7 +41,7 @@ sbc::transport::ConnectionLimiterSettings network_settings() {
   s.max_per_ipv4_24 = 4;
   s.reserved = 4;
   s.ipv6_prefix = 64;
-  s.trusted.push_back(*sbc::policy::parse_cidr("198.51.100.0/24"));
+  s.trusted.push_back(*sbc::parse_cidr("198.51.100.0/24"));
   return s;
 }
 }  // namespace

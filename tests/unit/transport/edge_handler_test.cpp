@@ -13,9 +13,9 @@ using transport::EdgeHandler;
 
 namespace {
 
-transport::FlowInfo udp_flow() {
-  transport::FlowInfo flow;
-  flow.protocol = transport::Protocol::Udp;
+sbc::FlowInfo udp_flow() {
+  sbc::FlowInfo flow;
+  flow.protocol = sbc::Protocol::Udp;
   flow.local_ip = "192.0.2.10";
   flow.local_port = 5060;
   flow.remote_ip = "198.51.100.7";
@@ -214,11 +214,11 @@ TEST_CASE("UDP answers larger than the request stay within a per-source budget",
   CHECK(chain->amplification_refused().value() == 20 - answered);
   // Another source has its own budget; stream transports (a handshake proved the address) and
   // answers no larger than the request always go.
-  transport::FlowInfo other = udp_flow();
+  sbc::FlowInfo other = udp_flow();
   other.remote_ip = "198.51.100.8";
   CHECK(handler.handle(ping, sip::Framing::Datagram, other).action == EdgeHandler::Action::Reply);
-  transport::FlowInfo tcp = udp_flow();
-  tcp.protocol = transport::Protocol::Tcp;
+  sbc::FlowInfo tcp = udp_flow();
+  tcp.protocol = sbc::Protocol::Tcp;
   CHECK(handler.handle(ping, sip::Framing::Stream, tcp).action == EdgeHandler::Action::Reply);
   const std::string padded = request("OPTIONS sip:192.0.2.10:5060 SIP/2.0", "OPTIONS",
                                      "X-Padding: " + std::string(600, 'x') + "\r\n");

@@ -16,6 +16,8 @@
 #include "sbc/transport/worker.hpp"
 
 using namespace sbc::transport;
+using sbc::FlowInfo;
+using sbc::Protocol;
 
 namespace {
 

@@ -7,6 +7,8 @@
 #include "sbc/transport/flow_table.hpp"
 
 using namespace sbc::transport;
+using sbc::FlowInfo;
+using sbc::Protocol;
 namespace asio = boost::asio;
 
 namespace {

@@ -14,6 +14,8 @@
 #include "sbc/transport/worker.hpp"
 
 using namespace sbc::transport;
+using sbc::FlowInfo;
+using sbc::Protocol;
 
 namespace {
 

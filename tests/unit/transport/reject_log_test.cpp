@@ -6,6 +6,8 @@
 #include "sbc/transport/reject_log.hpp"
 
 using namespace sbc::transport;
+using sbc::FlowInfo;
+using sbc::Protocol;
 using sbc::sip::Verdict;
 
 namespace {

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-namespace sbc::tls {
+namespace sbc::crypto {
 
 std::uint64_t random_u64() noexcept;
 
-}  // namespace sbc::tls
+}  // namespace sbc::crypto

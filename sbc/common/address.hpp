@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-namespace sbc::policy {
+namespace sbc {
 
 struct SourceKey {
   std::array<std::uint8_t, 16> bytes{};  // IPv4: ::ffff:a.b.c.d
@@ -30,4 +30,4 @@ struct Cidr {
 };
 std::optional<Cidr> parse_cidr(std::string_view text) noexcept;
 
-}  // namespace sbc::policy
+}  // namespace sbc

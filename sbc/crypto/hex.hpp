@@ -1,7 +1,7 @@
 #pragma once
 // One hex digit's value (either case), or -1: the parsing of keys, nonces and nonce counts.
 
-namespace sbc::tls {
+namespace sbc::crypto {
 
 constexpr int hex_digit(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
@@ -10,4 +10,4 @@ constexpr int hex_digit(char c) noexcept {
   return -1;
 }
 
-}  // namespace sbc::tls
+}  // namespace sbc::crypto

@@ -1,4 +1,4 @@
-#include "policy/source.hpp"
+#include "sbc/common/address.hpp"
 
 #include <arpa/inet.h>
 
@@ -6,7 +6,7 @@
 
 #include "sbc/common/keyed_hash.hpp"
 
-namespace sbc::policy {
+namespace sbc {
 
 std::uint64_t SourceKey::hash() const noexcept {
   // Keyed: the tables keyed by sources are set-associative, and an attacker who could compute
@@ -88,4 +88,4 @@ std::optional<Cidr> parse_cidr(std::string_view text) noexcept {
   return cidr;
 }
 
-}  // namespace sbc::policy
+}  // namespace sbc

@@ -11,7 +11,7 @@
 #include <span>
 #include <string_view>
 
-namespace sbc::tls {
+namespace sbc::crypto {
 
 enum class DigestAlgorithm : std::uint8_t { Md5, Sha256 };
 
@@ -59,4 +59,4 @@ class NonceMint {
   Key key_;
 };
 
-}  // namespace sbc::tls
+}  // namespace sbc::crypto

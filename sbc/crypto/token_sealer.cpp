@@ -1,4 +1,4 @@
-#include "tls/token_sealer.hpp"
+#include "sbc/crypto/token_sealer.hpp"
 
 #include <openssl/aead.h>
 #include <openssl/digest.h>
@@ -12,9 +12,9 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "tls/hex.hpp"
+#include "sbc/crypto/hex.hpp"
 
-namespace sbc::tls {
+namespace sbc::crypto {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -219,4 +219,4 @@ std::optional<std::size_t> TokenSealer::open(std::string_view sealed, std::span<
   return std::nullopt;
 }
 
-}  // namespace sbc::tls
+}  // namespace sbc::crypto

@@ -1,4 +1,4 @@
-#include "tls/digest.hpp"
+#include "sbc/crypto/digest.hpp"
 
 #include <openssl/hmac.h>
 #include <openssl/md5.h>
@@ -6,9 +6,9 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "tls/hex.hpp"
+#include "sbc/crypto/hex.hpp"
 
-namespace sbc::tls {
+namespace sbc::crypto {
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
@@ -142,4 +142,4 @@ std::array<std::uint8_t, 16> NonceMint::mac_of(std::string_view checked_nonce) n
   return out;
 }
 
-}  // namespace sbc::tls
+}  // namespace sbc::crypto

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace sbc::tls {
+namespace sbc::crypto {
 
 class TokenSealer {
  public:
@@ -69,4 +69,4 @@ class TokenSealer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace sbc::tls
+}  // namespace sbc::crypto

@@ -1,8 +1,8 @@
-#include "tls/random.hpp"
+#include "sbc/crypto/random.hpp"
 
 #include <openssl/rand.h>
 
-namespace sbc::tls {
+namespace sbc::crypto {
 
 std::uint64_t random_u64() noexcept {
   std::uint64_t value = 0;
@@ -10,4 +10,4 @@ std::uint64_t random_u64() noexcept {
   return value;
 }
 
-}  // namespace sbc::tls
+}  // namespace sbc::crypto

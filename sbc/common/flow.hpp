@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace sbc::transport {
+namespace sbc {
 
 enum class Protocol : std::uint8_t { Udp, Tcp, Tls };
 
@@ -43,4 +43,4 @@ struct FlowInfo {
   std::string_view consumed_credentials;
 };
 
-}  // namespace sbc::transport
+}  // namespace sbc
