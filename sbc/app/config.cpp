@@ -63,6 +63,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   const ConfigReader r(source);
+  expand_environment(r, root);
   std::vector<std::string_view> known{"workers"};
   for (const auto& [name, read] : kSections) known.push_back(name);
   r.reject_unknown_keys(root, "", known);

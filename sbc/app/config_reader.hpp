@@ -78,6 +78,10 @@ class ConfigReader {
 
 bool is_ip_address(const std::string& text);
 
+// Replaces ${NAME} in every value of the document by the environment variable NAME (config_
+// environment.cpp); an unset variable fails naming it and the key.
+void expand_environment(const ConfigReader& r, YAML::Node& root);
+
 // The sections of the document, each read into its part of `config` (config_sections.cpp,
 // config_policy.cpp). Sections that refer to others (capture to listeners) run after them.
 void read_listeners(const ConfigReader& r, const YAML::Node& node, Config& config);

@@ -2,14 +2,15 @@
 
 namespace sbc::transport {
 
-void start_tcp_session(asio::ip::tcp::socket socket, Worker& worker, ConnectionTicket ticket) {
+void start_tcp_session(asio::ip::tcp::socket socket, Worker& worker, ConnectionTicket ticket,
+                       const std::string& advertised_ip) {
   boost::system::error_code ec;
   const auto local = socket.local_endpoint(ec);
   if (ec) return;
   const auto remote = socket.remote_endpoint(ec);
   if (ec) return;
   StreamSession<TcpIo>::Identity identity;
-  identity.local_ip = address_text(local.address());
+  identity.local_ip = advertised_ip.empty() ? address_text(local.address()) : advertised_ip;
   identity.remote_ip = address_text(remote.address());
   std::make_shared<StreamSession<TcpIo>>(TcpIo(std::move(socket)), worker, Protocol::Tcp,
                                          std::move(identity), local.port(), remote.port(),

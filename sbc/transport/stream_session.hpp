@@ -338,7 +338,9 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   bool wrote_since_armed_ = false;
 };
 
-// Starts a plain TCP session on an accepted socket.
-void start_tcp_session(asio::ip::tcp::socket socket, Worker& worker, ConnectionTicket ticket);
+// Starts a plain TCP session on an accepted socket. `advertised_ip`: what our Via and
+// Record-Route show for the listener (listeners[].advertise); empty = the socket's address.
+void start_tcp_session(asio::ip::tcp::socket socket, Worker& worker, ConnectionTicket ticket,
+                       const std::string& advertised_ip);
 
 }  // namespace sbc::transport

@@ -8,6 +8,9 @@ listeners:
   - transport: {{ .transport }}
     address: {{ default "::" .address | quote }}
     port: {{ int (default (ternary 5061 5060 (eq .transport "tls")) .port) }}
+    {{- with .advertise }}
+    advertise: {{ . | quote }}
+    {{- end }}
     {{- if eq .transport "tls" }}
     tls:
       {{- if $tlsSecret }}
@@ -58,6 +61,9 @@ core:
     {{- end }}
   {{- else }}
   targets: []  # no core: every request the edge does not answer itself gets 503
+  {{- end }}
+  {{- with $core.localAddress }}
+  local_address: {{ . | quote }}
   {{- end }}
   {{- if hasKey $core "localPort" }}
   local_port: {{ int $core.localPort }}

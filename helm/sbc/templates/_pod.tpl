@@ -37,10 +37,20 @@ spec:
       image: {{ include "sbc.image" . | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       args: ["--config", "/etc/sbc/sbc.yaml"]
-      {{- with .Values.extraEnv }}
       env:
+        # The pod's and the node's addresses, for ${POD_IP} / ${NODE_IP} in the configuration
+        # (listeners[].advertise, core.localAddress): the SBC expands them at load.
+        - name: POD_IP
+          valueFrom:
+            fieldRef:
+              fieldPath: status.podIP
+        - name: NODE_IP
+          valueFrom:
+            fieldRef:
+              fieldPath: status.hostIP
+        {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
-      {{- end }}
+        {{- end }}
       ports:
         {{- range (include "sbc.sipPorts" . | fromYamlArray) }}
         - name: {{ .name }}

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 
@@ -450,4 +451,44 @@ TEST_CASE("every policy stage has its options reader, and policy.chain names onl
   CHECK_THROWS_WITH(sbc::app::parse_config("policy: {chain: [acl, firewall]}", "t"),
                     Catch::Contains("unknown stage \"firewall\" (acl, scanner, rate_limit, sips, "
                                     "methods, auth)"));
+}
+
+TEST_CASE("${NAME} in a value is the environment variable NAME, expanded at load", "[config]") {
+  ::setenv("SBC_UNIT_ADVERTISE", "198.51.100.9", 1);
+  ::setenv("SBC_UNIT_PORT", "5080", 1);
+  ::unsetenv("SBC_UNIT_UNSET");
+  const Config c = parse_config(
+      "listeners:\n"
+      "  - {transport: tcp, port: \"${SBC_UNIT_PORT}\", advertise: \"${SBC_UNIT_ADVERTISE}\"}\n"
+      "core:\n"
+      "  targets: [{uri: \"sip:${SBC_UNIT_ADVERTISE}:${SBC_UNIT_PORT};transport=tcp\"}]\n"
+      "  local_address: ${SBC_UNIT_ADVERTISE}\n",
+      "test.yaml");
+  REQUIRE(c.listeners.size() == 1);
+  CHECK(c.listeners[0].advertise == "198.51.100.9");
+  CHECK(c.listeners[0].port == 5080);
+  REQUIRE(c.core.targets.size() == 1);
+  CHECK(c.core.targets[0].ip == "198.51.100.9");
+  CHECK(c.core.targets[0].port == 5080);
+  CHECK(c.core.local_address == "198.51.100.9");
+  // "$${" is a literal "${"; a "$" not followed by "{" stays as it is.
+  const Config literal =
+      parse_config("policy:\n  scanner:\n    user_agents: [\"$${X}\", \"a$b\"]\n", "test.yaml");
+  const auto& agents = literal.policy.scanner.user_agents;
+  CHECK(std::find(agents.begin(), agents.end(), "${X}") != agents.end());
+  CHECK(std::find(agents.begin(), agents.end(), "a$b") != agents.end());
+
+  CHECK(error_of("listeners:\n  - {transport: udp, advertise: \"${SBC_UNIT_UNSET}\"}\n") ==
+        "test.yaml:2: listeners[0].advertise: environment variable SBC_UNIT_UNSET is not set");
+  CHECK(error_of("core:\n  local_address: \"${SBC UNIT}\"\n") ==
+        "test.yaml:2: core.local_address: \"${SBC UNIT}\" is not an environment variable name "
+        "([A-Za-z_][A-Za-z0-9_]*)");
+  CHECK(error_of("core:\n  local_address: \"${SBC_UNIT_ADVERTISE\"\n") ==
+        "test.yaml:2: core.local_address: \"${\" without its \"}\" (write \"$${\" for a literal "
+        "\"${\")");
+  // The expanded value is checked like any other: not an address, the usual error.
+  ::setenv("SBC_UNIT_NOT_AN_IP", "pod.example", 1);
+  CHECK(error_of("listeners:\n  - {transport: udp, advertise: \"${SBC_UNIT_NOT_AN_IP}\"}\n")
+            .find("listeners[0].advertise: must be an IPv4 or IPv6 address literal") !=
+        std::string::npos);
 }
