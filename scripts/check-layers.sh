@@ -13,6 +13,7 @@ layer_of() {  # layer_of PATH: the layer a source or header belongs to
     metrics/*) echo metrics ;;
     sbc/sip/*) echo sip ;;
     sbc/crypto/*) echo crypto ;;
+    sbc/dns/*) echo dns ;;
     policy/*) echo policy ;;
     sbc/transport/*) echo transport ;;
     tls/*) echo tls ;;
@@ -29,12 +30,13 @@ declare -A may_use=(
   [metrics]=""
   [sip]="common"
   [crypto]="common"
+  [dns]="common"
   [policy]="common metrics sip crypto"
   [transport]="common metrics sip policy"
   [tls]="common metrics sip crypto transport"
   [proxy]="common metrics sip crypto transport"
   [capture]="common metrics sip policy transport"
-  [app]="common metrics sip crypto policy transport tls proxy capture"
+  [app]="common metrics sip crypto dns policy transport tls proxy capture"
 )
 
 # Known upward includes, none to be added: FILE INCLUDE (the two of issue 14 are gone).

@@ -39,7 +39,19 @@ work=build/fuzz/work
 findings=build/fuzz/findings
 rm -rf "$work"
 mkdir -p "$findings"
-for target in fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reader; do
+# fuzz_dns_answer's seed: a response to "_sip._udp.core.test SRV" with two SRV records (the second
+# name compressed) and an A record.
+dns_seed() {
+  printf '\x12\x34\x81\x80\x00\x01\x00\x03\x00\x00\x00\x00'
+  printf '\x04_sip\x04_udp\x04core\x04test\x00\x00\x21\x00\x01'
+  printf '\xc0\x0c\x00\x21\x00\x01\x00\x00\x01\x2c\x00\x12\x00\x0a\x00\x05\x13\xc4'
+  printf '\x05core1\x04test\x00'
+  printf '\xc0\x0c\x00\x21\x00\x01\x00\x00\x00\x3c\x00\x0d\x00\x14\x00\x05\x13\xc4'
+  printf '\x05core2\xc0\x1e'
+  printf '\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x05\x00\x04\x7f\x00\x00\x01'
+}
+
+for target in fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reader fuzz_dns_answer; do
   seeds="$work/$target"
   mkdir -p "$seeds"
   # The corpus is referenced, not copied into the project: seeds go to a scratch directory.
@@ -62,6 +74,11 @@ for target in fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reade
       fi
       rm "$f"
     done
+  fi
+  if [ "$target" = fuzz_dns_answer ]; then
+    # DNS messages, not SIP: one well-formed answer (the fuzzer mutates it).
+    rm -f "$seeds"/*
+    dns_seed >"$seeds/srv-answer"
   fi
   if [ -d tests/fuzz/regressions ]; then cp tests/fuzz/regressions/* "$seeds/" 2>/dev/null || true; fi
   echo "fuzz: $target for ${seconds}s with $(ls "$seeds" | wc -l) seeds"

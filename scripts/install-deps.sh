@@ -10,6 +10,8 @@ packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev clang-format clang-tidy
   # libraries
   libyaml-cpp-dev libboost1.81-dev android-libboringssl-dev prometheus-cpp-dev libpcap-dev
+  # c-ares: cores by DNS name (sbc/dns)
+  libc-ares-dev
   # tests and benchmarks (valgrind: bench/instructions.sh counts instructions under callgrind)
   catch2 libbenchmark-dev valgrind
   # deploy/ checks (tests/integration/dashboard_test.sh, deploy/grafana/generate_dashboard.py)
@@ -19,6 +21,8 @@ packages=(
   # real peers for the integration tests and benchmarks
   sipsak openssl kamailio kamailio-tls-modules baresip-core sipvicious curl prometheus iproute2
   tcpdump tshark
+  # a real DNS server for the DNS tests (tests/integration/dns_test.sh)
+  dnsmasq-base
 )
 
 missing=()

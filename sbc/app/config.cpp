@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -30,6 +31,7 @@ constexpr std::pair<std::string_view, SectionReader> kSections[] = {
     {"sip", read_sip},
     {"core", read_core},
     {"relay", read_relay},
+    {"dns", read_dns},
     {"policy", [](const ConfigReader& r, const YAML::Node& node,
                   Config& config) { read_policy(r, node, config.policy); }},
     {"capture", read_capture},
@@ -86,8 +88,6 @@ proxy::CoreTarget parse_core_uri(const std::string& text, const std::string& key
   if (sip::parse_uri(text, uri, sip::UriContext::RequestUri) != sip::UriError::None ||
       uri.scheme != sip::Scheme::Sip)
     throw problem("is not a sip: URI (sip:IP[:PORT])");
-  if (uri.host_kind != sip::HostKind::IPv4 && uri.host_kind != sip::HostKind::IPv6)
-    throw problem("must name an IP address (the SBC does not resolve names)");
   if (uri.has_user()) throw problem("must not have a user part");
   proxy::CoreTarget target;
   if (const auto transport = uri.param("transport")) {
@@ -99,6 +99,14 @@ proxy::CoreTarget parse_core_uri(const std::string& text, const std::string& key
       throw problem("names transport \"" + std::string(transport.value) +
                     "\": toward the core the SBC speaks udp, tcp or tls");
     }
+  }
+  if (uri.host_kind == sip::HostKind::Name) {
+    // RFC 3263: without a port, SRV records first (port 0 here), then the name's addresses.
+    target.name = std::string(uri.host);
+    for (char& c : target.name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (target.name.back() == '.') target.name.pop_back();
+    target.port = uri.port;
+    return target;
   }
   std::string_view host = uri.host;
   if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);

@@ -12,6 +12,7 @@
 #include "policy/policy_config.hpp"
 #include "sbc/capture/capture_settings.hpp"
 #include "sbc/common/log.hpp"
+#include "sbc/dns/resolver.hpp"
 #include "sbc/proxy/relay_settings.hpp"
 #include "sbc/sip/message.hpp"
 #include "sbc/transport/limits.hpp"
@@ -34,9 +35,10 @@ struct Listener {
 
 // The inside: where the core is, and the socket we reach it from.
 struct CoreSettings {
-  std::vector<proxy::CoreTarget> targets;  // empty: no relay, requests get 503
-  std::string local_address;               // empty: the address the host uses toward the core
-  std::uint16_t local_port = 0;            // 0: any; else worker N binds local_port + N
+  // Empty: no relay, requests get 503. A target with a `name` (and no ip) is resolved by DNS.
+  std::vector<proxy::CoreTarget> targets;
+  std::string local_address;     // empty: the address the host uses toward the core
+  std::uint16_t local_port = 0;  // 0: any; else worker N binds local_port + N
   // The inside UDP socket takes datagrams only from a UDP core's ip:port (true), or from any
   // port of a core's address (false: cores that send from another port than they listen on).
   bool strict_source_port = true;
@@ -63,6 +65,7 @@ struct Config {
   sip::Limits limits;
   std::vector<std::string> proxy_require_supported;
   CoreSettings core;
+  dns::Settings dns;  // for core targets named by DNS name
   // Timers, topology hiding, trust boundary and table bound (cores and addresses are filled in
   // at start from `core` and the listeners).
   proxy::RelaySettings relay;

@@ -64,8 +64,10 @@ void expand_node(const ConfigReader& r, YAML::Node node, const std::string& key)
       expand_node(r, node[i], key + "[" + std::to_string(i) + "]");
   } else if (node.IsMap()) {
     for (auto item : node) {
-      const std::string name = item.first.IsScalar() ? item.first.Scalar() : "?";
-      expand_node(r, item.second, key.empty() ? name : key + "." + name);
+      std::string path = key;
+      if (!path.empty()) path += '.';
+      path += item.first.IsScalar() ? item.first.Scalar() : "?";
+      expand_node(r, item.second, path);
     }
   }
 }

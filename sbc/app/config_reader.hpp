@@ -91,6 +91,7 @@ void read_transport(const ConfigReader& r, const YAML::Node& node, Config& confi
 void read_sip(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_core(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_relay(const ConfigReader& r, const YAML::Node& node, Config& config);
+void read_dns(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_capture(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_policy(const ConfigReader& r, const YAML::Node& node, policy::PolicyConfig& config);
 // The stages whose options `policy` reads (each a section named after its stage).

@@ -1,5 +1,6 @@
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <tuple>
@@ -206,6 +207,44 @@ void read_core(const ConfigReader& r, const YAML::Node& core, Config& config) {
   }
   r.read_uint<std::uint16_t>(core, "core", "local_port", config.core.local_port, 0, 65535);
   r.read_bool(core, "core", "strict_source_port", config.core.strict_source_port);
+}
+
+// dns: the resolver of core targets named by DNS name (sbc/dns).
+void read_dns(const ConfigReader& r, const YAML::Node& dns, Config& config) {
+  r.reject_unknown_keys(dns, "dns",
+                        {"servers", "min_ttl_seconds", "max_ttl_seconds", "timeout_ms"});
+  if (const YAML::Node servers = dns["servers"]) {
+    config.dns.servers = r.read_strings(servers, "dns.servers");
+    for (std::size_t i = 0; i < config.dns.servers.size(); ++i) {
+      const std::string& text = config.dns.servers[i];
+      // IP, IP:PORT or [IPv6]:PORT, as c-ares takes them.
+      std::string ip = text;
+      std::string port;
+      if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        ip = close == std::string::npos ? "" : text.substr(1, close - 1);
+        if (close != std::string::npos && close + 1 < text.size()) {
+          if (text[close + 1] != ':') ip.clear();
+          port = text.substr(close + 2);
+        }
+      } else if (std::count(text.begin(), text.end(), ':') == 1) {
+        ip = text.substr(0, text.find(':'));
+        port = text.substr(text.find(':') + 1);
+      }
+      const bool port_ok =
+          port.empty() ||
+          (port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
+           std::stoul(port) >= 1 && std::stoul(port) <= 65535);
+      if (!is_ip_address(ip) || !port_ok)
+        r.fail(servers[i], "dns.servers[" + std::to_string(i) + "]",
+               "must be IP, IP:PORT or [IPv6]:PORT (got \"" + text + "\")");
+    }
+  }
+  r.read_seconds(dns, "dns", "min_ttl_seconds", config.dns.min_ttl, 1, 86400);
+  r.read_seconds(dns, "dns", "max_ttl_seconds", config.dns.max_ttl, 1, 86400);
+  r.read_ms(dns, "dns", "timeout_ms", config.dns.timeout, 100, 60000);
+  if (config.dns.min_ttl > config.dns.max_ttl)
+    r.fail(dns, "dns.min_ttl_seconds", "must not be above dns.max_ttl_seconds");
 }
 
 namespace {

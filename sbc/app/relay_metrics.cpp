@@ -5,22 +5,25 @@
 namespace sbc::app {
 namespace {
 
-// Cores are labelled by their index in core.targets (a bounded set), never by address.
+// Cores are labelled by their index (a bounded set: the order of core.targets, then the addresses
+// DNS names yield as they come), never by address. A core that left the set (a name stopped
+// naming it) keeps its counters but has no sbc_core_up sample.
 void add_core_families(std::vector<metrics::Family>& families,
                        const std::vector<std::unique_ptr<proxy::Relay>>& relays) {
   using Type = metrics::Family::Type;
   auto d = [](std::uint64_t v) { return static_cast<double>(v); };
   struct Core {
-    bool up = false;
+    bool up = false, active = false;
     std::uint64_t requests = 0, failures = 0, probes = 0;
   };
   std::vector<Core> cores;
   for (const auto& r : relays) {
     const proxy::CoreSet& set = r->cores();
-    cores.resize(set.size());
+    cores.resize(std::max(cores.size(), set.size()));
     for (std::size_t i = 0; i < set.size(); ++i) {
       // Each worker probes on its own; a core is up when any worker reaches it.
       cores[i].up = cores[i].up || set.stats(i).up.load(std::memory_order_relaxed);
+      cores[i].active = cores[i].active || set.stats(i).active.load(std::memory_order_relaxed);
       cores[i].requests += set.stats(i).requests.value();
       cores[i].failures += set.stats(i).failures.value();
       cores[i].probes += set.stats(i).probes.value();
@@ -40,7 +43,7 @@ void add_core_families(std::vector<metrics::Family>& families,
       "sbc_core_probes_total", "OPTIONS health probes sent to each core.", Type::Counter, {}};
   for (std::size_t i = 0; i < cores.size(); ++i) {
     const std::vector<std::pair<std::string, std::string>> label{{"core", std::to_string(i)}};
-    up.samples.push_back({label, cores[i].up ? 1.0 : 0.0});
+    if (cores[i].active) up.samples.push_back({label, cores[i].up ? 1.0 : 0.0});
     requests.samples.push_back({label, d(cores[i].requests)});
     failures.samples.push_back({label, d(cores[i].failures)});
     probes.samples.push_back({label, d(cores[i].probes)});

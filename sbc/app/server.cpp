@@ -223,7 +223,9 @@ bool Server::ready() const {
   if (relays_.empty()) return true;
   for (const auto& r : relays_)
     for (std::size_t i = 0; i < r->cores().size(); ++i)
-      if (r->cores().stats(i).up.load(std::memory_order_relaxed)) return true;
+      if (r->cores().stats(i).active.load(std::memory_order_relaxed) &&
+          r->cores().stats(i).up.load(std::memory_order_relaxed))
+        return true;
   return false;
 }
 
@@ -241,6 +243,7 @@ void Server::reload_certificates(std::string_view why) {
 }
 
 void Server::stop() {
+  if (resolver_) resolver_->stop();  // before the workers: it posts to them
   if (metrics_server_) metrics_server_->stop();
   for (auto& w : workers_) w->stop();
   if (live_capture_) live_capture_->stop();

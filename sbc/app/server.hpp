@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "sbc/app/policy_runtime.hpp"
 #include "sbc/capture/live_capture.hpp"
 #include "sbc/common/log.hpp"
+#include "sbc/dns/resolver.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
@@ -53,13 +55,23 @@ class Server {
   bool open_listeners();
   bool start_relays();
   bool bind_inside(unsigned worker, const std::string& inside_ip,
-                   const std::vector<std::string>& stream_cores,
+                   const std::vector<std::string>* stream_cores,
                    const transport::TlsConnector& tls_connector, proxy::RelaySettings& settings);
+  // Cores by DNS name (server_dns.cpp): the resolver, and each new answer handed to the workers.
+  struct CorePeers {
+    std::vector<boost::asio::ip::udp::endpoint> udp;  // who may send to the inside UDP socket
+    std::vector<std::string> stream;                  // who may connect to the inside port
+  };
+  static CorePeers core_peers(const std::vector<proxy::CoreTarget>& cores);
+  std::optional<std::string> inside_route_target() const;
+  bool start_resolver();
+  void cores_resolved(std::size_t name, const std::vector<dns::Address>& addresses);
   void start_workers();
   bool serve_metrics();
 
   // The scrape (server_metrics.cpp): every family, read from the workers' counters.
   std::vector<metrics::Family> collect() const;
+  void add_dns_families(std::vector<metrics::Family>& families) const;
   void add_server_families(std::vector<metrics::Family>& families) const;
   void log_totals() const;  // the "stopped" line
   bool ready() const;
@@ -81,6 +93,10 @@ class Server {
   std::unique_ptr<PolicyRuntime> policies_;
   std::unique_ptr<capture::LiveCapture> live_capture_;
   std::vector<std::unique_ptr<proxy::Relay>> relays_;  // by worker; empty without a core
+  std::vector<proxy::CoreTarget> fixed_cores_;         // the targets given as addresses
+  std::vector<proxy::CoreTarget> named_cores_;         // the targets given as names
+  std::vector<std::vector<dns::Address>> resolved_;    // by named core (resolver thread only)
+  std::unique_ptr<dns::Resolver> resolver_;
   std::unique_ptr<metrics::HttpServer> metrics_server_;
   std::atomic<bool> ready_{true};
   std::atomic<std::uint64_t> reloads_ok_{0}, reloads_failed_{0};

@@ -217,6 +217,7 @@ std::vector<metrics::Family> Server::collect() const {
                        {{{"reason", "response_without_transaction"}},
                         static_cast<double>(sum(workers_, edge_counter<&E::responses_dropped>))}}});
   add_relay_families(families, relays_);
+  add_dns_families(families);
   policies_->add_families(families);
   add_server_families(families);
   return families;

@@ -24,9 +24,17 @@ std::string source_address_toward(const std::string& ip, std::uint16_t port) {
 }
 
 std::string describe(const proxy::CoreTarget& core) {
-  std::string text =
-      "core sip:" + (core.ip.find(':') != std::string::npos ? "[" + core.ip + "]" : core.ip) + ":" +
-      std::to_string(core.port);
+  std::string text = "core sip:";
+  if (!core.name.empty()) {
+    text += core.name;
+  } else {
+    const bool v6 = core.ip.find(':') != std::string::npos;
+    text += v6 ? "[" + core.ip + "]" : core.ip;
+  }
+  if (core.port != 0) {
+    text += ':';
+    text += std::to_string(core.port);
+  }
   if (core.protocol != sbc::Protocol::Udp)
     text += std::string(";transport=") + (core.protocol == sbc::Protocol::Tcp ? "tcp" : "tls");
   return text;
@@ -41,14 +49,27 @@ bool Server::start_relays() {
          "answered 503");
     return true;
   }
+  // Targets with an address are cores from the start; names join when they resolve.
+  bool streams = false, any_tls = false;
+  for (const proxy::CoreTarget& core : config_.core.targets) {
+    if (core.name.empty()) fixed_cores_.push_back(core);
+    streams = streams || core.protocol != sbc::Protocol::Udp;
+    any_tls = any_tls || core.protocol == sbc::Protocol::Tls;
+  }
   std::string inside_ip = config_.core.local_address;
   try {
-    if (inside_ip.empty())
-      inside_ip =
-          source_address_toward(config_.core.targets.front().ip, config_.core.targets.front().port);
+    if (inside_ip.empty()) {
+      const std::optional<std::string> toward = inside_route_target();
+      if (!toward) {
+        log_("error",
+             "core.local_address is needed: no core target is an address, and no DNS server is "
+             "known to find the route toward the cores");
+        return false;
+      }
+      inside_ip = source_address_toward(*toward, 5060);
+    }
   } catch (const boost::system::system_error& e) {
-    log_("error",
-         "no route toward the core " + config_.core.targets.front().ip + ": " + e.code().message());
+    log_("error", "no route toward the core: " + e.code().message());
     return false;
   }
   std::vector<proxy::OwnAddress> outside;
@@ -68,14 +89,6 @@ bool Server::start_relays() {
          "random key made at start. Registrations and dialogs do not survive a restart, and "
          "several SBC replicas must share a configured key.");
   }
-  // Cores over TCP or TLS: each worker also listens on its inside port for the core's
-  // connections and opens its own from there (sbc/transport/inside_streams.hpp).
-  std::vector<std::string> stream_cores;
-  bool any_tls = false;
-  for (const proxy::CoreTarget& core : config_.core.targets) {
-    if (core.protocol != sbc::Protocol::Udp) stream_cores.push_back(core.ip);
-    any_tls = any_tls || core.protocol == sbc::Protocol::Tls;
-  }
   transport::TlsConnector tls_connector;
   if (any_tls) {
     try {
@@ -87,17 +100,16 @@ bool Server::start_relays() {
     if (!config_.core.tls.verify)
       log_("warn", "core.tls.verify is false: the core's certificate is not checked");
   }
-  // The inside UDP socket hears only the UDP cores (forged answers to probes are dropped).
-  std::vector<asio::ip::udp::endpoint> udp_cores;
-  for (const proxy::CoreTarget& core : config_.core.targets)
-    if (core.protocol == sbc::Protocol::Udp)
-      udp_cores.emplace_back(asio::ip::make_address(core.ip), core.port);
+  // Cores over TCP or TLS: each worker also listens on its inside port for the core's
+  // connections and opens its own from there (sbc/transport/inside_streams.hpp).
+  const CorePeers peers = core_peers(fixed_cores_);
   for (unsigned w = 0; w < count_; ++w) {
     proxy::RelaySettings settings = config_.relay;
     settings.token_keys = keys;
-    settings.cores = config_.core.targets;
+    settings.cores = fixed_cores_;
     settings.outside_addresses = outside;
-    if (!bind_inside(w, inside_ip, stream_cores, tls_connector, settings)) return false;
+    if (!bind_inside(w, inside_ip, streams ? &peers.stream : nullptr, tls_connector, settings))
+      return false;
     for (std::size_t i = 0; i < config_.listeners.size(); ++i)
       if (config_.listeners[i].transport == Transport::Udp)
         for (auto& u : listening_[w].udp)
@@ -105,19 +117,31 @@ bool Server::start_relays() {
             u->set_advertised_ip(outside[i].ip);
     log_("info", "worker " + std::to_string(w) + " relays to the core from [" + settings.inside_ip +
                      "]:" + std::to_string(settings.inside_port));
-    workers_[w]->set_inside_peers(udp_cores, !config_.core.strict_source_port);
+    // The inside UDP socket hears only the UDP cores (forged answers to probes are dropped).
+    workers_[w]->set_inside_peers(peers.udp, !config_.core.strict_source_port);
     relays_.push_back(std::make_unique<proxy::Relay>(std::move(settings), *workers_[w]));
     workers_[w]->set_router(relays_.back().get());
     policies_->attach_relay(w, *relays_.back());
   }
   for (const proxy::CoreTarget& core : config_.core.targets) log_("info", describe(core));
-  return true;
+  return start_resolver();
+}
+
+Server::CorePeers Server::core_peers(const std::vector<proxy::CoreTarget>& cores) {
+  CorePeers peers;
+  for (const proxy::CoreTarget& core : cores) {
+    if (core.protocol == sbc::Protocol::Udp)
+      peers.udp.emplace_back(asio::ip::make_address(core.ip), core.port);
+    else
+      peers.stream.push_back(core.ip);
+  }
+  return peers;
 }
 
 // Binds worker `w`'s inside socket (UDP, and the stream listener for TCP/TLS cores) and writes
 // the address it got into `settings`.
 bool Server::bind_inside(unsigned w, const std::string& inside_ip,
-                         const std::vector<std::string>& stream_cores,
+                         const std::vector<std::string>* stream_cores,
                          const transport::TlsConnector& tls_connector,
                          proxy::RelaySettings& settings) {
   const std::uint16_t port =
@@ -128,9 +152,9 @@ bool Server::bind_inside(unsigned w, const std::string& inside_ip,
       const auto bound = workers_[w]->bind_inside({asio::ip::make_address(inside_ip), port});
       settings.inside_ip = transport::address_text(bound.address());
       settings.inside_port = bound.port();
-      if (stream_cores.empty()) return true;
+      if (stream_cores == nullptr) return true;
       try {
-        workers_[w]->listen_inside_streams({bound.address(), bound.port()}, stream_cores,
+        workers_[w]->listen_inside_streams({bound.address(), bound.port()}, *stream_cores,
                                            tls_connector);
         return true;
       } catch (const boost::system::system_error& e) {

@@ -16,15 +16,69 @@ constexpr unsigned kMissedProbesForDown = 2;
 }  // namespace
 
 CoreSet::CoreSet(const std::vector<CoreTarget>& cores, std::chrono::milliseconds probe_interval)
-    : cores_(cores.begin(),
-             cores.begin() + static_cast<std::ptrdiff_t>(std::min(cores.size(), kMaxCores))),
-      health_(cores_.size()),
-      probe_interval_(probe_interval) {
-  for (std::size_t i = 0; i < cores_.size(); ++i) stats_.push_back(std::make_unique<CoreStats>());
+    : cores_(kMaxCores), health_(kMaxCores), probe_interval_(probe_interval) {
+  for (std::size_t i = 0; i < kMaxCores; ++i) stats_.push_back(std::make_unique<CoreStats>());
+  const std::size_t n = std::min(cores.size(), kMaxCores);
+  for (std::size_t i = 0; i < n; ++i) activate(i, cores[i]);
+  used_.store(n, std::memory_order_release);
+}
+
+void CoreSet::activate(std::size_t i, const CoreTarget& target) {
+  cores_[i] = target;
+  health_[i] = Health{};
+  set_up(i, true);
+  stats_[i]->active.store(true, std::memory_order_relaxed);
+}
+
+std::size_t CoreSet::replace(const std::vector<CoreTarget>& targets, TimePoint now,
+                             std::chrono::milliseconds reuse_after) {
+  const std::size_t used = size();
+  auto same = [](const CoreTarget& a, const CoreTarget& b) {
+    return a.ip == b.ip && a.port == b.port && a.protocol == b.protocol;
+  };
+  std::vector<bool> keep(used, false);
+  std::vector<const CoreTarget*> added;
+  for (const CoreTarget& target : targets) {
+    std::size_t i = 0;
+    while (i < used && !same(cores_[i], target)) ++i;
+    if (i == used) {
+      if (std::none_of(added.begin(), added.end(),
+                       [&](const CoreTarget* a) { return same(*a, target); }))
+        added.push_back(&target);
+      continue;
+    }
+    keep[i] = true;
+    cores_[i].priority = target.priority;
+    cores_[i].weight = target.weight;
+    if (!health_[i].active) activate(i, target);  // back before its index was reused
+  }
+  for (std::size_t i = 0; i < used; ++i) {
+    if (keep[i] || !health_[i].active) continue;
+    health_[i].active = false;
+    health_[i].retired_at = now;
+    stats_[i]->active.store(false, std::memory_order_relaxed);
+  }
+  std::size_t next = used, dropped = 0;
+  for (const CoreTarget* target : added) {
+    std::size_t i = 0;
+    while (i < used && (health_[i].active || keep[i] || now - health_[i].retired_at < reuse_after))
+      ++i;
+    if (i == used) i = next < kMaxCores ? next++ : kMaxCores;
+    if (i == kMaxCores) {
+      ++dropped;
+      continue;
+    }
+    keep.resize(std::max(keep.size(), i + 1), false);
+    keep[i] = true;
+    activate(i, *target);
+  }
+  used_.store(next, std::memory_order_release);
+  return dropped;
 }
 
 bool CoreSet::usable(std::size_t i, TimePoint now) const noexcept {
   const Health& h = health_[i];
+  if (!h.active) return false;
   if (h.up) return true;
   return probe_interval_.count() == 0 && now >= h.down_until;
 }
@@ -36,14 +90,14 @@ void CoreSet::set_up(std::size_t i, bool up) noexcept {
 
 std::optional<std::size_t> CoreSet::choose(std::uint64_t tried, TimePoint now) noexcept {
   unsigned best_priority = ~0u;
-  for (std::size_t i = 0; i < cores_.size(); ++i)
+  for (std::size_t i = 0; i < size(); ++i)
     if ((tried >> i & 1u) == 0 && usable(i, now))
       best_priority = std::min(best_priority, cores_[i].priority);
   if (best_priority == ~0u) return std::nullopt;
   // Smooth weighted round robin among the cores of the best priority.
   std::int64_t total = 0;
   std::optional<std::size_t> pick;
-  for (std::size_t i = 0; i < cores_.size(); ++i) {
+  for (std::size_t i = 0; i < size(); ++i) {
     if ((tried >> i & 1u) != 0 || !usable(i, now) || cores_[i].priority != best_priority) continue;
     const auto weight = static_cast<std::int64_t>(std::max(1u, cores_[i].weight));
     health_[i].current_weight += weight;
@@ -55,13 +109,15 @@ std::optional<std::size_t> CoreSet::choose(std::uint64_t tried, TimePoint now) n
 }
 
 std::optional<std::size_t> CoreSet::find(std::string_view ip, std::uint16_t port) const noexcept {
-  for (std::size_t i = 0; i < cores_.size(); ++i)
+  for (std::size_t i = 0; i < size(); ++i)
     if (cores_[i].ip == ip && cores_[i].port == port) return i;
   return std::nullopt;
 }
 
 bool CoreSet::any_up() const noexcept {
-  return std::any_of(health_.begin(), health_.end(), [](const Health& h) { return h.up; });
+  for (std::size_t i = 0; i < size(); ++i)
+    if (health_[i].active && health_[i].up) return true;
+  return false;
 }
 
 void CoreSet::failed(std::size_t i, TimePoint now) noexcept {
@@ -74,8 +130,9 @@ std::uint64_t CoreSet::probes_due(TimePoint now) noexcept {
   if (probe_interval_.count() == 0 || now < next_probe_) return 0;
   next_probe_ = now + probe_interval_;
   std::uint64_t due = 0;
-  for (std::size_t i = 0; i < cores_.size(); ++i) {
+  for (std::size_t i = 0; i < size(); ++i) {
     Health& h = health_[i];
+    if (!h.active) continue;
     if (h.outstanding && ++h.missed >= kMissedProbesForDown) set_up(i, false);
     h.outstanding = true;
     ++h.sequence;
@@ -87,7 +144,7 @@ std::uint64_t CoreSet::probes_due(TimePoint now) noexcept {
 }
 
 bool CoreSet::probe_answered(std::size_t i, std::uint64_t nonce, bool overloaded) noexcept {
-  if (i >= cores_.size()) return false;
+  if (i >= size() || !health_[i].active) return false;
   Health& h = health_[i];
   if (nonce != h.nonce || !h.outstanding) return false;  // forged, or late (an older probe)
   h.outstanding = false;

@@ -8,6 +8,11 @@
 // while it is up; a core marked down by a failure (timeout, 503) comes back when it answers a
 // probe, or, without probes, after a hold time. Probes are OPTIONS sent every interval; two
 // unanswered probes in a row, or a 503, mark a core down; any other answer marks it up.
+//
+// The set may change while running (cores by DNS name, replace()): a core keeps its index while
+// it stays, since transactions in flight and probe branches name cores by index; a core that
+// leaves is retired (never chosen or probed, still found for its transactions in flight) and its
+// index is given to another core only long after.
 
 #include <array>
 #include <atomic>
@@ -29,6 +34,8 @@ struct CoreStats {
   metrics::Counter failures;   // timeouts and 503s that made us try another core
   metrics::Counter probes;     // OPTIONS probes sent
   std::atomic<bool> up{true};  // as this worker sees it
+  // False once the core left the set (a DNS name stopped naming it): the scrape skips it.
+  std::atomic<bool> active{false};
 };
 
 class CoreSet {
@@ -38,7 +45,9 @@ class CoreSet {
 
   explicit CoreSet(const std::vector<CoreTarget>& cores, std::chrono::milliseconds probe_interval);
 
-  std::size_t size() const noexcept { return cores_.size(); }
+  // Indexes in use, active or retired (the scrape reads it from another thread).
+  std::size_t size() const noexcept { return used_.load(std::memory_order_acquire); }
+  bool active(std::size_t i) const noexcept { return health_[i].active; }
   const CoreTarget& target(std::size_t i) const noexcept { return cores_[i]; }
   CoreStats& stats(std::size_t i) noexcept { return *stats_[i]; }
   const CoreStats& stats(std::size_t i) const noexcept { return *stats_[i]; }
@@ -49,6 +58,13 @@ class CoreSet {
   // The index of the core at ip:port, if it is one of ours.
   std::optional<std::size_t> find(std::string_view ip, std::uint16_t port) const noexcept;
   bool any_up() const noexcept;
+
+  // Makes `targets` the set: a core already in it (same address, port and transport) keeps its
+  // index, health and counters; new ones take a free index, or one retired for at least
+  // `reuse_after`; the others are retired. Returns how many targets found no index (at most
+  // kMaxCores are usable at once).
+  std::size_t replace(const std::vector<CoreTarget>& targets, TimePoint now,
+                      std::chrono::milliseconds reuse_after);
 
   // A request to core i failed (timeout, 503): out of rotation until it answers a probe.
   void failed(std::size_t i, TimePoint now) noexcept;
@@ -71,6 +87,8 @@ class CoreSet {
 
  private:
   struct Health {
+    bool active = true;
+    TimePoint retired_at{};
     bool up = true;
     TimePoint down_until{};
     unsigned missed = 0;
@@ -80,11 +98,14 @@ class CoreSet {
     std::int64_t current_weight = 0;  // smooth weighted round robin
   };
   bool usable(std::size_t i, TimePoint now) const noexcept;
+  void activate(std::size_t i, const CoreTarget& target);
   void set_up(std::size_t i, bool up) noexcept;
 
+  // kMaxCores entries each, allocated once: indexes below used_ are in use.
   std::vector<CoreTarget> cores_;
   std::vector<Health> health_;
   std::vector<std::unique_ptr<CoreStats>> stats_;
+  std::atomic<std::size_t> used_{0};
   std::chrono::milliseconds probe_interval_;
   TimePoint next_probe_{};
 };

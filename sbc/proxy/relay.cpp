@@ -19,10 +19,7 @@ Relay::Impl::Impl(RelaySettings settings, transport::Wire& wire, std::function<T
       message_(std::make_unique<Message>()),
       scratch_(std::make_unique<Message>()),
       out_(std::make_unique<std::array<char, 65536>>()) {
-  for (std::size_t i = 0; i < cores_.size(); ++i) {
-    all_cores_ |= std::uint64_t{1} << i;
-    if (cores_.target(i).protocol != Protocol::Tls) non_tls_cores_ |= std::uint64_t{1} << i;
-  }
+  note_cores();
   for (const std::string& name : settings_.untrusted_headers) {
     untrusted_.push_back(name);
     untrusted_ids_.push_back(sip::lookup_header(name));
@@ -54,7 +51,6 @@ void Relay::Impl::request_from_outside(const Message& m, const FlowInfo& flow) n
     stats.loops.inc();
     return answer_outside(m, flow, 482, "Loop Detected");
   }
-  if (cores_.size() == 0) return answer_outside(m, flow, 503, "No core configured");
   // A request whose remaining Route names one of our cores (in a dialog) goes there; others
   // go to the core the set chooses, and may fail over to the next. A sips: request goes over
   // TLS to the core too (RFC 5630: TLS on every hop), so the other cores count as tried.
@@ -517,6 +513,28 @@ const RelaySettings& Relay::settings() const noexcept {
 }
 const CoreSet& Relay::cores() const noexcept {
   return impl_->cores();
+}
+std::size_t Relay::replace_cores(const std::vector<CoreTarget>& targets) {
+  return impl_->replace_cores(targets);
+}
+
+// An index is reused long after its core left: no transaction in flight can still name it.
+constexpr std::chrono::minutes kCoreIndexReuseAfter{10};
+
+std::size_t Relay::Impl::replace_cores(const std::vector<CoreTarget>& targets) {
+  now_ = clock_();
+  const std::size_t dropped = cores_.replace(targets, now_, kCoreIndexReuseAfter);
+  note_cores();
+  return dropped;
+}
+
+void Relay::Impl::note_cores() noexcept {
+  all_cores_ = non_tls_cores_ = 0;
+  for (std::size_t i = 0; i < cores_.size(); ++i) {
+    if (!cores_.active(i)) continue;
+    all_cores_ |= std::uint64_t{1} << i;
+    if (cores_.target(i).protocol != Protocol::Tls) non_tls_cores_ |= std::uint64_t{1} << i;
+  }
 }
 
 }  // namespace sbc::proxy

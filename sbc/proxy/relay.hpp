@@ -126,6 +126,9 @@ class Relay final : public transport::Router {
   std::size_t transaction_bytes() const noexcept;
   const RelaySettings& settings() const noexcept;
   const CoreSet& cores() const noexcept;
+  // Makes `targets` the cores (cores by DNS name, on a new answer); on this relay's thread.
+  // Transactions in flight finish on their core. Returns how many targets did not fit.
+  std::size_t replace_cores(const std::vector<CoreTarget>& targets);
 
  private:
   class Impl;

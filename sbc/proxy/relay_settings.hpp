@@ -20,6 +20,9 @@ struct CoreTarget {
   unsigned weight = 1;
   // UDP from the worker's inside socket, or TCP/TLS over a connection the worker keeps open.
   sbc::Protocol protocol = sbc::Protocol::Udp;
+  // In the configuration, a target named by a DNS name instead (ip empty; port 0 = SRV first):
+  // the daemon's resolver (sbc/dns) turns it into targets with addresses.
+  std::string name = {};
 };
 
 // An address:port of ours; entries of Route that name one of them (with our user prefix) are ours.

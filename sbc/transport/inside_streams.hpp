@@ -98,6 +98,8 @@ class InsideStreams {
   void send(Protocol protocol, std::string_view ip, std::uint16_t port,
             std::string_view bytes) noexcept;
   void close() noexcept;
+  // Who may connect from now on (connections already open stay).
+  void set_cores(std::vector<std::string> cores) { cores_ = std::move(cores); }
 
   std::size_t connections() const noexcept { return connections_.size(); }
   const InsideStreamStats& stats() const noexcept { return stats_; }

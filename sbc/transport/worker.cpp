@@ -128,6 +128,10 @@ void Worker::listen_inside_streams(const asio::ip::tcp::endpoint& local,
   inside_streams_ = std::move(streams);
 }
 
+void Worker::set_inside_stream_cores(std::vector<std::string> cores) {
+  if (inside_streams_) inside_streams_->set_cores(std::move(cores));
+}
+
 void Worker::set_router(Router* router) {
   router_ = router;
   handler_.set_router(router);

@@ -108,6 +108,8 @@ class Worker final : public Wire, public FlowBinder {
   // The inside over TCP and TLS: a listener on `local` (the inside socket's address and port)
   // for connections from the `cores`, and connections to them opened on first use. Throws
   // boost::system::system_error when the port cannot be bound. Call before start().
+  // The addresses allowed to connect to the inside port (cores by DNS name change it).
+  void set_inside_stream_cores(std::vector<std::string> cores);
   void listen_inside_streams(const asio::ip::tcp::endpoint& local, std::vector<std::string> cores,
                              TlsConnector tls);
   const InsideStreams* inside_streams() const noexcept { return inside_streams_.get(); }

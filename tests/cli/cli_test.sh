@@ -40,7 +40,8 @@ trap 'rm -f "$tmp"' EXIT
 printf 'listeners:\n  - transport: carrier-pigeon\n' >"$tmp"
 if err=$("$sbc" check-config "$tmp" 2>&1); then fail "check-config accepted a bad transport"; fi
 grep -q ":2: listeners\[0\].transport: must be udp, tcp or tls" <<<"$err" || fail "bad error: $err"
-# `run --core` takes an IP literal only (no name resolution), and says so before starting.
-if err=$("$sbc" run --core sip:core.example.com 2>&1); then fail "run accepted a core name"; fi
-grep -q 'must name an IP address' <<<"$err" || fail "bad --core error: $err"
+# `run --core` takes a sip: URI of the core (an address or a DNS name), and says what is wrong
+# with another before starting.
+if err=$(timeout 10 "$sbc" run --core sip:alice@core.example.com 2>&1); then fail "run accepted a core URI with a user"; fi
+grep -q 'must not have a user part' <<<"$err" || fail "bad --core error: $err"
 echo "cli: all checks passed"

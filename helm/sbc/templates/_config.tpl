@@ -42,6 +42,10 @@ sip:
   {{- end }}
   proxy_require_supported: {{ toJson (default list .proxy_require_supported) }}
 {{- end }}
+{{- with .Values.config.dns }}
+dns:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 metrics:
   address: {{ .Values.config.metrics.address | quote }}
   port: {{ int .Values.config.metrics.port }}

@@ -191,9 +191,22 @@ relay:
         "test.yaml:1: relay.max_transaction_bytes: must be between 1048576 and 1099511627776 (got "
         "1000)");
 
-  CHECK(error_of("core: {targets: [{uri: \"sip:core.example.com\"}]}\n") ==
-        "test.yaml:1: core.targets[0].uri: \"sip:core.example.com\" must name an IP address (the "
-        "SBC does not resolve names)");
+  // A DNS name (RFC 3263): SRV first without a port, the name's addresses with one.
+  const Config named = parse_config(
+      "core: {targets: [{uri: \"sip:Core.Example.com.\"}, {uri: \"sip:core2.example.com:5070;"
+      "transport=tcp\", priority: 2}]}\n",
+      "test.yaml");
+  REQUIRE(named.core.targets.size() == 2);
+  CHECK(named.core.targets[0].name == "core.example.com");
+  CHECK(named.core.targets[0].ip.empty());
+  CHECK(named.core.targets[0].port == 0);
+  CHECK(named.core.targets[1].name == "core2.example.com");
+  CHECK(named.core.targets[1].port == 5070);
+  CHECK(named.core.targets[1].protocol == sbc::Protocol::Tcp);
+  CHECK(named.core.targets[1].priority == 2);
+  CHECK(error_of("core: {targets: [{uri: \"sip:alice@core.example.com\"}]}\n") ==
+        "test.yaml:1: core.targets[0].uri: \"sip:alice@core.example.com\" must not have a user "
+        "part");
   CHECK(error_of("core: {targets: [{uri: \"sip:10.0.0.1;transport=sctp\"}]}\n") ==
         "test.yaml:1: core.targets[0].uri: \"sip:10.0.0.1;transport=sctp\" names transport "
         "\"sctp\": toward the core the SBC speaks udp, tcp or tls");
@@ -451,6 +464,30 @@ TEST_CASE("every policy stage has its options reader, and policy.chain names onl
   CHECK_THROWS_WITH(sbc::app::parse_config("policy: {chain: [acl, firewall]}", "t"),
                     Catch::Contains("unknown stage \"firewall\" (acl, scanner, rate_limit, sips, "
                                     "methods, auth)"));
+}
+
+TEST_CASE("the dns section is read and checked", "[config]") {
+  const Config defaults = parse_config("", "test.yaml");
+  CHECK(defaults.dns.servers.empty());
+  CHECK(defaults.dns.min_ttl == std::chrono::seconds{5});
+  CHECK(defaults.dns.max_ttl == std::chrono::seconds{300});
+  const Config c = parse_config(
+      "dns: {servers: [\"127.0.0.1:5353\", \"[::1]:53\", \"192.0.2.53\"], min_ttl_seconds: 1, "
+      "max_ttl_seconds: 60, timeout_ms: 500}\n",
+      "test.yaml");
+  CHECK(c.dns.servers == std::vector<std::string>{"127.0.0.1:5353", "[::1]:53", "192.0.2.53"});
+  CHECK(c.dns.min_ttl == std::chrono::seconds{1});
+  CHECK(c.dns.max_ttl == std::chrono::seconds{60});
+  CHECK(c.dns.timeout == std::chrono::milliseconds{500});
+  CHECK(error_of("dns: {servers: [\"dns.example.com\"]}\n") ==
+        "test.yaml:1: dns.servers[0]: must be IP, IP:PORT or [IPv6]:PORT (got "
+        "\"dns.example.com\")");
+  CHECK(error_of("dns: {servers: [\"127.0.0.1:99999\"]}\n") ==
+        "test.yaml:1: dns.servers[0]: must be IP, IP:PORT or [IPv6]:PORT (got "
+        "\"127.0.0.1:99999\")");
+  CHECK(error_of("dns: {min_ttl_seconds: 100, max_ttl_seconds: 10}\n") ==
+        "test.yaml:1: dns.min_ttl_seconds: must not be above dns.max_ttl_seconds");
+  CHECK(error_of("dns: {resolver: x}\n") == "test.yaml:1: dns.resolver: unknown key");
 }
 
 TEST_CASE("${NAME} in a value is the environment variable NAME, expanded at load", "[config]") {
