@@ -148,6 +148,49 @@ void AuthStage::core_refused(Context& context) noexcept {
   (void)count_failure(context);
 }
 
+namespace {
+
+// The request's first Digest credentials for `realm` in the `wanted` header (Authorization or
+// Proxy-Authorization), parsed into `out`; nullptr when there are none.
+const sip::HeaderField* credentials_for(const sip::Message& request, sip::HeaderId wanted,
+                                        std::string_view realm, sip::AuthValue& out) noexcept {
+  for (const sip::HeaderField& f : request.headers()) {
+    if (f.id != wanted) continue;
+    sip::AuthValue a;
+    if (sip::parse_credentials(f.value, a) && a.is_digest() &&
+        unquoted(a.param("realm")) == realm) {
+      out = a;
+      return &f;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// Records the nonce count `nc` used with a current nonce issued at `issued` (seconds). False for
+// a replay: a count not above the highest seen with this nonce, or a nonce the table forgot.
+bool AuthStage::record_nonce_count(std::string_view nonce, std::uint64_t issued, std::uint32_t nc,
+                                   TimePoint now) noexcept {
+  SourceKey key;
+  const auto mac = sbc::crypto::NonceMint::mac_of(nonce);
+  std::memcpy(key.bytes.data(), mac.data(), mac.size());
+  NonceUse* use = nonces_.find(key, now);
+  if (use == nullptr) {
+    // Forgotten nonces may have been used with any count: only newer ones start afresh.
+    if (issued <= forgotten_up_to_) return false;
+    bool fresh = false;
+    use = &nonces_.get(key, now, fresh, [this](const SourceKey&, const NonceUse& gone) {
+      forgotten_up_to_ = std::max(forgotten_up_to_, gone.issued);
+    });
+    use->issued = issued;
+  } else if (nc <= use->highest_nc) {
+    return false;
+  }
+  use->highest_nc = nc;
+  return true;
+}
+
 Decision AuthStage::decide(const sip::Message& request, Context& context) noexcept {
   if (!started_) {
     // Nonces issued before this stage existed (by an earlier process with the same key, or the
@@ -168,18 +211,8 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
   const bool registering = method == sip::Method::Register;
   const sip::HeaderId wanted =
       registering ? sip::HeaderId::Authorization : sip::HeaderId::ProxyAuthorization;
-  const sip::HeaderField* field = nullptr;
   sip::AuthValue credentials;
-  for (const sip::HeaderField& f : request.headers()) {
-    if (f.id != wanted) continue;
-    sip::AuthValue a;
-    if (sip::parse_credentials(f.value, a) && a.is_digest() &&
-        unquoted(a.param("realm")) == settings_.realm) {
-      field = &f;
-      credentials = a;
-      break;
-    }
-  }
+  const sip::HeaderField* field = credentials_for(request, wanted, settings_.realm, credentials);
   if (field == nullptr) return challenge(request, context, false, kChallenge);
 
   const std::string_view username = unquoted(credentials.param("username"));
@@ -235,22 +268,8 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
 
   // The password is right; now whether the nonce is ours, fresh, and not used with this count.
   if (!current) return challenge(request, context, true, kStale);
-  SourceKey key;
-  const auto mac = sbc::crypto::NonceMint::mac_of(nonce);
-  std::memcpy(key.bytes.data(), mac.data(), mac.size());
-  NonceUse* use = nonces_.find(key, context.now);
-  if (use == nullptr) {
-    // Forgotten nonces may have been used with any count: only newer ones start afresh.
-    if (*issued <= forgotten_up_to_) return challenge(request, context, true, kReplay);
-    bool fresh = false;
-    use = &nonces_.get(key, context.now, fresh, [this](const SourceKey&, const NonceUse& gone) {
-      forgotten_up_to_ = std::max(forgotten_up_to_, gone.issued);
-    });
-    use->issued = *issued;
-  } else if (*nc <= use->highest_nc) {
+  if (!record_nonce_count(nonce, *issued, *nc, context.now))
     return challenge(request, context, true, kReplay);
-  }
-  use->highest_nc = *nc;
 
   // Registration hijacking: only one's own address-of-record, user and domain.
   if (registering && !own_aor(request.to().uri, username))

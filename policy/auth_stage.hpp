@@ -114,6 +114,9 @@ class AuthStage final : public Stage {
   // Whether `uri` is the address-of-record of `username` (user and one of the domains).
   bool own_aor(const sip::Uri& uri, std::string_view username) const noexcept;
   std::array<std::uint8_t, 17> binding(const Context& context) const noexcept;
+  // Records the count `nc` used with a current nonce; false when it is a replay.
+  bool record_nonce_count(std::string_view nonce, std::uint64_t issued, std::uint32_t nc,
+                          TimePoint now) noexcept;
 
   AuthSettings settings_;
   unsigned worker_;
