@@ -346,17 +346,9 @@ inline std::string alice_answer(const sip::Message& request, int status, std::st
 inline std::vector<FakeWire::Sent> alice_call_answered(Harness& h) {
   h.from_outside(alice_invite(), alice_flow());
   auto sent = h.wire.take();
-  const sip::Message& fwd = h.parse(sent[0]);
-  std::string ok = "SIP/2.0 200 OK\r\n";
-  for (const sip::HeaderField& f : fwd.headers())
-    if (f.id == sip::HeaderId::Via || f.id == sip::HeaderId::RecordRoute) ok += f.line;
-  ok += "From: " + header(fwd, sip::HeaderId::From) + "\r\nTo: " + header(fwd, sip::HeaderId::To) +
-        ";tag=b1\r\nCall-ID: " + header(fwd, sip::HeaderId::CallId) +
-        "\r\nCSeq: " + header(fwd, sip::HeaderId::CSeq) +
-        "\r\nContact: <sip:bob@10.0.0.30:5060>\r\nContent-Length: 0\r\n\r\n";
-  h.from_core(ok);
-  sent = h.wire.take();
-  return sent;
+  h.from_core(
+      core_answer(h.parse(sent[0]), 200, "OK", "b1", "Contact: <sip:bob@10.0.0.30:5060>\r\n"));
+  return h.wire.take();
 }
 
 }  // namespace sbc::test

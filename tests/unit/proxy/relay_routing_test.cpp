@@ -14,22 +14,7 @@ using namespace sbc::test;
 TEST_CASE("relay: a request from the core follows our Path down the user's flow, Vias hidden",
           "[relay]") {
   Harness h;
-  const std::string invite =
-      std::string("INVITE sip:alice@192.168.1.20:5061;transport=tls SIP/2.0\r\n") +
-      "Via: SIP/2.0/UDP 10.0.0.10:5070;branch=z9hG4bKcore1\r\n"
-      "Via: SIP/2.0/UDP 10.0.0.20:5060;branch=z9hG4bKpbx1\r\n"
-      "Max-Forwards: 69\r\n"
-      "Route: <sip:" +
-      seal(TokenKind::Flow, kAliceFlow) +
-      "@10.0.0.1:15060;transport=udp;lr>\r\n"
-      "Record-Route: <sip:10.0.0.10:5070;lr>\r\n"
-      "From: <sip:carol@example.com>;tag=c1\r\n"
-      "To: <sip:alice@example.com>\r\n"
-      "Call-ID: call-2@10.0.0.20\r\n"
-      "CSeq: 1 INVITE\r\n"
-      "Contact: <sip:carol@10.0.0.20:5060>\r\n"
-      "Content-Length: 0\r\n\r\n";
-  h.from_core(invite);
+  h.from_core(core_invite());
   auto sent = h.wire.take();
   REQUIRE(sent.size() == 2);
   CHECK(sent[0].outside);
