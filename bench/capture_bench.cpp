@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "bench/bench_support.hpp"
 #include "sbc/capture/live_capture.hpp"
 #include "sbc/capture/pcap_reader.hpp"
 #include "sbc/capture/pcap_writer.hpp"
@@ -23,18 +24,8 @@ using namespace sbc;
 
 namespace {
 
-const std::string kRegister =
-    "REGISTER sip:example.com SIP/2.0\r\n"
-    "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport\r\n"
-    "Max-Forwards: 70\r\n"
-    "From: <sip:alice@example.com>;tag=1928301774\r\n"
-    "To: <sip:alice@example.com>\r\n"
-    "Call-ID: a84b4c76e66710@192.0.2.10\r\n"
-    "CSeq: 314159 REGISTER\r\n"
-    "Contact: <sip:alice@192.0.2.10:5060>\r\n"
-    "User-Agent: friendly-scanner\r\n"
-    "Expires: 3600\r\n"
-    "Content-Length: 0\r\n\r\n";
+// A scanner's REGISTER: what a capture of rejected messages keeps.
+const std::string kRegister = bench::phone_register("friendly-scanner");
 
 struct TempDir {
   std::string path;
@@ -49,13 +40,7 @@ struct TempDir {
 };
 
 sbc::FlowInfo flow() {
-  sbc::FlowInfo f;
-  f.protocol = sbc::Protocol::Udp;
-  f.local_ip = "192.0.2.1";
-  f.local_port = 5060;
-  f.remote_ip = "192.0.2.10";
-  f.remote_port = 5060;
-  return f;
+  return bench::udp_flow("192.0.2.10", 5060, "192.0.2.1");
 }
 
 capture::CapturedMessage message(sbc::Protocol protocol) {

@@ -34,8 +34,9 @@
 
 #include <unistd.h>  // isatty
 
-#include "bench/f1_invite.hpp"
+#include "bench/bench_support.hpp"
 #include "sbc/sip/message.hpp"
+#include "tests/support/sip_samples.hpp"
 
 extern "C" {
 #include <osipparser2/osip_parser.h>
@@ -61,8 +62,9 @@ namespace sip = sbc::sip;
 // ---------------------------------------------------------------------------------------------
 // Message sets
 
-// RFC 3261 section 24.2, message F1 (bench/f1_invite.hpp, shared with instr_harness).
-constexpr std::string_view kInvite = sbc::bench::kF1Invite;
+// RFC 3261 section 24.2, message F1 (tests/support/sip_samples.hpp, shared with the unit tests
+// and instr_harness).
+constexpr std::string_view kInvite = sbc::test::kInvite;
 
 // One message set. The messages are std::strings so that each is NUL-terminated (osip and sofia
 // are C parsers and some of their paths assume it) and stays at a fixed address while timed.
@@ -76,18 +78,6 @@ struct MessageSet {
 [[noreturn]] void die(const std::string& why) {
   std::fprintf(stderr, "bench_sip_parse: %s\n", why.c_str());
   std::exit(EXIT_FAILURE);
-}
-
-std::filesystem::path corpus_root() {
-  const char* env = std::getenv("SBC_CORPUS_DIR");
-  return (env != nullptr && *env != '\0') ? std::filesystem::path(env)
-                                          : std::filesystem::path(SBC_DEFAULT_CORPUS_DIR);
-}
-
-std::string read_binary(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) die("cannot open " + path.string());
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 sip::Verdict sbc_parse(sip::Message& m, std::string_view bytes) {
@@ -112,36 +102,23 @@ MessageSet load_invite() {
 // parser accepts. The ones it refuses are listed on stderr: they are conformance findings, and
 // leaving them out keeps the set a fair measure of the accept path.
 MessageSet load_valid_corpus() {
-  const std::filesystem::path dir = corpus_root() / "rfc4475";
-  std::ifstream tsv(dir / "EXPECTED.tsv");
-  if (!tsv) die("cannot open " + (dir / "EXPECTED.tsv").string() + " (set SBC_CORPUS_DIR)");
-
+  const std::filesystem::path dir = sbc::bench::corpus_root() / "rfc4475";
   MessageSet set{"ValidCorpus", {}, {}, 0};
   auto m = std::make_unique<sip::Message>();
-  std::size_t listed = 0;
-  std::string line;
-  std::getline(tsv, line);  // column titles
-  while (std::getline(tsv, line)) {
-    std::istringstream fields(line);
-    std::string name, section, expect;
-    if (!std::getline(fields, name, '\t') || !std::getline(fields, section, '\t') ||
-        !std::getline(fields, expect, '\t'))
-      continue;
-    if (expect != "valid") continue;
-    ++listed;
-    std::string bytes = read_binary(dir / (name + ".dat"));
-    if (const sip::Verdict v = sbc_parse(*m, bytes); !v.is_valid()) {
+  std::vector<sbc::bench::CorpusMessage> listed = sbc::bench::listed_valid(dir, die);
+  for (sbc::bench::CorpusMessage& entry : listed) {
+    if (const sip::Verdict v = sbc_parse(*m, entry.bytes); !v.is_valid()) {
       std::fprintf(stderr, "note: rfc4475/%s is listed valid but sbc::sip answers %s; left out\n",
-                   name.c_str(), describe(v).c_str());
+                   entry.name.c_str(), describe(v).c_str());
       continue;
     }
-    set.bytes += bytes.size();
-    set.messages.push_back(std::move(bytes));
-    set.labels.push_back("rfc4475/" + name);
+    set.bytes += entry.bytes.size();
+    set.messages.push_back(std::move(entry.bytes));
+    set.labels.push_back("rfc4475/" + entry.name);
   }
   if (set.messages.empty()) die("no valid message accepted from " + dir.string());
   std::fprintf(stderr, "ValidCorpus: %zu of %zu `valid` RFC 4475 messages (%zu bytes)\n",
-               set.messages.size(), listed, set.bytes);
+               set.messages.size(), listed.size(), set.bytes);
   return set;
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_support.hpp"
 #include "policy/policy_config.hpp"
 #include "sbc/crypto/digest.hpp"
 #include "sbc/sip/message.hpp"
@@ -27,18 +28,7 @@ using namespace sbc;
 
 namespace {
 
-const std::string kRegister =
-    "REGISTER sip:example.com SIP/2.0\r\n"
-    "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhds;rport\r\n"
-    "Max-Forwards: 70\r\n"
-    "From: <sip:alice@example.com>;tag=1928301774\r\n"
-    "To: <sip:alice@example.com>\r\n"
-    "Call-ID: a84b4c76e66710@192.0.2.10\r\n"
-    "CSeq: 314159 REGISTER\r\n"
-    "Contact: <sip:alice@192.0.2.10:5060>\r\n"
-    "User-Agent: Linphone/5.2.0 (belle-sip/5.2.0)\r\n"
-    "Expires: 3600\r\n"
-    "Content-Length: 0\r\n\r\n";
+const std::string kRegister = bench::phone_register();
 
 policy::PolicyConfig passing_config() {
   policy::PolicyConfig c;
@@ -48,10 +38,7 @@ policy::PolicyConfig passing_config() {
 }
 
 sbc::FlowInfo flow(std::string_view ip) {
-  sbc::FlowInfo f;
-  f.remote_ip = ip;
-  f.remote_port = 5060;
-  return f;
+  return bench::udp_flow(ip);
 }
 
 void BM_Parse(benchmark::State& state) {
@@ -76,16 +63,7 @@ void BM_ChainPass(benchmark::State& state) {
 }
 BENCHMARK(BM_ChainPass);
 
-const std::string kBye =
-    "BYE sip:alice@192.0.2.10:5060 SIP/2.0\r\n"
-    "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhdt;rport\r\n"
-    "Max-Forwards: 70\r\n"
-    "From: <sip:alice@example.com>;tag=1928301774\r\n"
-    "To: <sip:bob@example.com>;tag=a6c85cf\r\n"
-    "Call-ID: a84b4c76e66711@192.0.2.10\r\n"
-    "CSeq: 2 BYE\r\n"
-    "User-Agent: Linphone/5.2.0 (belle-sip/5.2.0)\r\n"
-    "Content-Length: 0\r\n\r\n";
+constexpr std::string_view kBye = bench::kPhoneBye;
 
 void BM_ChainPassInDialog(benchmark::State& state) {
   auto m = std::make_unique<sip::Message>();

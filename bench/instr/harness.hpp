@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 
 namespace sbc::bench::instr {
@@ -36,10 +35,6 @@ struct Figure {
   std::fprintf(stderr, "instr_harness: %s\n", why.c_str());
   std::exit(2);
 }
-
-// $SBC_CORPUS_DIR, or the directory baked in at build time.
-std::filesystem::path corpus_root();
-std::string read_binary(const std::filesystem::path& path);
 
 // The figures, by file.
 Result parse_f1(std::uint64_t iterations);

@@ -5,29 +5,11 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <string_view>
 
 #include "bench/instr/harness.hpp"
 
-#ifndef SBC_DEFAULT_CORPUS_DIR
-#error "SBC_DEFAULT_CORPUS_DIR must be defined by the build (see bench/CMakeLists.txt)"
-#endif
-
 namespace sbc::bench::instr {
-
-std::filesystem::path corpus_root() {
-  const char* env = std::getenv("SBC_CORPUS_DIR");
-  return (env != nullptr && *env != '\0') ? std::filesystem::path(env)
-                                          : std::filesystem::path(SBC_DEFAULT_CORPUS_DIR);
-}
-
-std::string read_binary(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open " + path.string() + " (set SBC_CORPUS_DIR)");
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 namespace {
 

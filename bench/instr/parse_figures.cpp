@@ -1,13 +1,13 @@
 // Parsing figures: our parser on the F1 INVITE and on the valid RFC 4475 messages.
-#include <fstream>
+#include <filesystem>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "bench/f1_invite.hpp"
+#include "bench/bench_support.hpp"
 #include "bench/instr/harness.hpp"
 #include "sbc/sip/message.hpp"
+#include "tests/support/sip_samples.hpp"
 
 namespace sbc::bench::instr {
 namespace {
@@ -25,25 +25,15 @@ std::uint64_t fold(const sip::Verdict& v) {
 // ones it refuses are named on stderr and left out, so the figure is the accept path's).
 std::vector<std::string> valid_corpus() {
   const std::filesystem::path dir = corpus_root() / "rfc4475";
-  std::ifstream tsv(dir / "EXPECTED.tsv");
-  if (!tsv) fail("cannot open " + (dir / "EXPECTED.tsv").string() + " (set SBC_CORPUS_DIR)");
   std::vector<std::string> out;
   auto m = std::make_unique<sip::Message>();
-  std::string line;
-  std::getline(tsv, line);  // column titles
-  while (std::getline(tsv, line)) {
-    std::istringstream fields(line);
-    std::string name, section, expect;
-    if (!std::getline(fields, name, '\t') || !std::getline(fields, section, '\t') ||
-        !std::getline(fields, expect, '\t') || expect != "valid")
-      continue;
-    std::string bytes = read_binary(dir / (name + ".dat"));
-    if (!parse(*m, bytes).is_valid()) {
+  for (CorpusMessage& entry : listed_valid(dir, fail)) {
+    if (!parse(*m, entry.bytes).is_valid()) {
       std::fprintf(stderr, "note: rfc4475/%s is listed valid but refused; left out\n",
-                   name.c_str());
+                   entry.name.c_str());
       continue;
     }
-    out.push_back(std::move(bytes));
+    out.push_back(std::move(entry.bytes));
   }
   if (out.empty()) fail("no valid RFC 4475 message accepted from " + dir.string());
   return out;
@@ -54,9 +44,9 @@ std::vector<std::string> valid_corpus() {
 Result parse_f1(std::uint64_t iterations) {
   // A Message is a few KiB (its header table is inline): built once, reused, as in the proxy.
   auto m = std::make_unique<sip::Message>();
-  if (!parse(*m, kF1Invite).is_valid()) fail("the F1 INVITE does not parse");
+  if (!parse(*m, test::kInvite).is_valid()) fail("the F1 INVITE does not parse");
   Result r;
-  for (std::uint64_t i = 0; i < iterations; ++i) r.checksum += fold(parse(*m, kF1Invite));
+  for (std::uint64_t i = 0; i < iterations; ++i) r.checksum += fold(parse(*m, test::kInvite));
   if (r.checksum != iterations) fail("the F1 INVITE stopped parsing");
   return r;
 }

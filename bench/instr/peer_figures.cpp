@@ -4,8 +4,8 @@
 #include <cstdarg>
 #include <string>
 
-#include "bench/f1_invite.hpp"
 #include "bench/instr/harness.hpp"
+#include "tests/support/sip_samples.hpp"
 
 extern "C" {
 #include <osipparser2/osip_parser.h>
@@ -31,7 +31,7 @@ Result peer_osip2_f1(std::uint64_t iterations) {
   // As bench_sip_parse: the global tables once, and a silent logger (else osip logs to stdout).
   if (parser_init() != OSIP_SUCCESS) fail("osip parser_init failed");
   osip_trace_initialize_func(TRACE_LEVEL0, silent_osip_trace);
-  const std::string bytes(kF1Invite);  // NUL-terminated, as the C parser may assume
+  const std::string bytes(test::kInvite);  // NUL-terminated, as the C parser may assume
   Result r;
   for (std::uint64_t i = 0; i < iterations; ++i) {
     osip_message_t* msg = nullptr;
@@ -47,7 +47,7 @@ Result peer_osip2_f1(std::uint64_t iterations) {
 #ifdef SBC_BENCH_HAVE_SOFIA
 Result peer_sofia_f1(std::uint64_t iterations) {
   msg_mclass_t const* mclass = sip_default_mclass();
-  const std::string bytes(kF1Invite);
+  const std::string bytes(test::kInvite);
   Result r;
   for (std::uint64_t i = 0; i < iterations; ++i) {
     msg_t* m = msg_make(mclass, 0, bytes.c_str(), static_cast<ssize_t>(bytes.size()));

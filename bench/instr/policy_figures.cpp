@@ -8,6 +8,7 @@
 #include <memory>
 #include <string_view>
 
+#include "bench/bench_support.hpp"
 #include "bench/instr/harness.hpp"
 #include "policy/policy_config.hpp"
 #include "sbc/app/config.hpp"
@@ -28,17 +29,6 @@ constexpr std::string_view kInvite =
     "User-Agent: Linphone/5.2.0 (belle-sip/5.2.0)\r\n"
     "Content-Length: 0\r\n\r\n";
 
-constexpr std::string_view kBye =
-    "BYE sip:alice@192.0.2.10:5060 SIP/2.0\r\n"
-    "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK776asdhdt;rport\r\n"
-    "Max-Forwards: 70\r\n"
-    "From: <sip:alice@example.com>;tag=1928301774\r\n"
-    "To: <sip:bob@example.com>;tag=a6c85cf\r\n"
-    "Call-ID: a84b4c76e66711@192.0.2.10\r\n"
-    "CSeq: 2 BYE\r\n"
-    "User-Agent: Linphone/5.2.0 (belle-sip/5.2.0)\r\n"
-    "Content-Length: 0\r\n\r\n";
-
 // As the daemon: the embedded configuration parsed, one chain for worker 0 of one worker.
 std::unique_ptr<policy::Chain> default_chain() {
   const app::Config config = app::parse_config(app::default_config_text(), "<default>");
@@ -53,12 +43,7 @@ Result decide_each_second(std::string_view bytes, std::uint64_t iterations) {
   auto m = std::make_unique<sip::Message>();
   if (!m->parse(bytes, sip::Framing::Datagram, {}).is_valid()) fail("the request does not parse");
   const auto chain = default_chain();
-  sbc::FlowInfo flow;
-  flow.protocol = sbc::Protocol::Udp;
-  flow.local_ip = "198.51.100.1";
-  flow.local_port = 5060;
-  flow.remote_ip = "192.0.2.10";
-  flow.remote_port = 5060;
+  const sbc::FlowInfo flow = udp_flow("192.0.2.10");
   auto now = policy::TimePoint(std::chrono::seconds(1000));
   Result r;
   for (std::uint64_t i = 0; i < iterations; ++i) {
@@ -78,7 +63,7 @@ Result policy_invite(std::uint64_t iterations) {
 }
 
 Result policy_bye_in_dialog(std::uint64_t iterations) {
-  return decide_each_second(kBye, iterations);
+  return decide_each_second(kPhoneBye, iterations);
 }
 
 }  // namespace sbc::bench::instr

@@ -22,11 +22,13 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/bench_support.hpp"
 #include "bench/instr/harness.hpp"
 #include "sbc/app/config.hpp"
 #include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/edge_handler.hpp"
+#include "tests/support/relay_network.hpp"
 
 namespace sbc::bench::instr {
 namespace {
@@ -34,14 +36,7 @@ namespace {
 constexpr std::uint64_t kAliceFlow = 0x0100000500000007ull;
 
 sbc::FlowInfo alice_flow() {
-  sbc::FlowInfo f;
-  f.protocol = sbc::Protocol::Udp;
-  f.local_ip = "198.51.100.1";
-  f.local_port = 5060;
-  f.remote_ip = "203.0.113.9";
-  f.remote_port = 5062;
-  f.flow_token = kAliceFlow;
-  return f;
+  return udp_flow("203.0.113.9", 5062, "198.51.100.1", kAliceFlow);
 }
 
 // Keeps what the relay sends, in strings reused from call to call (no allocation once warm).
@@ -184,11 +179,7 @@ void alice_in_dialog(std::string& out, std::string_view answer, std::string_view
 // The relay as the daemon sets it up from the embedded configuration, toward one UDP core.
 proxy::RelaySettings relay_settings(const app::Config& config) {
   proxy::RelaySettings s = config.relay;
-  s.cores = {{"10.0.0.10", 5070, 1, 1}};
-  s.inside_ip = "10.0.0.1";
-  s.inside_port = 15060;
-  s.outside_addresses = {{"198.51.100.1", 5060}, {"198.51.100.1", 5061}};
-  s.probe_interval = std::chrono::milliseconds(0);
+  test::relay_network(s);
   s.branch_seed = 1;
   s.token_keys = {*sbc::crypto::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f")};
   return s;

@@ -119,7 +119,7 @@ timeout 90 svcrack -u alice -d words.txt -p "$md5_port" 127.0.0.1 -b 127.0.0.1 -
 check "svcrack does not crack alice's password" \
   bash -c 'grep -q "found nothing" svcrack.out && ! grep -q "alice-secret" svcrack.out'
 curl -fsS "http://127.0.0.1:$md5_metrics/metrics" >md5-metrics.txt
-failed=$(awk '/^sbc_policy_decisions_total\{.*stage="auth".*reason="failed"/{print $2}' md5-metrics.txt)
+failed=$(metric 'sbc_policy_decisions_total{stage="auth",reason="failed"}' md5-metrics.txt)
 bans=$(metric 'sbc_policy_bans_total' md5-metrics.txt)
 check "the guesses counted as failures (${failed:-0}) and the guesser was banned (${bans:-0})" \
   bash -c "[ '${failed:-0}' -ge 10 ] && [ '${bans:-0}' -ge 1 ]"

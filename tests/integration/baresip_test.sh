@@ -94,7 +94,7 @@ check "the core got each user's identity from the SBC, not their credentials" \
            grep -q "core identity INVITE pai=<sip:alice@example.com> authorization=<null> proxy-authorization=<null>" core.log'
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
 successes=$(metric 'sbc_auth_successes_total')
-challenges=$(awk '/^sbc_policy_decisions_total\{.*stage="auth".*reason="challenge"/{print $2}' metrics.txt)
+challenges=$(metric 'sbc_policy_decisions_total{stage="auth",reason="challenge"}')
 check "the edge challenged (${challenges:-0}) and accepted (${successes:-0}) their Digest answers" \
   bash -c "[ '${challenges:-0}' -ge 3 ] && [ '${successes:-0}' -ge 3 ]"
 tls=$(metric 'sbc_messages_received_total{transport="tls"}')

@@ -146,7 +146,7 @@ for _ in $(seq 50); do grep -q "^open" idle.out && break; sleep 0.1; done
 check "1000 idle connections were accepted ($(head -n 1 idle.out))" grep -q "^open 1000$" idle.out
 sleep 1.1  # the connection gauge is refreshed every second
 open_tcp=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics" |
-  awk '$1 == "sbc_connections_active{transport=\"tcp\"}" {print $2}')
+  metric 'sbc_connections_active{transport="tcp"}' -)
 check "the open connections are counted by transport (tcp: ${open_tcp:-none})" \
   test "${open_tcp:-0}" -ge 900
 check "a TCP client is served while 1000 connections idle" timeout 10 sipsak --transport=tcp -s "sip:127.0.0.1:$tcp_port"
@@ -192,17 +192,16 @@ check "/healthz answers 200" curl -fsS -o /dev/null "$metrics_url/healthz"
 check "/readyz answers 200 while serving" curl -fsS -o /dev/null "$metrics_url/readyz"
 curl -fsS "$metrics_url/metrics" >metrics.txt
 check "promtool check metrics accepts the exposition" bash -c "promtool check metrics <metrics.txt"
-value() { awk -v m="$1" '$1 == m {print $2}' metrics.txt; }
-check "invalid messages answered are counted ($(value 'sbc_invalid_messages_total{action="answered"}'))" \
-  awk -v v="$(value 'sbc_invalid_messages_total{action="answered"}')" 'BEGIN { exit !(v >= 18) }'
-check "TLS messages are counted ($(value 'sbc_messages_received_total{transport="tls"}'))" \
-  awk -v v="$(value 'sbc_messages_received_total{transport="tls"}')" 'BEGIN { exit !(v >= 6) }'
-check "OPTIONS answered are counted ($(value sbc_options_answered_total))" \
-  awk -v v="$(value sbc_options_answered_total)" 'BEGIN { exit !(v >= 5) }'
+check "invalid messages answered are counted ($(metric 'sbc_invalid_messages_total{action="answered"}'))" \
+  awk -v v="$(metric 'sbc_invalid_messages_total{action="answered"}')" 'BEGIN { exit !(v >= 18) }'
+check "TLS messages are counted ($(metric 'sbc_messages_received_total{transport="tls"}'))" \
+  awk -v v="$(metric 'sbc_messages_received_total{transport="tls"}')" 'BEGIN { exit !(v >= 6) }'
+check "OPTIONS answered are counted ($(metric sbc_options_answered_total))" \
+  awk -v v="$(metric sbc_options_answered_total)" 'BEGIN { exit !(v >= 5) }'
 check "the certificate expiry is exported" grep -q "^sbc_tls_certificate_expiry_timestamp_seconds{listener=\"127.0.0.1:$tls_port\",port=\"$tls_port\"}" metrics.txt
-ok13=$(value 'sbc_tls_handshakes_total{result="ok",version="TLSv1.3"}')
-ok12=$(value 'sbc_tls_handshakes_total{result="ok",version="TLSv1.2"}')
-refused=$(value 'sbc_tls_handshakes_total{result="failed",version="none"}')
+ok13=$(metric 'sbc_tls_handshakes_total{result="ok",version="TLSv1.3"}')
+ok12=$(metric 'sbc_tls_handshakes_total{result="ok",version="TLSv1.2"}')
+refused=$(metric 'sbc_tls_handshakes_total{result="failed",version="none"}')
 check "TLS handshakes are counted by version (1.3: $ok13, 1.2: $ok12)" \
   awk -v a="${ok13:-0}" -v b="${ok12:-0}" 'BEGIN { exit !(a >= 1 && b >= 1) }'
 check "refused handshakes (TLS 1.0/1.1, unknown client certificates) are counted ($refused)" \

@@ -65,9 +65,8 @@ wait "$bob" 2>/dev/null || true
 rate=$((100 * ok / (attempts > 0 ? attempts : 1)))
 echo "legitimate registrations + calls under attack: $ok of $attempts succeeded ($rate%)"
 curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt
-value() { awk -v m="$1" '$1 == m {print $2}' metrics.txt; }
-banned=$(value sbc_policy_banned_dropped_total)
-received=$(value 'sbc_messages_received_total{transport="udp"}')
+banned=$(metric sbc_policy_banned_dropped_total)
+received=$(metric 'sbc_messages_received_total{transport="udp"}')
 invalid=$(awk '/^sbc_invalid_messages_total/{s += $2} END {print s + 0}' metrics.txt)
 echo "udp messages received: ${received:-0}; dropped unread from the banned flooder: ${banned:-0}; invalid (answered or dropped): $invalid"
 check "at least 10 legitimate attempts ran ($attempts)" test "$attempts" -ge 10

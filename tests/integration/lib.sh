@@ -68,8 +68,10 @@ start_kamailio() {
 # metric SAMPLE [FILE]: the value of one sample of a Prometheus text exposition, written as it
 # is exposed (`sbc_relay_requests_total{direction="to_core"}`, or a name without labels), from
 # FILE (default metrics.txt; `-` reads standard input). Prints nothing when the sample is absent.
+# It reads its input to the end, so that `curl ... | metric SAMPLE -` never stops curl with
+# SIGPIPE (a failed pipeline under `set -o pipefail`).
 metric() {
-  awk -v sample="$1" '$1 == sample { print $2; exit }' "${2:-metrics.txt}"
+  awk -v sample="$1" '!found && $1 == sample { print $2; found = 1 }' "${2:-metrics.txt}"
 }
 
 # kamailio_core_cfg PORT [TLS_PORT CERT KEY [CLIENT_CA]]: prints the test core's configuration

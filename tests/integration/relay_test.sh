@@ -148,25 +148,25 @@ check "its retransmission gets the same answer from the SBC ($second)" grep -q "
 sleep 0.3
 core_registers=$(grep -c "core got REGISTER" core.log || true)
 metrics=$(curl -fsS "http://127.0.0.1:$metrics_port/metrics")
-absorbed=$(awk '/^sbc_relay_retransmissions_total\{kind="absorbed"\}/{print $2}' <<<"$metrics")
+absorbed=$(metric 'sbc_relay_retransmissions_total{kind="absorbed"}' - <<<"$metrics")
 check "the SBC counts the absorbed retransmission (absorbed=$absorbed)" test "${absorbed:-0}" -ge 1
-to_core=$(awk '/^sbc_relay_requests_total\{direction="to_core"\}/{print $2}' <<<"$metrics")
-to_outside=$(awk '/^sbc_relay_requests_total\{direction="to_outside"\}/{print $2}' <<<"$metrics")
+to_core=$(metric 'sbc_relay_requests_total{direction="to_core"}' - <<<"$metrics")
+to_outside=$(metric 'sbc_relay_requests_total{direction="to_outside"}' - <<<"$metrics")
 check "requests relayed both ways are counted (to_core=$to_core to_outside=$to_outside)" \
   test "${to_core:-0}" -ge 10 -a "${to_outside:-0}" -ge 3
-established=$(awk '/^sbc_relay_dialogs_total\{event="established"\}/{print $2}' <<<"$metrics")
-ended=$(awk '/^sbc_relay_dialogs_total\{event="ended"\}/{print $2}' <<<"$metrics")
+established=$(metric 'sbc_relay_dialogs_total{event="established"}' - <<<"$metrics")
+ended=$(metric 'sbc_relay_dialogs_total{event="ended"}' - <<<"$metrics")
 check "calls set up and torn down are counted (established=$established ended=$ended)" \
   test "${established:-0}" -ge 1 -a "${ended:-0}" -ge 1
 for direction in outside_to_core core_to_outside; do
-  timed=$(awk "/^sbc_relay_processing_seconds_count\\{direction=\"$direction\"\\}/{print \$2}" <<<"$metrics")
+  timed=$(metric "sbc_relay_processing_seconds_count{direction=\"$direction\"}" - <<<"$metrics")
   check "relayed messages are timed $direction (count=$timed)" test "${timed:-0}" -ge 1
 done
 promtool_status=0
 promtool check metrics <<<"$metrics" >promtool.out 2>&1 || promtool_status=$?
 check "promtool check metrics accepts /metrics with traffic (status $promtool_status)" \
   test "$promtool_status" = 0
-timeouts=$(awk '/^sbc_relay_rejections_total\{reason="timeout"\}/{print $2}' <<<"$metrics")
+timeouts=$(metric 'sbc_relay_rejections_total{reason="timeout"}' - <<<"$metrics")
 check "the timeout is counted (timeout=$timeouts)" test "${timeouts:-0}" -ge 1
 # 6 users registered through the SBC, and judy once: a retransmission never reaches the core.
 check "the core saw each REGISTER once ($core_registers)" test "$core_registers" = 7

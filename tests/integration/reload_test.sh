@@ -37,7 +37,7 @@ for _ in $(seq 50); do grep -q "core got OPTIONS" core.log && break; sleep 0.1; 
 ua() { SIP_UA_LOCAL_ADDRESS=127.0.0.2 "$ua" "$1" 127.0.0.1 "$sbc_port" "${@:2}"; }
 reloads() {  # reloads RESULT: the value of sbc_config_reloads_total{result=RESULT}
   curl -fsS "http://127.0.0.1:$metrics_port/metrics" |
-    awk -v want="sbc_config_reloads_total{result=\"$1\"}" '$1 == want {print $2}'
+    metric "sbc_config_reloads_total{result=\"$1\"}" -
 }
 hup() {  # hup: SIGHUP, then wait until the log says what became of it
   local before

@@ -141,8 +141,9 @@ written=$(metric 'sbc_capture_packets_total{result="written"}')
 dropped=$(metric 'sbc_capture_packets_total{result="dropped"}')
 # The kernel drops some of the flood before the SBC reads it (the wire shows more than arrived):
 # compare with what the SBC itself refused.
-refused=$(awk '/^sbc_policy_banned_dropped_total /{b = $2}
-  /^sbc_policy_decisions_total\{stage="scanner",reason="signature"\}/{s = $2} END {print b + s}' metrics.txt)
+banned=$(metric sbc_policy_banned_dropped_total)
+signature=$(metric 'sbc_policy_decisions_total{stage="scanner",reason="signature"}')
+refused=$(awk -v b="${banned:-0}" -v s="${signature:-0}" 'BEGIN { print b + s }')
 check "every message the SBC refused was captured ($written of $refused)" \
   test "${written:-0}" = "$refused" -a "$refused" -ge 100
 check "none was dropped (${dropped:-none})" test "${dropped:-x}" = 0

@@ -13,7 +13,7 @@
 #include "../corpus.hpp"
 #include "sbc/sip/editor.hpp"
 #include "sbc/sip/message.hpp"
-#include "sip_samples.hpp"
+#include "tests/support/sip_samples.hpp"
 
 namespace {
 std::atomic<std::size_t> g_allocations{0};

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "sbc/sip/editor.hpp"
-#include "sip_samples.hpp"
+#include "tests/support/sip_samples.hpp"
 
 using namespace sbc::sip;
 

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "sbc/sip/message.hpp"
-#include "sip_samples.hpp"
+#include "tests/support/sip_samples.hpp"
 
 using namespace sbc::sip;
 using sbc::test::kBaseHeaders;

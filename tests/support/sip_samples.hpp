@@ -1,12 +1,17 @@
 #pragma once
-// Messages shared by the unit tests and the allocation test.
+// SIP messages shared by the unit tests, the allocation test and the benchmarks (bench/: the F1
+// INVITE is what bench_sip_parse and instr_harness time). Data and plain builders only: no test
+// framework, so that bench/ can include it too.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace sbc::test {
 
-// RFC 3261 section 24.2, F1: Alice's INVITE to Bob.
+// RFC 3261 section 24.2, F1: Alice's INVITE to Bob, with CRLF line endings. It already has
+// everything our parser insists on for a request: From tag, a z9hG4bK branch, Max-Forwards, and a
+// Content-Type for its body. 151 = the SDP's 137 characters plus 7 CRLFs.
 inline constexpr std::string_view kInvite =
     "INVITE sip:bob@biloxi.example.com SIP/2.0\r\n"
     "Via: SIP/2.0/TCP client.atlanta.example.com:5060;branch=z9hG4bK74bf9\r\n"
@@ -26,6 +31,21 @@ inline constexpr std::string_view kInvite =
     "t=0 0\r\n"
     "m=audio 49172 RTP/AVP 0\r\n"
     "a=rtpmap:0 PCMU/8000\r\n";
+
+// Whether the Content-Length written in `msg` equals the size of what follows the empty line, so
+// that an edit of a literal above cannot silently turn it into a truncated message.
+constexpr bool content_length_matches(std::string_view msg) {
+  constexpr std::string_view kField = "\r\nContent-Length: ";
+  const std::size_t field = msg.find(kField);
+  const std::size_t blank = msg.find("\r\n\r\n");
+  if (field == std::string_view::npos || blank == std::string_view::npos) return false;
+  std::size_t length = 0;
+  for (std::size_t i = field + kField.size(); msg[i] >= '0' && msg[i] <= '9'; ++i)
+    length = length * 10 + static_cast<std::size_t>(msg[i] - '0');
+  return length == msg.size() - (blank + 4);
+}
+static_assert(content_length_matches(kInvite), "kInvite: Content-Length does not match");
+static_assert(kInvite.size() == 563, "kInvite: F1 is 563 bytes");
 
 // A request built from a header block, with the mandatory headers filled in unless overridden.
 inline std::string request(std::string_view start_line, std::string_view extra_headers = "",
