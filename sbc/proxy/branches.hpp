@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "sbc/common/flow.hpp"
+#include "sbc/common/hex.hpp"
 #include "sbc/sip/writer.hpp"
 
 namespace sbc::proxy::detail {
@@ -35,27 +36,10 @@ inline std::uint64_t fnv1a(std::uint64_t hash, std::string_view s) noexcept {
   return hash;
 }
 
-inline void put_hex(char* out, std::uint64_t value, int digits) noexcept {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 0; i < digits; ++i) out[i] = kHex[(value >> (4 * (digits - 1 - i))) & 0xF];
-}
-
-inline bool parse_hex(std::string_view text, std::uint64_t& out) noexcept {
-  if (text.empty() || text.size() > 16) return false;
-  std::uint64_t v = 0;
-  for (char c : text) {
-    int d = 0;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else {
-      return false;
-    }
-    v = (v << 4) | static_cast<std::uint64_t>(d);
-  }
-  out = v;
-  return true;
+using common::put_hex;
+// Our branches are written in lower case: one in upper case is not ours.
+constexpr bool parse_hex(std::string_view text, std::uint64_t& out) noexcept {
+  return common::parse_hex(text, out, common::HexCase::Lower);
 }
 
 // A transaction's branch into `out` (kBranchSize characters).

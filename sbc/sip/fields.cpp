@@ -1,5 +1,7 @@
 #include "sbc/sip/fields.hpp"
 
+#include "sbc/common/hex.hpp"
+
 namespace sbc::sip {
 namespace {
 
@@ -98,12 +100,6 @@ bool valid_received(std::string_view v) noexcept {
   return v.size() > 2 && v.front() == '[' && v.back() == ']' && is_ipv6(v.substr(1, v.size() - 2));
 }
 
-bool lower_hex(std::string_view v) noexcept {
-  for (char c : v)
-    if (!(chars::is_digit(c) || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 // *(COMMA auth-param) for credentials and challenges. `check` sees each name/value.
 template <class Check>
 bool parse_auth_params(Scanner& in, Check&& check) noexcept {
@@ -181,13 +177,14 @@ bool parse_auth(std::string_view value, AuthValue& out, bool challenge) noexcept
       // request-digest = LDQUOT 32LHEX RDQUOT (MD5); 64 for SHA-256 and SHA-512-256 (RFC 8760)
       const std::string_view hex = unquote(v);
       return once(kResponse) && is_quoted(v) && (hex.size() == 32 || hex.size() == 64) &&
-             lower_hex(hex);
+             common::is_hex(hex, common::HexCase::Lower);
     }
     if (iequals(name, "qop")) {
       // message-qop is a bare token; many deployed clients quote it, which is harmless.
       return once(kQop) && valid_token(is_quoted(v) ? unquote(v) : v);
     }
-    if (iequals(name, "nc")) return once(kNc) && v.size() == 8 && lower_hex(v);
+    if (iequals(name, "nc"))
+      return once(kNc) && v.size() == 8 && common::is_hex(v, common::HexCase::Lower);
     return true;
   });
   if (!ok) return false;

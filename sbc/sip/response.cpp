@@ -1,5 +1,6 @@
 #include "sbc/sip/response.hpp"
 
+#include "sbc/common/hex.hpp"
 #include "sbc/sip/writer.hpp"
 
 namespace sbc::sip {
@@ -70,8 +71,7 @@ std::string_view stateless_to_tag(const Message& request, std::span<char, 16> ou
   };
   for (HeaderId id : {HeaderId::CallId, HeaderId::From, HeaderId::Via})
     if (const HeaderField* h = request.find(id)) mix(h->value);
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < 16; ++i) out[i] = kHex[(hash >> (4 * (15 - i))) & 0xF];
+  common::put_hex(out.data(), hash, 16);
   return {out.data(), out.size()};
 }
 

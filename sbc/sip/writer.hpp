@@ -10,6 +10,8 @@
 #include <span>
 #include <string_view>
 
+#include "sbc/common/hex.hpp"
+
 namespace sbc::sip {
 
 class Writer {
@@ -39,12 +41,11 @@ class Writer {
   }
   // `digits` lower-case hex digits of v, most significant first.
   Writer& hex(std::uint64_t v, int digits) noexcept {
-    static constexpr char kHex[] = "0123456789abcdef";
     if (!ok_ || digits < 0 || end_ - p_ < digits) {
       ok_ = false;
       return *this;
     }
-    for (int i = 0; i < digits; ++i) p_[i] = kHex[(v >> (4 * (digits - 1 - i))) & 0xF];
+    common::put_hex(p_, v, digits);
     p_ += digits;
     return *this;
   }
