@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "sbc/common/flow.hpp"
+#include "sbc/common/fnv1a.hpp"
 #include "sbc/common/hex.hpp"
 #include "sbc/sip/writer.hpp"
 
@@ -27,15 +28,8 @@ inline constexpr std::size_t kStatelessBranchSize = kStatelessPrefix.size() + 16
 inline constexpr std::string_view kProbePrefix = "z9hG4bKsbP";
 inline constexpr std::size_t kProbeBranchSize = kProbePrefix.size() + 2 + 16;
 
-inline constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ull;
-inline std::uint64_t fnv1a(std::uint64_t hash, std::string_view s) noexcept {
-  for (char c : s) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
-
+using common::fnv1a;
+using common::kFnvBasis;
 using common::put_hex;
 // Our branches are written in lower case: one in upper case is not ours.
 constexpr bool parse_hex(std::string_view text, std::uint64_t& out) noexcept {
