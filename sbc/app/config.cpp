@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "sbc/app/config_reader.hpp"
+#include "sbc/common/address.hpp"
 #include "sbc/sip/uri.hpp"
 
 // parse_config: the document's sections, in the order they are read (a section may check one
@@ -100,9 +101,7 @@ proxy::CoreTarget parse_core_uri(const std::string& text, const std::string& key
                     "\": toward the core the SBC speaks udp, tcp or tls");
     }
   }
-  std::string_view host = uri.host;
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  target.ip = std::string(host);
+  target.ip = std::string(sbc::strip_brackets(uri.host));
   target.port = uri.port != 0 ? uri.port : 5060;
   return target;
 }

@@ -1,6 +1,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "sbc/app/server.hpp"
+#include "sbc/common/address.hpp"
 #include "sbc/crypto/token_sealer.hpp"
 #include "tls/tls_client.hpp"
 
@@ -24,9 +25,7 @@ std::string source_address_toward(const std::string& ip, std::uint16_t port) {
 }
 
 std::string describe(const proxy::CoreTarget& core) {
-  std::string text =
-      "core sip:" + (core.ip.find(':') != std::string::npos ? "[" + core.ip + "]" : core.ip) + ":" +
-      std::to_string(core.port);
+  std::string text = "core sip:" + sbc::host_for_uri(core.ip) + ":" + std::to_string(core.port);
   if (core.protocol != sbc::Protocol::Udp)
     text += std::string(";transport=") + (core.protocol == sbc::Protocol::Tcp ? "tcp" : "tls");
   return text;

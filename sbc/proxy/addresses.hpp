@@ -18,11 +18,7 @@ inline Ip ip_bytes(std::string_view text) noexcept {
   return parsed ? *parsed : Ip{};
 }
 
-inline std::string_view strip_brackets(std::string_view host) noexcept {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    return host.substr(1, host.size() - 2);
-  return host;
-}
+using sbc::strip_brackets;
 
 // The transport URI parameter's value for a protocol.
 inline std::string_view transport_param(sbc::Protocol p) noexcept {

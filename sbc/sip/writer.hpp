@@ -10,6 +10,7 @@
 #include <span>
 #include <string_view>
 
+#include "sbc/common/address.hpp"
 #include "sbc/common/hex.hpp"
 
 namespace sbc::sip {
@@ -36,7 +37,7 @@ class Writer {
   }
   // An IP address as a URI or Via host: an IPv6 literal goes in brackets (RFC 3261 25.1).
   Writer& host(std::string_view ip) noexcept {
-    if (ip.find(':') != std::string_view::npos) return *this << "[" << ip << "]";
+    if (sbc::needs_brackets(ip)) return *this << "[" << ip << "]";
     return *this << ip;
   }
   // `digits` lower-case hex digits of v, most significant first.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "sbc/common/address.hpp"
 #include "sbc/common/log.hpp"
 
 namespace sbc::transport {
@@ -53,12 +54,9 @@ void RejectLog::rejected(const FlowInfo& flow, const sip::Verdict& verdict, bool
     return;
   }
   const std::string worker = std::to_string(worker_);
-  const bool ipv6 = flow.remote_ip.find(':') != std::string_view::npos;
   std::string source;
   source.reserve(flow.remote_ip.size() + 8);
-  if (ipv6) source += '[';
-  source += flow.remote_ip;
-  if (ipv6) source += ']';
+  sbc::append_host(source, flow.remote_ip);
   source += ':';
   source += std::to_string(flow.remote_port);
   const std::string status = std::to_string(verdict.status);
