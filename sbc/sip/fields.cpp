@@ -71,13 +71,6 @@ bool all_digits(std::string_view s, std::size_t max_len = 10) noexcept {
   return true;
 }
 
-bool valid_token(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!chars::is_token(c)) return false;
-  return true;
-}
-
 bool is_quoted(std::string_view v) noexcept {
   return v.size() >= 2 && v.front() == '"';
 }
@@ -181,7 +174,7 @@ bool parse_auth(std::string_view value, AuthValue& out, bool challenge) noexcept
     }
     if (iequals(name, "qop")) {
       // message-qop is a bare token; many deployed clients quote it, which is harmless.
-      return once(kQop) && valid_token(is_quoted(v) ? unquote(v) : v);
+      return once(kQop) && chars::is_token(is_quoted(v) ? unquote(v) : v);
     }
     if (iequals(name, "nc"))
       return once(kNc) && v.size() == 8 && common::is_hex(v, common::HexCase::Lower);
