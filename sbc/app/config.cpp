@@ -38,18 +38,6 @@ constexpr std::pair<std::string_view, SectionReader> kSections[] = {
 
 }  // namespace
 
-std::string_view to_string(Transport t) noexcept {
-  switch (t) {
-    case Transport::Udp:
-      return "udp";
-    case Transport::Tcp:
-      return "tcp";
-    case Transport::Tls:
-      return "tls";
-  }
-  return "?";
-}
-
 std::string_view default_config_text() noexcept {
   return kDefaultConfig;
 }

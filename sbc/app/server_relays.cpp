@@ -27,7 +27,7 @@ std::string source_address_toward(const std::string& ip, std::uint16_t port) {
 std::string describe(const proxy::CoreTarget& core) {
   std::string text = "core sip:" + sbc::host_for_uri(core.ip) + ":" + std::to_string(core.port);
   if (core.protocol != sbc::Protocol::Udp)
-    text += std::string(";transport=") + (core.protocol == sbc::Protocol::Tcp ? "tcp" : "tls");
+    text += std::string(";transport=") + std::string(sbc::transport_name(core.protocol));
   return text;
 }
 

@@ -20,19 +20,6 @@ inline Ip ip_bytes(std::string_view text) noexcept {
 
 using sbc::strip_brackets;
 
-// The transport URI parameter's value for a protocol.
-inline std::string_view transport_param(sbc::Protocol p) noexcept {
-  switch (p) {
-    case sbc::Protocol::Udp:
-      return "udp";
-    case sbc::Protocol::Tcp:
-      return "tcp";
-    case sbc::Protocol::Tls:
-      return "tls";
-  }
-  return "udp";
-}
-
 // A URI's port, the default of its scheme and transport when it has none.
 inline std::uint16_t port_of(const sip::Uri& uri) noexcept {
   if (uri.port != 0) return uri.port;

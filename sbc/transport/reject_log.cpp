@@ -11,19 +11,6 @@ namespace {
 
 constexpr std::int64_t kNano = 1'000'000'000;
 
-// Lower case, as the metrics label it.
-std::string_view transport_label(Protocol p) noexcept {
-  switch (p) {
-    case Protocol::Udp:
-      return "udp";
-    case Protocol::Tcp:
-      return "tcp";
-    case Protocol::Tls:
-      return "tls";
-  }
-  return "udp";
-}
-
 }  // namespace
 
 RejectLog::RejectLog(unsigned worker, std::uint32_t per_second, Sink sink)
@@ -62,7 +49,7 @@ void RejectLog::rejected(const FlowInfo& flow, const sip::Verdict& verdict, bool
   const std::string status = std::to_string(verdict.status);
   sink_(logging::format_line(logging::LogLevel::Info, "message rejected",
                              {{"worker", worker},
-                              {"transport", transport_label(flow.protocol)},
+                              {"transport", transport_name(flow.protocol)},
                               {"source", source},
                               {"action", answered ? "answer" : "drop"},
                               {"status", answered ? std::string_view(status) : "none"},
