@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "sbc/common/hex.hpp"
 #include "sbc/common/keyed_hash.hpp"
-#include "sbc/crypto/hex.hpp"
 #include "sbc/sip/fields.hpp"
 #include "sbc/sip/scanner.hpp"
 #include "sbc/sip/writer.hpp"
@@ -23,14 +23,9 @@ std::string_view unquoted(sip::ParamValue v) noexcept {
 }
 
 std::optional<std::uint32_t> parse_nc(std::string_view hex) noexcept {
-  if (hex.size() != 8) return std::nullopt;
-  std::uint32_t v = 0;
-  for (char c : hex) {
-    const int d = sbc::crypto::hex_digit(c);
-    if (d < 0) return std::nullopt;
-    v = v * 16 + static_cast<std::uint32_t>(d);
-  }
-  return v;
+  std::uint64_t v = 0;
+  if (hex.size() != 8 || !common::parse_hex(hex, v)) return std::nullopt;
+  return static_cast<std::uint32_t>(v);
 }
 
 }  // namespace
@@ -49,9 +44,8 @@ AuthStage::AuthStage(const AuthSettings& settings, unsigned worker)
   if (settings_.domains.empty()) settings_.domains.push_back(settings_.identity_domain);
   // The stand-in HA1 for unknown users: unguessable, so no password matches it.
   const auto key = sbc::crypto::NonceMint::random_key();
-  constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < stand_in_ha1_.size(); ++i)
-    stand_in_ha1_[i] = kHex[key[i % key.size()] >> (i % 2 == 0 ? 4 : 0) & 15];
+  static_assert(sizeof stand_in_ha1_ == 2 * sizeof key);
+  common::encode_hex(key.data(), key.size(), stand_in_ha1_.data());
 }
 
 std::span<const std::string_view> AuthStage::reasons() const noexcept {

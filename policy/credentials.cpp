@@ -4,14 +4,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "sbc/common/hex.hpp"
+
 namespace sbc::policy {
 namespace {
-
-bool lower_hex(std::string_view s) noexcept {
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
 
 std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -46,7 +42,8 @@ Credentials Credentials::parse(std::string_view text, std::string_view realm) {
     const std::string_view ha1 = line.substr(c + 1);
     if (user.empty()) fail("empty user");
     if (!algorithm) fail("algorithm must be MD5 or SHA-256");
-    if (ha1.size() != sbc::crypto::digest_hex_size(*algorithm) || !lower_hex(ha1))
+    if (ha1.size() != sbc::crypto::digest_hex_size(*algorithm) ||
+        !common::is_hex(ha1, common::HexCase::Lower))
       fail("HA1 must be " + std::to_string(sbc::crypto::digest_hex_size(*algorithm)) +
            " lowercase hex digits for " +
            std::string(sbc::crypto::digest_algorithm_name(*algorithm)));

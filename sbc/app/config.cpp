@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "sbc/app/config_reader.hpp"
+#include "sbc/common/address.hpp"
 #include "sbc/sip/uri.hpp"
 
 // parse_config: the document's sections, in the order they are read (a section may check one
@@ -38,18 +39,6 @@ constexpr std::pair<std::string_view, SectionReader> kSections[] = {
 };
 
 }  // namespace
-
-std::string_view to_string(Transport t) noexcept {
-  switch (t) {
-    case Transport::Udp:
-      return "udp";
-    case Transport::Tcp:
-      return "tcp";
-    case Transport::Tls:
-      return "tls";
-  }
-  return "?";
-}
 
 std::string_view default_config_text() noexcept {
   return kDefaultConfig;
@@ -108,9 +97,7 @@ proxy::CoreTarget parse_core_uri(const std::string& text, const std::string& key
     target.port = uri.port;
     return target;
   }
-  std::string_view host = uri.host;
-  if (host.size() >= 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  target.ip = std::string(host);
+  target.ip = std::string(sbc::strip_brackets(uri.host));
   target.port = uri.port != 0 ? uri.port : 5060;
   return target;
 }

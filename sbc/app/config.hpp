@@ -11,6 +11,7 @@
 
 #include "policy/policy_config.hpp"
 #include "sbc/capture/capture_settings.hpp"
+#include "sbc/common/flow.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/dns/resolver.hpp"
 #include "sbc/proxy/relay_settings.hpp"
@@ -20,8 +21,11 @@
 
 namespace sbc::app {
 
-enum class Transport : std::uint8_t { Udp, Tcp, Tls };
-std::string_view to_string(Transport t) noexcept;
+// A listener's transport: the protocol of the flows it accepts.
+using Transport = sbc::Protocol;
+constexpr std::string_view to_string(Transport t) noexcept {
+  return sbc::transport_name(t);
+}
 
 struct Listener {
   Transport transport = Transport::Udp;

@@ -133,9 +133,7 @@ std::vector<std::string> ConfigReader::read_tokens(const YAML::Node& list, const
   if (!list.IsSequence()) fail(list, key, "must be a list");
   for (const auto& item : list) {
     std::string text = item.as<std::string>();
-    bool token = !text.empty();
-    for (char c : text) token = token && sip::chars::is_token(c);
-    if (!token) {
+    if (!sip::chars::is_token(text)) {
       std::string problem = "\"" + text;
       problem += "\" is not ";
       problem += what;

@@ -1,5 +1,6 @@
 #include "sbc/app/metric_families.hpp"
 #include "sbc/app/server.hpp"
+#include "sbc/common/address.hpp"
 
 // What a scrape shows: every family, summed over the workers' counters (each counter has one
 // writer, its worker; reading it here is race-free).
@@ -290,8 +291,7 @@ void Server::add_server_families(std::vector<metrics::Family>& families) const {
     if (!tls_servers_[i]) continue;
     // The port alone is not unique: two TLS listeners may share it on two addresses.
     const Listener& l = config_.listeners[i];
-    const std::string address =
-        l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address;
+    const std::string address = sbc::host_for_uri(l.address);
     expiry.samples.push_back(
         {{{"listener", address + ":" + std::to_string(l.port)}, {"port", std::to_string(l.port)}},
          tls_servers_[i]->earliest_expiry()});

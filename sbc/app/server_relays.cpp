@@ -1,6 +1,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "sbc/app/server.hpp"
+#include "sbc/common/address.hpp"
 #include "sbc/crypto/token_sealer.hpp"
 #include "tls/tls_client.hpp"
 
@@ -25,18 +26,13 @@ std::string source_address_toward(const std::string& ip, std::uint16_t port) {
 
 std::string describe(const proxy::CoreTarget& core) {
   std::string text = "core sip:";
-  if (!core.name.empty()) {
-    text += core.name;
-  } else {
-    const bool v6 = core.ip.find(':') != std::string::npos;
-    text += v6 ? "[" + core.ip + "]" : core.ip;
-  }
+  text += core.name.empty() ? sbc::host_for_uri(core.ip) : core.name;
   if (core.port != 0) {
     text += ':';
     text += std::to_string(core.port);
   }
   if (core.protocol != sbc::Protocol::Udp)
-    text += std::string(";transport=") + (core.protocol == sbc::Protocol::Tcp ? "tcp" : "tls");
+    text += std::string(";transport=") + std::string(sbc::transport_name(core.protocol));
   return text;
 }
 

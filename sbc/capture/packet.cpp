@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "sbc/common/address.hpp"
+
 namespace sbc::capture {
 namespace {
 
@@ -43,8 +45,7 @@ std::uint16_t fold(std::uint32_t sum) {
 }  // namespace
 
 std::optional<IpAddress> parse_ip(std::string_view text) noexcept {
-  if (text.size() >= 2 && text.front() == '[' && text.back() == ']')
-    text = text.substr(1, text.size() - 2);
+  text = sbc::strip_brackets(text);
   char buffer[64];
   if (text.empty() || text.size() >= sizeof buffer) return std::nullopt;
   std::memcpy(buffer, text.data(), text.size());

@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include "sbc/sip/chars.hpp"
+
 namespace sbc::capture {
 namespace {
 
@@ -9,11 +11,7 @@ bool is_lws(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-// token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
-bool is_token(char c) noexcept {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
-}
+using sip::chars::is_token;
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;

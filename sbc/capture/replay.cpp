@@ -6,6 +6,7 @@
 #include <memory>
 #include <ostream>
 
+#include "sbc/common/address.hpp"
 #include "sbc/sip/response.hpp"
 
 namespace sbc::capture {
@@ -40,8 +41,7 @@ ReplayReport replay_capture(const std::string& path, const ReplayOptions& option
     auto& r = report.decisions[stage + "/" + std::string(reason) + " " + verdict];
     ++r.count;
     if (r.examples.size() < options.examples) {
-      std::string source =
-          m.source_ip.find(':') != std::string::npos ? "[" + m.source_ip + "]" : m.source_ip;
+      std::string source = sbc::host_for_uri(m.source_ip);
       r.examples.push_back(source + ":" + std::to_string(m.source_port) + " " +
                            std::string(sbc::protocol_name(m.protocol)) + "  " +
                            first_line(m.bytes));

@@ -15,8 +15,7 @@ std::uint64_t SourceKey::hash() const noexcept {
 }
 
 std::optional<std::array<std::uint8_t, 16>> parse_address(std::string_view text) noexcept {
-  if (text.size() >= 2 && text.front() == '[' && text.back() == ']')
-    text = text.substr(1, text.size() - 2);
+  text = strip_brackets(text);
   char buffer[64];
   if (text.empty() || text.size() >= sizeof buffer) return std::nullopt;
   text.copy(buffer, text.size());

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace sbc {
@@ -29,5 +30,30 @@ struct Cidr {
   bool contains(const std::array<std::uint8_t, 16>& address) const noexcept;
 };
 std::optional<Cidr> parse_cidr(std::string_view text) noexcept;
+
+// IPv6 literals in text: as the host of a URI, a Via or a host:port, an IPv6 address goes in
+// brackets (RFC 3261 25.1 IPv6reference, RFC 3986 3.2.2); an IPv4 address or a name does not.
+constexpr bool needs_brackets(std::string_view host) noexcept {
+  return host.find(':') != std::string_view::npos;
+}
+// `host` appended to `out` as a URI writes it: "[2001:db8::1]", "192.0.2.1".
+inline void append_host(std::string& out, std::string_view host) {
+  const bool brackets = needs_brackets(host);
+  if (brackets) out += '[';
+  out += host;
+  if (brackets) out += ']';
+}
+inline std::string host_for_uri(std::string_view host) {
+  std::string out;
+  out.reserve(host.size() + 2);
+  append_host(out, host);
+  return out;
+}
+// The address inside an IPv6 reference ("[2001:db8::1]"); any other text as it is.
+constexpr std::string_view strip_brackets(std::string_view host) noexcept {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    return host.substr(1, host.size() - 2);
+  return host;
+}
 
 }  // namespace sbc

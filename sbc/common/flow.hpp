@@ -22,6 +22,19 @@ constexpr std::string_view protocol_name(Protocol p) noexcept {
   return "?";
 }
 
+// Lower case, as a URI's transport parameter, the configuration and the metrics' labels name it.
+constexpr std::string_view transport_name(Protocol p) noexcept {
+  switch (p) {
+    case Protocol::Udp:
+      return "udp";
+    case Protocol::Tcp:
+      return "tcp";
+    case Protocol::Tls:
+      return "tls";
+  }
+  return "udp";
+}
+
 struct TlsFacts {
   std::string_view version;        // "TLSv1.2", "TLSv1.3"
   std::string_view server_name;    // SNI the client asked for, if any

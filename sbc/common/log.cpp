@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "sbc/common/hex.hpp"
+
 namespace sbc::logging {
 
 std::string_view to_string(LogLevel level) noexcept {
@@ -43,10 +45,8 @@ void append_quoted(std::string& out, std::string_view value) {
     } else if (c == '\t') {
       out += "\\t";
     } else if (u < 0x20 || u == 0x7f) {
-      constexpr std::string_view kHex = "0123456789abcdef";
       out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
+      common::append_hex(out, u);
     } else {
       out += c;  // UTF-8 passes through
     }

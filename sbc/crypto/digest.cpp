@@ -6,29 +6,10 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
-#include "sbc/crypto/hex.hpp"
+#include "sbc/common/hex.hpp"
 
 namespace sbc::crypto {
 namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-void to_hex(const std::uint8_t* bytes, std::size_t size, char* out) noexcept {
-  for (std::size_t i = 0; i < size; ++i) {
-    out[2 * i] = kHex[bytes[i] >> 4];
-    out[2 * i + 1] = kHex[bytes[i] & 15];
-  }
-}
-
-bool from_hex(std::string_view hex, std::uint8_t* out) noexcept {
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    const int hi = hex_digit(hex[i]);
-    const int lo = hex_digit(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i / 2] = static_cast<std::uint8_t>(hi * 16 + lo);
-  }
-  return hex.size() % 2 == 0;
-}
 
 bool iequal(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -74,7 +55,7 @@ std::string_view digest_hex(DigestAlgorithm algorithm, std::span<const std::stri
     SHA256_Final(hash.data(), &ctx);
     size = SHA256_DIGEST_LENGTH;
   }
-  to_hex(hash.data(), size, out.data());
+  common::encode_hex(hash.data(), size, out.data());
   return {out.data(), 2 * size};
 }
 
@@ -90,7 +71,7 @@ NonceMint::Key NonceMint::random_key() noexcept {
 
 std::optional<NonceMint::Key> NonceMint::parse_key(std::string_view hex) noexcept {
   Key key{};
-  if (hex.size() != 2 * kKeySize || !from_hex(hex, key.data())) return std::nullopt;
+  if (hex.size() != 2 * kKeySize || !common::decode_hex(hex, key.data())) return std::nullopt;
   return key;
 }
 
@@ -119,14 +100,14 @@ NonceMint::Nonce NonceMint::mint(std::uint64_t issued, std::uint32_t serial,
   const auto m = mac(std::span<const std::uint8_t, 12>(raw.data(), 12), binding);
   for (std::size_t i = 0; i < m.size(); ++i) raw[12 + i] = m[i];
   Nonce nonce{};
-  to_hex(raw.data(), raw.size(), nonce.data());
+  common::encode_hex(raw.data(), raw.size(), nonce.data());
   return nonce;
 }
 
 std::optional<std::uint64_t> NonceMint::check(
     std::string_view nonce, std::span<const std::uint8_t> binding) const noexcept {
   std::array<std::uint8_t, 28> raw{};
-  if (nonce.size() != kNonceSize || !from_hex(nonce, raw.data())) return std::nullopt;
+  if (nonce.size() != kNonceSize || !common::decode_hex(nonce, raw.data())) return std::nullopt;
   std::uint64_t issued = 0;
   for (std::size_t i = 0; i < 8; ++i) issued = (issued << 8) | raw[i];
   const auto expected = mac(std::span<const std::uint8_t, 12>(raw.data(), 12), binding);
@@ -137,7 +118,8 @@ std::optional<std::uint64_t> NonceMint::check(
 std::array<std::uint8_t, 16> NonceMint::mac_of(std::string_view checked_nonce) noexcept {
   std::array<std::uint8_t, 28> raw{};
   std::array<std::uint8_t, 16> out{};
-  if (checked_nonce.size() != kNonceSize || !from_hex(checked_nonce, raw.data())) return out;
+  if (checked_nonce.size() != kNonceSize || !common::decode_hex(checked_nonce, raw.data()))
+    return out;
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = raw[12 + i];
   return out;
 }

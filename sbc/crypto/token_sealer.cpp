@@ -12,7 +12,7 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "sbc/crypto/hex.hpp"
+#include "sbc/common/hex.hpp"
 
 namespace sbc::crypto {
 namespace {
@@ -112,15 +112,7 @@ std::optional<TokenSealer::Key> TokenSealer::parse_key(std::string_view text) {
   if (id > 255 || hex.size() != 32) return std::nullopt;
   Key key;
   key.id = static_cast<std::uint8_t>(id);
-  for (std::size_t i = 0; i < 16; ++i) {
-    int v = 0;
-    for (char c : hex.substr(2 * i, 2)) {
-      const int d = hex_digit(c);
-      if (d < 0) return std::nullopt;
-      v = v * 16 + d;
-    }
-    key.bytes[i] = static_cast<std::uint8_t>(v);
-  }
+  if (!common::decode_hex(hex, key.bytes.data())) return std::nullopt;
   return key;
 }
 

@@ -18,24 +18,7 @@ inline Ip ip_bytes(std::string_view text) noexcept {
   return parsed ? *parsed : Ip{};
 }
 
-inline std::string_view strip_brackets(std::string_view host) noexcept {
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    return host.substr(1, host.size() - 2);
-  return host;
-}
-
-// The transport URI parameter's value for a protocol.
-inline std::string_view transport_param(sbc::Protocol p) noexcept {
-  switch (p) {
-    case sbc::Protocol::Udp:
-      return "udp";
-    case sbc::Protocol::Tcp:
-      return "tcp";
-    case sbc::Protocol::Tls:
-      return "tls";
-  }
-  return "udp";
-}
+using sbc::strip_brackets;
 
 // A URI's port, the default of its scheme and transport when it has none.
 inline std::uint16_t port_of(const sip::Uri& uri) noexcept {

@@ -10,6 +10,8 @@
 #include <string_view>
 
 #include "sbc/common/flow.hpp"
+#include "sbc/common/fnv1a.hpp"
+#include "sbc/common/hex.hpp"
 #include "sbc/sip/writer.hpp"
 
 namespace sbc::proxy::detail {
@@ -26,36 +28,12 @@ inline constexpr std::size_t kStatelessBranchSize = kStatelessPrefix.size() + 16
 inline constexpr std::string_view kProbePrefix = "z9hG4bKsbP";
 inline constexpr std::size_t kProbeBranchSize = kProbePrefix.size() + 2 + 16;
 
-inline constexpr std::uint64_t kFnvBasis = 0xcbf29ce484222325ull;
-inline std::uint64_t fnv1a(std::uint64_t hash, std::string_view s) noexcept {
-  for (char c : s) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ull;
-  }
-  return hash;
-}
-
-inline void put_hex(char* out, std::uint64_t value, int digits) noexcept {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (int i = 0; i < digits; ++i) out[i] = kHex[(value >> (4 * (digits - 1 - i))) & 0xF];
-}
-
-inline bool parse_hex(std::string_view text, std::uint64_t& out) noexcept {
-  if (text.empty() || text.size() > 16) return false;
-  std::uint64_t v = 0;
-  for (char c : text) {
-    int d = 0;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else {
-      return false;
-    }
-    v = (v << 4) | static_cast<std::uint64_t>(d);
-  }
-  out = v;
-  return true;
+using common::fnv1a;
+using common::kFnvBasis;
+using common::put_hex;
+// Our branches are written in lower case: one in upper case is not ours.
+constexpr bool parse_hex(std::string_view text, std::uint64_t& out) noexcept {
+  return common::parse_hex(text, out, common::HexCase::Lower);
 }
 
 // A transaction's branch into `out` (kBranchSize characters).

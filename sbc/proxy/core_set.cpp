@@ -161,8 +161,7 @@ std::size_t CoreSet::write_probe(std::size_t i, std::string_view inside_ip,
   sip::Writer w(out);
   w << "OPTIONS sip:";
   w.host(core.ip) << ":" << static_cast<unsigned>(core.port);
-  if (core.protocol != sbc::Protocol::Udp)
-    w << ";transport=" << detail::transport_param(core.protocol);
+  if (core.protocol != sbc::Protocol::Udp) w << ";transport=" << sbc::transport_name(core.protocol);
   w << " SIP/2.0\r\nVia: ";
   detail::write_via(w, core.protocol, inside_ip, inside_port,
                     detail::write_probe_branch(branch.data(), i, health_[i].nonce));

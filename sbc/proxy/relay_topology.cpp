@@ -178,7 +178,7 @@ bool Relay::Impl::hide_contacts(const Message& m, sip::MessageEditor& editor,
     const std::size_t start = w.view().size();
     w << "sip:" << token << "@";
     w.host(address->local_ip) << ":" << static_cast<unsigned>(address->local_port)
-                              << ";transport=" << transport_param(address->protocol);
+                              << ";transport=" << sbc::transport_name(address->protocol);
     if (!w.ok() || !editor.rewrite_uri(contact, w.view().substr(start))) return false;
   }
   return true;

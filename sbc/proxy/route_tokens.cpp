@@ -84,7 +84,7 @@ sip::Writer& RouteTokens::entry(sip::Writer& w, TokenKind kind, std::uint64_t fl
     return w;
   }
   w << "<sip:" << token << "@";
-  w.host(ip) << ":" << static_cast<unsigned>(port) << ";transport=" << transport_param(protocol)
+  w.host(ip) << ":" << static_cast<unsigned>(port) << ";transport=" << sbc::transport_name(protocol)
              << ";lr>";
   return w;
 }

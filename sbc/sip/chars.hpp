@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string_view>
 
 namespace sbc::sip::chars {
 
@@ -60,6 +61,14 @@ constexpr bool is_hex(char c) noexcept {
 }
 constexpr bool is_token(char c) noexcept {
   return is(c, kToken);
+}
+// token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"): a method, a
+// transport, an option tag, a qop value.
+constexpr bool is_token(std::string_view s) noexcept {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!is_token(c)) return false;
+  return true;
 }
 constexpr bool is_wsp(char c) noexcept {
   return c == ' ' || c == '\t';

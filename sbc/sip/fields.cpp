@@ -1,5 +1,7 @@
 #include "sbc/sip/fields.hpp"
 
+#include "sbc/common/hex.hpp"
+
 namespace sbc::sip {
 namespace {
 
@@ -69,13 +71,6 @@ bool all_digits(std::string_view s, std::size_t max_len = 10) noexcept {
   return true;
 }
 
-bool valid_token(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (!chars::is_token(c)) return false;
-  return true;
-}
-
 bool is_quoted(std::string_view v) noexcept {
   return v.size() >= 2 && v.front() == '"';
 }
@@ -96,12 +91,6 @@ bool valid_received(std::string_view v) noexcept {
   // via-received = "received" EQUAL (IPv4address / IPv6address); RFC 5118 4.5: tolerate brackets.
   if (is_ipv4(v) || is_ipv6(v)) return true;
   return v.size() > 2 && v.front() == '[' && v.back() == ']' && is_ipv6(v.substr(1, v.size() - 2));
-}
-
-bool lower_hex(std::string_view v) noexcept {
-  for (char c : v)
-    if (!(chars::is_digit(c) || (c >= 'a' && c <= 'f'))) return false;
-  return true;
 }
 
 // *(COMMA auth-param) for credentials and challenges. `check` sees each name/value.
@@ -181,13 +170,14 @@ bool parse_auth(std::string_view value, AuthValue& out, bool challenge) noexcept
       // request-digest = LDQUOT 32LHEX RDQUOT (MD5); 64 for SHA-256 and SHA-512-256 (RFC 8760)
       const std::string_view hex = unquote(v);
       return once(kResponse) && is_quoted(v) && (hex.size() == 32 || hex.size() == 64) &&
-             lower_hex(hex);
+             common::is_hex(hex, common::HexCase::Lower);
     }
     if (iequals(name, "qop")) {
       // message-qop is a bare token; many deployed clients quote it, which is harmless.
-      return once(kQop) && valid_token(is_quoted(v) ? unquote(v) : v);
+      return once(kQop) && chars::is_token(is_quoted(v) ? unquote(v) : v);
     }
-    if (iequals(name, "nc")) return once(kNc) && v.size() == 8 && lower_hex(v);
+    if (iequals(name, "nc"))
+      return once(kNc) && v.size() == 8 && common::is_hex(v, common::HexCase::Lower);
     return true;
   });
   if (!ok) return false;

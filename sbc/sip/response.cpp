@@ -1,5 +1,7 @@
 #include "sbc/sip/response.hpp"
 
+#include "sbc/common/fnv1a.hpp"
+#include "sbc/common/hex.hpp"
 #include "sbc/sip/writer.hpp"
 
 namespace sbc::sip {
@@ -61,17 +63,10 @@ bool can_answer(const Message& request) noexcept {
 
 std::string_view stateless_to_tag(const Message& request, std::span<char, 16> out) noexcept {
   // FNV-1a over Call-ID, the From line and the top Via line: stable across retransmissions.
-  std::uint64_t hash = 0xcbf29ce484222325ull;
-  auto mix = [&hash](std::string_view s) {
-    for (char c : s) {
-      hash ^= static_cast<unsigned char>(c);
-      hash *= 0x100000001b3ull;
-    }
-  };
+  std::uint64_t hash = common::kFnvBasis;
   for (HeaderId id : {HeaderId::CallId, HeaderId::From, HeaderId::Via})
-    if (const HeaderField* h = request.find(id)) mix(h->value);
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < 16; ++i) out[i] = kHex[(hash >> (4 * (15 - i))) & 0xF];
+    if (const HeaderField* h = request.find(id)) hash = common::fnv1a(hash, h->value);
+  common::put_hex(out.data(), hash, 16);
   return {out.data(), out.size()};
 }
 

@@ -38,10 +38,7 @@ constexpr std::uint16_t kUricChars = kUnreserved | chars::kReserved;
 bool valid_transport(std::string_view v) noexcept {
   // transport-param = "transport=" ("udp" / "tcp" / "sctp" / "tls" / other-transport); other is a
   // token
-  if (v.empty()) return false;
-  for (char c : v)
-    if (!chars::is_token(c)) return false;
-  return true;
+  return chars::is_token(v);
 }
 
 // The end of a run of `allowed` characters and valid %HH escapes from `i` in `s`: the index of the
@@ -84,10 +81,7 @@ bool valid_sip_params(std::string_view params) noexcept {
         if (!s.number(255, ttl) || !s.at_end() || ttl > 255 || value.size() > 3) return false;
       }
       if (iequals(name, "maddr") && classify_host(value) == HostKind::None) return false;
-      if (iequals(name, "method")) {
-        for (char c : value)
-          if (!chars::is_token(c)) return false;
-      }
+      if (iequals(name, "method") && !chars::is_token(value)) return false;
     } else {
       if (next < params.size() && params[next] != ';') return false;
       if (iequals(name, "transport") || iequals(name, "ttl") || iequals(name, "maddr") ||

@@ -10,6 +10,9 @@
 #include <span>
 #include <string_view>
 
+#include "sbc/common/address.hpp"
+#include "sbc/common/hex.hpp"
+
 namespace sbc::sip {
 
 class Writer {
@@ -34,17 +37,16 @@ class Writer {
   }
   // An IP address as a URI or Via host: an IPv6 literal goes in brackets (RFC 3261 25.1).
   Writer& host(std::string_view ip) noexcept {
-    if (ip.find(':') != std::string_view::npos) return *this << "[" << ip << "]";
+    if (sbc::needs_brackets(ip)) return *this << "[" << ip << "]";
     return *this << ip;
   }
   // `digits` lower-case hex digits of v, most significant first.
   Writer& hex(std::uint64_t v, int digits) noexcept {
-    static constexpr char kHex[] = "0123456789abcdef";
     if (!ok_ || digits < 0 || end_ - p_ < digits) {
       ok_ = false;
       return *this;
     }
-    for (int i = 0; i < digits; ++i) p_[i] = kHex[(v >> (4 * (digits - 1 - i))) & 0xF];
+    common::put_hex(p_, v, digits);
     p_ += digits;
     return *this;
   }

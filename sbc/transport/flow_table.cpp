@@ -5,33 +5,21 @@
 #include <cstring>
 #include <functional>
 
+#include "sbc/common/hex.hpp"
 #include "sbc/common/keyed_hash.hpp"
 
 namespace sbc::transport {
 
 std::string FlowToken::text() const {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out(16, '0');
-  for (int i = 0; i < 16; ++i)
-    out[static_cast<std::size_t>(i)] = kHex[(value >> (60 - 4 * i)) & 0xF];
+  common::put_hex(out.data(), value, 16);
   return out;
 }
 
 std::optional<FlowToken> FlowToken::parse(std::string_view text) noexcept {
-  if (text.size() != 16) return std::nullopt;
   std::uint64_t v = 0;
-  for (char c : text) {
-    int d;
-    if (c >= '0' && c <= '9') {
-      d = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      d = c - 'a' + 10;
-    } else {
-      return std::nullopt;
-    }
-    v = (v << 4) | static_cast<std::uint64_t>(d);
-  }
-  if (v == 0) return std::nullopt;
+  if (text.size() != 16 || !common::parse_hex(text, v, common::HexCase::Lower) || v == 0)
+    return std::nullopt;
   return FlowToken{v};
 }
 

@@ -3,25 +3,13 @@
 #include <algorithm>
 #include <string>
 
+#include "sbc/common/address.hpp"
 #include "sbc/common/log.hpp"
 
 namespace sbc::transport {
 namespace {
 
 constexpr std::int64_t kNano = 1'000'000'000;
-
-// Lower case, as the metrics label it.
-std::string_view transport_label(Protocol p) noexcept {
-  switch (p) {
-    case Protocol::Udp:
-      return "udp";
-    case Protocol::Tcp:
-      return "tcp";
-    case Protocol::Tls:
-      return "tls";
-  }
-  return "udp";
-}
 
 }  // namespace
 
@@ -53,18 +41,15 @@ void RejectLog::rejected(const FlowInfo& flow, const sip::Verdict& verdict, bool
     return;
   }
   const std::string worker = std::to_string(worker_);
-  const bool ipv6 = flow.remote_ip.find(':') != std::string_view::npos;
   std::string source;
   source.reserve(flow.remote_ip.size() + 8);
-  if (ipv6) source += '[';
-  source += flow.remote_ip;
-  if (ipv6) source += ']';
+  sbc::append_host(source, flow.remote_ip);
   source += ':';
   source += std::to_string(flow.remote_port);
   const std::string status = std::to_string(verdict.status);
   sink_(logging::format_line(logging::LogLevel::Info, "message rejected",
                              {{"worker", worker},
-                              {"transport", transport_label(flow.protocol)},
+                              {"transport", transport_name(flow.protocol)},
                               {"source", source},
                               {"action", answered ? "answer" : "drop"},
                               {"status", answered ? std::string_view(status) : "none"},
