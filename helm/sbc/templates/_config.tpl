@@ -70,7 +70,8 @@ dns:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 metrics:
-  address: {{ .Values.config.metrics.address | quote }}
+  {{- /* "": all addresses, but with hostNetwork only the pod's (= the node's), not every node address. */}}
+  address: {{ .Values.config.metrics.address | default (ternary "${POD_IP}" "0.0.0.0" .Values.hostNetwork) | quote }}
   port: {{ int .Values.config.metrics.port }}
 {{- $core := include "sbc.coreValues" . | fromYaml }}
 {{- $targets := include "sbc.coreTargets" . | fromYamlArray }}
