@@ -16,10 +16,11 @@ RUN cmake --preset release \
 FROM debian:bookworm-slim
 # Runtime libraries only: yaml-cpp, BoringSSL (libssl/libcrypto under
 # /usr/lib/x86_64-linux-gnu/android, found through the binary's RPATH), prometheus-cpp's core
-# (the metrics endpoint), libpcap (capture files, `sbc replay`) and libstdc++.
+# (the metrics endpoint), libpcap (capture files, `sbc replay`), c-ares (cores by DNS name) and
+# libstdc++.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libyaml-cpp0.7 android-libboringssl libprometheus-cpp-core1.0 libpcap0.8 libstdc++6 \
+      libyaml-cpp0.7 android-libboringssl libprometheus-cpp-core1.0 libpcap0.8 libc-ares2 libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 sbc \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

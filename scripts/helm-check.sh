@@ -106,6 +106,15 @@ for set in "${sets[@]}"; do
     printf '# stand-in for the Secret\n1:000102030405060708090a0b0c0d0e0f\n' >"$work/relay-keys/$keyfile"
     sed -i "s|^  token_key_file: /etc/sbc/relay-keys/|  token_key_file: $work/relay-keys/|" "$conf"
   fi
+  # Likewise the Digest credentials (policy.auth.credentials_file): a stand-in of one user in the
+  # rendered realm, made by the SBC itself.
+  credfile=$(sed -n 's|^    credentials_file: /etc/sbc/auth/||p' "$conf")
+  if [ -n "$credfile" ] && [ -x "$sbc" ]; then
+    realm=$(sed -n 's/^    realm: "\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$conf")
+    mkdir -p "$work/auth"
+    echo stand-in | "$sbc" ha1 alice "${realm:-sbc}" >"$work/auth/$credfile"
+    sed -i "s|^    credentials_file: /etc/sbc/auth/|    credentials_file: $work/auth/|" "$conf"
+  fi
   if [ ! -x "$sbc" ]; then
     # The binary may be being rebuilt: give it a moment before failing.
     for _ in $(seq 1 30); do [ -x "$sbc" ] && break; sleep 1; done
@@ -113,7 +122,10 @@ for set in "${sets[@]}"; do
   if [ ! -x "$sbc" ]; then
     fail "sbc check-config [$label]: no SBC binary at $sbc"
   # The downward API's addresses, as the chart passes them (${POD_IP}, ${NODE_IP} in the values).
-  elif POD_IP=10.244.1.7 NODE_IP=192.0.2.21 "$sbc" check-config "$conf" >"$work/out" 2>&1; then
+  # SBC_NONCE_KEY: the nonce key's Secret, as the chart passes it.
+  elif POD_IP=10.244.1.7 NODE_IP=192.0.2.21 \
+    SBC_NONCE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f \
+    "$sbc" check-config "$conf" >"$work/out" 2>&1; then
     ok "sbc check-config [$label]"
   elif grep -qE ': metrics: unknown key$' "$work/out"; then
     # The metrics section is being added to the SBC; this binary predates it. Check the rest of

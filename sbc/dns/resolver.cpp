@@ -108,15 +108,23 @@ struct Resolver::Impl {
     job.building.clear();
     job.ttl = std::numeric_limits<std::uint32_t>::max();
     job.failure = ARES_SUCCESS;
+    // c-ares may answer within the call (a name in /etc/hosts, an address): this count keeps
+    // the job open until every query is issued, so it finishes once.
     job.pending = 1;
     if (job.name.port != 0) {
-      job.pending = 0;
       lookup(j, job.name.host, job.name.port, job.name.priority, job.name.weight);
-      return;
+    } else {
+      ++job.pending;
+      const std::string srv = srv_name(job.name.host, job.name.protocol);
+      ares_search(channel, srv.c_str(), kClassIn, kTypeSrv, &Impl::srv_answered,
+                  new Query{this, j, 0, 0, 0});
     }
-    const std::string srv = srv_name(job.name.host, job.name.protocol);
-    ares_search(channel, srv.c_str(), kClassIn, kTypeSrv, &Impl::srv_answered,
-                new Query{this, j, 0, 0, 0});
+    settle(j);
+  }
+
+  // One query of job j is done (its callback ran, or its issuing did): the last one finishes it.
+  void settle(std::size_t j) {
+    if (--jobs[j].pending == 0) finish(j);
   }
 
   void lookup(std::size_t j, const std::string& host, std::uint16_t port, unsigned priority,
@@ -135,7 +143,6 @@ struct Resolver::Impl {
     if (status == ARES_EDESTRUCTION || q->impl->destroying) return;
     Impl& self = *q->impl;
     Job& job = self.jobs[q->job];
-    --job.pending;
     ares_srv_reply* records = nullptr;
     if (status == ARES_SUCCESS && ares_parse_srv_reply(answer, length, &records) == ARES_SUCCESS) {
       const auto ttl = min_answer_ttl(
@@ -156,7 +163,7 @@ struct Resolver::Impl {
     } else {
       job.failure = status;
     }
-    if (job.pending == 0) self.finish(q->job);
+    self.settle(q->job);  // after the lookups it started: they hold the job open
   }
 
   static void addresses_answered(void* arg, int status, int /*timeouts*/, ares_addrinfo* result) {
@@ -167,7 +174,6 @@ struct Resolver::Impl {
     }
     Impl& self = *q->impl;
     Job& job = self.jobs[q->job];
-    --job.pending;
     if (status == ARES_SUCCESS && result != nullptr) {
       for (ares_addrinfo_node* n = result->nodes; n != nullptr; n = n->ai_next) {
         char text[INET6_ADDRSTRLEN] = {};
@@ -185,7 +191,7 @@ struct Resolver::Impl {
       job.failure = status;
     }
     if (result != nullptr) ares_freeaddrinfo(result);
-    if (job.pending == 0) self.finish(q->job);
+    self.settle(q->job);
   }
 
   void finish(std::size_t j) {

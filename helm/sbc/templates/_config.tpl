@@ -42,12 +42,36 @@ sip:
   {{- end }}
   proxy_require_supported: {{ toJson (default list .proxy_require_supported) }}
 {{- end }}
+{{- with .Values.config.log }}
+log:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- $policy := deepCopy .Values.config.policy }}
+{{- $auth := deepCopy (default dict $policy.auth) }}
+{{- if .Values.auth.credentials.existingSecret }}
+{{- $_ := set $auth "credentials_file" (printf "/etc/sbc/auth/%s" .Values.auth.credentials.key) }}
+{{- end }}
+{{- if .Values.auth.nonceKey.existingSecret }}
+{{- $_ := set $auth "nonce_key" "${SBC_NONCE_KEY}" }}
+{{- end }}
+{{- if $auth }}
+{{- $_ := set $policy "auth" $auth }}
+{{- end }}
+{{- with $policy }}
+policy:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if .Values.config.capture }}
+capture:
+  {{- toYaml (merge (dict "directory" "/var/lib/sbc/capture") (omit .Values.config.capture "directory")) | nindent 2 }}
+{{- end }}
 {{- with .Values.config.dns }}
 dns:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 metrics:
-  address: {{ .Values.config.metrics.address | quote }}
+  {{- /* "": all addresses, but with hostNetwork only the pod's (= the node's), not every node address. */}}
+  address: {{ .Values.config.metrics.address | default (ternary "${POD_IP}" "0.0.0.0" .Values.hostNetwork) | quote }}
   port: {{ int .Values.config.metrics.port }}
 {{- $core := include "sbc.coreValues" . | fromYaml }}
 {{- $targets := include "sbc.coreTargets" . | fromYamlArray }}

@@ -48,6 +48,14 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: status.hostIP
+        {{- with .Values.auth.nonceKey.existingSecret }}
+        # policy.auth.nonce_key is "${SBC_NONCE_KEY}": the same key in every pod.
+        - name: SBC_NONCE_KEY
+          valueFrom:
+            secretKeyRef:
+              name: {{ . }}
+              key: {{ $.Values.auth.nonceKey.key }}
+        {{- end }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -111,6 +119,16 @@ spec:
           mountPath: /etc/sbc/relay-keys
           readOnly: true
         {{- end }}
+        {{- if .Values.auth.credentials.existingSecret }}
+        # The Digest credentials (policy.auth.credentials_file), updated in place by Kubernetes.
+        - name: auth
+          mountPath: /etc/sbc/auth
+          readOnly: true
+        {{- end }}
+        {{- if .Values.config.capture }}
+        - name: capture
+          mountPath: /var/lib/sbc/capture
+        {{- end }}
         - name: tmp
           mountPath: /tmp
   volumes:
@@ -121,6 +139,7 @@ spec:
     - name: tls
       secret:
         secretName: {{ $tlsSecret }}
+        defaultMode: 0440
         items:
           - key: tls.crt
             path: tls.crt
@@ -131,6 +150,7 @@ spec:
     - name: client-ca
       secret:
         secretName: {{ .Values.tls.clientCA.secretName }}
+        defaultMode: 0440
         items:
           - key: {{ .Values.tls.clientCA.key }}
             path: {{ .Values.tls.clientCA.key }}
@@ -141,6 +161,7 @@ spec:
       {{- if eq $coreCa "secret" }}
       secret:
         secretName: {{ $ca.secretName }}
+        defaultMode: 0440
       {{- else }}
       configMap:
         name: {{ $ca.configMapName }}
@@ -153,6 +174,7 @@ spec:
     - name: core-client
       secret:
         secretName: {{ $coreClient }}
+        defaultMode: 0440
         items:
           - key: tls.crt
             path: tls.crt
@@ -163,9 +185,29 @@ spec:
     - name: relay-keys
       secret:
         secretName: {{ .Values.relay.tokenKeys.existingSecret }}
+        defaultMode: 0440
         items:
           - key: {{ .Values.relay.tokenKeys.key }}
             path: {{ .Values.relay.tokenKeys.key }}
+    {{- end }}
+    {{- with .Values.auth.credentials.existingSecret }}
+    - name: auth
+      secret:
+        secretName: {{ . }}
+        defaultMode: 0440
+        items:
+          - key: {{ $.Values.auth.credentials.key }}
+            path: {{ $.Values.auth.credentials.key }}
+    {{- end }}
+    {{- if .Values.config.capture }}
+    - name: capture
+      {{- if .Values.captureVolume.existingClaim }}
+      persistentVolumeClaim:
+        claimName: {{ .Values.captureVolume.existingClaim }}
+      {{- else }}
+      emptyDir:
+        sizeLimit: {{ .Values.captureVolume.sizeLimit }}
+      {{- end }}
     {{- end }}
     - name: tmp
       emptyDir:
