@@ -10,6 +10,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "policy/policy_config.hpp"
@@ -77,6 +78,9 @@ class ConfigReader {
 };
 
 bool is_ip_address(const std::string& text);
+// A dns.servers entry, IP, IP:PORT or [IPv6]:PORT, split into its IP and port ("" = none); the
+// IP is empty when the entry has none of these shapes.
+std::pair<std::string, std::string> split_server_address(const std::string& text);
 
 // Replaces ${NAME} in every value of the document by the environment variable NAME (config_
 // environment.cpp); an unset variable fails naming it and the key.

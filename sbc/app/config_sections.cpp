@@ -209,6 +209,19 @@ void read_core(const ConfigReader& r, const YAML::Node& core, Config& config) {
   r.read_bool(core, "core", "strict_source_port", config.core.strict_source_port);
 }
 
+std::pair<std::string, std::string> split_server_address(const std::string& text) {
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos) return {};
+    if (close + 1 == text.size()) return {text.substr(1, close - 1), ""};
+    if (text[close + 1] != ':') return {};
+    return {text.substr(1, close - 1), text.substr(close + 2)};
+  }
+  if (std::count(text.begin(), text.end(), ':') == 1)
+    return {text.substr(0, text.find(':')), text.substr(text.find(':') + 1)};
+  return {text, ""};
+}
+
 // dns: the resolver of core targets named by DNS name (sbc/dns).
 void read_dns(const ConfigReader& r, const YAML::Node& dns, Config& config) {
   r.reject_unknown_keys(dns, "dns",
@@ -218,19 +231,7 @@ void read_dns(const ConfigReader& r, const YAML::Node& dns, Config& config) {
     for (std::size_t i = 0; i < config.dns.servers.size(); ++i) {
       const std::string& text = config.dns.servers[i];
       // IP, IP:PORT or [IPv6]:PORT, as c-ares takes them.
-      std::string ip = text;
-      std::string port;
-      if (!text.empty() && text.front() == '[') {
-        const auto close = text.find(']');
-        ip = close == std::string::npos ? "" : text.substr(1, close - 1);
-        if (close != std::string::npos && close + 1 < text.size()) {
-          if (text[close + 1] != ':') ip.clear();
-          port = text.substr(close + 2);
-        }
-      } else if (std::count(text.begin(), text.end(), ':') == 1) {
-        ip = text.substr(0, text.find(':'));
-        port = text.substr(text.find(':') + 1);
-      }
+      const auto [ip, port] = split_server_address(text);
       const bool port_ok =
           port.empty() ||
           (port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&

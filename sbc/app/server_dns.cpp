@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "sbc/app/config_reader.hpp"
 #include "sbc/app/server.hpp"
 #include "sbc/common/address.hpp"
 
@@ -22,13 +23,6 @@ std::optional<std::string> system_nameserver() {
   return std::nullopt;
 }
 
-// The IP of a dns.servers entry (IP, IP:PORT, [IPv6]:PORT; checked by the configuration).
-std::string server_ip(const std::string& entry) {
-  if (!entry.empty() && entry.front() == '[') return entry.substr(1, entry.find(']') - 1);
-  if (std::count(entry.begin(), entry.end(), ':') == 1) return entry.substr(0, entry.find(':'));
-  return entry;
-}
-
 }  // namespace
 
 // Where the inside socket's address is found from (core.local_address unset): the route toward
@@ -36,7 +30,7 @@ std::string server_ip(const std::string& entry) {
 // reached from the pod's own address).
 std::optional<std::string> Server::inside_route_target() const {
   if (!fixed_cores_.empty()) return fixed_cores_.front().ip;
-  if (!config_.dns.servers.empty()) return server_ip(config_.dns.servers.front());
+  if (!config_.dns.servers.empty()) return split_server_address(config_.dns.servers.front()).first;
   return system_nameserver();
 }
 

@@ -8,6 +8,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "sbc/common/address.hpp"
 #include "sbc/dns/dns_answer.hpp"
 
 namespace sbc::dns {
@@ -36,8 +37,9 @@ std::string describe(const std::vector<Address>& addresses) {
   std::string text;
   for (const Address& a : addresses) {
     if (!text.empty()) text += ", ";
-    const bool v6 = a.ip.find(':') != std::string::npos;
-    text += (v6 ? "[" + a.ip + "]" : a.ip) + ":" + std::to_string(a.port);
+    sbc::append_host(text, a.ip);
+    text += ':';
+    text += std::to_string(a.port);
     if (a.priority != 1 || a.weight != 1)
       text +=
           " (priority " + std::to_string(a.priority) + ", weight " + std::to_string(a.weight) + ")";
