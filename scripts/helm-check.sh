@@ -9,6 +9,8 @@
 #   - the monitoring objects follow the cluster's capabilities
 #   - yamllint on the values files and on the rendered output
 #   - `sbc check-config` on the SBC configuration of every rendered ConfigMap
+#   - the config part of values.schema.json is what scripts/chart-schema.py derives from
+#     `sbc config-schema` (a key the SBC does not know is refused by helm lint as by the SBC)
 #
 # Usage: scripts/helm-check.sh [PATH_TO_SBC_BINARY]   (default: build/release/sbc/app/sbc)
 # Runs offline but for Debian's archive and the npm registry (scripts/install-helm.sh).
@@ -56,6 +58,9 @@ run "yamllint values.yaml ci/ ci-invalid/" \
   yamllint --strict -c "$chart/.yamllint" "$chart/values.yaml" "$chart/ci" "$chart/ci-invalid"
 run "values.schema.json is valid JSON" node -e 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' \
   "$chart/values.schema.json"
+# The config part of values.schema.json is generated from the SBC's own schema: no drift.
+run "values.schema.json embeds sbc config-schema (scripts/chart-schema.py --check)" \
+  python3 "$repo/scripts/chart-schema.py" --check "$sbc"
 
 # --- valid value sets -------------------------------------------------------------------------------
 sets=("(defaults)")

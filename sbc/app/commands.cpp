@@ -27,6 +27,7 @@ constexpr std::string_view kUsage =
     "                                    --core relays to that core instead of the configured "
     "ones\n"
     "  check-config FILE                 validate a configuration file and exit\n"
+    "  config-schema                     print the JSON Schema of the configuration file\n"
     "  validate [--config FILE] FILE...  validate each file as the payload of one UDP datagram\n"
     "  ha1 USER REALM                    print credentials-file lines (SHA-256 and MD5) for\n"
     "                                    the password read from standard input\n"
@@ -221,6 +222,14 @@ int main_command(std::span<const std::string_view> args, std::ostream& out, std:
   const auto rest = args.subspan(1);
   if (command == "validate") return validate_command(rest, out, err);
   if (command == "check-config") return check_config_command(rest, out, err);
+  if (command == "config-schema") {
+    if (!rest.empty()) {
+      err << "sbc config-schema: no arguments expected\n" << kUsage;
+      return 2;
+    }
+    out << config_schema_text();
+    return 0;
+  }
   if (command == "replay") return replay_command(rest, out, err);
   if (command == "run") return run_command(rest, out, err);
   if (command == "ha1") return ha1_command(rest, std::cin, out, err);

@@ -22,6 +22,9 @@ namespace {
 constexpr std::string_view kDefaultConfig =
 #include "default_config.inc"
     ;
+constexpr std::string_view kConfigSchema =
+#include "config_schema.inc"
+    ;
 
 using SectionReader = void (*)(const ConfigReader&, const YAML::Node&, Config&);
 constexpr std::pair<std::string_view, SectionReader> kSections[] = {
@@ -44,7 +47,11 @@ std::string_view default_config_text() noexcept {
   return kDefaultConfig;
 }
 
-Config parse_config(std::string_view yaml_text, std::string_view source) {
+std::string_view config_schema_text() noexcept {
+  return kConfigSchema;
+}
+
+Config parse_config(std::string_view yaml_text, std::string_view source, ConfigKeyLog* keys) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml_text));
@@ -53,7 +60,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source) {
                       ": invalid YAML: " + e.msg);
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  const ConfigReader r(source);
+  const ConfigReader r(source, keys);
   expand_environment(r, root);
   std::vector<std::string_view> known{"workers"};
   for (const auto& [name, read] : kSections) known.push_back(name);

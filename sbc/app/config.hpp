@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "policy/policy_config.hpp"
@@ -84,8 +85,20 @@ class ConfigError : public std::runtime_error {
 
 // The configuration built into the binary.
 std::string_view default_config_text() noexcept;
-// `source` names the text in error messages (a file name, or "<default>").
-Config parse_config(std::string_view yaml_text, std::string_view source);
+// The JSON Schema of the configuration file (config_schema.json, `sbc config-schema`). A unit
+// test holds the readers to it: the same keys in every mapping, the same bounds.
+std::string_view config_schema_text() noexcept;
+
+// The mappings a parse checked, each with the keys its reader knows: how the tests compare the
+// readers with the schema. A path names list items "[]" ("core.targets[]"); "" is the top level.
+struct ConfigKeyLog {
+  std::vector<std::pair<std::string, std::vector<std::string>>> mappings;
+};
+
+// `source` names the text in error messages (a file name, or "<default>"); `keys`, when given,
+// records every mapping the readers checked.
+Config parse_config(std::string_view yaml_text, std::string_view source,
+                    ConfigKeyLog* keys = nullptr);
 Config load_config_file(const std::string& path);
 // "sip:IP[:PORT][;transport=udp]" (also the `--core` option). Throws ConfigError naming `key`.
 proxy::CoreTarget parse_core_uri(const std::string& text, const std::string& key);

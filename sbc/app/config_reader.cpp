@@ -20,6 +20,7 @@ void ConfigReader::fail(const YAML::Node& node, const std::string& key,
 void ConfigReader::reject_unknown_keys(const YAML::Node& map, const std::string& path,
                                        const std::vector<std::string_view>& known) const {
   if (!map.IsMap()) fail(map, path.empty() ? "(top level)" : path, "must be a mapping");
+  if (keys_ != nullptr) log_keys(path, known);
   for (const auto& item : map) {
     const std::string name = item.first.as<std::string>();
     bool ok = false;
@@ -30,6 +31,18 @@ void ConfigReader::reject_unknown_keys(const YAML::Node& map, const std::string&
     key += name;
     fail(item.first, key, "unknown key");
   }
+}
+
+void ConfigReader::log_keys(const std::string& path,
+                            const std::vector<std::string_view>& known) const {
+  // "listeners[2].tls" -> "listeners[].tls": the schema describes every item alike.
+  std::string general;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    general += path[i];
+    if (path[i] == '[') i = path.find(']', i) - 1;
+  }
+  keys_->mappings.emplace_back(std::move(general),
+                               std::vector<std::string>(known.begin(), known.end()));
 }
 
 std::uint64_t ConfigReader::whole_number(const YAML::Node& node, const std::string& key,

@@ -23,7 +23,8 @@ namespace sbc::app {
 class ConfigReader {
  public:
   // `source` names the text in error messages (a file name, or "<default>").
-  explicit ConfigReader(std::string_view source) : source_(source) {}
+  explicit ConfigReader(std::string_view source, ConfigKeyLog* keys = nullptr)
+      : source_(source), keys_(keys) {}
 
   [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
                          const std::string& message) const;
@@ -71,10 +72,12 @@ class ConfigReader {
   std::string read_ip_address(const YAML::Node& node, const std::string& key) const;
 
  private:
+  void log_keys(const std::string& path, const std::vector<std::string_view>& known) const;
   std::uint64_t whole_number(const YAML::Node& node, const std::string& key, std::uint64_t low,
                              std::uint64_t high) const;
 
   std::string_view source_;
+  ConfigKeyLog* keys_;
 };
 
 bool is_ip_address(const std::string& text);

@@ -96,6 +96,9 @@ core:
   {{- if hasKey $core "localPort" }}
   local_port: {{ int $core.localPort }}
   {{- end }}
+  {{- if hasKey $core "strictSourcePort" }}
+  strict_source_port: {{ $core.strictSourcePort }}
+  {{- end }}
   {{- if hasKey $core "probeIntervalMs" }}
   probe_interval_ms: {{ int64 $core.probeIntervalMs }}
   {{- end }}
@@ -127,5 +130,8 @@ relay:
   mask_call_id: {{ .Values.relay.maskCallId }}
   {{- if .Values.relay.tokenKeys.existingSecret }}
   token_key_file: /etc/sbc/relay-keys/{{ .Values.relay.tokenKeys.key }}
+  {{- end }}
+  {{- with .Values.config.relay }}
+  {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- end -}}

@@ -6,6 +6,7 @@
 
 #include "../corpus.hpp"
 #include "sbc/app/commands.hpp"
+#include "sbc/app/config.hpp"
 
 using sbc::app::main_command;
 
@@ -80,4 +81,12 @@ TEST_CASE("sbc version names the compiler and the optimisation flags it was buil
   CHECK(names_compiler);
   CHECK(r.out.find(": ") != std::string::npos);
   CHECK(run({"--version"}).out == r.out);
+}
+
+TEST_CASE("sbc config-schema prints the configuration's JSON Schema", "[cli]") {
+  const Run r = run({"config-schema"});
+  CHECK(r.status == 0);
+  CHECK(r.out == sbc::app::config_schema_text());
+  CHECK(r.out.starts_with("{\n  \"$schema\": \"http://json-schema.org/draft-07/schema#\""));
+  CHECK(run({"config-schema", "extra"}).status == 2);
 }
