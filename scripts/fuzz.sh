@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets (clang-14, ASan+UBSan) and runs each for a bounded time, seeded
 # from the conformance corpus in ../shared/corpus. Exits non-zero on any crash, leak, timeout or
 # sanitizer report; the input that triggered it is left in build/fuzz/findings/.
-# usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60)
+# usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60; env SBC_FUZZ_JOBS: targets at once,
+#        default one per core)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
@@ -51,10 +52,11 @@ dns_seed() {
   printf '\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x05\x00\x04\x7f\x00\x00\x01'
 }
 
-for target in fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reader fuzz_dns_answer; do
-  seeds="$work/$target"
+# Seeds of one target, in a scratch directory (the corpus is referenced, not copied into the
+# project).
+prepare_seeds() {
+  local target=$1 seeds="$work/$1"
   mkdir -p "$seeds"
-  # The corpus is referenced, not copied into the project: seeds go to a scratch directory.
   find "$corpus" -name '*.dat' -exec cp {} "$seeds/" \;
   find "$corpus" -path '*/archive/*' -type f -exec sh -c 'cp "$1" "$2/archive-$(basename "$1")"' _ {} "$seeds" \;
   if [ "$target" = fuzz_relay ]; then
@@ -81,12 +83,40 @@ for target in fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reade
     dns_seed >"$seeds/srv-answer"
   fi
   if [ -d tests/fuzz/regressions ]; then cp tests/fuzz/regressions/* "$seeds/" 2>/dev/null || true; fi
+}
+
+# One target for `seconds` (libFuzzer uses one core); its output goes to build/fuzz/TARGET.log.
+run_target() {
+  local target=$1 seeds="$work/$1"
   echo "fuzz: $target for ${seconds}s with $(ls "$seeds" | wc -l) seeds"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     "build/fuzz/tests/fuzz/$target" "$seeds" -dict=tests/fuzz/sip.dict \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
     -artifact_prefix="$findings/$target-" -print_final_stats=1 2>"build/fuzz/$target.log" \
-    || { tail -n 60 "build/fuzz/$target.log"; echo "fuzz: $target FAILED" >&2; exit 1; }
+    || { tail -n 60 "build/fuzz/$target.log"; echo "fuzz: $target FAILED" >&2; return 1; }
   grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' "build/fuzz/$target.log" | sed "s/^/fuzz: $target /"
+}
+
+# The targets run side by side, one per core: the wall time is ~ targets / cores x seconds.
+targets=(fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reader fuzz_dns_answer)
+parallel=${SBC_FUZZ_JOBS:-$(nproc)}
+for target in "${targets[@]}"; do prepare_seeds "$target"; done
+running=0
+failed=0
+for target in "${targets[@]}"; do
+  if [ "$running" -ge "$parallel" ]; then
+    wait -n || failed=1
+    running=$((running - 1))
+  fi
+  run_target "$target" &
+  running=$((running + 1))
 done
+while [ "$running" -gt 0 ]; do
+  wait -n || failed=1
+  running=$((running - 1))
+done
+if [ "$failed" -ne 0 ]; then
+  echo "fuzz: a target failed (inputs in $findings)" >&2
+  exit 1
+fi
 echo "fuzz: all targets ran clean"
