@@ -28,7 +28,7 @@ Decision AclStage::decide(const sip::Message&, Context& context) noexcept {
   if (!settings_.allow.empty() && !any_contains(settings_.allow, context.address))
     return Decision::drop(kNotAllowed);
   for (const ListenerAcl& l : settings_.listeners) {
-    if (l.port != context.flow.local_port) continue;
+    if (l.port != context.flow.bound_port()) continue;
     if (any_contains(l.deny, context.address)) return Decision::drop(kDenied);
     if (!l.allow.empty() && !any_contains(l.allow, context.address))
       return Decision::drop(kNotAllowed);

@@ -25,6 +25,7 @@ SECTIONS = ["workers", "listeners", "transport", "sip", "log", "policy", "captur
             "relay", "metrics"]
 
 ENV = {"pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$"}
+ENV_PORT = {"pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}(:[0-9]{1,5})?$"}
 
 
 def drop(node, *keys):
@@ -42,8 +43,9 @@ def chart_config(sbc_schema):
     item["properties"]["servicePort"] = {
         "type": "integer", "minimum": 1, "maximum": 65535,
         "description": "Port of this listener on the SIP Service (default: port)."}
-    item["properties"]["advertise"]["anyOf"].append(ENV)
-    item["properties"]["advertise"]["description"] += " \"${POD_IP}\" / \"${NODE_IP}\": the pod's / node's address."
+    item["properties"]["advertise"]["anyOf"].append(ENV_PORT)
+    item["properties"]["advertise"]["description"] += (
+        " \"${POD_IP}\" / \"${NODE_IP}\": the pod's / node's address (\"${NODE_IP}:30060\" with a NodePort).")
 
     metrics = props["metrics"]
     drop(metrics, "enabled")  # the probes need the endpoint

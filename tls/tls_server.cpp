@@ -290,14 +290,16 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
  public:
   Handshake(tcp::socket socket, bssl::UniquePtr<SSL> ssl,
             std::shared_ptr<const TlsServer::Contexts> contexts, transport::Worker& worker,
-            transport::ConnectionTicket ticket, std::string advertised_ip)
+            transport::ConnectionTicket ticket, std::string advertised_ip,
+            std::uint16_t advertised_port)
       : socket_(std::move(socket)),
         ssl_(std::move(ssl)),
         contexts_(std::move(contexts)),
         worker_(worker),
         timer_(worker.io()),
         ticket_(std::move(ticket)),
-        advertised_ip_(std::move(advertised_ip)) {}
+        advertised_ip_(std::move(advertised_ip)),
+        advertised_port_(advertised_port) {}
 
   void start() {
     started_ns_ = metrics::monotonic_ns();
@@ -362,6 +364,7 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
     transport::StreamSession<TlsIo>::Identity identity;
     identity.local_ip =
         advertised_ip_.empty() ? transport::address_text(local.address()) : advertised_ip_;
+    identity.advertised_port = advertised_port_;
     identity.remote_ip = transport::address_text(remote.address());
     identity.tls_version = SSL_get_version(ssl);
     if (const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name))
@@ -386,6 +389,7 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
   asio::steady_timer timer_;
   transport::ConnectionTicket ticket_;
   std::string advertised_ip_;
+  std::uint16_t advertised_port_;
   bool timed_out_ = false;
   bool finished_ = false;
   std::int64_t started_ns_ = 0;
@@ -394,8 +398,8 @@ class Handshake : public std::enable_shared_from_this<Handshake> {
 }  // namespace
 
 void TlsServer::start_session(tcp::socket socket, transport::Worker& worker,
-                              transport::ConnectionTicket ticket,
-                              const std::string& advertised_ip) {
+                              transport::ConnectionTicket ticket, const std::string& advertised_ip,
+                              std::uint16_t advertised_port) {
   auto contexts = contexts_.load();
   bssl::UniquePtr<SSL> ssl(SSL_new(contexts->certificates.front().context.get()));
   boost::system::error_code ec;
@@ -403,7 +407,7 @@ void TlsServer::start_session(tcp::socket socket, transport::Worker& worker,
   if (!ssl || ec || SSL_set_fd(ssl.get(), socket.native_handle()) != 1) return;
   SSL_set_accept_state(ssl.get());
   std::make_shared<Handshake>(std::move(socket), std::move(ssl), std::move(contexts), worker,
-                              std::move(ticket), advertised_ip)
+                              std::move(ticket), advertised_ip, advertised_port)
       ->start();
 }
 

@@ -20,10 +20,12 @@ class TlsServer {
   ~TlsServer();
 
   // Runs the handshake (with the handshake deadline) on an accepted socket, then a stream
-  // session carrying the TLS facts of the connection. `advertised_ip`: what our Via and
-  // Record-Route show for the listener (listeners[].advertise); empty = the socket's address.
+  // session carrying the TLS facts of the connection. `advertised_ip` and `advertised_port`:
+  // what our Via and Record-Route show for the listener (listeners[].advertise); empty and 0 =
+  // the socket's address and port.
   void start_session(transport::asio::ip::tcp::socket socket, transport::Worker& worker,
-                     transport::ConnectionTicket ticket, const std::string& advertised_ip);
+                     transport::ConnectionTicket ticket, const std::string& advertised_ip,
+                     std::uint16_t advertised_port);
 
   // Reloads the certificate files. New connections use the new certificates; established ones
   // keep theirs. On failure the old certificates stay and the message says why.

@@ -33,8 +33,10 @@ struct Listener {
   std::string address;
   std::uint16_t port = 0;
   // The address our Via and Record-Route show for this listener; empty: `address`, or for a
-  // wildcard address the address of the inside socket.
+  // wildcard address the address of the inside socket. The port they show: advertise_port, or
+  // `port` when 0 (listeners[].advertise is IP, IP:PORT or [IPv6]:PORT).
   std::string advertise;
+  std::uint16_t advertise_port = 0;
   tls::TlsSettings tls;  // TLS listeners only
 };
 

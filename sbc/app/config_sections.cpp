@@ -33,6 +33,22 @@ void read_listener_tls(const ConfigReader& r, const YAML::Node& tls, const std::
            "needs client_ca");
 }
 
+// listeners[].advertise: IP, IP:PORT or [IPv6]:PORT (a NodePort, a load balancer's port).
+void read_advertise(const ConfigReader& r, const YAML::Node& node, const std::string& path,
+                    Listener& listener) {
+  const std::string text = node.as<std::string>();
+  const auto [ip, port] = split_server_address(text);
+  if (!is_ip_address(ip))
+    r.fail(node, path + ".advertise",
+           "must be IP, IP:PORT or [IPv6]:PORT with an address literal (got \"" + text + "\")");
+  listener.advertise = ip;
+  if (port.empty()) return;
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) < 1 || std::stoul(port) > 65535)
+    r.fail(node, path + ".advertise", "port must be between 1 and 65535 (got \"" + port + "\")");
+  listener.advertise_port = static_cast<std::uint16_t>(std::stoul(port));
+}
+
 Listener read_listener(const ConfigReader& r, const YAML::Node& l, const std::string& path) {
   r.reject_unknown_keys(l, path, {"transport", "address", "port", "advertise", "tls"});
   Listener listener;
@@ -49,7 +65,7 @@ Listener read_listener(const ConfigReader& r, const YAML::Node& l, const std::st
            "must be udp, tcp or tls (got \"" + transport + "\")");
   }
   listener.address = l["address"] ? r.read_ip_address(l["address"], path + ".address") : "::";
-  if (l["advertise"]) listener.advertise = r.read_ip_address(l["advertise"], path + ".advertise");
+  if (const YAML::Node advertise = l["advertise"]) read_advertise(r, advertise, path, listener);
   listener.port = listener.transport == Transport::Tls ? 5061 : 5060;
   if (l["port"]) listener.port = r.get_uint<std::uint16_t>(l["port"], path + ".port", 1, 65535);
   if (const YAML::Node tls = l["tls"]) {

@@ -168,15 +168,15 @@ bool Server::open_listeners() {
         } else {
           transport::StreamAcceptor::OnAccept on_accept;
           if (l.transport == Transport::Tcp) {
-            on_accept = [&worker, advertised = l.advertise](asio::ip::tcp::socket s,
-                                                            transport::ConnectionTicket t) {
-              transport::start_tcp_session(std::move(s), worker, std::move(t), advertised);
+            on_accept = [&worker, ip = l.advertise, port = l.advertise_port](
+                            asio::ip::tcp::socket s, transport::ConnectionTicket t) {
+              transport::start_tcp_session(std::move(s), worker, std::move(t), ip, port);
             };
           } else {
             tls::TlsServer* server = tls_servers_[i].get();
-            on_accept = [&worker, server, advertised = l.advertise](asio::ip::tcp::socket s,
-                                                                    transport::ConnectionTicket t) {
-              server->start_session(std::move(s), worker, std::move(t), advertised);
+            on_accept = [&worker, server, ip = l.advertise, port = l.advertise_port](
+                            asio::ip::tcp::socket s, transport::ConnectionTicket t) {
+              server->start_session(std::move(s), worker, std::move(t), ip, port);
             };
           }
           listening_[w].stream.push_back(std::make_unique<transport::StreamAcceptor>(

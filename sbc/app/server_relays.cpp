@@ -74,7 +74,7 @@ bool Server::start_relays() {
     std::string shown = !l.advertise.empty()       ? l.advertise
                         : address.is_unspecified() ? inside_ip
                                                    : transport::address_text(address);
-    outside.push_back({shown, l.port});
+    outside.push_back({shown, l.advertise_port != 0 ? l.advertise_port : l.port});
   }
   // One key for all workers: a token sealed by one must open on another.
   std::vector<sbc::crypto::TokenSealer::Key> keys = config_.relay.token_keys;
@@ -109,8 +109,8 @@ bool Server::start_relays() {
     for (std::size_t i = 0; i < config_.listeners.size(); ++i)
       if (config_.listeners[i].transport == Transport::Udp)
         for (auto& u : listening_[w].udp)
-          if (u->address().local_port == config_.listeners[i].port)
-            u->set_advertised_ip(outside[i].ip);
+          if (u->bound_port() == config_.listeners[i].port)
+            u->set_advertised(outside[i].ip, outside[i].port);
     log_("info", "worker " + std::to_string(w) + " relays to the core from [" + settings.inside_ip +
                      "]:" + std::to_string(settings.inside_port));
     // The inside UDP socket hears only the UDP cores (forged answers to probes are dropped).

@@ -21,7 +21,7 @@ class CaptureQueue final : public transport::MessageTap {
 
   void observe(std::string_view bytes, const sbc::FlowInfo& flow, bool rejected) noexcept override {
     if (!rejected && !(all_ && (ports_.empty() || std::find(ports_.begin(), ports_.end(),
-                                                            flow.local_port) != ports_.end())))
+                                                            flow.bound_port()) != ports_.end())))
       return;
     const std::size_t head = head_.load(std::memory_order_relaxed);
     if (head - tail_.load(std::memory_order_acquire) == slots_.size()) {
@@ -37,7 +37,7 @@ class CaptureQueue final : public transport::MessageTap {
       m.source_ip.assign(flow.remote_ip);
       m.source_port = flow.remote_port;
       m.destination_ip.assign(flow.local_ip);
-      m.destination_port = flow.local_port;
+      m.destination_port = flow.bound_port();
       m.bytes.assign(bytes);
     } catch (const std::bad_alloc&) {
       dropped_.inc();

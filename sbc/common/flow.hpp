@@ -43,10 +43,15 @@ struct TlsFacts {
 
 struct FlowInfo {
   Protocol protocol = Protocol::Udp;
-  std::string_view local_ip;  // textual, IPv4-mapped IPv6 shown as IPv4
+  // Our end as our headers show it (Via, Record-Route, Path): the listener's address and port, or
+  // what listeners[].advertise names instead. Textual, IPv4-mapped IPv6 shown as IPv4.
+  std::string_view local_ip;
   std::uint16_t local_port = 0;
   std::string_view remote_ip;
   std::uint16_t remote_port = 0;
+  // The port the listener is bound to, when `advertise` shows another one (a NodePort, a load
+  // balancer's port); 0: local_port. Per-listener settings go by this one (bound_port()).
+  std::uint16_t listener_port = 0;
   TlsFacts tls;
   // The flow's token (see flow_table.hpp), to address it later; 0 when there is none.
   std::uint64_t flow_token = 0;
@@ -54,6 +59,10 @@ struct FlowInfo {
   // identity the relay asserts to the core, and the credentials header line it removes.
   std::string_view asserted_identity;
   std::string_view consumed_credentials;
+
+  std::uint16_t bound_port() const noexcept {
+    return listener_port != 0 ? listener_port : local_port;
+  }
 };
 
 }  // namespace sbc

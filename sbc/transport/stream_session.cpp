@@ -3,7 +3,7 @@
 namespace sbc::transport {
 
 void start_tcp_session(asio::ip::tcp::socket socket, Worker& worker, ConnectionTicket ticket,
-                       const std::string& advertised_ip) {
+                       const std::string& advertised_ip, std::uint16_t advertised_port) {
   boost::system::error_code ec;
   const auto local = socket.local_endpoint(ec);
   if (ec) return;
@@ -11,6 +11,7 @@ void start_tcp_session(asio::ip::tcp::socket socket, Worker& worker, ConnectionT
   if (ec) return;
   StreamSession<TcpIo>::Identity identity;
   identity.local_ip = advertised_ip.empty() ? address_text(local.address()) : advertised_ip;
+  identity.advertised_port = advertised_port;
   identity.remote_ip = address_text(remote.address());
   std::make_shared<StreamSession<TcpIo>>(TcpIo(std::move(socket)), worker, Protocol::Tcp,
                                          std::move(identity), local.port(), remote.port(),

@@ -77,6 +77,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   // Owns the strings the FlowInfo views point into.
   struct Identity {
     std::string local_ip, remote_ip, tls_version, server_name, peer_identity;
+    std::uint16_t advertised_port = 0;  // listeners[].advertise's port; 0: the bound one
   };
 
   StreamSession(Io io, Worker& worker, Protocol protocol, Identity identity,
@@ -90,7 +91,8 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
         ticket_(std::move(ticket)) {
     flow_.protocol = protocol;
     flow_.local_ip = identity_.local_ip;
-    flow_.local_port = local_port;
+    flow_.local_port = identity_.advertised_port != 0 ? identity_.advertised_port : local_port;
+    flow_.listener_port = local_port;
     flow_.remote_ip = identity_.remote_ip;
     flow_.remote_port = remote_port;
     flow_.tls = {identity_.tls_version, identity_.server_name, identity_.peer_identity};
@@ -338,9 +340,10 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   bool wrote_since_armed_ = false;
 };
 
-// Starts a plain TCP session on an accepted socket. `advertised_ip`: what our Via and
-// Record-Route show for the listener (listeners[].advertise); empty = the socket's address.
+// Starts a plain TCP session on an accepted socket. `advertised_ip` and `advertised_port`: what
+// our Via and Record-Route show for the listener (listeners[].advertise); empty and 0 = the
+// socket's address and port.
 void start_tcp_session(asio::ip::tcp::socket socket, Worker& worker, ConnectionTicket ticket,
-                       const std::string& advertised_ip);
+                       const std::string& advertised_ip, std::uint16_t advertised_port);
 
 }  // namespace sbc::transport

@@ -255,7 +255,7 @@ UdpListener::UdpListener(Worker& worker, const asio::ip::udp::endpoint& endpoint
   socket_.set_option(reuse_port(true));
   socket_.bind(endpoint);
   local_ip_ = address_text(socket_.local_endpoint().address());
-  local_port_ = socket_.local_endpoint().port();
+  bound_port_ = shown_port_ = socket_.local_endpoint().port();
 }
 
 void UdpListener::start() {
@@ -282,7 +282,8 @@ void UdpListener::receive() {
           FlowInfo flow;
           flow.protocol = Protocol::Udp;
           flow.local_ip = local_ip_;
-          flow.local_port = local_port_;
+          flow.local_port = shown_port_;
+          flow.listener_port = bound_port_;
           flow.remote_ip = remote_ip;
           flow.remote_port = sender_.port();
           // No flow yet: the edge binds one (Worker::bind_flow) only when it hands the message

@@ -235,10 +235,14 @@ class UdpListener {
   void close();
   asio::ip::udp::endpoint local_endpoint() const { return socket_.local_endpoint(); }
   void send_to(const asio::ip::udp::endpoint& peer, std::string_view bytes);
-  // What our Via and Record-Route show for this listener: its address, or `advertise` when the
-  // listener is bound to a wildcard address.
-  void set_advertised_ip(std::string ip) { local_ip_ = std::move(ip); }
-  FlowAddress address() const noexcept { return {Protocol::Udp, local_ip_, local_port_, {}}; }
+  // What our Via and Record-Route show for this listener: its address and port, or `advertise`
+  // (port 0: the bound one).
+  void set_advertised(std::string ip, std::uint16_t port) {
+    local_ip_ = std::move(ip);
+    shown_port_ = port != 0 ? port : bound_port_;
+  }
+  FlowAddress address() const noexcept { return {Protocol::Udp, local_ip_, shown_port_, {}}; }
+  std::uint16_t bound_port() const noexcept { return bound_port_; }
 
  private:
   void receive();
@@ -247,7 +251,8 @@ class UdpListener {
   asio::ip::udp::socket socket_;
   asio::ip::udp::endpoint sender_;
   std::string local_ip_;
-  std::uint16_t local_port_ = 0;
+  std::uint16_t bound_port_ = 0;
+  std::uint16_t shown_port_ = 0;
   std::unique_ptr<std::array<char, 65536>> buffer_;
 };
 

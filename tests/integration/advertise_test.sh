@@ -4,8 +4,9 @@
 # status.podIP / status.hostIP), and `core.local_address: ${SBC_TEST_INSIDE}`. User agents
 # over UDP, TCP (tests/tools/sip_ua) and TLS (openssl s_client) call each other through the SBC
 # and a Kamailio core: every Via, Record-Route and hidden Contact the outside receives names the
-# advertised address with the listener's port, never the bound one; an unset variable stops
-# `sbc check-config` naming it and the key.
+# advertised address, never the bound one, and the advertised port where `advertise` names one
+# (UDP and TCP here, as with a NodePort: ${SBC_TEST_ADVERTISE}:PORT), the listener's otherwise
+# (TLS); an unset variable stops `sbc check-config` naming it and the key.
 # usage: advertise_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -16,6 +17,7 @@ enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 
 base=$(free_port_base 28000 2000)
 sbc_port=$base core_port=$((base + 1)) metrics_port=$((base + 2)) tls_port=$((base + 3))
+node_port=$((base + 10))  # what UDP and TCP advertise (never bound: a NodePort's stand-in)
 kamailio_core_cfg "$core_port" >core.cfg
 start_kamailio core
 
@@ -24,8 +26,8 @@ advertise='${SBC_TEST_ADVERTISE}' inside='${SBC_TEST_INSIDE}'
 cat >sbc.yaml <<YAML
 workers: 2
 listeners:
-  - {transport: udp, address: 127.0.0.1, port: $sbc_port, advertise: "$advertise"}
-  - {transport: tcp, address: 127.0.0.1, port: $sbc_port, advertise: "$advertise"}
+  - {transport: udp, address: 127.0.0.1, port: $sbc_port, advertise: "$advertise:$node_port"}
+  - {transport: tcp, address: 127.0.0.1, port: $sbc_port, advertise: "$advertise:$node_port"}
   - {transport: tls, address: 127.0.0.1, port: $tls_port, advertise: "$advertise"}
 core:
   targets: [{uri: "sip:127.0.0.1:$core_port"}]
@@ -56,13 +58,13 @@ wait $! 2>/dev/null || true
 touch alice.dump bob.dump
 check "the TCP caller's call reaches the UDP callee and is answered" grep -qx "INVITE 200" alice.out
 check "the INVITE bob receives has our Via with the advertised address (UDP)" \
-  grep -qE "^Via: SIP/2.0/UDP $shown:$sbc_port;" bob.dump
+  grep -qE "^Via: SIP/2.0/UDP $shown:$node_port;" bob.dump
 check "and a Record-Route naming it" \
-  grep -qE "^Record-Route: <sip:[^>]*@$shown:$sbc_port;transport=udp;lr>" bob.dump
+  grep -qE "^Record-Route: <sip:[^>]*@$shown:$node_port;transport=udp;lr>" bob.dump
 check "the caller's route set names the advertised address over TCP" \
-  grep -qE "^Record-Route: <sip:sbc-[A-Za-z0-9_-]+@$shown:$sbc_port;transport=tcp;lr>" alice.dump
+  grep -qE "^Record-Route: <sip:sbc-[A-Za-z0-9_-]+@$shown:$node_port;transport=tcp;lr>" alice.dump
 check "the callee's Contact reaches the caller hidden behind the advertised address" \
-  grep -qE "^Contact: <sip:sbc-[A-Za-z0-9_-]+@$shown:$sbc_port;transport=tcp>" alice.dump
+  grep -qE "^Contact: <sip:sbc-[A-Za-z0-9_-]+@$shown:$node_port;transport=tcp>" alice.dump
 
 # --- a UDP caller, a TCP callee: the INVITE goes down carol's connection with our TCP Via
 SIP_UA_DUMP=carol.dump ua tcp carol register serve 5 >carol.out 2>&1 &
@@ -73,9 +75,9 @@ wait $carol 2>/dev/null || true
 touch carol.dump
 check "the call to the TCP callee is answered" grep -qx "INVITE 200" dave.out
 check "the INVITE carol receives has our Via with the advertised address (TCP)" \
-  grep -qE "^Via: SIP/2.0/TCP $shown:$sbc_port;" carol.dump
+  grep -qE "^Via: SIP/2.0/TCP $shown:$node_port;" carol.dump
 check "and a Record-Route naming it over TCP" \
-  grep -qE "^Record-Route: <sip:[^>]*@$shown:$sbc_port;transport=tcp;lr>" carol.dump
+  grep -qE "^Record-Route: <sip:[^>]*@$shown:$node_port;transport=tcp;lr>" carol.dump
 
 # --- a TLS caller (openssl s_client) to a UDP callee: the 200 it gets names the TLS listener
 SIP_UA_DUMP=erin.dump ua udp erin register serve 5 >erin.out 2>&1 &
@@ -95,6 +97,8 @@ check "its route set names the advertised address over TLS" \
 # of the SBC's ports (their own Vias name their own ports)
 check "no client saw the bound address 127.0.0.1:$sbc_port or :$tls_port" \
   bash -c "! grep -hE '127\.0\.0\.1:($sbc_port|$tls_port)\b' alice.dump bob.dump carol.dump erin.dump tls.out"
+check "nor the advertised address with the bound UDP/TCP port $sbc_port" \
+  bash -c "! grep -hE '$shown:$sbc_port\b' alice.dump bob.dump carol.dump erin.dump tls.out"
 
 if [ "$failures" -ne 0 ]; then
   for f in sbc.log core.log alice.out bob.out carol.out dave.out tls.out; do

@@ -526,6 +526,33 @@ TEST_CASE("${NAME} in a value is the environment variable NAME, expanded at load
   // The expanded value is checked like any other: not an address, the usual error.
   ::setenv("SBC_UNIT_NOT_AN_IP", "pod.example", 1);
   CHECK(error_of("listeners:\n  - {transport: udp, advertise: \"${SBC_UNIT_NOT_AN_IP}\"}\n")
-            .find("listeners[0].advertise: must be an IPv4 or IPv6 address literal") !=
+            .find("listeners[0].advertise: must be IP, IP:PORT or [IPv6]:PORT") !=
         std::string::npos);
+}
+
+TEST_CASE("listeners[].advertise may name a port (a NodePort, a load balancer's port)",
+          "[config]") {
+  const Config c = parse_config(
+      "listeners:\n"
+      "  - {transport: udp, port: 5060, advertise: \"198.51.100.1:30060\"}\n"
+      "  - {transport: tcp, port: 5060, advertise: \"[2001:db8::1]:30060\"}\n"
+      "  - {transport: tls, port: 5061, advertise: \"2001:db8::1\"}\n"
+      "  - {transport: tcp, port: 5062, advertise: \"[2001:db8::2]\"}\n",
+      "test.yaml");
+  CHECK(c.listeners[0].advertise == "198.51.100.1");
+  CHECK(c.listeners[0].advertise_port == 30060);
+  CHECK(c.listeners[1].advertise == "2001:db8::1");
+  CHECK(c.listeners[1].advertise_port == 30060);
+  CHECK(c.listeners[2].advertise == "2001:db8::1");
+  CHECK(c.listeners[2].advertise_port == 0);  // the listener's own port
+  CHECK(c.listeners[3].advertise == "2001:db8::2");
+  CHECK(c.listeners[3].advertise_port == 0);
+  CHECK(error_of("listeners:\n  - {transport: udp, advertise: \"198.51.100.1:0\"}\n") ==
+        "test.yaml:2: listeners[0].advertise: port must be between 1 and 65535 (got \"0\")");
+  CHECK(error_of("listeners:\n  - {transport: udp, advertise: \"198.51.100.1:70000\"}\n") ==
+        "test.yaml:2: listeners[0].advertise: port must be between 1 and 65535 (got \"70000\")");
+  CHECK(error_of("listeners:\n  - {transport: udp, advertise: \"[2001:db8::1]x\"}\n")
+            .find("must be IP, IP:PORT or [IPv6]:PORT") != std::string::npos);
+  CHECK(error_of("listeners:\n  - {transport: udp, advertise: \"sbc.example.com:5060\"}\n")
+            .find("must be IP, IP:PORT or [IPv6]:PORT") != std::string::npos);
 }

@@ -498,15 +498,19 @@ TEST_CASE("policy: a listener's own ACL applies to what arrives on it", "[policy
   auto m = std::make_unique<sip::Message>();
   const std::string bytes = request("INVITE");
   REQUIRE(m->parse(bytes, sip::Framing::Datagram, {}).is_valid());
-  auto run = [&](std::string_view ip, std::uint16_t local_port) {
+  auto run = [&](std::string_view ip, std::uint16_t local_port, std::uint16_t listener_port = 0) {
     sbc::FlowInfo flow = from(ip);
     flow.local_port = local_port;
+    flow.listener_port = listener_port;
     REQUIRE(chain->admit(flow, policy::TimePoint(1000s)));
     return chain->decide(*m).decision.kind;
   };
   CHECK(run("203.0.113.9", 5080) == Decision::Kind::Continue);   // a trunk on the trunk port
   CHECK(run("198.51.100.9", 5080) == Decision::Kind::Drop);      // anyone else there
   CHECK(run("198.51.100.9", 5061) == Decision::Kind::Continue);  // but fine on the other ports
+  // A listener that advertises another port (a NodePort) is still the listener it is bound as.
+  CHECK(run("198.51.100.9", 30080, 5080) == Decision::Kind::Drop);
+  CHECK(run("198.51.100.9", 5080, 30080) == Decision::Kind::Continue);
 }
 
 TEST_CASE("policy: a global bucket holds against a flood spread over many sources", "[policy]") {

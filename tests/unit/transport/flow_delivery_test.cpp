@@ -67,7 +67,7 @@ struct TcpEdge {
         worker(0, EdgeOptions{}, shared),
         acceptor(worker, {boost::asio::ip::make_address("127.0.0.1"), 0},
                  [this](boost::asio::ip::tcp::socket s, ConnectionTicket t) {
-                   start_tcp_session(std::move(s), worker, std::move(t), {});
+                   start_tcp_session(std::move(s), worker, std::move(t), {}, 0);
                  }) {
     acceptor.start();
   }
