@@ -56,16 +56,20 @@ transport::TlsConnector make_tls_connector(const TlsClientSettings& settings) {
       throw std::runtime_error("core.tls.certificate: the key does not match the certificate");
   }
   return [context, verify = settings.verify, server_name = settings.server_name](
-             tcp::socket socket, std::string_view peer_ip) -> std::unique_ptr<transport::InsideIo> {
+             tcp::socket socket, std::string_view peer_ip,
+             std::string_view peer_name) -> std::unique_ptr<transport::InsideIo> {
     bssl::UniquePtr<SSL> ssl(SSL_new(context.get()));
     boost::system::error_code ec;
     socket.non_blocking(true, ec);
     if (!ssl || ec || SSL_set_fd(ssl.get(), socket.native_handle()) != 1) return nullptr;
     SSL_set_connect_state(ssl.get());
     X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
-    if (!server_name.empty()) {
-      if (SSL_set_tlsext_host_name(ssl.get(), server_name.c_str()) != 1) return nullptr;
-      if (verify && X509_VERIFY_PARAM_set1_host(param, server_name.data(), server_name.size()) != 1)
+    // The name the certificate must carry: core.tls.server_name, else the name the core was
+    // configured by (RFC 5922 section 4: the URI's domain, not the SRV target or the address).
+    const std::string name(server_name.empty() ? peer_name : std::string_view(server_name));
+    if (!name.empty()) {
+      if (SSL_set_tlsext_host_name(ssl.get(), name.c_str()) != 1) return nullptr;
+      if (verify && X509_VERIFY_PARAM_set1_host(param, name.data(), name.size()) != 1)
         return nullptr;
     } else if (verify) {
       // A core named by its address must hold a certificate for that address (an IP SAN).

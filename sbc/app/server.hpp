@@ -55,12 +55,12 @@ class Server {
   bool open_listeners();
   bool start_relays();
   bool bind_inside(unsigned worker, const std::string& inside_ip,
-                   const std::vector<std::string>* stream_cores,
+                   const std::vector<transport::StreamCore>* stream_cores,
                    const transport::TlsConnector& tls_connector, proxy::RelaySettings& settings);
   // Cores by DNS name (server_dns.cpp): the resolver, and each new answer handed to the workers.
   struct CorePeers {
     std::vector<boost::asio::ip::udp::endpoint> udp;  // who may send to the inside UDP socket
-    std::vector<std::string> stream;                  // who may connect to the inside port
+    std::vector<transport::StreamCore> stream;        // who may connect to the inside port
   };
   static CorePeers core_peers(const std::vector<proxy::CoreTarget>& cores);
   std::optional<std::string> inside_route_target() const;

@@ -70,6 +70,7 @@ void Server::cores_resolved(std::size_t name, const std::vector<dns::Address>& a
       core.priority = a.priority;
       core.weight = a.weight;
       core.protocol = named_cores_[n].protocol;
+      core.name = named_cores_[n].name;  // a TLS core's identity (RFC 5922)
       cores.push_back(core);
     }
   }

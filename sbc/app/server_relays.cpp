@@ -129,7 +129,7 @@ Server::CorePeers Server::core_peers(const std::vector<proxy::CoreTarget>& cores
     if (core.protocol == sbc::Protocol::Udp)
       peers.udp.emplace_back(asio::ip::make_address(core.ip), core.port);
     else
-      peers.stream.push_back(core.ip);
+      peers.stream.push_back({core.ip, core.name});
   }
   return peers;
 }
@@ -137,7 +137,7 @@ Server::CorePeers Server::core_peers(const std::vector<proxy::CoreTarget>& cores
 // Binds worker `w`'s inside socket (UDP, and the stream listener for TCP/TLS cores) and writes
 // the address it got into `settings`.
 bool Server::bind_inside(unsigned w, const std::string& inside_ip,
-                         const std::vector<std::string>* stream_cores,
+                         const std::vector<transport::StreamCore>* stream_cores,
                          const transport::TlsConnector& tls_connector,
                          proxy::RelaySettings& settings) {
   const std::uint16_t port =

@@ -21,7 +21,8 @@ struct CoreTarget {
   // UDP from the worker's inside socket, or TCP/TLS over a connection the worker keeps open.
   sbc::Protocol protocol = sbc::Protocol::Udp;
   // In the configuration, a target named by a DNS name instead (ip empty; port 0 = SRV first):
-  // the daemon's resolver (sbc/dns) turns it into targets with addresses.
+  // the daemon's resolver (sbc/dns) turns it into targets with addresses, which keep the name
+  // (a TLS core's certificate must carry it, RFC 5922).
   std::string name = {};
 };
 

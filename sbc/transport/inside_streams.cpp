@@ -113,7 +113,7 @@ class InsideConnection : public std::enable_shared_from_this<InsideConnection> {
     boost::system::error_code ec;
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     if (protocol_ == Protocol::Tls) {
-      if (owner_.tls_) io_ = owner_.tls_(std::move(socket_), ip_);
+      if (owner_.tls_) io_ = owner_.tls_(std::move(socket_), ip_, owner_.core_name(ip_));
       if (!io_) return close(true);
     } else {
       io_ = std::make_unique<InsideIoOver<TcpIo>>(TcpIo(std::move(socket_)));
@@ -262,7 +262,7 @@ class InsideConnection : public std::enable_shared_from_this<InsideConnection> {
 };
 
 InsideStreams::InsideStreams(Worker& worker, asio::ip::tcp::endpoint local,
-                             std::vector<std::string> cores, TlsConnector tls)
+                             std::vector<StreamCore> cores, TlsConnector tls)
     : worker_(worker), local_(std::move(local)), cores_(std::move(cores)), tls_(std::move(tls)) {}
 
 InsideStreams::~InsideStreams() {
@@ -281,6 +281,12 @@ void InsideStreams::listen() {
   accept();
 }
 
+std::string_view InsideStreams::core_name(std::string_view ip) const noexcept {
+  for (const StreamCore& c : cores_)
+    if (c.ip == ip && !c.name.empty()) return c.name;
+  return {};
+}
+
 void InsideStreams::accept() {
   acceptor_->async_accept([this](boost::system::error_code ec, asio::ip::tcp::socket socket) {
     if (closed_ || ec == asio::error::operation_aborted) return;
@@ -288,7 +294,8 @@ void InsideStreams::accept() {
       boost::system::error_code endpoint_error;
       const auto remote = socket.remote_endpoint(endpoint_error);
       std::string ip = endpoint_error ? std::string() : address_text(remote.address());
-      const bool from_core = std::find(cores_.begin(), cores_.end(), ip) != cores_.end();
+      const bool from_core = std::any_of(cores_.begin(), cores_.end(),
+                                         [&ip](const StreamCore& c) { return c.ip == ip; });
       if (!from_core || connections_.size() >= worker_.shared().limits.max_inside_connections) {
         stats_.refused.inc();  // closing the socket refuses it
       } else {

@@ -70,10 +70,18 @@ class InsideIoOver final : public InsideIo {
   Io io_;
 };
 
-// Makes the TLS client side of a connected socket toward the core at `peer_ip` (tls/ provides
-// it); null when TLS cannot be set up.
-using TlsConnector = std::function<std::unique_ptr<InsideIo>(asio::ip::tcp::socket socket,
-                                                             std::string_view peer_ip)>;
+// Makes the TLS client side of a connected socket toward the core at `peer_ip`, named
+// `peer_name` in the configuration (empty for a core given as an address): the identity its
+// certificate must show (tls/ provides it); null when TLS cannot be set up.
+using TlsConnector = std::function<std::unique_ptr<InsideIo>(
+    asio::ip::tcp::socket socket, std::string_view peer_ip, std::string_view peer_name)>;
+
+// A core over TCP or TLS: its address, and the DNS name it was found by (RFC 5922: a TLS core's
+// identity is the name of the URI, not the address it resolved to); empty for an address.
+struct StreamCore {
+  std::string ip;
+  std::string name;
+};
 
 struct InsideStreamStats {
   metrics::Counter opened;    // connections we opened to a core
@@ -84,8 +92,8 @@ struct InsideStreamStats {
 
 class InsideStreams {
  public:
-  // `local`: the worker's inside address and port. `cores`: the addresses allowed to connect.
-  InsideStreams(Worker& worker, asio::ip::tcp::endpoint local, std::vector<std::string> cores,
+  // `local`: the worker's inside address and port. `cores`: those allowed to connect.
+  InsideStreams(Worker& worker, asio::ip::tcp::endpoint local, std::vector<StreamCore> cores,
                 TlsConnector tls);
   ~InsideStreams();
   InsideStreams(const InsideStreams&) = delete;
@@ -99,7 +107,7 @@ class InsideStreams {
             std::string_view bytes) noexcept;
   void close() noexcept;
   // Who may connect from now on (connections already open stay).
-  void set_cores(std::vector<std::string> cores) { cores_ = std::move(cores); }
+  void set_cores(std::vector<StreamCore> cores) { cores_ = std::move(cores); }
 
   std::size_t connections() const noexcept { return connections_.size(); }
   const InsideStreamStats& stats() const noexcept { return stats_; }
@@ -111,10 +119,12 @@ class InsideStreams {
                     std::string_view bytes);
   void forget(const InsideConnection* connection) noexcept;
   void report_failure(Protocol protocol, std::string ip, std::uint16_t port) noexcept;
+  // The configured name of the core at `ip` ("" for a core given as an address, or unknown).
+  std::string_view core_name(std::string_view ip) const noexcept;
 
   Worker& worker_;
   asio::ip::tcp::endpoint local_;
-  std::vector<std::string> cores_;
+  std::vector<StreamCore> cores_;
   TlsConnector tls_;
   std::unique_ptr<asio::ip::tcp::acceptor> acceptor_;
   std::vector<std::shared_ptr<InsideConnection>> connections_;

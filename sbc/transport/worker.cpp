@@ -122,13 +122,13 @@ asio::ip::udp::endpoint Worker::bind_inside(const asio::ip::udp::endpoint& endpo
 }
 
 void Worker::listen_inside_streams(const asio::ip::tcp::endpoint& local,
-                                   std::vector<std::string> cores, TlsConnector tls) {
+                                   std::vector<StreamCore> cores, TlsConnector tls) {
   auto streams = std::make_unique<InsideStreams>(*this, local, std::move(cores), std::move(tls));
   streams->listen();
   inside_streams_ = std::move(streams);
 }
 
-void Worker::set_inside_stream_cores(std::vector<std::string> cores) {
+void Worker::set_inside_stream_cores(std::vector<StreamCore> cores) {
   if (inside_streams_) inside_streams_->set_cores(std::move(cores));
 }
 

@@ -108,10 +108,11 @@ class Worker final : public Wire, public FlowBinder {
   // The inside over TCP and TLS: a listener on `local` (the inside socket's address and port)
   // for connections from the `cores`, and connections to them opened on first use. Throws
   // boost::system::system_error when the port cannot be bound. Call before start().
-  // The addresses allowed to connect to the inside port (cores by DNS name change it).
-  void set_inside_stream_cores(std::vector<std::string> cores);
-  void listen_inside_streams(const asio::ip::tcp::endpoint& local, std::vector<std::string> cores,
+  void listen_inside_streams(const asio::ip::tcp::endpoint& local, std::vector<StreamCore> cores,
                              TlsConnector tls);
+  // The cores allowed to connect to the inside port, with their names (cores by DNS name change
+  // them).
+  void set_inside_stream_cores(std::vector<StreamCore> cores);
   const InsideStreams* inside_streams() const noexcept { return inside_streams_.get(); }
   Router* router() const noexcept { return router_; }
   // Stops reading the inside socket and the tick (drain).

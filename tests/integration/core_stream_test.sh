@@ -7,7 +7,8 @@
 # connection makes the relay fail over to the next at once (RFC 3261 17.1.4: a transport error
 # counts as a 503) and, with no other core, answer 503; a TLS core whose certificate does not
 # verify is never used, and a core that demands a client certificate gets the SBC's
-# (core.tls.certificate).
+# (core.tls.certificate). A TLS core found by DNS name (dnsmasq, SRV _sips._tcp) must show that
+# name in its certificate, not its address.
 # usage: core_stream_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -20,9 +21,11 @@ base=$(free_port_base 26000 2000)
 sbc_port=$base core_port=$((base + 1)) core_tls=$((base + 2)) metrics_port=$((base + 3))
 dead_port=$((base + 4)) sbc2_port=$((base + 5)) sbc3_port=$((base + 6)) sbc4_port=$((base + 7))
 
-# A certificate for the core's address (an IP SAN: the SBC checks the name it connects to).
+# A certificate for the core's address (an IP SAN: the SBC checks the address it connects to)
+# and for its DNS name (core.test: a core configured by name must show that name, RFC 5922).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=core.test \
-  -addext "subjectAltName=IP:127.0.0.1" -days 1 -keyout core.key -out core.pem 2>/dev/null
+  -addext "subjectAltName=IP:127.0.0.1,DNS:core.test" -days 1 -keyout core.key -out core.pem \
+  2>/dev/null
 # The core demands a client certificate over TLS (mutual TLS): the SBC's, self-signed.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=sbc-inside.test \
   -days 1 -keyout client.key -out client.pem 2>/dev/null
@@ -160,7 +163,44 @@ ua udp "$((base + 13))" judy register >judy.out 2>&1 || true
 check "without its client certificate the SBC cannot reach a core that demands one: 503" \
   grep -qx "REGISTER 503" judy.out
 
+# --- a TLS core by DNS name (dnsmasq): SRV _sips._tcp.core.test points at tlshost.test, and the
+# certificate must carry the URI's name, core.test (RFC 5922), not the SRV target's nor the
+# address's. wrong.test resolves to the same core, whose certificate does not carry that name.
+dns_port=$((base + 15))
+dnsmasq --no-daemon --port="$dns_port" --listen-address=127.0.0.1 --bind-interfaces \
+  --no-resolv --no-hosts --conf-file=/dev/null --user=root --pid-file= \
+  --host-record=tlshost.test,127.0.0.1 --host-record=wrong.test,127.0.0.1 \
+  --srv-host=_sips._tcp.core.test,tlshost.test,"$core_tls",10,1 >dns.log 2>&1 &
+pids+=($!)
+by_name() {  # by_name N URI: an SBC config on ports base+N, base+N+1 with that one TLS core
+  cat <<YAML
+workers: 2
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: $((base + $1))}
+core:
+  targets: [{uri: "$2"}]
+  local_address: 127.0.0.1
+  tls: {ca_file: $work/core.pem, certificate: {chain: $work/client.pem, key: $work/client.key}}
+dns: {servers: ["127.0.0.1:$dns_port"], timeout_ms: 300}
+metrics: {port: $((base + $1 + 1))}
+YAML
+}
+by_name 16 "sip:core.test;transport=tls" >sbc7.yaml
+start_sbc sbc7 "http://127.0.0.1:$((base + 17))/readyz"
+for _ in $(seq 50); do grep -q "resolved\|core.test" sbc7.log && break; sleep 0.1; done
+sleep 0.5
+ua udp "$((base + 16))" kate register >kate.out 2>&1 || true
+check "a TLS core found by SRV (_sips._tcp) whose certificate names the URI's domain: 200" \
+  grep -qx "REGISTER 200" kate.out
+by_name 18 "sip:wrong.test:$core_tls;transport=tls" >sbc8.yaml
+start_sbc sbc8 "http://127.0.0.1:$((base + 19))/readyz"
+sleep 1
+ua udp "$((base + 18))" liam register >liam.out 2>&1 || true
+check "the same core by a name its certificate does not carry gets nothing: 503" \
+  grep -qx "REGISTER 503" liam.out
+
 if [ "$failures" -ne 0 ]; then
+  echo "--- dns.log"; cat dns.log 2>/dev/null || true
   for f in sbc*.log; do echo "--- $f"; cat "$f"; done
   echo "--- core.log (tail)"; tail -n 60 core.log
   for f in *.out; do echo "--- $f"; cat "$f"; done

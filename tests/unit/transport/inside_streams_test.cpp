@@ -119,7 +119,7 @@ struct Fixture {
   InsideRouter router;
   boost::asio::ip::udp::endpoint inside;
   // `cores`: the addresses that may connect to the worker's inside port.
-  explicit Fixture(std::vector<std::string> cores = {"127.0.0.1"}) {
+  explicit Fixture(std::vector<StreamCore> cores = {{"127.0.0.1", ""}}) {
     inside = worker.bind_inside({boost::asio::ip::make_address("127.0.0.1"), 0});
     worker.listen_inside_streams({inside.address(), inside.port()}, std::move(cores), nullptr);
     worker.set_router(&router);
@@ -200,7 +200,7 @@ TEST_CASE("inside streams: a refused connection is reported to the router, after
 
 TEST_CASE("inside streams: the core may connect to our inside port; others may not",
           "[inside][sockets]") {
-  Fixture f({"127.0.0.2"});  // only 127.0.0.2 is a core here
+  Fixture f(std::vector<StreamCore>{{"127.0.0.2", ""}});  // only 127.0.0.2 is a core here
   Worker& worker = f.worker;
   InsideRouter& router = f.router;
   const auto& inside = f.inside;
