@@ -1,16 +1,18 @@
 # syntax=docker/dockerfile:1
 # SIP session border controller image.
-#   docker build -t sbc:0.1.0 .
+#   docker build -t sbc:0.1.0 .      (or: podman build / buildah bud; CI: scripts/image-check.sh)
 # The runtime image runs as uid 10001 and works with readOnlyRootFilesystem and only the
 # NET_BIND_SERVICE capability (see helm/sbc). Configuration: /etc/sbc/sbc.yaml (mounted).
 
 FROM debian:bookworm AS build
 WORKDIR /src
+# The toolchain and the libraries only (no test peers): a layer that changes with that list alone.
 COPY scripts/install-deps.sh scripts/install-deps.sh
-RUN bash scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
+RUN bash scripts/install-deps.sh --build && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN cmake --preset release \
- && cmake --build --preset release --target sbc \
+# The sbc binary only: no tests or benchmarks (their libraries are not installed above).
+RUN cmake --preset release -DSBC_BUILD_TESTS=OFF -DSBC_BUILD_BENCH=OFF \
+ && cmake --build --preset release --target sbc -j"$(nproc)" \
  && install -D -m 0755 build/release/sbc/app/sbc /out/sbc
 
 FROM debian:bookworm-slim

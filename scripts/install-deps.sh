@@ -2,16 +2,34 @@
 # Installs every Debian package that building, testing, fuzzing and benchmarking the SBC needs.
 # Idempotent: runs `apt-get update` once and installs only what is missing. Nothing is downloaded
 # from anywhere but Debian's archive.
+# usage: scripts/install-deps.sh [--build]
+#   --build: only what building the `sbc` binary needs (the toolchain and the libraries; no
+#            tests, benchmarks or peers), as the Dockerfile's build stage does.
 set -euo pipefail
 
-packages=(
+mode=all
+case "${1:-}" in
+  "") ;;
+  --build) mode=build ;;
+  *)
+    echo "usage: $0 [--build]" >&2
+    exit 2
+    ;;
+esac
+
+build_packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git
-  clang-14 libfuzzer-14-dev libclang-rt-14-dev clang-format clang-tidy
+  build-essential cmake ninja-build pkg-config
   # libraries
   libyaml-cpp-dev libboost1.81-dev android-libboringssl-dev prometheus-cpp-dev libpcap-dev
   # c-ares: cores by DNS name (sbc/dns)
   libc-ares-dev
+)
+
+packages=(
+  "${build_packages[@]}"
+  # the rest of the toolchain: git, clang for the fuzzers, formatting and lint
+  git clang-14 libfuzzer-14-dev libclang-rt-14-dev clang-format clang-tidy
   # tests and benchmarks (valgrind: bench/instructions.sh counts instructions under callgrind)
   catch2 libbenchmark-dev valgrind
   # deploy/ checks (tests/integration/dashboard_test.sh, deploy/grafana/generate_dashboard.py)
@@ -23,7 +41,13 @@ packages=(
   tcpdump tshark
   # a real DNS server for the DNS tests (tests/integration/dns_test.sh)
   dnsmasq-base
+  # the container image built and started without a registry or a daemon
+  # (scripts/image-check.sh: a base image from Debian's archive, `buildah bud --isolation chroot`)
+  buildah debootstrap
 )
+if [ "$mode" = build ]; then
+  packages=("${build_packages[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do
