@@ -2,8 +2,9 @@
 # The whole test suite, as CI runs it (.ci/run calls exactly this script):
 #   dependencies -> format check -> release build (-Werror) + tests -> instruction budgets
 #   (callgrind; fails the run when a figure exceeds bench/budgets.tsv by more than 2 %) ->
-#   clang-tidy -> Helm chart checks -> ASan+UBSan build + tests -> libFuzzer targets for a
-#   bounded time -> benchmark smoke runs.
+#   clang-tidy -> Helm chart checks -> the container image built (buildah, no registry) and
+#   started -> ASan+UBSan build + tests -> libFuzzer targets for a bounded time, side by side ->
+#   benchmark smoke runs.
 # usage: scripts/test.sh        (env: SBC_FUZZ_SECONDS, default 120 per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,9 @@ scripts/lint.sh
 
 echo "== Helm chart: lint, render, schema, Kubernetes models, yamllint, sbc check-config"
 scripts/helm-check.sh build/release/sbc/app/sbc
+
+echo "== container image: the Dockerfile built by buildah from a debootstrap base, started as uid 10001"
+scripts/image-check.sh
 
 echo "== ASan+UBSan build and tests"
 cmake --preset asan >/dev/null

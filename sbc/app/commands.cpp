@@ -54,6 +54,16 @@ std::vector<std::string_view> take_config_option(std::span<const std::string_vie
   return rest;
 }
 
+// A configuration that listens nowhere would start and serve nothing, silently: refused by
+// check-config and run (validate and replay listen nowhere anyway).
+void require_listeners(const Config& config, std::string_view source) {
+  if (config.listeners.empty())
+    throw ConfigError(std::string(source) +
+                      ": listeners: none configured, the SBC would listen nowhere (a file "
+                      "without `listeners` has none; see the embedded default, sbc run without "
+                      "--config)");
+}
+
 Config load(const std::optional<std::string>& path) {
   return path ? load_config_file(*path) : parse_config(default_config_text(), "<default>");
 }
@@ -157,6 +167,7 @@ int check_config_command(std::span<const std::string_view> args, std::ostream& o
   }
   try {
     const Config config = load_config_file(std::string(args[0]));
+    require_listeners(config, args[0]);
     out << args[0] << ": configuration OK (" << config.listeners.size() << " listeners)\n";
     return 0;
   } catch (const ConfigError& e) {
@@ -182,6 +193,7 @@ int run_command(std::span<const std::string_view> args, std::ostream& out, std::
       }
     }
     config = load(config_path);
+    require_listeners(config, config_path ? *config_path : "<default>");
     // A quick start: one core given on the command line replaces the configured ones.
     if (core) config.core.targets = {parse_core_uri(*core, "--core")};
   } catch (const ConfigError& e) {

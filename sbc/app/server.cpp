@@ -202,18 +202,19 @@ void Server::start_workers() {
 
 bool Server::serve_metrics() {
   if (!config_.metrics.enabled) return true;
+  // Brackets for IPv6 only: the line is a URL an operator pastes into curl.
+  const std::string where =
+      sbc::host_for_uri(config_.metrics.address) + ":" + std::to_string(config_.metrics.port);
   try {
     metrics_server_ = std::make_unique<metrics::HttpServer>(
         config_.metrics.address, config_.metrics.port, [this] { return collect(); },
         [this] { return ready(); });
   } catch (const std::exception& e) {
-    log_("error", "cannot serve metrics on [" + config_.metrics.address +
-                      "]:" + std::to_string(config_.metrics.port) + ": " + e.what());
+    log_("error", "cannot serve metrics on " + where + ": " + e.what());
     return false;
   }
   metrics_server_->start();
-  log_("info", "metrics on http://[" + config_.metrics.address +
-                   "]:" + std::to_string(config_.metrics.port) + "/metrics (/healthz, /readyz)");
+  log_("info", "metrics on http://" + where + "/metrics (/healthz, /readyz)");
   return true;
 }
 

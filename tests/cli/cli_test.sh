@@ -44,4 +44,13 @@ grep -q ":2: listeners\[0\].transport: must be udp, tcp or tls" <<<"$err" || fai
 # with another before starting.
 if err=$(timeout 10 "$sbc" run --core sip:alice@core.example.com 2>&1); then fail "run accepted a core URI with a user"; fi
 grep -q 'must not have a user part' <<<"$err" || fail "bad --core error: $err"
+# A configuration that listens nowhere is refused, with the reason, not started silently.
+printf 'log: {level: info}\n' >"$tmp"
+if err=$("$sbc" check-config "$tmp" 2>&1); then fail "check-config accepted a file without listeners"; fi
+grep -q "listeners: none configured, the SBC would listen nowhere" <<<"$err" || fail "bad error: $err"
+if err=$(timeout 10 "$sbc" run --config "$tmp" 2>&1); then fail "run started without listeners"; fi
+grep -q "listeners: none configured" <<<"$err" || fail "bad run error: $err"
+# The usage ends its last line (on --help to stdout, without a command to stderr).
+[ "$("$sbc" --help | tail -c 1 | od -An -c | tr -d ' ')" = '\n' ] || fail "--help ends without a newline"
+[ "$("$sbc" 2>&1 >/dev/null | tail -c 1 | od -An -c | tr -d ' ')" = '\n' ] || fail "usage ends without a newline"
 echo "cli: all checks passed"

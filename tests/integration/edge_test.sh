@@ -188,6 +188,9 @@ check "after a refused reload the old certificate still serves" \
 
 # --- metrics and health endpoints, checked by promtool and against the traffic above
 metrics_url=http://127.0.0.1:$metrics_port
+logged_url=$(grep -o 'metrics on http://[^ "]*' sbc.log | head -n 1 | cut -d' ' -f3)
+check "the start-up log names the metrics URL as curl takes it ($logged_url)" \
+  bash -c "[ '$logged_url' = '$metrics_url/metrics' ] && curl -fsS -o /dev/null '$logged_url'"
 check "/healthz answers 200" curl -fsS -o /dev/null "$metrics_url/healthz"
 check "/readyz answers 200 while serving" curl -fsS -o /dev/null "$metrics_url/readyz"
 curl -fsS "$metrics_url/metrics" >metrics.txt
