@@ -176,7 +176,7 @@ void read_sip(const ConfigReader& r, const YAML::Node& sip, Config& config) {
 
 void read_core(const ConfigReader& r, const YAML::Node& core, Config& config) {
   r.reject_unknown_keys(core, "core",
-                        {"targets", "local_address", "local_port", "probe_interval_ms",
+                        {"targets", "local_address", "local_port", "probe", "probe_interval_ms",
                          "failover_timeout_ms", "connect_timeout_ms", "strict_source_port", "tls"});
   auto ms = [&](const char* key, std::chrono::milliseconds& target, std::uint32_t low,
                 std::uint32_t high) { r.read_ms(core, "core", key, target, low, high); };
@@ -195,6 +195,23 @@ void read_core(const ConfigReader& r, const YAML::Node& core, Config& config) {
   if (config.relay.probe_interval.count() != 0 && config.relay.probe_interval.count() < 100)
     r.fail(core["probe_interval_ms"], "core.probe_interval_ms",
            "must be 0 (no probes) or at least 100");
+  using Health = proxy::RelaySettings::CoreHealth;
+  // Without `probe`, an interval of 0 means passive health (as before `probe` existed).
+  if (config.relay.probe_interval.count() == 0) config.relay.core_health = Health::Passive;
+  if (const YAML::Node probe = core["probe"]) {
+    const std::string mode = probe.as<std::string>();
+    if (mode == "options") {
+      config.relay.core_health = Health::Options;
+      if (config.relay.probe_interval.count() == 0)
+        r.fail(probe, "core.probe", "options needs core.probe_interval_ms above 0");
+    } else if (mode == "passive") {
+      config.relay.core_health = Health::Passive;
+    } else if (mode == "off") {
+      config.relay.core_health = Health::Off;
+    } else {
+      r.fail(probe, "core.probe", "must be options, passive or off (got \"" + mode + "\")");
+    }
+  }
   if (const YAML::Node targets = core["targets"]) {
     if (!targets.IsSequence()) r.fail(targets, "core.targets", "must be a list");
     if (targets.size() > proxy::CoreSet::kMaxCores)

@@ -36,6 +36,15 @@ std::string describe(const proxy::CoreTarget& core) {
   return text;
 }
 
+// A core's address, and its DNS name when it came from one: for the core state log.
+std::string core_address(const proxy::CoreTarget& core) {
+  std::string text = "sip:" + sbc::host_for_uri(core.ip) + ":" + std::to_string(core.port);
+  if (core.protocol != sbc::Protocol::Udp)
+    text += std::string(";transport=") + std::string(sbc::transport_name(core.protocol));
+  if (!core.name.empty()) text += " (" + core.name + ")";
+  return text;
+}
+
 }  // namespace
 
 bool Server::start_relays() {
@@ -104,6 +113,12 @@ bool Server::start_relays() {
     settings.token_keys = keys;
     settings.cores = fixed_cores_;
     settings.outside_addresses = outside;
+    // Why a core left the rotation or came back, once per worker that saw it.
+    settings.on_core_state = [this, w](const proxy::CoreTarget& core, bool up,
+                                       std::string_view reason) {
+      log_(up ? "info" : "warn", "core " + core_address(core) + (up ? " up" : " down") + " (" +
+                                     std::string(reason) + ", worker " + std::to_string(w) + ")");
+    };
     if (!bind_inside(w, inside_ip, streams ? &peers.stream : nullptr, tls_connector, settings))
       return false;
     for (std::size_t i = 0; i < config_.listeners.size(); ++i)

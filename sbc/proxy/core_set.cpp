@@ -10,13 +10,19 @@
 
 namespace sbc::proxy {
 namespace {
-// Without probes, a failed core is retried after this.
+// Without probes (Passive), a failed core is retried after this.
 constexpr std::chrono::seconds kHoldWithoutProbes{30};
 constexpr unsigned kMissedProbesForDown = 2;
 }  // namespace
 
-CoreSet::CoreSet(const std::vector<CoreTarget>& cores, std::chrono::milliseconds probe_interval)
-    : cores_(kMaxCores), health_(kMaxCores), probe_interval_(probe_interval) {
+CoreSet::CoreSet(const std::vector<CoreTarget>& cores, std::chrono::milliseconds probe_interval,
+                 Health health, StateListener on_state)
+    : cores_(kMaxCores),
+      health_(kMaxCores),
+      // Options without an interval probes nothing: that is Passive.
+      probe_interval_(health == Health::Options ? probe_interval : std::chrono::milliseconds{0}),
+      mode_(health == Health::Options && probe_interval.count() == 0 ? Health::Passive : health),
+      on_state_(std::move(on_state)) {
   for (std::size_t i = 0; i < kMaxCores; ++i) stats_.push_back(std::make_unique<CoreStats>());
   const std::size_t n = std::min(cores.size(), kMaxCores);
   for (std::size_t i = 0; i < n; ++i) activate(i, cores[i]);
@@ -25,8 +31,8 @@ CoreSet::CoreSet(const std::vector<CoreTarget>& cores, std::chrono::milliseconds
 
 void CoreSet::activate(std::size_t i, const CoreTarget& target) {
   cores_[i] = target;
-  health_[i] = Health{};
-  set_up(i, true);
+  health_[i] = CoreHealthState{};
+  stats_[i]->up.store(true, std::memory_order_relaxed);
   stats_[i]->active.store(true, std::memory_order_relaxed);
 }
 
@@ -77,15 +83,17 @@ std::size_t CoreSet::replace(const std::vector<CoreTarget>& targets, TimePoint n
 }
 
 bool CoreSet::usable(std::size_t i, TimePoint now) const noexcept {
-  const Health& h = health_[i];
+  const CoreHealthState& h = health_[i];
   if (!h.active) return false;
-  if (h.up) return true;
-  return probe_interval_.count() == 0 && now >= h.down_until;
+  if (h.up || mode_ == Health::Off) return true;
+  return mode_ == Health::Passive && now >= h.down_until;
 }
 
-void CoreSet::set_up(std::size_t i, bool up) noexcept {
+void CoreSet::set_up(std::size_t i, bool up, std::string_view reason) noexcept {
+  if (health_[i].up == up) return;
   health_[i].up = up;
   stats_[i]->up.store(up, std::memory_order_relaxed);
+  if (on_state_) on_state_(cores_[i], up, reason);
 }
 
 std::optional<std::size_t> CoreSet::choose(std::uint64_t tried, TimePoint now) noexcept {
@@ -120,10 +128,16 @@ bool CoreSet::any_up() const noexcept {
   return false;
 }
 
-void CoreSet::failed(std::size_t i, TimePoint now) noexcept {
+void CoreSet::failed(std::size_t i, TimePoint now, std::string_view reason) noexcept {
   stats_[i]->failures.inc();
-  set_up(i, false);
+  if (mode_ == Health::Off) return;
+  set_up(i, false, reason);
   health_[i].down_until = now + kHoldWithoutProbes;
+}
+
+void CoreSet::answered(std::size_t i) noexcept {
+  if (mode_ == Health::Passive && i < size() && health_[i].active)
+    set_up(i, true, "answered a request");
 }
 
 std::uint64_t CoreSet::probes_due(TimePoint now) noexcept {
@@ -131,9 +145,9 @@ std::uint64_t CoreSet::probes_due(TimePoint now) noexcept {
   next_probe_ = now + probe_interval_;
   std::uint64_t due = 0;
   for (std::size_t i = 0; i < size(); ++i) {
-    Health& h = health_[i];
+    CoreHealthState& h = health_[i];
     if (!h.active) continue;
-    if (h.outstanding && ++h.missed >= kMissedProbesForDown) set_up(i, false);
+    if (h.outstanding && ++h.missed >= kMissedProbesForDown) set_up(i, false, "probes unanswered");
     h.outstanding = true;
     ++h.sequence;
     h.nonce = sbc::crypto::random_u64();
@@ -145,11 +159,11 @@ std::uint64_t CoreSet::probes_due(TimePoint now) noexcept {
 
 bool CoreSet::probe_answered(std::size_t i, std::uint64_t nonce, bool overloaded) noexcept {
   if (i >= size() || !health_[i].active) return false;
-  Health& h = health_[i];
+  CoreHealthState& h = health_[i];
   if (nonce != h.nonce || !h.outstanding) return false;  // forged, or late (an older probe)
   h.outstanding = false;
   h.missed = 0;
-  set_up(i, !overloaded);
+  set_up(i, !overloaded, overloaded ? "503 to a probe" : "answered a probe");
   return true;
 }
 

@@ -4,10 +4,12 @@
 // flags and counters (single writer each).
 //
 // Choosing: the usable cores with the lowest priority value, shared by weight with smooth
-// weighted round robin (deterministic, no randomness on the message path). A core is usable
-// while it is up; a core marked down by a failure (timeout, 503) comes back when it answers a
-// probe, or, without probes, after a hold time. Probes are OPTIONS sent every interval; two
-// unanswered probes in a row, or a 503, mark a core down; any other answer marks it up.
+// weighted round robin (deterministic, no randomness on the message path). Health follows
+// RelaySettings::CoreHealth: with OPTIONS probes (every interval; two unanswered in a row, or a
+// 503, mark a core down, any other answer up) a core marked down by a failure (timeout, 503)
+// comes back when it answers a probe; passively, it is tried again after a hold time and an
+// answer to a request marks it up; or not at all (every core always in rotation). Every change
+// of state is reported with its reason (RelaySettings::on_core_state).
 //
 // The set may change while running (cores by DNS name, replace()): a core keeps its index while
 // it stays, since transactions in flight and probe branches name cores by index; a core that
@@ -18,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -43,7 +46,11 @@ class CoreSet {
   using TimePoint = std::chrono::steady_clock::time_point;
   static constexpr std::size_t kMaxCores = 64;  // `tried` masks are 64 bits
 
-  explicit CoreSet(const std::vector<CoreTarget>& cores, std::chrono::milliseconds probe_interval);
+  using Health = RelaySettings::CoreHealth;
+  using StateListener = std::function<void(const CoreTarget&, bool up, std::string_view reason)>;
+
+  CoreSet(const std::vector<CoreTarget>& cores, std::chrono::milliseconds probe_interval,
+          Health health = Health::Options, StateListener on_state = {});
 
   // Indexes in use, active or retired (the scrape reads it from another thread).
   std::size_t size() const noexcept { return used_.load(std::memory_order_acquire); }
@@ -66,8 +73,11 @@ class CoreSet {
   std::size_t replace(const std::vector<CoreTarget>& targets, TimePoint now,
                       std::chrono::milliseconds reuse_after);
 
-  // A request to core i failed (timeout, 503): out of rotation until it answers a probe.
-  void failed(std::size_t i, TimePoint now) noexcept;
+  // A request to core i failed (`reason`: no answer, 503, unreachable): out of rotation until it
+  // answers a probe (Options) or for a hold time (Passive); counted only (Off).
+  void failed(std::size_t i, TimePoint now, std::string_view reason) noexcept;
+  // Core i answered a request (anything but 503): up again when health is Passive.
+  void answered(std::size_t i) noexcept;
 
   // Probes: which cores to probe now (bit mask), with their sequence numbers advanced and a new
   // nonce each. The nonce (64 bits from the CSPRNG) is what an answer must name: a predictable
@@ -86,7 +96,7 @@ class CoreSet {
   bool probe_answered(std::string_view branch, bool overloaded) noexcept;
 
  private:
-  struct Health {
+  struct CoreHealthState {
     bool active = true;
     TimePoint retired_at{};
     bool up = true;
@@ -99,14 +109,16 @@ class CoreSet {
   };
   bool usable(std::size_t i, TimePoint now) const noexcept;
   void activate(std::size_t i, const CoreTarget& target);
-  void set_up(std::size_t i, bool up) noexcept;
+  void set_up(std::size_t i, bool up, std::string_view reason) noexcept;
 
   // kMaxCores entries each, allocated once: indexes below used_ are in use.
   std::vector<CoreTarget> cores_;
-  std::vector<Health> health_;
+  std::vector<CoreHealthState> health_;
   std::vector<std::unique_ptr<CoreStats>> stats_;
   std::atomic<std::size_t> used_{0};
-  std::chrono::milliseconds probe_interval_;
+  std::chrono::milliseconds probe_interval_;  // 0: no probes (Passive, Off)
+  Health mode_;
+  StateListener on_state_;
   TimePoint next_probe_{};
 };
 

@@ -9,7 +9,8 @@ Relay::Impl::Impl(RelaySettings settings, transport::Wire& wire, std::function<T
     : settings_(std::move(settings)),
       wire_(wire),
       clock_(std::move(clock)),
-      cores_(settings_.cores, settings_.probe_interval),
+      cores_(settings_.cores, settings_.probe_interval, settings_.core_health,
+             settings_.on_core_state),
       sealer_(
           settings_.token_keys.empty()
               ? std::vector<sbc::crypto::TokenSealer::Key>{sbc::crypto::TokenSealer::random_key(0)}
@@ -181,8 +182,8 @@ void Relay::Impl::send_to_core(Transaction& t) noexcept {
 
 // Core t.core_index failed this request before answering it: mark it and send the request to
 // the next usable core as a new client transaction (new branch). False when there is none.
-bool Relay::Impl::fail_over(Transaction& t) noexcept {
-  cores_.failed(t.core_index, now_);
+bool Relay::Impl::fail_over(Transaction& t, std::string_view reason) noexcept {
+  cores_.failed(t.core_index, now_, reason);
   if (!t.failover_allowed) return false;
   const std::optional<std::size_t> next = cores_.choose(t.tried, now_);
   if (!next) return false;
@@ -260,13 +261,13 @@ void Relay::Impl::inside_failed(Protocol protocol, std::string_view ip,
   now_ = clock_();
   route_cache_.message = nullptr;
   if (const auto core = cores_.find(ip, port); core && cores_.target(*core).protocol == protocol)
-    cores_.failed(*core, now_);
+    cores_.failed(*core, now_, "unreachable");
   for (Transaction& t : table_.slots()) {
     if (!t.used || t.direction != Direction::ToCore || t.final_seen || t.any_response ||
         t.core.protocol != protocol || t.core.ip_view() != ip || t.core.port != port)
       continue;
     stats.transport_errors.inc();
-    if (!fail_over(t)) give_up(t, 503, "Service Unavailable (core unreachable)");
+    if (!fail_over(t, "unreachable")) give_up(t, 503, "Service Unavailable (core unreachable)");
     schedule(t);
   }
 }

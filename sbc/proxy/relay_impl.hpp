@@ -98,7 +98,7 @@ class Relay::Impl {
   bool build_to_core(Transaction& t, const Message& m, const FlowInfo& flow,
                      const OwnRoutes& own) noexcept;
   void send_to_core(Transaction& t) noexcept;
-  bool fail_over(Transaction& t) noexcept;
+  bool fail_over(Transaction& t, std::string_view reason) noexcept;
   void request_from_inside(const Message& m, const Address& source) noexcept;
   void ack(const Message& m, const FlowInfo* flow) noexcept;
   void cancel(const Message& m, const FlowInfo* flow, const Address& source) noexcept;

@@ -23,11 +23,12 @@ void Relay::Impl::response(Transaction& t, const Message& m) noexcept {
   const std::uint16_t status = m.status_code();
   t.any_response = true;
   t.failover_at = kNever;
+  if (t.direction == Direction::ToCore && status != 503) cores_.answered(t.core_index);
   if (status == 503 && t.direction == Direction::ToCore && !t.final_seen) {
     // The core is overloaded or out of service (RFC 3261 21.5.4): try the next one. Failing
     // that, the client gets 500, not 503: the SBC itself is not the one unavailable (16.7).
     if (t.invite()) send_ack_for(t, m);
-    if (fail_over(t)) {
+    if (fail_over(t, "503 to a request")) {
       schedule(t);
       return;
     }
@@ -163,7 +164,7 @@ void Relay::Impl::fire(Transaction& t) noexcept {
       (t.failover_at <= now_ || (t.failover_allowed && t.timeout_at <= now_))) {
     // Silence from the core: the next one gets the request as a new client transaction.
     t.failover_at = kNever;
-    if (fail_over(t)) return;
+    if (fail_over(t, "no answer to a request")) return;
   }
   if (!t.final_seen) {
     if (t.retransmit_at <= now_) {

@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sbc/common/flow.hpp"
@@ -54,8 +56,24 @@ struct RelaySettings {
   // A new request that got no answer at all (not even 100) from its core within this goes to
   // the next usable core; without another core it waits for the full 64*T1.
   std::chrono::milliseconds failover_timeout{2000};
-  // OPTIONS health probes to every core; 0: none (a failed core is retried after 30 s).
+  // How the relay tells that a core is up (core.probe).
+  enum class CoreHealth : std::uint8_t {
+    // OPTIONS probes every probe_interval: two unanswered or a 503 mark a core down, any other
+    // answer up; a core marked down by a request's failure comes back with a probe's answer.
+    Options,
+    // No probes (for cores that answer calls but not OPTIONS): a request's failure (no answer,
+    // 503, a broken connection) takes the core out of rotation for 30 s, then it is tried again;
+    // an answer to a request marks it up.
+    Passive,
+    // No health at all: every core stays in rotation (each request still fails over).
+    Off,
+  };
+  CoreHealth core_health = CoreHealth::Options;
+  // OPTIONS health probes to every core (core_health Options); 0: none (as Passive).
   std::chrono::milliseconds probe_interval{5000};
+  // Called on the worker's thread when a core goes down or comes back (rare: transitions only),
+  // with why: for the log.
+  std::function<void(const CoreTarget& core, bool up, std::string_view reason)> on_core_state;
 
   // Hide the inside from the outside: the core's Via stack, its Record-Route entries and the
   // Contact of what comes from the inside travel sealed or stay in transaction state.

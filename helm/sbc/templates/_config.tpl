@@ -99,6 +99,9 @@ core:
   {{- if hasKey $core "strictSourcePort" }}
   strict_source_port: {{ $core.strictSourcePort }}
   {{- end }}
+  {{- with $core.probe }}
+  probe: {{ . }}
+  {{- end }}
   {{- if hasKey $core "probeIntervalMs" }}
   probe_interval_ms: {{ int64 $core.probeIntervalMs }}
   {{- end }}

@@ -27,7 +27,7 @@ TEST_CASE("a core that stays keeps its index and health; new ones take free inde
           "[relay][cores]") {
   const auto t0 = Clock::now();
   CoreSet set({core("192.0.2.1"), core("192.0.2.2")}, std::chrono::milliseconds{0});
-  set.failed(1, t0);  // down for the hold time
+  set.failed(1, t0, "no answer to a request");  // down for the hold time
   set.stats(1).requests.inc();
   CHECK(set.replace({core("192.0.2.2"), core("192.0.2.3")}, t0, std::chrono::minutes{10}) == 0);
   REQUIRE(set.size() == 3);

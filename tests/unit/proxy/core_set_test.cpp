@@ -375,3 +375,95 @@ TEST_CASE("relay: a sips: request goes only to a TLS core and down a TLS flow (R
     CHECK(h.parse(sent[0]).status_code() == 416);
   }
 }
+
+namespace {
+// The core state changes a relay reported (RelaySettings::on_core_state), as "IP up|down: why".
+struct StateLog {
+  std::vector<std::string> lines;
+  void attach(proxy::RelaySettings& s) {
+    s.on_core_state = [this](const proxy::CoreTarget& core, bool up, std::string_view reason) {
+      lines.push_back(core.ip + (up ? " up: " : " down: ") + std::string(reason));
+    };
+  }
+};
+}  // namespace
+
+TEST_CASE("relay: passive health takes a silent core out for 30 s and an answer brings it back",
+          "[relay][probes]") {
+  StateLog log;
+  Harness h(64, [&](proxy::RelaySettings& s) {
+    s.cores = {{"10.0.0.10", 5070, 1, 1}, {"10.0.0.11", 5070, 2, 1}};
+    s.core_health = proxy::RelaySettings::CoreHealth::Passive;
+    s.probe_interval = 1000ms;  // ignored: passive sends no OPTIONS
+    log.attach(s);
+  });
+  h.advance(5000ms);
+  CHECK(h.wire.take().empty());  // no probes
+  h.from_outside(alice_register(), alice_flow());
+  h.advance(2000ms);  // the first core stays silent: failover to the second
+  auto sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  CHECK(sent.back().ip == "10.0.0.11");
+  REQUIRE(log.lines == std::vector<std::string>{"10.0.0.10 down: no answer to a request"});
+  h.from_core(core_answer(h.parse(sent.back()), 200, "OK"), "10.0.0.11");
+  h.wire.take();
+  // Within the hold time new requests skip the first core; after it, it is tried again, and
+  // its answer marks it up.
+  h.from_outside(alice_register("z9hG4bKreg2"), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].ip == "10.0.0.11");
+  h.from_core(core_answer(h.parse(sent[0]), 200, "OK"), "10.0.0.11");
+  h.advance(31s);
+  h.wire.take();
+  h.from_outside(alice_register("z9hG4bKreg3"), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].ip == "10.0.0.10");
+  CHECK_FALSE(h.relay->cores().stats(0).up.load());
+  h.from_core(core_answer(h.parse(sent[0]), 200, "OK"));
+  CHECK(h.relay->cores().stats(0).up.load());
+  CHECK(log.lines == std::vector<std::string>{"10.0.0.10 down: no answer to a request",
+                                              "10.0.0.10 up: answered a request"});
+}
+
+TEST_CASE("relay: with health off every core stays in rotation", "[relay][probes]") {
+  StateLog log;
+  Harness h(64, [&](proxy::RelaySettings& s) {
+    s.cores = {{"10.0.0.10", 5070, 1, 1}, {"10.0.0.11", 5070, 2, 1}};
+    s.core_health = proxy::RelaySettings::CoreHealth::Off;
+    log.attach(s);
+  });
+  h.from_outside(alice_register(), alice_flow());
+  h.advance(2000ms);  // silent: this request still fails over...
+  auto sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  CHECK(sent.back().ip == "10.0.0.11");
+  CHECK(h.relay->cores().stats(0).failures.value() == 1);
+  // ...but the next one goes to the first core again, and nothing was marked.
+  h.from_outside(alice_register("z9hG4bKreg2"), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].ip == "10.0.0.10");
+  CHECK(h.relay->cores().stats(0).up.load());
+  CHECK(log.lines.empty());
+}
+
+TEST_CASE("relay: OPTIONS health reports why a core went down and came back", "[relay][probes]") {
+  StateLog log;
+  Harness h(64, [&](proxy::RelaySettings& s) {
+    s.probe_interval = 1000ms;
+    log.attach(s);
+  });
+  h.advance(10ms);
+  h.advance(2000ms);  // two probes unanswered
+  auto sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  h.from_core(core_answer(h.parse(sent.back()), 503, "Service Unavailable"));
+  h.advance(1000ms);
+  sent = h.wire.take();
+  REQUIRE_FALSE(sent.empty());
+  h.from_core(core_answer(h.parse(sent.back()), 200, "OK"));
+  CHECK(log.lines == std::vector<std::string>{"10.0.0.10 down: probes unanswered",
+                                              "10.0.0.10 up: answered a probe"});
+}
