@@ -27,7 +27,7 @@ RUN apt-get update \
  && groupadd --system --gid 10001 sbc \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin sbc \
- && mkdir -p /etc/sbc/tls
+ && mkdir -p /etc/sbc/tls /run/sbc && chown 10001:10001 /run/sbc
 COPY --from=build /out/sbc /usr/local/bin/sbc
 COPY sbc/app/default_config.yaml /etc/sbc/sbc.yaml
 # SIP over UDP and TCP, SIP over TLS, metrics and health (/metrics, /healthz, /readyz)

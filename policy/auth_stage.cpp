@@ -114,7 +114,7 @@ bool AuthStage::count_failure(Context& context) noexcept {
   }
   const BanScope ban = f.strikes.add(scope, 1, settings_.ban_after_failures);
   if (ban == BanScope::None) return false;
-  context.ban(ban);
+  context.ban(ban, {name(), "failures"});
   return true;
 }
 

@@ -13,9 +13,11 @@
 // (counted: sbc_policy_table_full_total{table="bans"}), so a banned attacker cannot free itself
 // by getting other addresses banned.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string_view>
 
 #include "metrics/counter.hpp"
 #include "policy/source_table.hpp"
@@ -57,6 +59,22 @@ struct StrikeCount {
   void clear() noexcept { verified = unverified = 0; }
 };
 
+// Why a source is banned, for the operator (`sbc ctl bans`): the stage and its reason, both
+// string constants of the program (a stage's name and its reason labels).
+struct BanCause {
+  std::string_view stage = "operator";
+  std::string_view reason = "imposed";
+};
+
+// A running ban as `sbc ctl bans` shows it.
+struct BanRecord {
+  TimePoint until;
+  BanScope scope;
+  BanCause cause;
+  TimePoint since;         // when this ban started
+  std::uint32_t offences;  // bans of this source so far (each doubles the next)
+};
+
 class BanTable {
  public:
   explicit BanTable(const BanSettings& settings)
@@ -70,7 +88,8 @@ class BanTable {
   // Bans (again) over `scope` and returns how long; zero when the table had no room (or the
   // scope is None). The listener hears of every new ban (the daemon tells the other workers,
   // which impose() it on their own tables).
-  std::chrono::seconds ban(const SourceKey& key, TimePoint now, BanScope scope) noexcept {
+  std::chrono::seconds ban(const SourceKey& key, TimePoint now, BanScope scope,
+                           BanCause cause = {}) noexcept {
     if (scope == BanScope::None) return std::chrono::seconds(0);
     bool fresh = false;
     Entry* e = table_.get_unless_full(key, now, fresh, Active{now});
@@ -83,21 +102,29 @@ class BanTable {
     for (std::uint32_t i = 1; i < e->offences && length < settings_.max; ++i) length *= 2;
     if (length > settings_.max) length = settings_.max;
     (scope == BanScope::All ? e->all_until : e->udp_until) = now + length;
+    e->cause = cause;
+    e->since = now;
     bans_.inc();
-    if (listener_) listener_(key, now + length, scope);
+    if (listener_) listener_(key, BanRecord{now + length, scope, cause, now, e->offences});
     return length;
   }
   // A ban decided elsewhere (another worker): until `until` over `scope`, without counting an
   // offence here.
-  void impose(const SourceKey& key, TimePoint until, BanScope scope, TimePoint now) noexcept {
-    if (scope == BanScope::None) return;
+  void impose(const SourceKey& key, const BanRecord& ban, TimePoint now) noexcept {
+    if (ban.scope == BanScope::None) return;
     bool fresh = false;
     Entry* e = table_.get_unless_full(key, now, fresh, Active{now});
     if (e == nullptr) return;
-    TimePoint& field = scope == BanScope::All ? e->all_until : e->udp_until;
-    if (field < until) field = until;
+    TimePoint& field = ban.scope == BanScope::All ? e->all_until : e->udp_until;
+    if (field < ban.until) {
+      field = ban.until;
+      e->cause = ban.cause;
+      e->since = ban.since;
+      e->offences = std::max(e->offences, ban.offences);
+    }
   }
-  using Listener = std::function<void(const SourceKey&, TimePoint until, BanScope scope)>;
+  // Every new ban (to impose it on the other workers).
+  using Listener = std::function<void(const SourceKey&, const BanRecord&)>;
   void set_listener(Listener listener) { listener_ = std::move(listener); }
   // Sources banned at `now` (the scrape's figure; a walk over the table).
   std::size_t active(TimePoint now) const {
@@ -107,14 +134,24 @@ class BanTable {
     });
     return n;
   }
-  // Every ban still running at `now`: f(key, until, scope) (twice for a source banned over UDP
+  // Every ban still running at `now`: f(key, BanRecord) (twice for a source banned over UDP
   // for longer than over every transport).
   template <class F>
   void for_each_active(TimePoint now, F&& f) const {
     table_.for_each([&](const SourceKey& key, const Entry& e) {
-      if (e.all_until > now) f(key, e.all_until, BanScope::All);
-      if (e.udp_until > now && e.udp_until > e.all_until) f(key, e.udp_until, BanScope::Udp);
+      if (e.all_until > now)
+        f(key, BanRecord{e.all_until, BanScope::All, e.cause, e.since, e.offences});
+      if (e.udp_until > now && e.udp_until > e.all_until)
+        f(key, BanRecord{e.udp_until, BanScope::Udp, e.cause, e.since, e.offences});
     });
+  }
+  // Lifts the ban of `key` (an operator's pardon: its repeat count goes too); false when it had
+  // none running.
+  bool lift(const SourceKey& key, TimePoint now) noexcept {
+    const Entry* e = table_.find(key, now);
+    if (e == nullptr || !Active{now}(*e)) return false;
+    table_.erase(key);
+    return true;
   }
   const metrics::Counter& bans() const noexcept { return bans_; }
   // Bans refused because the source's bucket held only active bans.
@@ -125,6 +162,8 @@ class BanTable {
     TimePoint udp_until{};
     TimePoint all_until{};
     std::uint32_t offences = 0;
+    BanCause cause;
+    TimePoint since{};
   };
   struct Active {
     TimePoint now;

@@ -49,7 +49,7 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
 
 void RateLimitStage::count_drops(Source& s, unsigned drops, Context& context) noexcept {
   // Drops of forged datagrams add up to a ban over UDP only (bans.hpp).
-  context.ban(s.drops.add(context.ban_scope(), drops, settings_.ban_after));
+  context.ban(s.drops.add(context.ban_scope(), drops, settings_.ban_after), {name(), "drops"});
 }
 
 void RateLimitStage::strike(Context& context) noexcept {

@@ -102,7 +102,7 @@ void ScannerStage::answered(Context& context, std::uint16_t status) noexcept {
 Decision ScannerStage::decide(const sip::Message& request, Context& context) noexcept {
   if (context.trusted) return Decision::next();
   if (const std::uint8_t reason = behaviour(request, context); reason != kNone) {
-    context.ban();
+    context.ban({name(), kReasons[reason]});
     return Decision::drop(reason);
   }
   const sip::HeaderField* ua = request.find(sip::HeaderId::UserAgent);
@@ -116,7 +116,7 @@ Decision ScannerStage::decide(const sip::Message& request, Context& context) noe
   const std::string_view text(lowered.data(), n);
   for (const std::string& signature : settings_.user_agents) {
     if (text.find(signature) != std::string_view::npos) {
-      context.ban();
+      context.ban({name(), kReasons[kSignature]});
       return Decision::drop(kSignature);
     }
   }

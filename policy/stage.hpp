@@ -58,8 +58,8 @@ struct Context {
     if (verified) return BanScope::All;
     return authenticated ? BanScope::None : BanScope::Udp;
   }
-  void ban(BanScope scope) noexcept { bans.ban(source, now, scope); }
-  void ban() noexcept { ban(ban_scope()); }
+  void ban(BanScope scope, BanCause cause) noexcept { bans.ban(source, now, scope, cause); }
+  void ban(BanCause cause) noexcept { ban(ban_scope(), cause); }
 };
 
 class Stage {

@@ -10,6 +10,7 @@
 
 #include "policy/credentials.hpp"
 #include "sbc/app/config.hpp"
+#include "sbc/app/ctl.hpp"
 #include "sbc/app/daemon.hpp"
 #include "sbc/capture/replay.hpp"
 #include "sbc/sip/message.hpp"
@@ -35,6 +36,9 @@ constexpr std::string_view kUsage =
     "                                    run the SIP messages of a capture sent to the configured\n"
     "                                    listener ports (--all: every one) through validation and\n"
     "                                    the policy chain, and report the verdicts\n"
+    "  ctl [--socket PATH] [--json] COMMAND\n"
+    "                                    ask a running SBC over its admin socket: status, bans,\n"
+    "                                    unban SOURCE, cores, reload (sbc ctl --help)\n"
     "  version                           print the version\n";
 
 // Splits "--config FILE" off the arguments; returns the remaining ones.
@@ -245,6 +249,7 @@ int main_command(std::span<const std::string_view> args, std::ostream& out, std:
   if (command == "replay") return replay_command(rest, out, err);
   if (command == "run") return run_command(rest, out, err);
   if (command == "ha1") return ha1_command(rest, std::cin, out, err);
+  if (command == "ctl") return ctl_command(rest, out, err);
   if (command == "version" || command == "--version") {
     out << "sbc " << SBC_VERSION << " (" << SBC_COMPILER << ", " << SBC_BUILD_TYPE << ": "
         << SBC_BUILD_FLAGS << ")\n";

@@ -39,6 +39,7 @@ constexpr std::pair<std::string_view, SectionReader> kSections[] = {
     {"policy", [](const ConfigReader& r, const YAML::Node& node,
                   Config& config) { read_policy(r, node, config.policy); }},
     {"capture", read_capture},
+    {"admin", read_admin},
 };
 
 }  // namespace

@@ -58,6 +58,12 @@ struct MetricsEndpoint {
   std::uint16_t port = 9460;
 };
 
+// The admin API (admin_server.hpp): a Unix socket for `sbc ctl`; empty socket = none.
+struct AdminSettings {
+  std::string socket = "/run/sbc/admin.sock";
+  unsigned mode = 0600;  // who may connect: the socket file's permissions
+};
+
 struct Config {
   unsigned workers = 0;  // 0: one per core
   MetricsEndpoint metrics;
@@ -78,6 +84,7 @@ struct Config {
   proxy::RelaySettings relay;
   policy::PolicyConfig policy;
   capture::CaptureSettings capture;
+  AdminSettings admin;
 };
 
 class ConfigError : public std::runtime_error {

@@ -391,4 +391,25 @@ void read_capture(const ConfigReader& r, const YAML::Node& c, Config& config) {
   }
 }
 
+// admin: the socket of `sbc ctl` (admin_server.hpp).
+void read_admin(const ConfigReader& r, const YAML::Node& a, Config& config) {
+  r.reject_unknown_keys(a, "admin", {"socket", "mode"});
+  if (a["socket"]) {
+    config.admin.socket = a["socket"].as<std::string>();
+    if (!config.admin.socket.empty() && config.admin.socket.front() != '/')
+      r.fail(a["socket"], "admin.socket", "must be an absolute path, or \"\" for no admin socket");
+    if (config.admin.socket.size() > 100)
+      r.fail(a["socket"], "admin.socket", "must be at most 100 characters (a Unix socket path)");
+  }
+  if (const YAML::Node mode = a["mode"]) {
+    const std::string text = mode.as<std::string>();
+    // Octal, as chmod takes it; nobody but the owner and its group may ever write to it.
+    if (text.empty() || text.size() > 4 || text.find_first_not_of("01234567") != std::string::npos)
+      r.fail(mode, "admin.mode", "must be an octal mode such as \"0600\" (got \"" + text + "\")");
+    config.admin.mode = static_cast<unsigned>(std::stoul(text, nullptr, 8));
+    if ((config.admin.mode & 0007) != 0)
+      r.fail(mode, "admin.mode", "must give others no access (0600 or 0660)");
+  }
+}
+
 }  // namespace sbc::app

@@ -11,11 +11,14 @@
 #include <functional>
 #include <memory>
 
+#include "sbc/app/admin_commands.hpp"
+#include "sbc/app/admin_server.hpp"
 #include "sbc/app/server.hpp"
 #include "sbc/common/log.hpp"
 
 // run_daemon: the process around the Server. The main thread only handles signals (SIGHUP:
-// reload; SIGINT, SIGTERM: drain, then stop) and the certificate file watch.
+// reload; SIGINT, SIGTERM: drain, then stop), the certificate file watch and the admin API
+// (`sbc ctl`).
 
 namespace sbc::app {
 namespace {
@@ -45,6 +48,19 @@ class Control {
   void run() {
     schedule_poll();
     wait_signal();
+    admin_context_ = std::make_unique<AdminContext>(AdminContext{
+        server_, config_path_, [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
+        [this] {
+          server_.reload_certificates("sbc ctl reload");
+          return reload_policy("sbc ctl reload");
+        }});
+    admin_ = std::make_unique<AdminServer>(
+        io_, config_.admin,
+        [this](const boost::json::object& request, AdminServer::Reply reply) {
+          answer_admin(*admin_context_, request, std::move(reply));
+        },
+        log_);
+    admin_->start();
     io_.run();
   }
 
@@ -65,7 +81,7 @@ class Control {
       if (ec) return;
       if (signal == SIGHUP) {
         server_.reload_certificates("SIGHUP");
-        reload_policy();
+        reload_policy("SIGHUP");
         wait_signal();
         return;
       }
@@ -74,8 +90,9 @@ class Control {
   }
 
   // The policy section (and the credentials file it names) reloads on SIGHUP; the rest of the
-  // configuration needs a restart. A file that does not validate changes nothing.
-  void reload_policy() {
+  // configuration needs a restart. A file that does not validate changes nothing. Whether it
+  // applied, and why not.
+  std::pair<bool, std::string> reload_policy(const std::string& why) {
     const std::string source = config_path_ ? *config_path_ : std::string("<embedded default>");
     PolicyRuntime& policies = server_.policies();
     try {
@@ -87,8 +104,10 @@ class Control {
       if (!policies.reload(next,
                            [this](std::function<void()> f) { asio::post(io_, std::move(f)); })) {
         server_.count_reload(false);
-        log_("warn", "SIGHUP: the previous policy reload is still being handed over; try again");
-        return;
+        const std::string busy =
+            why + ": the previous policy reload is still being handed over; try again";
+        log_("warn", busy);
+        return {false, busy};
       }
       server_.count_reload(true);
       std::string chain;
@@ -99,10 +118,14 @@ class Control {
             {"chain", chain},
             {"users", std::to_string(next.auth.credentials ? next.auth.credentials->users() : 0)},
             {"note", "only the policy section reloads; other changes need a restart"}});
+      return {true, "policy reloaded from " + source + " (chain " + chain +
+                        "); only the policy section reloads, other changes need a restart"};
     } catch (const ConfigError& e) {
       server_.count_reload(false);
-      log_("error",
-           std::string("SIGHUP: policy reload refused, the running policy stays: ") + e.what());
+      const std::string refused =
+          why + ": policy reload refused, the running policy stays: " + e.what();
+      log_("error", refused);
+      return {false, refused};
     }
   }
 
@@ -122,7 +145,10 @@ class Control {
   const std::optional<std::string>& config_path_;
   Server& server_;
   Log& log_;
+  std::unique_ptr<AdminContext> admin_context_;
   asio::io_context io_;
+  // After io_: closed before it goes (its sessions hold no reference to it when they end).
+  std::unique_ptr<AdminServer> admin_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
   asio::steady_timer poll_{io_};
   asio::steady_timer grace_{io_};

@@ -28,17 +28,16 @@ void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
   chain.set_strike_forwarding(w, static_cast<unsigned>(workers_.size()), forward);
   // A ban decided on one worker reaches the others by a post to their threads, where it goes
   // into whatever chain that worker runs then: no shared table, no lock on the message path.
-  chain.bans().set_listener(
-      [this, w](const sbc::SourceKey& key, policy::TimePoint until, policy::BanScope scope) {
-        for (unsigned other = 0; other < workers_.size(); ++other) {
-          if (other == w) continue;
-          transport::Worker& worker = *workers_[other];
-          worker.post([&worker, key, until, scope] {
-            if (policy::Chain* current = worker.handler().policy())
-              current->bans().impose(key, until, scope, std::chrono::steady_clock::now());
-          });
-        }
+  chain.bans().set_listener([this, w](const sbc::SourceKey& key, const policy::BanRecord& ban) {
+    for (unsigned other = 0; other < workers_.size(); ++other) {
+      if (other == w) continue;
+      transport::Worker& worker = *workers_[other];
+      worker.post([&worker, key, ban] {
+        if (policy::Chain* current = worker.handler().policy())
+          current->bans().impose(key, ban, std::chrono::steady_clock::now());
       });
+    }
+  });
 }
 
 void PolicyRuntime::install(const policy::PolicyConfig& given) {
@@ -87,9 +86,9 @@ bool PolicyRuntime::reload(const policy::PolicyConfig& given,
       const auto now = std::chrono::steady_clock::now();
       if (old != nullptr && next != nullptr)
         old->bans().for_each_active(
-            now,
-            [next, now](const sbc::SourceKey& key, policy::TimePoint until,
-                        policy::BanScope scope) { next->bans().impose(key, until, scope, now); });
+            now, [next, now](const sbc::SourceKey& key, const policy::BanRecord& ban) {
+              next->bans().impose(key, ban, now);
+            });
       worker.handler().set_policy(next);
       // The worker has let go of `old`: retire it on the control thread.
       post_to_control([this, w] {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,30 @@ class Server {
   void reload_certificates(std::string_view why);
   PolicyRuntime& policies() { return *policies_; }
   void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
+
+  // For the admin API (server_admin.cpp). Each answer comes on a worker's thread: the caller
+  // posts it on to its own. Every worker holds every ban (a ban is imposed on all), so worker 0
+  // answers for them all; the cores are worker 0's view of them.
+  struct BanView {
+    std::string source;  // an address, or an IPv6 prefix ("2001:db8:1:2::/64")
+    std::string scope;   // "all" (every transport) or "udp"
+    std::int64_t remaining_seconds = 0;
+    std::string stage, reason;       // what decided it ("scanner", "signature")
+    std::int64_t since_seconds = 0;  // how long ago it started
+    std::uint32_t offences = 0;      // bans of this source so far (each doubles the next)
+  };
+  struct CoreView {
+    std::string uri, name;
+    bool active = true, up = true;
+    std::uint64_t requests = 0, failures = 0, probes = 0;
+  };
+  void list_bans(std::function<void(std::vector<BanView>)> done);
+  // Lifts the ban of `source` (an address; an IPv6 address names its prefix) on every worker;
+  // `done(lifted)` after worker 0's, false when it had none. False (and no call) when `source`
+  // is not an address.
+  bool lift_ban(std::string_view source, const std::function<void(bool lifted)>& done);
+  void list_cores(std::function<void(std::vector<CoreView>)> done);
+  unsigned workers() const noexcept { return count_; }
 
  private:
   // The start-up phases, in order (server.cpp, server_relays.cpp).

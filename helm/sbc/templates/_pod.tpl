@@ -131,6 +131,9 @@ spec:
         {{- end }}
         - name: tmp
           mountPath: /tmp
+        # The admin socket of `kubectl exec ... -- sbc ctl` (admin.socket: /run/sbc/admin.sock).
+        - name: run
+          mountPath: /run/sbc
   volumes:
     - name: config
       configMap:
@@ -213,6 +216,10 @@ spec:
       emptyDir:
         medium: Memory
         sizeLimit: 16Mi
+    - name: run
+      emptyDir:
+        medium: Memory
+        sizeLimit: 1Mi
   {{- if .Values.affinity }}
   affinity:
     {{- toYaml .Values.affinity | nindent 4 }}

@@ -181,8 +181,8 @@ TEST_CASE("policy: ban scopes: UDP, every transport, widened, imposed, listed", 
   const auto now = policy::TimePoint(1000s);
   const sbc::SourceKey a = *sbc::source_key("192.0.2.1", 64);
   std::vector<policy::BanScope> heard;
-  bans.set_listener([&heard](const sbc::SourceKey&, policy::TimePoint, policy::BanScope scope) {
-    heard.push_back(scope);
+  bans.set_listener([&heard](const sbc::SourceKey&, const policy::BanRecord& ban) {
+    heard.push_back(ban.scope);
   });
   CHECK(bans.ban(a, now, policy::BanScope::None) == 0s);
   CHECK_FALSE(bans.banned(a, now, true));
@@ -197,15 +197,21 @@ TEST_CASE("policy: ban scopes: UDP, every transport, widened, imposed, listed", 
   CHECK(heard == std::vector{policy::BanScope::Udp, policy::BanScope::All});
   // A ban from another worker, and the list a reload carries over.
   const sbc::SourceKey b = *sbc::source_key("192.0.2.2", 64);
-  bans.impose(b, now + 30s, policy::BanScope::Udp, now);
+  bans.impose(b, {now + 30s, policy::BanScope::Udp, {"scanner", "signature"}, now, 1}, now);
   CHECK(bans.banned(b, now, true));
   CHECK_FALSE(bans.banned(b, now, false));
   int udp = 0, all = 0;
-  bans.for_each_active(now, [&](const sbc::SourceKey&, policy::TimePoint, policy::BanScope scope) {
-    ++(scope == policy::BanScope::All ? all : udp);
+  bans.for_each_active(now, [&](const sbc::SourceKey& key, const policy::BanRecord& ban) {
+    ++(ban.scope == policy::BanScope::All ? all : udp);
+    if (key == b) CHECK(ban.cause.stage == "scanner");
   });
   CHECK(udp == 1);
   CHECK(all == 1);
+  // An operator lifts a ban: gone at once, and its repeat count with it.
+  CHECK(bans.lift(a, now + 2s));
+  CHECK_FALSE(bans.banned(a, now + 2s, false));
+  CHECK_FALSE(bans.lift(a, now + 2s));
+  CHECK(bans.ban(a, now + 3s, policy::BanScope::All) == 60s);  // a first offence again
 }
 
 TEST_CASE("policy: strikes: verified ones ban everywhere, unverified ones over UDP only",

@@ -1,0 +1,189 @@
+#include "sbc/app/ctl.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iomanip>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sbc/app/config.hpp"
+
+// `sbc ctl`: the admin API's client (admin_server.hpp), as kamcmd is Kamailio's. One request per
+// connection; the reply printed for people, or as it came with --json.
+
+namespace sbc::app {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kCtlUsage =
+    "usage: sbc ctl [--socket PATH | --config FILE] [--json] COMMAND\n"
+    "commands:\n"
+    "  status          version, configuration file and its SHA-256, workers, uptime\n"
+    "  bans            the sources banned now: scope (all transports, or UDP) and time left\n"
+    "  unban SOURCE    lift the ban of an address (an IPv6 address lifts its prefix's)\n"
+    "  cores           the cores as worker 0 sees them: up or down, requests, failures, probes\n"
+    "  reload          what SIGHUP reloads (the policy section, TLS certificates)\n"
+    "the socket: --socket, else the admin.socket of --config FILE, else /run/sbc/admin.sock\n";
+
+// Sends `request` to the socket at `path`; the reply's text, or nullopt with `error` set.
+std::optional<std::string> exchange(const std::string& path, const std::string& request,
+                                    std::string& error) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    error = "socket path too long";
+    return std::nullopt;
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return std::nullopt;
+  }
+  timeval timeout{10, 0};  // the SBC answers within its own 5 s deadline
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(request.size())) {
+    error = std::strerror(errno);
+    ::close(fd);
+    return std::nullopt;
+  }
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n > 0) {
+      reply.append(buffer, static_cast<std::size_t>(n));
+      if (reply.size() > (1u << 24)) break;
+      continue;
+    }
+    if (n < 0) error = std::strerror(errno);
+    break;
+  }
+  ::close(fd);
+  if (reply.empty()) {
+    if (error.empty()) error = "the SBC closed the connection without a reply";
+    return std::nullopt;
+  }
+  return reply;
+}
+
+std::string text(const json::value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  return json::serialize(v);
+}
+
+// The reply for people: one line per ban or core, key and value otherwise.
+void print(std::string_view command, const json::object& reply, std::ostream& out) {
+  if (command == "bans") {
+    const json::array& bans = reply.at("bans").as_array();
+    if (bans.empty()) out << "no source is banned\n";
+    if (!bans.empty())
+      out << std::left << std::setw(40) << "SOURCE" << std::setw(6) << "SCOPE" << std::setw(26)
+          << "WHY" << std::setw(8) << "SINCE" << std::setw(11) << "REMAINING"
+          << "BANS\n";
+    for (const json::value& b : bans)
+      out << std::left << std::setw(40) << text(b.at("source")) << std::setw(6)
+          << text(b.at("scope")) << std::setw(26)
+          << text(b.at("stage")) + " " + text(b.at("reason")) << std::setw(8)
+          << text(b.at("since_seconds")) + " s" << std::setw(11)
+          << text(b.at("remaining_seconds")) + " s" << text(b.at("offences")) << '\n';
+  } else if (command == "cores") {
+    const json::array& cores = reply.at("cores").as_array();
+    if (cores.empty()) out << "no core (the SBC relays nothing)\n";
+    if (!cores.empty())
+      out << std::left << std::setw(40) << "CORE" << std::setw(6) << "STATE" << std::setw(10)
+          << "REQUESTS" << std::setw(10) << "FAILURES"
+          << "PROBES\n";
+    for (const json::value& c : cores) {
+      std::string uri = text(c.at("uri"));
+      if (!c.at("name").as_string().empty()) uri += " (" + text(c.at("name")) + ")";
+      out << std::left << std::setw(40) << uri << std::setw(6)
+          << (c.at("up").as_bool() ? "up" : "down") << std::setw(10) << text(c.at("requests"))
+          << std::setw(10) << text(c.at("failures")) << text(c.at("probes")) << '\n';
+    }
+  } else if (command == "unban") {
+    out << text(reply.at("source"))
+        << (reply.at("lifted").as_bool() ? ": ban lifted\n" : ": was not banned\n");
+  } else if (command == "reload") {
+    out << text(reply.at("message")) << '\n';
+  } else {
+    for (const auto& [key, value] : reply)
+      if (key != "ok") out << key << ' ' << text(value) << '\n';
+  }
+}
+
+}  // namespace
+
+int ctl_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
+  std::string socket = AdminSettings{}.socket;
+  bool as_json = false;
+  std::vector<std::string_view> rest;
+  try {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == "--json") {
+        as_json = true;
+      } else if ((args[i] == "--socket" || args[i] == "--config") && i + 1 < args.size()) {
+        socket = args[i] == "--socket" ? std::string(args[i + 1])
+                                       : load_config_file(std::string(args[i + 1])).admin.socket;
+        ++i;
+      } else {
+        rest.push_back(args[i]);
+      }
+    }
+  } catch (const ConfigError& e) {
+    err << "sbc ctl: " << e.what() << '\n';
+    return 2;
+  }
+  const bool known = rest.size() == 1 && (rest[0] == "status" || rest[0] == "bans" ||
+                                          rest[0] == "cores" || rest[0] == "reload");
+  const bool unban = rest.size() == 2 && rest[0] == "unban";
+  if (!known && !unban) {
+    err << kCtlUsage;
+    return 2;
+  }
+  if (socket.empty()) {
+    err << "sbc ctl: the configuration has no admin socket (admin.socket is \"\")\n";
+    return 2;
+  }
+  json::object request{{"command", rest[0]}};
+  if (unban) request["source"] = rest[1];
+  std::string error;
+  const auto reply_text = exchange(socket, json::serialize(request) + "\n", error);
+  if (!reply_text) {
+    err << "sbc ctl: " << socket << ": " << error << '\n';
+    return 3;
+  }
+  boost::system::error_code ec;
+  const json::value reply = json::parse(*reply_text, ec);
+  if (ec || !reply.is_object()) {
+    err << "sbc ctl: not a JSON reply: " << *reply_text;
+    return 3;
+  }
+  const json::object& object = reply.as_object();
+  const bool ok = object.contains("ok") && object.at("ok").is_bool() && object.at("ok").as_bool();
+  if (as_json) {
+    out << *reply_text;
+  } else if (ok) {
+    print(rest[0], object, out);
+  } else {
+    err << "sbc ctl: "
+        << (object.contains("error") ? text(object.at("error")) : text(object.at("message")))
+        << '\n';
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace sbc::app
