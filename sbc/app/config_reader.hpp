@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -84,6 +85,8 @@ bool is_ip_address(const std::string& text);
 // A dns.servers entry, IP, IP:PORT or [IPv6]:PORT, split into its IP and port ("" = none); the
 // IP is empty when the entry has none of these shapes.
 std::pair<std::string, std::string> split_server_address(const std::string& text);
+// The port of such an entry: 1-65535 in decimal digits, else none.
+std::optional<std::uint16_t> port_number(const std::string& text);
 
 // Replaces ${NAME} in every value of the document by the environment variable NAME (config_
 // environment.cpp); an unset variable fails naming it and the key.

@@ -43,10 +43,10 @@ void read_advertise(const ConfigReader& r, const YAML::Node& node, const std::st
            "must be IP, IP:PORT or [IPv6]:PORT with an address literal (got \"" + text + "\")");
   listener.advertise = ip;
   if (port.empty()) return;
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoul(port) < 1 || std::stoul(port) > 65535)
+  const auto number = port_number(port);
+  if (!number)
     r.fail(node, path + ".advertise", "port must be between 1 and 65535 (got \"" + port + "\")");
-  listener.advertise_port = static_cast<std::uint16_t>(std::stoul(port));
+  listener.advertise_port = *number;
 }
 
 Listener read_listener(const ConfigReader& r, const YAML::Node& l, const std::string& path) {
@@ -242,6 +242,14 @@ void read_core(const ConfigReader& r, const YAML::Node& core, Config& config) {
   r.read_bool(core, "core", "strict_source_port", config.core.strict_source_port);
 }
 
+std::optional<std::uint16_t> port_number(const std::string& text) {
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const unsigned long value = std::stoul(text);
+  if (value < 1 || value > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
 std::pair<std::string, std::string> split_server_address(const std::string& text) {
   if (!text.empty() && text.front() == '[') {
     const auto close = text.find(']');
@@ -265,11 +273,7 @@ void read_dns(const ConfigReader& r, const YAML::Node& dns, Config& config) {
       const std::string& text = config.dns.servers[i];
       // IP, IP:PORT or [IPv6]:PORT, as c-ares takes them.
       const auto [ip, port] = split_server_address(text);
-      const bool port_ok =
-          port.empty() ||
-          (port.size() <= 5 && port.find_first_not_of("0123456789") == std::string::npos &&
-           std::stoul(port) >= 1 && std::stoul(port) <= 65535);
-      if (!is_ip_address(ip) || !port_ok)
+      if (!is_ip_address(ip) || (!port.empty() && !port_number(port)))
         r.fail(servers[i], "dns.servers[" + std::to_string(i) + "]",
                "must be IP, IP:PORT or [IPv6]:PORT (got \"" + text + "\")");
     }

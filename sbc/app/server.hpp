@@ -26,6 +26,9 @@
 
 namespace sbc::app {
 
+// "sip:ADDRESS:PORT[;transport=tcp|tls]" of a core target with an address (logs, sbc ctl).
+std::string core_uri(const proxy::CoreTarget& core);
+
 class Server {
  public:
   Server(const Config& config, logging::Log& log);

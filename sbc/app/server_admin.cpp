@@ -71,12 +71,8 @@ void Server::list_cores(std::function<void(std::vector<CoreView>)> done) {
     const proxy::CoreSet& set = relay.cores();
     for (std::size_t i = 0; i < set.size(); ++i) {
       const proxy::CoreTarget& t = set.target(i);
-      std::string uri("sip:");
-      uri.append(sbc::host_for_uri(t.ip)).append(":").append(std::to_string(t.port));
-      if (t.protocol != sbc::Protocol::Udp)
-        uri.append(";transport=").append(sbc::transport_name(t.protocol));
       const proxy::CoreStats& s = set.stats(i);
-      cores.push_back({std::move(uri), t.name, set.active(i), s.up.load(), s.requests.value(),
+      cores.push_back({core_uri(t), t.name, set.active(i), s.up.load(), s.requests.value(),
                        s.failures.value(), s.probes.value()});
     }
     done(std::move(cores));

@@ -38,14 +38,20 @@ std::string describe(const proxy::CoreTarget& core) {
 
 // A core's address, and its DNS name when it came from one: for the core state log.
 std::string core_address(const proxy::CoreTarget& core) {
-  std::string text = "sip:" + sbc::host_for_uri(core.ip) + ":" + std::to_string(core.port);
-  if (core.protocol != sbc::Protocol::Udp)
-    text += std::string(";transport=") + std::string(sbc::transport_name(core.protocol));
+  std::string text = core_uri(core);
   if (!core.name.empty()) text += " (" + core.name + ")";
   return text;
 }
 
 }  // namespace
+
+std::string core_uri(const proxy::CoreTarget& core) {
+  std::string uri("sip:");
+  uri.append(sbc::host_for_uri(core.ip)).append(":").append(std::to_string(core.port));
+  if (core.protocol != sbc::Protocol::Udp)
+    uri.append(";transport=").append(sbc::transport_name(core.protocol));
+  return uri;
+}
 
 bool Server::start_relays() {
   if (config_.core.targets.empty()) {
