@@ -77,11 +77,37 @@ void cores(AdminContext& c, AdminServer::Reply& reply) {
       out.push_back(json::object{{"uri", core.uri},
                                  {"name", core.name},
                                  {"up", core.up},
+                                 {"drained", core.drained},
                                  {"requests", core.requests},
                                  {"failures", core.failures},
                                  {"probes", core.probes}});
     }
     post([reply, out = std::move(out)] { reply({{"ok", true}, {"cores", out}}); });
+  });
+}
+
+// {"command": "core", "action": "drain" | "enable", "core": URI, NAME or IP:PORT}
+void core(AdminContext& c, const json::object& request, AdminServer::Reply& reply) {
+  const json::value* action = request.if_contains("action");
+  const json::value* which = request.if_contains("core");
+  const std::string_view verb =
+      action != nullptr && action->is_string() ? std::string_view(action->as_string()) : "";
+  if ((verb != "drain" && verb != "enable") || which == nullptr || !which->is_string())
+    return reply(failure(
+        "core needs an \"action\" (drain or enable) and a \"core\" (a URI as cores shows it, "
+        "a DNS name, or IP:PORT)"));
+  const std::string name(which->as_string());
+  const bool drain = verb == "drain";
+  c.server.set_core_drained(name, drain, [post = c.post, reply, name, drain](std::size_t named) {
+    post([reply, name, drain, named] {
+      if (named == 0) return reply(failure("no core is \"" + name + "\" (see sbc ctl cores)"));
+      reply({{"ok", true},
+             {"core", name},
+             {"drained", drain},
+             {"cores", named},
+             {"message", std::string(drain ? "drained: no new transactions; running ones finish"
+                                           : "enabled: back in rotation")}});
+    });
   });
 }
 
@@ -94,12 +120,13 @@ void answer_admin(AdminContext& context, const json::object& request, AdminServe
   if (name == "bans") return bans(context, reply);
   if (name == "unban") return unban(context, request, reply);
   if (name == "cores") return cores(context, reply);
+  if (name == "core") return core(context, request, reply);
   if (name == "reload") {
     const auto [ok, message] = context.reload();
     return reply({{"ok", ok}, {"message", message}});
   }
   reply(failure("unknown command \"" + std::string(name) +
-                "\" (status, bans, unban, cores, reload)"));
+                "\" (status, bans, unban, cores, core, reload)"));
 }
 
 }  // namespace sbc::app

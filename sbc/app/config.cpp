@@ -2,8 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 #include <utility>
 
@@ -42,6 +44,44 @@ constexpr std::pair<std::string_view, SectionReader> kSections[] = {
     {"admin", read_admin},
 };
 
+// The node as text that two equal configurations share whatever their layout: mappings with
+// their keys sorted, `skip` keys of the top mapping left out.
+std::string canonical(const YAML::Node& node, std::initializer_list<std::string_view> skip = {}) {
+  if (!node || node.IsNull()) return "~";
+  if (node.IsScalar()) return '"' + node.Scalar() + '"';
+  std::string out;
+  if (node.IsSequence()) {
+    out = "[";
+    for (const YAML::Node& item : node) out.append(canonical(item)).append(",");
+    return out.append("]");
+  }
+  std::vector<std::pair<std::string, std::string>> entries;
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    if (std::find(skip.begin(), skip.end(), key) == skip.end())
+      entries.emplace_back(key, canonical(entry.second));
+  }
+  std::sort(entries.begin(), entries.end());
+  out = "{";
+  for (const auto& [key, value] : entries) out.append(key).append(":").append(value).append(",");
+  return out.append("}");
+}
+
+// Config::restart_only: what a reload cannot apply. The rest (policy, core.targets,
+// relay.token_keys and token_key_file, capture, log.level) reloads.
+std::vector<std::pair<std::string, std::string>> restart_only_parts(const YAML::Node& root) {
+  std::vector<std::pair<std::string, std::string>> parts;
+  for (const char* name : {"workers", "listeners", "metrics", "transport", "sip", "dns", "admin"})
+    parts.emplace_back(name, canonical(root[name]));
+  const YAML::Node log = root["log"];
+  parts.emplace_back("log.rejections_per_second",
+                     canonical(log && log.IsMap() ? log["rejections_per_second"] : YAML::Node()));
+  parts.emplace_back("core (all but targets)", canonical(root["core"], {"targets"}));
+  parts.emplace_back("relay (all but token_keys)",
+                     canonical(root["relay"], {"token_keys", "token_key_file"}));
+  return parts;
+}
+
 }  // namespace
 
 std::string_view default_config_text() noexcept {
@@ -74,6 +114,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source, ConfigK
   // Requests with a To tag skip the challenge only while the relay checks their dialog token.
   config.policy.auth.in_dialog_exempt = config.relay.dialog_protection;
   config.relay.limits = config.limits;
+  config.restart_only = restart_only_parts(root);
   return config;
 }
 

@@ -85,6 +85,10 @@ struct Config {
   policy::PolicyConfig policy;
   capture::CaptureSettings capture;
   AdminSettings admin;
+  // What only a restart applies (listeners, workers ...), each part as the canonical text of its
+  // YAML (${NAME} expanded, keys sorted): a reload compares them with the running ones and
+  // reports the parts it left as they were.
+  std::vector<std::pair<std::string, std::string>> restart_only;
 };
 
 class ConfigError : public std::runtime_error {

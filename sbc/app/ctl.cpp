@@ -31,8 +31,13 @@ constexpr std::string_view kCtlUsage =
     "  status          version, configuration file and its SHA-256, workers, uptime\n"
     "  bans            the sources banned now: scope (all transports, or UDP) and time left\n"
     "  unban SOURCE    lift the ban of an address (an IPv6 address lifts its prefix's)\n"
-    "  cores           the cores as worker 0 sees them: up or down, requests, failures, probes\n"
-    "  reload          what SIGHUP reloads (the policy section, TLS certificates)\n"
+    "  cores           the cores as worker 0 sees them: up, down or drained, requests, failures, "
+    "probes\n"
+    "  core drain CORE   no new transactions to CORE (a URI as cores shows it, a DNS name, or\n"
+    "                    IP:PORT); those running finish\n"
+    "  core enable CORE  back in rotation\n"
+    "  reload          what SIGHUP reloads (policy, core.targets, relay.token_keys, capture,\n"
+    "                  log.level, TLS certificates); says what needs a restart\n"
     "the socket: --socket, else the admin.socket of --config FILE, else /run/sbc/admin.sock\n";
 
 // Sends `request` to the socket at `path`; the reply's text, or nullopt with `error` set.
@@ -104,19 +109,25 @@ void print(std::string_view command, const json::object& reply, std::ostream& ou
     const json::array& cores = reply.at("cores").as_array();
     if (cores.empty()) out << "no core (the SBC relays nothing)\n";
     if (!cores.empty())
-      out << std::left << std::setw(40) << "CORE" << std::setw(6) << "STATE" << std::setw(10)
+      out << std::left << std::setw(40) << "CORE" << std::setw(15) << "STATE" << std::setw(10)
           << "REQUESTS" << std::setw(10) << "FAILURES"
           << "PROBES\n";
     for (const json::value& c : cores) {
       std::string uri = text(c.at("uri"));
       if (!c.at("name").as_string().empty()) uri += " (" + text(c.at("name")) + ")";
-      out << std::left << std::setw(40) << uri << std::setw(6)
-          << (c.at("up").as_bool() ? "up" : "down") << std::setw(10) << text(c.at("requests"))
-          << std::setw(10) << text(c.at("failures")) << text(c.at("probes")) << '\n';
+      const char* state = c.at("drained").as_bool()
+                              ? (c.at("up").as_bool() ? "drained" : "drained, down")
+                          : c.at("up").as_bool() ? "up"
+                                                 : "down";
+      out << std::left << std::setw(40) << uri << std::setw(15) << state << std::setw(10)
+          << text(c.at("requests")) << std::setw(10) << text(c.at("failures"))
+          << text(c.at("probes")) << '\n';
     }
   } else if (command == "unban") {
     out << text(reply.at("source"))
         << (reply.at("lifted").as_bool() ? ": ban lifted\n" : ": was not banned\n");
+  } else if (command == "core") {
+    out << text(reply.at("core")) << ": " << text(reply.at("message")) << '\n';
   } else if (command == "reload") {
     out << text(reply.at("message")) << '\n';
   } else {
@@ -150,7 +161,9 @@ int ctl_command(std::span<const std::string_view> args, std::ostream& out, std::
   const bool known = rest.size() == 1 && (rest[0] == "status" || rest[0] == "bans" ||
                                           rest[0] == "cores" || rest[0] == "reload");
   const bool unban = rest.size() == 2 && rest[0] == "unban";
-  if (!known && !unban) {
+  const bool core =
+      rest.size() == 3 && rest[0] == "core" && (rest[1] == "drain" || rest[1] == "enable");
+  if (!known && !unban && !core) {
     err << kCtlUsage;
     return 2;
   }
@@ -160,6 +173,10 @@ int ctl_command(std::span<const std::string_view> args, std::ostream& out, std::
   }
   json::object request{{"command", rest[0]}};
   if (unban) request["source"] = rest[1];
+  if (core) {
+    request["action"] = rest[1];
+    request["core"] = rest[2];
+  }
   std::string error;
   const auto reply_text = exchange(socket, json::serialize(request) + "\n", error);
   if (!reply_text) {

@@ -52,7 +52,7 @@ class Control {
         server_, config_path_, [this](std::function<void()> f) { asio::post(io_, std::move(f)); },
         [this] {
           server_.reload_certificates("sbc ctl reload");
-          return reload_policy("sbc ctl reload");
+          return reload("sbc ctl reload");
         }});
     admin_ = std::make_unique<AdminServer>(
         io_, config_.admin,
@@ -81,7 +81,7 @@ class Control {
       if (ec) return;
       if (signal == SIGHUP) {
         server_.reload_certificates("SIGHUP");
-        reload_policy("SIGHUP");
+        reload("SIGHUP");
         wait_signal();
         return;
       }
@@ -89,44 +89,40 @@ class Control {
     });
   }
 
-  // The policy section (and the credentials file it names) reloads on SIGHUP; the rest of the
-  // configuration needs a restart. A file that does not validate changes nothing. Whether it
-  // applied, and why not.
-  std::pair<bool, std::string> reload_policy(const std::string& why) {
+  // A reload (SIGHUP, sbc ctl reload): the file again, and what of it can change while calls
+  // run (Server::reload). A file that does not validate changes nothing. Whether it applied, and
+  // what it did.
+  std::pair<bool, std::string> reload(const std::string& why) {
     const std::string source = config_path_ ? *config_path_ : std::string("<embedded default>");
-    PolicyRuntime& policies = server_.policies();
+    Server::ReloadReport report;
     try {
       const Config fresh = config_path_ ? load_config_file(*config_path_)
                                         : parse_config(default_config_text(), "<default>");
-      policy::PolicyConfig next = fresh.policy;
-      // Without a configured nonce key, keep the one made at start (one per process).
-      if (!next.auth.nonce_key_configured) next.auth.nonce_key = policies.config().auth.nonce_key;
-      if (!policies.reload(next,
-                           [this](std::function<void()> f) { asio::post(io_, std::move(f)); })) {
-        server_.count_reload(false);
-        const std::string busy =
-            why + ": the previous policy reload is still being handed over; try again";
-        log_("warn", busy);
-        return {false, busy};
-      }
-      server_.count_reload(true);
-      std::string chain;
-      for (const std::string& name : next.chain) chain += (chain.empty() ? "" : ",") + name;
-      log_(LogLevel::Info, "policy reloaded",
-           {{"file", source},
-            {"enabled", next.enabled ? "true" : "false"},
-            {"chain", chain},
-            {"users", std::to_string(next.auth.credentials ? next.auth.credentials->users() : 0)},
-            {"note", "only the policy section reloads; other changes need a restart"}});
-      return {true, "policy reloaded from " + source + " (chain " + chain +
-                        "); only the policy section reloads, other changes need a restart"};
+      report =
+          server_.reload(fresh, [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
     } catch (const ConfigError& e) {
-      server_.count_reload(false);
+      report.error = e.what();
+    }
+    server_.count_reload(report.error.empty());
+    if (!report.error.empty()) {
       const std::string refused =
-          why + ": policy reload refused, the running policy stays: " + e.what();
+          why + ": reload refused, the running configuration stays: " + report.error;
       log_("error", refused);
       return {false, refused};
     }
+    auto joined = [](const std::vector<std::string>& parts) {
+      std::string text;
+      for (const std::string& part : parts) text.append(text.empty() ? "" : "; ").append(part);
+      return text;
+    };
+    const std::string applied = joined(report.applied), restart = joined(report.restart);
+    log_(LogLevel::Info, "configuration reloaded",
+         {{"file", source}, {"applied", applied}, {"needs_restart", restart}});
+    if (!report.restart.empty())
+      log_("warn", why + ": left as they run until a restart: " + restart);
+    std::string message = "reloaded from " + source + ": " + applied;
+    if (!report.restart.empty()) message.append("\nneeds a restart: ").append(restart);
+    return {true, message};
   }
 
   // Drain: stop accepting and reading new datagrams, let connections finish what they have in

@@ -132,10 +132,10 @@ void Server::make_workers() {
 }
 
 bool Server::start_capture() {
+  capture_settings_ = config_.capture;
   if (config_.capture.enabled) {
     try {
-      live_capture_ = std::make_unique<capture::LiveCapture>(
-          config_.capture, count_, [this](std::string_view line) { log_("warn", line); });
+      live_capture_ = make_capture(config_.capture);
     } catch (const std::exception& e) {
       log_("error", std::string("capture: ") + e.what());
       return false;
@@ -224,8 +224,9 @@ bool Server::ready() const {
   if (relays_.empty()) return true;
   for (const auto& r : relays_)
     for (std::size_t i = 0; i < r->cores().size(); ++i)
-      if (r->cores().stats(i).active.load(std::memory_order_relaxed) &&
-          r->cores().stats(i).up.load(std::memory_order_relaxed))
+      if (const proxy::CoreStats& s = r->cores().stats(i);
+          s.active.load(std::memory_order_relaxed) && s.up.load(std::memory_order_relaxed) &&
+          !s.drained.load(std::memory_order_relaxed))
         return true;
   return false;
 }
@@ -247,7 +248,11 @@ void Server::stop() {
   if (resolver_) resolver_->stop();  // before the workers: it posts to them
   if (metrics_server_) metrics_server_->stop();
   for (auto& w : workers_) w->stop();
-  if (live_capture_) live_capture_->stop();
+  {
+    const std::lock_guard lock(capture_mutex_);
+    for (auto& retiring : retiring_captures_) retiring->stop();
+    if (live_capture_) live_capture_->stop();
+  }
   log_totals();
 }
 

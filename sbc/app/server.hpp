@@ -4,10 +4,12 @@
 // what was wrong and stops the start) and stopped by stop(). run_daemon (daemon.cpp) drives it
 // and handles signals, reloads and the drain.
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +20,7 @@
 #include "sbc/app/policy_runtime.hpp"
 #include "sbc/capture/live_capture.hpp"
 #include "sbc/common/log.hpp"
+#include "sbc/crypto/token_sealer.hpp"
 #include "sbc/dns/resolver.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/stream_session.hpp"
@@ -49,6 +52,18 @@ class Server {
   PolicyRuntime& policies() { return *policies_; }
   void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
 
+  // A reload (SIGHUP, sbc ctl reload) of `fresh`, a configuration that validated: applies the
+  // policy, core.targets, relay.token_keys, capture and log.level, and names in `restart` what
+  // only a restart applies (left as it runs). Nothing applies when `error` is set. On the control
+  // thread; `post_to_control` runs a function there.
+  struct ReloadReport {
+    std::string error;                 // why nothing applied
+    std::vector<std::string> applied;  // what changed ("core.targets: 2 cores" ...)
+    std::vector<std::string> restart;  // what did not, and why
+  };
+  using Post = std::function<void(std::function<void()>)>;
+  ReloadReport reload(const Config& fresh, const Post& post_to_control);
+
   // For the admin API (server_admin.cpp). Each answer comes on a worker's thread: the caller
   // posts it on to its own. Every worker holds every ban (a ban is imposed on all), so worker 0
   // answers for them all; the cores are worker 0's view of them.
@@ -62,7 +77,7 @@ class Server {
   };
   struct CoreView {
     std::string uri, name;
-    bool active = true, up = true;
+    bool active = true, up = true, drained = false;
     std::uint64_t requests = 0, failures = 0, probes = 0;
   };
   void list_bans(std::function<void(std::vector<BanView>)> done);
@@ -71,6 +86,11 @@ class Server {
   // is not an address.
   bool lift_ban(std::string_view source, const std::function<void(bool lifted)>& done);
   void list_cores(std::function<void(std::vector<CoreView>)> done);
+  // Drains (no new transactions; running ones finish) or enables the cores `which` names: a URI
+  // as `cores` shows it, a core's DNS name (all its addresses), or IP:PORT. `done(named)` after
+  // worker 0's, with how many cores it named there (0: none, nothing changed).
+  void set_core_drained(std::string_view which, bool drained,
+                        const std::function<void(std::size_t named)>& done);
   unsigned workers() const noexcept { return count_; }
 
  private:
@@ -93,9 +113,24 @@ class Server {
   static CorePeers core_peers(const std::vector<proxy::CoreTarget>& cores);
   std::optional<std::string> inside_route_target() const;
   bool start_resolver();
+  std::unique_ptr<dns::Resolver> new_resolver(const std::vector<proxy::CoreTarget>& named);
   void cores_resolved(std::size_t name, const std::vector<dns::Address>& addresses);
   void start_workers();
   bool serve_metrics();
+  // Reload parts (server_reload.cpp).
+  bool cores_reloadable(const std::vector<proxy::CoreTarget>& targets, std::string& why) const;
+  void apply_cores(const std::vector<proxy::CoreTarget>& targets,
+                   std::unique_ptr<dns::Resolver> next_resolver, bool names_changed);
+  void hand_out_cores();  // fixed_cores_ and what named_cores_ resolve to, to every worker
+  void apply_token_keys(const std::vector<sbc::crypto::TokenSealer::Key>& configured);
+  std::unique_ptr<capture::LiveCapture> make_capture(const capture::CaptureSettings& settings);
+  void replace_capture(std::unique_ptr<capture::LiveCapture> next, const Post& post_to_control);
+  struct CaptureTotals {
+    double written = 0, dropped = 0, redacted = 0, refused = 0;
+    bool ran = false;  // a capture ran and was replaced
+    void add(const capture::LiveCapture& capture);
+  };
+  CaptureTotals capture_totals(bool& any) const;
 
   // The scrape (server_metrics.cpp): every family, read from the workers' counters.
   std::vector<metrics::Family> collect() const;
@@ -119,12 +154,30 @@ class Server {
   std::vector<std::unique_ptr<transport::Worker>> workers_;
   std::vector<Listening> listening_;  // by worker
   std::unique_ptr<PolicyRuntime> policies_;
+  // The running capture, those retiring (until every worker has let go of them) and the
+  // totals of those gone: the scrape reads them under capture_mutex_ (never on the message path).
   std::unique_ptr<capture::LiveCapture> live_capture_;
+  std::vector<std::unique_ptr<capture::LiveCapture>> retiring_captures_;
+  CaptureTotals retired_capture_;
+  mutable std::mutex capture_mutex_;
+  // What a reload compares with and changes (control thread).
+  std::vector<proxy::CoreTarget> core_targets_;                       // as configured now
+  std::vector<sbc::crypto::TokenSealer::Key> configured_token_keys_;  // relay.token_keys now
+  std::vector<sbc::crypto::TokenSealer::Key> token_keys_;             // sealing now (first seals)
+  bool token_keys_configured_ = false;  // false: a random key made at start
+  capture::CaptureSettings capture_settings_;
+  bool inside_streams_ = false, inside_tls_ = false;   // what the inside opened at start
   std::vector<std::unique_ptr<proxy::Relay>> relays_;  // by worker; empty without a core
-  std::vector<proxy::CoreTarget> fixed_cores_;         // the targets given as addresses
-  std::vector<proxy::CoreTarget> named_cores_;         // the targets given as names
-  std::vector<std::vector<dns::Address>> resolved_;    // by named core (resolver thread only)
+  // The cores: the resolver's thread reads them, and a reload changes them, under cores_mutex_.
+  std::mutex cores_mutex_;
+  std::vector<proxy::CoreTarget> fixed_cores_;  // the targets given as addresses
+  std::vector<proxy::CoreTarget> named_cores_;  // the targets given as names
+  // By named core: the resolver's thread writes it while it runs (a reload stops it first).
+  std::vector<std::vector<dns::Address>> resolved_;
+  std::atomic<std::size_t> static_cores_{0};  // fixed_cores_.size(), for the scrape
   std::unique_ptr<dns::Resolver> resolver_;
+  std::array<double, 4> retired_resolutions_{};  // results of resolvers a reload replaced
+  mutable std::mutex resolver_mutex_;            // the scrape against a reload's swap
   std::unique_ptr<metrics::HttpServer> metrics_server_;
   std::atomic<bool> ready_{true};
   std::atomic<std::uint64_t> reloads_ok_{0}, reloads_failed_{0};

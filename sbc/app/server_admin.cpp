@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "sbc/app/server.hpp"
+#include "sbc/common/address.hpp"
 
 // The Server's answers to the admin API: bans and cores, read on a worker's own thread (no
 // lock, as everything the workers own).
@@ -72,11 +73,28 @@ void Server::list_cores(std::function<void(std::vector<CoreView>)> done) {
     for (std::size_t i = 0; i < set.size(); ++i) {
       const proxy::CoreTarget& t = set.target(i);
       const proxy::CoreStats& s = set.stats(i);
-      cores.push_back({core_uri(t), t.name, set.active(i), s.up.load(), s.requests.value(),
-                       s.failures.value(), s.probes.value()});
+      cores.push_back({core_uri(t), t.name, set.active(i), s.up.load(), set.drained(i),
+                       s.requests.value(), s.failures.value(), s.probes.value()});
     }
     done(std::move(cores));
   });
+}
+
+void Server::set_core_drained(std::string_view which, bool drained,
+                              const std::function<void(std::size_t)>& done) {
+  if (relays_.empty()) return done(0);
+  // A URI as `cores` shows it, the DNS name of a core (all its addresses), or IP:PORT.
+  auto names = [which = std::string(which)](const proxy::CoreTarget& t) {
+    const std::string address = sbc::host_for_uri(t.ip) + ":" + std::to_string(t.port);
+    return which == core_uri(t) || (!t.name.empty() && which == t.name) || which == address;
+  };
+  for (unsigned w = 0; w < count_; ++w) {
+    proxy::Relay& relay = *relays_[w];
+    workers_[w]->post([&relay, names, drained, done = w == 0 ? done : nullptr] {
+      const std::size_t named = relay.set_drained(names, drained);
+      if (done) done(named);
+    });
+  }
 }
 
 }  // namespace sbc::app

@@ -35,32 +35,46 @@ std::optional<std::string> Server::inside_route_target() const {
 }
 
 bool Server::start_resolver() {
-  std::vector<dns::Name> names;
-  for (const proxy::CoreTarget& core : config_.core.targets) {
-    if (core.name.empty()) continue;
-    named_cores_.push_back(core);
-    names.push_back({core.name, core.port, core.protocol, core.priority, core.weight});
-  }
-  if (names.empty()) return true;
-  resolved_.resize(names.size());
+  for (const proxy::CoreTarget& core : config_.core.targets)
+    if (!core.name.empty()) named_cores_.push_back(core);
+  resolved_.assign(named_cores_.size(), {});
   try {
-    resolver_ = std::make_unique<dns::Resolver>(
-        config_.dns, std::move(names),
-        [this](std::size_t name, const std::vector<dns::Address>& addresses) {
-          cores_resolved(name, addresses);
-        },
-        [this](std::string_view level, const std::string& line) { log_(level, line); });
+    auto resolver = new_resolver(named_cores_);
+    const std::lock_guard lock(resolver_mutex_);
+    resolver_ = std::move(resolver);
   } catch (const std::runtime_error& e) {
     log_("error", e.what());
     return false;
   }
-  resolver_->start();
+  if (resolver_) resolver_->start();
   return true;
+}
+
+// A resolver (not started) for the cores named by DNS name in `named`; none without names.
+// Throws std::runtime_error as dns::Resolver does.
+std::unique_ptr<dns::Resolver> Server::new_resolver(const std::vector<proxy::CoreTarget>& named) {
+  std::vector<dns::Name> names;
+  names.reserve(named.size());
+  for (const proxy::CoreTarget& core : named)
+    names.push_back({core.name, core.port, core.protocol, core.priority, core.weight});
+  if (names.empty()) return nullptr;
+  return std::make_unique<dns::Resolver>(
+      config_.dns, std::move(names),
+      [this](std::size_t name, const std::vector<dns::Address>& addresses) {
+        cores_resolved(name, addresses);
+      },
+      [this](std::string_view level, const std::string& line) { log_(level, line); });
 }
 
 // On the resolver's thread: every worker gets the whole new set (addresses, then names).
 void Server::cores_resolved(std::size_t name, const std::vector<dns::Address>& addresses) {
+  const std::lock_guard lock(cores_mutex_);
   resolved_[name] = addresses;
+  hand_out_cores();
+}
+
+// The cores given as addresses and those the names resolve to now, to every worker.
+void Server::hand_out_cores() {
   std::vector<proxy::CoreTarget> cores = fixed_cores_;
   for (std::size_t n = 0; n < named_cores_.size(); ++n) {
     for (const dns::Address& a : resolved_[n]) {
@@ -101,12 +115,14 @@ void Server::add_dns_families(std::vector<metrics::Family>& families) const {
       "with no address yet or any more (unresolved).",
       Type::Gauge,
       {}};
+  const std::lock_guard lock(resolver_mutex_);
   const dns::ResolverStats* stats = resolver_ ? &resolver_->stats() : nullptr;
   for (std::size_t i = 0; i < dns::kResultNames.size(); ++i) {
-    const double value = stats ? static_cast<double>(stats->results[i].load()) : 0.0;
+    const double value =
+        retired_resolutions_[i] + (stats ? static_cast<double>(stats->results[i].load()) : 0.0);
     results.samples.push_back({{{"result", std::string(dns::kResultNames[i])}}, value});
   }
-  targets.samples.push_back({{{"state", "static"}}, static_cast<double>(fixed_cores_.size())});
+  targets.samples.push_back({{{"state", "static"}}, static_cast<double>(static_cores_.load())});
   targets.samples.push_back(
       {{{"state", "resolved"}}, stats ? static_cast<double>(stats->addresses.load()) : 0.0});
   targets.samples.push_back(

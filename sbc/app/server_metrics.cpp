@@ -227,26 +227,27 @@ std::vector<metrics::Family> Server::collect() const {
 // The families of the server as a whole: reloads, capture, connection limits, TLS, latency.
 void Server::add_server_families(std::vector<metrics::Family>& families) const {
   families.push_back({"sbc_config_reloads_total",
-                      "Reloads of the policy configuration on SIGHUP, by result (failed: the "
-                      "new file was refused and the running policy stayed).",
+                      "Reloads of the configuration (SIGHUP, sbc ctl reload), by result "
+                      "(failed: the new file was refused and nothing changed).",
                       Type::Counter,
                       {{{{"result", "ok"}}, static_cast<double>(reloads_ok_.load())},
                        {{{"result", "failed"}}, static_cast<double>(reloads_failed_.load())}}});
-  if (live_capture_) {
+  bool capturing = false;
+  const CaptureTotals capture = capture_totals(capturing);
+  if (capturing) {
     families.push_back(
         {"sbc_capture_packets_total",
          "SIP messages for the pcap capture, by result (dropped: queue full or unwritable).",
          Type::Counter,
-         {{{{"result", "written"}}, static_cast<double>(live_capture_->written())},
-          {{{"result", "dropped"}}, static_cast<double>(live_capture_->dropped())}}});
+         {{{{"result", "written"}}, capture.written}, {{{"result", "dropped"}}, capture.dropped}}});
     families.push_back(counter("sbc_capture_credentials_redacted_total",
                                "Credential values (the Digest response) blanked in captured "
                                "messages before they reach the disk (capture.redact_credentials).",
-                               static_cast<double>(live_capture_->redacted())));
+                               capture.redacted));
     families.push_back(counter("sbc_capture_files_refused_total",
                                "Capture file names skipped because they existed already (a file "
                                "or symlink this run did not create): never written through.",
-                               static_cast<double>(live_capture_->refused_files())));
+                               capture.refused));
   }
   metrics::HistogramSnapshot tls_handshake_duration;
   std::array<metrics::HistogramSnapshot, 2> relay_processing;  // by transport::RelayDirection

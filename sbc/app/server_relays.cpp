@@ -62,11 +62,15 @@ bool Server::start_relays() {
   }
   // Targets with an address are cores from the start; names join when they resolve.
   bool streams = false, any_tls = false;
+  core_targets_ = config_.core.targets;
   for (const proxy::CoreTarget& core : config_.core.targets) {
     if (core.name.empty()) fixed_cores_.push_back(core);
     streams = streams || core.protocol != sbc::Protocol::Udp;
     any_tls = any_tls || core.protocol == sbc::Protocol::Tls;
   }
+  static_cores_ = fixed_cores_.size();
+  inside_streams_ = streams;
+  inside_tls_ = any_tls;
   std::string inside_ip = config_.core.local_address;
   try {
     if (inside_ip.empty()) {
@@ -93,6 +97,8 @@ bool Server::start_relays() {
   }
   // One key for all workers: a token sealed by one must open on another.
   std::vector<sbc::crypto::TokenSealer::Key> keys = config_.relay.token_keys;
+  token_keys_configured_ = !keys.empty();
+  configured_token_keys_ = keys;
   if (keys.empty()) {
     keys.push_back(sbc::crypto::TokenSealer::random_key(0));
     log_("warn",
@@ -100,6 +106,7 @@ bool Server::start_relays() {
          "random key made at start. Registrations and dialogs do not survive a restart, and "
          "several SBC replicas must share a configured key.");
   }
+  token_keys_ = keys;
   transport::TlsConnector tls_connector;
   if (any_tls) {
     try {

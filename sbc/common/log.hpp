@@ -4,6 +4,7 @@
 // the control plane (start-up, signals, certificate reloads). The message path formats its rare
 // lines with format_line() and writes them itself (sbc/transport/reject_log.hpp).
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <mutex>
@@ -33,7 +34,14 @@ class Log {
  public:
   Log(std::ostream& out, LogLevel threshold) : out_(out), threshold_(threshold) {}
 
-  bool enabled(LogLevel level) const noexcept { return level >= threshold_; }
+  bool enabled(LogLevel level) const noexcept {
+    return level >= threshold_.load(std::memory_order_relaxed);
+  }
+  // log.level on a reload.
+  void set_threshold(LogLevel threshold) noexcept {
+    threshold_.store(threshold, std::memory_order_relaxed);
+  }
+  LogLevel threshold() const noexcept { return threshold_.load(std::memory_order_relaxed); }
   void operator()(LogLevel level, std::string_view message, Fields fields = {});
   // The level by name ("info", "warn" ...; anything else is logged as error, never lost).
   void operator()(std::string_view level, std::string_view message, Fields fields = {}) {
@@ -42,7 +50,7 @@ class Log {
 
  private:
   std::ostream& out_;
-  const LogLevel threshold_;
+  std::atomic<LogLevel> threshold_;
   std::mutex mutex_;  // lines from several threads never interleave
 };
 

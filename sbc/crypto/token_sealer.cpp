@@ -149,6 +149,11 @@ TokenSealer::TokenSealer(const std::vector<Key>& keys) : impl_(std::make_unique<
 
 TokenSealer::~TokenSealer() = default;
 
+void TokenSealer::rekey(const std::vector<Key>& keys) {
+  TokenSealer fresh(keys);
+  std::swap(impl_, fresh.impl_);
+}
+
 std::size_t TokenSealer::seal(std::span<const std::uint8_t> plain,
                               std::span<char> out) const noexcept {
   return seal_with_nonce(plain, out, true);

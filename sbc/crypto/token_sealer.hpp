@@ -32,6 +32,10 @@ class TokenSealer {
   // id (start-up only).
   explicit TokenSealer(const std::vector<Key>& keys);
   ~TokenSealer();
+  // New keys (a rotation on reload): the first seals from now on, all open. Tokens sealed
+  // under a key that is still in the list keep opening. Throws as the constructor does, and
+  // then nothing changes.
+  void rekey(const std::vector<Key>& keys);
   TokenSealer(const TokenSealer&) = delete;
   TokenSealer& operator=(const TokenSealer&) = delete;
 

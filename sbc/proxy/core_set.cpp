@@ -34,6 +34,12 @@ void CoreSet::activate(std::size_t i, const CoreTarget& target) {
   health_[i] = CoreHealthState{};
   stats_[i]->up.store(true, std::memory_order_relaxed);
   stats_[i]->active.store(true, std::memory_order_relaxed);
+  stats_[i]->drained.store(false, std::memory_order_relaxed);
+}
+
+void CoreSet::set_drained(std::size_t i, bool drained) noexcept {
+  health_[i].drained = drained;
+  stats_[i]->drained.store(drained, std::memory_order_relaxed);
 }
 
 std::size_t CoreSet::replace(const std::vector<CoreTarget>& targets, TimePoint now,
@@ -84,7 +90,7 @@ std::size_t CoreSet::replace(const std::vector<CoreTarget>& targets, TimePoint n
 
 bool CoreSet::usable(std::size_t i, TimePoint now) const noexcept {
   const CoreHealthState& h = health_[i];
-  if (!h.active) return false;
+  if (!h.active || h.drained) return false;
   if (h.up || mode_ == Health::Off) return true;
   return mode_ == Health::Passive && now >= h.down_until;
 }

@@ -39,6 +39,8 @@ struct CoreStats {
   std::atomic<bool> up{true};  // as this worker sees it
   // False once the core left the set (a DNS name stopped naming it): the scrape skips it.
   std::atomic<bool> active{false};
+  // Taken out of rotation by an operator (sbc ctl core drain): no new transactions, still probed.
+  std::atomic<bool> drained{false};
 };
 
 class CoreSet {
@@ -73,6 +75,12 @@ class CoreSet {
   std::size_t replace(const std::vector<CoreTarget>& targets, TimePoint now,
                       std::chrono::milliseconds reuse_after);
 
+  // An operator's drain (true) or enable (false) of core i: a drained core gets no new
+  // transaction but finishes those it has (find() still names it) and is still probed, so it
+  // is known up or down when enabled again. Kept while the core stays in the set.
+  void set_drained(std::size_t i, bool drained) noexcept;
+  bool drained(std::size_t i) const noexcept { return health_[i].drained; }
+
   // A request to core i failed (`reason`: no answer, 503, unreachable): out of rotation until it
   // answers a probe (Options) or for a hold time (Passive); counted only (Off).
   void failed(std::size_t i, TimePoint now, std::string_view reason) noexcept;
@@ -98,6 +106,7 @@ class CoreSet {
  private:
   struct CoreHealthState {
     bool active = true;
+    bool drained = false;
     TimePoint retired_at{};
     bool up = true;
     TimePoint down_until{};

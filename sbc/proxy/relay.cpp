@@ -519,6 +519,25 @@ std::size_t Relay::replace_cores(const std::vector<CoreTarget>& targets) {
   return impl_->replace_cores(targets);
 }
 
+std::size_t Relay::set_drained(const std::function<bool(const CoreTarget&)>& which, bool drained) {
+  CoreSet& cores = impl_->cores();
+  std::size_t named = 0;
+  for (std::size_t i = 0; i < cores.size(); ++i) {
+    if (!cores.active(i) || !which(cores.target(i))) continue;
+    cores.set_drained(i, drained);
+    ++named;
+  }
+  return named;
+}
+bool Relay::set_token_keys(const std::vector<sbc::crypto::TokenSealer::Key>& keys) noexcept {
+  try {
+    impl_->sealer().rekey(keys);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 // An index is reused long after its core left: no transaction in flight can still name it.
 constexpr std::chrono::minutes kCoreIndexReuseAfter{10};
 

@@ -30,6 +30,7 @@
 
 #include "metrics/counter.hpp"
 #include "metrics/histogram.hpp"
+#include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/core_set.hpp"
 #include "sbc/proxy/relay_settings.hpp"
 #include "sbc/transport/routing.hpp"
@@ -129,6 +130,13 @@ class Relay final : public transport::Router {
   // Makes `targets` the cores (cores by DNS name, on a new answer); on this relay's thread.
   // Transactions in flight finish on their core. Returns how many targets did not fit.
   std::size_t replace_cores(const std::vector<CoreTarget>& targets);
+  // Drains (or enables) the cores in the set that `which` names (sbc ctl core drain); on this
+  // relay's thread. Returns how many it named.
+  std::size_t set_drained(const std::function<bool(const CoreTarget&)>& which, bool drained);
+  // relay.token_keys on a reload: the first seals from now on, all open (a rotation keeps the
+  // registrations and dialogs whose tokens an old key sealed, while it stays in the list). False
+  // (nothing changed) for a list the sealer refuses (empty, an id twice).
+  bool set_token_keys(const std::vector<sbc::crypto::TokenSealer::Key>& keys) noexcept;
 
  private:
   class Impl;

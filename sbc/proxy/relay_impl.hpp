@@ -80,6 +80,8 @@ class Relay::Impl {
   std::function<void(std::string_view, std::uint16_t)> answer_listener_;
   const RelaySettings& settings() const noexcept { return settings_; }
   const CoreSet& cores() const noexcept { return cores_; }
+  CoreSet& cores() noexcept { return cores_; }
+  sbc::crypto::TokenSealer& sealer() noexcept { return sealer_; }
   std::size_t replace_cores(const std::vector<CoreTarget>& targets);
   void note_cores() noexcept;  // all_cores_, non_tls_cores_ from the set
   std::size_t active() const noexcept { return table_.active(); }

@@ -41,10 +41,10 @@ reloads() {  # reloads RESULT: the value of sbc_config_reloads_total{result=RESU
 }
 hup() {  # hup: SIGHUP, then wait until the log says what became of it
   local before
-  before=$(grep -c "policy reloaded\|policy reload refused" sbc.log || true)
+  before=$(grep -c "policy reloaded\|reload refused" sbc.log || true)
   kill -HUP "$sbc_pid"
   for _ in $(seq 50); do
-    [ "$(grep -c "policy reloaded\|policy reload refused" sbc.log || true)" -gt "$before" ] && break
+    [ "$(grep -c "policy reloaded\|reload refused" sbc.log || true)" -gt "$before" ] && break
     sleep 0.1
   done
   sleep 0.3  # the workers swap between two messages
@@ -88,7 +88,7 @@ check "after a SIGHUP bob, added to the credentials file, registers" grep -qx "R
 write_config "policy: {chain: [acl, firewall]}"
 hup
 check "a configuration that does not validate is refused with the reason" \
-  grep -q 'policy reload refused, the running policy stays: .*unknown stage' sbc.log
+  grep -q 'reload refused, the running configuration stays: .*unknown stage' sbc.log
 check "and counted (failed: $(reloads failed))" test "$(reloads failed)" = 1
 SIP_UA_PASSWORD=bob-secret ua udp bob register >bob-still.out 2>&1 || true
 ua udp alice register >alice-still.out 2>&1 || true

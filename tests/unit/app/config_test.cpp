@@ -556,3 +556,50 @@ TEST_CASE("listeners[].advertise may name a port (a NodePort, a load balancer's 
   CHECK(error_of("listeners:\n  - {transport: udp, advertise: \"sbc.example.com:5060\"}\n")
             .find("must be IP, IP:PORT or [IPv6]:PORT") != std::string::npos);
 }
+
+TEST_CASE("a reload tells what only a restart applies from what it can apply", "[config]") {
+  auto changed = [](const std::string& a, const std::string& b) {
+    const Config before = parse_config(a, "a.yaml"), after = parse_config(b, "b.yaml");
+    REQUIRE(before.restart_only.size() == after.restart_only.size());
+    std::vector<std::string> parts;
+    for (std::size_t i = 0; i < before.restart_only.size(); ++i)
+      if (before.restart_only[i] != after.restart_only[i])
+        parts.push_back(after.restart_only[i].first);
+    return parts;
+  };
+  const std::string base =
+      "listeners: [{transport: udp, address: 127.0.0.1, port: 5060}]\n"
+      "core: {targets: [{uri: \"sip:127.0.0.1:5070\"}], probe: options}\n"
+      "relay: {token_keys: [\"1:000102030405060708090a0b0c0d0e0f\"], max_forwards: 50}\n"
+      "log: {level: info, rejections_per_second: 10}\n";
+  using Parts = std::vector<std::string>;
+  CHECK(changed(base, base).empty());
+  // The same settings written another way: nothing changed.
+  CHECK(changed(base,
+                "log: {rejections_per_second: 10, level: info}\n"
+                "relay: {max_forwards: 50, token_keys: "
+                "[\"1:000102030405060708090a0b0c0d0e0f\"]}\n"
+                "core: {probe: options, targets: [{uri: \"sip:127.0.0.1:5070\"}]}\n"
+                "listeners:\n  - {port: 5060, address: 127.0.0.1, transport: udp}\n")
+            .empty());
+  // What reloads: the policy, core.targets, relay.token_keys, capture, log.level.
+  std::string live = base;
+  live.replace(live.find("5070"), 4, "5080");
+  live.replace(live.find("1:00"), 4, "2:00");
+  live.replace(live.find("level: info"), 11, "level: warn");
+  CHECK(changed(base, live + "policy: {chain: [acl]}\ncapture: {enabled: true}\n").empty());
+  // What needs a restart: the rest.
+  std::string port = base;
+  port.replace(port.find("5060"), 4, "5062");
+  CHECK(changed(base, port) == Parts{"listeners"});
+  std::string probe = base;
+  probe.replace(probe.find("probe: options"), 14, "probe: passive");
+  CHECK(changed(base, probe) == Parts{"core (all but targets)"});
+  std::string timer = base;
+  timer.replace(timer.find("50}"), 2, "40");
+  CHECK(changed(base, timer) == Parts{"relay (all but token_keys)"});
+  CHECK(changed(base, base + "workers: 3\nmetrics: {port: 9999}\n") == Parts{"workers", "metrics"});
+  CHECK(changed(base, base.substr(0, base.find("log:")) +
+                          "log: {level: info, rejections_per_second: 5}\n") ==
+        Parts{"log.rejections_per_second"});
+}

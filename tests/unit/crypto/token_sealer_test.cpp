@@ -74,6 +74,36 @@ TEST_CASE("token sealer: round trip, tampering, unknown keys, rotation", "[crypt
   CHECK_THROWS(TokenSealer({*old_key, *old_key}));
 }
 
+TEST_CASE("token sealer: rekey on a reload keeps old tokens opening while the old key stays",
+          "[crypto][sealer]") {
+  const auto old_key = TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f");
+  const auto new_key = TokenSealer::parse_key("2:F0E0D0C0B0A090807060504030201000");
+  REQUIRE(old_key);
+  REQUIRE(new_key);
+  TokenSealer sealer({*old_key});
+  const std::span<const std::uint8_t> plain = bytes_of("registration");
+  std::string before(TokenSealer::sealed_size(plain.size()), '\0');
+  REQUIRE(sealer.seal(plain, before) == before.size());
+  const std::uint64_t bound_before = sealer.bind("call", "tag");
+  sealer.rekey({*new_key, *old_key});
+  std::array<std::uint8_t, 512> out;
+  std::size_t key_index = 9;
+  REQUIRE(sealer.open(before, out, &key_index));
+  CHECK(key_index == 1);  // the old key, now second
+  CHECK(sealer.bind("call", "tag", key_index) == bound_before);
+  // What it seals now only the new key opens.
+  std::string after(before.size(), '\0');
+  REQUIRE(sealer.seal(plain, after) == after.size());
+  CHECK_FALSE(TokenSealer({*old_key}).open(after, out));
+  CHECK(TokenSealer({*new_key}).open(after, out));
+  // A refused list changes nothing; the old key gone, its tokens no longer open.
+  CHECK_THROWS(sealer.rekey({}));
+  CHECK(sealer.open(before, out));
+  sealer.rekey({*new_key});
+  CHECK_FALSE(sealer.open(before, out));
+  CHECK(sealer.open(after, out));
+}
+
 TEST_CASE("token sealer: a deterministic seal gives one text per plaintext", "[crypto][sealer]") {
   const TokenSealer sealer({kKey});
   const std::string_view a = "call-2@10.0.0.20", b = "call-3@10.0.0.20";

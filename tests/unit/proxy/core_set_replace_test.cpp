@@ -1,6 +1,8 @@
 // CoreSet::replace: the set of cores changing while running (cores by DNS name).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "sbc/proxy/core_set.hpp"
 
 using sbc::proxy::CoreSet;
@@ -110,4 +112,31 @@ TEST_CASE("probes skip retired cores, and their late answers are ignored", "[rel
   set.replace({core("192.0.2.2")}, t0, std::chrono::minutes{10});
   CHECK_FALSE(set.probe_answered(0, nonce0, false));
   CHECK(set.probes_due(t0 + std::chrono::seconds{1}) == 0b10);
+}
+
+TEST_CASE("a drained core gets no new request, is still found and probed, and comes back",
+          "[relay][cores]") {
+  const auto t0 = Clock::now();
+  CoreSet set({core("192.0.2.1"), core("192.0.2.2")}, std::chrono::milliseconds{1000});
+  set.set_drained(0, true);
+  CHECK(set.drained(0));
+  CHECK(set.stats(0).drained.load());
+  CHECK(chosen(set, t0, 4) == std::vector<std::size_t>{1, 1, 1, 1});
+  // Its transactions in flight still find it, and it is still probed (known up or down).
+  CHECK(set.find("192.0.2.1", 5060) == std::optional<std::size_t>{0});
+  CHECK((set.probes_due(t0) & 1u) == 1u);
+  // The drain survives a new set that keeps the core.
+  set.replace({core("192.0.2.1"), core("192.0.2.2"), core("192.0.2.3")}, t0,
+              std::chrono::minutes{10});
+  CHECK(set.drained(0));
+  const std::vector<std::size_t> picks = chosen(set, t0, 6);
+  CHECK(std::count(picks.begin(), picks.end(), 0u) == 0);
+  CHECK(picks.size() == 6);
+  // With every core drained, nothing is chosen (the relay answers 503).
+  set.set_drained(1, true);
+  set.set_drained(2, true);
+  CHECK_FALSE(set.choose(0, t0));
+  set.set_drained(0, false);
+  CHECK_FALSE(set.stats(0).drained.load());
+  CHECK(chosen(set, t0, 3) == std::vector<std::size_t>{0, 0, 0});
 }
