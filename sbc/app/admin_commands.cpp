@@ -78,6 +78,9 @@ void cores(AdminContext& c, AdminServer::Reply& reply) {
                                  {"name", core.name},
                                  {"up", core.up},
                                  {"drained", core.drained},
+                                 {"in_flight", core.in_flight},
+                                 {"last_probe_ms", core.last_probe_ms},
+                                 {"probe_rtt_ms", core.probe_rtt_ms},
                                  {"requests", core.requests},
                                  {"failures", core.failures},
                                  {"probes", core.probes}});

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <iomanip>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,8 @@ constexpr std::string_view kCtlUsage =
     "  status          version, configuration file and its SHA-256, workers, uptime\n"
     "  bans            the sources banned now: scope (all transports, or UDP) and time left\n"
     "  unban SOURCE    lift the ban of an address (an IPv6 address lifts its prefix's)\n"
-    "  cores           the cores as worker 0 sees them: up, down or drained, requests, failures, "
-    "probes\n"
+    "  cores           the cores: up, down or drained (worker 0's view), transactions in flight,\n"
+    "                  requests, failures, probes (all workers'), the last probe's answer\n"
     "  core drain CORE   no new transactions to CORE (a URI as cores shows it, a DNS name, or\n"
     "                    IP:PORT); those running finish\n"
     "  core enable CORE  back in rotation\n"
@@ -110,18 +111,26 @@ void print(std::string_view command, const json::object& reply, std::ostream& ou
     if (cores.empty()) out << "no core (the SBC relays nothing)\n";
     if (!cores.empty())
       out << std::left << std::setw(40) << "CORE" << std::setw(15) << "STATE" << std::setw(10)
-          << "REQUESTS" << std::setw(10) << "FAILURES"
-          << "PROBES\n";
+          << "IN-FLIGHT" << std::setw(10) << "REQUESTS" << std::setw(10) << "FAILURES"
+          << std::setw(8) << "PROBES"
+          << "LAST PROBE ANSWER\n";
     for (const json::value& c : cores) {
       std::string uri = text(c.at("uri"));
       if (!c.at("name").as_string().empty()) uri += " (" + text(c.at("name")) + ")";
-      const char* state = c.at("drained").as_bool()
-                              ? (c.at("up").as_bool() ? "drained" : "drained, down")
-                          : c.at("up").as_bool() ? "up"
-                                                 : "down";
+      const bool up = c.at("up").as_bool();
+      const char* state = c.at("drained").as_bool() ? (up ? "drained" : "drained, down")
+                          : up                      ? "up"
+                                                    : "down";
+      std::ostringstream probe;
+      if (c.at("last_probe_ms").to_number<std::int64_t>() < 0)
+        probe << "none";
+      else
+        probe << std::fixed << std::setprecision(1)
+              << c.at("last_probe_ms").to_number<double>() / 1000.0 << " s ago, "
+              << c.at("probe_rtt_ms").to_number<double>() << " ms";
       out << std::left << std::setw(40) << uri << std::setw(15) << state << std::setw(10)
-          << text(c.at("requests")) << std::setw(10) << text(c.at("failures"))
-          << text(c.at("probes")) << '\n';
+          << text(c.at("in_flight")) << std::setw(10) << text(c.at("requests")) << std::setw(10)
+          << text(c.at("failures")) << std::setw(8) << text(c.at("probes")) << probe.str() << '\n';
     }
   } else if (command == "unban") {
     out << text(reply.at("source"))

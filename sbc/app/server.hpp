@@ -66,7 +66,7 @@ class Server {
 
   // For the admin API (server_admin.cpp). Each answer comes on a worker's thread: the caller
   // posts it on to its own. Every worker holds every ban (a ban is imposed on all), so worker 0
-  // answers for them all; the cores are worker 0's view of them.
+  // answers for them all; the cores' state is worker 0's view, their counts are all workers'.
   struct BanView {
     std::string source;  // an address, or an IPv6 prefix ("2001:db8:1:2::/64")
     std::string scope;   // "all" (every transport) or "udp"
@@ -78,7 +78,10 @@ class Server {
   struct CoreView {
     std::string uri, name;
     bool active = true, up = true, drained = false;
-    std::uint64_t requests = 0, failures = 0, probes = 0;
+    std::uint64_t requests = 0, failures = 0, probes = 0;  // over all workers
+    std::uint64_t in_flight = 0;                           // transactions, over all workers
+    std::int64_t last_probe_ms = -1;                       // since its last answer (-1: none)
+    double probe_rtt_ms = -1;                              // that probe's round trip
   };
   void list_bans(std::function<void(std::vector<BanView>)> done);
   // Lifts the ban of `source` (an address; an IPv6 address names its prefix) on every worker;
@@ -94,6 +97,8 @@ class Server {
   unsigned workers() const noexcept { return count_; }
 
  private:
+  void add_core_counts(unsigned w, std::vector<CoreView> cores,
+                       std::function<void(std::vector<CoreView>)> done);
   // The start-up phases, in order (server.cpp, server_relays.cpp).
   bool prepare_tls();
   void detect_ipv6();

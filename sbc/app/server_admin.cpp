@@ -66,17 +66,42 @@ bool Server::lift_ban(std::string_view source, const std::function<void(bool)>& 
 
 void Server::list_cores(std::function<void(std::vector<CoreView>)> done) {
   if (relays_.empty()) return done({});
-  const proxy::Relay& relay = *relays_[0];
-  workers_[0]->post([&relay, done = std::move(done)] {
+  // Worker 0 describes the cores; then each worker in turn adds its counts and transactions in
+  // flight, handing the list on (no lock: one worker holds it at a time).
+  workers_[0]->post([this, done = std::move(done)]() mutable {
     std::vector<CoreView> cores;
-    const proxy::CoreSet& set = relay.cores();
+    const proxy::CoreSet& set = relays_[0]->cores();
+    const auto now = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < set.size(); ++i) {
       const proxy::CoreTarget& t = set.target(i);
-      const proxy::CoreStats& s = set.stats(i);
-      cores.push_back({core_uri(t), t.name, set.active(i), s.up.load(), set.drained(i),
-                       s.requests.value(), s.failures.value(), s.probes.value()});
+      const auto probe = set.probe_times(i);
+      CoreView view{core_uri(t), t.name, set.active(i), set.stats(i).up.load(), set.drained(i)};
+      if (probe.answered != proxy::CoreSet::TimePoint{}) {
+        view.last_probe_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - probe.answered).count();
+        view.probe_rtt_ms = static_cast<double>(probe.round_trip.count()) / 1000.0;
+      }
+      cores.push_back(std::move(view));
     }
-    done(std::move(cores));
+    add_core_counts(0, std::move(cores), std::move(done));
+  });
+}
+
+// Worker w's counts into `cores`, on its thread; then the next worker's, or `done`.
+void Server::add_core_counts(unsigned w, std::vector<CoreView> cores,
+                             std::function<void(std::vector<CoreView>)> done) {
+  const proxy::Relay& relay = *relays_[w];
+  const auto in_flight = relay.in_flight_by_core();
+  for (std::size_t i = 0; i < cores.size() && i < relay.cores().size(); ++i) {
+    const proxy::CoreStats& s = relay.cores().stats(i);
+    cores[i].requests += s.requests.value();
+    cores[i].failures += s.failures.value();
+    cores[i].probes += s.probes.value();
+    cores[i].in_flight += in_flight[i];
+  }
+  if (w + 1 == count_) return done(std::move(cores));
+  workers_[w + 1]->post([this, w, cores = std::move(cores), done = std::move(done)]() mutable {
+    add_core_counts(w + 1, std::move(cores), std::move(done));
   });
 }
 

@@ -157,18 +157,24 @@ std::uint64_t CoreSet::probes_due(TimePoint now) noexcept {
     h.outstanding = true;
     ++h.sequence;
     h.nonce = sbc::crypto::random_u64();
+    h.probe_sent = now;
     stats_[i]->probes.inc();
     due |= std::uint64_t{1} << i;
   }
   return due;
 }
 
-bool CoreSet::probe_answered(std::size_t i, std::uint64_t nonce, bool overloaded) noexcept {
+bool CoreSet::probe_answered(std::size_t i, std::uint64_t nonce, bool overloaded,
+                             TimePoint now) noexcept {
   if (i >= size() || !health_[i].active) return false;
   CoreHealthState& h = health_[i];
   if (nonce != h.nonce || !h.outstanding) return false;  // forged, or late (an older probe)
   h.outstanding = false;
   h.missed = 0;
+  if (now != TimePoint{}) {
+    h.answered_at = now;
+    h.round_trip = std::chrono::duration_cast<std::chrono::microseconds>(now - h.probe_sent);
+  }
   set_up(i, !overloaded, overloaded ? "503 to a probe" : "answered a probe");
   return true;
 }
@@ -194,10 +200,10 @@ std::size_t CoreSet::write_probe(std::size_t i, std::string_view inside_ip,
   return w.ok() ? w.view().size() : 0;
 }
 
-bool CoreSet::probe_answered(std::string_view branch, bool overloaded) noexcept {
+bool CoreSet::probe_answered(std::string_view branch, bool overloaded, TimePoint now) noexcept {
   std::uint64_t index = 0, nonce = 0;
   return detail::parse_probe_branch(branch, index, nonce) &&
-         probe_answered(static_cast<std::size_t>(index), nonce, overloaded);
+         probe_answered(static_cast<std::size_t>(index), nonce, overloaded, now);
 }
 
 }  // namespace sbc::proxy

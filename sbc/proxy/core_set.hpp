@@ -93,15 +93,25 @@ class CoreSet {
   std::uint64_t probes_due(TimePoint now) noexcept;
   std::uint32_t probe_sequence(std::size_t i) const noexcept { return health_[i].sequence; }
   std::uint64_t probe_nonce(std::size_t i) const noexcept { return health_[i].nonce; }
-  // An answer naming `nonce` for core i; false (and ignored) unless it is the outstanding probe's.
-  bool probe_answered(std::size_t i, std::uint64_t nonce, bool overloaded) noexcept;
+  // An answer naming `nonce` for core i, at `now` (its round-trip time is kept when given);
+  // false (and ignored) unless it is the outstanding probe's.
+  bool probe_answered(std::size_t i, std::uint64_t nonce, bool overloaded,
+                      TimePoint now = {}) noexcept;
+  // When core i last answered a probe (TimePoint{}: never) and how long that probe took.
+  struct ProbeTimes {
+    TimePoint answered{};
+    std::chrono::microseconds round_trip{0};
+  };
+  ProbeTimes probe_times(std::size_t i) const noexcept {
+    return {health_[i].answered_at, health_[i].round_trip};
+  }
   // The OPTIONS probe of core i (its current sequence number and nonce, named by the branch of
   // our Via) from us at `inside_ip`:`inside_port`, into `out`: its size, 0 if it does not fit.
   std::size_t write_probe(std::size_t i, std::string_view inside_ip, std::uint16_t inside_port,
                           std::span<char> out) const noexcept;
   // An answer to one of our probes, by the branch of its top Via: false (and ignored) unless it
   // names the outstanding probe of a core (forged, late).
-  bool probe_answered(std::string_view branch, bool overloaded) noexcept;
+  bool probe_answered(std::string_view branch, bool overloaded, TimePoint now = {}) noexcept;
 
  private:
   struct CoreHealthState {
@@ -114,6 +124,8 @@ class CoreSet {
     bool outstanding = false;
     std::uint32_t sequence = 0;
     std::uint64_t nonce = 0;
+    TimePoint probe_sent{}, answered_at{};
+    std::chrono::microseconds round_trip{0};
     std::int64_t current_weight = 0;  // smooth weighted round robin
   };
   bool usable(std::size_t i, TimePoint now) const noexcept;

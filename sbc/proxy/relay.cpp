@@ -519,6 +519,13 @@ std::size_t Relay::replace_cores(const std::vector<CoreTarget>& targets) {
   return impl_->replace_cores(targets);
 }
 
+std::array<std::uint32_t, CoreSet::kMaxCores> Relay::in_flight_by_core() const noexcept {
+  std::array<std::uint32_t, CoreSet::kMaxCores> counts{};
+  for (const Transaction& t : impl_->transactions().slots())
+    if (t.used && t.direction == Direction::ToCore && !t.final_seen && t.core_index < counts.size())
+      ++counts[t.core_index];
+  return counts;
+}
 std::size_t Relay::set_drained(const std::function<bool(const CoreTarget&)>& which, bool drained) {
   CoreSet& cores = impl_->cores();
   std::size_t named = 0;

@@ -130,6 +130,9 @@ class Relay final : public transport::Router {
   // Makes `targets` the cores (cores by DNS name, on a new answer); on this relay's thread.
   // Transactions in flight finish on their core. Returns how many targets did not fit.
   std::size_t replace_cores(const std::vector<CoreTarget>& targets);
+  // Transactions to each core (by index) still waiting for its final answer: the admin API's
+  // count, read by walking the table on this relay's thread (not kept on the message path).
+  std::array<std::uint32_t, CoreSet::kMaxCores> in_flight_by_core() const noexcept;
   // Drains (or enables) the cores in the set that `which` names (sbc ctl core drain); on this
   // relay's thread. Returns how many it named.
   std::size_t set_drained(const std::function<bool(const CoreTarget&)>& which, bool drained);

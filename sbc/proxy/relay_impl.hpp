@@ -81,6 +81,7 @@ class Relay::Impl {
   const RelaySettings& settings() const noexcept { return settings_; }
   const CoreSet& cores() const noexcept { return cores_; }
   CoreSet& cores() noexcept { return cores_; }
+  TransactionTable& transactions() noexcept { return table_; }
   sbc::crypto::TokenSealer& sealer() noexcept { return sealer_; }
   std::size_t replace_cores(const std::vector<CoreTarget>& targets);
   void note_cores() noexcept;  // all_cores_, non_tls_cores_ from the set

@@ -310,7 +310,7 @@ void Relay::Impl::send_probe(std::size_t i) noexcept {
 // Only an answer naming the outstanding probe's nonce counts; anything else (forged, late) is
 // ignored and counted.
 void Relay::Impl::probe_answer(const Message& m) noexcept {
-  if (!cores_.probe_answered(m.top_via().branch, m.status_code() == 503))
+  if (!cores_.probe_answered(m.top_via().branch, m.status_code() == 503, now_))
     stats.probe_mismatches.inc();
 }
 

@@ -83,6 +83,7 @@ for i in 1 2 3 4; do ua "erin$i" register >>erin.out 2>&1 || true; done
 check "the added core takes new requests ($(got b REGISTER) REGISTERs, $b_before before)" \
   test "$(got b REGISTER)" -gt "$b_before"
 ctl cores >cores.out 2>&1 || true
+check "with the probes' answers" grep -qE "sip:127.0.0.1:$a_port +up .* s ago, [0-9.]+ ms" cores.out
 check "sbc ctl cores lists both" \
   bash -c "grep -q 'sip:127.0.0.1:$a_port ' cores.out && grep -q 'sip:127.0.0.1:$b_port ' cores.out"
 

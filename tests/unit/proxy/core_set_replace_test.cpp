@@ -140,3 +140,12 @@ TEST_CASE("a drained core gets no new request, is still found and probed, and co
   CHECK_FALSE(set.stats(0).drained.load());
   CHECK(chosen(set, t0, 3) == std::vector<std::size_t>{0, 0, 0});
 }
+
+TEST_CASE("a core added to the set is probed from the next round", "[relay][cores]") {
+  const auto t0 = Clock::now();
+  CoreSet set({core("192.0.2.1")}, std::chrono::milliseconds{1000});
+  CHECK(set.probes_due(t0) == 1u);
+  set.replace({core("192.0.2.1"), core("192.0.2.2")}, t0, std::chrono::minutes{10});
+  CHECK(set.probes_due(t0 + std::chrono::seconds{1}) == 3u);
+  CHECK(set.stats(1).probes.value() == 1);
+}

@@ -115,6 +115,30 @@ TEST_CASE("relay: OPTIONS probes take a silent core out and bring it back when i
   CHECK(h.relay->cores().stats(0).probes.value() >= 3);
 }
 
+TEST_CASE("relay: the admin API's view of a core: probe round trip, transactions in flight",
+          "[relay][probes]") {
+  Harness h(64, [](proxy::RelaySettings& s) { s.probe_interval = 1000ms; });
+  CHECK(h.relay->cores().probe_times(0).answered == proxy::CoreSet::TimePoint{});
+  h.advance(10ms);
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  h.advance(25ms);
+  h.from_core(core_answer(h.parse(sent[0]), 200, "OK"));
+  const auto probe = h.relay->cores().probe_times(0);
+  CHECK(probe.answered != proxy::CoreSet::TimePoint{});
+  CHECK(probe.round_trip > std::chrono::microseconds{0});  // sent during the first advance
+  CHECK(probe.round_trip <= std::chrono::microseconds{35000});
+  // A request to the core is in flight until its answer.
+  h.from_outside(alice_register(), alice_flow());
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(h.relay->in_flight_by_core()[0] == 1);
+  CHECK(h.relay->in_flight_by_core()[1] == 0);
+  h.from_core(core_answer(h.parse(sent[0]), 200, "OK"));
+  h.advance(10000ms);  // past any linger
+  CHECK(h.relay->in_flight_by_core()[0] == 0);
+}
+
 TEST_CASE("relay: a forged 503 to a guessed probe branch does not mark the core down",
           "[relay][probes]") {
   Harness h(64, [](proxy::RelaySettings& s) { s.probe_interval = 1000ms; });
