@@ -125,8 +125,8 @@ class Control {
     return {true, message};
   }
 
-  // Drain: stop accepting and reading new datagrams, let connections finish what they have in
-  // hand for the grace period, then stop.
+  // Drain (Server::begin_drain): not ready, no new connection, new requests refused 503 while
+  // running transactions and dialogs go on, over UDP too, for the grace period; then stop.
   void drain(int signal) {
     stopping_ = true;
     poll_.cancel();

@@ -256,13 +256,15 @@ void Server::stop() {
   log_totals();
 }
 
+// Not ready at once; no new connection; the UDP sockets stay open (still read) for the grace
+// period, so that running transactions get their answers and dialogs their in-dialog requests,
+// while new requests are refused 503 (the relay and the edge read shared_.draining).
 void Server::begin_drain() {
   shared_.draining = true;
   ready_ = false;
   for (unsigned w = 0; w < count_; ++w) {
     workers_[w]->post([this, w] {
       for (auto& s : listening_[w].stream) s->close();
-      for (auto& u : listening_[w].udp) u->close();
     });
   }
 }

@@ -41,6 +41,16 @@ void Relay::Impl::request_from_outside(const Message& m, const FlowInfo& flow) n
   if (m.method() == Method::Cancel) return cancel(m, &flow, {});
   if (Transaction* t = table_.find_server(m, m.method()))
     return retransmission(*t, m.bytes().size());
+  // Draining (SIGTERM): what is running finishes (ACK, CANCEL, retransmissions above, requests
+  // in a dialog); anything new, a dialog or a registration the end of the grace period would
+  // cut, is refused so that the client goes elsewhere, and a connection is closed after it.
+  if (wire_.draining() && m.to().tag.empty()) {
+    stats.draining.inc();
+    const std::string_view retry[] = {kDrainingRetryAfter, kServer};
+    answer_outside(m, flow, 503, kDrainingReason, retry);
+    wire_.close_after_sent(flow.flow_token);
+    return;
+  }
   const OwnRoutes own = own_routes(m, &flow);
   if (!in_dialog_allowed(m, own, flow)) {
     stats.dialog_refused.inc();
@@ -291,6 +301,14 @@ void Relay::Impl::request_from_inside(const Message& m, const Address& source) n
   if (Transaction* t = table_.find_server(m, m.method()))
     return retransmission(*t, m.bytes().size());
   if (m.max_forwards() == 0) return answer_inside(m, source, 483, "Too Many Hops");
+  // Draining: no new dialog toward the outside (its flow closes at the end of the grace
+  // period); the core may try another route. Other requests outside a dialog (MESSAGE, NOTIFY)
+  // are single transactions and still go.
+  if (wire_.draining() && m.to().tag.empty() && is_dialog_creating(m.method())) {
+    stats.draining.inc();
+    const std::string_view retry[] = {kDrainingRetryAfter, kServer};
+    return answer_inside(m, source, 503, kDrainingReason, retry);
+  }
   const OwnRoutes own = own_routes(m, nullptr);
   const std::uint32_t hash = loop_hash(m, m.call_id(), own.count);
   if (detect_loop(m, hash)) {

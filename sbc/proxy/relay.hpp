@@ -64,6 +64,7 @@ struct RelayStats {
   metrics::Counter sips_refused;  // 416: a sips: request and no TLS path (relay.sips_end_to_end)
   metrics::Counter transport_errors;  // requests a connection to their core could not carry
   metrics::Counter dialog_refused;    // in-dialog request not from a party of the dialog (481)
+  metrics::Counter draining;          // 503: a new request while the SBC drains (SIGTERM)
   // Messages from the outside with more trust-domain headers than could be removed (400, or
   // dropped for ACKs and responses): never relayed with some left.
   metrics::Counter untrusted_refused;

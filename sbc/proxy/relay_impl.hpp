@@ -40,6 +40,10 @@ using sip::Method;
 using sip::Writer;
 
 inline constexpr std::string_view kServer = "Server: sbc";
+// The answer to a new request while the SBC drains (SIGTERM): the client retries elsewhere (RFC
+// 3263: the next server of its list; behind a Service, another replica) or here after a while.
+inline constexpr std::string_view kDrainingReason = "Service Unavailable (shutting down)";
+inline constexpr std::string_view kDrainingRetryAfter = "Retry-After: 5";
 // What a transaction may send to an unproved UDP source, in multiples of what it received.
 inline constexpr std::uint64_t kAmplificationFactor = 3;
 // Contacts of one message we hide at most (a 3xx's list); the message editor bounds the edits.

@@ -143,6 +143,13 @@ EdgeHandler::Outcome EdgeHandler::handle_message(std::string_view bytes, sip::Fr
   }
   if (m.method() == sip::Method::Options && addressed_to_self(m)) {
     stats_.options_answered.inc();
+    if (draining_ != nullptr && draining_->load(std::memory_order_relaxed)) {
+      const std::string_view retry[] = {"Retry-After: 5", kServer};
+      Outcome refusal =
+          reply(sip::Verdict::respond(503, "Service Unavailable (shutting down)"), flow, retry);
+      refusal.close_after = true;
+      return refusal;
+    }
     // The methods the policies let in, when a methods stage restricts them.
     const std::string_view allow =
         policy_ != nullptr && !policy_->allow_header().empty() ? policy_->allow_header() : kAllow;

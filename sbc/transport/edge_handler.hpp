@@ -4,6 +4,7 @@
 // every decision here is unit-tested without sockets. One instance per worker; not thread-safe.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -80,6 +81,7 @@ class EdgeHandler {
     std::string_view reply;      // valid until the next call
     sip::Verdict verdict;        // why
     bool authenticated = false;  // relayed after Digest authentication at the edge
+    bool close_after = false;    // a stream closes once the reply is written (draining)
   };
 
   explicit EdgeHandler(EdgeOptions options);
@@ -102,6 +104,9 @@ class EdgeHandler {
   void set_tap(MessageTap* tap) noexcept { tap_ = tap; }
   // Binds flows of messages that arrive without one (UDP) when they reach the router.
   void set_flow_binder(FlowBinder* binder) noexcept { flow_binder_ = binder; }
+  // Set from SIGTERM on: an OPTIONS ping of the SBC itself is answered 503 (a load balancer or a
+  // trunk that pings us stops sending). None: never draining.
+  void set_draining(const std::atomic<bool>* draining) noexcept { draining_ = draining; }
 
  private:
   Outcome reply(const sip::Verdict& verdict, const FlowInfo& flow,
@@ -127,6 +132,7 @@ class EdgeHandler {
   policy::Chain* policy_ = nullptr;
   MessageTap* tap_ = nullptr;
   FlowBinder* flow_binder_ = nullptr;
+  const std::atomic<bool>* draining_ = nullptr;
   bool rejected_ = false;  // of the message being handled
 };
 

@@ -47,6 +47,8 @@ class FlowSink {
   virtual const FlowInfo* flow_info() const { return nullptr; }
   // Closes the connection (its source was banned).
   virtual void shut() {}
+  // Closes the connection once what is queued on it has been written.
+  virtual void shut_after_sent() {}
 };
 
 struct FlowToken {

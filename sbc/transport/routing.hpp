@@ -56,6 +56,12 @@ class Wire {
   // asynchronously through Router::inside_failed.
   virtual void send_inside(Protocol protocol, std::string_view ip, std::uint16_t port,
                            std::string_view bytes) noexcept = 0;
+  // True from SIGTERM on: the SBC drains, and requests that would start something new (a
+  // dialog, a registration) are refused with 503 while running ones finish.
+  virtual bool draining() const noexcept { return false; }
+  // Closes a stream flow once what is queued on it has been written (after the drain's 503);
+  // nothing for a UDP flow or a flow that is gone.
+  virtual void close_after_sent(std::uint64_t /*flow_token*/) noexcept {}
 };
 
 }  // namespace sbc::transport

@@ -117,6 +117,11 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   }
   const FlowInfo* flow_info() const override { return &flow_; }
   void shut() override { close(); }
+  void shut_after_sent() override {
+    if (closed_) return;
+    close_after_write_ = true;
+    if (queue_.empty()) close();
+  }
 
  private:
   static constexpr std::size_t kInitialBuffer = 2048;
@@ -217,6 +222,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
           // A source that authenticated may use the connections kept in reserve.
           if (outcome.authenticated) ticket_.authenticated();
           if (outcome.action == EdgeHandler::Action::Reply) send(outcome.reply);
+          if (outcome.close_after) shut_after_sent();
           consume(r.length);
           message_started_ = used_ > 0;
           break;

@@ -30,6 +30,7 @@ Worker::Worker(unsigned index, const EdgeOptions& options, Shared& shared)
       flows_(index, static_cast<std::uint32_t>(shared.limits.max_connections),
              static_cast<std::uint32_t>(shared.limits.max_udp_flows)) {
   handler_.set_flow_binder(this);
+  handler_.set_draining(&shared.draining);
 }
 
 std::uint64_t Worker::bind_flow(bool hold) noexcept {
@@ -62,6 +63,11 @@ std::optional<FlowAddress> Worker::flow_address(std::uint64_t flow_token) const 
   remote_text_ = address_text(route->peer.address());
   address.remote_ip = remote_text_;
   return address;
+}
+
+void Worker::close_after_sent(std::uint64_t flow_token) noexcept {
+  const auto route = flows_.find(FlowToken{flow_token});
+  if (route && route->stream) route->stream->shut_after_sent();
 }
 
 void Worker::relayed(RelayDirection direction) noexcept {

@@ -99,6 +99,10 @@ class Worker final : public Wire, public FlowBinder {
   void send_inside(Protocol protocol, std::string_view ip, std::uint16_t port,
                    std::string_view bytes) noexcept override;
   // The flow of the datagram a UDP listener of this worker is handling (see FlowBinder).
+  bool draining() const noexcept override {
+    return shared_.draining.load(std::memory_order_relaxed);
+  }
+  void close_after_sent(std::uint64_t flow_token) noexcept override;
   std::uint64_t bind_flow(bool hold) noexcept override;
   // Which datagram that is: set by the listener around EdgeHandler::handle().
   void binding(UdpListener* listener, const asio::ip::udp::endpoint* peer) noexcept {

@@ -14,6 +14,12 @@
 //                         INVITE's final status
 //     request METHOD URI  one out-of-dialog request; prints "METHOD <status>"
 //     ringonly            makes later `serve` actions ring without answering
+//     hold MS             later calls hold MS milliseconds between ACK and BYE (default 300)
+//     calls URI COUNT     up to COUNT calls to URI one after another, as `call`; stops after the
+//                         first call refused (final status >= 300) or lost. Prints "BYE sent at
+//                         EPOCH_MS" before each BYE, "RETRY-AFTER <value>" for a refusal that
+//                         carries one, and over TCP after a refusal "CONNECTION closed" when the
+//                         SBC closes the connection within 3 s ("CONNECTION open" otherwise)
 // With SIP_UA_DUMP=FILE every message received is appended to FILE (for checks on headers).
 // With SIP_UA_PASSWORD (and SIP_UA_AUTH_USER, default USER) it answers 401/407 challenges with
 // Digest (RFC 7616: the first challenge whose algorithm it knows, SHA-256 or MD5, qop=auth);
@@ -370,8 +376,13 @@ class Ua {
       r = wait_final(call_id, "INVITE", 30, true);
     }
     std::cout << "INVITE " << (r ? std::to_string(r->status()) : "timeout") << std::endl;
+    last_invite_status = r ? r->status() : 0;
     if (!r) return false;
-    if (r->status() >= 300) return true;
+    if (r->status() >= 300) {
+      if (!r->get("retry-after").empty())
+        std::cout << "RETRY-AFTER " << r->get("retry-after") << std::endl;
+      return true;
+    }
     // The dialog: route set = Record-Route reversed, remote target = Contact.
     std::vector<std::string> routes;
     for (const std::string& v : r->all("record-route"))
@@ -389,9 +400,15 @@ class Ua {
     };
     send(in_dialog("ACK", invite_cseq));
     // Hold the call a moment, then hang up.
-    const auto hold = Clock::now() + std::chrono::milliseconds(300);
+    const auto hold = Clock::now() + std::chrono::milliseconds(hold_ms);
     while (auto m = receive(hold))
       if (m->request()) answer(*m);
+    if (print_bye_time)
+      std::cout << "BYE sent at "
+                << std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count()
+                << std::endl;
     send(in_dialog("BYE", invite_cseq + 1));
     auto bye = wait_final(call_id, "BYE", 10);
     std::cout << "BYE " << (bye ? std::to_string(bye->status()) : "timeout") << std::endl;
@@ -441,6 +458,34 @@ class Ua {
     return false;
   }
 
+  // Calls one after another until one is refused or lost, `count` at most.
+  bool calls(const std::string& uri, int count) {
+    print_bye_time = true;
+    for (int i = 0; i < count; ++i) {
+      if (!call(uri)) return false;
+      if (last_invite_status >= 300) {
+        if (tcp_) std::cout << "CONNECTION " << (closed_within(3) ? "closed" : "open") << std::endl;
+        return true;
+      }
+    }
+    return true;
+  }
+
+  // Over TCP: whether the peer closes the connection within `seconds` (what arrives meanwhile is
+  // read and dropped).
+  bool closed_within(int seconds) {
+    const auto deadline = Clock::now() + std::chrono::seconds(seconds);
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      char buf[4096];
+      if (recv(fd_, buf, sizeof buf, 0) <= 0) return true;
+    }
+  }
+
   void serve(int seconds) {
     const auto deadline = Clock::now() + std::chrono::seconds(seconds);
     while (auto m = receive(deadline))
@@ -448,6 +493,9 @@ class Ua {
   }
 
   bool ring_only = false;
+  int hold_ms = 300;
+  bool print_bye_time = false;
+  int last_invite_status = 0;  // of the last call: 0 when it got no final answer
 
  private:
   std::string response(const Msg& req, int status, const std::string& reason,
@@ -532,6 +580,11 @@ int main(int argc, char** argv) {
     } else if (action == "request" && i + 2 < argc) {
       const std::string method = argv[++i];
       ok = ua.request(method, argv[++i]) && ok;
+    } else if (action == "hold" && i + 1 < argc) {
+      ua.hold_ms = std::atoi(argv[++i]);
+    } else if (action == "calls" && i + 2 < argc) {
+      const std::string uri = argv[++i];
+      ok = ua.calls(uri, std::atoi(argv[++i])) && ok;
     } else if (action == "ringonly") {
       ua.ring_only = true;
     } else {

@@ -45,6 +45,8 @@ struct FakeWire : transport::Wire {
   };
   std::vector<Sent> sent;
   std::map<std::uint64_t, transport::FlowAddress> flows;
+  bool drain = false;                  // what draining() says (SIGTERM)
+  std::vector<std::uint64_t> closing;  // flows close_after_sent() was called for
 
   bool send_outside(std::uint64_t flow_token, std::string_view bytes) noexcept override {
     if (!flows.contains(flow_token)) return false;
@@ -59,6 +61,10 @@ struct FakeWire : transport::Wire {
   void send_inside(Protocol protocol, std::string_view ip, std::uint16_t port,
                    std::string_view bytes) noexcept override {
     sent.push_back({false, 0, std::string(ip), port, std::string(bytes), protocol});
+  }
+  bool draining() const noexcept override { return drain; }
+  void close_after_sent(std::uint64_t flow_token) noexcept override {
+    closing.push_back(flow_token);
   }
   std::vector<Sent> take() { return std::exchange(sent, {}); }
 };

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -68,6 +69,28 @@ TEST_CASE("OPTIONS to the SBC itself is answered 200 with Allow", "[edge]") {
   const std::string tag(m->to().tag);
   const auto again = handler.handle(bytes, sip::Framing::Datagram, udp_flow());
   CHECK(parse_reply(again.reply)->to().tag == tag);
+}
+
+TEST_CASE(
+    "while draining, OPTIONS to the SBC itself is answered 503 with Retry-After, and a "
+    "stream closes after it",
+    "[edge][drain]") {
+  EdgeHandler handler({});
+  std::atomic<bool> draining{false};
+  handler.set_draining(&draining);
+  const std::string bytes = request("OPTIONS sip:192.0.2.10:5060 SIP/2.0", "OPTIONS");
+  const auto serving = handler.handle(bytes, sip::Framing::Datagram, udp_flow());
+  CHECK(parse_reply(serving.reply)->status_code() == 200);
+  CHECK_FALSE(serving.close_after);
+  draining = true;  // SIGTERM
+  const auto outcome = handler.handle(bytes, sip::Framing::Datagram, udp_flow());
+  REQUIRE(outcome.action == EdgeHandler::Action::Reply);
+  const auto m = parse_reply(outcome.reply);
+  CHECK(m->status_code() == 503);
+  REQUIRE(m->find("Retry-After") != nullptr);
+  CHECK(m->find("Retry-After")->value == "5");
+  CHECK(outcome.close_after);
+  CHECK(handler.stats().answers[5].value() == 1);
 }
 
 TEST_CASE("the OPTIONS answer's Allow lists what policy.methods.allowed lets in",
