@@ -74,6 +74,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source, ConfigK
   // Requests with a To tag skip the challenge only while the relay checks their dialog token.
   config.policy.auth.in_dialog_exempt = config.relay.dialog_protection;
   config.relay.limits = config.limits;
+  config.text = yaml_text;
   return config;
 }
 

@@ -85,6 +85,8 @@ struct Config {
   policy::PolicyConfig policy;
   capture::CaptureSettings capture;
   AdminSettings admin;
+  // The YAML text it was read from, as written (`sbc ctl config` shows it, secrets redacted).
+  std::string text;
 };
 
 class ConfigError : public std::runtime_error {

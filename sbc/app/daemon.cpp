@@ -54,6 +54,7 @@ class Control {
           server_.reload_certificates("sbc ctl reload");
           return reload_policy("sbc ctl reload");
         }});
+    admin_context_->running_text = config_.text;
     admin_ = std::make_unique<AdminServer>(
         io_, config_.admin,
         [this](const boost::json::object& request, AdminServer::Reply reply) {
@@ -110,6 +111,7 @@ class Control {
         return {false, busy};
       }
       server_.count_reload(true);
+      if (admin_context_) admin_context_->running_text = fresh.text;
       std::string chain;
       for (const std::string& name : next.chain) chain += (chain.empty() ? "" : ",") + name;
       log_(LogLevel::Info, "policy reloaded",

@@ -65,11 +65,35 @@ class Server {
     bool active = true, up = true;
     std::uint64_t requests = 0, failures = 0, probes = 0;
   };
-  void list_bans(std::function<void(std::vector<BanView>)> done);
+  // Which bans to list: those whose source overlaps `source` (when set), of that stage and
+  // reason (when not empty).
+  struct BanFilter {
+    std::optional<sbc::Cidr> source;
+    std::string stage, reason;
+  };
+  void list_bans(BanFilter filter, std::function<void(std::vector<BanView>)> done);
   // Lifts the ban of `source` (an address; an IPv6 address names its prefix) on every worker;
   // `done(lifted)` after worker 0's, false when it had none. False (and no call) when `source`
   // is not an address.
   bool lift_ban(std::string_view source, const std::function<void(bool lifted)>& done);
+  // Lifts every ban whose source overlaps `block`, on every worker; `done(n)` once all have:
+  // how many sources were banned (the most any worker lifted; each holds every ban).
+  void lift_bans(const sbc::Cidr& block, std::function<void(std::size_t lifted)> done);
+  // The flows of every worker (flow_table.hpp): counts by transport, and at most `limit` of
+  // them listed. Registrations are the core's (the SBC keeps none): a UDP peer is "held" once
+  // a REGISTER or a dialog was routed through it.
+  struct FlowView {
+    std::string transport;  // "udp", "tcp", "tls"
+    std::string remote;     // "ADDRESS:PORT" ("[v6]:PORT")
+    unsigned worker = 0;
+    bool held = false;     // UDP: registered or in a dialog
+    std::string identity;  // TLS: the client certificate's verified subject, if any
+  };
+  struct Flows {
+    std::size_t udp = 0, udp_held = 0, tcp = 0, tls = 0;
+    std::vector<FlowView> list;  // at most the limit
+  };
+  void list_flows(std::size_t limit, std::function<void(Flows)> done);
   void list_cores(std::function<void(std::vector<CoreView>)> done);
   unsigned workers() const noexcept { return count_; }
 
