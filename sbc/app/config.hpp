@@ -62,6 +62,13 @@ struct MetricsEndpoint {
 struct AdminSettings {
   std::string socket = "/run/sbc/admin.sock";
   unsigned mode = 0600;  // who may connect: the socket file's permissions
+  // admin.http: the same API over HTTP with a bearer token (admin_http.hpp); absent: none.
+  struct Http {
+    std::string address;  // empty: no HTTP admin
+    std::uint16_t port = 0;
+    std::string token_file;
+    std::string token;  // its first line, read at load; never logged
+  } http;
 };
 
 struct Config {

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "sbc/app/admin_commands.hpp"
+#include "sbc/app/admin_http.hpp"
 #include "sbc/app/admin_server.hpp"
 #include "sbc/app/server.hpp"
 #include "sbc/common/log.hpp"
@@ -60,8 +61,15 @@ class Control {
         [this](const boost::json::object& request, AdminServer::Reply reply) {
           answer_admin(*admin_context_, request, std::move(reply));
         },
-        log_);
+        log_, &server_.admin_counters());
     admin_->start();
+    admin_http_ = std::make_unique<AdminHttpServer>(
+        io_, config_.admin.http,
+        [this](const boost::json::object& request, AdminServer::Reply reply) {
+          answer_admin(*admin_context_, request, std::move(reply));
+        },
+        server_.admin_counters(), log_);
+    admin_http_->start();
     io_.run();
   }
 
@@ -151,6 +159,7 @@ class Control {
   asio::io_context io_;
   // After io_: closed before it goes (its sessions hold no reference to it when they end).
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<AdminHttpServer> admin_http_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
   asio::steady_timer poll_{io_};
   asio::steady_timer grace_{io_};

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "metrics/exposition.hpp"
+#include "sbc/app/admin_counters.hpp"
 #include "sbc/app/config.hpp"
 #include "sbc/app/policy_runtime.hpp"
 #include "sbc/capture/live_capture.hpp"
@@ -48,6 +49,7 @@ class Server {
   void reload_certificates(std::string_view why);
   PolicyRuntime& policies() { return *policies_; }
   void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
+  AdminCounters& admin_counters() noexcept { return admin_counters_; }
 
   // For the admin API (server_admin.cpp). Each answer comes on a worker's thread: the caller
   // posts it on to its own. Every worker holds every ban (a ban is imposed on all), so worker 0
@@ -152,6 +154,7 @@ class Server {
   std::unique_ptr<metrics::HttpServer> metrics_server_;
   std::atomic<bool> ready_{true};
   std::atomic<std::uint64_t> reloads_ok_{0}, reloads_failed_{0};
+  AdminCounters admin_counters_;
 };
 
 }  // namespace sbc::app
