@@ -153,6 +153,13 @@ class BanTable {
     table_.erase(key);
     return true;
   }
+  // Lifts every ban running at `now` whose source `pred(key)` accepts (`sbc ctl unban PREFIX`),
+  // repeat counts too; how many sources.
+  template <class Pred>
+  std::size_t lift_if(TimePoint now, Pred&& pred) {
+    return table_.erase_if(
+        [&](const SourceKey& key, const Entry& e) { return Active{now}(e) && pred(key); });
+  }
   const metrics::Counter& bans() const noexcept { return bans_; }
   // Bans refused because the source's bucket held only active bans.
   const metrics::Counter& full() const noexcept { return table_.full(); }

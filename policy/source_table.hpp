@@ -72,6 +72,20 @@ class SourceTable {
     }
   }
 
+  // Erases every entry `f(key, value)` is true of; how many.
+  template <class F>
+  std::size_t erase_if(F&& f) noexcept {
+    std::size_t n = 0;
+    for (Slot& s : slots_) {
+      if (!s.used || !f(std::as_const(s.key), std::as_const(s.value))) continue;
+      s.used = false;
+      s.value = Value{};
+      --size_;
+      ++n;
+    }
+    return n;
+  }
+
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return slots_.size(); }
   std::size_t evictions() const noexcept { return evictions_; }

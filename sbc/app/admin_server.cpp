@@ -65,6 +65,10 @@ class AdminServer::Session : public std::enable_shared_from_this<Session> {
 
   void finish(const boost::json::object& reply) {
     if (!socket_.is_open()) return;
+    if (owner_.counters_ != nullptr) {
+      const bool ok = reply.contains("ok") && reply.at("ok").is_bool() && reply.at("ok").as_bool();
+      owner_.counters_->count(AdminCounters::Unix, ok ? AdminCounters::Ok : AdminCounters::Error);
+    }
     reply_ = boost::json::serialize(reply) + "\n";
     asio::async_write(socket_, asio::buffer(reply_),
                       [self = shared_from_this()](boost::system::error_code, std::size_t) {
@@ -84,8 +88,8 @@ class AdminServer::Session : public std::enable_shared_from_this<Session> {
 };
 
 AdminServer::AdminServer(asio::io_context& io, const AdminSettings& settings, Handler handler,
-                         logging::Log& log)
-    : io_(io), settings_(settings), handler_(std::move(handler)), log_(log) {}
+                         logging::Log& log, AdminCounters* counters)
+    : io_(io), settings_(settings), handler_(std::move(handler)), log_(log), counters_(counters) {}
 
 AdminServer::~AdminServer() {
   stop();

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "sbc/app/admin_counters.hpp"
 #include "sbc/app/config.hpp"
 #include "sbc/common/log.hpp"
 
@@ -25,8 +26,9 @@ class AdminServer {
   // Answers `request` by calling `reply`, now or later (after asking the workers).
   using Handler = std::function<void(const boost::json::object& request, Reply reply)>;
 
+  // `counters`, when given, counts every request (sbc_admin_requests_total{interface="unix"}).
   AdminServer(boost::asio::io_context& io, const AdminSettings& settings, Handler handler,
-              logging::Log& log);
+              logging::Log& log, AdminCounters* counters = nullptr);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
@@ -44,6 +46,7 @@ class AdminServer {
   AdminSettings settings_;
   Handler handler_;
   logging::Log& log_;
+  AdminCounters* counters_;
   std::unique_ptr<boost::asio::local::stream_protocol::acceptor> acceptor_;
   bool bound_ = false;
   // Connections in progress (shared with them: a session may end after the server).

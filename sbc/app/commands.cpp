@@ -38,7 +38,7 @@ constexpr std::string_view kUsage =
     "                                    the policy chain, and report the verdicts\n"
     "  ctl [--socket PATH] [--json] COMMAND\n"
     "                                    ask a running SBC over its admin socket: status, bans,\n"
-    "                                    unban SOURCE, cores, reload (sbc ctl --help)\n"
+    "                                    unban, flows, config, cores, reload (sbc ctl --help)\n"
     "  version                           print the version\n";
 
 // Splits "--config FILE" off the arguments; returns the remaining ones.

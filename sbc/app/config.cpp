@@ -115,6 +115,16 @@ Config parse_config(std::string_view yaml_text, std::string_view source, ConfigK
   config.policy.auth.in_dialog_exempt = config.relay.dialog_protection;
   config.relay.limits = config.limits;
   config.restart_only = restart_only_parts(root);
+  // Never the metrics port: that one is unauthenticated, and scraped by anyone who may.
+  const AdminSettings::Http& http = config.admin.http;
+  if (!http.address.empty() && config.metrics.enabled && http.port == config.metrics.port) {
+    const auto any = [](const std::string& a) { return a == "0.0.0.0" || a == "::"; };
+    if (http.address == config.metrics.address || any(http.address) || any(config.metrics.address))
+      throw ConfigError(std::string(source).append(
+          ": admin.http: must not be the metrics endpoint's address and port (the admin API is "
+          "never on the metrics port)"));
+  }
+  config.text = yaml_text;
   return config;
 }
 

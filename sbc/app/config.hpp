@@ -62,6 +62,13 @@ struct MetricsEndpoint {
 struct AdminSettings {
   std::string socket = "/run/sbc/admin.sock";
   unsigned mode = 0600;  // who may connect: the socket file's permissions
+  // admin.http: the same API over HTTP with a bearer token (admin_http.hpp); absent: none.
+  struct Http {
+    std::string address;  // empty: no HTTP admin
+    std::uint16_t port = 0;
+    std::string token_file;
+    std::string token;  // its first line, read at load; never logged
+  } http;
 };
 
 struct Config {
@@ -89,6 +96,8 @@ struct Config {
   // YAML (${NAME} expanded, keys sorted): a reload compares them with the running ones and
   // reports the parts it left as they were.
   std::vector<std::pair<std::string, std::string>> restart_only;
+  // The YAML text it was read from, as written (`sbc ctl config` shows it, secrets redacted).
+  std::string text;
 };
 
 class ConfigError : public std::runtime_error {

@@ -1,6 +1,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <tuple>
@@ -395,9 +396,37 @@ void read_capture(const ConfigReader& r, const YAML::Node& c, Config& config) {
   }
 }
 
-// admin: the socket of `sbc ctl` (admin_server.hpp).
+namespace {
+
+// admin.http: no token, no HTTP admin. The token is the file's first line (16 characters at
+// least); the error names the file, never its content.
+void read_admin_http(const ConfigReader& r, const YAML::Node& h, AdminSettings::Http& http) {
+  r.reject_unknown_keys(h, "admin.http", {"address", "port", "token_file"});
+  if (!h["address"]) r.fail(h, "admin.http", "needs an address (an IP address to listen on)");
+  http.address = r.read_ip_address(h["address"], "admin.http.address");
+  if (!h["port"]) r.fail(h, "admin.http", "needs a port");
+  http.port = r.get_uint<std::uint16_t>(h["port"], "admin.http.port", 1, 65535);
+  const YAML::Node file = h["token_file"];
+  if (!file || file.as<std::string>().empty())
+    r.fail(h, "admin.http", "needs a token_file (no token, no HTTP admin)");
+  http.token_file = file.as<std::string>();
+  std::ifstream in(http.token_file);
+  if (!in) r.fail(file, "admin.http.token_file", "cannot read " + http.token_file);
+  std::getline(in, http.token);
+  while (!http.token.empty() && std::isspace(static_cast<unsigned char>(http.token.back())))
+    http.token.pop_back();
+  if (http.token.size() < 16 || http.token.find_first_of(" \t") != std::string::npos)
+    r.fail(file, "admin.http.token_file",
+           "its first line must be the token: 16 characters at least, no space (" +
+               http.token_file + ")");
+}
+
+}  // namespace
+
+// admin: the socket of `sbc ctl` (admin_server.hpp), and HTTP with a bearer token.
 void read_admin(const ConfigReader& r, const YAML::Node& a, Config& config) {
-  r.reject_unknown_keys(a, "admin", {"socket", "mode"});
+  r.reject_unknown_keys(a, "admin", {"socket", "mode", "http"});
+  if (const YAML::Node http = a["http"]) read_admin_http(r, http, config.admin.http);
   if (a["socket"]) {
     config.admin.socket = a["socket"].as<std::string>();
     if (!config.admin.socket.empty() && config.admin.socket.front() != '/')

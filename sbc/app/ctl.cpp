@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <iomanip>
 #include <optional>
@@ -30,8 +31,15 @@ constexpr std::string_view kCtlUsage =
     "usage: sbc ctl [--socket PATH | --config FILE] [--json] COMMAND\n"
     "commands:\n"
     "  status          version, configuration file and its SHA-256, workers, uptime\n"
-    "  bans            the sources banned now: scope (all transports, or UDP) and time left\n"
-    "  unban SOURCE    lift the ban of an address (an IPv6 address lifts its prefix's)\n"
+    "  bans [--source PREFIX] [--stage NAME] [--reason NAME]\n"
+    "                  the sources banned now: scope (all transports, or UDP), why, time left;\n"
+    "                  only those inside PREFIX (an address, 10.0.0.0/8, 2001:db8::/32), of that\n"
+    "                  stage (scanner, rate_limit, auth...) or reason\n"
+    "  unban SOURCE    lift the ban of an address (an IPv6 address lifts its prefix's), or of\n"
+    "                  every source inside a prefix (10.0.0.0/8): says how many\n"
+    "  flows [--limit N]  connections and UDP peers by transport, summed over the workers, and\n"
+    "                  the first N of them (100)\n"
+    "  config          the running configuration (secrets redacted) and its SHA-256\n"
     "  cores           the cores: up, down or drained (worker 0's view), transactions in flight,\n"
     "                  requests, failures, probes (all workers'), the last probe's answer\n"
     "  core drain CORE   no new transactions to CORE (a URI as cores shows it, a DNS name, or\n"
@@ -133,8 +141,49 @@ void print(std::string_view command, const json::object& reply, std::ostream& ou
           << text(c.at("failures")) << std::setw(8) << text(c.at("probes")) << probe.str() << '\n';
     }
   } else if (command == "unban") {
-    out << text(reply.at("source"))
-        << (reply.at("lifted").as_bool() ? ": ban lifted\n" : ": was not banned\n");
+    const json::value& lifted = reply.at("lifted");
+    if (lifted.is_bool()) {
+      out << text(reply.at("source"))
+          << (lifted.as_bool() ? ": ban lifted\n" : ": was not banned\n");
+    } else {
+      const std::string n = text(lifted);
+      out << text(reply.at("source")) << ": "
+          << (n == "0" ? "no ban inside it" : n + (n == "1" ? " ban lifted" : " bans lifted"))
+          << '\n';
+    }
+  } else if (command == "flows") {
+    out << std::left << std::setw(10) << "TRANSPORT"
+        << "FLOWS\n";
+    out << std::setw(10) << "udp" << text(reply.at("udp"));
+    if (reply.at("udp_held").as_int64() > 0)
+      out << " (" << text(reply.at("udp_held")) << " held: registered or in a dialog)";
+    out << '\n'
+        << std::setw(10) << "tcp" << text(reply.at("tcp")) << '\n'
+        << std::setw(10) << "tls" << text(reply.at("tls")) << '\n';
+    const json::array& flows = reply.at("flows").as_array();
+    out << std::setw(10) << "total" << text(reply.at("total"));
+    if (flows.size() < static_cast<std::size_t>(reply.at("total").as_int64()))
+      out << " (the first " << flows.size() << " listed)";
+    out << "\nregistrations " << text(reply.at("registrations")) << '\n';
+    if (!flows.empty())
+      out << '\n'
+          << std::setw(10) << "TRANSPORT" << std::setw(48) << "REMOTE" << std::setw(8) << "WORKER"
+          << "NOTE\n";
+    for (const json::value& f : flows) {
+      const json::object& flow = f.as_object();
+      std::string note;
+      if (flow.contains("held") && flow.at("held").as_bool()) note = "held";
+      if (flow.contains("identity")) note = text(flow.at("identity"));
+      out << std::setw(10) << text(flow.at("transport")) << std::setw(48) << text(flow.at("remote"))
+          << std::setw(8) << text(flow.at("worker")) << note << '\n';
+    }
+  } else if (command == "config") {
+    out << "# running configuration " << text(reply.at("config")) << ", SHA-256 "
+        << text(reply.at("sha256")) << '\n';
+    if (reply.at("file_differs").as_bool())
+      out << "# the file on disk differs (SHA-256 " << text(reply.at("file_sha256"))
+          << "): a reload or a restart would read it\n";
+    out << "# secrets are shown as <redacted>\n" << text(reply.at("text"));
   } else if (command == "core") {
     out << text(reply.at("core")) << ": " << text(reply.at("message")) << '\n';
   } else if (command == "reload") {
@@ -146,6 +195,43 @@ void print(std::string_view command, const json::object& reply, std::ostream& ou
 }
 
 }  // namespace
+
+std::optional<json::object> ctl_request(std::span<const std::string_view> words) {
+  if (words.empty()) return std::nullopt;
+  const std::string_view command = words[0];
+  json::object request{{"command", command}};
+  if (command == "status" || command == "cores" || command == "reload" || command == "config")
+    return words.size() == 1 ? std::optional(request) : std::nullopt;
+  if (command == "unban") {
+    if (words.size() != 2) return std::nullopt;
+    request["source"] = words[1];
+    return request;
+  }
+  if (command == "core") {  // core drain|enable CORE
+    if (words.size() != 3 || (words[1] != "drain" && words[1] != "enable")) return std::nullopt;
+    request["action"] = words[1];
+    request["core"] = words[2];
+    return request;
+  }
+  // Options with a value: bans --source/--stage/--reason, flows --limit.
+  for (std::size_t i = 1; i < words.size(); i += 2) {
+    if (i + 1 >= words.size() || words[i + 1].starts_with("--")) return std::nullopt;
+    const std::string_view option = words[i], value = words[i + 1];
+    if (command == "bans" &&
+        (option == "--source" || option == "--stage" || option == "--reason")) {
+      request[option.substr(2)] = value;
+    } else if (command == "flows" && option == "--limit") {
+      std::size_t n = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
+      request["limit"] = n;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (command == "bans" || command == "flows") return request;
+  return std::nullopt;
+}
 
 int ctl_command(std::span<const std::string_view> args, std::ostream& out, std::ostream& err) {
   std::string socket = AdminSettings{}.socket;
@@ -167,12 +253,8 @@ int ctl_command(std::span<const std::string_view> args, std::ostream& out, std::
     err << "sbc ctl: " << e.what() << '\n';
     return 2;
   }
-  const bool known = rest.size() == 1 && (rest[0] == "status" || rest[0] == "bans" ||
-                                          rest[0] == "cores" || rest[0] == "reload");
-  const bool unban = rest.size() == 2 && rest[0] == "unban";
-  const bool core =
-      rest.size() == 3 && rest[0] == "core" && (rest[1] == "drain" || rest[1] == "enable");
-  if (!known && !unban && !core) {
+  const std::optional<json::object> request = ctl_request(rest);
+  if (!request) {
     err << kCtlUsage;
     return 2;
   }
@@ -180,14 +262,8 @@ int ctl_command(std::span<const std::string_view> args, std::ostream& out, std::
     err << "sbc ctl: the configuration has no admin socket (admin.socket is \"\")\n";
     return 2;
   }
-  json::object request{{"command", rest[0]}};
-  if (unban) request["source"] = rest[1];
-  if (core) {
-    request["action"] = rest[1];
-    request["core"] = rest[2];
-  }
   std::string error;
-  const auto reply_text = exchange(socket, json::serialize(request) + "\n", error);
+  const auto reply_text = exchange(socket, json::serialize(*request) + "\n", error);
   if (!reply_text) {
     err << "sbc ctl: " << socket << ": " << error << '\n';
     return 3;

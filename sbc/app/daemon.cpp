@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "sbc/app/admin_commands.hpp"
+#include "sbc/app/admin_http.hpp"
 #include "sbc/app/admin_server.hpp"
 #include "sbc/app/server.hpp"
 #include "sbc/common/log.hpp"
@@ -54,13 +55,21 @@ class Control {
           server_.reload_certificates("sbc ctl reload");
           return reload("sbc ctl reload");
         }});
+    admin_context_->running_text = config_.text;
     admin_ = std::make_unique<AdminServer>(
         io_, config_.admin,
         [this](const boost::json::object& request, AdminServer::Reply reply) {
           answer_admin(*admin_context_, request, std::move(reply));
         },
-        log_);
+        log_, &server_.admin_counters());
     admin_->start();
+    admin_http_ = std::make_unique<AdminHttpServer>(
+        io_, config_.admin.http,
+        [this](const boost::json::object& request, AdminServer::Reply reply) {
+          answer_admin(*admin_context_, request, std::move(reply));
+        },
+        server_.admin_counters(), log_);
+    admin_http_->start();
     io_.run();
   }
 
@@ -95,9 +104,11 @@ class Control {
   std::pair<bool, std::string> reload(const std::string& why) {
     const std::string source = config_path_ ? *config_path_ : std::string("<embedded default>");
     Server::ReloadReport report;
+    std::string fresh_text;
     try {
       const Config fresh = config_path_ ? load_config_file(*config_path_)
                                         : parse_config(default_config_text(), "<default>");
+      fresh_text = fresh.text;
       report =
           server_.reload(fresh, [this](std::function<void()> f) { asio::post(io_, std::move(f)); });
     } catch (const ConfigError& e) {
@@ -115,6 +126,7 @@ class Control {
       for (const std::string& part : parts) text.append(text.empty() ? "" : "; ").append(part);
       return text;
     };
+    if (admin_context_) admin_context_->running_text = fresh_text;
     const std::string applied = joined(report.applied), restart = joined(report.restart);
     log_(LogLevel::Info, "configuration reloaded",
          {{"file", source}, {"applied", applied}, {"needs_restart", restart}});
@@ -145,6 +157,7 @@ class Control {
   asio::io_context io_;
   // After io_: closed before it goes (its sessions hold no reference to it when they end).
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<AdminHttpServer> admin_http_;
   asio::signal_set signals_{io_, SIGINT, SIGTERM, SIGHUP};
   asio::steady_timer poll_{io_};
   asio::steady_timer grace_{io_};

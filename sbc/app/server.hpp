@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "metrics/exposition.hpp"
+#include "sbc/app/admin_counters.hpp"
 #include "sbc/app/config.hpp"
 #include "sbc/app/policy_runtime.hpp"
 #include "sbc/capture/live_capture.hpp"
@@ -51,6 +52,7 @@ class Server {
   void reload_certificates(std::string_view why);
   PolicyRuntime& policies() { return *policies_; }
   void count_reload(bool ok) { ++(ok ? reloads_ok_ : reloads_failed_); }
+  AdminCounters& admin_counters() noexcept { return admin_counters_; }
 
   // A reload (SIGHUP, sbc ctl reload) of `fresh`, a configuration that validated: applies the
   // policy, core.targets, relay.token_keys, capture and log.level, and names in `restart` what
@@ -83,11 +85,35 @@ class Server {
     std::int64_t last_probe_ms = -1;                       // since its last answer (-1: none)
     double probe_rtt_ms = -1;                              // that probe's round trip
   };
-  void list_bans(std::function<void(std::vector<BanView>)> done);
+  // Which bans to list: those whose source overlaps `source` (when set), of that stage and
+  // reason (when not empty).
+  struct BanFilter {
+    std::optional<sbc::Cidr> source;
+    std::string stage, reason;
+  };
+  void list_bans(BanFilter filter, std::function<void(std::vector<BanView>)> done);
   // Lifts the ban of `source` (an address; an IPv6 address names its prefix) on every worker;
   // `done(lifted)` after worker 0's, false when it had none. False (and no call) when `source`
   // is not an address.
   bool lift_ban(std::string_view source, const std::function<void(bool lifted)>& done);
+  // Lifts every ban whose source overlaps `block`, on every worker; `done(n)` once all have:
+  // how many sources were banned (the most any worker lifted; each holds every ban).
+  void lift_bans(const sbc::Cidr& block, std::function<void(std::size_t lifted)> done);
+  // The flows of every worker (flow_table.hpp): counts by transport, and at most `limit` of
+  // them listed. Registrations are the core's (the SBC keeps none): a UDP peer is "held" once
+  // a REGISTER or a dialog was routed through it.
+  struct FlowView {
+    std::string transport;  // "udp", "tcp", "tls"
+    std::string remote;     // "ADDRESS:PORT" ("[v6]:PORT")
+    unsigned worker = 0;
+    bool held = false;     // UDP: registered or in a dialog
+    std::string identity;  // TLS: the client certificate's verified subject, if any
+  };
+  struct Flows {
+    std::size_t udp = 0, udp_held = 0, tcp = 0, tls = 0;
+    std::vector<FlowView> list;  // at most the limit
+  };
+  void list_flows(std::size_t limit, std::function<void(Flows)> done);
   void list_cores(std::function<void(std::vector<CoreView>)> done);
   // Drains (no new transactions; running ones finish) or enables the cores `which` names: a URI
   // as `cores` shows it, a core's DNS name (all its addresses), or IP:PORT. `done(named)` after
@@ -186,6 +212,7 @@ class Server {
   std::unique_ptr<metrics::HttpServer> metrics_server_;
   std::atomic<bool> ready_{true};
   std::atomic<std::uint64_t> reloads_ok_{0}, reloads_failed_{0};
+  AdminCounters admin_counters_;
 };
 
 }  // namespace sbc::app

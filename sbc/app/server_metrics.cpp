@@ -232,6 +232,22 @@ void Server::add_server_families(std::vector<metrics::Family>& families) const {
                       Type::Counter,
                       {{{{"result", "ok"}}, static_cast<double>(reloads_ok_.load())},
                        {{{"result", "failed"}}, static_cast<double>(reloads_failed_.load())}}});
+  {
+    metrics::Family admin{"sbc_admin_requests_total",
+                          "Requests to the admin API (sbc ctl), by interface (unix: the socket, "
+                          "http: admin.http) and result (ok, error: refused or failed, "
+                          "unauthorized: no or a wrong bearer token).",
+                          Type::Counter,
+                          {}};
+    using C = AdminCounters;
+    for (const auto& [interface, i] : {std::pair{"unix", C::Unix}, std::pair{"http", C::Http}})
+      for (const auto& [result, r] : {std::pair{"ok", C::Ok}, std::pair{"error", C::Error},
+                                      std::pair{"unauthorized", C::Unauthorized}})
+        if (i == C::Http || r != C::Unauthorized)
+          admin.samples.push_back({{{"interface", interface}, {"result", result}},
+                                   static_cast<double>(admin_counters_.value(i, r))});
+    families.push_back(std::move(admin));
+  }
   bool capturing = false;
   const CaptureTotals capture = capture_totals(capturing);
   if (capturing) {

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <string>
 
 #include "sbc/common/keyed_hash.hpp"
@@ -61,6 +62,12 @@ bool Cidr::contains(const std::array<std::uint8_t, 16>& address) const noexcept 
   std::array<std::uint8_t, 16> a = address;
   cut(a, bits);
   return a == bytes;
+}
+
+bool overlaps(const Cidr& block, const SourceKey& key, unsigned ipv6_prefix) noexcept {
+  const unsigned key_bits = is_v4_mapped(key.bytes) ? 128 : std::min(ipv6_prefix, 128u);
+  if (block.bits <= key_bits) return block.contains(key.bytes);
+  return Cidr{key.bytes, key_bits}.contains(block.bytes);
 }
 
 std::optional<Cidr> parse_cidr(std::string_view text) noexcept {

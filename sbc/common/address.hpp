@@ -30,6 +30,9 @@ struct Cidr {
   bool contains(const std::array<std::uint8_t, 16>& address) const noexcept;
 };
 std::optional<Cidr> parse_cidr(std::string_view text) noexcept;
+// Whether the block of `key` (an IPv4 address, or an IPv6 prefix of `ipv6_prefix` bits) and
+// `block` share an address: one holds the other (`sbc ctl bans --source`, `unban PREFIX`).
+bool overlaps(const Cidr& block, const SourceKey& key, unsigned ipv6_prefix) noexcept;
 
 // IPv6 literals in text: as the host of a URI, a Via or a host:port, an IPv6 address goes in
 // brackets (RFC 3261 25.1 IPv6reference, RFC 3986 3.2.2); an IPv4 address or a name does not.

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "metrics/counter.hpp"
@@ -98,6 +99,15 @@ class FlowTable {
       if (!slots_[i].used || slots_[i].udp) continue;
       if (const auto sink = slots_[i].sink.lock()) f(*sink);
     }
+  }
+
+  // f(peer, held) for every UDP peer, most recently seen first within each tier (held first);
+  // f returns false to stop (`sbc ctl flows` lists a bounded number).
+  template <class F>
+  void for_each_udp(F&& f) const {
+    for (const std::size_t tier : {kHeld, kUnverified})
+      for (std::uint32_t i = lru_[tier].head; i != kNone; i = slots_[i].lru_next)
+        if (!f(std::as_const(slots_[i].peer), slots_[i].held)) return;
   }
 
   std::size_t streams() const noexcept { return stream_count_; }

@@ -4,6 +4,9 @@
 # its stage and reason, `sbc ctl unban` lets the same address in again (OPTIONS 200); `cores`
 # shows the core up; `reload` applies a good file and refuses a broken one; a user without
 # permission on the socket is refused by the kernel; bad requests get errors, not silence.
+# Bans filtered by source prefix, stage and reason; `unban PREFIX` lifts every ban inside it and
+# no other; `flows` counts a connection that registered over TCP; `config` shows the running
+# configuration with its secrets redacted, and says when the file on disk differs.
 # usage: admin_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -21,11 +24,16 @@ cat >sbc.yaml <<YAML
 workers: 2
 listeners:
   - {transport: udp, address: 127.0.0.1, port: $sbc_port}
+  - {transport: tcp, address: 127.0.0.1, port: $sbc_port}
+relay:
+  token_keys: ["7:0badc0ffee0badc0ffee0badc0ffee77"]
 core:
   targets: [{uri: "sip:127.0.0.1:$core_port"}]
   probe_interval_ms: 300
 metrics: {address: 127.0.0.1, port: $metrics_port}
 admin: {socket: "$socket"}
+policy:
+  auth: {nonce_key: "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7"}
 YAML
 start_sbc sbc "http://127.0.0.1:$metrics_port/readyz"
 ctl() { "$sbc" ctl --socket "$socket" "$@"; }
@@ -64,7 +72,96 @@ set -e
 check "a second unban says there was none (exit $again)" \
   bash -c "[ $again = 0 ] && grep -qx '127.0.0.1: was not banned' again.out"
 check "a source that is no address is refused (exit $bad)" \
-  bash -c "[ $bad = 1 ] && grep -q 'is not an IPv4 or IPv6 address' bad.out"
+  bash -c "[ $bad = 1 ] && grep -q 'is not an address or a prefix' bad.out"
+
+# --- filters, and a prefix lifted at once: three scanners, 127.0.0.2, .3 and .5
+for a in 2 3 5; do
+  SIP_PROBE_LOCAL_ADDRESS=127.0.0.$a "$probe" udp 127.0.0.1 "$sbc_port" scan.sip 300 >/dev/null || true
+done
+sleep 0.3
+ctl bans --source 127.0.0.3 >f-one.out 2>&1 || true
+check "bans --source ADDRESS lists that source only" \
+  bash -c "[ \"\$(grep -c '^127\.0\.0\.' f-one.out)\" = 1 ] && grep -q '^127\.0\.0\.3 ' f-one.out"
+ctl bans --source 127.0.0.0/30 >f-prefix.out 2>&1 || true
+check "bans --source PREFIX lists the sources inside it (.2 and .3, not .5)" \
+  bash -c "grep -q '^127\.0\.0\.2 ' f-prefix.out && grep -q '^127\.0\.0\.3 ' f-prefix.out && ! grep -q '^127\.0\.0\.5 ' f-prefix.out"
+ctl bans --source 10.0.0.0/8 >f-none.out 2>&1 || true
+check "bans --source elsewhere lists none" grep -qx "no source is banned" f-none.out
+ctl bans --stage scanner --reason signature >f-stage.out 2>&1 || true
+check "bans --stage scanner --reason signature lists the three" \
+  bash -c "[ \"\$(grep -c '^127\.0\.0\.' f-stage.out)\" = 3 ]"
+ctl bans --stage auth >f-auth.out 2>&1 || true
+check "bans --stage auth lists none" grep -qx "no source is banned" f-auth.out
+ctl --json bans --reason flood >f-reason.json 2>&1 || true
+check "bans --reason flood --json: an empty list" \
+  python3 -c 'import json,sys; sys.exit(json.load(open("f-reason.json"))["bans"] != [])'
+ctl unban 127.0.0.0/30 >u-prefix.out 2>&1 || true
+check "unban 127.0.0.0/30 lifts the two bans inside it" grep -qx "127.0.0.0/30: 2 bans lifted" u-prefix.out
+answered=$(SIP_PROBE_LOCAL_ADDRESS=127.0.0.2 "$probe" udp 127.0.0.1 "$sbc_port" options.sip 2000 || true)
+check "127.0.0.2 is answered again ($answered)" grep -q "SIP/2.0 200" <<<"$answered"
+ctl bans >u-left.out 2>&1 || true
+check "127.0.0.5, outside the prefix, is still banned" \
+  bash -c "[ \"\$(grep -c '^127\.0\.0\.' u-left.out)\" = 1 ] && grep -q '^127\.0\.0\.5 ' u-left.out"
+ctl --json unban 127.0.0.0/24 >u-json.out 2>&1 || true
+check "unban --json says how many were lifted" \
+  python3 -c 'import json,sys; r=json.load(open("u-json.out")); sys.exit(not (r["lifted"] == 1 and r["source"] == "127.0.0.0/24"))'
+set +e
+ctl unban 10.0.0.0/33 >u-bad.out 2>&1
+u_bad=$?
+ctl bans --source 10.0.0/8 >f-bad.out 2>&1
+f_bad=$?
+ctl bans --stage >f-usage.out 2>&1
+f_usage=$?
+set -e
+check "a prefix that is none is refused (exit $u_bad)" \
+  bash -c "[ $u_bad = 1 ] && grep -q '\"10.0.0.0/33\" is not an address or a prefix' u-bad.out"
+check "and as a filter too (exit $f_bad)" \
+  bash -c "[ $f_bad = 1 ] && grep -q '\"10.0.0/8\" is not an address or a prefix' f-bad.out"
+check "a filter without its value is a usage error (exit $f_usage)" \
+  bash -c "[ $f_usage = 2 ] && grep -q '^usage: sbc ctl' f-usage.out"
+
+# --- flows: a user agent registered over TCP, its connection still open
+printf 'REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5997;branch=z9hG4bKreg%s;rport\r\nMax-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=%s\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: reg%s@127.0.0.1\r\nCSeq: 1 REGISTER\r\nContact: <sip:alice@127.0.0.1:5997;transport=tcp>\r\nExpires: 60\r\nContent-Length: 0\r\n\r\n' "$RANDOM" "$RANDOM" "$RANDOM" >register.sip
+timeout 20 python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(open("register.sip", "rb").read())
+s.settimeout(5)
+reply = b""
+while b"\r\n\r\n" not in reply:
+    reply += s.recv(4096)
+print(reply.split(b"\r\n")[0].decode(), flush=True)
+time.sleep(6)' "$sbc_port" >register.out 2>&1 &
+for _ in $(seq 50); do [ -s register.out ] && break; sleep 0.1; done
+check "alice registers over TCP ($(head -n1 register.out))" grep -q "^SIP/2.0 200" register.out
+sed -e 's/TCP 127.0.0.1:5997/UDP 127.0.0.1:5996/' -e 's/alice/bob/g' -e 's/;transport=tcp//' \
+  -e 's/z9hG4bKreg/z9hG4bKudp/' register.sip >register-udp.sip
+bob=$("$probe" udp 127.0.0.1 "$sbc_port" register-udp.sip 2000 || true)
+check "bob registers over UDP ($bob)" grep -q "SIP/2.0 200" <<<"$bob"
+ctl flows >flows.out 2>&1 || true
+check "sbc ctl flows counts her connection" grep -qE "^tcp +1$" flows.out
+check "and lists it" grep -qE "^tcp +127\.0\.0\.1:[0-9]+ " flows.out
+ctl --json flows >flows.json 2>&1 || true
+check "flows --json: tcp 1, tls 0, bob's UDP peer held, the total and the entries" \
+  python3 -c 'import json,sys; f=json.load(open("flows.json")); sys.exit(not (f["tcp"] == 1 and f["tls"] == 0 and f["udp"] >= 1 and f["udp_held"] >= 1 and f["total"] == f["tcp"] + f["tls"] + f["udp"] and len(f["flows"]) == f["total"] and any(e["transport"] == "udp" and e["held"] for e in f["flows"])))'
+ctl --json flows --limit 1 >flows1.json 2>&1 || true
+check "flows --limit 1: one entry, the total still whole" \
+  python3 -c 'import json,sys; f=json.load(open("flows1.json")); sys.exit(not (len(f["flows"]) == 1 and f["total"] >= 2))'
+
+# --- the running configuration, secrets redacted
+ctl config >config.out 2>&1 || true
+check "sbc ctl config shows the running configuration" grep -q "port: $sbc_port" config.out
+check "with the running file's SHA-256" \
+  grep -qx "# running configuration sbc.yaml, SHA-256 $(sha256sum sbc.yaml | cut -d' ' -f1)" config.out
+check "and no secret: the token key and the nonce key are redacted" \
+  bash -c "grep -q '<redacted>' config.out && ! grep -qi -e 0badc0ffee -e 5ec7e75ec config.out"
+ctl --json config >config.json 2>&1 || true
+check "nor in --json" bash -c "grep -q 'redacted' config.json && ! grep -qi -e 0badc0ffee -e 5ec7e75ec config.json"
+cp sbc.yaml kept.yaml
+echo "# edited after the start" >>sbc.yaml
+ctl config >config2.out 2>&1 || true
+check "a file edited since says so" grep -q "^# the file on disk differs" config2.out
+cp kept.yaml sbc.yaml
 
 # --- the cores
 ctl cores >cores.out 2>&1 || true
@@ -74,7 +171,7 @@ check "sbc ctl cores shows the core up" grep -qE "^sip:127\.0\.0\.1:$core_port +
 ctl reload >reload.out 2>&1 || true
 check "sbc ctl reload applies the policy" grep -q "^reloaded from .*: policy (chain" reload.out
 cp sbc.yaml good.yaml
-printf 'policy: {chain: [nonsense]}\n' >>sbc.yaml
+printf '  chain: [nonsense]\n' >>sbc.yaml  # policy is the file's last section
 set +e
 ctl reload >broken.out 2>&1
 broken=$?

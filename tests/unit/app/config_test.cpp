@@ -603,3 +603,32 @@ TEST_CASE("a reload tells what only a restart applies from what it can apply", "
                           "log: {level: info, rejections_per_second: 5}\n") ==
         Parts{"log.rejections_per_second"});
 }
+
+TEST_CASE("admin.http: a bearer token from a file, never the metrics port", "[config]") {
+  const std::string file = "/tmp/sbc-config-test-admin-token-" + std::to_string(::getpid());
+  std::ofstream(file) << "0123456789abcdef-token\n";
+  const std::string http =
+      "admin: {http: {address: 127.0.0.1, port: 9461, token_file: " + file + "}}";
+  const sbc::app::Config c = sbc::app::parse_config(http, "t");
+  CHECK(c.admin.http.address == "127.0.0.1");
+  CHECK(c.admin.http.port == 9461);
+  CHECK(c.admin.http.token == "0123456789abcdef-token");
+  CHECK(sbc::app::parse_config("", "t").admin.http.address.empty());  // absent: none
+  // The configuration text keeps no token: it is in the file.
+  CHECK(c.text.find("0123456789abcdef-token") == std::string::npos);
+  CHECK(
+      error_of("admin: {http: {address: 127.0.0.1, port: 9461}}").find("no token, no HTTP admin") !=
+      std::string::npos);
+  CHECK(error_of("admin: {http: {address: 127.0.0.1, port: 9461, token_file: /nonexistent}}")
+            .find("cannot read /nonexistent") != std::string::npos);
+  CHECK(error_of("admin: {http: {address: 127.0.0.1, port: 9460, token_file: " + file + "}}")
+            .find("never on the metrics port") != std::string::npos);
+  CHECK(error_of("metrics: {address: 0.0.0.0, port: 9461}\n" + http)
+            .find("never on the metrics port") != std::string::npos);
+  CHECK(error_of("metrics: {port: 9461, enabled: false}\n" + http) == "(no error)");
+  std::ofstream(file) << "short\n";
+  const std::string error = error_of(http);
+  CHECK(error.find("16 characters at least") != std::string::npos);
+  CHECK(error.find("short") == std::string::npos);  // the error never shows the token
+  std::remove(file.c_str());
+}

@@ -214,6 +214,46 @@ TEST_CASE("policy: ban scopes: UDP, every transport, widened, imposed, listed", 
   CHECK(bans.ban(a, now + 3s, policy::BanScope::All) == 60s);  // a first offence again
 }
 
+TEST_CASE("policy: bans lifted by prefix, and only those inside it", "[policy][bans]") {
+  policy::BanTable bans(policy::BanSettings{});
+  const auto now = policy::TimePoint(1000s);
+  const auto key = [](const char* address) { return *sbc::source_key(address, 64); };
+  for (const char* a : {"10.1.2.3", "10.200.0.1", "192.0.2.1", "2001:db8:0:1::5", "2001:db9::1"})
+    (void)bans.ban(key(a), now, policy::BanScope::All);
+  // One that has run out is no running ban: not counted.
+  (void)bans.ban(key("10.9.9.9"), now - 100s, policy::BanScope::Udp);
+  const auto inside = [](const char* prefix) {
+    return [block = *sbc::parse_cidr(prefix)](const sbc::SourceKey& k) {
+      return sbc::overlaps(block, k, 64);
+    };
+  };
+  CHECK(bans.lift_if(now, inside("10.0.0.0/8")) == 2);
+  CHECK_FALSE(bans.banned(key("10.1.2.3"), now, false));
+  CHECK_FALSE(bans.banned(key("10.200.0.1"), now, false));
+  CHECK(bans.banned(key("192.0.2.1"), now, false));
+  CHECK(bans.lift_if(now, inside("10.0.0.0/8")) == 0);
+  // An IPv6 source is its /64: a prefix inside that block lifts it too, one beside it does not.
+  CHECK(bans.lift_if(now, inside("2001:db8:0:2::/64")) == 0);
+  CHECK(bans.lift_if(now, inside("2001:db8:0:1:ffff::/80")) == 1);
+  CHECK(bans.lift_if(now, inside("2001:db8::/32")) == 0);
+  CHECK(bans.banned(key("2001:db9::1"), now, false));
+  CHECK(bans.lift_if(now, inside("::/0")) == 2);  // everything, IPv4 included
+  CHECK(bans.active(now) == 0);
+}
+
+TEST_CASE("address: blocks overlap source keys", "[policy][address]") {
+  const auto block = [](const char* text) { return *sbc::parse_cidr(text); };
+  const auto key = [](const char* address) { return *sbc::source_key(address, 64); };
+  CHECK(sbc::overlaps(block("192.0.2.0/24"), key("192.0.2.200"), 64));
+  CHECK_FALSE(sbc::overlaps(block("192.0.2.0/24"), key("192.0.3.1"), 64));
+  CHECK(sbc::overlaps(block("192.0.2.7"), key("192.0.2.7"), 64));
+  CHECK_FALSE(sbc::overlaps(block("192.0.2.7"), key("192.0.2.8"), 64));
+  CHECK(sbc::overlaps(block("2001:db8::1"), key("2001:db8::99"), 64));  // the same /64
+  CHECK_FALSE(sbc::overlaps(block("2001:db8:0:1::1"), key("2001:db8::99"), 64));
+  CHECK(sbc::overlaps(block("2001:db8::/32"), key("2001:db8:ffff:1::1"), 64));
+  CHECK_FALSE(sbc::overlaps(block("0.0.0.0/0"), key("2001:db8::1"), 64));
+}
+
 TEST_CASE("policy: strikes: verified ones ban everywhere, unverified ones over UDP only",
           "[policy][bans]") {
   policy::StrikeCount c;
