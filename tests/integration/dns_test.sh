@@ -5,7 +5,8 @@
 # with `sip:core.test` only, registers users through the SRV target of the best priority, follows
 # a changed A record without a restart, keeps serving from its cache while the DNS server is
 # gone, and fails over to the next SRV target when the first core dies. A name that does not
-# resolve at start does not stop the start: requests get 503 until it does.
+# resolve at start does not stop the start: requests get 503 until it does. A reload (SIGHUP)
+# that names another core resolves the new name and sends the requests there.
 # usage: dns_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -125,6 +126,25 @@ sleep 1.5  # two unanswered probes
 ua dave register >dave.out 2>&1 || true
 check "dave registers after core C died" grep -qx "REGISTER 200" dave.out
 check "through core B, the SRV target of the next priority" test "$(count coreB.log)" -ge 1
+
+# --- a reload names another core: the new name is resolved and takes the requests
+printf '127.0.0.1 core1.test\n127.0.0.1 core2.test\n' >hosts
+start_dns
+sed -i "s|targets: \[{uri: \"sip:core.test\"}\]|targets: [{uri: \"sip:core2.test:$core2_port\"}]|" sbc.yaml
+kill -HUP "$sbc_pid"
+for _ in $(seq 60); do
+  grep -q "core name core2.test: 127.0.0.1:$core2_port" sbc.log && break
+  sleep 0.1
+done
+check "SIGHUP applies the new core name" \
+  grep -q 'msg="configuration reloaded".*applied=".*core.targets (1 targets)' sbc.log
+check "and resolves it" grep -q "core name core2.test: 127.0.0.1:$core2_port" sbc.log
+sleep 1.2  # a probe round
+before_a=$(count coreA.log) before_b=$(count coreB.log)
+ua erin register >erin.out 2>&1 || true
+check "erin registers" grep -qx "REGISTER 200" erin.out
+check "through the core the new name gives (core B)" test "$(count coreB.log)" -gt "$before_b"
+check "not the old name's best target (core A, back in DNS)" test "$(count coreA.log)" = "$before_a"
 
 if [ "$failures" -ne 0 ]; then
   for f in sbc.log dns.log; do echo "--- $f"; tail -n 40 "$f"; done
