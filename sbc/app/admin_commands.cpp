@@ -131,6 +131,10 @@ void flows(AdminContext& c, const json::object& request, AdminServer::Reply& rep
       if (!flow.identity.empty()) entry["identity"] = flow.identity;
       list.push_back(std::move(entry));
     }
+    const proxy::RegistrationSummary& r = f.registrations;
+    json::array users;
+    for (const auto& u : r.users)
+      users.push_back(json::object{{"user", u.user}, {"registrations", u.registrations}});
     json::object out{{"ok", true},
                      {"udp", f.udp},
                      {"udp_held", f.udp_held},
@@ -138,9 +142,12 @@ void flows(AdminContext& c, const json::object& request, AdminServer::Reply& rep
                      {"tls", f.tls},
                      {"total", f.udp + f.tcp + f.tls},
                      {"flows", std::move(list)},
-                     {"registrations",
-                      "not kept by the SBC: the core is the registrar (a UDP peer is held once a "
-                      "REGISTER or a dialog went through it)"}};
+                     {"registrations", json::object{{"total", r.total},
+                                                    {"udp", r.udp},
+                                                    {"tcp", r.tcp},
+                                                    {"tls", r.tls},
+                                                    {"unauthenticated", r.unauthenticated},
+                                                    {"users", std::move(users)}}}};
     post([reply, out = std::move(out)] { reply(out); });
   });
 }

@@ -164,7 +164,17 @@ void print(std::string_view command, const json::object& reply, std::ostream& ou
     out << std::setw(10) << "total" << text(reply.at("total"));
     if (flows.size() < static_cast<std::size_t>(reply.at("total").as_int64()))
       out << " (the first " << flows.size() << " listed)";
-    out << "\nregistrations " << text(reply.at("registrations")) << '\n';
+    const json::object& r = reply.at("registrations").as_object();
+    out << "\nregistrations " << text(r.at("total")) << " (udp " << text(r.at("udp")) << ", tcp "
+        << text(r.at("tcp")) << ", tls " << text(r.at("tls")) << "; "
+        << text(r.at("unauthenticated")) << " without a user authenticated at the edge)\n";
+    const json::array& users = r.at("users").as_array();
+    if (!users.empty())
+      out << '\n'
+          << std::setw(32) << "USER"
+          << "REGISTRATIONS\n";
+    for (const json::value& u : users)
+      out << std::setw(31) << text(u.at("user")) << ' ' << text(u.at("registrations")) << '\n';
     if (!flows.empty())
       out << '\n'
           << std::setw(10) << "TRANSPORT" << std::setw(48) << "REMOTE" << std::setw(8) << "WORKER"

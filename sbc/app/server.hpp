@@ -23,6 +23,7 @@
 #include "sbc/common/log.hpp"
 #include "sbc/crypto/token_sealer.hpp"
 #include "sbc/dns/resolver.hpp"
+#include "sbc/proxy/registration_view.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/transport/stream_session.hpp"
 #include "sbc/transport/worker.hpp"
@@ -100,8 +101,9 @@ class Server {
   // how many sources were banned (the most any worker lifted; each holds every ban).
   void lift_bans(const sbc::Cidr& block, std::function<void(std::size_t lifted)> done);
   // The flows of every worker (flow_table.hpp): counts by transport, and at most `limit` of
-  // them listed. Registrations are the core's (the SBC keeps none): a UDP peer is "held" once
-  // a REGISTER or a dialog was routed through it.
+  // them listed. A UDP peer is "held" once a REGISTER or a dialog was routed through it. And the
+  // registrations the relays saw a 2xx for (proxy/registration_view.hpp; the core is the
+  // registrar), over all workers.
   struct FlowView {
     std::string transport;  // "udp", "tcp", "tls"
     std::string remote;     // "ADDRESS:PORT" ("[v6]:PORT")
@@ -111,7 +113,8 @@ class Server {
   };
   struct Flows {
     std::size_t udp = 0, udp_held = 0, tcp = 0, tls = 0;
-    std::vector<FlowView> list;  // at most the limit
+    std::vector<FlowView> list;                // at most the limit
+    proxy::RegistrationSummary registrations;  // users: at most the limit
   };
   void list_flows(std::size_t limit, std::function<void(Flows)> done);
   void list_cores(std::function<void(std::vector<CoreView>)> done);

@@ -62,6 +62,11 @@ std::string endpoint_text(const boost::asio::ip::udp::endpoint& peer) {
   return out.append(":").append(std::to_string(peer.port()));
 }
 
+struct FlowsPart {
+  Server::Flows flows;
+  std::vector<proxy::RegistrationRecord> registrations;
+};
+
 }  // namespace
 
 void Server::list_bans(BanFilter filter, std::function<void(std::vector<BanView>)> done) {
@@ -120,10 +125,14 @@ void Server::lift_bans(const sbc::Cidr& block, std::function<void(std::size_t)> 
 }
 
 void Server::list_flows(std::size_t limit, std::function<void(Flows)> done) {
-  gather<Flows>(
+  gather<FlowsPart>(
       workers_,
-      [limit](transport::Worker& worker) {
-        Flows flows;
+      [this, limit](transport::Worker& worker) {
+        FlowsPart part;
+        if (worker.index() < relays_.size())
+          proxy::copy_entries(relays_[worker.index()]->registrations(),
+                              std::chrono::steady_clock::now(), part.registrations);
+        Flows& flows = part.flows;
         transport::FlowTable& table = worker.flows();
         flows.udp = table.udp_peers();
         flows.udp_held = table.udp_held();
@@ -142,11 +151,12 @@ void Server::list_flows(std::size_t limit, std::function<void(Flows)> done) {
           flows.list.push_back({"udp", endpoint_text(peer), worker.index(), held, {}});
           return true;
         });
-        return flows;
+        return part;
       },
-      [limit, done = std::move(done)](std::vector<Flows> parts) {
+      [limit, done = std::move(done)](std::vector<FlowsPart> parts) {
         Flows all;
-        for (Flows& part : parts) {
+        for (FlowsPart& p : parts) {
+          Flows& part = p.flows;
           all.udp += part.udp;
           all.udp_held += part.udp_held;
           all.tcp += part.tcp;
@@ -154,6 +164,10 @@ void Server::list_flows(std::size_t limit, std::function<void(Flows)> done) {
           for (FlowView& flow : part.list)
             if (all.list.size() < limit) all.list.push_back(std::move(flow));
         }
+        std::vector<std::vector<proxy::RegistrationRecord>> registrations;
+        registrations.reserve(parts.size());
+        for (FlowsPart& p : parts) registrations.push_back(std::move(p.registrations));
+        all.registrations = proxy::summarize(registrations, limit);
         done(std::move(all));
       });
 }

@@ -530,6 +530,9 @@ std::size_t Relay::transaction_bytes() const noexcept {
 const RelaySettings& Relay::settings() const noexcept {
   return impl_->settings();
 }
+const RegistrationView& Relay::registrations() const noexcept {
+  return impl_->registrations();
+}
 const CoreSet& Relay::cores() const noexcept {
   return impl_->cores();
 }

@@ -20,6 +20,8 @@
 //   restored on the response); optionally (relay.mask_call_id) neither do its Call-IDs, sealed
 //   deterministically on the legs toward the outside and opened on what comes back.
 // - Trust boundary: identity headers (P-Asserted-Identity …) and Path from the outside are removed.
+// - The registrations whose 2xx it relayed to the outside, in a bounded view for the operator
+//   (registration_view.hpp; `sbc ctl flows`).
 
 #include <array>
 #include <chrono>
@@ -32,6 +34,7 @@
 #include "metrics/histogram.hpp"
 #include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/core_set.hpp"
+#include "sbc/proxy/registration_view.hpp"
 #include "sbc/proxy/relay_settings.hpp"
 #include "sbc/transport/routing.hpp"
 
@@ -127,6 +130,9 @@ class Relay final : public transport::Router {
   // Bytes the transaction slots hold (relay.max_transaction_bytes bounds it).
   std::size_t transaction_bytes() const noexcept;
   const RelaySettings& settings() const noexcept;
+  // The registrations whose 2xx this relay relayed to the outside (registration_view.hpp); read
+  // on this relay's thread.
+  const RegistrationView& registrations() const noexcept;
   const CoreSet& cores() const noexcept;
   // Makes `targets` the cores (cores by DNS name, on a new answer); on this relay's thread.
   // Transactions in flight finish on their core. Returns how many targets did not fit.

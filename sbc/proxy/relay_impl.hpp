@@ -23,6 +23,7 @@
 #include "sbc/proxy/addresses.hpp"
 #include "sbc/proxy/branches.hpp"
 #include "sbc/proxy/call_id_mask.hpp"
+#include "sbc/proxy/registration_view.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/proxy/route_tokens.hpp"
 #include "sbc/proxy/transaction_table.hpp"
@@ -91,6 +92,7 @@ class Relay::Impl {
   void note_cores() noexcept;  // all_cores_, non_tls_cores_ from the set
   std::size_t active() const noexcept { return table_.active(); }
   std::size_t transaction_bytes() const noexcept { return table_.bytes(); }
+  const RegistrationView& registrations() const noexcept { return registrations_; }
 
   // ---- entry points (relay.cpp) ----------------------------------------------------------
   void request_from_outside(const Message& m, const FlowInfo& flow) noexcept;
@@ -117,6 +119,7 @@ class Relay::Impl {
   bool forward_response(Transaction& t, const Message& m,
                         std::string_view status_line = {}) noexcept;
   void complete_invite_server(Transaction& t) noexcept;
+  void note_registration(const Transaction& t, const Message& m) noexcept;
   void fire(Transaction& t) noexcept;
   void time_out(Transaction& t) noexcept;
   void give_up(Transaction& t, std::uint16_t status, std::string_view reason) noexcept;
@@ -227,6 +230,7 @@ class Relay::Impl {
   TokenPlain opened_contact_{};
   std::array<char, 4096> hidden_buffer_{};
   TransactionTable table_;
+  RegistrationView registrations_;           // the REGISTER 2xx relayed out (sbc ctl flows)
   std::vector<std::string_view> untrusted_;  // relay.untrusted_headers
   std::vector<HeaderId> untrusted_ids_;      // their ids (HeaderId::Other: known by name only)
   bool untrusted_left_ = false;       // the last build_to_core failed on a header it must remove

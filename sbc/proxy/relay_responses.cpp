@@ -62,6 +62,7 @@ void Relay::Impl::response(Transaction& t, const Message& m) noexcept {
   if (status >= 200 && status < 300) {
     if (t.creates_dialog) stats.dialogs_established.inc();
     if (t.method == Method::Bye) stats.dialogs_ended.inc();
+    if (t.method == Method::Register && t.direction == Direction::ToCore) note_registration(t, m);
   }
   // The core refused the client's credentials (a challenge to a request that had some), or
   // refused it outright: the policies count that against the source.
@@ -146,6 +147,34 @@ bool Relay::Impl::forward_response(Transaction& t, const Message& m,
     stats.responses_to_core.inc();
   }
   return true;
+}
+
+// The registrar's 2xx to a REGISTER from the outside, into the registrations view. It lists
+// every binding the address-of-record has left (RFC 3261 10.3 step 8): the registration lasts
+// as long as the longest of them (a Contact's expires, else the Expires header, else 3600 s,
+// 10.2.1.1); with none it is removed.
+void Relay::Impl::note_registration(const Transaction& t, const Message& m) noexcept {
+  constexpr std::uint32_t kDefaultExpires = 3600;
+  constexpr std::size_t kMaxContacts = 32;  // bindings looked at
+  const std::int64_t header = m.expires();
+  const std::uint32_t fallback = header >= 0 ? static_cast<std::uint32_t>(header) : kDefaultExpires;
+  std::uint32_t longest = 0;
+  auto contacts = m.name_addrs(HeaderId::Contact);
+  sip::NameAddr contact;
+  for (std::size_t n = 0; n < kMaxContacts && contacts.next(contact); ++n) {
+    std::uint32_t expires = fallback;
+    if (const sip::ParamValue p = contact.param("expires"))
+      if (!sip::parse_delta_seconds(p.value, expires)) expires = fallback;
+    longest = std::max(longest, expires);
+  }
+  // The address-of-record: the To URI without its parameters ("sip:user@host").
+  const sip::Uri& to = m.to().uri;
+  std::string_view aor = to.text;
+  if (!to.host.empty())
+    aor = {to.text.data(),
+           static_cast<std::size_t>(to.host.data() + to.host.size() - to.text.data())};
+  registrations_.update(aor, t.source.protocol, identity_user(t.asserted_identity),
+                        std::chrono::seconds(longest), now_);
 }
 
 // A non-2xx final answer sent for an INVITE: wait for the ACK, retransmitting the answer

@@ -5,7 +5,8 @@
 # shows the core up; `reload` applies a good file and refuses a broken one; a user without
 # permission on the socket is refused by the kernel; bad requests get errors, not silence.
 # Bans filtered by source prefix, stage and reason; `unban PREFIX` lifts every ban inside it and
-# no other; `flows` counts a connection that registered over TCP; `config` shows the running
+# no other; `flows` counts a connection that registered over TCP, and the registrations (TCP,
+# UDP, none authenticated); `config` shows the running
 # configuration with its secrets redacted, and says when the file on disk differs.
 # usage: admin_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR
 set -euo pipefail
@@ -144,6 +145,9 @@ check "and lists it" grep -qE "^tcp +127\.0\.0\.1:[0-9]+ " flows.out
 ctl --json flows >flows.json 2>&1 || true
 check "flows --json: tcp 1, tls 0, bob's UDP peer held, the total and the entries" \
   python3 -c 'import json,sys; f=json.load(open("flows.json")); sys.exit(not (f["tcp"] == 1 and f["tls"] == 0 and f["udp"] >= 1 and f["udp_held"] >= 1 and f["total"] == f["tcp"] + f["tls"] + f["udp"] and len(f["flows"]) == f["total"] and any(e["transport"] == "udp" and e["held"] for e in f["flows"])))'
+check "flows --json counts the two registrations by transport, neither authenticated" \
+  python3 -c 'import json,sys; r=json.load(open("flows.json"))["registrations"]; sys.exit(not (r["total"] == 2 and r["tcp"] == 1 and r["udp"] == 1 and r["tls"] == 0 and r["unauthenticated"] == 2 and r["users"] == []))'
+check "and sbc ctl flows says so" grep -qE "^registrations +2 " flows.out
 ctl --json flows --limit 1 >flows1.json 2>&1 || true
 check "flows --limit 1: one entry, the total still whole" \
   python3 -c 'import json,sys; f=json.load(open("flows1.json")); sys.exit(not (len(f["flows"]) == 1 and f["total"] >= 2))'

@@ -10,6 +10,8 @@
 #   there, while alice keeps registering and calling from another address.
 # - with auth mode "core" (a second Kamailio that authenticates itself), the SBC counts the core's
 #   refusals of a source's credentials and bans it.
+# - `sbc ctl flows` counts the registrations: alice (TCP) and bob (UDP) by their authenticated
+#   user and transport; alice's "Contact: *" with "Expires: 0" takes hers off.
 # The scanner stage is left out of the chain and the REGISTER rate limit is generous:
 # authentication and its bans must hold on their own.
 # usage: auth_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
@@ -39,6 +41,7 @@ listeners:
   - {transport: tcp, address: 127.0.0.1, port: $2}
 core: {targets: [{uri: "sip:127.0.0.1:${5:-$core_port}"}]}
 metrics: {port: $3}
+admin: {socket: "$work/$1.sock"}
 policy:
   chain: [acl, rate_limit, sips, methods, auth]
   # Generous: the auth stage's own ban (after 10 failures), not the flood limit, must stop the
@@ -77,6 +80,21 @@ check "the core gets alice's identity asserted and no credentials" \
 check "no credentials of our realm reach the core" bash -c '! grep -q "realm=\"example.com\"" core.log'
 check "the core got no ACK for the SBC's own 407 (absorbed at the edge)" \
   test "$(grep -c "core got ACK" core.log)" -eq 1
+
+# --- the registrations, as `sbc ctl flows` counts them (bob's UA has ended by now: the entries
+# stay until the registrations expire or are removed)
+ctl() { "$sbc" ctl --socket "$work/sbc.sock" "$@"; }
+ctl --json flows >flows.json 2>&1 || true
+check "flows --json counts alice (TCP) and bob (UDP), each once, by authenticated user" \
+  python3 -c 'import json,sys; r=json.load(open("flows.json"))["registrations"]; u={e["user"]: e["registrations"] for e in r["users"]}; sys.exit(not (r["total"] == 2 and r["tcp"] == 1 and r["udp"] == 1 and r["tls"] == 0 and r["unauthenticated"] == 0 and u == {"alice": 1, "bob": 1}))'
+ctl flows >flows.out 2>&1 || true
+check "and sbc ctl flows shows them to people" \
+  bash -c 'grep -qE "^registrations +2 " flows.out && grep -qE "^alice +1$" flows.out && grep -qE "^bob +1$" flows.out'
+SIP_UA_PASSWORD=alice-secret ua tcp alice unregister >unregister.out 2>&1 || true
+check "alice removes her bindings (Contact: *, Expires: 0)" grep -qx "UNREGISTER 200" unregister.out
+ctl --json flows >flows2.json 2>&1 || true
+check "and flows counts bob only (UDP) after that" \
+  python3 -c 'import json,sys; r=json.load(open("flows2.json"))["registrations"]; sys.exit(not (r["total"] == 1 and r["tcp"] == 0 and r["udp"] == 1 and [e["user"] for e in r["users"]] == ["bob"]))'
 
 # --- wrong passwords, unknown users, hijacking
 SIP_UA_DUMP=wrong.dump SIP_UA_PASSWORD=guess ua udp alice register >wrong.out 2>&1 || true
@@ -148,7 +166,7 @@ SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$coremode_port" alice register
 check "while another source still registers" grep -qx "REGISTER 200" core-ok2.out
 
 if [ "$failures" -ne 0 ]; then
-  for f in sbc.log md5.log coremode.log core-ok.out core-wrong1.out core-banned.out alice.out bob.out wrong.shape unknown.shape hijack.out svwar.out svcrack.out; do
+  for f in sbc.log md5.log coremode.log core-ok.out core-wrong1.out core-banned.out alice.out bob.out flows.json flows.out unregister.out flows2.json wrong.shape unknown.shape hijack.out svwar.out svcrack.out; do
     echo "--- $f"; tail -n 30 "$f"
   done
   for f in sipsak-*.out; do echo "--- $f"; tail -n 12 "$f"; done

@@ -4,6 +4,8 @@
 //
 //   sip_ua udp|tcp SBC_IP SBC_PORT USER ACTION...
 //     register            REGISTER sip:example.com for USER; prints "REGISTER <status>"
+//     unregister          REGISTER with "Contact: *" and "Expires: 0": removes every binding of
+//                         USER; prints "UNREGISTER <status>"
 //     serve SECONDS       answers what arrives for SECONDS: INVITE with 180 then 200, BYE, MESSAGE,
 //                         OPTIONS and CANCEL with 200 (487 for the INVITE); prints "<METHOD>
 //                         received"
@@ -301,14 +303,16 @@ class Ua {
     return {};
   }
 
-  bool do_register() {
+  bool do_register(bool remove = false) {
     const std::string call_id = token() + "@ua", from_tag = token();
     auto text = [&](int cseq, const std::string& auth) {
       return "REGISTER sip:example.com SIP/2.0\r\nVia: " + via() +
              "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ + "@example.com>;tag=" + from_tag +
              "\r\nTo: <sip:" + user_ + "@example.com>\r\nCall-ID: " + call_id +
-             "\r\nCSeq: " + std::to_string(cseq) + " REGISTER\r\nContact: " + contact() +
-             "\r\nExpires: 300\r\nUser-Agent: sip_ua\r\n" + auth + "Content-Length: 0\r\n\r\n";
+             "\r\nCSeq: " + std::to_string(cseq) +
+             " REGISTER\r\nContact: " + (remove ? std::string("*") : contact()) +
+             "\r\nExpires: " + (remove ? "0" : "300") + "\r\nUser-Agent: sip_ua\r\n" + auth +
+             "Content-Length: 0\r\n\r\n";
     };
     send(text(1, {}));
     auto r = wait_final(call_id, "REGISTER", 5);
@@ -319,7 +323,8 @@ class Ua {
       send(text(cseq, auth));
       r = wait_final(call_id, "REGISTER", 5);
     }
-    std::cout << "REGISTER " << (r ? std::to_string(r->status()) : "timeout") << std::endl;
+    std::cout << (remove ? "UNREGISTER " : "REGISTER ")
+              << (r ? std::to_string(r->status()) : "timeout") << std::endl;
     return r && r->status() == 200;
   }
 
@@ -571,6 +576,8 @@ int main(int argc, char** argv) {
     const std::string action = argv[i];
     if (action == "register") {
       ok = ua.do_register() && ok;
+    } else if (action == "unregister") {
+      ok = ua.do_register(true) && ok;
     } else if (action == "serve" && i + 1 < argc) {
       ua.serve(std::atoi(argv[++i]));
     } else if (action == "call" && i + 1 < argc) {
