@@ -62,6 +62,7 @@ ctl unban 127.0.0.1 >unban.out 2>&1 || true
 check "sbc ctl unban lifts it" grep -qx "127.0.0.1: ban lifted" unban.out
 answered=$("$probe" udp 127.0.0.1 "$sbc_port" options.sip 2000 || true)
 check "the same address is answered again ($answered)" grep -q "SIP/2.0 200" <<<"$answered"
+check "sipsak from it gets 200" timeout 15 sipsak -s "sip:127.0.0.1:$sbc_port"
 ctl bans >bans2.out 2>&1 || true
 check "and is no longer listed" grep -qx "no source is banned" bans2.out
 set +e
