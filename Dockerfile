@@ -22,7 +22,7 @@ FROM debian:bookworm-slim
 # libstdc++.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libyaml-cpp0.7 android-libboringssl libprometheus-cpp-core1.0 libpcap0.8 libc-ares2 libstdc++6 \
+      libyaml-cpp0.7 android-libboringssl libprometheus-cpp-core1.0 libpcap0.8 libc-ares2 libhiredis0.14 libstdc++6 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 sbc \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \

@@ -5,6 +5,7 @@
 
 #include "sbc/common/hex.hpp"
 #include "sbc/common/keyed_hash.hpp"
+#include "sbc/crypto/random.hpp"
 #include "sbc/sip/fields.hpp"
 #include "sbc/sip/scanner.hpp"
 #include "sbc/sip/writer.hpp"
@@ -28,11 +29,18 @@ std::optional<std::uint32_t> parse_nc(std::string_view hex) noexcept {
   return static_cast<std::uint32_t>(v);
 }
 
+// This process among the replicas (see AuthSettings::replica): drawn once, kept across reloads.
+std::uint64_t process_replica() noexcept {
+  static const std::uint64_t replica = sbc::crypto::random_u64() | 1;
+  return replica;
+}
+
 }  // namespace
 
 AuthStage::AuthStage(const AuthSettings& settings, unsigned worker)
     : settings_(settings),
       worker_(worker),
+      replica_(settings.replica != 0 ? settings.replica : process_replica()),
       mint_(settings.nonce_key),
       wall_offset_(std::chrono::system_clock::now().time_since_epoch() -
                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
@@ -59,10 +67,11 @@ std::uint64_t AuthStage::seconds(TimePoint now) const noexcept {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(wall).count());
 }
 
-std::array<std::uint8_t, 17> AuthStage::binding(const Context& context) const noexcept {
-  std::array<std::uint8_t, 17> b{};
+std::array<std::uint8_t, 25> AuthStage::binding(const Context& context) const noexcept {
+  std::array<std::uint8_t, 25> b{};
   std::memcpy(b.data(), context.address.data(), context.address.size());
   b[16] = static_cast<std::uint8_t>(worker_);
+  for (std::size_t i = 0; i < 8; ++i) b[17 + i] = static_cast<std::uint8_t>(replica_ >> (8 * i));
   return b;
 }
 
@@ -106,6 +115,9 @@ bool AuthStage::count_failure(Context& context) noexcept {
   // every worker), however the kernel spreads the source's ports over the workers.
   if (context.strikes != nullptr && context.strikes->forward(context.source, name(), scope))
     return false;
+  // Verified evidence counts across the fleet too (replicas sharing a store).
+  if (scope == BanScope::All && context.strikes != nullptr)
+    context.strikes->share(context.source, settings_.ban_after_failures, settings_.failure_window);
   bool fresh = false;
   Failures& f = failures_.get(context.source, context.now, fresh);
   if (fresh || context.now - f.started >= settings_.failure_window) {

@@ -64,6 +64,12 @@ struct AuthSettings {
   double user_rate = 0;
   double user_burst = 0;
   std::size_t max_nonces = 65536;   // per worker
+  // The replica a nonce is bound to (with the worker): 0 = this process, a random number drawn
+  // once per process. Nonce counts live where the nonce was issued, so a nonce answered to
+  // another replica (or to this one after a restart) gets a fresh challenge with stale=true
+  // instead of a table that has never seen its counts: no replay across a fleet, whatever the
+  // shared store does. Tests set two stages apart.
+  std::uint64_t replica = 0;
   std::size_t max_sources = 65536;  // per worker
   // Resolved at start-up: the users (shared read-only by every worker's stage) and the nonce
   // key (configured, or random when none is: then replicas cannot share nonces).
@@ -113,13 +119,14 @@ class AuthStage final : public Stage {
   std::uint64_t seconds(TimePoint now) const noexcept;
   // Whether `uri` is the address-of-record of `username` (user and one of the domains).
   bool own_aor(const sip::Uri& uri, std::string_view username) const noexcept;
-  std::array<std::uint8_t, 17> binding(const Context& context) const noexcept;
+  std::array<std::uint8_t, 25> binding(const Context& context) const noexcept;
   // Records the count `nc` used with a current nonce; false when it is a replay.
   bool record_nonce_count(std::string_view nonce, std::uint64_t issued, std::uint32_t nc,
                           TimePoint now) noexcept;
 
   AuthSettings settings_;
   unsigned worker_;
+  std::uint64_t replica_;
   sbc::crypto::NonceMint mint_;
   std::chrono::system_clock::duration wall_offset_;
   SourceTable<NonceUse> nonces_;

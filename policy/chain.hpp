@@ -55,6 +55,13 @@ class Chain final : public StrikeRouter {
       std::function<void(unsigned home, const SourceKey&, std::string_view stage, BanScope scope)>;
   void set_strike_forwarding(unsigned worker, unsigned workers, Forwarder forward);
   bool forward(const SourceKey& source, std::string_view stage, BanScope scope) noexcept override;
+  // Strikes for the fleet's count (see StrikeRouter::share), from the home worker's thread.
+  using Sharer = std::function<void(const SourceKey&, unsigned limit, std::chrono::seconds)>;
+  void set_strike_sharing(Sharer share) { sharer_ = std::move(share); }
+  void share(const SourceKey& source, unsigned limit,
+             std::chrono::seconds window) noexcept override {
+    if (sharer_) sharer_(source, limit, window);
+  }
   void strike(const SourceKey& source, std::string_view stage, TimePoint now,
               BanScope scope) noexcept;
   // From the relay: the core refused a request that came from `remote_ip` over `protocol` for
@@ -94,6 +101,7 @@ class Chain final : public StrikeRouter {
   metrics::Counter amplification_refused_;
   unsigned worker_ = 0, workers_ = 1;
   Forwarder forwarder_;
+  Sharer sharer_;
   struct Authenticated {};
   SourceTable<Authenticated> authenticated_;
   std::atomic<std::size_t> bans_active_{0};

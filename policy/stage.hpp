@@ -3,6 +3,7 @@
 // the worker's thread; each owns its per-worker state (no locks) and names its reasons (the
 // bounded `reason` label of sbc_policy_decisions_total).
 
+#include <chrono>
 #include <span>
 #include <string_view>
 
@@ -22,6 +23,14 @@ class StrikeRouter {
   // with the scope their evidence allows: Context::ban_scope()).
   virtual bool forward(const SourceKey& source, std::string_view stage,
                        BanScope scope) noexcept = 0;
+  // A strike the home worker counted, with verified evidence, for the fleet's count (the
+  // replicas' shared store, when there is one): `limit` strikes within `window` anywhere ban.
+  virtual void share(const SourceKey& source, unsigned limit,
+                     std::chrono::seconds window) noexcept {
+    (void)source;
+    (void)limit;
+    (void)window;
+  }
 };
 
 struct Context {

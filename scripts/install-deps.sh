@@ -24,6 +24,8 @@ build_packages=(
   libyaml-cpp-dev libboost1.81-dev android-libboringssl-dev prometheus-cpp-dev libpcap-dev
   # c-ares: cores by DNS name (sbc/dns)
   libc-ares-dev
+  # hiredis: the replicas' shared store (sbc/cluster, cluster.redis)
+  libhiredis-dev
 )
 
 packages=(
@@ -41,6 +43,8 @@ packages=(
   tcpdump tshark
   # a real DNS server for the DNS tests (tests/integration/dns_test.sh)
   dnsmasq-base
+  # a real Redis for the fleet tests (tests/integration/cluster_test.sh)
+  redis-server
   # the container image built and started without a registry or a daemon
   # (scripts/image-check.sh: a base image from Debian's archive, `buildah bud --isolation chroot`)
   buildah debootstrap

@@ -102,6 +102,7 @@ void unban(AdminContext& c, const json::object& request, AdminServer::Reply& rep
   if (text.find('/') != std::string::npos) {
     const auto block = sbc::parse_cidr(text);
     if (!block) return reply(failure(not_a_prefix(text)));
+    c.server.share_unban(text);
     c.server.lift_bans(*block, [post = c.post, reply, text](std::size_t lifted) {
       post([reply, text, lifted] { reply({{"ok", true}, {"source", text}, {"lifted", lifted}}); });
     });
@@ -110,7 +111,8 @@ void unban(AdminContext& c, const json::object& request, AdminServer::Reply& rep
   const bool valid = c.server.lift_ban(text, [post = c.post, reply, text](bool lifted) {
     post([reply, text, lifted] { reply({{"ok", true}, {"source", text}, {"lifted", lifted}}); });
   });
-  if (!valid) reply(failure(not_a_prefix(text)));
+  if (!valid) return reply(failure(not_a_prefix(text)));
+  c.server.share_unban(text);
 }
 
 constexpr std::size_t kDefaultFlows = 100, kMaxFlows = 10000;

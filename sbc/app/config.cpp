@@ -42,6 +42,7 @@ constexpr std::pair<std::string_view, SectionReader> kSections[] = {
                   Config& config) { read_policy(r, node, config.policy); }},
     {"capture", read_capture},
     {"admin", read_admin},
+    {"cluster", read_cluster},
 };
 
 // The node as text that two equal configurations share whatever their layout: mappings with
@@ -71,7 +72,8 @@ std::string canonical(const YAML::Node& node, std::initializer_list<std::string_
 // relay.token_keys and token_key_file, capture, log.level) reloads.
 std::vector<std::pair<std::string, std::string>> restart_only_parts(const YAML::Node& root) {
   std::vector<std::pair<std::string, std::string>> parts;
-  for (const char* name : {"workers", "listeners", "metrics", "transport", "sip", "dns", "admin"})
+  for (const char* name : {"workers", "listeners", "metrics", "transport", "sip", "dns", "admin",
+                           "cluster"})
     parts.emplace_back(name, canonical(root[name]));
   const YAML::Node log = root["log"];
   parts.emplace_back("log.rejections_per_second",
@@ -114,6 +116,7 @@ Config parse_config(std::string_view yaml_text, std::string_view source, ConfigK
   // Requests with a To tag skip the challenge only while the relay checks their dialog token.
   config.policy.auth.in_dialog_exempt = config.relay.dialog_protection;
   config.relay.limits = config.limits;
+  config.cluster.ipv6_prefix = config.policy.settings.ipv6_prefix;
   config.restart_only = restart_only_parts(root);
   // Never the metrics port: that one is unauthenticated, and scraped by anyone who may.
   const AdminSettings::Http& http = config.admin.http;

@@ -12,6 +12,7 @@
 
 #include "policy/policy_config.hpp"
 #include "sbc/capture/capture_settings.hpp"
+#include "sbc/cluster/fleet_settings.hpp"
 #include "sbc/common/flow.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/dns/resolver.hpp"
@@ -92,6 +93,10 @@ struct Config {
   policy::PolicyConfig policy;
   capture::CaptureSettings capture;
   AdminSettings admin;
+  // cluster.redis: the store the replicas share bans through (fleet_store.hpp); absent:
+  // standalone.
+  cluster::FleetSettings cluster;
+  std::string cluster_password_file;
   // What only a restart applies (listeners, workers ...), each part as the canonical text of its
   // YAML (${NAME} expanded, keys sorted): a reload compares them with the running ones and
   // reports the parts it left as they were.

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "sbc/app/config_reader.hpp"
+#include "sbc/cluster/fleet_codec.hpp"
 #include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/core_set.hpp"
 
@@ -442,6 +443,53 @@ void read_admin(const ConfigReader& r, const YAML::Node& a, Config& config) {
     config.admin.mode = static_cast<unsigned>(std::stoul(text, nullptr, 8));
     if ((config.admin.mode & 0007) != 0)
       r.fail(mode, "admin.mode", "must give others no access (0600 or 0660)");
+  }
+}
+
+
+// cluster: {redis: {address, password_file, database, key_prefix, timeout_ms, max_queued}}.
+// The password is the file's first line; the error names the file, never its content.
+void read_cluster(const ConfigReader& r, const YAML::Node& c, Config& config) {
+  r.reject_unknown_keys(c, "cluster", {"redis"});
+  const YAML::Node redis = c["redis"];
+  if (!redis) return;
+  r.reject_unknown_keys(redis, "cluster.redis",
+                        {"address", "password_file", "database", "key_prefix", "timeout_ms",
+                         "max_queued"});
+  cluster::FleetSettings& s = config.cluster;
+  const YAML::Node address = redis["address"];
+  if (!address) r.fail(redis, "cluster.redis", "needs an address (IP:PORT of the Redis server)");
+  const std::string text = address.as<std::string>();
+  const auto host_port = cluster::split_host_port(text);
+  if (!host_port || !sbc::parse_address(host_port->first))
+    r.fail(address, "cluster.redis.address",
+           "must be IP:PORT (\"10.0.0.5:6379\", \"[2001:db8::5]:6379\"), got \"" + text + "\"");
+  s.host = host_port->first;
+  s.port = host_port->second;
+  r.read_uint(redis, "cluster.redis", "database", s.database, 0U, 15U);
+  r.read_ms(redis, "cluster.redis", "timeout_ms", s.timeout, 10, 60000);
+  r.read_uint(redis, "cluster.redis", "max_queued", s.max_queued, std::size_t{16},
+              std::size_t{1} << 20);
+  if (const YAML::Node prefix = redis["key_prefix"]) {
+    s.key_prefix = prefix.as<std::string>();
+    const bool printable = std::all_of(s.key_prefix.begin(), s.key_prefix.end(), [](char ch) {
+      return ch > ' ' && ch < 0x7f;
+    });
+    if (s.key_prefix.empty() || s.key_prefix.size() > 64 || !printable)
+      r.fail(prefix, "cluster.redis.key_prefix",
+             "must be 1 to 64 printable characters without spaces (\"sbc:\")");
+  }
+  if (const YAML::Node file = redis["password_file"]) {
+    config.cluster_password_file = file.as<std::string>();
+    std::ifstream in(config.cluster_password_file);
+    if (!in)
+      r.fail(file, "cluster.redis.password_file", "cannot read " + config.cluster_password_file);
+    std::getline(in, s.password);
+    while (!s.password.empty() && std::isspace(static_cast<unsigned char>(s.password.back())))
+      s.password.pop_back();
+    if (s.password.empty())
+      r.fail(file, "cluster.redis.password_file",
+             "its first line must be the password (" + config.cluster_password_file + ")");
   }
 }
 

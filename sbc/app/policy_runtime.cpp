@@ -14,7 +14,8 @@ PolicyRuntime::PolicyRuntime(std::vector<std::unique_ptr<transport::Worker>>& wo
 PolicyRuntime::~PolicyRuntime() = default;
 
 void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
-  if (workers_.size() < 2) return;
+  if (fleet_.strike) chain.set_strike_sharing(fleet_.strike);
+  if (workers_.size() < 2 && !fleet_.ban) return;
   // Strikes (failed authentications) go to the source's home worker, whose count decides.
   auto forward = [this](unsigned home, const sbc::SourceKey& key, std::string_view stage,
                         policy::BanScope scope) {
@@ -29,6 +30,7 @@ void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
   // A ban decided on one worker reaches the others by a post to their threads, where it goes
   // into whatever chain that worker runs then: no shared table, no lock on the message path.
   chain.bans().set_listener([this, w](const sbc::SourceKey& key, const policy::BanRecord& ban) {
+    if (fleet_.ban) fleet_.ban(key, ban);
     for (unsigned other = 0; other < workers_.size(); ++other) {
       if (other == w) continue;
       transport::Worker& worker = *workers_[other];

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "metrics/exposition.hpp"
+#include "policy/chain.hpp"
 #include "policy/policy_config.hpp"
 
 namespace sbc::transport {
@@ -34,6 +35,14 @@ class PolicyRuntime {
   PolicyRuntime(const PolicyRuntime&) = delete;
   PolicyRuntime& operator=(const PolicyRuntime&) = delete;
 
+  // What the fleet hears (the replicas' shared store, fleet_store.hpp), from the workers'
+  // threads: every ban decided here, and every verified strike the home worker counted. Set
+  // before install().
+  struct FleetHooks {
+    std::function<void(const sbc::SourceKey&, const policy::BanRecord&)> ban;
+    policy::Chain::Sharer strike;
+  };
+  void set_fleet_hooks(FleetHooks hooks) { fleet_ = std::move(hooks); }
   // The first chains, before the workers start.
   void install(const policy::PolicyConfig& config);
   // The relay of worker `w` reports the core's refusals to whatever chain that worker has.
@@ -58,6 +67,7 @@ class PolicyRuntime {
   void set_ban_listener(unsigned w, policy::Chain& chain);
 
   std::vector<std::unique_ptr<transport::Worker>>& workers_;
+  FleetHooks fleet_;
   policy::PolicyConfig config_;
   std::mutex mutex_;  // the scrape against a reload; never taken on the message path
   std::vector<std::unique_ptr<policy::Chain>> chains_;   // what each worker runs (or will)

@@ -50,7 +50,9 @@ bool Server::start() {
   make_workers();
   if (!start_capture() || !open_listeners() || !start_relays()) return false;
   start_workers();
+  if (fleet_) fleet_->start();
   if (!serve_metrics()) {
+    if (fleet_) fleet_->stop();
     for (auto& w : workers_) w->stop();
     return false;
   }
@@ -128,6 +130,7 @@ void Server::make_workers() {
   }
   // The policy chains: one per worker (its tables are the worker's own), reloaded on SIGHUP.
   policies_ = std::make_unique<PolicyRuntime>(workers_);
+  make_fleet();
   policies_->install(config_.policy);
 }
 
@@ -246,6 +249,7 @@ void Server::reload_certificates(std::string_view why) {
 
 void Server::stop() {
   if (resolver_) resolver_->stop();  // before the workers: it posts to them
+  if (fleet_) fleet_->stop();        // likewise
   if (metrics_server_) metrics_server_->stop();
   for (auto& w : workers_) w->stop();
   {

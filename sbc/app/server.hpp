@@ -20,6 +20,7 @@
 #include "sbc/app/config.hpp"
 #include "sbc/app/policy_runtime.hpp"
 #include "sbc/capture/live_capture.hpp"
+#include "sbc/cluster/fleet_store.hpp"
 #include "sbc/common/log.hpp"
 #include "sbc/crypto/token_sealer.hpp"
 #include "sbc/dns/resolver.hpp"
@@ -124,6 +125,8 @@ class Server {
   void set_core_drained(std::string_view which, bool drained,
                         const std::function<void(std::size_t named)>& done);
   unsigned workers() const noexcept { return count_; }
+  // An operator's unban (`sbc ctl unban`): told to the other replicas too (cluster.redis).
+  void share_unban(std::string_view block);
 
  private:
   void add_core_counts(unsigned w, std::vector<CoreView> cores,
@@ -150,6 +153,11 @@ class Server {
   std::unique_ptr<dns::Resolver> new_resolver(const std::vector<proxy::CoreTarget>& named);
   void cores_resolved(std::size_t name, const std::vector<dns::Address>& addresses);
   void start_workers();
+  // The fleet (server_cluster.cpp): the store, and what it hands to the workers.
+  void make_fleet();
+  void fleet_ban(const cluster::FleetBan& ban);
+  void fleet_failures(const sbc::SourceKey& key);
+  void add_cluster_families(std::vector<metrics::Family>& families) const;
   bool serve_metrics();
   // Reload parts (server_reload.cpp).
   bool cores_reloadable(const std::vector<proxy::CoreTarget>& targets, std::string& why) const;
@@ -188,6 +196,7 @@ class Server {
   std::vector<std::unique_ptr<transport::Worker>> workers_;
   std::vector<Listening> listening_;  // by worker
   std::unique_ptr<PolicyRuntime> policies_;
+  std::unique_ptr<cluster::FleetStore> fleet_;  // cluster.redis; none when standalone
   // The running capture, those retiring (until every worker has let go of them) and the
   // totals of those gone: the scrape reads them under capture_mutex_ (never on the message path).
   std::unique_ptr<capture::LiveCapture> live_capture_;

@@ -221,6 +221,7 @@ std::vector<metrics::Family> Server::collect() const {
   add_dns_families(families);
   policies_->add_families(families);
   add_server_families(families);
+  add_cluster_families(families);
   return families;
 }
 

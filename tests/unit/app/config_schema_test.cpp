@@ -89,11 +89,13 @@ struct Fixture {
   std::string token_key_file = "/tmp/sbc-schema-test-keys-" + std::to_string(::getpid());
   std::string credentials_file = "/tmp/sbc-schema-test-users-" + std::to_string(::getpid());
   std::string admin_token_file = "/tmp/sbc-schema-test-token-" + std::to_string(::getpid());
+  std::string redis_password_file = "/tmp/sbc-schema-test-redis-" + std::to_string(::getpid());
   YAML::Node full;
 
   Fixture() {
     std::ofstream(token_key_file) << "7:00112233445566778899aabbccddeeff\n";
     std::ofstream(admin_token_file) << "0123456789abcdef0123\n";
+    std::ofstream(redis_password_file) << "redis-secret\n";
     std::ofstream(credentials_file)
         << sbc::policy::Credentials::line("alice", "example.com",
                                           sbc::crypto::DigestAlgorithm::Sha256, "secret")
@@ -107,6 +109,7 @@ struct Fixture {
     full["policy"]["auth"]["realm"] = "example.com";
     full["policy"]["auth"]["credentials_file"] = credentials_file;  // read with auth in the chain
     full["admin"]["http"]["token_file"] = admin_token_file;         // read at load
+    full["cluster"]["redis"]["password_file"] = redis_password_file;  // read at load
     full["metrics"]["port"] = 9460;  // admin.http is never on the metrics port
     full["admin"]["http"]["port"] = 9461;
   }
@@ -114,6 +117,7 @@ struct Fixture {
     std::remove(token_key_file.c_str());
     std::remove(credentials_file.c_str());
     std::remove(admin_token_file.c_str());
+    std::remove(redis_password_file.c_str());
   }
 
   // The error of loading the full document with `value` at `path` ("" when it loads).

@@ -632,3 +632,39 @@ TEST_CASE("admin.http: a bearer token from a file, never the metrics port", "[co
   CHECK(error.find("short") == std::string::npos);  // the error never shows the token
   std::remove(file.c_str());
 }
+
+TEST_CASE("cluster.redis: the store the replicas share, its password from a file", "[config]") {
+  CHECK_FALSE(sbc::app::parse_config("", "t").cluster.enabled());  // absent: standalone
+  const std::string file = "/tmp/sbc-config-test-redis-password-" + std::to_string(::getpid());
+  std::ofstream(file) << "redis-secret-1\n";
+  const sbc::app::Config c = sbc::app::parse_config(
+      "policy: {ipv6_prefix: 56}\ncluster: {redis: {address: \"[::1]:6380\", password_file: " +
+          file + ", database: 3, key_prefix: \"edge:\", timeout_ms: 250, max_queued: 100}}",
+      "t");
+  CHECK(c.cluster.enabled());
+  CHECK(c.cluster.host == "::1");
+  CHECK(c.cluster.port == 6380);
+  CHECK(c.cluster.password == "redis-secret-1");
+  CHECK(c.cluster.database == 3);
+  CHECK(c.cluster.key_prefix == "edge:");
+  CHECK(c.cluster.timeout == std::chrono::milliseconds(250));
+  CHECK(c.cluster.max_queued == 100);
+  CHECK(c.cluster.ipv6_prefix == 56);  // ban keys as the policy cuts them
+  CHECK(error_of("cluster: {redis: {}}").find("needs an address") != std::string::npos);
+  CHECK(error_of("cluster: {redis: {address: redis.local:6379}}").find("must be IP:PORT") !=
+        std::string::npos);
+  CHECK(error_of("cluster: {redis: {address: 127.0.0.1}}").find("must be IP:PORT") !=
+        std::string::npos);
+  CHECK(error_of("cluster: {redis: {address: \"127.0.0.1:6379\", database: 16}}")
+            .find("cluster.redis.database") != std::string::npos);
+  CHECK(error_of("cluster: {redis: {address: \"127.0.0.1:6379\", key_prefix: \"a b\"}}")
+            .find("printable") != std::string::npos);
+  CHECK(error_of("cluster: {redis: {address: \"127.0.0.1:6379\", password_file: /nonexistent}}")
+            .find("cannot read /nonexistent") != std::string::npos);
+  CHECK(error_of("cluster: {store: x}").find("store") != std::string::npos);
+  // A changed store needs a restart.
+  bool listed = false;
+  for (const auto& [name, text] : c.restart_only) listed = listed || name == "cluster";
+  CHECK(listed);
+  std::remove(file.c_str());
+}

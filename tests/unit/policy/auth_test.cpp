@@ -435,6 +435,30 @@ TEST_CASE("auth: nonces from before the stage existed (a restart, a reload) are 
             "alice", alice.answer("REGISTER", "sip:example.com", after.nonce(), 1))) == "continue");
 }
 
+TEST_CASE("auth: a nonce answered to one replica cannot be replayed to another", "[auth]") {
+  // Two replicas behind one address, sharing the nonce key and both running since before the
+  // nonce was issued: the answer replica 1 accepted is refused by replica 2 (which never saw its
+  // counts), with stale=true so that an honest client that moved answers a nonce of replica 2.
+  policy::PolicyConfig one = auth_config(), two = auth_config();
+  one.auth.replica = 1;
+  two.auth.replica = 2;
+  Edge first(one), second(two);
+  Client alice;
+  first.run(register_request("alice"));
+  const std::string answer =
+      register_request("alice", alice.answer("REGISTER", "sip:example.com", first.nonce(), 1));
+  first.now += 1s;
+  second.now = first.now;
+  CHECK(first.run(answer) == "continue");
+  CHECK(second.run(answer) == "respond 401 stale_nonce");
+  CHECK(second.challenge().find("stale=true") != std::string::npos);
+  CHECK(second.run(register_request(
+            "alice", alice.answer("REGISTER", "sip:example.com", second.nonce(), 1))) ==
+        "continue");
+  // Each replica still holds the counts of its own nonces.
+  CHECK(first.run(answer) == "respond 401 replay");
+}
+
 TEST_CASE("auth: one user's requests are limited wherever they come from", "[auth]") {
   policy::PolicyConfig config = auth_config();
   config.auth.user_rate = 1;

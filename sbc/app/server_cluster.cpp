@@ -1,0 +1,128 @@
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "sbc/app/metric_families.hpp"
+#include "sbc/app/server.hpp"
+
+// The fleet (cluster.redis): bans and verified authentication failures shared with the other
+// replicas through the store's thread (sbc/cluster/fleet_store.hpp). What the fleet says reaches
+// the workers by posts to their threads, as a ban from another worker does: the message path
+// never waits for the store.
+
+namespace sbc::app {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+using std::chrono::system_clock;
+
+std::int64_t to_wall_ms(steady_clock::time_point t) {
+  const auto offset = t - steady_clock::now();
+  return std::chrono::duration_cast<milliseconds>(
+             (system_clock::now() + std::chrono::duration_cast<system_clock::duration>(offset))
+                 .time_since_epoch())
+      .count();
+}
+
+steady_clock::time_point from_wall_ms(std::int64_t ms) {
+  const auto wall = system_clock::time_point(milliseconds(ms));
+  return steady_clock::now() +
+         std::chrono::duration_cast<steady_clock::duration>(wall - system_clock::now());
+}
+
+// A ban's cause names a stage and a reason by views that live as long as the program; those of
+// other replicas are kept here (labels of at most 32 characters; at most 256 of them, beyond
+// which a ban shows as "fleet"/"other").
+std::string_view intern(std::string_view label) {
+  static std::mutex mutex;
+  static std::set<std::string, std::less<>> labels;
+  const std::lock_guard lock(mutex);
+  if (const auto it = labels.find(label); it != labels.end()) return *it;
+  if (labels.size() >= 256) return "other";
+  return *labels.emplace(label).first;
+}
+
+}  // namespace
+
+void Server::make_fleet() {
+  if (!config_.cluster.enabled()) return;
+  cluster::FleetStore::Handlers handlers;
+  handlers.ban = [this](const cluster::FleetBan& ban) { fleet_ban(ban); };
+  handlers.unban = [this](const sbc::Cidr& block) { lift_bans(block, [](std::size_t) {}); };
+  handlers.failures_exceeded = [this](const sbc::SourceKey& key) { fleet_failures(key); };
+  fleet_ = std::make_unique<cluster::FleetStore>(config_.cluster, std::move(handlers), log_);
+  cluster::FleetStore& fleet = *fleet_;
+  policies_->set_fleet_hooks(
+      {[&fleet](const sbc::SourceKey& key, const policy::BanRecord& ban) {
+         cluster::FleetBan out{key,
+                               ban.scope == policy::BanScope::All,
+                               to_wall_ms(ban.until),
+                               to_wall_ms(ban.since),
+                               ban.offences,
+                               std::string(ban.cause.stage),
+                               std::string(ban.cause.reason),
+                               0};
+         fleet.publish_ban(std::move(out));
+       },
+       [&fleet](const sbc::SourceKey& key, unsigned limit, std::chrono::seconds window) {
+         fleet.count_failure(key, limit, window);
+       }});
+}
+
+// A ban another replica decided (or one loaded from the store): imposed on every worker, as a
+// ban of another worker is.
+void Server::fleet_ban(const cluster::FleetBan& ban) {
+  const policy::BanRecord record{from_wall_ms(ban.until_ms),
+                                 ban.all ? policy::BanScope::All : policy::BanScope::Udp,
+                                 {intern(ban.stage), intern(ban.reason)},
+                                 from_wall_ms(ban.since_ms),
+                                 ban.offences};
+  for (auto& w : workers_) {
+    transport::Worker& worker = *w;
+    worker.post([&worker, key = ban.key, record] {
+      if (policy::Chain* chain = worker.handler().policy())
+        chain->bans().impose(key, record, steady_clock::now());
+    });
+  }
+}
+
+// The fleet counted `ban_after_failures` verified failures of `key`: banned here (every
+// transport, as local verified failures would), which every worker and replica then hears.
+void Server::fleet_failures(const sbc::SourceKey& key) {
+  transport::Worker& worker = *workers_[key.hash() % count_];
+  worker.post([&worker, key] {
+    if (policy::Chain* chain = worker.handler().policy())
+      chain->bans().ban(key, steady_clock::now(), policy::BanScope::All, {"auth", "failures"});
+  });
+}
+
+void Server::share_unban(std::string_view block) {
+  if (fleet_) fleet_->publish_unban(std::string(block));
+}
+
+void Server::add_cluster_families(std::vector<metrics::Family>& families) const {
+  if (!fleet_) return;
+  families.push_back(gauge("sbc_cluster_store_up",
+                           "1 while the replicas' shared store (cluster.redis) is connected and "
+                           "in sync; 0 while this replica decides with its local state alone.",
+                           fleet_->up() ? 1 : 0));
+  families.push_back(gauge("sbc_cluster_sync_lag_seconds",
+                           "Seconds since the shared store last answered this replica (pinged "
+                           "every second while up).",
+                           fleet_->sync_lag_seconds()));
+  const auto counts = fleet_->counts();
+  families.push_back(
+      {"sbc_cluster_updates_total",
+       "Updates exchanged with the shared store, by result (written: taken by the store; failed: "
+       "refused by it; dropped: the queue to it was full; received: bans and lifts from other "
+       "replicas, and bans loaded on (re)connecting).",
+       metrics::Family::Type::Counter,
+       {{{{"result", "written"}}, static_cast<double>(counts.written)},
+        {{{"result", "failed"}}, static_cast<double>(counts.failed)},
+        {{{"result", "dropped"}}, static_cast<double>(counts.dropped)},
+        {{{"result", "received"}}, static_cast<double>(counts.received)}}});
+}
+
+}  // namespace sbc::app

@@ -1,0 +1,359 @@
+#include "sbc/cluster/fleet_store.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+#include <array>
+#include <random>
+
+#include "sbc/cluster/redis_connection.hpp"
+
+namespace sbc::cluster {
+namespace asio = boost::asio;
+using std::chrono::steady_clock;
+
+namespace {
+
+constexpr std::chrono::milliseconds kMaxBackoff{5000};
+constexpr std::chrono::seconds kPingEvery{1};
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::uint64_t random_id() {
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) | device();
+}
+
+bool ok(const std::optional<Reply>& reply) {
+  return reply && !reply->error();
+}
+
+}  // namespace
+
+FleetStore::FleetStore(const FleetSettings& settings, Handlers handlers, logging::Log& log)
+    : settings_(settings),
+      handlers_(std::move(handlers)),
+      log_(log),
+      id_(random_id()),
+      bans_key_(settings.key_prefix + "bans"),
+      channel_(settings.key_prefix + "events"),
+      retry_(io_),
+      ping_(io_) {}
+
+FleetStore::~FleetStore() {
+  stop();
+}
+
+void FleetStore::start() {
+  asio::post(io_, [this] { connect(); });
+  thread_ = std::thread([this] {
+    auto guard = asio::make_work_guard(io_);
+    io_.run();
+  });
+}
+
+void FleetStore::stop() {
+  if (!thread_.joinable()) return;
+  asio::post(io_, [this] {
+    retry_.cancel();
+    ping_.cancel();
+    if (commands_) commands_->close();
+    if (subscriber_) subscriber_->close();
+    up_ = false;
+    io_.stop();
+  });
+  thread_.join();
+  commands_.reset();
+  subscriber_.reset();
+}
+
+void FleetStore::enqueue(Update update) {
+  if (queued_.fetch_add(1, std::memory_order_relaxed) >= settings_.max_queued) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  asio::post(io_, [this, update = std::move(update)]() mutable {
+    outbox_.push_back(std::move(update));
+    flush();
+  });
+}
+
+void FleetStore::publish_ban(FleetBan ban) {
+  ban.origin = id_;
+  enqueue(Ban{std::move(ban)});
+}
+
+void FleetStore::publish_unban(std::string block) {
+  enqueue(Unban{std::move(block)});
+}
+
+void FleetStore::count_failure(const sbc::SourceKey& key, unsigned limit,
+                               std::chrono::seconds window) {
+  if (limit == 0) return;
+  enqueue(Failure{key, limit, window});
+}
+
+// Both connections anew: commands (AUTH, SELECT) and the subscription (AUTH, SUBSCRIBE), then
+// the running bans are loaded; only then is the store up and the queue written.
+void FleetStore::connect() {
+  connecting_ = true;
+  const std::uint64_t attempt = ++attempt_;
+  auto on_lost = [this, attempt](std::string why) {
+    if (attempt == attempt_) lost(why);
+  };
+  commands_ = std::make_unique<RedisConnection>(io_, settings_.timeout, on_lost);
+  subscriber_ = std::make_unique<RedisConnection>(io_, settings_.timeout, on_lost);
+  commands_->open(settings_.host, settings_.port, [this, attempt] {
+    if (attempt != attempt_) return;
+    prepare(*commands_, true, [this, attempt] {
+      if (attempt == attempt_) open_subscriber();
+    });
+  });
+}
+
+// AUTH (with a password) and SELECT (a database other than 0) on `connection`, then `next`.
+template <class Next>
+void FleetStore::prepare(RedisConnection& connection, bool select, Next next) {
+  const std::uint64_t attempt = attempt_;
+  auto after_auth = [this, &connection, select, next, attempt] {
+    if (attempt != attempt_) return;
+    if (!select || settings_.database == 0) return next();
+    const std::string db = std::to_string(settings_.database);
+    const std::array<std::string_view, 2> args{"SELECT", db};
+    connection.command(args, [this, next, attempt](const std::optional<Reply>& reply) {
+      if (attempt != attempt_) return;
+      if (!ok(reply)) return lost("SELECT refused: " + (reply ? reply->text : "no answer"));
+      heard();
+      next();
+    });
+  };
+  if (settings_.password.empty()) return after_auth();
+  const std::array<std::string_view, 2> args{"AUTH", settings_.password};
+  connection.command(args, [this, after_auth, attempt](const std::optional<Reply>& reply) {
+    if (attempt != attempt_) return;
+    // The reply names no password; only that it was refused.
+    if (!ok(reply)) return lost("AUTH refused: " + (reply ? reply->text : "no answer"));
+    heard();
+    after_auth();
+  });
+}
+
+void FleetStore::open_subscriber() {
+  const std::uint64_t attempt = attempt_;
+  subscriber_->open(settings_.host, settings_.port, [this, attempt] {
+    if (attempt != attempt_) return;
+    prepare(*subscriber_, false, [this, attempt] {
+      if (attempt != attempt_) return;
+      const std::array<std::string_view, 2> args{"SUBSCRIBE", channel_};
+      const bool sent = subscriber_->command(
+          args,
+          [this, attempt](const std::optional<Reply>& reply) {
+            if (attempt != attempt_ || !reply) return;
+            heard();
+            if (reply->type != Reply::Type::Array || reply->elements.size() < 3) return;
+            const std::string& kind = reply->elements[0].text;
+            if (kind == "subscribe") return subscribed();
+            if (kind != "message") return;
+            const auto message = parse_message(reply->elements[2].text);
+            if (!message || message->origin == id_) return;
+            received_.fetch_add(1, std::memory_order_relaxed);
+            if (message->kind == FleetMessage::Kind::Ban) {
+              if (handlers_.ban) handlers_.ban(message->ban);
+            } else if (handlers_.unban) {
+              handlers_.unban(message->cidr);
+            }
+          },
+          true);
+      if (!sent) lost("SUBSCRIBE could not be sent");
+    });
+  });
+}
+
+// Subscribed: from here on no ban is missed, so the running ones are loaded.
+void FleetStore::subscribed() {
+  const std::uint64_t attempt = attempt_;
+  const std::array<std::string_view, 2> args{"HGETALL", bans_key_};
+  commands_->command(args, [this, attempt](const std::optional<Reply>& reply) {
+    if (attempt != attempt_) return;
+    if (!ok(reply)) return lost("HGETALL refused: " + (reply ? reply->text : "no answer"));
+    heard();
+    loaded(*reply);
+  });
+}
+
+void FleetStore::loaded(const Reply& bans) {
+  const std::int64_t now = wall_ms();
+  std::size_t running = 0;
+  std::vector<std::string> expired;
+  for (std::size_t i = 0; i + 1 < bans.elements.size(); i += 2) {
+    const std::string& field = bans.elements[i].text;
+    const auto ban = parse_ban(field, bans.elements[i + 1].text);
+    if (!ban || ban->until_ms <= now) {
+      expired.push_back(field);  // gone, or not ours to read: either way no use to anyone
+      continue;
+    }
+    ++running;
+    received_.fetch_add(1, std::memory_order_relaxed);
+    if (handlers_.ban) handlers_.ban(*ban);
+  }
+  if (!expired.empty()) {
+    std::vector<std::string_view> args{"HDEL", bans_key_};
+    for (const std::string& field : expired) args.emplace_back(field);
+    commands_->command(args, [](const std::optional<Reply>&) {});
+  }
+  connecting_ = false;
+  up_ = true;
+  backoff_ = std::chrono::milliseconds(100);
+  log_(logging::LogLevel::Info, "cluster store connected",
+       {{"store", settings_.host + ":" + std::to_string(settings_.port)},
+        {"bans_loaded", std::to_string(running)},
+        {"queued", std::to_string(outbox_.size())}});
+  was_up_ = true;
+  ping();
+  flush();
+}
+
+void FleetStore::lost(const std::string& why) {
+  const bool was_up = up_.exchange(false);
+  ping_.cancel();
+  ++attempt_;  // callbacks of this attempt are stale from here on
+  if (commands_) commands_->close();
+  if (subscriber_) subscriber_->close();
+  connecting_ = false;
+  if (was_up || backoff_ == std::chrono::milliseconds(100))
+    log_(logging::LogLevel::Warn, "cluster store unavailable, deciding with local state",
+         {{"store", settings_.host + ":" + std::to_string(settings_.port)},
+          {"reason", why},
+          {"retry_ms", std::to_string(backoff_.count())}});
+  retry_.expires_after(backoff_);
+  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+  retry_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) connect();
+  });
+}
+
+void FleetStore::flush() {
+  if (!up_ || !commands_ || !commands_->open_now()) return;
+  while (!outbox_.empty()) {
+    Update update = std::move(outbox_.front());
+    outbox_.pop_front();
+    if (!send(update)) {
+      outbox_.push_front(std::move(update));  // the connection is going: after the reconnect
+      return;
+    }
+  }
+}
+
+bool FleetStore::send(const Update& update) {
+  auto done = [this, update](const std::optional<Reply>& reply) {
+    sent(update, ok(reply), !reply);
+  };
+  if (const auto* ban = std::get_if<Ban>(&update)) {
+    const std::string field = ban_field(ban->ban.key, ban->ban.all);
+    const std::string value = ban_value(ban->ban);
+    const std::array<std::string_view, 4> hset{"HSET", bans_key_, field, value};
+    const std::string message = ban_message(ban->ban);
+    const std::array<std::string_view, 3> publish{"PUBLISH", channel_, message};
+    return commands_->command(hset, [](const std::optional<Reply>&) {}) &&
+           commands_->command(publish, done);
+  }
+  if (const auto* unban = std::get_if<Unban>(&update)) {
+    lift_in_store(*unban);
+    const std::string message = unban_message(unban->block, id_);
+    const std::array<std::string_view, 3> publish{"PUBLISH", channel_, message};
+    return commands_->command(publish, done);
+  }
+  if (const auto* failure = std::get_if<Failure>(&update)) {
+    const std::string key = failure_key(settings_.key_prefix, failure->key);
+    const std::string window = std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(failure->window).count());
+    // The window starts with the first failure anywhere (NX); INCR keeps its expiry.
+    const std::array<std::string_view, 6> start{"SET", key, "0", "PX", window, "NX"};
+    const std::array<std::string_view, 2> incr{"INCR", key};
+    return commands_->command(start, [](const std::optional<Reply>&) {}) &&
+           commands_->command(
+               incr, [this, update, failure = *failure](const std::optional<Reply>& reply) {
+                 sent(update, ok(reply), !reply);
+                 if (ok(reply) && reply->type == Reply::Type::Integer &&
+                     reply->integer == static_cast<long long>(failure.limit) &&
+                     handlers_.failures_exceeded)
+                   handlers_.failures_exceeded(failure.key);
+               });
+  }
+  return true;
+}
+
+// An update's fate: taken, refused, or lost with the connection (then queued again: the store
+// gets it after the reconnect, in order).
+void FleetStore::sent(const Update& update, bool taken, bool lost_with_connection) {
+  if (lost_with_connection) {
+    outbox_.push_front(update);
+    flush();
+    return;
+  }
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+  (taken ? written_ : failed_).fetch_add(1, std::memory_order_relaxed);
+  if (taken) heard();
+}
+
+// Lifting bans in the store: the hash's fields inside the block go (the published message lifts
+// them on the replicas).
+void FleetStore::lift_in_store(const Unban& unban) {
+  const auto block = sbc::parse_cidr(unban.block);
+  if (!block) return;
+  const std::array<std::string_view, 2> args{"HGETALL", bans_key_};
+  commands_->command(args, [this, block = *block](const std::optional<Reply>& reply) {
+    if (!ok(reply) || !commands_) return;
+    std::vector<std::string> fields;
+    for (std::size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
+      const auto ban = parse_ban(reply->elements[i].text, reply->elements[i + 1].text);
+      if (ban && sbc::overlaps(block, ban->key, settings_.ipv6_prefix))
+        fields.push_back(reply->elements[i].text);
+    }
+    if (fields.empty()) return;
+    std::vector<std::string_view> hdel{"HDEL", bans_key_};
+    for (const std::string& field : fields) hdel.emplace_back(field);
+    commands_->command(hdel, [](const std::optional<Reply>&) {});
+  });
+}
+
+void FleetStore::ping() {
+  ping_.expires_after(kPingEvery);
+  ping_.async_wait([this](boost::system::error_code ec) {
+    if (ec || !up_ || !commands_) return;
+    const std::array<std::string_view, 1> args{"PING"};
+    const std::uint64_t attempt = attempt_;
+    commands_->command(args, [this, attempt](const std::optional<Reply>& reply) {
+      if (attempt == attempt_ && ok(reply)) heard();
+    });
+    ping();
+  });
+}
+
+void FleetStore::heard() noexcept {
+  heard_ms_.store(steady_ms(), std::memory_order_relaxed);
+}
+
+double FleetStore::sync_lag_seconds() const noexcept {
+  const std::int64_t heard = heard_ms_.load(std::memory_order_relaxed);
+  if (heard == 0) return 0;
+  return static_cast<double>(steady_ms() - heard) / 1000.0;
+}
+
+FleetStore::Counts FleetStore::counts() const noexcept {
+  return {written_.load(std::memory_order_relaxed), failed_.load(std::memory_order_relaxed),
+          dropped_.load(std::memory_order_relaxed), received_.load(std::memory_order_relaxed)};
+}
+
+}  // namespace sbc::cluster

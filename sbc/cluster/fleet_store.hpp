@@ -1,0 +1,119 @@
+#pragma once
+// The replicas' shared store (issue 16): Redis, on a thread of its own. Workers never wait for
+// it: they decide with their own tables, and what the fleet must know (a ban, a failed
+// authentication) is handed to this thread through a bounded queue (full: dropped, counted).
+// This thread writes it to Redis and publishes it; what other replicas publish comes back on a
+// subscription and is handed to the workers by the handlers (the Server posts it to each).
+//
+// The store may go away: every replica keeps serving with its own state (fail open to local,
+// never closed), reconnects with backoff (100 ms doubling to 5 s), and on reconnecting writes
+// what it queued meanwhile and loads every running ban (the hash `<prefix>bans`), so that bans
+// decided by anyone while it was gone reach everyone.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include "sbc/cluster/fleet_codec.hpp"
+#include "sbc/cluster/fleet_settings.hpp"
+#include "sbc/common/log.hpp"
+
+namespace sbc::cluster {
+
+class RedisConnection;
+struct Reply;
+
+class FleetStore {
+ public:
+  // Called on the store's thread.
+  struct Handlers {
+    std::function<void(const FleetBan&)> ban;  // decided by another replica, or loaded
+    std::function<void(const sbc::Cidr&)> unban;
+    // The fleet's count of failed authentications of `key` reached the limit given with them.
+    std::function<void(const sbc::SourceKey&)> failures_exceeded;
+  };
+  FleetStore(const FleetSettings& settings, Handlers handlers, logging::Log& log);
+  ~FleetStore();
+  FleetStore(const FleetStore&) = delete;
+  FleetStore& operator=(const FleetStore&) = delete;
+
+  void start();  // the thread; connects in the background
+  void stop();
+
+  // From any thread; never waits.
+  void publish_ban(FleetBan ban);
+  void publish_unban(std::string block);
+  void count_failure(const sbc::SourceKey& key, unsigned limit, std::chrono::seconds window);
+
+  std::uint64_t id() const noexcept { return id_; }  // this replica, in what it publishes
+
+  // For the scrape.
+  bool up() const noexcept { return up_.load(std::memory_order_relaxed); }
+  // Since the store last answered (0 before the first attempt).
+  double sync_lag_seconds() const noexcept;
+  struct Counts {
+    std::uint64_t written = 0;   // updates the store took
+    std::uint64_t failed = 0;    // updates the store refused, or lost with the connection
+    std::uint64_t dropped = 0;   // updates refused because the queue was full
+    std::uint64_t received = 0;  // bans and lifts from other replicas (and loaded bans)
+  };
+  Counts counts() const noexcept;
+
+ private:
+  struct Ban {
+    FleetBan ban;
+  };
+  struct Unban {
+    std::string block;
+  };
+  struct Failure {
+    sbc::SourceKey key;
+    unsigned limit;
+    std::chrono::seconds window;
+  };
+  using Update = std::variant<Ban, Unban, Failure>;
+
+  void enqueue(Update update);
+  void connect();
+  void lost(const std::string& why);
+  void open_subscriber();
+  void subscribed();
+  void loaded(const Reply& bans);
+  void flush();
+  bool send(const Update& update);  // false: not sent (the connection is going)
+  void sent(const Update& update, bool ok, bool lost);
+  void lift_in_store(const Unban& unban);
+  void ping();
+  void heard() noexcept;
+  template <class Next>
+  void prepare(RedisConnection& connection, bool select, Next next);
+
+  FleetSettings settings_;
+  Handlers handlers_;
+  logging::Log& log_;
+  std::uint64_t id_;
+  std::string bans_key_, channel_;
+  boost::asio::io_context io_;
+  std::unique_ptr<RedisConnection> commands_, subscriber_;
+  boost::asio::steady_timer retry_, ping_;
+  std::chrono::milliseconds backoff_{100};
+  std::deque<Update> outbox_;           // store thread
+  std::atomic<std::size_t> queued_{0};  // posted or in outbox_: the bound
+  bool connecting_ = false, was_up_ = false;
+  std::uint64_t attempt_ = 0;  // which connection attempt the callbacks belong to
+  std::atomic<bool> up_{false};
+  std::atomic<std::int64_t> heard_ms_{0};  // steady clock, when the store last answered
+  std::atomic<std::uint64_t> written_{0}, failed_{0}, dropped_{0}, received_{0};
+  std::thread thread_;
+};
+
+}  // namespace sbc::cluster
