@@ -142,7 +142,7 @@ Decision AuthStage::fail(const sip::Message& request, Context& context) noexcept
 }
 
 void AuthStage::strike(Context& context) noexcept {
-  (void)count_failure(context);  // context.strikes is unset: counted here, the home
+  (void)count_failure(context);  // at the home worker: counted here (and for the fleet)
 }
 
 void AuthStage::core_refused(Context& context) noexcept {

@@ -63,7 +63,7 @@ struct AuthSettings {
   // stolen password used from many addresses); 0: no limit. Per worker.
   double user_rate = 0;
   double user_burst = 0;
-  std::size_t max_nonces = 65536;   // per worker
+  std::size_t max_nonces = 65536;  // per worker
   // The replica a nonce is bound to (with the worker): 0 = this process, a random number drawn
   // once per process. Nonce counts live where the nonce was issued, so a nonce answered to
   // another replica (or to this one after a restart) gets a fresh challenge with stale=true

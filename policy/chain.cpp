@@ -127,6 +127,7 @@ void Chain::strike(const SourceKey& source, std::string_view stage, TimePoint no
   Context context{.flow = flow, .source = source, .now = now, .bans = bans_};
   // The forwarding worker judged the evidence (Context::ban_scope()); the same scope here.
   context.verified = scope == BanScope::All;
+  context.strikes = this;  // the home worker: counted here, and shared with the fleet
   for (const auto& s : stages_)
     if (s->name() == stage) s->strike(context);
 }

@@ -82,6 +82,13 @@ prepare_seeds() {
     rm -f "$seeds"/*
     dns_seed >"$seeds/srv-answer"
   fi
+  if [ "$target" = fuzz_fleet_codec ]; then
+    # Store entries, not SIP: a ban message, a lift, and a hash field and value.
+    rm -f "$seeds"/*
+    printf 'ban 00000000000000000000ffff7f000009/udp 1 1796370181353 1796370121353 1 scanner signature 1595300656169062436' >"$seeds/ban"
+    printf 'unban 2001:db8::/32 42' >"$seeds/unban"
+    printf '00000000000000000000ffffc0000207/all\n1 5 1 2 auth failures 7' >"$seeds/entry"
+  fi
   if [ -d tests/fuzz/regressions ]; then cp tests/fuzz/regressions/* "$seeds/" 2>/dev/null || true; fi
 }
 
@@ -98,7 +105,8 @@ run_target() {
 }
 
 # The targets run side by side, one per core: the wall time is ~ targets / cores x seconds.
-targets=(fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reader fuzz_dns_answer)
+targets=(fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reader fuzz_dns_answer
+  fuzz_fleet_codec)
 parallel=${SBC_FUZZ_JOBS:-$(nproc)}
 for target in "${targets[@]}"; do prepare_seeds "$target"; done
 running=0

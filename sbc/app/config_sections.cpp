@@ -446,16 +446,15 @@ void read_admin(const ConfigReader& r, const YAML::Node& a, Config& config) {
   }
 }
 
-
 // cluster: {redis: {address, password_file, database, key_prefix, timeout_ms, max_queued}}.
 // The password is the file's first line; the error names the file, never its content.
 void read_cluster(const ConfigReader& r, const YAML::Node& c, Config& config) {
   r.reject_unknown_keys(c, "cluster", {"redis"});
   const YAML::Node redis = c["redis"];
   if (!redis) return;
-  r.reject_unknown_keys(redis, "cluster.redis",
-                        {"address", "password_file", "database", "key_prefix", "timeout_ms",
-                         "max_queued"});
+  r.reject_unknown_keys(
+      redis, "cluster.redis",
+      {"address", "password_file", "database", "key_prefix", "timeout_ms", "max_queued"});
   cluster::FleetSettings& s = config.cluster;
   const YAML::Node address = redis["address"];
   if (!address) r.fail(redis, "cluster.redis", "needs an address (IP:PORT of the Redis server)");
@@ -472,9 +471,8 @@ void read_cluster(const ConfigReader& r, const YAML::Node& c, Config& config) {
               std::size_t{1} << 20);
   if (const YAML::Node prefix = redis["key_prefix"]) {
     s.key_prefix = prefix.as<std::string>();
-    const bool printable = std::all_of(s.key_prefix.begin(), s.key_prefix.end(), [](char ch) {
-      return ch > ' ' && ch < 0x7f;
-    });
+    const bool printable = std::all_of(s.key_prefix.begin(), s.key_prefix.end(),
+                                       [](char ch) { return ch > ' ' && ch < 0x7f; });
     if (s.key_prefix.empty() || s.key_prefix.size() > 64 || !printable)
       r.fail(prefix, "cluster.redis.key_prefix",
              "must be 1 to 64 printable characters without spaces (\"sbc:\")");

@@ -107,8 +107,8 @@ struct Fixture {
     full["capture"]["listeners"][0] = full["listeners"][0]["port"].as<int>();
     full["relay"]["token_key_file"] = token_key_file;  // read at load
     full["policy"]["auth"]["realm"] = "example.com";
-    full["policy"]["auth"]["credentials_file"] = credentials_file;  // read with auth in the chain
-    full["admin"]["http"]["token_file"] = admin_token_file;         // read at load
+    full["policy"]["auth"]["credentials_file"] = credentials_file;    // read with auth in the chain
+    full["admin"]["http"]["token_file"] = admin_token_file;           // read at load
     full["cluster"]["redis"]["password_file"] = redis_password_file;  // read at load
     full["metrics"]["port"] = 9460;  // admin.http is never on the metrics port
     full["admin"]["http"]["port"] = 9461;

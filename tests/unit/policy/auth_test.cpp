@@ -452,9 +452,8 @@ TEST_CASE("auth: a nonce answered to one replica cannot be replayed to another",
   CHECK(first.run(answer) == "continue");
   CHECK(second.run(answer) == "respond 401 stale_nonce");
   CHECK(second.challenge().find("stale=true") != std::string::npos);
-  CHECK(second.run(register_request(
-            "alice", alice.answer("REGISTER", "sip:example.com", second.nonce(), 1))) ==
-        "continue");
+  CHECK(second.run(register_request("alice", alice.answer("REGISTER", "sip:example.com",
+                                                          second.nonce(), 1))) == "continue");
   // Each replica still holds the counts of its own nonces.
   CHECK(first.run(answer) == "respond 401 replay");
 }
@@ -490,6 +489,14 @@ TEST_CASE("auth: failures add up at the source's home worker, whichever worker s
                    policy::BanScope scope) {
           workers[home].chain->strike(key, stage, workers[home].now, scope);
         });
+  // The fleet (replicas sharing a store) hears each verified failure once, from the home worker.
+  std::vector<std::pair<unsigned, unsigned>> shared;  // (worker, limit)
+  for (unsigned w = 0; w < 2; ++w)
+    workers[w].chain->set_strike_sharing(
+        [&shared, w](const sbc::SourceKey&, unsigned limit, std::chrono::seconds window) {
+          CHECK(window == std::chrono::seconds(600));
+          shared.emplace_back(w, limit);
+        });
   Client wrong;
   wrong.password = "guess";
   // The guesser's ports land on both workers, two wrong answers each.
@@ -506,6 +513,11 @@ TEST_CASE("auth: failures add up at the source's home worker, whichever worker s
   const unsigned home = static_cast<unsigned>(key.hash() % 2);
   CHECK(workers[home].chain->bans().banned(key, workers[home].now, false));
   CHECK_FALSE(workers[1 - home].chain->bans().banned(key, workers[1 - home].now, true));
+  REQUIRE(shared.size() == 4);
+  for (const auto& [w, limit] : shared) {
+    CHECK(w == home);
+    CHECK(limit == 4);
+  }
 }
 
 TEST_CASE("auth: a source that gets nothing but the edge's challenges is a scanner",

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# One policy across a fleet (issue 16): three SBC replicas share a real redis-server on loopback
+# (cluster.redis), one nonce key, and a Kamailio core.
+# - a scanner banned by replica 1 is dropped by replicas 2 and 3 within 1 s, and by a replica
+#   started afterwards (it loads the running bans); an operator's unban on replica 2 lifts it on
+#   all of them;
+# - a Digest answer accepted by replica 1 and replayed to replica 2 is refused (401 stale: nonces
+#   are bound to the replica that issued them); an independent Digest client (digest_client.py);
+# - verified authentication failures add up across the fleet: one wrong answer at each of three
+#   replicas (ban_after_failures: 3) bans the source on every replica;
+# - Redis killed: calls through every replica keep succeeding, sbc_cluster_store_up goes to 0;
+#   a ban decided meanwhile reaches every replica once Redis is back.
+# usage: cluster_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$(readlink -f "$0")")/lib.sh" "$@"
+here=$(dirname "$(readlink -f "$0")")
+ua=$(readlink -f "$4")
+
+enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
+
+base=$(free_port_base 33000 1500)
+redis_port=$base core_port=$((base + 1))
+port() { echo $((base + 10 * $1)); }           # SIP port of replica N (UDP and TCP)
+metrics_port() { echo $((base + 10 * $1 + 1)); }
+
+start_redis() {
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    --requirepass "$(cat redis-password)" >redis.log 2>&1 &
+  redis_pid=$!
+  pids+=("$redis_pid")
+  for _ in $(seq 50); do
+    redis-cli -p "$redis_port" -a "$(cat redis-password)" --no-auth-warning ping 2>/dev/null |
+      grep -q PONG && return 0
+    sleep 0.1
+  done
+}
+rcli() { redis-cli -p "$redis_port" -a "$(cat redis-password)" --no-auth-warning "$@"; }
+echo "fleet-redis-secret-$RANDOM" >redis-password
+start_redis
+
+kamailio_core_cfg "$core_port" >core.cfg
+start_kamailio core
+"$sbc" ha1 alice example.com <<<"alice-secret" >users.txt
+"$sbc" ha1 bob example.com <<<"bob-secret" >>users.txt
+nonce_key=$(openssl rand -hex 32)
+
+start_replica() {  # start_replica N
+  local n=$1
+  cat >"sbc$n.yaml" <<YAML
+workers: 2
+listeners:
+  - {transport: udp, address: 127.0.0.1, port: $(port "$n")}
+  - {transport: tcp, address: 127.0.0.1, port: $(port "$n")}
+core: {targets: [{uri: "sip:127.0.0.1:$core_port"}]}
+metrics: {port: $(metrics_port "$n")}
+admin: {socket: "$work/sbc$n.sock"}
+policy:
+  chain: [acl, rate_limit, scanner, sips, methods, auth]
+  rate_limit: {register: {rate: 100, burst: 100}}
+  auth: {realm: example.com, credentials_file: $work/users.txt, nonce_key: "$nonce_key",
+         ban_after_failures: 3, domains: [example.com]}
+cluster: {redis: {address: "127.0.0.1:$redis_port", password_file: $work/redis-password,
+                  key_prefix: "fleet-test:", timeout_ms: 300}}
+YAML
+  start_sbc "sbc$n" "http://127.0.0.1:$(metrics_port "$n")/readyz"
+  eval "sbc${n}_pid=$sbc_pid"
+}
+for n in 1 2 3; do start_replica "$n"; done
+for n in 1 2 3; do
+  for _ in $(seq 50); do grep -q "cluster store connected" "sbc$n.log" && break; sleep 0.1; done
+done
+check "the three replicas connect to Redis with its password" \
+  bash -c 'grep -q "cluster store connected" sbc1.log && grep -q "cluster store connected" sbc2.log && grep -q "cluster store connected" sbc3.log'
+check "no log line shows the Redis password" bash -c "! grep -qF '$(cat redis-password)' sbc1.log sbc2.log sbc3.log"
+
+ctl() { local n=$1; shift; "$sbc" ctl --socket "$work/sbc$n.sock" "$@"; }
+options() {  # options FROM_IP USER_AGENT > FILE: an OPTIONS to the SBC itself
+  printf 'OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP %s:5999;branch=z9hG4bK%s;rport\r\nMax-Forwards: 70\r\nFrom: <sip:probe@%s>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: %s@%s\r\nCSeq: 1 OPTIONS\r\nUser-Agent: %s\r\nContent-Length: 0\r\n\r\n' \
+    "$1" "$RANDOM$RANDOM" "$1" "$RANDOM" "$1" "$2"
+}
+probe_from() {  # probe_from IP REPLICA USER_AGENT: the status line, or "timeout"
+  options "$1" "$3" >"probe-$1.sip"
+  SIP_PROBE_LOCAL_ADDRESS=$1 "$probe" udp 127.0.0.1 "$(port "$2")" "probe-$1.sip" 500 || true
+}
+metric_of() { curl -fsS "http://127.0.0.1:$(metrics_port "$1")/metrics" | metric "$2" -; }
+
+# --- A ban travels: the scanner meets replica 1 only.
+check "before: 127.0.0.9 is answered by replica 2" \
+  grep -q "SIP/2.0 200" <<<"$(probe_from 127.0.0.9 2 Linphone/5.2)"
+probe_from 127.0.0.9 1 friendly-scanner >/dev/null
+banned_at=$(date +%s%N)
+for _ in $(seq 20); do ctl 3 bans | grep -q "127.0.0.9" && break; sleep 0.05; done
+spread_ms=$((($(date +%s%N) - banned_at) / 1000000))
+check "replica 3 holds the ban within 1 s (${spread_ms} ms)" test "$spread_ms" -lt 1000
+check "replica 2 drops 127.0.0.9 now" test "$(probe_from 127.0.0.9 2 Linphone/5.2)" = timeout
+check "replica 3 drops 127.0.0.9 now" test "$(probe_from 127.0.0.9 3 Linphone/5.2)" = timeout
+check "replicas 2 and 3 name the cause (scanner signature)" \
+  bash -c "'$sbc' ctl --socket '$work/sbc2.sock' bans | grep 127.0.0.9 | grep -q 'scanner signature'"
+check "another source is still answered by replica 2" \
+  grep -q "SIP/2.0 200" <<<"$(probe_from 127.0.0.8 2 Linphone/5.2)"
+check "the ban is in Redis' hash" bash -c "redis-cli -p $redis_port -a '$(cat redis-password)' --no-auth-warning hgetall fleet-test:bans | grep -q 'scanner signature'"
+start_replica 4
+for _ in $(seq 50); do grep -q "cluster store connected" sbc4.log && break; sleep 0.1; done
+check "a replica started afterwards loaded the ban (log: $(grep -o 'bans_loaded=[0-9]*' sbc4.log))" \
+  grep -q "bans_loaded=1" sbc4.log
+check "and drops 127.0.0.9" test "$(probe_from 127.0.0.9 4 Linphone/5.2)" = timeout
+kill "$sbc4_pid"
+ctl 2 unban 127.0.0.9 >unban.out
+for _ in $(seq 20); do ctl 1 bans | grep -q "127.0.0.9" || break; sleep 0.05; done
+check "an unban at replica 2 lifts it at replica 1" \
+  grep -q "SIP/2.0 200" <<<"$(probe_from 127.0.0.9 1 Linphone/5.2)"
+check "and at replica 3" grep -q "SIP/2.0 200" <<<"$(probe_from 127.0.0.9 3 Linphone/5.2)"
+check "and in Redis" test -z "$(rcli hgetall fleet-test:bans)"
+
+# --- Digest: an answer accepted by replica 1, replayed to replica 2.
+python3 "$here/digest_client.py" replay 127.0.0.4 127.0.0.1 "$(port 1)" "$(port 2)" \
+  alice alice-secret example.com >replay.out 2>&1 || true
+check "replica 1 accepts alice's answer ($(grep first replay.out))" grep -qx "first 200" replay.out
+check "replica 2 refuses the same answer replayed, with stale=true ($(grep other replay.out))" \
+  grep -qx "other 401 stale=yes" replay.out
+
+# --- Verified failures add up across the fleet: one wrong answer at each replica.
+for n in 1 2 3; do
+  python3 "$here/digest_client.py" fail 127.0.0.5 127.0.0.1 "$(port "$n")" alice example.com \
+    >"fail$n.out" 2>&1 || true
+done
+check "each replica challenged, then refused, a wrong answer" \
+  bash -c 'for n in 1 2 3; do grep -qx "challenge 401" fail$n.out && grep -qx "wrong 401" fail$n.out || exit 1; done'
+for _ in $(seq 20); do ctl 1 bans | grep -q "127.0.0.5" && break; sleep 0.05; done
+sleep 0.3
+for n in 1 2 3; do
+  check "the fleet's third failure banned 127.0.0.5 at replica $n" \
+    bash -c "'$sbc' ctl --socket '$work/sbc$n.sock' bans | grep 127.0.0.5 | grep -q 'auth failures'"
+done
+
+# --- Redis goes away: the replicas decide alone, calls keep working.
+export SIP_UA_LOCAL_ADDRESS=127.0.0.2
+SIP_UA_PASSWORD=bob-secret "$ua" udp 127.0.0.1 "$(port 1)" bob register serve 25 >bob.out 2>&1 &
+for _ in $(seq 30); do grep -q "REGISTER 200" bob.out && break; sleep 0.1; done
+kill "$redis_pid"
+for _ in $(seq 30); do [ "$(metric_of 2 sbc_cluster_store_up)" = 0 ] && break; sleep 0.1; done
+check "with Redis gone, sbc_cluster_store_up is 0" test "$(metric_of 2 sbc_cluster_store_up)" = 0
+for n in 2 3; do
+  SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$(port "$n")" alice call sip:bob@example.com \
+    >"call$n.out" 2>&1 || true
+  check "a call through replica $n still succeeds ($(tr '\n' ' ' <"call$n.out"))" \
+    bash -c "grep -qx 'INVITE 200' call$n.out && grep -qx 'BYE 200' call$n.out"
+done
+probe_from 127.0.0.7 2 sipvicious >/dev/null  # banned at replica 2 while Redis is down
+check "replica 2 bans a scanner on its own meanwhile" \
+  test "$(probe_from 127.0.0.7 2 Linphone/5.2)" = timeout
+check "replica 1 does not know it yet" grep -q "SIP/2.0 200" <<<"$(probe_from 127.0.0.7 1 Linphone/5.2)"
+start_redis
+for _ in $(seq 100); do
+  ctl 1 bans | grep -q 127.0.0.7 && ctl 3 bans | grep -q 127.0.0.7 && break
+  sleep 0.1
+done
+check "Redis back: replica 1 drops the scanner replica 2 banned meanwhile" \
+  test "$(probe_from 127.0.0.7 1 Linphone/5.2)" = timeout
+check "and replica 3" test "$(probe_from 127.0.0.7 3 Linphone/5.2)" = timeout
+check "sbc_cluster_store_up is 1 again" test "$(metric_of 1 sbc_cluster_store_up)" = 1
+written=$(metric_of 2 'sbc_cluster_updates_total{result="written"}')
+check "replica 2 wrote its updates to the store (written: $written)" test "${written:-0}" -ge 2
+received=$(metric_of 3 'sbc_cluster_updates_total{result="received"}')
+check "replica 3 received the others' (received: $received)" test "${received:-0}" -ge 2
+
+if [ "$failures" -ne 0 ]; then
+  echo "cluster_test: $failures check(s) failed"
+  exit 1
+fi
+echo "cluster_test: all checks passed"
