@@ -117,7 +117,8 @@ bool AuthStage::count_failure(Context& context) noexcept {
     return false;
   // Verified evidence counts across the fleet too (replicas sharing a store).
   if (scope == BanScope::All && context.strikes != nullptr)
-    context.strikes->share(context.source, settings_.ban_after_failures, settings_.failure_window);
+    context.strikes->share({context.source, name(), "failures", scope, 1,
+                            settings_.ban_after_failures, settings_.failure_window});
   bool fresh = false;
   Failures& f = failures_.get(context.source, context.now, fresh);
   if (fresh || context.now - f.started >= settings_.failure_window) {

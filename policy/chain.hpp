@@ -56,11 +56,10 @@ class Chain final : public StrikeRouter {
   void set_strike_forwarding(unsigned worker, unsigned workers, Forwarder forward);
   bool forward(const SourceKey& source, std::string_view stage, BanScope scope) noexcept override;
   // Strikes for the fleet's count (see StrikeRouter::share), from the home worker's thread.
-  using Sharer = std::function<void(const SourceKey&, unsigned limit, std::chrono::seconds)>;
+  using Sharer = std::function<void(const FleetStrike&)>;
   void set_strike_sharing(Sharer share) { sharer_ = std::move(share); }
-  void share(const SourceKey& source, unsigned limit,
-             std::chrono::seconds window) noexcept override {
-    if (sharer_) sharer_(source, limit, window);
+  void share(const FleetStrike& strike) noexcept override {
+    if (sharer_) sharer_(strike);
   }
   void strike(const SourceKey& source, std::string_view stage, TimePoint now,
               BanScope scope) noexcept;

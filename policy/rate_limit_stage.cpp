@@ -4,6 +4,9 @@
 
 namespace sbc::policy {
 namespace {
+// A source's drops on every replica add up to a fleet ban when `ban_after` of them come within
+// this time (policy.rate_limit; each replica also bans on its own count, as without a fleet).
+constexpr std::chrono::seconds kFleetDropWindow{60};
 constexpr std::string_view kReasons[] = {"register_flood", "invite_flood", "request_flood",
                                          "global_limit"};
 }  // namespace
@@ -21,8 +24,10 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
                          : cls == 1 ? settings_.global_invite
                                     : settings_.global_other;
   if (global.rate > 0) {
-    // This worker's share of the SBC-wide bucket.
-    const double share = 1.0 / std::max(1u, settings_.workers);
+    // This worker's share of the SBC-wide bucket (and of the fleet's, among the replicas).
+    const unsigned replicas =
+        settings_.replicas != nullptr ? settings_.replicas->load(std::memory_order_relaxed) : 1;
+    const double share = 1.0 / (std::max(1u, settings_.workers) * std::max(1u, replicas));
     if (!global_[cls].take(global.rate * share, std::max(1.0, global.burst * share), context.now))
       return Decision::drop(kGlobal);
   }
@@ -43,6 +48,9 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
       ++s.unforwarded[scope == BanScope::All ? 1 : 0] >= batch()) {
     s.unforwarded[scope == BanScope::All ? 1 : 0] = 0;
     (void)context.strikes->forward(context.source, name(), scope);  // false: this is the home
+    // The fleet adds up the drops of every replica, a batch at a time (one update per batch).
+    context.strikes->share({context.source, name(), "drops", scope, batch(), settings_.ban_after,
+                            kFleetDropWindow});
   }
   return Decision::drop(static_cast<std::uint8_t>(cls));
 }

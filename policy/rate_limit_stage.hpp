@@ -5,13 +5,15 @@
 // that keeps flooding (`ban_after` drops) is banned. Sources live in a bounded table.
 //
 // Buckets are per worker, so a source spreading its ports over workers gets each worker's
-// limit; its drops at least add up towards the ban at its home worker (StrikeRouter): every
+// limit (and over replicas, each replica's); its drops at least add up towards the ban at its
+// home worker (StrikeRouter), and across the fleet (FleetStrike, kFleetDropWindow): every
 // `strike_batch` drops on another worker go there as one strike worth that many. Batches keep
 // the cost of a flood down (one post per batch, and none once the ban is in place: banned
 // sources never reach the stage).
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 
 #include "policy/source_table.hpp"
 #include "policy/stage.hpp"
@@ -34,6 +36,9 @@ struct RateLimitSettings {
   Bucket global_invite{0, 0};
   Bucket global_other{0, 0};
   unsigned workers = 1;      // set by the daemon
+  // Replicas sharing a store (cluster.redis), as the store last counted them: the global buckets
+  // are split among them too. None: this SBC alone. Set by the daemon.
+  const std::atomic<unsigned>* replicas = nullptr;
   unsigned ban_after = 100;  // drops of one source before it is banned; 0: never
   // Drops per strike forwarded to the source's home worker (capped at ban_after); 0: none, each
   // worker counts only its own drops.

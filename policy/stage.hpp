@@ -14,6 +14,17 @@
 
 namespace sbc::policy {
 
+// Strikes the replicas add up (the fleet's shared store, when there is one): `weight` strikes of
+// `stage` against `source`, on evidence that allows a ban over `scope`; the fleet bans the source
+// (cause: stage, reason) once `limit` of them came within `window`, from any replica.
+struct FleetStrike {
+  SourceKey source;
+  std::string_view stage, reason;  // string constants of the program
+  BanScope scope = BanScope::All;
+  unsigned weight = 1, limit = 1;
+  std::chrono::seconds window{60};
+};
+
 // Counts that must add up across workers (failed authentications before a ban) are kept by one
 // "home" worker per source; the others forward their strikes to it.
 class StrikeRouter {
@@ -23,14 +34,8 @@ class StrikeRouter {
   // with the scope their evidence allows: Context::ban_scope()).
   virtual bool forward(const SourceKey& source, std::string_view stage,
                        BanScope scope) noexcept = 0;
-  // A strike the home worker counted, with verified evidence, for the fleet's count (the
-  // replicas' shared store, when there is one): `limit` strikes within `window` anywhere ban.
-  virtual void share(const SourceKey& source, unsigned limit,
-                     std::chrono::seconds window) noexcept {
-    (void)source;
-    (void)limit;
-    (void)window;
-  }
+  // Strikes for the fleet's count (see FleetStrike): each is shared once, by one worker.
+  virtual void share(const FleetStrike& strike) noexcept { (void)strike; }
 };
 
 struct Context {

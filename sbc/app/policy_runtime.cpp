@@ -45,6 +45,7 @@ void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
 void PolicyRuntime::install(const policy::PolicyConfig& given) {
   policy::PolicyConfig config = given;
   config.rate_limit.workers = static_cast<unsigned>(workers_.size());
+  config.rate_limit.replicas = fleet_.replicas;
   config_ = config;
   for (unsigned w = 0; w < workers_.size(); ++w) {
     chains_[w] = policy::make_chain(config, w);
@@ -70,6 +71,7 @@ bool PolicyRuntime::reload(const policy::PolicyConfig& given,
                            const std::function<void(std::function<void()>)>& post_to_control) {
   policy::PolicyConfig config = given;
   config.rate_limit.workers = static_cast<unsigned>(workers_.size());
+  config.rate_limit.replicas = fleet_.replicas;
   // A chain handed over but not yet confirmed may be running: it must not be replaced.
   if (handovers_ != 0) return false;
   config_ = config;

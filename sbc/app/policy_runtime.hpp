@@ -41,6 +41,7 @@ class PolicyRuntime {
   struct FleetHooks {
     std::function<void(const sbc::SourceKey&, const policy::BanRecord&)> ban;
     policy::Chain::Sharer strike;
+    const std::atomic<unsigned>* replicas = nullptr;  // the fleet's size, for global limits
   };
   void set_fleet_hooks(FleetHooks hooks) { fleet_ = std::move(hooks); }
   // The first chains, before the workers start.

@@ -156,7 +156,7 @@ class Server {
   // The fleet (server_cluster.cpp): the store, and what it hands to the workers.
   void make_fleet();
   void fleet_ban(const cluster::FleetBan& ban);
-  void fleet_failures(const sbc::SourceKey& key);
+  void fleet_strikes(const sbc::SourceKey& key, policy::BanCause cause, bool all);
   void add_cluster_families(std::vector<metrics::Family>& families) const;
   bool serve_metrics();
   // Reload parts (server_reload.cpp).

@@ -51,7 +51,10 @@ void Server::make_fleet() {
   cluster::FleetStore::Handlers handlers;
   handlers.ban = [this](const cluster::FleetBan& ban) { fleet_ban(ban); };
   handlers.unban = [this](const sbc::Cidr& block) { lift_bans(block, [](std::size_t) {}); };
-  handlers.failures_exceeded = [this](const sbc::SourceKey& key) { fleet_failures(key); };
+  handlers.strikes_exceeded = [this](const sbc::SourceKey& key, std::string_view stage,
+                                     std::string_view reason, bool all) {
+    fleet_strikes(key, {stage, reason}, all);
+  };
   fleet_ = std::make_unique<cluster::FleetStore>(config_.cluster, std::move(handlers), log_);
   cluster::FleetStore& fleet = *fleet_;
   policies_->set_fleet_hooks(
@@ -66,9 +69,11 @@ void Server::make_fleet() {
                                0};
          fleet.publish_ban(std::move(out));
        },
-       [&fleet](const sbc::SourceKey& key, unsigned limit, std::chrono::seconds window) {
-         fleet.count_failure(key, limit, window);
-       }});
+       [&fleet](const policy::FleetStrike& s) {
+         fleet.count_strike({s.source, s.stage, s.reason, s.scope == policy::BanScope::All,
+                             s.weight, s.limit, s.window});
+       },
+       &fleet.replicas()});
 }
 
 // A ban another replica decided (or one loaded from the store): imposed on every worker, as a
@@ -88,13 +93,14 @@ void Server::fleet_ban(const cluster::FleetBan& ban) {
   }
 }
 
-// The fleet counted `ban_after_failures` verified failures of `key`: banned here (every
-// transport, as local verified failures would), which every worker and replica then hears.
-void Server::fleet_failures(const sbc::SourceKey& key) {
+// The fleet counted enough strikes of `key` (failed authentications, flood drops) to ban it:
+// banned here over the scope their evidence allowed, which every worker and replica then hears.
+void Server::fleet_strikes(const sbc::SourceKey& key, policy::BanCause cause, bool all) {
   transport::Worker& worker = *workers_[key.hash() % count_];
-  worker.post([&worker, key] {
+  worker.post([&worker, key, cause, all] {
     if (policy::Chain* chain = worker.handler().policy())
-      chain->bans().ban(key, steady_clock::now(), policy::BanScope::All, {"auth", "failures"});
+      chain->bans().ban(key, steady_clock::now(),
+                        all ? policy::BanScope::All : policy::BanScope::Udp, cause);
   });
 }
 
@@ -112,6 +118,10 @@ void Server::add_cluster_families(std::vector<metrics::Family>& families) const 
                            "Seconds since the shared store last answered this replica (pinged "
                            "every second while up).",
                            fleet_->sync_lag_seconds()));
+  families.push_back(gauge("sbc_cluster_replicas",
+                           "Replicas that announced themselves to the shared store within 3 s, "
+                           "this one included (the global rate limits are split among them).",
+                           fleet_->replicas().load(std::memory_order_relaxed)));
   const auto counts = fleet_->counts();
   families.push_back(
       {"sbc_cluster_updates_total",

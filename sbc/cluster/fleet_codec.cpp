@@ -112,8 +112,13 @@ std::optional<FleetMessage> parse_message(std::string_view text) {
   return std::nullopt;
 }
 
-std::string failure_key(std::string_view prefix, const sbc::SourceKey& key) {
-  return std::string(prefix).append("failures:").append(key_hex(key));
+std::string strike_key(std::string_view prefix, std::string_view stage, const sbc::SourceKey& key,
+                       bool all) {
+  return std::string(prefix)
+      .append("strikes:")
+      .append(stage)
+      .append(":")
+      .append(ban_field(key, all));
 }
 
 std::optional<std::pair<std::string, std::uint16_t>> split_host_port(std::string_view text) {

@@ -46,8 +46,10 @@ std::string ban_message(const FleetBan& ban);
 std::string unban_message(std::string_view block, std::uint64_t origin);
 std::optional<FleetMessage> parse_message(std::string_view text);
 
-// The store key counting a source's failed authentications across the fleet.
-std::string failure_key(std::string_view prefix, const sbc::SourceKey& key);
+// The store key counting a source's strikes of one stage (failed authentications, flood drops)
+// across the fleet, by the scope their evidence allows.
+std::string strike_key(std::string_view prefix, std::string_view stage, const sbc::SourceKey& key,
+                       bool all);
 
 // "IP:PORT" ("[v6]:PORT") split; nothing when it is not one (cluster.redis.address).
 std::optional<std::pair<std::string, std::uint16_t>> split_host_port(std::string_view text);

@@ -3,6 +3,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <array>
 #include <random>
 
@@ -16,6 +17,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr std::chrono::seconds kPingEvery{1};
+constexpr std::chrono::milliseconds kReplicaSilence{3000};
 
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -98,10 +100,9 @@ void FleetStore::publish_unban(std::string block) {
   enqueue(Unban{std::move(block)});
 }
 
-void FleetStore::count_failure(const sbc::SourceKey& key, unsigned limit,
-                               std::chrono::seconds window) {
-  if (limit == 0) return;
-  enqueue(Failure{key, limit, window});
+void FleetStore::count_strike(const Strike& strike) {
+  if (strike.limit == 0 || strike.weight == 0) return;
+  enqueue(strike);
 }
 
 // Both connections anew: commands (AUTH, SELECT) and the subscription (AUTH, SUBSCRIBE), then
@@ -220,6 +221,7 @@ void FleetStore::loaded(const Reply& bans) {
         {"bans_loaded", std::to_string(running)},
         {"queued", std::to_string(outbox_.size())}});
   was_up_ = true;
+  announce();
   ping();
   flush();
 }
@@ -274,22 +276,23 @@ bool FleetStore::send(const Update& update) {
     const std::array<std::string_view, 3> publish{"PUBLISH", channel_, message};
     return commands_->command(publish, done);
   }
-  if (const auto* failure = std::get_if<Failure>(&update)) {
-    const std::string key = failure_key(settings_.key_prefix, failure->key);
+  if (const auto* strike = std::get_if<Strike>(&update)) {
+    const std::string key = strike_key(settings_.key_prefix, strike->stage, strike->key, strike->all);
     const std::string window = std::to_string(
-        std::chrono::duration_cast<std::chrono::milliseconds>(failure->window).count());
-    // The window starts with the first failure anywhere (NX); INCR keeps its expiry.
+        std::chrono::duration_cast<std::chrono::milliseconds>(strike->window).count());
+    const std::string weight = std::to_string(strike->weight);
+    // The window starts with the first strike anywhere (NX); INCRBY keeps its expiry.
     const std::array<std::string_view, 6> start{"SET", key, "0", "PX", window, "NX"};
-    const std::array<std::string_view, 2> incr{"INCR", key};
+    const std::array<std::string_view, 3> incr{"INCRBY", key, weight};
     return commands_->command(start, [](const std::optional<Reply>&) {}) &&
-           commands_->command(
-               incr, [this, update, failure = *failure](const std::optional<Reply>& reply) {
-                 sent(update, ok(reply), !reply);
-                 if (ok(reply) && reply->type == Reply::Type::Integer &&
-                     reply->integer == static_cast<long long>(failure.limit) &&
-                     handlers_.failures_exceeded)
-                   handlers_.failures_exceeded(failure.key);
-               });
+           commands_->command(incr, [this, update, s = *strike](const std::optional<Reply>& reply) {
+             sent(update, ok(reply), !reply);
+             if (!ok(reply) || reply->type != Reply::Type::Integer) return;
+             // The replica whose strikes crossed the limit bans; the others hear the ban.
+             const long long limit = s.limit, count = reply->integer;
+             if (count >= limit && count - s.weight < limit && handlers_.strikes_exceeded)
+               handlers_.strikes_exceeded(s.key, s.stage, s.reason, s.all);
+           });
   }
   return true;
 }
@@ -332,12 +335,29 @@ void FleetStore::ping() {
   ping_.expires_after(kPingEvery);
   ping_.async_wait([this](boost::system::error_code ec) {
     if (ec || !up_ || !commands_) return;
-    const std::array<std::string_view, 1> args{"PING"};
-    const std::uint64_t attempt = attempt_;
-    commands_->command(args, [this, attempt](const std::optional<Reply>& reply) {
-      if (attempt == attempt_ && ok(reply)) heard();
-    });
+    announce();
     ping();
+  });
+}
+
+// This replica is alive (a member of <prefix>replicas scored by its wall-clock time); members
+// silent for 3 s are dropped, and the rest counted: the global rate limits' split.
+void FleetStore::announce() {
+  const std::string now = std::to_string(wall_ms());
+  const std::string stale = std::to_string(wall_ms() - kReplicaSilence.count());
+  const std::string me = std::to_string(id_);
+  const std::string key = settings_.key_prefix + "replicas";
+  const std::array<std::string_view, 4> add{"ZADD", key, now, me};
+  const std::array<std::string_view, 4> prune{"ZREMRANGEBYSCORE", key, "-inf", stale};
+  const std::array<std::string_view, 2> count{"ZCARD", key};
+  const std::uint64_t attempt = attempt_;
+  commands_->command(add, [](const std::optional<Reply>&) {});
+  commands_->command(prune, [](const std::optional<Reply>&) {});
+  commands_->command(count, [this, attempt](const std::optional<Reply>& reply) {
+    if (attempt != attempt_ || !ok(reply) || reply->type != Reply::Type::Integer) return;
+    heard();
+    replicas_.store(static_cast<unsigned>(std::clamp<long long>(reply->integer, 1, 4096)),
+                    std::memory_order_relaxed);
   });
 }
 

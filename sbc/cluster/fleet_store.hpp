@@ -38,8 +38,11 @@ class FleetStore {
   struct Handlers {
     std::function<void(const FleetBan&)> ban;  // decided by another replica, or loaded
     std::function<void(const sbc::Cidr&)> unban;
-    // The fleet's count of failed authentications of `key` reached the limit given with them.
-    std::function<void(const sbc::SourceKey&)> failures_exceeded;
+    // The fleet's count of a source's strikes reached the limit given with them: ban it over
+    // every transport (`all`) or UDP, for `stage` and `reason` (the views given with them).
+    std::function<void(const sbc::SourceKey&, std::string_view stage, std::string_view reason,
+                       bool all)>
+        strikes_exceeded;
   };
   FleetStore(const FleetSettings& settings, Handlers handlers, logging::Log& log);
   ~FleetStore();
@@ -52,7 +55,19 @@ class FleetStore {
   // From any thread; never waits.
   void publish_ban(FleetBan ban);
   void publish_unban(std::string block);
-  void count_failure(const sbc::SourceKey& key, unsigned limit, std::chrono::seconds window);
+  // `weight` strikes against `key`; `limit` within `window` from all replicas ban it. `stage`
+  // and `reason` must outlive the store (string constants).
+  struct Strike {
+    sbc::SourceKey key;
+    std::string_view stage, reason;
+    bool all = true;
+    unsigned weight = 1, limit = 1;
+    std::chrono::seconds window{60};
+  };
+  void count_strike(const Strike& strike);
+  // Replicas that announced themselves within the last 3 s (this one included; 1 until the
+  // store has answered, and the last count while it is away).
+  const std::atomic<unsigned>& replicas() const noexcept { return replicas_; }
 
   std::uint64_t id() const noexcept { return id_; }  // this replica, in what it publishes
 
@@ -75,12 +90,7 @@ class FleetStore {
   struct Unban {
     std::string block;
   };
-  struct Failure {
-    sbc::SourceKey key;
-    unsigned limit;
-    std::chrono::seconds window;
-  };
-  using Update = std::variant<Ban, Unban, Failure>;
+  using Update = std::variant<Ban, Unban, Strike>;
 
   void enqueue(Update update);
   void connect();
@@ -93,6 +103,7 @@ class FleetStore {
   void sent(const Update& update, bool ok, bool lost);
   void lift_in_store(const Unban& unban);
   void ping();
+  void announce();
   void heard() noexcept;
   template <class Next>
   void prepare(RedisConnection& connection, bool select, Next next);
@@ -111,6 +122,7 @@ class FleetStore {
   bool connecting_ = false, was_up_ = false;
   std::uint64_t attempt_ = 0;  // which connection attempt the callbacks belong to
   std::atomic<bool> up_{false};
+  std::atomic<unsigned> replicas_{1};
   std::atomic<std::int64_t> heard_ms_{0};  // steady clock, when the store last answered
   std::atomic<std::uint64_t> written_{0}, failed_{0}, dropped_{0}, received_{0};
   std::thread thread_;

@@ -57,7 +57,9 @@ metrics: {port: $(metrics_port "$n")}
 admin: {socket: "$work/sbc$n.sock"}
 policy:
   chain: [acl, rate_limit, scanner, sips, methods, auth]
-  rate_limit: {register: {rate: 100, burst: 100}}
+  # other: the default per source; global register: 30 a second for the whole fleet.
+  rate_limit: {register: {rate: 100, burst: 100}, other: {rate: 20, burst: 50}, ban_after: 100,
+               strike_batch: 10, global: {register: {rate: 30, burst: 30}}}
   auth: {realm: example.com, credentials_file: $work/users.txt, nonce_key: "$nonce_key",
          ban_after_failures: 3, domains: [example.com]}
 cluster: {redis: {address: "127.0.0.1:$redis_port", password_file: $work/redis-password,
@@ -133,6 +135,48 @@ for n in 1 2 3; do
   check "the fleet's third failure banned 127.0.0.5 at replica $n" \
     bash -c "'$sbc' ctl --socket '$work/sbc$n.sock' bans | grep 127.0.0.5 | grep -q 'auth failures'"
 done
+
+# --- A flood from one source spread over the three replicas (the "other" class: 20 a second, 50
+# at once per source and worker; ban after 100 drops). No replica drops 100 of it alone; the
+# fleet adds their drops up and bans it everywhere. Meanwhile a legitimate client registers.
+ports="$(port 1),$(port 2),$(port 3)"
+python3 "$here/udp_flood.py" OPTIONS 127.0.0.1 "$ports" 127.0.0.6 330 >flood.out &
+flood_pid=$!
+for n in 1 2 3; do
+  SIP_UA_LOCAL_ADDRESS=127.0.0.3 SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$(port "$n")" \
+    alice register >"legit$n.out" 2>&1 || true
+done
+wait "$flood_pid" || true
+read -r _ sent _ answered _ seconds <flood.out
+for _ in $(seq 20); do ctl 3 bans | grep -q "127.0.0.6" && break; sleep 0.05; done
+for n in 1 2 3; do
+  drops=$(metric_of "$n" 'sbc_policy_decisions_total{stage="rate_limit",reason="request_flood"}')
+  check "replica $n dropped fewer than 100 of the flood alone (${drops:-0})" test "${drops:-0}" -lt 100
+  check "yet the fleet banned 127.0.0.6 at replica $n (rate_limit drops, UDP)" \
+    bash -c "'$sbc' ctl --socket '$work/sbc$n.sock' bans | grep 127.0.0.6 | grep udp | grep -q 'rate_limit drops'"
+  check "the legitimate client registered through replica $n meanwhile" grep -qx "REGISTER 200" "legit$n.out"
+done
+# The bound (docs/operator-guide.md): until the fleet's ban, each of N replicas admits the source's
+# own rate, so at most N x (burst + rate x seconds) answers.
+bound=$(python3 -c "print(int(3 * (50 + 20 * $seconds)))")
+check "the flood got at most 3 x (50 + 20/s x ${seconds} s) = $bound answers ($answered of $sent)" \
+  test "$answered" -le "$bound"
+
+# --- A flood from 60 sources over the three replicas (REGISTER: 30 a second and 30 at once for
+# the whole fleet): each replica takes a third of the global bucket, as the store counts them.
+for _ in $(seq 50); do
+  [ "$(metric_of 1 sbc_cluster_replicas)" = 3 ] && [ "$(metric_of 3 sbc_cluster_replicas)" = 3 ] && break
+  sleep 0.1
+done
+check "the store counts three replicas" test "$(metric_of 2 sbc_cluster_replicas)" = 3
+sources=$(seq -s, -f '127.0.1.%g' 1 60)
+python3 "$here/udp_flood.py" REGISTER 127.0.0.1 "$ports" "$sources" 600 1 >global.out
+read -r _ sent _ answered _ seconds <global.out
+bound=$(python3 -c "print(int(30 + 30 * $seconds) + 6)")
+check "the fleet let at most 30 + 30/s x ${seconds} s (+6 rounding) = $bound of $sent through ($answered)" \
+  test "$answered" -le "$bound"
+check "and not nothing ($answered)" test "$answered" -ge 15
+sleep 1.5  # the global bucket refills
 
 # --- Redis goes away: the replicas decide alone, calls keep working.
 export SIP_UA_LOCAL_ADDRESS=127.0.0.2

@@ -81,7 +81,9 @@ TEST_CASE("fleet codec: the store's address", "[cluster]") {
   CHECK_FALSE(split_host_port("[::1]6379"));
 }
 
-TEST_CASE("fleet codec: failure counters are keyed by source under the prefix", "[cluster]") {
-  CHECK(failure_key("sbc:", *sbc::source_key("192.0.2.7", 64)) ==
-        "sbc:failures:00000000000000000000ffffc0000207");
+TEST_CASE("fleet codec: strike counters are keyed by stage, source and scope", "[cluster]") {
+  CHECK(strike_key("sbc:", "auth", *sbc::source_key("192.0.2.7", 64), true) ==
+        "sbc:strikes:auth:00000000000000000000ffffc0000207/all");
+  CHECK(strike_key("sbc:", "rate_limit", *sbc::source_key("192.0.2.7", 64), false) ==
+        "sbc:strikes:rate_limit:00000000000000000000ffffc0000207/udp");
 }

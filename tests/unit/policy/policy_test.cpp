@@ -1,3 +1,4 @@
+#include <atomic>
 #include <catch2/catch.hpp>
 
 #include <memory>
@@ -509,9 +510,20 @@ TEST_CASE("policy: rate-limit drops add up at the source's home worker, in batch
           ++posts;
           workers[home].chain->strike(key, stage, workers[home].now, scope);
         });
+  // The fleet hears the drops of every worker, a batch at a time.
+  unsigned shared_drops = 0;
+  for (Runner& w : workers)
+    w.chain->set_strike_sharing([&shared_drops](const policy::FleetStrike& strike) {
+      CHECK(strike.stage == "rate_limit");
+      CHECK(strike.reason == "drops");
+      CHECK(strike.scope == policy::BanScope::Udp);
+      CHECK(strike.limit == 20);
+      shared_drops += strike.weight;
+    });
   // The flooder's ports land on both workers: one request passes on each, then ten drops each.
   for (int i = 0; i < 11; ++i)
     for (Runner& w : workers) (void)w.run("192.0.2.70", request("REGISTER"));
+  CHECK(shared_drops == 20);  // four batches of five, each shared once
   // Twenty drops in all: the home worker banned the source (the daemon tells the other); over
   // UDP only, the datagrams' source addresses being unverified.
   const auto key = *sbc::source_key("192.0.2.70", 64);
@@ -575,6 +587,20 @@ TEST_CASE("policy: a global bucket holds against a flood spread over many source
     if (r.run("198.51.100." + std::to_string(i + 1), request("INVITE")) == "continue") ++passed;
   CHECK(passed == 10);
   CHECK(r.run("192.0.2.1", request("INVITE")) != "banned");  // nobody is banned for it
+  // Three replicas in the fleet (the store's count): a third of the worker's share each.
+  std::atomic<unsigned> replicas{3};
+  config.rate_limit.replicas = &replicas;
+  Runner fleet(config);
+  passed = 0;
+  for (int i = 0; i < 100; ++i)
+    if (fleet.run("203.0.113." + std::to_string(i + 1), request("INVITE")) == "continue") ++passed;
+  CHECK(passed == 3);  // burst 20 / (2 workers x 3 replicas), rounded down
+  replicas = 1;  // the others left: the whole worker's share again, after the refill
+  fleet.now += 2s;
+  passed = 0;
+  for (int i = 0; i < 100; ++i)
+    if (fleet.run("198.18.0." + std::to_string(i + 1), request("INVITE")) == "continue") ++passed;
+  CHECK(passed == 10);
 }
 
 TEST_CASE("policy: requests that failed validation reach only what is reliable in them",
