@@ -14,6 +14,9 @@
 #        INSIDE=tls: neither relay checks the UAS's test certificate (core.tls.verify: false).
 #        POLICY=on runs the SBC with its full default policy chain (rate limits raised so that the
 #        load, which comes from one address, is not a flood): compare with a run without it.
+#        CLUSTER=on (implies POLICY=on) also runs a second SBC with the same policy sharing a
+#        redis-server (cluster.redis) and measures it in the same run ("fleet" column): the cost
+#        of the fleet per call.
 #        (defaults: build/release 5 "1000 2000 4000 6000 8000 10000 12000 14000 16000")
 # Loopback only; everything it starts, it stops. The load tool and the UAS run on the same
 # machine and take CPU too: compare the ratios, not the absolute numbers.
@@ -46,12 +49,15 @@ inside=${INSIDE:-udp}
 case $inside in udp | tcp | tls) ;; *) echo "INSIDE must be udp, tcp or tls"; exit 2 ;; esac
 base=$(free_port_base 32000 1000)
 sbc_port=$base sbc_tls=$((base + 1)) kam_port=$((base + 2)) kam_tls=$((base + 3))
+fleet_port=$((base + 4)) fleet_tls=$((base + 5)) redis_port=$((base + 6))
+cluster=${CLUSTER:-off}
+[ "$cluster" = off ] || POLICY=on
 uas_port=$base
 while [ "$uas_port" = "$base" ]; do uas_port=$(free_port_base 32000 1000); done
 if [ "$transport" = tls ]; then
-  sbc_target=$sbc_tls kam_target=$kam_tls
+  sbc_target=$sbc_tls kam_target=$kam_tls fleet_target=$fleet_tls
 else
-  sbc_target=$sbc_port kam_target=$kam_port
+  sbc_target=$sbc_port kam_target=$kam_port fleet_target=$fleet_port
 fi
 uas_uri="sip:127.0.0.1:$uas_port"
 [ "$inside" = udp ] || uas_uri="$uas_uri;transport=$inside"
@@ -137,6 +143,14 @@ request_route {
 }
 CFG
 
+if [ "$cluster" = on ]; then
+  sed -e "s/port: $sbc_port}/port: $fleet_port}/" -e "s/port: $sbc_tls\$/port: $fleet_tls/" \
+    "$work/sbc.yaml" >"$work/fleet.yaml"
+  echo "cluster: {redis: {address: \"127.0.0.1:$redis_port\"}}" >>"$work/fleet.yaml"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    >"$work/redis.log" 2>&1 &
+  pids+=($!)
+fi
 if ! "$sbc" check-config "$work/sbc.yaml" >"$work/check.log" 2>&1; then
   cat "$work/check.log"
   exit 1
@@ -150,11 +164,19 @@ pids+=($!)
 "$sbc" run --config "$work/sbc.yaml" >"$work/sbc.log" 2>&1 &
 sbc_pid=$!
 pids+=($sbc_pid)
+if [ "$cluster" = on ]; then
+  "$sbc" run --config "$work/fleet.yaml" >"$work/fleet.log" 2>&1 &
+  fleet_pid=$!
+  pids+=($fleet_pid)
+fi
 kamailio -f "$work/kamailio.cfg" -DD -E -m 1024 -M 64 >"$work/kamailio.log" 2>&1 &
 kam_pid=$!
 pids+=($kam_pid)
 sleep 2
 grep -q "sbc started" "$work/sbc.log" || { cat "$work/sbc.log"; exit 1; }
+if [ "$cluster" = on ]; then
+  grep -q "cluster store connected" "$work/fleet.log" || { cat "$work/fleet.log"; exit 1; }
+fi
 kill -0 "$kam_pid" || { cat "$work/kamailio.log"; exit 1; }
 
 # CPU seconds (user + system) of a process tree: the SBC is one process, Kamailio several.
@@ -167,6 +189,7 @@ cpu_of() {
   awk -v t="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz }'
 }
 sbc_pids() { echo "$sbc_pid"; }
+fleet_pids() { echo "$fleet_pid"; }
 kam_pids() { pgrep -f "kamailio -f $work"; }
 
 declare -A best cpu_at
@@ -185,8 +208,11 @@ step() {  # step NAME PORT RATE: prints "ok|fail completed cpu_seconds"
 }
 
 echo "relay benchmark: calls over $transport$([ "$inside" = udp ] || echo ", $inside inside"), ${seconds}s per step, rates ${rates[*]}" >&2
-for relay in sbc kam; do
-  port=$([ "$relay" = sbc ] && echo "$sbc_target" || echo "$kam_target")
+relays=(sbc kam)
+[ "$cluster" = off ] || relays+=(fleet)
+for relay in "${relays[@]}"; do
+  port_var=${relay}_target
+  port=${!port_var}
   best[$relay]=0
   for r in "${rates[@]}"; do
     read -r verdict completed cpu < <(step "$relay" "$relay" "$port" "$r")
@@ -210,6 +236,11 @@ echo "relay benchmark ($(date -u +%Y-%m-%d), $(nproc) cores, 2 workers each, $tr
 printf '%-44s %10s %10s %10s\n' "measure" "sbc" "kamailio" "sbc/kam"
 printf '%-44s %10s %10s %10s\n' "highest call rate passed (calls/s)" "${best[sbc]}" "${best[kam]}" "$(ratio "${best[sbc]}" "${best[kam]}")"
 printf '%-44s %10s %10s %10s\n' "CPU seconds per 1000 calls at $common calls/s" "$sbc_cpu" "$kam_cpu" "$(ratio "$sbc_cpu" "$kam_cpu")"
+if [ "$cluster" = on ]; then
+  fleet_cpu=$(per_1000 fleet)
+  printf '%-44s %10s %10s %10s\n' "with cluster.redis (same policy): rate passed" "${best[fleet]}" "" "$(ratio "${best[fleet]}" "${best[sbc]}") of sbc"
+  printf '%-44s %10s %10s %10s\n' "  CPU seconds per 1000 calls at $common calls/s" "$fleet_cpu" "" "$(ratio "$fleet_cpu" "$sbc_cpu") of sbc"
+fi
 if [ "${best[sbc]}" = "${rates[-1]}" ] || [ "${best[kam]}" = "${rates[-1]}" ]; then
   echo "(a relay passed the highest step: add higher rates to find its limit)"
 fi

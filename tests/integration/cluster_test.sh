@@ -9,7 +9,8 @@
 # - verified authentication failures add up across the fleet: one wrong answer at each of three
 #   replicas (ban_after_failures: 3) bans the source on every replica;
 # - Redis killed: calls through every replica keep succeeding, sbc_cluster_store_up goes to 0;
-#   a ban decided meanwhile reaches every replica once Redis is back.
+#   a ban decided meanwhile reaches every replica once Redis is back; Redis hanging (SIGSTOP)
+#   counts as lost after timeout_ms, and calls go on.
 # usage: cluster_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -57,9 +58,9 @@ metrics: {port: $(metrics_port "$n")}
 admin: {socket: "$work/sbc$n.sock"}
 policy:
   chain: [acl, rate_limit, scanner, sips, methods, auth]
-  # other: the default per source; global register: 30 a second for the whole fleet.
+  # other: the default per source; global invite: 30 a second for the whole fleet.
   rate_limit: {register: {rate: 100, burst: 100}, other: {rate: 20, burst: 50}, ban_after: 100,
-               strike_batch: 10, global: {register: {rate: 30, burst: 30}}}
+               strike_batch: 10, global: {invite: {rate: 30, burst: 30}}}
   auth: {realm: example.com, credentials_file: $work/users.txt, nonce_key: "$nonce_key",
          ban_after_failures: 3, domains: [example.com]}
 cluster: {redis: {address: "127.0.0.1:$redis_port", password_file: $work/redis-password,
@@ -162,15 +163,16 @@ bound=$(python3 -c "print(int(3 * (50 + 20 * $seconds)))")
 check "the flood got at most 3 x (50 + 20/s x ${seconds} s) = $bound answers ($answered of $sent)" \
   test "$answered" -le "$bound"
 
-# --- A flood from 60 sources over the three replicas (REGISTER: 30 a second and 30 at once for
+# --- A flood from 60 sources over the three replicas (INVITE: 30 a second and 30 at once for
 # the whole fleet): each replica takes a third of the global bucket, as the store counts them.
+# Whatever passes the limit is answered (407: the auth stage's challenge).
 for _ in $(seq 50); do
   [ "$(metric_of 1 sbc_cluster_replicas)" = 3 ] && [ "$(metric_of 3 sbc_cluster_replicas)" = 3 ] && break
   sleep 0.1
 done
 check "the store counts three replicas" test "$(metric_of 2 sbc_cluster_replicas)" = 3
 sources=$(seq -s, -f '127.0.1.%g' 1 60)
-python3 "$here/udp_flood.py" REGISTER 127.0.0.1 "$ports" "$sources" 600 1 >global.out
+python3 "$here/udp_flood.py" INVITE 127.0.0.1 "$ports" "$sources" 600 1 >global.out
 read -r _ sent _ answered _ seconds <global.out
 bound=$(python3 -c "print(int(30 + 30 * $seconds) + 6)")
 check "the fleet let at most 30 + 30/s x ${seconds} s (+6 rounding) = $bound of $sent through ($answered)" \
@@ -204,6 +206,24 @@ check "Redis back: replica 1 drops the scanner replica 2 banned meanwhile" \
   test "$(probe_from 127.0.0.7 1 Linphone/5.2)" = timeout
 check "and replica 3" test "$(probe_from 127.0.0.7 3 Linphone/5.2)" = timeout
 check "sbc_cluster_store_up is 1 again" test "$(metric_of 1 sbc_cluster_store_up)" = 1
+# --- Redis hangs (SIGSTOP: connections open, no answer): past timeout_ms (300) it counts as lost.
+kill -STOP "$redis_pid"
+for _ in $(seq 40); do [ "$(metric_of 3 sbc_cluster_store_up)" = 0 ] && break; sleep 0.1; done
+check "Redis hanging: sbc_cluster_store_up is 0 within 4 s" test "$(metric_of 3 sbc_cluster_store_up)" = 0
+lag=$(metric_of 3 sbc_cluster_sync_lag_seconds)
+SIP_UA_PASSWORD=alice-secret "$ua" udp 127.0.0.1 "$(port 3)" alice call sip:bob@example.com \
+  >call-hung.out 2>&1 || true
+check "a call through replica 3 succeeds while Redis hangs" \
+  bash -c "grep -qx 'INVITE 200' call-hung.out && grep -qx 'BYE 200' call-hung.out"
+sleep 1
+lag_later=$(metric_of 3 sbc_cluster_sync_lag_seconds)
+check "the sync lag grows meanwhile ($lag s, then $lag_later s)" \
+  python3 -c "import sys; sys.exit(not (float('$lag_later') > float('$lag') >= 0))"
+kill -CONT "$redis_pid"
+for _ in $(seq 80); do [ "$(metric_of 3 sbc_cluster_store_up)" = 1 ] && break; sleep 0.1; done
+check "Redis answering again: sbc_cluster_store_up is 1 within 8 s" \
+  test "$(metric_of 3 sbc_cluster_store_up)" = 1
+
 written=$(metric_of 2 'sbc_cluster_updates_total{result="written"}')
 check "replica 2 wrote its updates to the store (written: $written)" test "${written:-0}" -ge 2
 received=$(metric_of 3 'sbc_cluster_updates_total{result="received"}')

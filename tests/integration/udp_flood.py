@@ -2,7 +2,7 @@
 """A bounded UDP flood of OPTIONS for the fleet test, spread over several SBC replicas.
 
   udp_flood.py METHOD HOST PORTS SOURCES COUNT [PACE_MS]
-      METHOD: OPTIONS or REGISTER. PORTS: comma-separated SIP ports (one per replica); SOURCES:
+      METHOD: OPTIONS, REGISTER or INVITE. PORTS: comma-separated SIP ports (one per replica); SOURCES:
       comma-separated local addresses (one socket each). Sends COUNT requests in all, round robin
       over sources and ports, one every PACE_MS (default 0), then listens 1 s more. Prints
       "sent N answered M seconds S": M final answers of any status (whatever passed the rate
@@ -49,9 +49,11 @@ def main():
         msg = ("%s sip:%s:%d SIP/2.0\r\n"
                "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bKfl%s;rport\r\n"
                "Max-Forwards: 70\r\nFrom: <sip:flood@%s>;tag=%d\r\nTo: <sip:%s>\r\n"
+               "Contact: <sip:flood@%s:%d>\r\n"
                "Call-ID: flood%d-%s@%s\r\nCSeq: 1 %s\r\nUser-Agent: Linphone/5.2\r\n"
                "Content-Length: 0\r\n\r\n") % (method, host, port, source, local_port,
-                                              os.urandom(6).hex(), source, i, host, i,
+                                              os.urandom(6).hex(), source, i, host, source,
+                                              local_port, i,
                                               os.urandom(4).hex(), source, method)
         try:
             s.sendto(msg.encode(), (host, port))
