@@ -19,6 +19,7 @@ layer_of() {  # layer_of PATH: the layer a source or header belongs to
     tls/*) echo tls ;;
     sbc/proxy/*) echo proxy ;;
     sbc/capture/*) echo capture ;;
+    sbc/cluster/*) echo cluster ;;
     sbc/app/*) echo app ;;
     *) echo other ;;
   esac
@@ -36,7 +37,8 @@ declare -A may_use=(
   [tls]="common metrics sip crypto transport"
   [proxy]="common metrics sip crypto transport"
   [capture]="common metrics sip policy transport"
-  [app]="common metrics sip crypto dns policy transport tls proxy capture"
+  [cluster]="common"
+  [app]="common metrics sip crypto dns policy transport tls proxy capture cluster"
 )
 
 # Known upward includes, none to be added: FILE INCLUDE (the two of issue 14 are gone).

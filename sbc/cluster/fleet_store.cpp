@@ -53,7 +53,12 @@ FleetStore::FleetStore(const FleetSettings& settings, Handlers handlers, logging
       ping_(io_) {}
 
 FleetStore::~FleetStore() {
-  stop();
+  // Server::stop() stops the store first; this is the fallback, and a destructor must not throw
+  // (posting may fail to allocate, joining may report an error: the thread is gone either way).
+  try {
+    stop();
+  } catch (...) {  // NOLINT(bugprone-empty-catch)
+  }
 }
 
 void FleetStore::start() {
@@ -110,7 +115,7 @@ void FleetStore::count_strike(const Strike& strike) {
 void FleetStore::connect() {
   connecting_ = true;
   const std::uint64_t attempt = ++attempt_;
-  auto on_lost = [this, attempt](std::string why) {
+  auto on_lost = [this, attempt](const std::string& why) {
     if (attempt == attempt_) lost(why);
   };
   commands_ = std::make_unique<RedisConnection>(io_, settings_.timeout, on_lost);
