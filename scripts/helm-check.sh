@@ -120,6 +120,13 @@ for set in "${sets[@]}"; do
     echo stand-in | "$sbc" ha1 alice "${realm:-sbc}" >"$work/auth/$credfile"
     sed -i "s|^    credentials_file: /etc/sbc/auth/|    credentials_file: $work/auth/|" "$conf"
   fi
+  # Likewise the Redis password (cluster.redis.password_file), from a Secret the pods mount.
+  redisfile=$(sed -n 's|^    password_file: /etc/sbc/redis/||p' "$conf")
+  if [ -n "$redisfile" ]; then
+    mkdir -p "$work/redis"
+    echo stand-in-password >"$work/redis/$redisfile"
+    sed -i "s|^    password_file: /etc/sbc/redis/|    password_file: $work/redis/|" "$conf"
+  fi
   if [ ! -x "$sbc" ]; then
     # The binary may be being rebuilt: give it a moment before failing.
     for _ in $(seq 1 30); do [ -x "$sbc" ] && break; sleep 1; done
@@ -127,9 +134,11 @@ for set in "${sets[@]}"; do
   if [ ! -x "$sbc" ]; then
     fail "sbc check-config [$label]: no SBC binary at $sbc"
   # The downward API's addresses, as the chart passes them (${POD_IP}, ${NODE_IP} in the values).
-  # SBC_NONCE_KEY: the nonce key's Secret, as the chart passes it.
+  # SBC_NONCE_KEY: the nonce key's Secret, as the chart passes it. SBC_CI_REDIS_SERVICE_HOST: the
+  # trial Redis Service's ClusterIP, as Kubernetes passes it (service links).
   elif POD_IP=10.244.1.7 NODE_IP=192.0.2.21 \
     SBC_NONCE_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f \
+    SBC_CI_REDIS_SERVICE_HOST=10.96.0.63 \
     "$sbc" check-config "$conf" >"$work/out" 2>&1; then
     ok "sbc check-config [$label]"
   elif grep -qE ': metrics: unknown key$' "$work/out"; then

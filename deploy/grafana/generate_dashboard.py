@@ -98,6 +98,15 @@ ts("TLS handshake duration", [
 ts("Certificate expiry by listener", [(f'min by (instance, listener) (sbc_tls_certificate_expiry_timestamp_seconds{{{sel}}}) - time()', "{{instance}} {{listener}}")], unit="s")
 flush()
 
+row("Fleet (cluster.redis)")
+ts("Shared store connected", [(f'sbc_cluster_store_up{{{sel}}}', "{{instance}}")], w=8,
+   desc="1 while this replica is connected to the fleet's Redis; 0 while it decides with its local state alone. Only SBCs with cluster.redis export these series.")
+ts("Time since the store last answered", [(f'sbc_cluster_sync_lag_seconds{{{sel}}}', "{{instance}}")], unit="s", w=8,
+   desc="Pinged every second while connected: above a few seconds the store is not answering (it keeps growing while the store is lost).")
+ts("Updates exchanged with the store", [(f'sum by (result) (rate(sbc_cluster_updates_total{{{sel}}}[$__rate_interval]))', "{{result}}")], unit="ops", w=8,
+   desc="written: bans and failures taken by the store; failed: refused by it; dropped: the queue to it was full (cluster.redis.max_queued); received: bans and lifts from other replicas, and bans loaded on (re)connecting.")
+flush()
+
 for i, p in enumerate(panels):
     p["id"] = i + 1
 
@@ -105,7 +114,7 @@ dashboard = {
     "__inputs": [],
     "title": "SBC",
     "uid": "sbc-overview",
-    "description": "SIP security gateway: traffic, rejections, relay latency, TLS, cores. Metric catalogue: README 'Metrics and health'.",
+    "description": "SIP security gateway: traffic, rejections, relay latency, TLS, cores, the fleet store. Metric catalogue: README 'Metrics and health'.",
     "tags": ["sbc", "sip"],
     "timezone": "utc",
     "schemaVersion": 38,

@@ -3,7 +3,8 @@
 #   - promtool check rules, and promtool test rules (deploy/prometheus/sbc-alerts.test.yml)
 #   - the dashboard JSON is what deploy/grafana/generate_dashboard.py writes, and well formed
 #   - every sbc_* metric name the rules and the dashboard use appears in a real /metrics scrape of
-#     the SBC running its default configuration (loopback ports, a core) or in the allow-list
+#     the SBC running its default configuration (loopback ports, a core, a cluster store that is
+#     down) or in the allow-list
 #   - a real Prometheus loads the rules and evaluates every dashboard query without an error
 # usage: dashboard_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR
 set -euo pipefail
@@ -49,6 +50,9 @@ sed -e 's/address: "::"/address: 127.0.0.1/' -e "s/port: 5060/port: $sip_port/" 
   -e "s/port: 5061/port: $tls_port/" -e "s/port: 9460/port: $metrics_port/" \
   -e 's/^workers: 0/workers: 2/' -e "s|^  targets: \[\]|  targets: [{uri: \"sip:127.0.0.1:$((base + 9))\"}]|" \
   "$repo/sbc/app/default_config.yaml" >sbc.yaml
+# The fleet's series (sbc_cluster_*) exist only with cluster.redis: a store on a loopback port where
+# nothing listens (the SBC serves with its local state and reports sbc_cluster_store_up 0).
+printf 'cluster:\n  redis: {address: "127.0.0.1:%d", timeout_ms: 200}\n' $((base + 8)) >>sbc.yaml
 "$sbc" check-config sbc.yaml >/dev/null
 start_sbc sbc "http://127.0.0.1:$metrics_port/healthz"
 timeout 5 openssl s_client -connect "127.0.0.1:$tls_port" </dev/null >/dev/null 2>&1 || true

@@ -69,6 +69,19 @@ capture:
 dns:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- with include "sbc.clusterAddress" . }}
+{{- $redis := $.Values.cluster.redis }}
+cluster:
+  redis:
+    address: {{ . | quote }}
+    {{- if $redis.passwordSecret.name }}
+    password_file: /etc/sbc/redis/{{ $redis.passwordSecret.key }}
+    {{- end }}
+    database: {{ int $redis.database }}
+    key_prefix: {{ $redis.keyPrefix | quote }}
+    timeout_ms: {{ int $redis.timeoutMs }}
+    max_queued: {{ int $redis.maxQueued }}
+{{- end }}
 metrics:
   {{- /* "": all addresses, but with hostNetwork only the pod's (= the node's), not every node address. */}}
   address: {{ .Values.config.metrics.address | default (ternary "${POD_IP}" "0.0.0.0" .Values.hostNetwork) | quote }}

@@ -212,3 +212,40 @@ true
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The trial Redis (cluster.redis.trial): labels of its own, so that no selector of the SBC (its
+Deployment, Services, PodDisruptionBudget, NetworkPolicy, ServiceMonitor) picks its pod or Service.
+*/}}
+{{- define "sbc.redisSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-redis" (include "sbc.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "sbc.redisLabels" -}}
+helm.sh/chart: {{ include "sbc.chart" . }}
+{{ include "sbc.redisSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.cluster.redis.trial.image.tag | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: sbc
+app.kubernetes.io/component: cluster-store
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The address the SBC is given as cluster.redis.address, or "" (standalone). The trial Redis is
+reached through its Service's ClusterIP, which the SBC cannot look up by name: Kubernetes passes it
+to every container started after the Service as <SERVICE>_SERVICE_HOST (service links), and the
+SBC expands ${NAME} at load. In brackets, which the SBC takes for IPv4 and IPv6 alike.
+*/}}
+{{- define "sbc.clusterAddress" -}}
+{{- $redis := .Values.cluster.redis -}}
+{{- if $redis.address -}}
+{{- $redis.address -}}
+{{- else if $redis.trial.enabled -}}
+{{- $svc := include "sbc.suffixed" (list . "redis") | upper | replace "-" "_" -}}
+{{- printf "[${%s_SERVICE_HOST}]:6379" $svc -}}
+{{- end -}}
+{{- end -}}

@@ -125,6 +125,12 @@ spec:
           mountPath: /etc/sbc/auth
           readOnly: true
         {{- end }}
+        {{- if and (include "sbc.clusterAddress" .) .Values.cluster.redis.passwordSecret.name }}
+        # The Redis password (cluster.redis.password_file; read at start).
+        - name: redis-password
+          mountPath: /etc/sbc/redis
+          readOnly: true
+        {{- end }}
         {{- if .Values.config.capture }}
         - name: capture
           mountPath: /var/lib/sbc/capture
@@ -201,6 +207,16 @@ spec:
         items:
           - key: {{ $.Values.auth.credentials.key }}
             path: {{ $.Values.auth.credentials.key }}
+    {{- end }}
+    {{- if and (include "sbc.clusterAddress" .) .Values.cluster.redis.passwordSecret.name }}
+    {{- $secret := .Values.cluster.redis.passwordSecret }}
+    - name: redis-password
+      secret:
+        secretName: {{ $secret.name }}
+        defaultMode: 0440
+        items:
+          - key: {{ $secret.key }}
+            path: {{ $secret.key }}
     {{- end }}
     {{- if .Values.config.capture }}
     - name: capture

@@ -100,7 +100,6 @@ function crossCheck(objs) {
     if (!matches(w.spec.selector.matchLabels, tpl.metadata?.labels))
       errors.push(`${w.kind} ${w.metadata.name}: selector does not match its pod labels`);
     const podSpec = tpl.spec;
-    const names = new Set();
     for (const c of podSpec.containers) {
       const portNames = new Set();
       for (const p of c.ports ?? []) {
@@ -108,7 +107,6 @@ function crossCheck(objs) {
           errors.push(`container ${c.name}: port name ${p.name} is not an IANA_SVC_NAME`);
         if (p.name && portNames.has(p.name)) errors.push(`container ${c.name}: duplicate port ${p.name}`);
         portNames.add(p.name);
-        names.add(p.name);
       }
       for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) {
         const port = probe?.httpGet?.port;
@@ -127,36 +125,42 @@ function crossCheck(objs) {
     for (const v of podSpec.volumes ?? [])
       if (v.configMap && configVolumes.has(v.name) && !configMaps.has(v.configMap.name))
         errors.push(`${w.kind} ${w.metadata.name}: volume ${v.name} uses ConfigMap ${v.configMap.name} not rendered`);
-    const podLabels = tpl.metadata?.labels;
-    for (const s of byKind("Service")) {
-      if (!matches(s.spec.selector, podLabels))
-        errors.push(`Service ${s.metadata.name}: selector matches no pod of ${w.metadata.name}`);
-      for (const p of s.spec.ports ?? [])
-        if (typeof p.targetPort === "string" && !names.has(p.targetPort))
-          errors.push(`Service ${s.metadata.name}: targetPort ${p.targetPort} is not a container port`);
-      if (s.spec.externalTrafficPolicy && s.spec.type === "ClusterIP")
-        errors.push(`Service ${s.metadata.name}: externalTrafficPolicy on a ClusterIP Service`);
-    }
-    for (const o of [...byKind("PodDisruptionBudget"), ...byKind("ServiceMonitor")]) {
-      if (o.kind === "PodDisruptionBudget" && !matches(o.spec.selector.matchLabels, podLabels))
-        errors.push(`PodDisruptionBudget ${o.metadata.name}: selector matches no pod`);
-    }
-    for (const np of byKind("NetworkPolicy"))
-      if (!matches(np.spec.podSelector.matchLabels, podLabels))
-        errors.push(`NetworkPolicy ${np.metadata.name}: podSelector matches no pod`);
-    for (const h of byKind("HorizontalPodAutoscaler")) {
-      const t = h.spec.scaleTargetRef;
-      if (t.kind !== w.kind || t.name !== w.metadata.name)
-        errors.push(`HPA ${h.metadata.name}: target ${t.kind}/${t.name} not rendered`);
-      if (w.spec.replicas !== undefined)
-        errors.push(`HPA ${h.metadata.name}: ${w.kind} also sets spec.replicas`);
-    }
+    // A workload's selector must not take the pods of another (the trial Redis beside the SBC).
+    for (const other of workloads)
+      if (other !== w && matches(w.spec.selector.matchLabels, other.spec.template.metadata?.labels))
+        errors.push(`${w.kind} ${w.metadata.name}: selector also matches the pods of ${other.kind} ${other.metadata.name}`);
     const grace = podSpec.terminationGracePeriodSeconds;
     for (const c of podSpec.containers) {
       const cmd = c.lifecycle?.preStop?.exec?.command;
       const sleep = cmd && cmd[0] === "sleep" ? Number(cmd[1]) : 0;
       if (!(grace > sleep)) errors.push(`terminationGracePeriodSeconds ${grace} not above preStop sleep ${sleep}`);
     }
+  }
+  // Services, PodDisruptionBudgets and NetworkPolicies: each selects the pods of exactly one
+  // workload (a selector taking two workloads' pods, or none, is a mistake).
+  const podsOf = (selector) => workloads.filter((w) => matches(selector, w.spec.template.metadata?.labels));
+  const selects = (what, selector) => {
+    const hit = podsOf(selector);
+    if (hit.length === 0) errors.push(`${what}: selector matches no pod`);
+    if (hit.length > 1) errors.push(`${what}: selector matches the pods of ${hit.map((w) => w.metadata.name).join(" and ")}`);
+    return hit;
+  };
+  for (const s of byKind("Service")) {
+    const hit = selects(`Service ${s.metadata.name}`, s.spec.selector);
+    const names = new Set(hit.flatMap((w) => w.spec.template.spec.containers.flatMap((c) => (c.ports ?? []).map((p) => p.name))));
+    for (const p of s.spec.ports ?? [])
+      if (hit.length && typeof p.targetPort === "string" && !names.has(p.targetPort))
+        errors.push(`Service ${s.metadata.name}: targetPort ${p.targetPort} is not a container port`);
+    if (s.spec.externalTrafficPolicy && s.spec.type === "ClusterIP")
+      errors.push(`Service ${s.metadata.name}: externalTrafficPolicy on a ClusterIP Service`);
+  }
+  for (const o of byKind("PodDisruptionBudget")) selects(`PodDisruptionBudget ${o.metadata.name}`, o.spec.selector.matchLabels);
+  for (const np of byKind("NetworkPolicy")) selects(`NetworkPolicy ${np.metadata.name}`, np.spec.podSelector.matchLabels);
+  for (const h of byKind("HorizontalPodAutoscaler")) {
+    const t = h.spec.scaleTargetRef;
+    const w = workloads.find((o) => o.kind === t.kind && o.metadata.name === t.name);
+    if (!w) errors.push(`HPA ${h.metadata.name}: target ${t.kind}/${t.name} not rendered`);
+    else if (w.spec.replicas !== undefined) errors.push(`HPA ${h.metadata.name}: ${w.kind} also sets spec.replicas`);
   }
   for (const sm of byKind("ServiceMonitor")) {
     const svc = byKind("Service").find((s) => matches(sm.spec.selector.matchLabels, s.metadata.labels));
@@ -250,6 +254,17 @@ async function selfTest() {
     breakIt(o);
     await check(label, [o, svc], false, fragment);
   }
+  const redis = structuredClone(good);
+  redis.metadata.name = "redis";
+  redis.spec.selector.matchLabels = { a: "b", c: "redis" };
+  redis.spec.template.metadata.labels = { a: "b", c: "redis" };
+  await check("a selector that also takes another workload's pods", [good, svc, redis], false, "selector also matches the pods of Deployment redis");
+  redis.spec.selector.matchLabels = { a: "redis" };
+  redis.spec.template.metadata.labels = { a: "redis" };
+  await check("a second workload with labels of its own", [good, svc, redis], true);
+  const wideSvc = structuredClone(svc);
+  wideSvc.spec.selector = {};
+  await check("a Service selecting two workloads' pods", [good, wideSvc, redis], false, "selector matches the pods of sbc and redis");
   const badSvc = structuredClone(svc);
   badSvc.spec.ports[0].port = "http";
   await check("Service port is a string", [good, badSvc], false, "port must be integer");
