@@ -99,11 +99,13 @@ ts("Certificate expiry by listener", [(f'min by (instance, listener) (sbc_tls_ce
 flush()
 
 row("Fleet (cluster.redis)")
-ts("Shared store connected", [(f'sbc_cluster_store_up{{{sel}}}', "{{instance}}")], w=8,
+ts("Shared store connected", [(f'sbc_cluster_store_up{{{sel}}}', "{{instance}}")], w=6,
    desc="1 while this replica is connected to the fleet's Redis; 0 while it decides with its local state alone. Only SBCs with cluster.redis export these series.")
-ts("Time since the store last answered", [(f'sbc_cluster_sync_lag_seconds{{{sel}}}', "{{instance}}")], unit="s", w=8,
+ts("Time since the store last answered", [(f'sbc_cluster_sync_lag_seconds{{{sel}}}', "{{instance}}")], unit="s", w=6,
    desc="Pinged every second while connected: above a few seconds the store is not answering (it keeps growing while the store is lost).")
-ts("Updates exchanged with the store", [(f'sum by (result) (rate(sbc_cluster_updates_total{{{sel}}}[$__rate_interval]))', "{{result}}")], unit="ops", w=8,
+ts("Replicas the store counts", [(f'sbc_cluster_replicas{{{sel}}}', "{{instance}}")], w=6,
+   desc="Replicas that announced themselves to the fleet's Redis within 3 s: the global rate limits are split among them.")
+ts("Updates exchanged with the store", [(f'sum by (result) (rate(sbc_cluster_updates_total{{{sel}}}[$__rate_interval]))', "{{result}}")], unit="ops", w=6,
    desc="written: bans and failures taken by the store; failed: refused by it; dropped: the queue to it was full (cluster.redis.max_queued); received: bans and lifts from other replicas, and bans loaded on (re)connecting.")
 flush()
 
