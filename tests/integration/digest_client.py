@@ -4,8 +4,9 @@ SBC, for the fleet test: it keeps the exact bytes of an accepted REGISTER to rep
 
   digest_client.py replay LOCAL_IP HOST PORT OTHER_PORT USER PASSWORD REALM
       REGISTER to PORT, answer the 401, then send that same answer again to PORT and to
-      OTHER_PORT (another replica). Prints "first STATUS", "again STATUS stale=yes|no",
-      "other STATUS stale=yes|no" (STATUS "timeout" when nothing came back).
+      OTHER_PORT (another replica) from 8 sockets of LOCAL_IP (other source ports reach other
+      workers, as an attacker would try). Prints "first STATUS", "again STATUS stale=yes|no",
+      and per socket "other STATUS stale=yes|no" (STATUS "timeout" when nothing came back).
   digest_client.py fail LOCAL_IP HOST PORT USER REALM
       REGISTER, then a wrong answer to the nonce issued: prints "challenge STATUS",
       "wrong STATUS".
@@ -100,8 +101,10 @@ def main():
         print("first", status)
         status, answer = c.send(port, accepted)
         print("again", status, "stale=" + stale(answer))
-        status, answer = c.send(other, accepted)
-        print("other", status, "stale=" + stale(answer))
+        for _ in range(8):
+            replayer = Client(local_ip, host)
+            status, answer = replayer.send(other, accepted)
+            print("other", status, "stale=" + stale(answer))
         return 0
     if mode == "fail":
         local_ip, host, port, user, realm = sys.argv[2:7]
