@@ -49,8 +49,8 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
     s.unforwarded[scope == BanScope::All ? 1 : 0] = 0;
     (void)context.strikes->forward(context.source, name(), scope);  // false: this is the home
     // The fleet adds up the drops of every replica, a batch at a time (one update per batch).
-    context.strikes->share({context.source, name(), "drops", scope, batch(), settings_.ban_after,
-                            kFleetDropWindow});
+    context.strikes->share(
+        {context.source, name(), "drops", scope, batch(), settings_.ban_after, kFleetDropWindow});
   }
   return Decision::drop(static_cast<std::uint8_t>(cls));
 }

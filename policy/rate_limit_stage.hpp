@@ -35,7 +35,7 @@ struct RateLimitSettings {
   Bucket global_register{0, 0};
   Bucket global_invite{0, 0};
   Bucket global_other{0, 0};
-  unsigned workers = 1;      // set by the daemon
+  unsigned workers = 1;  // set by the daemon
   // Replicas sharing a store (cluster.redis), as the store last counted them: the global buckets
   // are split among them too. None: this SBC alone. Set by the daemon.
   const std::atomic<unsigned>* replicas = nullptr;

@@ -47,7 +47,7 @@ build/release/bench/metrics_bench --benchmark_min_time=0.05
 bench/edge_bench.sh build/release 1000 1
 bench/relay_bench.sh build/release 1 500 2000
 POLICY=on TRANSPORT=tls bench/relay_bench.sh build/release 1 500 2000
-CLUSTER=on bench/relay_bench.sh build/release 1 500
+bench/fleet_bench.sh build/release 500 1 2
 build/release/bench/policy_bench --benchmark_min_time=0.05
 build/release/bench/capture_bench --benchmark_min_time=0.05
 echo "test.sh: all checks passed"

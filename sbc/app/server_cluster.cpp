@@ -57,23 +57,23 @@ void Server::make_fleet() {
   };
   fleet_ = std::make_unique<cluster::FleetStore>(config_.cluster, std::move(handlers), log_);
   cluster::FleetStore& fleet = *fleet_;
-  policies_->set_fleet_hooks(
-      {[&fleet](const sbc::SourceKey& key, const policy::BanRecord& ban) {
-         cluster::FleetBan out{key,
-                               ban.scope == policy::BanScope::All,
-                               to_wall_ms(ban.until),
-                               to_wall_ms(ban.since),
-                               ban.offences,
-                               std::string(ban.cause.stage),
-                               std::string(ban.cause.reason),
-                               0};
-         fleet.publish_ban(std::move(out));
-       },
-       [&fleet](const policy::FleetStrike& s) {
-         fleet.count_strike({s.source, s.stage, s.reason, s.scope == policy::BanScope::All,
-                             s.weight, s.limit, s.window});
-       },
-       &fleet.replicas()});
+  policies_->set_fleet_hooks({[&fleet](const sbc::SourceKey& key, const policy::BanRecord& ban) {
+                                cluster::FleetBan out{key,
+                                                      ban.scope == policy::BanScope::All,
+                                                      to_wall_ms(ban.until),
+                                                      to_wall_ms(ban.since),
+                                                      ban.offences,
+                                                      std::string(ban.cause.stage),
+                                                      std::string(ban.cause.reason),
+                                                      0};
+                                fleet.publish_ban(std::move(out));
+                              },
+                              [&fleet](const policy::FleetStrike& s) {
+                                fleet.count_strike({s.source, s.stage, s.reason,
+                                                    s.scope == policy::BanScope::All, s.weight,
+                                                    s.limit, s.window});
+                              },
+                              &fleet.replicas()});
 }
 
 // A ban another replica decided (or one loaded from the store): imposed on every worker, as a

@@ -282,7 +282,8 @@ bool FleetStore::send(const Update& update) {
     return commands_->command(publish, done);
   }
   if (const auto* strike = std::get_if<Strike>(&update)) {
-    const std::string key = strike_key(settings_.key_prefix, strike->stage, strike->key, strike->all);
+    const std::string key =
+        strike_key(settings_.key_prefix, strike->stage, strike->key, strike->all);
     const std::string window = std::to_string(
         std::chrono::duration_cast<std::chrono::milliseconds>(strike->window).count());
     const std::string weight = std::to_string(strike->weight);

@@ -492,15 +492,14 @@ TEST_CASE("auth: failures add up at the source's home worker, whichever worker s
   // The fleet (replicas sharing a store) hears each verified failure once, from the home worker.
   std::vector<std::pair<unsigned, unsigned>> shared;  // (worker, limit)
   for (unsigned w = 0; w < 2; ++w)
-    workers[w].chain->set_strike_sharing(
-        [&shared, w](const policy::FleetStrike& strike) {
-          CHECK(strike.window == std::chrono::seconds(600));
-          CHECK(strike.stage == "auth");
-          CHECK(strike.reason == "failures");
-          CHECK(strike.scope == policy::BanScope::All);
-          CHECK(strike.weight == 1);
-          shared.emplace_back(w, strike.limit);
-        });
+    workers[w].chain->set_strike_sharing([&shared, w](const policy::FleetStrike& strike) {
+      CHECK(strike.window == std::chrono::seconds(600));
+      CHECK(strike.stage == "auth");
+      CHECK(strike.reason == "failures");
+      CHECK(strike.scope == policy::BanScope::All);
+      CHECK(strike.weight == 1);
+      shared.emplace_back(w, strike.limit);
+    });
   Client wrong;
   wrong.password = "guess";
   // The guesser's ports land on both workers, two wrong answers each.

@@ -595,7 +595,7 @@ TEST_CASE("policy: a global bucket holds against a flood spread over many source
   for (int i = 0; i < 100; ++i)
     if (fleet.run("203.0.113." + std::to_string(i + 1), request("INVITE")) == "continue") ++passed;
   CHECK(passed == 3);  // burst 20 / (2 workers x 3 replicas), rounded down
-  replicas = 1;  // the others left: the whole worker's share again, after the refill
+  replicas = 1;        // the others left: the whole worker's share again, after the refill
   fleet.now += 2s;
   passed = 0;
   for (int i = 0; i < 100; ++i)
