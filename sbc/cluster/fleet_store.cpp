@@ -18,6 +18,8 @@ namespace {
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr std::chrono::seconds kPingEvery{1};
 constexpr std::chrono::milliseconds kReplicaSilence{3000};
+constexpr double kBansPerSecond = 200;  // written to the store by one replica, burst as much
+constexpr std::chrono::seconds kPruneEvery{60};  // expired bans deleted from the hash
 
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -50,7 +52,8 @@ FleetStore::FleetStore(const FleetSettings& settings, Handlers handlers, logging
       bans_key_(settings.key_prefix + "bans"),
       channel_(settings.key_prefix + "events"),
       retry_(io_),
-      ping_(io_) {}
+      ping_(io_),
+      ban_budget_{kBansPerSecond, kBansPerSecond} {}
 
 FleetStore::~FleetStore() {
   // Server::stop() stops the store first; this is the fallback, and a destructor must not throw
@@ -91,6 +94,13 @@ void FleetStore::enqueue(Update update) {
     return;
   }
   asio::post(io_, [this, update = std::move(update)]() mutable {
+    // Bans reach the store at kBansPerSecond at most: a flood of forged sources (each banned on
+    // UDP) must not grow the shared hash without bound. The rest stay local, counted dropped.
+    if (std::holds_alternative<Ban>(update) && !ban_budget_.take()) {
+      queued_.fetch_sub(1, std::memory_order_relaxed);
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     outbox_.push_back(std::move(update));
     flush();
   });
@@ -113,7 +123,6 @@ void FleetStore::count_strike(const Strike& strike) {
 // Both connections anew: commands (AUTH, SELECT) and the subscription (AUTH, SUBSCRIBE), then
 // the running bans are loaded; only then is the store up and the queue written.
 void FleetStore::connect() {
-  connecting_ = true;
   const std::uint64_t attempt = ++attempt_;
   auto on_lost = [this, attempt](const std::string& why) {
     if (attempt == attempt_) lost(why);
@@ -213,19 +222,14 @@ void FleetStore::loaded(const Reply& bans) {
     received_.fetch_add(1, std::memory_order_relaxed);
     if (handlers_.ban) handlers_.ban(*ban);
   }
-  if (!expired.empty()) {
-    std::vector<std::string_view> args{"HDEL", bans_key_};
-    for (const std::string& field : expired) args.emplace_back(field);
-    commands_->command(args, [](const std::optional<Reply>&) {});
-  }
-  connecting_ = false;
+  delete_fields(expired);
+  pruned_ = steady_clock::now();
   up_ = true;
   backoff_ = std::chrono::milliseconds(100);
   log_(logging::LogLevel::Info, "cluster store connected",
        {{"store", settings_.host + ":" + std::to_string(settings_.port)},
         {"bans_loaded", std::to_string(running)},
         {"queued", std::to_string(outbox_.size())}});
-  was_up_ = true;
   announce();
   ping();
   flush();
@@ -237,7 +241,6 @@ void FleetStore::lost(const std::string& why) {
   ++attempt_;  // callbacks of this attempt are stale from here on
   if (commands_) commands_->close();
   if (subscriber_) subscriber_->close();
-  connecting_ = false;
   if (was_up || backoff_ == std::chrono::milliseconds(100))
     log_(logging::LogLevel::Warn, "cluster store unavailable, deciding with local state",
          {{"store", settings_.host + ":" + std::to_string(settings_.port)},
@@ -303,8 +306,8 @@ bool FleetStore::send(const Update& update) {
   return true;
 }
 
-// An update's fate: taken, refused, or lost with the connection (then queued again: the store
-// gets it after the reconnect, in order).
+// An update's fate: taken, refused, or lost with the connection (then queued again, for the
+// store after the reconnect; a strike whose answer was lost may then count twice).
 void FleetStore::sent(const Update& update, bool taken, bool lost_with_connection) {
   if (lost_with_connection) {
     outbox_.push_front(update);
@@ -330,10 +333,7 @@ void FleetStore::lift_in_store(const Unban& unban) {
       if (ban && sbc::overlaps(block, ban->key, settings_.ipv6_prefix))
         fields.push_back(reply->elements[i].text);
     }
-    if (fields.empty()) return;
-    std::vector<std::string_view> hdel{"HDEL", bans_key_};
-    for (const std::string& field : fields) hdel.emplace_back(field);
-    commands_->command(hdel, [](const std::optional<Reply>&) {});
+    delete_fields(fields);
   });
 }
 
@@ -342,8 +342,33 @@ void FleetStore::ping() {
   ping_.async_wait([this](boost::system::error_code ec) {
     if (ec || !up_ || !commands_) return;
     announce();
+    if (steady_clock::now() - pruned_ >= kPruneEvery) prune();
     ping();
   });
+}
+
+// Expired bans out of the hash (bans carry their expiry; Redis 7.0 has no expiry per field).
+void FleetStore::prune() {
+  pruned_ = steady_clock::now();
+  const std::array<std::string_view, 2> args{"HGETALL", bans_key_};
+  const std::uint64_t attempt = attempt_;
+  commands_->command(args, [this, attempt](const std::optional<Reply>& reply) {
+    if (attempt != attempt_ || !ok(reply) || !commands_) return;
+    const std::int64_t now = wall_ms();
+    std::vector<std::string> expired;
+    for (std::size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
+      const auto ban = parse_ban(reply->elements[i].text, reply->elements[i + 1].text);
+      if (!ban || ban->until_ms <= now) expired.push_back(reply->elements[i].text);
+    }
+    delete_fields(expired);
+  });
+}
+
+void FleetStore::delete_fields(const std::vector<std::string>& fields) {
+  if (fields.empty() || !commands_) return;
+  std::vector<std::string_view> args{"HDEL", bans_key_};
+  for (const std::string& field : fields) args.emplace_back(field);
+  commands_->command(args, [](const std::optional<Reply>&) {});
 }
 
 // This replica is alive (a member of <prefix>replicas scored by its wall-clock time); members

@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <string>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "sbc/cluster/fleet_codec.hpp"
 #include "sbc/cluster/fleet_settings.hpp"
@@ -104,6 +106,8 @@ class FleetStore {
   void lift_in_store(const Unban& unban);
   void ping();
   void announce();
+  void prune();
+  void delete_fields(const std::vector<std::string>& fields);
   void heard() noexcept;
   template <class Next>
   void prepare(RedisConnection& connection, bool select, Next next);
@@ -117,9 +121,23 @@ class FleetStore {
   std::unique_ptr<RedisConnection> commands_, subscriber_;
   boost::asio::steady_timer retry_, ping_;
   std::chrono::milliseconds backoff_{100};
-  std::deque<Update> outbox_;           // store thread
-  std::atomic<std::size_t> queued_{0};  // posted or in outbox_: the bound
-  bool connecting_ = false, was_up_ = false;
+  std::deque<Update> outbox_;  // store thread
+  // Bans written to the store (store thread): a budget per second, refilled as time passes.
+  struct Budget {
+    double rate, tokens;
+    std::chrono::steady_clock::time_point refilled = std::chrono::steady_clock::now();
+    bool take() noexcept {
+      const auto now = std::chrono::steady_clock::now();
+      tokens =
+          std::min(rate, tokens + std::chrono::duration<double>(now - refilled).count() * rate);
+      refilled = now;
+      if (tokens < 1) return false;
+      tokens -= 1;
+      return true;
+    }
+  } ban_budget_;
+  std::chrono::steady_clock::time_point pruned_{};  // the hash's expired bans, last deleted
+  std::atomic<std::size_t> queued_{0};              // posted or in outbox_: the bound
   std::uint64_t attempt_ = 0;  // which connection attempt the callbacks belong to
   std::atomic<bool> up_{false};
   std::atomic<unsigned> replicas_{1};

@@ -181,6 +181,25 @@ check "the fleet let at most 30 + 30/s x ${seconds} s (+6 rounding) = $bound of 
 check "and not nothing ($answered)" test "$answered" -ge 15
 sleep 1.5  # the global bucket refills
 
+# --- A ban storm: 400 forged sources with a scanner's User-Agent, each banned (over UDP) by
+# replica 1 within a fraction of a second. The store takes 200 bans a second from one replica:
+# the shared hash does not grow with whatever an attacker can forge; the rest stay local.
+before=$(rcli hlen fleet-test:bans)
+storm_sources=$(seq -s, -f '127.0.%g.9' 10 209),$(seq -s, -f '127.0.%g.8' 10 209)
+UDP_FLOOD_UA=friendly-scanner python3 "$here/udp_flood.py" OPTIONS 127.0.0.1 "$(port 1)" \
+  "$storm_sources" 400 >storm.out
+read -r _ _ _ _ _ storm_seconds <storm.out
+sleep 0.5
+after=$(rcli hlen fleet-test:bans)
+shared=$((after - before))
+bound=$(python3 -c "print(int(200 + 200 * $storm_seconds) + 1)")
+check "replica 1 shared at most 200 + 200/s x ${storm_seconds} s = $bound of 400 storm bans ($shared)" \
+  test "$shared" -le "$bound"
+dropped=$(metric_of 1 'sbc_cluster_updates_total{result="dropped"}')
+check "the rest were counted as dropped (${dropped:-0})" test "${dropped:-0}" -ge $((400 - bound))
+check "and stay banned at replica 1 ($(ctl 1 bans --stage scanner | grep -c udp) scanner bans)" \
+  test "$(ctl 1 bans --stage scanner | grep -c udp)" -ge 400
+
 # --- Redis goes away: the replicas decide alone, calls keep working.
 export SIP_UA_LOCAL_ADDRESS=127.0.0.2
 SIP_UA_PASSWORD=bob-secret "$ua" udp 127.0.0.1 "$(port 1)" bob register serve 25 >bob.out 2>&1 &

@@ -6,7 +6,8 @@
       comma-separated local addresses (one socket each). Sends COUNT requests in all, round robin
       over sources and ports, one every PACE_MS (default 0), then listens 1 s more. Prints
       "sent N answered M seconds S": M final answers of any status (whatever passed the rate
-      limits), S from the first request to the last one sent.
+      limits), S from the first request to the last one sent. The User-Agent is Linphone/5.2,
+      or $UDP_FLOOD_UA.
 """
 import os
 import select
@@ -21,6 +22,7 @@ def main():
     sources = sys.argv[4].split(",")
     count = int(sys.argv[5])
     pace = float(sys.argv[6]) / 1000 if len(sys.argv) > 6 else 0
+    agent = os.environ.get("UDP_FLOOD_UA", "Linphone/5.2")
     socks = []
     for source in sources:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -50,11 +52,11 @@ def main():
                "Via: SIP/2.0/UDP %s:%d;branch=z9hG4bKfl%s;rport\r\n"
                "Max-Forwards: 70\r\nFrom: <sip:flood@%s>;tag=%d\r\nTo: <sip:%s>\r\n"
                "Contact: <sip:flood@%s:%d>\r\n"
-               "Call-ID: flood%d-%s@%s\r\nCSeq: 1 %s\r\nUser-Agent: Linphone/5.2\r\n"
+               "Call-ID: flood%d-%s@%s\r\nCSeq: 1 %s\r\nUser-Agent: %s\r\n"
                "Content-Length: 0\r\n\r\n") % (method, host, port, source, local_port,
                                               os.urandom(6).hex(), source, i, host, source,
                                               local_port, i,
-                                              os.urandom(4).hex(), source, method)
+                                              os.urandom(4).hex(), source, method, agent)
         try:
             s.sendto(msg.encode(), (host, port))
         except OSError:
