@@ -96,7 +96,6 @@ struct Config {
   // cluster.redis: the store the replicas share bans through (fleet_store.hpp); absent:
   // standalone.
   cluster::FleetSettings cluster;
-  std::string cluster_password_file;
   // What only a restart applies (listeners, workers ...), each part as the canonical text of its
   // YAML (${NAME} expanded, keys sorted): a reload compares them with the running ones and
   // reports the parts it left as they were.

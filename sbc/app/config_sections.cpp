@@ -399,6 +399,19 @@ void read_capture(const ConfigReader& r, const YAML::Node& c, Config& config) {
 
 namespace {
 
+// The first line of the secret file `path` named at `node` (`key` in errors), trailing spaces
+// cut: admin.http.token_file, cluster.redis.password_file. Errors name the file, never its
+// content.
+std::string first_line_of(const ConfigReader& r, const YAML::Node& node, const std::string& key,
+                          const std::string& path) {
+  std::ifstream in(path);
+  if (!in) r.fail(node, key, "cannot read " + path);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+  return line;
+}
+
 // admin.http: no token, no HTTP admin. The token is the file's first line (16 characters at
 // least); the error names the file, never its content.
 void read_admin_http(const ConfigReader& r, const YAML::Node& h, AdminSettings::Http& http) {
@@ -411,11 +424,7 @@ void read_admin_http(const ConfigReader& r, const YAML::Node& h, AdminSettings::
   if (!file || file.as<std::string>().empty())
     r.fail(h, "admin.http", "needs a token_file (no token, no HTTP admin)");
   http.token_file = file.as<std::string>();
-  std::ifstream in(http.token_file);
-  if (!in) r.fail(file, "admin.http.token_file", "cannot read " + http.token_file);
-  std::getline(in, http.token);
-  while (!http.token.empty() && std::isspace(static_cast<unsigned char>(http.token.back())))
-    http.token.pop_back();
+  http.token = first_line_of(r, file, "admin.http.token_file", http.token_file);
   if (http.token.size() < 16 || http.token.find_first_of(" \t") != std::string::npos)
     r.fail(file, "admin.http.token_file",
            "its first line must be the token: 16 characters at least, no space (" +
@@ -478,16 +487,11 @@ void read_cluster(const ConfigReader& r, const YAML::Node& c, Config& config) {
              "must be 1 to 64 printable characters without spaces (\"sbc:\")");
   }
   if (const YAML::Node file = redis["password_file"]) {
-    config.cluster_password_file = file.as<std::string>();
-    std::ifstream in(config.cluster_password_file);
-    if (!in)
-      r.fail(file, "cluster.redis.password_file", "cannot read " + config.cluster_password_file);
-    std::getline(in, s.password);
-    while (!s.password.empty() && std::isspace(static_cast<unsigned char>(s.password.back())))
-      s.password.pop_back();
+    const std::string path = file.as<std::string>();
+    s.password = first_line_of(r, file, "cluster.redis.password_file", path);
     if (s.password.empty())
       r.fail(file, "cluster.redis.password_file",
-             "its first line must be the password (" + config.cluster_password_file + ")");
+             "its first line must be the password (" + path + ")");
   }
 }
 
