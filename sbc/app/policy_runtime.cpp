@@ -31,21 +31,32 @@ void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
   // into whatever chain that worker runs then: no shared table, no lock on the message path.
   chain.bans().set_listener([this, w](const sbc::SourceKey& key, const policy::BanRecord& ban) {
     if (fleet_.ban) fleet_.ban(key, ban);
-    for (unsigned other = 0; other < workers_.size(); ++other) {
-      if (other == w) continue;
-      transport::Worker& worker = *workers_[other];
-      worker.post([&worker, key, ban] {
-        if (policy::Chain* current = worker.handler().policy())
-          current->bans().impose(key, ban, std::chrono::steady_clock::now());
-      });
-    }
+    impose(key, ban, w);
   });
 }
 
-void PolicyRuntime::install(const policy::PolicyConfig& given) {
+void PolicyRuntime::impose(const sbc::SourceKey& key, const policy::BanRecord& ban,
+                           unsigned except) {
+  for (unsigned other = 0; other < workers_.size(); ++other) {
+    if (other == except) continue;
+    transport::Worker& worker = *workers_[other];
+    worker.post([&worker, key, ban] {
+      if (policy::Chain* current = worker.handler().policy())
+        current->bans().impose(key, ban, std::chrono::steady_clock::now());
+    });
+  }
+}
+
+// What the daemon adds to a configuration: the chains' view of the workers and the fleet.
+policy::PolicyConfig PolicyRuntime::for_workers(const policy::PolicyConfig& given) const {
   policy::PolicyConfig config = given;
   config.rate_limit.workers = static_cast<unsigned>(workers_.size());
   config.rate_limit.replicas = fleet_.replicas;
+  return config;
+}
+
+void PolicyRuntime::install(const policy::PolicyConfig& given) {
+  const policy::PolicyConfig config = for_workers(given);
   config_ = config;
   for (unsigned w = 0; w < workers_.size(); ++w) {
     chains_[w] = policy::make_chain(config, w);
@@ -69,9 +80,7 @@ void PolicyRuntime::attach_relay(unsigned w, proxy::Relay& relay) {
 
 bool PolicyRuntime::reload(const policy::PolicyConfig& given,
                            const std::function<void(std::function<void()>)>& post_to_control) {
-  policy::PolicyConfig config = given;
-  config.rate_limit.workers = static_cast<unsigned>(workers_.size());
-  config.rate_limit.replicas = fleet_.replicas;
+  const policy::PolicyConfig config = for_workers(given);
   // A chain handed over but not yet confirmed may be running: it must not be replaced.
   if (handovers_ != 0) return false;
   config_ = config;

@@ -44,6 +44,10 @@ class PolicyRuntime {
     const std::atomic<unsigned>* replicas = nullptr;  // the fleet's size, for global limits
   };
   void set_fleet_hooks(FleetHooks hooks) { fleet_ = std::move(hooks); }
+  // A ban decided elsewhere (another worker, `except`; or another replica) imposed on every
+  // worker but `except`, by a post to its thread.
+  static constexpr unsigned kNoWorker = ~0U;
+  void impose(const sbc::SourceKey& key, const policy::BanRecord& ban, unsigned except = kNoWorker);
   // The first chains, before the workers start.
   void install(const policy::PolicyConfig& config);
   // The relay of worker `w` reports the core's refusals to whatever chain that worker has.
@@ -66,6 +70,7 @@ class PolicyRuntime {
     void add(const policy::Chain& chain);
   };
   void set_ban_listener(unsigned w, policy::Chain& chain);
+  policy::PolicyConfig for_workers(const policy::PolicyConfig& given) const;
 
   std::vector<std::unique_ptr<transport::Worker>>& workers_;
   FleetHooks fleet_;

@@ -34,7 +34,7 @@ steady_clock::time_point from_wall_ms(std::int64_t ms) {
 
 // A ban's cause names a stage and a reason by views that live as long as the program; those of
 // other replicas are kept here (labels of at most 32 characters; at most 256 of them, beyond
-// which a ban shows as "fleet"/"other").
+// which a ban shows "other" for them).
 std::string_view intern(std::string_view label) {
   static std::mutex mutex;
   static std::set<std::string, std::less<>> labels;
@@ -84,13 +84,7 @@ void Server::fleet_ban(const cluster::FleetBan& ban) {
                                  {intern(ban.stage), intern(ban.reason)},
                                  from_wall_ms(ban.since_ms),
                                  ban.offences};
-  for (auto& w : workers_) {
-    transport::Worker& worker = *w;
-    worker.post([&worker, key = ban.key, record] {
-      if (policy::Chain* chain = worker.handler().policy())
-        chain->bans().impose(key, record, steady_clock::now());
-    });
-  }
+  policies_->impose(ban.key, record);
 }
 
 // The fleet counted enough strikes of `key` (failed authentications, flood drops) to ban it:
