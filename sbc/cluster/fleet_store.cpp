@@ -42,6 +42,23 @@ bool ok(const std::optional<Reply>& reply) {
   return reply && !reply->error();
 }
 
+// The fields of a HGETALL reply of the bans hash for which `pick(ban)` holds: every entry is
+// read back (`ban`: nothing when unreadable) and offered to `pick` once, in order.
+template <class Pick>
+std::vector<std::string> fields_where(const Reply& hash, Pick pick) {
+  std::vector<std::string> fields;
+  for (std::size_t i = 0; i + 1 < hash.elements.size(); i += 2) {
+    const std::string& field = hash.elements[i].text;
+    if (pick(parse_ban(field, hash.elements[i + 1].text))) fields.push_back(field);
+  }
+  return fields;
+}
+
+// An entry of no more use to anyone: expired at `now_ms`, or not ours to read.
+bool spent(const std::optional<FleetBan>& ban, std::int64_t now_ms) {
+  return !ban || ban->until_ms <= now_ms;
+}
+
 }  // namespace
 
 FleetStore::FleetStore(const FleetSettings& settings, Handlers handlers, logging::Log& log)
@@ -210,19 +227,13 @@ void FleetStore::subscribed() {
 void FleetStore::loaded(const Reply& bans) {
   const std::int64_t now = wall_ms();
   std::size_t running = 0;
-  std::vector<std::string> expired;
-  for (std::size_t i = 0; i + 1 < bans.elements.size(); i += 2) {
-    const std::string& field = bans.elements[i].text;
-    const auto ban = parse_ban(field, bans.elements[i + 1].text);
-    if (!ban || ban->until_ms <= now) {
-      expired.push_back(field);  // gone, or not ours to read: either way no use to anyone
-      continue;
-    }
+  delete_fields(fields_where(bans, [&](const std::optional<FleetBan>& ban) {
+    if (spent(ban, now)) return true;
     ++running;
     received_.fetch_add(1, std::memory_order_relaxed);
     if (handlers_.ban) handlers_.ban(*ban);
-  }
-  delete_fields(expired);
+    return false;
+  }));
   pruned_ = steady_clock::now();
   up_ = true;
   backoff_ = std::chrono::milliseconds(100);
@@ -327,13 +338,9 @@ void FleetStore::lift_in_store(const Unban& unban) {
   const std::array<std::string_view, 2> args{"HGETALL", bans_key_};
   commands_->command(args, [this, block = *block](const std::optional<Reply>& reply) {
     if (!ok(reply) || !commands_) return;
-    std::vector<std::string> fields;
-    for (std::size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
-      const auto ban = parse_ban(reply->elements[i].text, reply->elements[i + 1].text);
-      if (ban && sbc::overlaps(block, ban->key, settings_.ipv6_prefix))
-        fields.push_back(reply->elements[i].text);
-    }
-    delete_fields(fields);
+    delete_fields(fields_where(*reply, [&](const std::optional<FleetBan>& ban) {
+      return ban && sbc::overlaps(block, ban->key, settings_.ipv6_prefix);
+    }));
   });
 }
 
@@ -355,12 +362,8 @@ void FleetStore::prune() {
   commands_->command(args, [this, attempt](const std::optional<Reply>& reply) {
     if (attempt != attempt_ || !ok(reply) || !commands_) return;
     const std::int64_t now = wall_ms();
-    std::vector<std::string> expired;
-    for (std::size_t i = 0; i + 1 < reply->elements.size(); i += 2) {
-      const auto ban = parse_ban(reply->elements[i].text, reply->elements[i + 1].text);
-      if (!ban || ban->until_ms <= now) expired.push_back(reply->elements[i].text);
-    }
-    delete_fields(expired);
+    delete_fields(fields_where(
+        *reply, [now](const std::optional<FleetBan>& ban) { return spent(ban, now); }));
   });
 }
 
