@@ -35,6 +35,18 @@ std::uint64_t process_replica() noexcept {
   return replica;
 }
 
+// The users' hash key of every replica sharing `nonce_key`: derived from it (SipHash is a PRF:
+// the derived key tells nothing about the nonce key), so a user has one key in the fleet's
+// store and still nobody without the secret can pick names that collide.
+common::HashKey fleet_users_key(const sbc::crypto::NonceMint::Key& nonce_key) noexcept {
+  static_assert(sizeof(nonce_key) >= 16);
+  common::HashKey secret;
+  std::memcpy(&secret.k0, nonce_key.data(), 8);
+  std::memcpy(&secret.k1, nonce_key.data() + 8, 8);
+  return {common::siphash24(secret, std::string_view("sbc fleet users 0")),
+          common::siphash24(secret, std::string_view("sbc fleet users 1"))};
+}
+
 }  // namespace
 
 AuthStage::AuthStage(const AuthSettings& settings, unsigned worker)
@@ -47,6 +59,8 @@ AuthStage::AuthStage(const AuthSettings& settings, unsigned worker)
                        std::chrono::steady_clock::now().time_since_epoch())),
       nonces_(settings.max_nonces),
       failures_(settings.max_sources),
+      users_key_(settings.nonce_key_configured ? fleet_users_key(settings.nonce_key)
+                                               : common::process_hash_key()),
       users_(settings.user_rate > 0 ? settings.max_sources : 8) {
   if (settings_.identity_domain.empty()) settings_.identity_domain = settings_.realm;
   if (settings_.domains.empty()) settings_.domains.push_back(settings_.identity_domain);
@@ -95,16 +109,28 @@ Decision AuthStage::challenge(const sip::Message& request, Context& context, boo
                      : Decision::respond(407, "Proxy Authentication Required", reason, out.view());
 }
 
-bool AuthStage::user_over_limit(std::string_view username, TimePoint now) noexcept {
+bool AuthStage::user_over_limit(std::string_view username, Context& context) noexcept {
   if (settings_.user_rate <= 0) return false;
   // Users key the table by a keyed hash of the name: an attacker cannot pick names that share
   // a user's bucket (or its entry) to exhaust that user's rate.
   SourceKey key;
-  const std::uint64_t h = common::siphash24(common::process_hash_key(), username);
+  const std::uint64_t h = common::siphash24(users_key_, username);
   std::memcpy(key.bytes.data(), &h, sizeof h);
   bool fresh = false;
-  return !users_.get(key, now, fresh)
-              .take(settings_.user_rate, std::max(1.0, settings_.user_burst), now);
+  UserBucket& user = users_.get(key, context.now, fresh);
+  // A user's answers are evidence whatever carried them (nobody else has the password).
+  const unsigned takers = user.shared.takers(BanScope::All, context.now);
+  const double rate = settings_.user_rate / takers;
+  const double burst = std::max(1.0, settings_.user_burst / takers);
+  const bool taken = user.bucket.take(rate, burst, context.now);
+  if (context.strikes != nullptr && user.shared.report_due(user.bucket, burst, context.now))
+    context.strikes->report_heavy({key, name(), 0, BanScope::All});
+  return !taken;
+}
+
+void AuthStage::spread(const HeavyUse& use, unsigned takers, TimePoint now) noexcept {
+  if (use.bucket != 0 || settings_.user_rate <= 0) return;
+  if (UserBucket* user = users_.find(use.key, now)) user->shared.heard(BanScope::All, takers, now);
 }
 
 bool AuthStage::count_failure(Context& context) noexcept {
@@ -286,7 +312,7 @@ Decision AuthStage::decide(const sip::Message& request, Context& context) noexce
     return Decision::respond(403, "Forbidden (the From is not the authenticated user's address)",
                              kWrongAor);
 
-  if (user_over_limit(username, context.now)) return Decision::drop(kUserFlood);
+  if (user_over_limit(username, context)) return Decision::drop(kUserFlood);
 
   sip::Writer identity(identity_);
   identity << "<sip:" << username << "@" << settings_.identity_domain << ">";

@@ -27,9 +27,11 @@
 
 #include "metrics/counter.hpp"
 #include "policy/credentials.hpp"
+#include "policy/fleet_share.hpp"
 #include "policy/source_table.hpp"
 #include "policy/stage.hpp"
 #include "policy/token_bucket.hpp"
+#include "sbc/common/keyed_hash.hpp"
 #include "sbc/crypto/digest.hpp"
 
 namespace sbc::policy {
@@ -60,7 +62,8 @@ struct AuthSettings {
   // source's first failure (a fixed window; with mode core, the core's refusals likewise).
   std::chrono::seconds failure_window{600};
   // Requests per second (and burst) of one authenticated user, from wherever it comes (a
-  // stolen password used from many addresses); 0: no limit. Per worker.
+  // stolen password used from many addresses); 0: no limit. Per worker; with a fleet store and a
+  // nonce key the replicas share, a user drained on k workers gets 1/k on each (fleet_share.hpp).
   double user_rate = 0;
   double user_burst = 0;
   std::size_t max_nonces = 65536;  // per worker
@@ -98,6 +101,7 @@ class AuthStage final : public Stage {
 
   void core_refused(Context& context) noexcept override;
   void strike(Context& context) noexcept override;
+  void spread(const HeavyUse& use, unsigned takers, TimePoint now) noexcept override;
   const metrics::Counter& successes() const noexcept { return successes_; }
   const metrics::Counter& core_refusals() const noexcept { return core_refusals_; }
 
@@ -110,7 +114,11 @@ class AuthStage final : public Stage {
     StrikeCount strikes;
     TimePoint started{};  // of the window
   };
-  bool user_over_limit(std::string_view username, TimePoint now) noexcept;
+  struct UserBucket {
+    TokenBucket bucket;
+    SharedBucket shared;
+  };
+  bool user_over_limit(std::string_view username, Context& context) noexcept;
   Decision challenge(const sip::Message& request, Context& context, bool stale,
                      Reason reason) noexcept;
   Decision fail(const sip::Message& request, Context& context) noexcept;
@@ -134,7 +142,10 @@ class AuthStage final : public Stage {
   std::uint32_t serial_ = 0;
   bool started_ = false;
   SourceTable<Failures> failures_;
-  SourceTable<TokenBucket> users_;
+  // Users' table keys: a keyed hash of the name, the key derived from the nonce key when one is
+  // configured (then every replica sharing it names a user alike in the fleet's store).
+  common::HashKey users_key_;
+  SourceTable<UserBucket> users_;
   metrics::Counter successes_;
   metrics::Counter core_refusals_;
   std::array<char, 64> stand_in_ha1_{};

@@ -132,6 +132,11 @@ void Chain::strike(const SourceKey& source, std::string_view stage, TimePoint no
     if (s->name() == stage) s->strike(context);
 }
 
+void Chain::spread(const HeavyUse& use, unsigned takers, TimePoint now) noexcept {
+  for (const auto& s : stages_)
+    if (s->name() == use.stage) s->spread(use, takers, now);
+}
+
 void Chain::maintain(TimePoint now) {
   bans_active_.store(bans_.active(now), std::memory_order_relaxed);
 }

@@ -61,6 +61,14 @@ class Chain final : public StrikeRouter {
   void share(const FleetStrike& strike) noexcept override {
     if (sharer_) sharer_(strike);
   }
+  // Buckets drained here, for the fleet's count (see fleet_share.hpp), from this worker's thread.
+  using Reporter = std::function<void(const HeavyUse&)>;
+  void set_heavy_reporting(Reporter report) { reporter_ = std::move(report); }
+  void report_heavy(const HeavyUse& use) noexcept override {
+    if (reporter_) reporter_(use);
+  }
+  // The fleet's word about a bucket: handed to the stage `use.stage` names.
+  void spread(const HeavyUse& use, unsigned takers, TimePoint now) noexcept;
   void strike(const SourceKey& source, std::string_view stage, TimePoint now,
               BanScope scope) noexcept;
   // From the relay: the core refused a request that came from `remote_ip` over `protocol` for
@@ -101,6 +109,7 @@ class Chain final : public StrikeRouter {
   unsigned worker_ = 0, workers_ = 1;
   Forwarder forwarder_;
   Sharer sharer_;
+  Reporter reporter_;
   struct Authenticated {};
   SourceTable<Authenticated> authenticated_;
   std::atomic<std::size_t> bans_active_{0};

@@ -35,15 +35,21 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
                         : cls == 1 ? settings_.invites
                                    : settings_.others;
   if (limit.rate <= 0) return Decision::next();
-  const double factor = context.authenticated ? settings_.authenticated_factor : 1.0;
-  const double rate = limit.rate * factor, burst = limit.burst * factor;
   bool fresh = false;
   Source& s = sources_.get(context.source, context.now, fresh);
-  if (s.buckets[cls].take(rate, burst, context.now)) return Decision::next();
+  const BanScope scope = context.ban_scope();
+  // Spread over `takers` workers of the fleet, the source gets its share of the limit on each.
+  const double factor = (context.authenticated ? settings_.authenticated_factor : 1.0) /
+                        (scope == BanScope::None ? 1 : s.shared[cls].takers(scope, context.now));
+  const double rate = limit.rate * factor, burst = std::max(1.0, limit.burst * factor);
+  const bool taken = s.buckets[cls].take(rate, burst, context.now);
+  if (scope != BanScope::None && context.strikes != nullptr &&
+      s.shared[cls].report_due(s.buckets[cls], burst, context.now))
+    context.strikes->report_heavy({context.source, name(), static_cast<std::uint8_t>(cls), scope});
+  if (taken) return Decision::next();
   if (settings_.ban_after == 0) return Decision::drop(static_cast<std::uint8_t>(cls));
   // Counted here as well: the home worker's ban arrives by a post, this worker's is immediate.
   count_drops(s, 1, context);
-  const BanScope scope = context.ban_scope();
   if (batch() != 0 && context.strikes != nullptr && scope != BanScope::None &&
       ++s.unforwarded[scope == BanScope::All ? 1 : 0] >= batch()) {
     s.unforwarded[scope == BanScope::All ? 1 : 0] = 0;
@@ -58,6 +64,12 @@ Decision RateLimitStage::decide(const sip::Message& request, Context& context) n
 void RateLimitStage::count_drops(Source& s, unsigned drops, Context& context) noexcept {
   // Drops of forged datagrams add up to a ban over UDP only (bans.hpp).
   context.ban(s.drops.add(context.ban_scope(), drops, settings_.ban_after), {name(), "drops"});
+}
+
+void RateLimitStage::spread(const HeavyUse& use, unsigned takers, TimePoint now) noexcept {
+  // Only sources this worker has met: the others are not among the takers (yet).
+  if (use.bucket >= 3 || use.scope == BanScope::None) return;
+  if (Source* s = sources_.find(use.key, now)) s->shared[use.bucket].heard(use.scope, takers, now);
 }
 
 void RateLimitStage::strike(Context& context) noexcept {

@@ -10,11 +10,15 @@
 // `strike_batch` drops on another worker go there as one strike worth that many. Batches keep
 // the cost of a flood down (one post per batch, and none once the ban is in place: banned
 // sources never reach the stage).
+//
+// With a fleet store, a source whose bucket drains on several workers (of any replicas) is held
+// to its share on each (fleet_share.hpp): its rate in all, not k times it.
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 
+#include "policy/fleet_share.hpp"
 #include "policy/source_table.hpp"
 #include "policy/stage.hpp"
 #include "policy/token_bucket.hpp"
@@ -57,6 +61,7 @@ class RateLimitStage final : public Stage {
   std::span<const std::string_view> reasons() const noexcept override;
   Decision decide(const sip::Message& request, Context& context) noexcept override;
   void strike(Context& context) noexcept override;
+  void spread(const HeavyUse& use, unsigned takers, TimePoint now) noexcept override;
 
  private:
   struct Source {
@@ -64,6 +69,7 @@ class RateLimitStage final : public Stage {
     StrikeCount drops;  // verified (TCP, TLS) and unverified (UDP) drops: see bans.hpp
     // Drops since the last strike sent to the home worker, verified and unverified.
     std::array<unsigned, 2> unforwarded{};
+    std::array<SharedBucket, 3> shared{};  // by class: the fleet's word on who drains them
   };
   // Counts `drops` against the source; bans it at ban_after.
   void count_drops(Source& s, unsigned drops, Context& context) noexcept;

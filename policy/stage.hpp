@@ -25,6 +25,15 @@ struct FleetStrike {
   std::chrono::seconds window{60};
 };
 
+// One of `stage`'s buckets (`bucket`: which) for `key` (a source, or a user's fleet key) is
+// being drained on this worker, on evidence `scope` (see fleet_share.hpp).
+struct HeavyUse {
+  SourceKey key;
+  std::string_view stage;  // a string constant of the program
+  std::uint8_t bucket = 0;
+  BanScope scope = BanScope::All;
+};
+
 // Counts that must add up across workers (failed authentications before a ban) are kept by one
 // "home" worker per source; the others forward their strikes to it.
 class StrikeRouter {
@@ -36,6 +45,8 @@ class StrikeRouter {
                        BanScope scope) noexcept = 0;
   // Strikes for the fleet's count (see FleetStrike): each is shared once, by one worker.
   virtual void share(const FleetStrike& strike) noexcept { (void)strike; }
+  // A bucket drained here, for the fleet's count of who drains it (fleet_share.hpp).
+  virtual void report_heavy(const HeavyUse& use) noexcept { (void)use; }
 };
 
 struct Context {
@@ -90,6 +101,13 @@ class Stage {
   virtual void answered(Context& context, std::uint16_t status) noexcept {
     (void)context;
     (void)status;
+  }
+  // The fleet counted `takers` workers (of every replica) draining `use`'s bucket: for
+  // the next kSpreadFresh, hold it to 1/takers of its limit here (fleet_share.hpp).
+  virtual void spread(const HeavyUse& use, unsigned takers, TimePoint now) noexcept {
+    (void)use;
+    (void)takers;
+    (void)now;
   }
   // A strike another worker forwarded here, the source's home (see StrikeRouter).
   virtual void strike(Context& context) noexcept { (void)context; }

@@ -15,6 +15,9 @@ PolicyRuntime::~PolicyRuntime() = default;
 
 void PolicyRuntime::set_ban_listener(unsigned w, policy::Chain& chain) {
   if (fleet_.strike) chain.set_strike_sharing(fleet_.strike);
+  if (fleet_.heavy)
+    chain.set_heavy_reporting(
+        [report = fleet_.heavy, w](const policy::HeavyUse& use) { report(w, use); });
   if (workers_.size() < 2 && !fleet_.ban) return;
   // Strikes (failed authentications) go to the source's home worker, whose count decides.
   auto forward = [this](unsigned home, const sbc::SourceKey& key, std::string_view stage,
@@ -43,6 +46,17 @@ void PolicyRuntime::impose(const sbc::SourceKey& key, const policy::BanRecord& b
     worker.post([&worker, key, ban] {
       if (policy::Chain* current = worker.handler().policy())
         current->bans().impose(key, ban, std::chrono::steady_clock::now());
+    });
+  }
+}
+
+void PolicyRuntime::spread(const policy::HeavyUse& use, unsigned takers) {
+  for (const auto& each : workers_) {
+    transport::Worker& worker = *each;
+    // `use.stage` names a stage: a string literal, alive as long as the program.
+    worker.post([&worker, use, takers] {
+      if (policy::Chain* current = worker.handler().policy())
+        current->spread(use, takers, std::chrono::steady_clock::now());
     });
   }
 }

@@ -41,6 +41,8 @@ class PolicyRuntime {
   struct FleetHooks {
     std::function<void(const sbc::SourceKey&, const policy::BanRecord&)> ban;
     policy::Chain::Sharer strike;
+    // A bucket drained on worker `w` (policy/fleet_share.hpp).
+    std::function<void(unsigned w, const policy::HeavyUse&)> heavy;
     const std::atomic<unsigned>* replicas = nullptr;  // the fleet's size, for global limits
   };
   void set_fleet_hooks(FleetHooks hooks) { fleet_ = std::move(hooks); }
@@ -48,6 +50,8 @@ class PolicyRuntime {
   // worker but `except`, by a post to its thread.
   static constexpr unsigned kNoWorker = ~0U;
   void impose(const sbc::SourceKey& key, const policy::BanRecord& ban, unsigned except = kNoWorker);
+  // The fleet's word that `takers` workers drain `use`'s bucket, posted to every worker.
+  void spread(const policy::HeavyUse& use, unsigned takers);
   // The first chains, before the workers start.
   void install(const policy::PolicyConfig& config);
   // The relay of worker `w` reports the core's refusals to whatever chain that worker has.

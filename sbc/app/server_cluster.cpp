@@ -6,10 +6,10 @@
 #include "sbc/app/metric_families.hpp"
 #include "sbc/app/server.hpp"
 
-// The fleet (cluster.redis): bans and verified authentication failures shared with the other
-// replicas through the store's thread (sbc/cluster/fleet_store.hpp). What the fleet says reaches
-// the workers by posts to their threads, as a ban from another worker does: the message path
-// never waits for the store.
+// The fleet (cluster.redis): bans, verified authentication failures and drained buckets shared
+// with the other replicas through the store's thread (sbc/cluster/fleet_store.hpp). What the fleet
+// says reaches the workers by posts to their threads, as a ban from another worker does: the
+// message path never waits for the store.
 
 namespace sbc::app {
 namespace {
@@ -55,6 +55,11 @@ void Server::make_fleet() {
                                      std::string_view reason, bool all) {
     fleet_strikes(key, {stage, reason}, all);
   };
+  handlers.spread = [this](const cluster::FleetStore::Heavy& heavy, unsigned takers) {
+    policies_->spread({heavy.key, heavy.stage, static_cast<std::uint8_t>(heavy.bucket),
+                       heavy.all ? policy::BanScope::All : policy::BanScope::Udp},
+                      takers);
+  };
   fleet_ = std::make_unique<cluster::FleetStore>(config_.cluster, std::move(handlers), log_);
   cluster::FleetStore& fleet = *fleet_;
   policies_->set_fleet_hooks({[&fleet](const sbc::SourceKey& key, const policy::BanRecord& ban) {
@@ -72,6 +77,10 @@ void Server::make_fleet() {
                                 fleet.count_strike({s.source, s.stage, s.reason,
                                                     s.scope == policy::BanScope::All, s.weight,
                                                     s.limit, s.window});
+                              },
+                              [&fleet](unsigned worker, const policy::HeavyUse& use) {
+                                fleet.report_heavy({use.key, use.stage, use.bucket,
+                                                    use.scope == policy::BanScope::All, worker});
                               },
                               &fleet.replicas()});
 }
@@ -120,8 +129,10 @@ void Server::add_cluster_families(std::vector<metrics::Family>& families) const 
   families.push_back(
       {"sbc_cluster_updates_total",
        "Updates exchanged with the shared store, by result (written: taken by the store; failed: "
-       "refused by it; dropped: the queue to it was full; received: bans and lifts from other "
-       "replicas, and bans loaded on (re)connecting).",
+       "refused by it, or a drained-bucket report lost with it; dropped: the queue to it was "
+       "full, or over this replica's budget of 200 bans and 500 drained-bucket reports a "
+       "second; received: bans and lifts from other replicas, and bans loaded on "
+       "(re)connecting).",
        metrics::Family::Type::Counter,
        {{{{"result", "written"}}, static_cast<double>(counts.written)},
         {{{"result", "failed"}}, static_cast<double>(counts.failed)},

@@ -121,6 +121,17 @@ std::string strike_key(std::string_view prefix, std::string_view stage, const sb
       .append(ban_field(key, all));
 }
 
+std::string heavy_key(std::string_view prefix, std::string_view stage, unsigned bucket,
+                      const sbc::SourceKey& key, bool all) {
+  return std::string(prefix)
+      .append("heavy:")
+      .append(stage)
+      .append(":")
+      .append(std::to_string(bucket))
+      .append(":")
+      .append(ban_field(key, all));
+}
+
 std::optional<std::pair<std::string, std::uint16_t>> split_host_port(std::string_view text) {
   std::string_view host;
   std::string_view port;

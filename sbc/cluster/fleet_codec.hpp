@@ -50,6 +50,10 @@ std::optional<FleetMessage> parse_message(std::string_view text);
 // across the fleet, by the scope their evidence allows.
 std::string strike_key(std::string_view prefix, std::string_view stage, const sbc::SourceKey& key,
                        bool all);
+// The store key (a sorted set: worker of a replica -> when it reported) of the workers draining
+// bucket `bucket` of `stage` for `key` (a source, a user's key), on evidence of scope `all`.
+std::string heavy_key(std::string_view prefix, std::string_view stage, unsigned bucket,
+                      const sbc::SourceKey& key, bool all);
 
 // "IP:PORT" ("[v6]:PORT") split; nothing when it is not one (cluster.redis.address).
 std::optional<std::pair<std::string, std::uint16_t>> split_host_port(std::string_view text);

@@ -20,6 +20,11 @@ constexpr std::chrono::seconds kPingEvery{1};
 constexpr std::chrono::milliseconds kReplicaSilence{3000};
 constexpr double kBansPerSecond = 200;  // written to the store by one replica, burst as much
 constexpr std::chrono::seconds kPruneEvery{60};  // expired bans deleted from the hash
+// Drained buckets reported by one replica's workers (each reports one at most once a second);
+// the rest are dropped: a flood of many heavy sources must not flood the store.
+constexpr double kHeavyPerSecond = 500;
+// A worker's report counts for this long (workers report every second while a bucket drains).
+constexpr std::chrono::milliseconds kHeavyFresh{2000};
 
 std::int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -70,7 +75,8 @@ FleetStore::FleetStore(const FleetSettings& settings, Handlers handlers, logging
       channel_(settings.key_prefix + "events"),
       retry_(io_),
       ping_(io_),
-      ban_budget_{kBansPerSecond, kBansPerSecond} {}
+      ban_budget_{kBansPerSecond, kBansPerSecond},
+      heavy_budget_{kHeavyPerSecond, kHeavyPerSecond} {}
 
 FleetStore::~FleetStore() {
   // Server::stop() stops the store first; this is the fallback, and a destructor must not throw
@@ -113,9 +119,17 @@ void FleetStore::enqueue(Update update) {
   asio::post(io_, [this, update = std::move(update)]() mutable {
     // Bans reach the store at kBansPerSecond at most: a flood of forged sources (each banned on
     // UDP) must not grow the shared hash without bound. The rest stay local, counted dropped.
-    if (std::holds_alternative<Ban>(update) && !ban_budget_.take()) {
+    // Likewise reports of drained buckets (kHeavyPerSecond).
+    if ((std::holds_alternative<Ban>(update) && !ban_budget_.take()) ||
+        (std::holds_alternative<Heavy>(update) && !heavy_budget_.take())) {
       queued_.fetch_sub(1, std::memory_order_relaxed);
       dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    // A drained bucket is news for 2 s: not kept for a store that is away.
+    if (std::holds_alternative<Heavy>(update) && !up_) {
+      queued_.fetch_sub(1, std::memory_order_relaxed);
+      failed_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
     outbox_.push_back(std::move(update));
@@ -135,6 +149,10 @@ void FleetStore::publish_unban(std::string block) {
 void FleetStore::count_strike(const Strike& strike) {
   if (strike.limit == 0 || strike.weight == 0) return;
   enqueue(strike);
+}
+
+void FleetStore::report_heavy(const Heavy& heavy) {
+  enqueue(heavy);
 }
 
 // Both connections anew: commands (AUTH, SELECT) and the subscription (AUTH, SUBSCRIBE), then
@@ -314,13 +332,41 @@ bool FleetStore::send(const Update& update) {
                handlers_.strikes_exceeded(s.key, s.stage, s.reason, s.all);
            });
   }
+  if (const auto* heavy = std::get_if<Heavy>(&update)) return send_heavy(update, *heavy);
   return true;
 }
 
+// This worker drains the bucket now: its member of the bucket's sorted set, scored by wall-clock
+// time; members older than kHeavyFresh go, the rest are counted (the set expires when nobody
+// reports any more).
+bool FleetStore::send_heavy(const Update& update, const Heavy& heavy) {
+  const std::string key =
+      heavy_key(settings_.key_prefix, heavy.stage, heavy.bucket, heavy.key, heavy.all);
+  const std::string now = std::to_string(wall_ms());
+  const std::string stale = std::to_string(wall_ms() - kHeavyFresh.count());
+  const std::string member = std::to_string(id_) + "/" + std::to_string(heavy.worker);
+  const std::string expiry = std::to_string(kHeavyFresh.count() + 1000);
+  const std::array<std::string_view, 4> add{"ZADD", key, now, member};
+  const std::array<std::string_view, 4> prune{"ZREMRANGEBYSCORE", key, "-inf", stale};
+  const std::array<std::string_view, 3> expire{"PEXPIRE", key, expiry};
+  const std::array<std::string_view, 2> count{"ZCARD", key};
+  auto ignore = [](const std::optional<Reply>&) {};
+  return commands_->command(add, ignore) && commands_->command(prune, ignore) &&
+         commands_->command(expire, ignore) &&
+         commands_->command(count, [this, update, heavy](const std::optional<Reply>& reply) {
+           sent(update, ok(reply), !reply);
+           if (!ok(reply) || reply->type != Reply::Type::Integer || reply->integer < 2) return;
+           if (handlers_.spread)
+             handlers_.spread(heavy,
+                              static_cast<unsigned>(std::min<long long>(reply->integer, 255)));
+         });
+}
+
 // An update's fate: taken, refused, or lost with the connection (then queued again, for the
-// store after the reconnect; a strike whose answer was lost may then count twice).
+// store after the reconnect; a strike whose answer was lost may then count twice; a drained
+// bucket is old news by then, counted failed).
 void FleetStore::sent(const Update& update, bool taken, bool lost_with_connection) {
-  if (lost_with_connection) {
+  if (lost_with_connection && !std::holds_alternative<Heavy>(update)) {
     outbox_.push_front(update);
     flush();
     return;

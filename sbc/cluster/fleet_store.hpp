@@ -36,6 +36,16 @@ struct Reply;
 
 class FleetStore {
  public:
+  // Worker `worker` finds bucket `bucket` of `stage` for `key` drained (policy/fleet_share.hpp).
+  // The store counts the workers of every replica that reported it within 2 s; when they are
+  // more than one, Handlers::spread tells how many (report_heavy()).
+  struct Heavy {
+    sbc::SourceKey key;
+    std::string_view stage;  // a string constant
+    unsigned bucket = 0;
+    bool all = true;
+    unsigned worker = 0;
+  };
   // Called on the store's thread.
   struct Handlers {
     std::function<void(const FleetBan&)> ban;  // decided by another replica, or loaded
@@ -45,6 +55,8 @@ class FleetStore {
     std::function<void(const sbc::SourceKey&, std::string_view stage, std::string_view reason,
                        bool all)>
         strikes_exceeded;
+    // `takers` workers of the fleet (this one among them) drain a bucket (see report_heavy).
+    std::function<void(const Heavy&, unsigned takers)> spread;
   };
   FleetStore(const FleetSettings& settings, Handlers handlers, logging::Log& log);
   ~FleetStore();
@@ -67,6 +79,8 @@ class FleetStore {
     std::chrono::seconds window{60};
   };
   void count_strike(const Strike& strike);
+  // From a worker's thread; at most kHeavyPerSecond reach the store (the rest: dropped).
+  void report_heavy(const Heavy& heavy);
   // Replicas that announced themselves within the last 3 s (this one included; 1 until the
   // store has answered, and the last count while it is away).
   const std::atomic<unsigned>& replicas() const noexcept { return replicas_; }
@@ -92,7 +106,7 @@ class FleetStore {
   struct Unban {
     std::string block;
   };
-  using Update = std::variant<Ban, Unban, Strike>;
+  using Update = std::variant<Ban, Unban, Strike, Heavy>;
 
   void enqueue(Update update);
   void connect();
@@ -102,6 +116,7 @@ class FleetStore {
   void loaded(const Reply& bans);
   void flush();
   bool send(const Update& update);  // false: not sent (the connection is going)
+  bool send_heavy(const Update& update, const Heavy& heavy);
   void sent(const Update& update, bool ok, bool lost);
   void lift_in_store(const Unban& unban);
   void ping();
@@ -135,7 +150,7 @@ class FleetStore {
       tokens -= 1;
       return true;
     }
-  } ban_budget_;
+  } ban_budget_, heavy_budget_;
   std::chrono::steady_clock::time_point pruned_{};  // the hash's expired bans, last deleted
   std::atomic<std::size_t> queued_{0};              // posted or in outbox_: the bound
   std::uint64_t attempt_ = 0;  // which connection attempt the callbacks belong to

@@ -8,6 +8,8 @@
 #   are bound to the replica that issued them); an independent Digest client (digest_client.py);
 # - verified authentication failures add up across the fleet: one wrong answer at each of three
 #   replicas (ban_after_failures: 3) bans the source on every replica;
+# - limits per source and per user hold across the fleet: a source (or a user) spread over the
+#   three replicas gets about its rate in all, within the documented bound;
 # - Redis killed: calls through every replica keep succeeding, sbc_cluster_store_up goes to 0;
 #   a ban decided meanwhile reaches every replica once Redis is back; Redis hanging (SIGSTOP)
 #   counts as lost after timeout_ms, and calls go on.
@@ -162,6 +164,51 @@ done
 bound=$(python3 -c "print(int(3 * (50 + 20 * $seconds)))")
 check "the flood got at most 3 x (50 + 20/s x ${seconds} s) = $bound answers ($answered of $sent)" \
   test "$answered" -le "$bound"
+
+# --- Limits per source and per user held across the fleet (policy/fleet_share.hpp), without the
+# ban in the way: rate_limit.ban_after 0, auth.user_rate 2 a second (6 at once), by reload.
+for n in 1 2 3; do
+  sed -i -e 's/ban_after: 100,/ban_after: 0,/' \
+    -e 's/ban_after_failures: 3,/ban_after_failures: 3, user_rate: 2, user_burst: 6,/' "sbc$n.yaml"
+  ctl "$n" reload >"reload$n.out" 2>&1 || true
+  check "replica $n reloads its policy" grep -q "^reloaded from" "reload$n.out"
+done
+# One source, paced, spread over the three replicas ("other": 20 a second, 50 at once). Each
+# replica reports the source once its bucket is below half; the store counts the workers
+# draining it, and each holds it to its share. The bound (docs/operator-guide.md): each
+# replica's burst (their buckets are full when the flood starts), then the rate for the flood's
+# time plus the second a first reporter waits for the count: N x burst + rate x (t + 1) (+N in
+# flight). Without the fleet's word each replica admits 50 + 20/s: about 330 of the 480. What
+# passed is what was sent less what the replicas dropped (answers to OPTIONS are fewer: the
+# amplification budget holds back answers larger than the request).
+flood_drops() {
+  local sum=0 n d
+  for n in 1 2 3; do
+    d=$(metric_of "$n" 'sbc_policy_decisions_total{stage="rate_limit",reason="request_flood"}')
+    sum=$((sum + ${d:-0}))
+  done
+  echo "$sum"
+}
+drops_before=$(flood_drops)
+python3 "$here/udp_flood.py" OPTIONS 127.0.0.1 "$ports" 127.0.0.7 480 10 >spread.out
+read -r _ sent _ _ _ seconds <spread.out
+passed=$((sent - ($(flood_drops) - drops_before)))
+bound=$(python3 -c "print(int(3 * 50 + 20 * ($seconds + 1)) + 3)")
+check "a source spread over three replicas passed at most 3 x 50 + 20/s x (${seconds} + 1) s (+3) = $bound of $sent ($passed)" \
+  test "$passed" -le "$bound"
+check "and its rate, not nothing ($passed)" test "$passed" -ge 60
+heavy=$(rcli --scan --pattern 'fleet-test:heavy:rate_limit:*' | wc -l)
+echo "  (store keys of drained buckets meanwhile: $heavy)"
+# One user (a stolen password, say) registering through the three replicas as fast as answers
+# come, 4 s: the same bound with user_rate 2, user_burst 6 (each replica alone would admit 6 +
+# 2/s: 42).
+python3 "$here/digest_client.py" burst 127.0.0.8 127.0.0.1 "$ports" bob bob-secret example.com 4 \
+  >user-burst.out
+read -r _ accepted _ tried _ seconds <user-burst.out
+bound=$(python3 -c "print(int(3 * 6 + 2 * ($seconds + 1)) + 3)")
+check "a user spread over three replicas got at most 3 x 6 + 2/s x (${seconds} + 1) s (+3) = $bound registrations ($accepted of $tried)" \
+  test "$accepted" -le "$bound"
+check "and its rate, not nothing ($accepted)" test "$accepted" -ge 8
 
 # --- A flood from 60 sources over the three replicas (INVITE: 30 a second and 30 at once for
 # the whole fleet): each replica takes a third of the global bucket, as the store counts them.

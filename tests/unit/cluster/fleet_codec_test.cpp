@@ -81,9 +81,12 @@ TEST_CASE("fleet codec: the store's address", "[cluster]") {
   CHECK_FALSE(split_host_port("[::1]6379"));
 }
 
-TEST_CASE("fleet codec: strike counters are keyed by stage, source and scope", "[cluster]") {
+TEST_CASE("fleet codec: strike counters and drained buckets are keyed by stage, source and scope", "[cluster]") {
   CHECK(strike_key("sbc:", "auth", *sbc::source_key("192.0.2.7", 64), true) ==
         "sbc:strikes:auth:00000000000000000000ffffc0000207/all");
   CHECK(strike_key("sbc:", "rate_limit", *sbc::source_key("192.0.2.7", 64), false) ==
         "sbc:strikes:rate_limit:00000000000000000000ffffc0000207/udp");
+  // Drained buckets: by stage, bucket (the method class), source and scope.
+  CHECK(heavy_key("sbc:", "rate_limit", 2, *sbc::source_key("192.0.2.7", 64), false) ==
+        "sbc:heavy:rate_limit:2:00000000000000000000ffffc0000207/udp");
 }

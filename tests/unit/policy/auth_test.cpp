@@ -477,6 +477,41 @@ TEST_CASE("auth: one user's requests are limited wherever they come from", "[aut
   CHECK(edge.chain->decisions(1, policy::AuthStage::kUserFlood).value() == 3);
 }
 
+TEST_CASE("auth: a user drained on several replicas is held to its share on each",
+          "[auth][fleet]") {
+  policy::PolicyConfig config = auth_config();
+  config.auth.nonce_key_configured = true;  // the fleet's shared key: one user key everywhere
+  config.auth.user_rate = 1;
+  config.auth.user_burst = 4;
+  Edge replicas[] = {Edge(config), Edge(config)};
+  std::vector<policy::HeavyUse> reports[2];
+  for (int i = 0; i < 2; ++i)
+    replicas[i].chain->set_heavy_reporting(
+        [&reports, i](const policy::HeavyUse& use) { reports[i].push_back(use); });
+  Client alice;
+  unsigned nc = 0;
+  auto registered = [&](Edge& edge, std::string_view ip) {
+    edge.run(register_request("alice"), std::string(ip));
+    return edge.run(register_request(
+                        "alice", alice.answer("REGISTER", "sip:example.com", edge.nonce(), ++nc)),
+                    std::string(ip)) == "continue";
+  };
+  // Replica 0: three of the four at once leave the bucket below half: reported.
+  for (int i = 0; i < 3; ++i) CHECK(registered(replicas[0], "192.0.2.40"));
+  REQUIRE(reports[0].size() == 1);
+  CHECK(reports[0][0].stage == "auth");
+  CHECK(reports[0][0].scope == policy::BanScope::All);  // a password is evidence on any transport
+  // Replica 1 meets the user too; then the fleet says two drain it: half the burst there.
+  CHECK(registered(replicas[1], "198.51.100.7"));
+  replicas[1].chain->spread(reports[0][0], 2, replicas[1].now);
+  int passed = 0;
+  for (int i = 0; i < 4; ++i) passed += registered(replicas[1], "198.51.100.7") ? 1 : 0;
+  CHECK(passed == 2);  // 3 tokens were left: held to a burst of 2 (3 without the word)
+  // Both replicas name the user alike in the store.
+  REQUIRE(!reports[1].empty());
+  CHECK(reports[1][0].key == reports[0][0].key);
+}
+
 TEST_CASE("auth: failures add up at the source's home worker, whichever worker saw them",
           "[auth]") {
   policy::PolicyConfig config = auth_config();
