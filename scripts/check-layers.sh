@@ -20,6 +20,7 @@ layer_of() {  # layer_of PATH: the layer a source or header belongs to
     sbc/proxy/*) echo proxy ;;
     sbc/capture/*) echo capture ;;
     sbc/cluster/*) echo cluster ;;
+    sbc/media/*) echo media ;;
     sbc/app/*) echo app ;;
     *) echo other ;;
   esac
@@ -35,10 +36,11 @@ declare -A may_use=(
   [policy]="common metrics sip crypto"
   [transport]="common metrics sip policy"
   [tls]="common metrics sip crypto transport"
-  [proxy]="common metrics sip crypto transport"
+  [media]="common"
+  [proxy]="common metrics sip crypto transport media"
   [capture]="common metrics sip policy transport"
   [cluster]="common"
-  [app]="common metrics sip crypto dns policy transport tls proxy capture cluster"
+  [app]="common metrics sip crypto dns policy transport tls proxy capture cluster media"
 )
 
 # Known upward includes, none to be added: FILE INCLUDE (the two of issue 14 are gone).

@@ -45,6 +45,8 @@ packages=(
   dnsmasq-base
   # a real Redis for the fleet tests (tests/integration/cluster_test.sh)
   redis-server
+  # a real media relay for the media tests (rtpengine in user space, controlled over ng)
+  rtpengine-daemon
   # the container image built and started without a registry or a daemon
   # (scripts/image-check.sh: a base image from Debian's archive, `buildah bud --isolation chroot`)
   buildah debootstrap
