@@ -10,6 +10,7 @@
 #include "sbc/cluster/fleet_codec.hpp"
 #include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/core_set.hpp"
+#include "sbc/sip/uri.hpp"
 
 // The sections of the configuration other than `policy` (config_policy.cpp), one reader each.
 
@@ -466,12 +467,17 @@ void read_cluster(const ConfigReader& r, const YAML::Node& c, Config& config) {
       {"address", "password_file", "database", "key_prefix", "timeout_ms", "max_queued"});
   cluster::FleetSettings& s = config.cluster;
   const YAML::Node address = redis["address"];
-  if (!address) r.fail(redis, "cluster.redis", "needs an address (IP:PORT of the Redis server)");
+  if (!address)
+    r.fail(redis, "cluster.redis", "needs an address (IP:PORT or NAME:PORT of the Redis server)");
   const std::string text = address.as<std::string>();
   const auto host_port = cluster::split_host_port(text);
-  if (!host_port || !sbc::parse_address(host_port->first))
+  // A name is resolved at start and followed (dns.servers, or the system's resolver).
+  if (!host_port || (!sbc::parse_address(host_port->first) &&
+                     (!sip::is_hostname(host_port->first) || host_port->first.size() > 253)))
     r.fail(address, "cluster.redis.address",
-           "must be IP:PORT (\"10.0.0.5:6379\", \"[2001:db8::5]:6379\"), got \"" + text + "\"");
+           "must be IP:PORT or NAME:PORT (\"10.0.0.5:6379\", \"[2001:db8::5]:6379\", "
+           "\"redis.sbc.svc:6379\"), got \"" +
+               text + "\"");
   s.host = host_port->first;
   s.port = host_port->second;
   r.read_uint(redis, "cluster.redis", "database", s.database, 0U, 15U);

@@ -50,8 +50,8 @@ bool Server::start() {
   make_workers();
   if (!start_capture() || !open_listeners() || !start_relays()) return false;
   start_workers();
-  if (fleet_) fleet_->start();
-  if (!serve_metrics()) {
+  if (!start_fleet() || !serve_metrics()) {
+    if (store_resolver_) store_resolver_->stop();
     if (fleet_) fleet_->stop();
     for (auto& w : workers_) w->stop();
     return false;
@@ -248,8 +248,9 @@ void Server::reload_certificates(std::string_view why) {
 }
 
 void Server::stop() {
-  if (resolver_) resolver_->stop();  // before the workers: it posts to them
-  if (fleet_) fleet_->stop();        // likewise
+  if (resolver_) resolver_->stop();              // before the workers: it posts to them
+  if (store_resolver_) store_resolver_->stop();  // before the store: it tells it
+  if (fleet_) fleet_->stop();                    // before the workers: it posts to them
   if (metrics_server_) metrics_server_->stop();
   for (auto& w : workers_) w->stop();
   {

@@ -155,6 +155,7 @@ class Server {
   void start_workers();
   // The fleet (server_cluster.cpp): the store, and what it hands to the workers.
   void make_fleet();
+  bool start_fleet();  // the store's thread, and its name's resolver; false: cannot start
   void fleet_ban(const cluster::FleetBan& ban);
   void fleet_strikes(const sbc::SourceKey& key, policy::BanCause cause, bool all);
   void add_cluster_families(std::vector<metrics::Family>& families) const;
@@ -196,7 +197,8 @@ class Server {
   std::vector<std::unique_ptr<transport::Worker>> workers_;
   std::vector<Listening> listening_;  // by worker
   std::unique_ptr<PolicyRuntime> policies_;
-  std::unique_ptr<cluster::FleetStore> fleet_;  // cluster.redis; none when standalone
+  std::unique_ptr<cluster::FleetStore> fleet_;     // cluster.redis; none when standalone
+  std::unique_ptr<dns::Resolver> store_resolver_;  // cluster.redis.address by DNS name
   // The running capture, those retiring (until every worker has let go of them) and the
   // totals of those gone: the scrape reads them under capture_mutex_ (never on the message path).
   std::unique_ptr<capture::LiveCapture> live_capture_;

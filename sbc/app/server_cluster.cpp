@@ -1,10 +1,12 @@
 #include <chrono>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 
 #include "sbc/app/metric_families.hpp"
 #include "sbc/app/server.hpp"
+#include "sbc/common/address.hpp"
 
 // The fleet (cluster.redis): bans, verified authentication failures and drained buckets shared
 // with the other replicas through the store's thread (sbc/cluster/fleet_store.hpp). What the fleet
@@ -83,6 +85,28 @@ void Server::make_fleet() {
                                                     use.scope == policy::BanScope::All, worker});
                               },
                               &fleet.replicas()});
+}
+
+bool Server::start_fleet() {
+  if (!fleet_) return true;
+  fleet_->start();
+  const cluster::FleetSettings& store = config_.cluster;
+  if (sbc::parse_address(store.host)) return true;
+  // A name (a Kubernetes Service, say): resolved on a thread of its own, as core names are;
+  // the store connects to its first address and follows it when it changes.
+  try {
+    store_resolver_ = std::make_unique<dns::Resolver>(
+        config_.dns, std::vector<dns::Name>{{store.host, store.port, sbc::Protocol::Tcp}},
+        [this](std::size_t, const std::vector<dns::Address>& addresses) {
+          if (!addresses.empty()) fleet_->retarget(addresses.front().ip);
+        },
+        [this](std::string_view level, const std::string& line) { log_(level, line); });
+  } catch (const std::runtime_error& e) {
+    log_("error", e.what());
+    return false;
+  }
+  store_resolver_->start();
+  return true;
 }
 
 // A ban another replica decided (or one loaded from the store): imposed on every worker, as a

@@ -8,7 +8,8 @@ namespace sbc::cluster {
 
 // cluster.redis in the configuration.
 struct FleetSettings {
-  std::string host;  // empty: standalone (no store)
+  // An IP literal, or a DNS name the daemon resolves (FleetStore::retarget); empty: standalone.
+  std::string host;
   std::uint16_t port = 6379;
   std::string password;  // from password_file; never logged
   unsigned database = 0;

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "sbc/cluster/redis_connection.hpp"
+#include "sbc/common/address.hpp"
 
 namespace sbc::cluster {
 namespace asio = boost::asio;
@@ -73,6 +74,7 @@ FleetStore::FleetStore(const FleetSettings& settings, Handlers handlers, logging
       id_(random_id()),
       bans_key_(settings.key_prefix + "bans"),
       channel_(settings.key_prefix + "events"),
+      address_(sbc::parse_address(settings.host) ? settings.host : std::string()),
       retry_(io_),
       ping_(io_),
       ban_budget_{kBansPerSecond, kBansPerSecond},
@@ -151,6 +153,19 @@ void FleetStore::count_strike(const Strike& strike) {
   enqueue(strike);
 }
 
+void FleetStore::retarget(std::string ip) {
+  asio::post(io_, [this, ip = std::move(ip)] {
+    if (ip == address_) return;
+    const bool had = !address_.empty();
+    address_ = ip;
+    log_(logging::LogLevel::Info, "cluster store address",
+         {{"store", settings_.host + ":" + std::to_string(settings_.port)}, {"address", ip}});
+    if (!had) return connect();
+    backoff_ = std::chrono::milliseconds(100);
+    lost("the store's name resolves to another address");
+  });
+}
+
 void FleetStore::report_heavy(const Heavy& heavy) {
   enqueue(heavy);
 }
@@ -158,13 +173,14 @@ void FleetStore::report_heavy(const Heavy& heavy) {
 // Both connections anew: commands (AUTH, SELECT) and the subscription (AUTH, SUBSCRIBE), then
 // the running bans are loaded; only then is the store up and the queue written.
 void FleetStore::connect() {
+  if (address_.empty()) return;  // a name not resolved yet: retarget() connects
   const std::uint64_t attempt = ++attempt_;
   auto on_lost = [this, attempt](const std::string& why) {
     if (attempt == attempt_) lost(why);
   };
   commands_ = std::make_unique<RedisConnection>(io_, settings_.timeout, on_lost);
   subscriber_ = std::make_unique<RedisConnection>(io_, settings_.timeout, on_lost);
-  commands_->open(settings_.host, settings_.port, [this, attempt] {
+  commands_->open(address_, settings_.port, [this, attempt] {
     if (attempt != attempt_) return;
     prepare(*commands_, true, [this, attempt] {
       if (attempt == attempt_) open_subscriber();
@@ -201,7 +217,7 @@ void FleetStore::prepare(RedisConnection& connection, bool select, Next next) {
 
 void FleetStore::open_subscriber() {
   const std::uint64_t attempt = attempt_;
-  subscriber_->open(settings_.host, settings_.port, [this, attempt] {
+  subscriber_->open(address_, settings_.port, [this, attempt] {
     if (attempt != attempt_) return;
     prepare(*subscriber_, false, [this, attempt] {
       if (attempt != attempt_) return;

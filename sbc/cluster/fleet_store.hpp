@@ -63,8 +63,11 @@ class FleetStore {
   FleetStore(const FleetStore&) = delete;
   FleetStore& operator=(const FleetStore&) = delete;
 
-  void start();  // the thread; connects in the background
+  void start();  // the thread; connects in the background (once it has an address)
   void stop();
+  // The address the store's name resolves to now (settings.host a DNS name: nothing is
+  // connected before the first); a new one drops the connection to the old. From any thread.
+  void retarget(std::string ip);
 
   // From any thread; never waits.
   void publish_ban(FleetBan ban);
@@ -132,6 +135,7 @@ class FleetStore {
   logging::Log& log_;
   std::uint64_t id_;
   std::string bans_key_, channel_;
+  std::string address_;  // store thread: where settings_.host is now (empty: not resolved yet)
   boost::asio::io_context io_;
   std::unique_ptr<RedisConnection> commands_, subscriber_;
   boost::asio::steady_timer retry_, ping_;

@@ -2,7 +2,7 @@
 # One policy across a fleet (issue 16): three SBC replicas share a real redis-server on loopback
 # (cluster.redis), one nonce key, and a Kamailio core.
 # - a scanner banned by replica 1 is dropped by replicas 2 and 3 within 1 s, and by a replica
-#   started afterwards (it loads the running bans); an operator's unban on replica 2 lifts it on
+#   started afterwards (it loads the running bans; it finds Redis by a DNS name, from dnsmasq); an operator's unban on replica 2 lifts it on
 #   all of them;
 # - a Digest answer accepted by replica 1 and replayed to replica 2 is refused (401 stale: nonces
 #   are bound to the replica that issued them); an independent Digest client (digest_client.py);
@@ -23,7 +23,7 @@ ua=$(readlink -f "$4")
 enter_work_dir  # KEEP_WORK=1 keeps the logs for a look
 
 base=$(free_port_base 33000 1500)
-redis_port=$base core_port=$((base + 1))
+redis_port=$base core_port=$((base + 1)) dns_port=$((base + 2))
 port() { echo $((base + 10 * $1)); }           # SIP port of replica N (UDP and TCP)
 metrics_port() { echo $((base + 10 * $1 + 1)); }
 
@@ -48,10 +48,12 @@ start_kamailio core
 "$sbc" ha1 bob example.com <<<"bob-secret" >>users.txt
 nonce_key=$(openssl rand -hex 32)
 
-start_replica() {  # start_replica N
-  local n=$1
+start_replica() {  # start_replica N [STORE_ADDRESS DNS_SERVER]
+  local n=$1 store=${2:-127.0.0.1:$redis_port} dns_line=""
+  [ -z "${3:-}" ] || dns_line="dns: {servers: [\"$3\"], min_ttl_seconds: 1}"
   cat >"sbc$n.yaml" <<YAML
 workers: 2
+$dns_line
 listeners:
   - {transport: udp, address: 127.0.0.1, port: $(port "$n")}
   - {transport: tcp, address: 127.0.0.1, port: $(port "$n")}
@@ -65,7 +67,7 @@ policy:
                strike_batch: 10, global: {invite: {rate: 30, burst: 30}}}
   auth: {realm: example.com, credentials_file: $work/users.txt, nonce_key: "$nonce_key",
          ban_after_failures: 3, domains: [example.com]}
-cluster: {redis: {address: "127.0.0.1:$redis_port", password_file: $work/redis-password,
+cluster: {redis: {address: "$store", password_file: $work/redis-password,
                   key_prefix: "fleet-test:", timeout_ms: 300}}
 YAML
   start_sbc "sbc$n" "http://127.0.0.1:$(metrics_port "$n")/readyz"
@@ -105,8 +107,15 @@ check "replicas 2 and 3 name the cause (scanner signature)" \
 check "another source is still answered by replica 2" \
   grep -q "SIP/2.0 200" <<<"$(probe_from 127.0.0.8 2 Linphone/5.2)"
 check "the ban is in Redis' hash" bash -c "redis-cli -p $redis_port -a '$(cat redis-password)' --no-auth-warning hgetall fleet-test:bans | grep -q 'scanner signature'"
-start_replica 4
+# The fourth finds the store by a DNS name (a Kubernetes Service's, say), from a real DNS server.
+dnsmasq --no-daemon --port="$dns_port" --listen-address=127.0.0.1 --bind-interfaces \
+  --no-resolv --no-hosts --conf-file=/dev/null --user=root --pid-file= --local-ttl=1 \
+  --host-record=redis.fleet.test,127.0.0.1 --log-facility=- >dns.log 2>&1 &
+pids+=($!)
+start_replica 4 "redis.fleet.test:$redis_port" "127.0.0.1:$dns_port"
 for _ in $(seq 50); do grep -q "cluster store connected" sbc4.log && break; sleep 0.1; done
+check "a replica given the store's DNS name resolves it ($(grep -o 'address=[^ ]*' sbc4.log | head -1))" \
+  grep -q "cluster store address.*address=127.0.0.1" sbc4.log
 check "a replica started afterwards loaded the ban (log: $(grep -o 'bans_loaded=[0-9]*' sbc4.log))" \
   grep -q "bans_loaded=1" sbc4.log
 check "and drops 127.0.0.9" test "$(probe_from 127.0.0.9 4 Linphone/5.2)" = timeout

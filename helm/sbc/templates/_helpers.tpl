@@ -236,7 +236,8 @@ app.kubernetes.io/component: cluster-store
 
 {{/*
 The address the SBC is given as cluster.redis.address, or "" (standalone). The trial Redis is
-reached through its Service's ClusterIP, which the SBC cannot look up by name: Kubernetes passes it
+reached through its Service's ClusterIP (the chart keeps addresses, which its NetworkPolicy
+needs, though the SBC would resolve a name): Kubernetes passes it
 to every container started after the Service as <SERVICE>_SERVICE_HOST (service links), and the
 SBC expands ${NAME} at load. In brackets, which the SBC takes for IPv4 and IPv6 alike.
 */}}

@@ -651,7 +651,14 @@ TEST_CASE("cluster.redis: the store the replicas share, its password from a file
   CHECK(c.cluster.max_queued == 100);
   CHECK(c.cluster.ipv6_prefix == 56);  // ban keys as the policy cuts them
   CHECK(error_of("cluster: {redis: {}}").find("needs an address") != std::string::npos);
-  CHECK(error_of("cluster: {redis: {address: redis.local:6379}}").find("must be IP:PORT") !=
+  // A name is resolved by the daemon (cluster.redis.address follows it).
+  const sbc::app::Config named =
+      sbc::app::parse_config("cluster: {redis: {address: \"redis.sbc.svc:6379\"}}", "t");
+  CHECK(named.cluster.host == "redis.sbc.svc");
+  CHECK(named.cluster.port == 6379);
+  CHECK(error_of("cluster: {redis: {address: \"redis local:6379\"}}").find("must be IP:PORT") !=
+        std::string::npos);
+  CHECK(error_of("cluster: {redis: {address: \"-redis:6379\"}}").find("must be IP:PORT") !=
         std::string::npos);
   CHECK(error_of("cluster: {redis: {address: 127.0.0.1}}").find("must be IP:PORT") !=
         std::string::npos);
