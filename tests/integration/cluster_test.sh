@@ -28,7 +28,7 @@ port() { echo $((base + 10 * $1)); }           # SIP port of replica N (UDP and 
 metrics_port() { echo $((base + 10 * $1 + 1)); }
 
 start_redis() {
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+  redis-server --port "$redis_port" --bind 127.0.0.1 127.0.0.2 --save "" --appendonly no \
     --requirepass "$(cat redis-password)" >redis.log 2>&1 &
   redis_pid=$!
   pids+=("$redis_pid")
@@ -108,10 +108,12 @@ check "another source is still answered by replica 2" \
   grep -q "SIP/2.0 200" <<<"$(probe_from 127.0.0.8 2 Linphone/5.2)"
 check "the ban is in Redis' hash" bash -c "redis-cli -p $redis_port -a '$(cat redis-password)' --no-auth-warning hgetall fleet-test:bans | grep -q 'scanner signature'"
 # The fourth finds the store by a DNS name (a Kubernetes Service's, say), from a real DNS server.
+echo "127.0.0.1 redis.fleet.test" >hosts
 dnsmasq --no-daemon --port="$dns_port" --listen-address=127.0.0.1 --bind-interfaces \
   --no-resolv --no-hosts --conf-file=/dev/null --user=root --pid-file= --local-ttl=1 \
-  --host-record=redis.fleet.test,127.0.0.1 --log-facility=- >dns.log 2>&1 &
-pids+=($!)
+  --addn-hosts="$work/hosts" --log-facility=- >dns.log 2>&1 &
+dns_pid=$!
+pids+=("$dns_pid")
 start_replica 4 "redis.fleet.test:$redis_port" "127.0.0.1:$dns_port"
 for _ in $(seq 50); do grep -q "cluster store connected" sbc4.log && break; sleep 0.1; done
 check "a replica given the store's DNS name resolves it ($(grep -o 'address=[^ ]*' sbc4.log | head -1))" \
@@ -119,6 +121,12 @@ check "a replica given the store's DNS name resolves it ($(grep -o 'address=[^ ]
 check "a replica started afterwards loaded the ban (log: $(grep -o 'bans_loaded=[0-9]*' sbc4.log))" \
   grep -q "bans_loaded=1" sbc4.log
 check "and drops 127.0.0.9" test "$(probe_from 127.0.0.9 4 Linphone/5.2)" = timeout
+# The name moves (a new Service address): the replica follows it within the TTL (1 s).
+echo "127.0.0.2 redis.fleet.test" >hosts
+kill -HUP "$dns_pid"
+for _ in $(seq 50); do [ "$(grep -c 'cluster store connected' sbc4.log)" -ge 2 ] && break; sleep 0.1; done
+check "when the name moves, the replica reconnects to the new address" \
+  bash -c "grep -q 'cluster store address.*address=127.0.0.2' sbc4.log && [ \$(grep -c 'cluster store connected' sbc4.log) -ge 2 ]"
 kill "$sbc4_pid"
 ctl 2 unban 127.0.0.9 >unban.out
 for _ in $(seq 20); do ctl 1 bans | grep -q "127.0.0.9" || break; sleep 0.05; done
