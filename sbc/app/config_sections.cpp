@@ -462,9 +462,9 @@ void read_cluster(const ConfigReader& r, const YAML::Node& c, Config& config) {
   r.reject_unknown_keys(c, "cluster", {"redis"});
   const YAML::Node redis = c["redis"];
   if (!redis) return;
-  r.reject_unknown_keys(
-      redis, "cluster.redis",
-      {"address", "password_file", "database", "key_prefix", "timeout_ms", "max_queued"});
+  r.reject_unknown_keys(redis, "cluster.redis",
+                        {"address", "username", "password_file", "database", "key_prefix",
+                         "timeout_ms", "max_queued"});
   cluster::FleetSettings& s = config.cluster;
   const YAML::Node address = redis["address"];
   if (!address)
@@ -498,6 +498,15 @@ void read_cluster(const ConfigReader& r, const YAML::Node& c, Config& config) {
     if (s.password.empty())
       r.fail(file, "cluster.redis.password_file",
              "its first line must be the password (" + path + ")");
+  }
+  if (const YAML::Node user = redis["username"]) {
+    s.username = user.as<std::string>();
+    const bool printable = std::all_of(s.username.begin(), s.username.end(),
+                                       [](char ch) { return ch > ' ' && ch < 0x7f; });
+    if (s.username.empty() || s.username.size() > 64 || !printable)
+      r.fail(user, "cluster.redis.username", "must be 1 to 64 printable characters without spaces");
+    if (s.password.empty())
+      r.fail(user, "cluster.redis.username", "needs password_file (AUTH username password)");
   }
 }
 

@@ -11,6 +11,7 @@ struct FleetSettings {
   // An IP literal, or a DNS name the daemon resolves (FleetStore::retarget); empty: standalone.
   std::string host;
   std::uint16_t port = 6379;
+  std::string username;  // an ACL user (AUTH username password); empty: the default user
   std::string password;  // from password_file; never logged
   unsigned database = 0;
   std::string key_prefix = "sbc:";

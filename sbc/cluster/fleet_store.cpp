@@ -205,7 +205,9 @@ void FleetStore::prepare(RedisConnection& connection, bool select, Next next) {
     });
   };
   if (settings_.password.empty()) return after_auth();
-  const std::array<std::string_view, 2> args{"AUTH", settings_.password};
+  std::vector<std::string_view> args{"AUTH"};
+  if (!settings_.username.empty()) args.emplace_back(settings_.username);
+  args.emplace_back(settings_.password);
   connection.command(args, [this, after_auth, attempt](const std::optional<Reply>& reply) {
     if (attempt != attempt_) return;
     // The reply names no password; only that it was refused.

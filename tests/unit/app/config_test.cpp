@@ -638,7 +638,8 @@ TEST_CASE("cluster.redis: the store the replicas share, its password from a file
   const std::string file = "/tmp/sbc-config-test-redis-password-" + std::to_string(::getpid());
   std::ofstream(file) << "redis-secret-1\n";
   const sbc::app::Config c = sbc::app::parse_config(
-      "policy: {ipv6_prefix: 56}\ncluster: {redis: {address: \"[::1]:6380\", password_file: " +
+      "policy: {ipv6_prefix: 56}\ncluster: {redis: {address: \"[::1]:6380\", username: edge, "
+      "password_file: " +
           file + ", database: 3, key_prefix: \"edge:\", timeout_ms: 250, max_queued: 100}}",
       "t");
   CHECK(c.cluster.enabled());
@@ -650,7 +651,12 @@ TEST_CASE("cluster.redis: the store the replicas share, its password from a file
   CHECK(c.cluster.timeout == std::chrono::milliseconds(250));
   CHECK(c.cluster.max_queued == 100);
   CHECK(c.cluster.ipv6_prefix == 56);  // ban keys as the policy cuts them
+  CHECK(c.cluster.username == "edge");
   CHECK(error_of("cluster: {redis: {}}").find("needs an address") != std::string::npos);
+  CHECK(error_of("cluster: {redis: {address: \"127.0.0.1:6379\", username: sbc}}")
+            .find("needs password_file") != std::string::npos);
+  CHECK(error_of("cluster: {redis: {address: \"127.0.0.1:6379\", username: \"s b\"}}")
+            .find("cluster.redis.username") != std::string::npos);
   // A name is resolved by the daemon (cluster.redis.address follows it).
   const sbc::app::Config named =
       sbc::app::parse_config("cluster: {redis: {address: \"redis.sbc.svc:6379\"}}", "t");
