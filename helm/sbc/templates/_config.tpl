@@ -76,6 +76,9 @@ cluster:
     address: {{ . | quote }}
     {{- if $redis.passwordSecret.name }}
     password_file: /etc/sbc/redis/{{ $redis.passwordSecret.key }}
+    {{- if $redis.username }}
+    username: {{ $redis.username | quote }}
+    {{- end }}
     {{- end }}
     database: {{ int $redis.database }}
     key_prefix: {{ $redis.keyPrefix | quote }}
