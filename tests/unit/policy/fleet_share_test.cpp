@@ -18,16 +18,27 @@ int passed(Runner& r, std::string_view ip, std::string_view method, int tries) {
   return n;
 }
 
+// A chain with one rate limit ("other": 10 a second, 30 at once; no bans) whose reports to the
+// fleet are kept.
+struct Reporting : Runner {
+  std::vector<policy::HeavyUse> reports;
+  Reporting() : Runner(config()) {
+    chain->set_heavy_reporting([this](const policy::HeavyUse& use) { reports.push_back(use); });
+  }
+  static policy::PolicyConfig config() {
+    policy::PolicyConfig c = config_with({"rate_limit"});
+    c.rate_limit.others = {10, 30};
+    c.rate_limit.ban_after = 0;
+    return c;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("fleet share: a drained bucket is reported once a second, then held to its share",
           "[policy][fleet]") {
-  policy::PolicyConfig config = config_with({"rate_limit"});
-  config.rate_limit.others = {10, 30};
-  config.rate_limit.ban_after = 0;
-  Runner r(config);
-  std::vector<policy::HeavyUse> reports;
-  r.chain->set_heavy_reporting([&](const policy::HeavyUse& use) { reports.push_back(use); });
+  Reporting r;
+  const std::vector<policy::HeavyUse>& reports = r.reports;
   // A steady client well within its bucket is never reported.
   for (int i = 0; i < 20; ++i) {
     CHECK(r.run("192.0.2.10", request("OPTIONS")) == "continue");
@@ -60,12 +71,8 @@ TEST_CASE("fleet share: a drained bucket is reported once a second, then held to
 
 TEST_CASE("fleet share: word on forged evidence divides only what comes by datagram",
           "[policy][fleet]") {
-  policy::PolicyConfig config = config_with({"rate_limit"});
-  config.rate_limit.others = {10, 30};
-  config.rate_limit.ban_after = 0;
-  Runner r(config);
-  std::vector<policy::HeavyUse> reports;
-  r.chain->set_heavy_reporting([&](const policy::HeavyUse& use) { reports.push_back(use); });
+  Reporting r;
+  const std::vector<policy::HeavyUse>& reports = r.reports;
   // The victim talks TCP here; an attacker forging its address drains its buckets elsewhere
   // over UDP, and the fleet says so (scope udp).
   r.protocol = sbc::Protocol::Tcp;
