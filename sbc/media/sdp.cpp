@@ -14,8 +14,6 @@ constexpr std::string_view kMediaOrder = "micbka";
 // Lines a section may hold once (RFC 8866 5; z= is one line for all the time zone offsets).
 constexpr std::string_view kSessionOnce = "vosiuczk";
 constexpr std::string_view kMediaOnce = "ick";
-constexpr std::array<std::string_view, 4> kMissing{"v= missing", "o= missing", "s= missing",
-                                                   "t= missing"};
 
 SdpError error(std::string_view what, char type, unsigned line, std::size_t limit = 0) {
   return SdpError{what, type, line, limit};
@@ -321,10 +319,20 @@ std::uint32_t bit(char type) {
   return 1u << static_cast<unsigned>(type - 'a');
 }
 
+// The first of the required session lines (v o s t) that ranks before `rank` and is not `seen`.
+std::optional<std::string_view> missing(std::uint32_t seen, std::size_t rank) {
+  constexpr std::string_view kRequired = "vost";
+  constexpr std::array<std::string_view, 4> kMissing{"v= missing", "o= missing", "s= missing",
+                                                     "t= missing"};
+  for (std::size_t i = 0; i < kRequired.size(); ++i)
+    if (kSessionOrder.find(kRequired[i]) < rank && !(seen & bit(kRequired[i]))) return kMissing[i];
+  return std::nullopt;
+}
+
 std::optional<SdpError> Reader::order(char type, unsigned no) noexcept {
   if (type == 'm') {
-    for (std::size_t i = 0; i < kMissing.size(); ++i)
-      if (!(session_seen_ & bit("vost"[i]))) return error(kMissing[i], type, no);
+    if (const auto what = missing(session_seen_, kSessionOrder.size()))
+      return error(*what, type, no);
     return std::nullopt;
   }
   const std::string_view ranks = section_ ? kMediaOrder : kSessionOrder;
@@ -334,13 +342,8 @@ std::optional<SdpError> Reader::order(char type, unsigned no) noexcept {
       return error("not allowed in a media section", type, no);
     return error("unknown line type", type, no);
   }
-  if (!section_) {
-    for (std::size_t i = 0; i < kMissing.size(); ++i) {
-      const char required = "vost"[i];
-      if (kSessionOrder.find(required) < rank && !(seen_ & bit(required)))
-        return error(kMissing[i], type, no);
-    }
-  }
+  if (const auto what = section_ ? std::nullopt : missing(seen_, rank))
+    return error(*what, type, no);
   const std::size_t last_rank = last_ == 0 ? 0 : ranks.find(last_);
   if (rank < last_rank && !(type == 't' && last_ == 'r')) return error("out of order", type, no);
   const std::string_view once = section_ ? kMediaOnce : kSessionOnce;
@@ -538,8 +541,7 @@ std::optional<SdpError> Reader::attribute(std::string_view value, unsigned no) n
 }
 
 std::optional<SdpError> Reader::finish() const noexcept {
-  for (std::size_t i = 0; i < kMissing.size(); ++i)
-    if (!(session_seen_ & bit("vost"[i]))) return error(kMissing[i], 0, 0);
+  if (const auto what = missing(session_seen_, kSessionOrder.size())) return error(*what, 0, 0);
   for (const SdpMedia& m : out_.media_list())
     if (m.port != 0 && !out_.connection_of(m))
       return error("no connection address (c=)", 'm', m.line);

@@ -32,7 +32,7 @@ inline constexpr std::size_t kMaxAttributes = 256;
 inline constexpr std::size_t kMaxFormats = 32;
 
 struct SdpLimits {
-  std::size_t max_body = 16 * 1024;
+  std::size_t max_body = std::size_t{16} * 1024;
 };
 
 // Why a body was refused. `what` is a static phrase; `type` is the letter of the offending line

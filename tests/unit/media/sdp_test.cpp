@@ -112,18 +112,15 @@ TEST_CASE("sdp: bare LF line ends and a missing last terminator are read as CRLF
 }
 
 TEST_CASE("sdp: an SRTP offer with SDES keys", "[media]") {
-  const std::string text = body({
-      "v=0",
-      "o=- 20518 0 IN IP4 203.0.113.1",
-      "s= ",
-      "c=IN IP4 203.0.113.1",
-      "t=0 0",
-      "m=audio 5004 RTP/SAVP 0",
+  const std::string first_key =
       "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "
-      "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32",
-      "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj KDR=1 "
-      "UNENCRYPTED_SRTCP",
-  });
+      "inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32";
+  const std::string second_key = std::string("a=crypto:2 AES_CM_128_HMAC_SHA1_32 ") +
+                                 "inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj" +
+                                 " KDR=1 UNENCRYPTED_SRTCP";
+  const std::string text =
+      body({"v=0", "o=- 20518 0 IN IP4 203.0.113.1", "s= ", "c=IN IP4 203.0.113.1", "t=0 0",
+            "m=audio 5004 RTP/SAVP 0", first_key, second_key});
   Sdp sdp;
   REQUIRE_FALSE(parse_sdp(text, sdp));
   CHECK(sdp.session_name == " ");
@@ -330,7 +327,7 @@ TEST_CASE("sdp: the bounds are errors that name them", "[media]") {
   CHECK(verdict(formats + " 0\r\n") == "m= line 6: too many formats (limit 32)");
 
   std::string large = head;
-  while (large.size() <= 16 * 1024) large += "a=padding:0123456789abcdef\r\n";
+  while (large.size() <= SdpLimits{}.max_body) large += "a=padding:0123456789abcdef\r\n";
   CHECK(verdict(large) == "body too large (limit 16384)");
   CHECK(verdict(head, SdpLimits{head.size() - 1}) ==
         "body too large (limit " + std::to_string(head.size() - 1) + ")");
