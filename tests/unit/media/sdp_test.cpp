@@ -321,6 +321,16 @@ TEST_CASE("sdp: the bounds are errors that name them", "[media]") {
   CHECK(verdict(attributes) == "accepted");
   CHECK(verdict(attributes + "a=x\r\n") == "a= line 71: too many a= lines in a section (limit 64)");
 
+  // 4 sections of 64 fill the body's pool of 256; the 257th a= line overflows it.
+  std::string pool = head;
+  for (std::size_t i = 0; i < kMaxAttributes / kMaxSectionAttributes; ++i) {
+    pool += "m=audio 4000 RTP/AVP 0\r\n";
+    for (std::size_t k = 0; k < kMaxSectionAttributes; ++k) pool += "a=x\r\n";
+  }
+  CHECK(verdict(pool) == "accepted");
+  CHECK(verdict(pool + "m=audio 4000 RTP/AVP 0\r\na=x\r\n") ==
+        "a= line 267: too many a= lines (limit 256)");
+
   std::string formats = head + "m=audio 4000 RTP/AVP";
   for (std::size_t i = 0; i < kMaxFormats; ++i) formats += " 0";
   CHECK(verdict(formats + "\r\n") == "accepted");
