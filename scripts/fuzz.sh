@@ -89,6 +89,12 @@ prepare_seeds() {
     printf 'unban 2001:db8::/32 42' >"$seeds/unban"
     printf '00000000000000000000ffffc0000207/all\n1 5 1 2 auth failures 7' >"$seeds/entry"
   fi
+  if [ "$target" = fuzz_bencode ]; then
+    # rtpengine's ng answers, not SIP: an offer's answer and a query's.
+    rm -f "$seeds"/*
+    printf 'd3:sdp50:v=0\r\nc=IN IP4 127.0.0.3\r\nm=audio 30000 RTP/AVP 0\r\n6:result2:oke' >"$seeds/offer"
+    printf 'd7:createdi1796383044e4:tagsd2:ftd3:tag2:ft6:mediasld7:streamsld5:statsd7:packetsi12e5:bytesi-1eeeeeeee6:totalsd3:RTPd7:packetsi0eee6:result2:oke' >"$seeds/query"
+  fi
   if [ -d tests/fuzz/regressions ]; then cp tests/fuzz/regressions/* "$seeds/" 2>/dev/null || true; fi
 }
 
@@ -106,7 +112,7 @@ run_target() {
 
 # The targets run side by side, one per core: the wall time is ~ targets / cores x seconds.
 targets=(fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reader fuzz_dns_answer
-  fuzz_fleet_codec)
+  fuzz_fleet_codec fuzz_bencode)
 parallel=${SBC_FUZZ_JOBS:-$(nproc)}
 for target in "${targets[@]}"; do prepare_seeds "$target"; done
 running=0
