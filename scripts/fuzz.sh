@@ -95,6 +95,12 @@ prepare_seeds() {
     printf 'v=0\r\no=- 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=rtcp:4001 IN IP4 192.0.2.7\r\na=candidate:1 1 UDP 2130706431 192.0.2.7 4000 typ host\r\na=candidate:2 1 UDP 1694498815 198.51.100.1 4000 typ srflx raddr 192.0.2.7 rport 4000\r\na=sendrecv\r\nm=video 0 RTP/AVP 96\r\n' >"$seeds/offer"
     printf 'v=0\no=alice 2890844526 2890844527 IN IP6 2001:db8::7\ns= \nc=IN IP6 2001:db8::7\nt=0 0\nm=audio 5004 RTP/SAVP 0\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:32\na=sendonly\n' >"$seeds/srtp"
   fi
+  if [ "$target" = fuzz_bencode ]; then
+    # rtpengine's ng answers, not SIP: an offer's answer and a query's.
+    rm -f "$seeds"/*
+    printf 'd3:sdp50:v=0\r\nc=IN IP4 127.0.0.3\r\nm=audio 30000 RTP/AVP 0\r\n6:result2:oke' >"$seeds/offer"
+    printf 'd7:createdi1796383044e4:tagsd2:ftd3:tag2:ft6:mediasld7:streamsld5:statsd7:packetsi12e5:bytesi-1eeeeeeee6:totalsd3:RTPd7:packetsi0eee6:result2:oke' >"$seeds/query"
+  fi
   if [ -d tests/fuzz/regressions ]; then cp tests/fuzz/regressions/* "$seeds/" 2>/dev/null || true; fi
 }
 
@@ -112,7 +118,7 @@ run_target() {
 
 # The targets run side by side, one per core: the wall time is ~ targets / cores x seconds.
 targets=(fuzz_sip_message fuzz_sip_uri fuzz_edge fuzz_relay fuzz_pcap_reader fuzz_dns_answer
-  fuzz_fleet_codec fuzz_sdp)
+  fuzz_fleet_codec fuzz_sdp fuzz_bencode)
 parallel=${SBC_FUZZ_JOBS:-$(nproc)}
 for target in "${targets[@]}"; do prepare_seeds "$target"; done
 running=0

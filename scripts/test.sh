@@ -5,7 +5,7 @@
 #   clang-tidy -> Helm chart checks -> the container image built (buildah, no registry) and
 #   started -> ASan+UBSan build + tests -> libFuzzer targets for a bounded time, side by side ->
 #   benchmark smoke runs.
-# usage: scripts/test.sh        (env: SBC_FUZZ_SECONDS, default 60 per target)
+# usage: scripts/test.sh        (env: SBC_FUZZ_SECONDS, default 45 per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -39,7 +39,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --preset asan -j "$jobs" --no-tests=error
 
 echo "== fuzzing"
-scripts/fuzz.sh "${SBC_FUZZ_SECONDS:-60}"
+scripts/fuzz.sh "${SBC_FUZZ_SECONDS:-45}"
 
 echo "== benchmark smoke runs (figures are informative, not asserted)"
 build/release/bench/bench_sip_parse --benchmark_min_time=0.05
