@@ -7,7 +7,7 @@
 #include <random>
 #include <utility>
 
-#include "sbc/common/fnv1a.hpp"
+#include "sbc/common/keyed_hash.hpp"
 
 namespace sbc::media {
 
@@ -93,8 +93,10 @@ struct NgClient::Request {
   NgDone done;
 };
 
+// Call-IDs are the caller's choice: a keyed hash, so nobody can aim calls at one bucket of the
+// call table or at one rtpengine instance.
 std::size_t NgClient::StringHash::operator()(std::string_view text) const noexcept {
-  return static_cast<std::size_t>(sbc::common::fnv1a(sbc::common::kFnvBasis, text));
+  return static_cast<std::size_t>(sbc::common::siphash24(sbc::common::process_hash_key(), text));
 }
 
 NgClient::NgClient(boost::asio::io_context& io, NgSettings settings)
@@ -102,12 +104,13 @@ NgClient::NgClient(boost::asio::io_context& io, NgSettings settings)
   if (settings_.instances.size() > kMaxInstances) settings_.instances.resize(kMaxInstances);
   instances_.reserve(settings_.instances.size());
   for (const auto& config : settings_.instances) {
-    instances_.push_back(Instance{config,
-                                  mix(sbc::common::fnv1a(sbc::common::kFnvBasis, config.name)),
-                                  boost::asio::ip::udp::socket(io_),
-                                  {},
-                                  true,
-                                  false});
+    instances_.push_back(
+        Instance{config,
+                 mix(sbc::common::siphash24(sbc::common::process_hash_key(), config.name)),
+                 boost::asio::ip::udp::socket(io_),
+                 {},
+                 true,
+                 false});
     instances_.back().buffer.resize(kReceiveBuffer);
   }
   const std::size_t slots = std::max<std::size_t>(1, settings_.max_outstanding);
@@ -178,7 +181,7 @@ void NgClient::schedule_pings() {
 // Weighted rendezvous hashing: each instance scores -weight / ln(u), u uniform in (0, 1) from the
 // hash of (call, instance); the highest score wins. Removing an instance moves only its calls.
 int NgClient::next_instance(std::string_view call_id, std::uint32_t tried) const {
-  const std::uint64_t call_hash = sbc::common::fnv1a(sbc::common::kFnvBasis, call_id);
+  const std::uint64_t call_hash = sbc::common::siphash24(sbc::common::process_hash_key(), call_id);
   int best = -1;
   bool best_up = false;
   double best_score = 0;
