@@ -81,7 +81,8 @@ TEST_CASE("fleet codec: the store's address", "[cluster]") {
   CHECK_FALSE(split_host_port("[::1]6379"));
 }
 
-TEST_CASE("fleet codec: strike counters and drained buckets are keyed by stage, source and scope", "[cluster]") {
+TEST_CASE("fleet codec: strike counters and drained buckets are keyed by stage, source and scope",
+          "[cluster]") {
   CHECK(strike_key("sbc:", "auth", *sbc::source_key("192.0.2.7", 64), true) ==
         "sbc:strikes:auth:00000000000000000000ffffc0000207/all");
   CHECK(strike_key("sbc:", "rate_limit", *sbc::source_key("192.0.2.7", 64), false) ==
