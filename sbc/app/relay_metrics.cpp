@@ -101,6 +101,7 @@ const std::vector<RelayCounterFamily>& relay_counter_families() {
         {"no_core", &S::no_core},
         {"dialog", &S::dialog_refused},
         {"untrusted_headers", &S::untrusted_refused},
+        {"bad_sdp", &S::sdp_refused},
         {"sips_no_tls", &S::sips_refused},
         {"too_large", &S::too_large},
         {"draining", &S::draining}}},
@@ -110,7 +111,8 @@ const std::vector<RelayCounterFamily>& relay_counter_families() {
        {{"stray_response", &S::stray_responses},
         {"amplification", &S::amplification_dropped},
         {"invalid_from_core", &S::inside_invalid},
-        {"probe_mismatch", &S::probe_mismatches}}},
+        {"probe_mismatch", &S::probe_mismatches},
+        {"bad_sdp", &S::sdp_dropped}}},
       {"sbc_relay_foreign_routes_removed_total",
        "Requests from the outside whose preloaded Route entries (not the SBC's own, not a "
        "dialog's route set) were removed.",

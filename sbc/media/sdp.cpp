@@ -29,10 +29,16 @@ bool all_digits(std::string_view s) noexcept {
   return !s.empty() && std::all_of(s.begin(), s.end(), digit);
 }
 // token-char of RFC 8866 9: printable ASCII but space " ( ) , / : ; < = > ? @ [ \ ] (and ').
+// A table: every byte of every token goes through it.
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> table{};
+  for (unsigned c = 0x21; c < 0x7F; ++c) table[c] = true;
+  for (const char c : std::string_view("\"(),/:;<=>?@[\\]"))
+    table[static_cast<unsigned char>(c)] = false;
+  return table;
+}();
 bool token_char(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  if (u <= 0x20 || u >= 0x7F) return false;
-  return std::string_view("\"(),/:;<=>?@[\\]").find(c) == std::string_view::npos;
+  return kTokenChars[static_cast<unsigned char>(c)];
 }
 bool token(std::string_view s) noexcept {
   return !s.empty() && std::all_of(s.begin(), s.end(), token_char);
@@ -366,7 +372,6 @@ std::optional<SdpError> Reader::line(char type, std::string_view value, unsigned
 
 std::optional<SdpError> Reader::fields(char type, std::string_view value, unsigned no) noexcept {
   const char* defect = nullptr;
-  std::array<std::string_view, 64> f;
   switch (type) {
     case 'v':
       if (value != "0") defect = "version not 0";
@@ -387,12 +392,15 @@ std::optional<SdpError> Reader::fields(char type, std::string_view value, unsign
         defect = "malformed bandwidth";
       break;
     }
-    case 't':
+    case 't': {
+      std::array<std::string_view, 2> f;
       if (split(value, f) != 2 || !all_digits(f[0]) || !all_digits(f[1]) || f[0].size() > 20 ||
           f[1].size() > 20)
         defect = "malformed time";
       break;
+    }
     case 'r': {
+      std::array<std::string_view, 64> f;
       const std::size_t n = split(value, f);
       if (n < 3 || n > f.size() ||
           !std::all_of(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(n), typed_time))
@@ -400,6 +408,7 @@ std::optional<SdpError> Reader::fields(char type, std::string_view value, unsign
       break;
     }
     case 'z': {
+      std::array<std::string_view, 64> f;
       const std::size_t n = split(value, f);
       bool good = n >= 2 && n <= f.size() && n % 2 == 0;
       for (std::size_t i = 0; good && i < n; i += 2) {

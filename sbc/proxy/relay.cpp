@@ -19,7 +19,8 @@ Relay::Impl::Impl(RelaySettings settings, transport::Wire& wire, std::function<T
              stats),
       message_(std::make_unique<Message>()),
       scratch_(std::make_unique<Message>()),
-      out_(std::make_unique<std::array<char, 65536>>()) {
+      out_(std::make_unique<std::array<char, 65536>>()),
+      sdp_(std::make_unique<media::Sdp>()) {
   note_cores();
   for (const std::string& name : settings_.untrusted_headers) {
     untrusted_.push_back(name);
@@ -34,10 +35,21 @@ Relay::Impl::Impl(RelaySettings settings, transport::Wire& wire, std::function<T
 void Relay::Impl::request_from_outside(const Message& m, const FlowInfo& flow) noexcept {
   now_ = clock_();
   route_cache_.message = nullptr;
-  if (m.method() == Method::Ack) return ack(m, &flow);
+  // A body the core (or rtpengine) would have to parse is read here first: a malformed SDP is
+  // an attack on every parser behind the SBC. An ACK cannot be answered: dropped.
+  const bool refused_body = bad_sdp(m);
+  if (m.method() == Method::Ack) {
+    if (!refused_body) return ack(m, &flow);
+    stats.sdp_dropped.inc();
+    return;
+  }
   const sip::Via& via = m.top_via();
   if (via.branch.empty())
     return answer_outside(m, flow, 400, "Missing Via branch (RFC 3261 8.1.1.7)");
+  if (refused_body) {
+    stats.sdp_refused.inc();
+    return answer_outside(m, flow, 400, sdp_reason_);
+  }
   if (m.method() == Method::Cancel) return cancel(m, &flow, {});
   if (Transaction* t = table_.find_server(m, m.method()))
     return retransmission(*t, m.bytes().size());
@@ -234,6 +246,12 @@ void Relay::Impl::response_from_outside(const Message& m, const FlowInfo& /*flow
   Transaction* t = table_.find_client(m.top_via().branch);
   if (t == nullptr || t->direction != Direction::ToOutside) {
     stats.stray_responses.inc();
+    return;
+  }
+  // A response cannot be refused: one with a malformed SDP never reaches the core (the UA
+  // retransmits it, or the transaction times out).
+  if (bad_sdp(m)) {
+    stats.sdp_dropped.inc();
     return;
   }
   response(*t, m);

@@ -19,7 +19,8 @@
 // - Topology hiding: the core's Via stack never leaves to the outside (kept in the transaction,
 //   restored on the response); optionally (relay.mask_call_id) neither do its Call-IDs, sealed
 //   deterministically on the legs toward the outside and opened on what comes back.
-// - Trust boundary: identity headers (P-Asserted-Identity …) and Path from the outside are removed.
+// - Trust boundary: identity headers (P-Asserted-Identity …) and Path from the outside are removed;
+//   an SDP body from the outside is read and checked (RFC 8866) before it goes anywhere.
 // - The registrations whose 2xx it relayed to the outside, in a bounded view for the operator
 //   (registration_view.hpp; `sbc ctl flows`).
 
@@ -71,6 +72,10 @@ struct RelayStats {
   // Messages from the outside with more trust-domain headers than could be removed (400, or
   // dropped for ACKs and responses): never relayed with some left.
   metrics::Counter untrusted_refused;
+  // Requests from the outside whose SDP body broke RFC 8866 or a bound (400 naming the defect),
+  // and ACKs and responses from the outside dropped for one: never relayed (sbc/media/sdp.hpp).
+  metrics::Counter sdp_refused;
+  metrics::Counter sdp_dropped;
   // Requests from the outside whose preloaded Route entries (not ours, not a dialog's route set)
   // were removed: the core is chosen by our routing only.
   metrics::Counter foreign_routes_removed;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "sbc/crypto/token_sealer.hpp"
+#include "sbc/media/sdp.hpp"
 #include "sbc/proxy/addresses.hpp"
 #include "sbc/proxy/branches.hpp"
 #include "sbc/proxy/call_id_mask.hpp"
@@ -190,6 +191,9 @@ class Relay::Impl {
                          const Transaction* t = nullptr) noexcept;
   std::uint32_t wall_seconds() const noexcept;
   bool strip_untrusted(sip::MessageEditor& editor) const noexcept;
+  // Whether `m` (from the outside) carries an SDP body that breaks RFC 8866 or a bound; then
+  // sdp_reason_ is the reason phrase of the 400 that refuses it.
+  bool bad_sdp(const Message& m) noexcept;
   std::uint64_t cores_without_tls(const Message& m) const noexcept;
   bool masks_call_id(const Message& m, const OwnRoutes& own) const noexcept;
   bool rewrite_routes(const Message& m, sip::MessageEditor& editor, const OwnRoutes& own,
@@ -240,6 +244,8 @@ class Relay::Impl {
   std::unique_ptr<Message> scratch_;  // re-parsing what a transaction keeps
   std::unique_ptr<std::array<char, 65536>> out_;
   std::string stateless_;
+  std::unique_ptr<media::Sdp> sdp_;  // the body last read (bad_sdp)
+  std::string sdp_reason_;
   std::array<char, 256> via_buffer_{};
   std::array<char, 1024> client_via_buffer_{};
   std::array<char, 2048> record_buffer_{};
