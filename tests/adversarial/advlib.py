@@ -69,9 +69,11 @@ def new_tag():
 
 def request(method, ruri, *, source=("127.0.0.1", 5060), transport="UDP", branch=None,
             from_uri="sip:alice@example.com", from_tag=None, to_uri=None, to_tag=None,
-            call_id=None, cseq=1, contact=None, extra=(), body=b"", max_forwards=70):
+            call_id=None, cseq=1, contact=None, extra=(), body=b"", max_forwards=70,
+            content_type="application/sdp"):
     """A well-formed request from `source` (the address its Via names). `extra` is a list of
-    raw header lines ("Name: value") added after the mandatory ones."""
+    raw header lines ("Name: value") added after the mandatory ones. A body is of
+    `content_type` (an SDP body must be one: the relay reads it)."""
     host, port = source
     lines = [
         "%s %s SIP/2.0" % (method, ruri),
@@ -86,7 +88,7 @@ def request(method, ruri, *, source=("127.0.0.1", 5060), transport="UDP", branch
         lines.append("Contact: %s" % contact)
     lines.extend(extra)
     if body:
-        lines.append("Content-Type: application/sdp")
+        lines.append("Content-Type: " + content_type)
     lines.append("Content-Length: %d" % len(body))
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 

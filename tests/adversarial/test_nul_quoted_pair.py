@@ -25,7 +25,7 @@ cases = [
 def attack(display_from=b"", display_to=b"", via_param=b"", extra=b""):
     req = advlib.request("MESSAGE", "sip:bob@127.0.0.1:%d" % t.sbc_port,
                          source=peer.address, extra=["X-Marker: nul-test"],
-                         body=b"hello")
+                         body=b"hello", content_type="text/plain")
     req = req.replace(b"From: <", b"From: " + display_from + b"<", 1)
     req = req.replace(b"To: <", b"To: " + display_to + b"<", 1)
     req = req.replace(b";rport", b";rport" + via_param, 1)

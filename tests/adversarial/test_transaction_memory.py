@@ -63,6 +63,9 @@ def sample():
 sampler = threading.Thread(target=sample, daemon=True)
 sampler.start()
 body = (b"v=0\r\n" + b"a=x-pad:" + b"p" * (BODY - 20) + b"\r\n")[:BODY]
+# Not application/sdp: an SDP this size is refused (400) before any transaction holds it; the
+# memory budget is about large requests the relay does take (ISUP, multipart, ...).
+BODY_TYPE = "application/octet-stream"
 
 
 def flood(peer, n, tag):
@@ -74,7 +77,8 @@ def flood(peer, n, tag):
     for i in range(n):
         call_id = "%s-%d@adv.test" % (tag, i)
         requests[call_id] = advlib.request("INVITE", "sip:bob@127.0.0.1:%d" % t.sbc_port,
-                                           source=peer.address, call_id=call_id, body=body)
+                                           source=peer.address, call_id=call_id, body=body,
+                                           content_type=BODY_TYPE)
         peer.send(requests[call_id], t.sbc_address)
         time.sleep(0.002)
     finals, retry_after = {}, 0
