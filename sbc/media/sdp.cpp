@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cstddef>
 
-#include "sbc/common/address.hpp"
+#include "sbc/media/sdp_lexical.hpp"
 
 namespace sbc::media {
+
+using namespace detail;  // NOLINT(google-build-using-namespace): sbc/media's own rules
 
 namespace {
 
@@ -17,158 +19,6 @@ constexpr std::string_view kMediaOnce = "ick";
 
 SdpError error(std::string_view what, char type, unsigned line, std::size_t limit = 0) {
   return SdpError{what, type, line, limit};
-}
-
-bool digit(char c) noexcept {
-  return c >= '0' && c <= '9';
-}
-bool alnum(char c) noexcept {
-  return digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-bool all_digits(std::string_view s) noexcept {
-  return !s.empty() && std::all_of(s.begin(), s.end(), digit);
-}
-// token-char of RFC 8866 9: printable ASCII but space " ( ) , / : ; < = > ? @ [ \ ] (and ').
-// A table: every byte of every token goes through it.
-constexpr std::array<bool, 256> kTokenChars = [] {
-  std::array<bool, 256> table{};
-  for (unsigned c = 0x21; c < 0x7F; ++c) table[c] = true;
-  for (const char c : std::string_view("\"(),/:;<=>?@[\\]"))
-    table[static_cast<unsigned char>(c)] = false;
-  return table;
-}();
-bool token_char(char c) noexcept {
-  return kTokenChars[static_cast<unsigned char>(c)];
-}
-bool token(std::string_view s) noexcept {
-  return !s.empty() && std::all_of(s.begin(), s.end(), token_char);
-}
-
-// A decimal number of at most `max_digits` digits, up to `max`.
-std::optional<std::uint32_t> number(std::string_view s, std::size_t max_digits,
-                                    std::uint32_t max) noexcept {
-  if (!all_digits(s) || s.size() > max_digits) return std::nullopt;
-  std::uint64_t n = 0;
-  for (const char c : s) n = n * 10 + static_cast<std::uint64_t>(c - '0');
-  if (n > max) return std::nullopt;
-  return static_cast<std::uint32_t>(n);
-}
-
-// Fields separated by single spaces into `out`: their count, 0 when a field is empty (a leading,
-// trailing or double space), out.size() + 1 when there are more fields than `out` holds.
-std::size_t split(std::string_view s, std::span<std::string_view> out) noexcept {
-  std::size_t n = 0;
-  while (true) {
-    const std::size_t space = s.find(' ');
-    const std::string_view field = s.substr(0, space);
-    if (field.empty()) return 0;
-    if (n == out.size()) return out.size() + 1;
-    out[n++] = field;
-    if (space == std::string_view::npos) return n;
-    s.remove_prefix(space + 1);
-  }
-}
-
-// IP4-address of RFC 8866: four decimal-uchar without leading zeros.
-bool ipv4(std::string_view s) noexcept {
-  for (int part = 0; part < 4; ++part) {
-    const std::size_t dot = s.find('.');
-    if ((dot == std::string_view::npos) != (part == 3)) return false;
-    const std::string_view octet = s.substr(0, dot);
-    if ((octet.size() > 1 && octet.front() == '0') || !number(octet, 3, 255)) return false;
-    if (part < 3) s.remove_prefix(dot + 1);
-  }
-  return true;
-}
-bool ipv6(std::string_view s) noexcept {
-  return s.find(':') != std::string_view::npos && s.find('[') == std::string_view::npos &&
-         sbc::parse_address(s).has_value();
-}
-// FQDN: labels of letters, digits and '-' (not at either end), 1 to 63 each, 253 in all; the last
-// label not all digits, so that a malformed IPv4 literal is not taken for a name.
-bool fqdn(std::string_view s) noexcept {
-  if (s.empty() || s.size() > 253) return false;
-  std::string_view last;
-  while (!s.empty()) {
-    const std::size_t dot = s.find('.');
-    const std::string_view label = s.substr(0, dot);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-')
-      return false;
-    if (!std::all_of(label.begin(), label.end(), [](char c) { return alnum(c) || c == '-'; }))
-      return false;
-    last = label;
-    if (dot == std::string_view::npos) break;
-    s.remove_prefix(dot + 1);
-    if (s.empty()) return false;
-  }
-  return !all_digits(last);
-}
-bool address_of(AddrType type, std::string_view s) noexcept {
-  return type == AddrType::IP4 ? ipv4(s) || fqdn(s) : ipv6(s) || fqdn(s);
-}
-std::optional<AddrType> addrtype(std::string_view s) noexcept {
-  if (s == "IP4") return AddrType::IP4;
-  if (s == "IP6") return AddrType::IP6;
-  return std::nullopt;
-}
-bool ipv4_multicast(std::string_view s) noexcept {
-  const auto first = number(s.substr(0, s.find('.')), 3, 255);
-  return first && *first >= 224 && *first <= 239;
-}
-bool ipv6_multicast(std::string_view s) noexcept {
-  return s.size() >= 2 && (s[0] == 'f' || s[0] == 'F') && (s[1] == 'f' || s[1] == 'F');
-}
-
-// Bytes of a line's value: no control character (the line ends are already cut off), and UTF-8
-// without overlong forms, surrogates or code points above U+10FFFF.
-const char* text_defect(std::string_view s) noexcept {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7F) return "control character";
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    // The second byte's range excludes overlong forms (E0, F0), surrogates (ED) and code
-    // points above U+10FFFF (F4).
-    std::size_t length = 0;
-    unsigned char low = 0x80, high = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      if (c == 0xE0) low = 0xA0;
-      if (c == 0xED) high = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      if (c == 0xF0) low = 0x90;
-      if (c == 0xF4) high = 0x8F;
-    } else {
-      return "invalid UTF-8";
-    }
-    if (i + length > s.size()) return "invalid UTF-8";
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto next = static_cast<unsigned char>(s[i + k]);
-      const unsigned char lo = k == 1 ? low : 0x80, hi = k == 1 ? high : 0xBF;
-      if (next < lo || next > hi) return "invalid UTF-8";
-    }
-    i += length;
-  }
-  return nullptr;
-}
-
-// "IN <addrtype> <address>" fields of o=, c= and a=rtcp; the address checked by the caller.
-const char* nettype_defect(std::string_view nettype, std::string_view type) noexcept {
-  if (nettype != "IN") return "network type not IN";
-  if (!addrtype(type)) return "address type not IP4 or IP6";
-  return nullptr;
-}
-
-// typed-time of RFC 8866: digits with an optional unit d, h, m or s.
-bool typed_time(std::string_view s) noexcept {
-  if (!s.empty() && std::string_view("dhms").find(s.back()) != std::string_view::npos)
-    s.remove_suffix(1);
-  return all_digits(s) && s.size() <= 20;
 }
 
 }  // namespace
@@ -187,109 +37,6 @@ std::string SdpError::phrase() const {
 
 bool SdpMedia::rtp() const noexcept {
   return proto.starts_with("RTP/") || proto.find("/RTP/") != std::string_view::npos;
-}
-
-std::optional<Rtpmap> parse_rtpmap(std::string_view value) noexcept {
-  const std::size_t space = value.find(' ');
-  if (space == std::string_view::npos) return std::nullopt;
-  const auto pt = number(value.substr(0, space), 3, 127);
-  const std::string_view rest = value.substr(space + 1);
-  const std::size_t slash = rest.find('/');
-  if (!pt || slash == std::string_view::npos) return std::nullopt;
-  Rtpmap map;
-  map.payload_type = static_cast<std::uint8_t>(*pt);
-  map.encoding = rest.substr(0, slash);
-  const std::string_view clock_and_params = rest.substr(slash + 1);
-  const std::size_t second = clock_and_params.find('/');
-  const auto clock = number(clock_and_params.substr(0, second), 10, 0xFFFFFFFFu);
-  if (!token(map.encoding) || !clock || *clock == 0) return std::nullopt;
-  map.clock_rate = *clock;
-  if (second != std::string_view::npos) {
-    map.parameters = clock_and_params.substr(second + 1);
-    if (!token(map.parameters)) return std::nullopt;
-  }
-  return map;
-}
-
-std::optional<Crypto> parse_crypto(std::string_view value) noexcept {
-  std::array<std::string_view, 3> head;
-  const std::size_t first = value.find(' ');
-  const std::size_t second = first == std::string_view::npos ? first : value.find(' ', first + 1);
-  const std::size_t third = second == std::string_view::npos ? second : value.find(' ', second + 1);
-  if (split(value.substr(0, third), head) != 3) return std::nullopt;
-  Crypto crypto;
-  const auto tag = number(head[0], 9, 999999999);
-  if (!tag) return std::nullopt;
-  crypto.tag = *tag;
-  crypto.suite = head[1];
-  if (!std::all_of(crypto.suite.begin(), crypto.suite.end(),
-                   [](char c) { return alnum(c) || c == '_'; }))
-    return std::nullopt;
-  crypto.key_params = head[2];
-  for (std::string_view rest = head[2]; !rest.empty();) {
-    const std::size_t semicolon = rest.find(';');
-    const std::string_view param = rest.substr(0, semicolon);
-    constexpr std::string_view kInline = "inline:";
-    if (!param.starts_with(kInline) || param.size() == kInline.size()) return std::nullopt;
-    const std::string_view info = param.substr(kInline.size());
-    if (!std::all_of(info.begin(), info.end(), [](char c) {
-          return alnum(c) || std::string_view("+/=|:^").find(c) != std::string_view::npos;
-        }))
-      return std::nullopt;
-    if (semicolon == std::string_view::npos) break;
-    rest.remove_prefix(semicolon + 1);
-    if (rest.empty()) return std::nullopt;
-  }
-  if (third != std::string_view::npos) {
-    crypto.session_params = value.substr(third + 1);
-    std::array<std::string_view, 16> params;
-    const std::size_t n = split(crypto.session_params, params);
-    if (n == 0 || n > params.size()) return std::nullopt;
-  }
-  return crypto;
-}
-
-std::optional<Rtcp> parse_rtcp(std::string_view value) noexcept {
-  std::array<std::string_view, 4> fields;
-  const std::size_t n = split(value, fields);
-  if (n != 1 && n != 4) return std::nullopt;
-  const auto port = number(fields[0], 5, 65535);
-  if (!port) return std::nullopt;
-  Rtcp rtcp;
-  rtcp.port = static_cast<std::uint16_t>(*port);
-  if (n == 4) {
-    if (nettype_defect(fields[1], fields[2])) return std::nullopt;
-    rtcp.addrtype = addrtype(fields[2]);
-    if (!address_of(*rtcp.addrtype, fields[3])) return std::nullopt;
-    rtcp.address = fields[3];
-  }
-  return rtcp;
-}
-
-// candidate-attribute of RFC 8839 5.1: foundation component transport priority address port
-// "typ" type [raddr address] [rport port] *(extension-name extension-value).
-std::optional<CandidateAddresses> parse_candidate(std::string_view value) noexcept {
-  std::array<std::string_view, 32> f;
-  const std::size_t n = split(value, f);
-  if (n < 8 || n > f.size() || (n - 8) % 2 != 0) return std::nullopt;
-  const bool foundation = f[0].size() <= 32 && std::all_of(f[0].begin(), f[0].end(), [](char c) {
-                            return alnum(c) || c == '+' || c == '/';
-                          });
-  const auto any_address = [](std::string_view a) { return ipv4(a) || ipv6(a) || fqdn(a); };
-  if (!foundation || !number(f[1], 3, 256) || !token(f[2]) || !number(f[3], 10, 0xFFFFFFFFu) ||
-      !any_address(f[4]) || !number(f[5], 5, 65535) || f[6] != "typ" || !token(f[7]))
-    return std::nullopt;
-  CandidateAddresses out{f[4], {}};
-  for (std::size_t i = 8; i < n; i += 2) {
-    if (!token(f[i]) || !token(f[i + 1])) return std::nullopt;
-    if (f[i] == "raddr") {
-      if (!any_address(f[i + 1])) return std::nullopt;
-      out.related = f[i + 1];
-    } else if (f[i] == "rport" && !number(f[i + 1], 5, 65535)) {
-      return std::nullopt;
-    }
-  }
-  return out;
 }
 
 namespace {
@@ -589,47 +336,6 @@ std::optional<SdpError> parse_sdp(std::string_view body, Sdp& out,
     if (auto e = reader.line(line[0], value, no)) return e;
   }
   return reader.finish();
-}
-
-std::optional<Rtpmap> rtpmap(const Sdp& sdp, const SdpMedia& m, std::string_view format) noexcept {
-  for (const SdpAttribute& a : sdp.attributes(m))
-    if (a.name == "rtpmap" && a.value.starts_with(format) && a.value.size() > format.size() &&
-        a.value[format.size()] == ' ')
-      return parse_rtpmap(a.value);
-  return std::nullopt;
-}
-
-Direction direction(const Sdp& sdp, const SdpMedia& m) noexcept {
-  const auto find = [](std::span<const SdpAttribute> attributes) -> std::optional<Direction> {
-    for (const SdpAttribute& a : attributes) {
-      if (a.name == "sendrecv") return Direction::SendRecv;
-      if (a.name == "sendonly") return Direction::SendOnly;
-      if (a.name == "recvonly") return Direction::RecvOnly;
-      if (a.name == "inactive") return Direction::Inactive;
-    }
-    return std::nullopt;
-  };
-  return find(sdp.attributes(m)).value_or(find(sdp.attributes()).value_or(Direction::SendRecv));
-}
-
-std::string_view to_string(Direction direction) noexcept {
-  switch (direction) {
-    case Direction::SendOnly:
-      return "sendonly";
-    case Direction::RecvOnly:
-      return "recvonly";
-    case Direction::Inactive:
-      return "inactive";
-    case Direction::SendRecv:
-      break;
-  }
-  return "sendrecv";
-}
-
-std::optional<Rtcp> rtcp(const Sdp& sdp, const SdpMedia& m) noexcept {
-  for (const SdpAttribute& a : sdp.attributes(m))
-    if (a.name == "rtcp") return parse_rtcp(a.value);
-  return std::nullopt;
 }
 
 }  // namespace sbc::media

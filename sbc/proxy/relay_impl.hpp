@@ -3,7 +3,8 @@
 // functions defined by concern across
 //   relay.cpp            the RFC 3261 state machine's entry points and requests, both ways
 //   relay_responses.cpp  responses, timers, the client side, local answers
-//   relay_routing.cpp    our Route entries, dialog protection, loop detection, trust boundary
+//   relay_routing.cpp    our Route entries, dialog protection, loop detection, the ACK routed
+//                        without a transaction, trust boundary (untrusted headers, SDP bodies)
 //   relay_topology.cpp   topology hiding: Vias, Record-Route, Contacts, Request-URI
 // and self-contained parts of their own: the transaction table (transaction_table.hpp), route
 // tokens (route_tokens.hpp), Call-ID masking (call_id_mask.hpp), our Via and branches
@@ -110,7 +111,6 @@ class Relay::Impl {
   void send_to_core(Transaction& t) noexcept;
   bool fail_over(Transaction& t, std::string_view reason) noexcept;
   void request_from_inside(const Message& m, const Address& source) noexcept;
-  void ack(const Message& m, const FlowInfo* flow) noexcept;
   void cancel(const Message& m, const FlowInfo* flow, const Address& source) noexcept;
   void retransmission(Transaction& t, std::size_t size) noexcept;
 
@@ -180,6 +180,8 @@ class Relay::Impl {
     Message::ValueCursor<sip::NameAddr> cursor_;
     std::size_t index_ = 0;
   };
+  // An ACK: absorbed by our INVITE server transaction, or routed by its Route set.
+  void ack(const Message& m, const FlowInfo* flow) noexcept;
   bool in_dialog_allowed(const Message& m, const OwnRoutes& own,
                          const FlowInfo& flow) const noexcept;
   std::optional<std::size_t> named_core(const Message& m, const OwnRoutes& own) const noexcept;

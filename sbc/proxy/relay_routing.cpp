@@ -1,8 +1,9 @@
 // The relay's routing: our own Route entries and the core they name, dialog protection (the
-// bound tokens of RFC 3261 26.1.4's concern), loop detection (16.3 step 4), the Route rewrite
-// and the trust boundary (untrusted headers).
+// bound tokens of RFC 3261 26.1.4's concern), loop detection (16.3 step 4), the Route rewrite,
+// the ACK routed without a transaction, and the trust boundary (untrusted headers, SDP bodies).
 
 #include "sbc/proxy/relay_impl.hpp"
+#include "sbc/sip/response.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -255,6 +256,85 @@ std::string_view Relay::Impl::write_our_via(Protocol protocol, std::string_view 
 
 std::string_view Relay::Impl::stateless_branch(std::string_view incoming) noexcept {
   return write_stateless_branch(stateless_branch_.data(), incoming);
+}
+
+// ACK: for a non-2xx final it belongs to our INVITE server transaction and ends there; for a
+// 2xx it is a request of its own, routed by its Route set without a transaction.
+void Relay::Impl::ack(const Message& m, const FlowInfo* flow) noexcept {
+  if (Transaction* t = table_.find_server(m, Method::Invite)) {
+    if (t->state == ServerState::Completed) {
+      t->state = ServerState::Confirmed;
+      t->response_retransmit_at = kNever;
+      t->end_at = t->server_reliable ? now_ : now_ + settings_.t4;  // timer I
+      schedule(*t);
+    }
+    stats.retransmissions_absorbed.inc();
+    return;
+  }
+  // The ACK of an answer the edge gave without a transaction (a Digest challenge, a policy's
+  // rejection): it repeats the INVITE's Call-ID, From and top Via (RFC 3261 17.1.1.3), so the
+  // To tag of that stateless answer comes back in it. It ends here.
+  std::array<char, 16> tag;
+  if (flow != nullptr && m.to().tag.size() == tag.size() &&
+      m.to().tag == sip::stateless_to_tag(m, tag)) {
+    stats.stateless_acks_absorbed.inc();
+    return;
+  }
+  const OwnRoutes own = own_routes(m, flow);
+  if (flow != nullptr && !in_dialog_allowed(m, own, *flow)) {
+    stats.dialog_refused.inc();
+    return;  // an ACK is never answered
+  }
+  sip::MessageEditor editor(m);
+  const std::string_view branch = stateless_branch(m.top_via().branch);
+  bool ok = rewrite_routes(m, editor, own, flow != nullptr) &&
+            editor.decrement_max_forwards(static_cast<int>(settings_.max_forwards));
+  if (flow != nullptr) ok = ok && restore_request_uri(m, editor);
+  if (flow != nullptr) {
+    const std::string_view call_id = call_ids_.inside(m.call_id());
+    if (call_id.data() != m.call_id().data()) ok = ok && editor.replace(m.call_id(), call_id);
+    const std::optional<std::size_t> named = named_core(m, own);
+    const std::uint64_t excluded = cores_without_tls(m);
+    const std::optional<std::size_t> index = named ? named : cores_.choose(excluded, now_);
+    if (!index || (excluded >> *index & 1u) != 0) return;
+    const CoreTarget& core = cores_.target(*index);
+    const std::string_view our_via =
+        write_our_via(core.protocol, settings_.inside_ip, settings_.inside_port, branch);
+    const std::size_t n = sip::write_via_with_source(m.top_via(), flow->remote_ip,
+                                                     flow->remote_port, client_via_buffer_);
+    ok = ok && !our_via.empty() && n > 0 &&
+         editor.replace(m.top_via().text, {client_via_buffer_.data(), n}) &&
+         editor.prepend_via(our_via);
+    if (!strip_untrusted(editor)) {
+      stats.untrusted_refused.inc();
+      return;  // an ACK is never answered
+    }
+    if (!ok || !write(editor, stateless_)) return;
+    wire_.send_inside(core.protocol, core.ip, core.port, stateless_);
+  } else {
+    if (own.flow_token == 0) {
+      stats.not_routable.inc();
+      return;  // an ACK is never answered
+    }
+    const auto address = wire_.flow_address(own.flow_token);
+    if (!address) {
+      stats.flow_failed.inc();
+      return;
+    }
+    if (masks_call_id(m, own)) {
+      const std::string_view masked = call_ids_.masked(m.call_id());
+      ok = ok && !masked.empty() && editor.replace(m.call_id(), masked);
+    }
+    const std::string_view our_via =
+        write_our_via(address->protocol, address->local_ip, address->local_port, branch);
+    // Nothing answers an ACK: the inside Via stack can simply go.
+    ok = ok && !our_via.empty() &&
+         (settings_.topology_hiding ? editor.remove_headers(HeaderId::Via) : true) &&
+         editor.prepend_via(our_via);
+    if (!ok || !write(editor, stateless_)) return;
+    wire_.send_outside(own.flow_token, stateless_);
+  }
+  stats.stateless_forwarded.inc();
 }
 
 }  // namespace sbc::proxy
