@@ -1,50 +1,14 @@
 // Proves the SDP reader's zero-allocation promise: the global operator new is replaced with one
-// that counts, and parsing a body (and walking its addresses) must not call it. An executable of
-// its own, like tests/unit/sip/alloc_test.cpp, since it replaces operator new for the program.
+// that counts (alloc_counter.cpp, in sbc_alloc_tests with the SIP parser's test), and parsing a
+// body (and walking its addresses) must not call it.
 
 #include <catch2/catch.hpp>
 
-#include <atomic>
-#include <cstdlib>
 #include <memory>
-#include <new>
 #include <string>
 
 #include "sbc/media/sdp.hpp"
-
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-}
-
-#if defined(__SANITIZE_ADDRESS__)
-extern "C" const char* __asan_default_options() {
-  return "alloc_dealloc_mismatch=0";
-}
-#endif
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-  return ::operator new(size);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "tests/unit/alloc_counter.hpp"
 
 TEST_CASE("sdp: parsing allocates nothing, accepted or refused", "[media]") {
   using namespace sbc::media;
@@ -57,14 +21,14 @@ TEST_CASE("sdp: parsing allocates nothing, accepted or refused", "[media]") {
       "m=video 0 RTP/AVP 96\r\n";
   const std::string refused = offer + "m=audio 70000 RTP/AVP 0\r\n";
   const auto sdp = std::make_unique<Sdp>();
-  const std::size_t before = g_allocations.load();
+  const std::size_t before = allocations_so_far();
   const auto accepted = parse_sdp(offer, *sdp);
   std::size_t addresses = 0;
   for_each_address(*sdp, [&](const SdpAddress&) { ++addresses; });
   const bool sending = direction(*sdp, sdp->media[0]) == Direction::SendOnly;
   const auto pcmu = rtpmap(*sdp, sdp->media[0], "0");
   const auto error = parse_sdp(refused, *sdp);
-  const std::size_t during = g_allocations.load() - before;
+  const std::size_t during = allocations_so_far() - before;
   CHECK_FALSE(accepted);
   CHECK(addresses == 4);
   CHECK(sending);
