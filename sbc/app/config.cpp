@@ -38,8 +38,11 @@ constexpr std::pair<std::string_view, SectionReader> kSections[] = {
     {"core", read_core},
     {"relay", read_relay},
     {"dns", read_dns},
-    {"policy", [](const ConfigReader& r, const YAML::Node& node,
-                  Config& config) { read_policy(r, node, config.policy); }},
+    {"policy",
+     [](const ConfigReader& r, const YAML::Node& node, Config& config) {
+       read_policy(r, node, config.policy);
+       if (const YAML::Node calls = node["calls"]) read_calls(r, calls, config.relay.call_limits);
+     }},
     {"capture", read_capture},
     {"admin", read_admin},
     {"cluster", read_cluster},

@@ -267,7 +267,8 @@ std::vector<std::string_view> policy_stage_sections() {
 }
 
 void read_policy(const ConfigReader& r, const YAML::Node& p, policy::PolicyConfig& config) {
-  std::vector<std::string_view> known{"enabled", "chain", "ipv6_prefix"};
+  // `calls` is the relay's (read_calls).
+  std::vector<std::string_view> known{"enabled", "chain", "ipv6_prefix", "calls"};
   for (const StageOptions& s : kSharedOptions) known.push_back(s.stage);
   for (const StageOptions& s : kStageOptions) known.push_back(s.stage);
   r.reject_unknown_keys(p, "policy", known);

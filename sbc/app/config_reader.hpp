@@ -101,6 +101,8 @@ void read_transport(const ConfigReader& r, const YAML::Node& node, Config& confi
 void read_sip(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_core(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_relay(const ConfigReader& r, const YAML::Node& node, Config& config);
+// policy.calls: read into the relay's settings (the relay counts the calls).
+void read_calls(const ConfigReader& r, const YAML::Node& node, proxy::CallLimitSettings& limits);
 void read_dns(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_capture(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_admin(const ConfigReader& r, const YAML::Node& node, Config& config);

@@ -325,7 +325,8 @@ void read_relay(const ConfigReader& r, const YAML::Node& relay, Config& config) 
       relay, "relay",
       {"topology_hiding", "dialog_protection", "mask_call_id", "sips_end_to_end",
        "untrusted_headers", "max_transactions", "max_transaction_bytes", "max_forwards", "timers",
-       "token_keys", "token_key_file", "dialog_token_lifetime_seconds"});
+       "token_keys", "token_key_file", "dialog_token_lifetime_seconds", "max_dialogs",
+       "session_timeout_seconds"});
   proxy::RelaySettings& settings = config.relay;
   r.read_bool(relay, "relay", "dialog_protection", settings.dialog_protection);
   r.read_bool(relay, "relay", "topology_hiding", settings.topology_hiding);
@@ -340,6 +341,9 @@ void read_relay(const ConfigReader& r, const YAML::Node& relay, Config& config) 
                              1u << 22);
   r.read_uint<std::size_t>(relay, "relay", "max_transaction_bytes", settings.max_transaction_bytes,
                            std::size_t{1} << 20, std::size_t{1} << 40);
+  r.read_uint<std::uint32_t>(relay, "relay", "max_dialogs", settings.max_dialogs, 16, 1u << 22);
+  r.read_seconds(relay, "relay", "session_timeout_seconds", settings.session_timeout, 60,
+                 7u * 86400u);
   read_token_keys(r, relay, settings);
   if (const YAML::Node timers = relay["timers"]) {
     r.reject_unknown_keys(timers, "relay.timers",
@@ -355,6 +359,24 @@ void read_relay(const ConfigReader& r, const YAML::Node& relay, Config& config) 
     ms("linger_ms", settings.linger, 0, 600000);
     if (settings.t2 < settings.t1) r.fail(timers, "relay.timers.t2_ms", "must not be below t1_ms");
   }
+}
+
+void read_calls(const ConfigReader& r, const YAML::Node& calls, proxy::CallLimitSettings& limits) {
+  r.reject_unknown_keys(calls, "policy.calls",
+                        {"max_per_user", "max_per_source", "max_total", "source_prefix_v4",
+                         "source_prefix_v6", "reject_status"});
+  r.read_uint<std::uint32_t>(calls, "policy.calls", "max_per_user", limits.max_per_user, 0, 65535);
+  r.read_uint<std::uint32_t>(calls, "policy.calls", "max_per_source", limits.max_per_source, 0,
+                             65535);
+  r.read_uint<std::uint32_t>(calls, "policy.calls", "max_total", limits.max_total, 0, 100000000);
+  r.read_uint<std::uint8_t>(calls, "policy.calls", "source_prefix_v4", limits.source_prefix_v4, 8,
+                            32);
+  r.read_uint<std::uint8_t>(calls, "policy.calls", "source_prefix_v6", limits.source_prefix_v6, 16,
+                            128);
+  r.read_uint<std::uint16_t>(calls, "policy.calls", "reject_status", limits.reject_status, 403,
+                             503);
+  if (limits.reject_status != 403 && limits.reject_status != 486 && limits.reject_status != 503)
+    r.fail(calls["reject_status"], "policy.calls.reject_status", "must be 403, 486 or 503");
 }
 
 void read_capture(const ConfigReader& r, const YAML::Node& c, Config& config) {

@@ -70,6 +70,21 @@ const std::vector<RelayCounterFamily>& relay_counter_families() {
        "(a 2xx to a BYE); their difference is the calls up.",
        "event",
        {{"established", &S::dialogs_established}, {"ended", &S::dialogs_ended}}},
+      {"sbc_call_limit_rejections_total",
+       "New calls refused by policy.calls, by the scope over its limit (user, source prefix, "
+       "total; table: the limit's own table had no room for the key), and new calls from the "
+       "outside refused because the dialog table (relay.max_dialogs) was full (dialogs).",
+       "scope",
+       {{"user", &S::call_limit_user},
+        {"source", &S::call_limit_source},
+        {"total", &S::call_limit_total},
+        {"table", &S::call_limit_table},
+        {"dialogs", &S::dialog_table_full}}},
+      {"sbc_dialogs_timed_out_total",
+       "Calls forgotten after relay.session_timeout_seconds (or their Session-Expires) without "
+       "a refresh.",
+       "",
+       {{"", &S::dialogs_timed_out}}},
       {"sbc_relay_requests_total",
        "New requests relayed, by direction.",
        "direction",
@@ -162,6 +177,17 @@ void add_relay_families(std::vector<metrics::Family>& families,
   families.push_back(
       gauge("sbc_relay_transactions_active", "Transactions in progress.",
             d(sum(relays, &S::transactions_started) - sum(relays, &S::transactions_ended))));
+  std::uint64_t dialogs = 0, established = 0;
+  for (const auto& r : relays) {
+    dialogs += r->active_dialogs();
+    established += r->established_dialogs();
+  }
+  families.push_back({"sbc_dialogs_active",
+                      "Calls the relays hold: attempts (an INVITE not answered yet) and "
+                      "established dialogs (answered 2xx, not ended).",
+                      Type::Gauge,
+                      {{{{"state", "attempt"}}, d(dialogs - established)},
+                       {{{"state", "established"}}, d(established)}}});
   families.push_back(gauge("sbc_relay_transaction_bytes",
                            "Bytes the transactions keep (requests, answers), all workers; each "
                            "worker's share is bounded by relay.max_transaction_bytes.",

@@ -121,8 +121,12 @@ bool Server::start_relays() {
   // Cores over TCP or TLS: each worker also listens on its inside port for the core's
   // connections and opens its own from there (sbc/transport/inside_streams.hpp).
   const CorePeers peers = core_peers(fixed_cores_);
+  // policy.calls counts a user's calls on every worker (always made: a reload may set limits).
+  auto call_counts = std::make_shared<proxy::CallCounts>(count_, 2 * config_.relay.max_dialogs);
   for (unsigned w = 0; w < count_; ++w) {
     proxy::RelaySettings settings = config_.relay;
+    settings.call_counts = call_counts;
+    settings.worker = w;
     settings.token_keys = keys;
     settings.cores = fixed_cores_;
     settings.outside_addresses = outside;

@@ -116,6 +116,10 @@ Server::ReloadReport Server::reload(const Config& fresh, const Post& post_to_con
     report.error = "the previous reload is still being handed over to the workers; try again";
     return report;
   }
+  // policy.calls: the relays count the calls; the calls up keep their places.
+  const proxy::CallLimitSettings limits = fresh.relay.call_limits;
+  for (unsigned w = 0; w < relays_.size(); ++w)
+    workers_[w]->post([this, w, limits] { relays_[w]->set_call_limits(limits); });
   std::string chain;
   for (const std::string& name : policy.chain) chain.append(chain.empty() ? "" : ",").append(name);
   const std::string users =

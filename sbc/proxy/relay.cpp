@@ -17,6 +17,9 @@ Relay::Impl::Impl(RelaySettings settings, transport::Wire& wire, std::function<T
               : settings_.token_keys),
       table_(settings_.max_transactions, settings_.branch_seed, settings_.max_transaction_bytes,
              stats),
+      call_counts_(settings_.call_counts),
+      call_limits_(settings_.call_limits),
+      dialogs_(settings_.max_dialogs, call_counts_.get(), settings_.worker),
       message_(std::make_unique<Message>()),
       scratch_(std::make_unique<Message>()),
       out_(std::make_unique<std::array<char, 65536>>()),
@@ -48,7 +51,7 @@ void Relay::Impl::request_from_outside(const Message& m, const FlowInfo& flow) n
     return answer_outside(m, flow, 400, "Missing Via branch (RFC 3261 8.1.1.7)");
   if (refused_body) {
     stats.sdp_refused.inc();
-    return answer_outside(m, flow, 400, sdp_reason_);
+    return answer_outside(m, flow, 400, reason_);
   }
   if (m.method() == Method::Cancel) return cancel(m, &flow, {});
   if (Transaction* t = table_.find_server(m, m.method()))
@@ -120,6 +123,10 @@ void Relay::Impl::request_from_outside(const Message& m, const FlowInfo& flow) n
     }
     stats.too_large.inc();
     return answer_outside(m, flow, 513, "Message Too Large to relay");
+  }
+  if (const CallScope refused = track_call(*t, m, &flow); refused != CallScope::None) {
+    table_.release(*t);
+    return refuse_call(m, flow, refused);
   }
   send_to_core(*t);
   if (t->invite()) answer_in_transaction(*t, m, 100, "Trying");
@@ -306,6 +313,8 @@ void Relay::Impl::tick() noexcept {
   if (const std::uint64_t due = cores_.probes_due(now_); due != 0)
     for (std::size_t i = 0; i < cores_.size(); ++i)
       if ((due >> i & 1u) != 0) send_probe(i);
+  if (const std::size_t ended = dialogs_.expire(now_, kDialogSweepPerTick); ended != 0)
+    stats.dialogs_timed_out.inc(ended);
   table_.wake_due(now_, [this](Transaction& t) {
     fire(t);
     if (t.used) schedule(t);
@@ -394,6 +403,7 @@ void Relay::Impl::request_from_inside(const Message& m, const Address& source) n
     return answer_inside(m, source, 430, "Flow Failed");
   }
   stats.requests_to_outside.inc();
+  (void)track_call(*t, m, nullptr);  // the core's calls are not limited
   if (t->invite()) answer_in_transaction(*t, m, 100, "Trying");
   schedule(*t);
 }
@@ -462,6 +472,15 @@ const RelayStats& Relay::stats() const noexcept {
 }
 std::size_t Relay::active_transactions() const noexcept {
   return impl_->active();
+}
+std::size_t Relay::active_dialogs() const noexcept {
+  return impl_->dialogs().active();
+}
+std::size_t Relay::established_dialogs() const noexcept {
+  return impl_->dialogs().established();
+}
+void Relay::set_call_limits(const CallLimitSettings& limits) noexcept {
+  impl_->set_call_limits(limits);
 }
 std::size_t Relay::transaction_bytes() const noexcept {
   return impl_->transaction_bytes();

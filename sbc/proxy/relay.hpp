@@ -86,6 +86,14 @@ struct RelayStats {
   metrics::Counter stateless_acks_absorbed;  // ACKs of the edge's own transaction-less answers
   metrics::Counter dialogs_established;      // 2xx relayed to an INVITE outside a dialog
   metrics::Counter dialogs_ended;            // 2xx relayed to a BYE
+  // New calls from the outside refused by policy.calls, by the scope over its limit, and new
+  // calls either way refused because the dialog table (relay.max_dialogs) was full.
+  metrics::Counter call_limit_user;
+  metrics::Counter call_limit_source;
+  metrics::Counter call_limit_total;
+  metrics::Counter call_limit_table;  // the limit's own table: the key's window full
+  metrics::Counter dialog_table_full;
+  metrics::Counter dialogs_timed_out;  // forgotten after relay.session_timeout without a refresh
   // From a request's arrival to its first final answer, by direction and method: [0] to the
   // core, INVITE; [1] to the core, other; [2] to the outside, INVITE; [3] to the outside, other.
   std::array<metrics::Histogram, 4> transaction_time{
@@ -132,6 +140,11 @@ class Relay final : public transport::Router {
 
   const RelayStats& stats() const noexcept;
   std::size_t active_transactions() const noexcept;
+  // Calls held (dialog_table.hpp): attempts and established dialogs, and established only.
+  std::size_t active_dialogs() const noexcept;
+  std::size_t established_dialogs() const noexcept;
+  // policy.calls on a reload (on this relay's thread): calls up keep their places.
+  void set_call_limits(const CallLimitSettings& limits) noexcept;
   // Bytes the transaction slots hold (relay.max_transaction_bytes bounds it).
   std::size_t transaction_bytes() const noexcept;
   const RelaySettings& settings() const noexcept;

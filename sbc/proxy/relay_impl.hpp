@@ -6,6 +6,7 @@
 //   relay_routing.cpp    our Route entries, dialog protection, loop detection, the ACK routed
 //                        without a transaction, trust boundary (untrusted headers, SDP bodies)
 //   relay_topology.cpp   topology hiding: Vias, Record-Route, Contacts, Request-URI
+//   relay_dialogs.cpp    the calls: dialogs opened, refreshed and ended, the fraud limits
 // and self-contained parts of their own: the transaction table (transaction_table.hpp), route
 // tokens (route_tokens.hpp), Call-ID masking (call_id_mask.hpp), our Via and branches
 // (branches.hpp), health probes (core_set.hpp).
@@ -25,6 +26,7 @@
 #include "sbc/proxy/addresses.hpp"
 #include "sbc/proxy/branches.hpp"
 #include "sbc/proxy/call_id_mask.hpp"
+#include "sbc/proxy/dialog_table.hpp"
 #include "sbc/proxy/registration_view.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/proxy/route_tokens.hpp"
@@ -49,6 +51,9 @@ inline constexpr std::string_view kDrainingReason = "Service Unavailable (shutti
 inline constexpr std::string_view kDrainingRetryAfter = "Retry-After: 5";
 // What a transaction may send to an unproved UDP source, in multiples of what it received.
 inline constexpr std::uint64_t kAmplificationFactor = 3;
+// Dialog slots the sweep for session timeouts looks at on every tick (10 ms): a table of 32768
+// is swept in 1.3 s.
+inline constexpr std::size_t kDialogSweepPerTick = 256;
 // Contacts of one message we hide at most (a 3xx's list); the message editor bounds the edits.
 inline constexpr std::size_t kMaxHiddenContacts = 16;
 
@@ -95,6 +100,8 @@ class Relay::Impl {
   std::size_t active() const noexcept { return table_.active(); }
   std::size_t transaction_bytes() const noexcept { return table_.bytes(); }
   const RegistrationView& registrations() const noexcept { return registrations_; }
+  const DialogTable& dialogs() const noexcept { return dialogs_; }
+  void set_call_limits(const CallLimitSettings& limits) noexcept { call_limits_ = limits; }
 
   // ---- entry points (relay.cpp) ----------------------------------------------------------
   void request_from_outside(const Message& m, const FlowInfo& flow) noexcept;
@@ -194,7 +201,7 @@ class Relay::Impl {
   std::uint32_t wall_seconds() const noexcept;
   bool strip_untrusted(sip::MessageEditor& editor) const noexcept;
   // Whether `m` (from the outside) carries an SDP body that breaks RFC 8866 or a bound; then
-  // sdp_reason_ is the reason phrase of the 400 that refuses it.
+  // reason_ is the reason phrase of the 400 that refuses it.
   bool bad_sdp(const Message& m) noexcept;
   std::uint64_t cores_without_tls(const Message& m) const noexcept;
   bool masks_call_id(const Message& m, const OwnRoutes& own) const noexcept;
@@ -206,6 +213,16 @@ class Relay::Impl {
   std::string_view write_our_via(Protocol protocol, std::string_view host, std::uint16_t port,
                                  std::string_view branch) noexcept;
   std::string_view stateless_branch(std::string_view incoming) noexcept;
+
+  // ---- calls (relay_dialogs.cpp) ---------------------------------------------------------
+  // A new transaction t relays request m: a dialog-creating INVITE opens a call (from the
+  // outside, `flow`, within policy.calls: else the scope that refused it), a re-INVITE or
+  // UPDATE finds its call (refreshed by its 2xx), a BYE ends it.
+  CallScope track_call(Transaction& t, const Message& m, const FlowInfo* flow) noexcept;
+  void refuse_call(const Message& m, const FlowInfo& flow, CallScope scope) noexcept;
+  // t's first final answer (status), or its end without one (status 0).
+  void call_answered(Transaction& t, const Message* m, std::uint16_t status) noexcept;
+  TimePoint session_expiry(const Message* answer) const noexcept;
 
   // ---- topology hiding (relay_topology.cpp) ----------------------------------------------
   bool vias_to_outside(Transaction& t, const Message& m, const Address& source,
@@ -237,6 +254,9 @@ class Relay::Impl {
   std::array<char, 4096> hidden_buffer_{};
   TransactionTable table_;
   RegistrationView registrations_;           // the REGISTER 2xx relayed out (sbc ctl flows)
+  std::shared_ptr<CallCounts> call_counts_;  // policy.calls, shared by the workers
+  CallLimitSettings call_limits_;
+  DialogTable dialogs_;
   std::vector<std::string_view> untrusted_;  // relay.untrusted_headers
   std::vector<HeaderId> untrusted_ids_;      // their ids (HeaderId::Other: known by name only)
   bool untrusted_left_ = false;       // the last build_to_core failed on a header it must remove
@@ -247,7 +267,7 @@ class Relay::Impl {
   std::unique_ptr<std::array<char, 65536>> out_;
   std::string stateless_;
   std::unique_ptr<media::Sdp> sdp_;  // the body last read (bad_sdp)
-  std::string sdp_reason_;
+  std::string reason_;  // the reason phrase of the last refusal built (bad_sdp, refuse_call)
   std::array<char, 256> via_buffer_{};
   std::array<char, 1024> client_via_buffer_{};
   std::array<char, 2048> record_buffer_{};

@@ -56,6 +56,7 @@ void Relay::Impl::response(Transaction& t, const Message& m) noexcept {
     return;
   }
   if (!forward_response(t, m)) return;
+  if (status >= 200) call_answered(t, &m, status);
   // Dialogs: established by the first 2xx to a dialog-creating INVITE, ended by a 2xx to BYE
   // (the difference is the number of calls up, give or take calls whose parties vanished).
   // Retransmitted finals returned above.
@@ -99,6 +100,7 @@ void Relay::Impl::response(Transaction& t, const Message& m) noexcept {
 
 void Relay::Impl::final_from_core_as_500(Transaction& t, const Message& m) noexcept {
   finish(t);
+  call_answered(t, nullptr, 500);
   if (!forward_response(t, m, "SIP/2.0 500 Server Internal Error (no core available)")) return;
   if (t.invite()) {
     complete_invite_server(t);
@@ -224,7 +226,10 @@ void Relay::Impl::fire(Transaction& t) noexcept {
     t.response_interval = std::min(2 * t.response_interval, settings_.t2);
     t.response_retransmit_at = now_ + t.response_interval;
   }
-  if (t.end_at <= now_) table_.release(t);
+  if (t.end_at <= now_) {
+    if (t.dialog) call_answered(t, nullptr, 0);  // ended without a final answer relayed
+    table_.release(t);
+  }
 }
 
 // The next hop did not answer in time: 408 to the server side (RFC 3261 16.8).
@@ -236,6 +241,7 @@ void Relay::Impl::time_out(Transaction& t) noexcept {
 // Ends the client side without an answer from the next hop, and answers the server side.
 void Relay::Impl::give_up(Transaction& t, std::uint16_t status, std::string_view reason) noexcept {
   finish(t);
+  call_answered(t, nullptr, status);
   Message& original = *scratch_;
   if (original.parse(t.original, sip::Framing::Datagram, settings_.limits).is_valid()) {
     answer_in_transaction(t, original, status, reason);

@@ -147,7 +147,7 @@ bool Relay::Impl::bad_sdp(const Message& m) noexcept {
   if (!sip::iequals(media_type, "application/sdp")) return false;
   const auto error = media::parse_sdp(m.body(), *sdp_);
   if (!error) return false;
-  sdp_reason_.assign("Bad Request (SDP: ").append(error->phrase()).append(")");
+  reason_.assign("Bad Request (SDP: ").append(error->phrase()).append(")");
   return true;
 }
 

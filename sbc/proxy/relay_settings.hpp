@@ -4,12 +4,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "sbc/common/flow.hpp"
 #include "sbc/crypto/token_sealer.hpp"
+#include "sbc/proxy/call_counts.hpp"
 #include "sbc/sip/message.hpp"
 
 namespace sbc::proxy {
@@ -103,6 +105,17 @@ struct RelaySettings {
   // Bound of the bytes the transactions keep (requests, answers; slots reused included): a new
   // transaction starts only while what it will keep fits, else 503 with Retry-After.
   std::size_t max_transaction_bytes = std::size_t{64} << 20;
+  // Calls (dialog_table.hpp): at most this many per worker, attempts included (a new call over
+  // it is refused 503); one without a refresh (a re-INVITE or UPDATE answered 2xx) for
+  // session_timeout is forgotten (sooner with RFC 4028's Session-Expires, plus 32 s).
+  std::uint32_t max_dialogs = 32768;
+  std::chrono::seconds session_timeout{7200};
+  // policy.calls: concurrent calls from the outside per user, per source prefix, in all. The
+  // counts span the workers when the relays share `call_counts` (the daemon makes one, `worker`
+  // names this relay's table in it); else the relay counts alone.
+  CallLimitSettings call_limits;
+  std::shared_ptr<CallCounts> call_counts;
+  unsigned worker = 0;
   // Max-Forwards of relayed requests is clamped to this before the decrement (an attacker's 255
   // would let a loop or spiral run longer).
   unsigned max_forwards = 70;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sbc/proxy/branches.hpp"
+#include "sbc/proxy/dialog_table.hpp"
 #include "sbc/proxy/relay.hpp"
 #include "sbc/proxy/transaction_index.hpp"
 #include "sbc/sip/message.hpp"
@@ -76,6 +77,8 @@ struct Transaction {
   std::uint32_t consumed_size = 0;
   bool had_credentials = false;  // Authorization or Proxy-Authorization as it arrived
   bool creates_dialog = false;   // an INVITE outside a dialog
+  // The call it starts (creates_dialog) or refreshes (a re-INVITE, an UPDATE): dialog_table.hpp.
+  DialogTable::Ref dialog;
   std::string last_response;
   // Anti-amplification toward an unproved UDP source (RFC 9000 section 8's rule): what we send
   // it in this transaction stays within kAmplificationFactor times what it sent us. Provisionals

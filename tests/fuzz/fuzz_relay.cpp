@@ -74,6 +74,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   settings.inside_port = 15060;
   settings.outside_addresses = {{"198.51.100.1", 5060}, {"198.51.100.1", 5061}};
   settings.max_transactions = 16;
+  // Small tables, and the fraud limits on, so that their ends (full, over a limit) are reached.
+  settings.max_dialogs = 16;
+  settings.call_limits.max_per_source = 3;
+  settings.call_limits.max_total = 8;
   settings.branch_seed = 1;
   settings.token_keys = {
       *sbc::crypto::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f")};
