@@ -5,7 +5,7 @@
 #   clang-tidy -> Helm chart checks -> the container image built (buildah, no registry) and
 #   started -> ASan+UBSan build + tests -> libFuzzer targets for a bounded time, side by side ->
 #   benchmark smoke runs.
-# usage: scripts/test.sh        (env: SBC_FUZZ_SECONDS, default 45 per target)
+# usage: scripts/test.sh        (env: SBC_FUZZ_SECONDS, default 30 per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -43,7 +43,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --preset asan -j "$jobs" --no-tests=error
 
 phase "fuzzing"
-scripts/fuzz.sh "${SBC_FUZZ_SECONDS:-45}"
+scripts/fuzz.sh "${SBC_FUZZ_SECONDS:-30}"
 
 phase "benchmark smoke runs (figures are informative, not asserted)"
 build/release/bench/bench_sip_parse --benchmark_min_time=0.05
