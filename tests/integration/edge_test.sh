@@ -68,10 +68,10 @@ grep -q "sbc started" sbc.log || { cat sbc.log; echo "FAIL - sbc did not start";
 options() {  # options TRANSPORT: a valid OPTIONS to the SBC itself
   printf 'OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/%s 127.0.0.1:5999;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: %s@probe\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n' "$1" "$RANDOM$RANDOM" "$RANDOM"
 }
-tls_send() {  # tls_send PORT FILE [openssl options...]: first line of the answer
+tls_send() {  # tls_send PORT FILE [openssl options...]: first line of the answer (within 5 s)
   local port=$1 file=$2
   shift 2
-  { (cat "$file"; sleep 1) | timeout 5 openssl s_client -quiet -connect "127.0.0.1:$port" "$@" 2>/dev/null | head -n 1 | tr -d '\r'; } || true
+  tls_first_line 5 -connect "127.0.0.1:$port" "$@" <"$file" || true
 }
 served_subject() {  # served_subject PORT [openssl options...]
   local port=$1

@@ -3,7 +3,8 @@
 # Sets sbc, probe, corpus (absolute paths from the arguments PATH/TO/sbc PATH/TO/sip_probe
 # CORPUS_DIR), loads free_port_base, and defines pass, fail and check; `failures` counts fails,
 # enter_work_dir (a scratch directory, and every process in `pids` stopped at exit),
-# wait_http (until a health endpoint answers), start_sbc, start_kamailio and metric.
+# wait_http (until a health endpoint answers), wait_line, end_serve, tls_first_line, start_sbc,
+# start_kamailio and metric.
 sbc=$(readlink -f "$1")
 probe=$(readlink -f "$2")
 corpus=$(readlink -f "$3")
@@ -44,6 +45,50 @@ wait_http() {
     sleep 0.1
   done
   return 0
+}
+
+# wait_line FILE LINE [SECONDS]: waits until FILE has LINE as a whole line (grep -qx), at most
+# SECONDS (default 10), instead of a fixed sleep before the next step (a user agent's "REGISTER 200"
+# before calling it); returns 0 either way: the checks that follow say what is missing.
+wait_line() {
+  local deadline=$((SECONDS + ${3:-10}))
+  until grep -qx -- "$2" "$1" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.05; done
+  return 0
+}
+
+# end_serve PID FILE: ends a `sip_ua ... serve SECONDS` running in the background (PID, its output
+# in FILE) once FILE shows "BYE received": the call it answered is over (the caller has its BYE
+# 200, so every line the callee prints about it is written), so the rest of SECONDS is not waited
+# out. Without a BYE it waits for the user agent to end by itself, as `wait PID` did.
+end_serve() {
+  while kill -0 "$1" 2>/dev/null; do
+    if grep -qx "BYE received" "$2" 2>/dev/null; then
+      kill "$1" 2>/dev/null || true
+      break
+    fi
+    sleep 0.05
+  done
+  wait "$1" 2>/dev/null || true
+}
+
+# tls_first_line SECONDS OPENSSL_OPTIONS...: sends standard input over a TLS connection opened by
+# `openssl s_client -quiet OPENSSL_OPTIONS...` and prints the first line of the answer (its CR
+# removed) as soon as that line is complete; nothing when none comes within SECONDS or the
+# handshake fails. (s_client -quiet implies -ign_eof: it never ends at the end of its input, so
+# `... | s_client | head -n 1` lasted the whole SECONDS even when the answer came at once.)
+tls_first_line() {
+  local seconds=$1 in out pid
+  shift
+  in=$(mktemp)
+  out=$(mktemp)
+  cat >"$in"
+  timeout "$seconds" openssl s_client -quiet "$@" <"$in" >"$out" 2>/dev/null &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null && [ "$(wc -l <"$out")" -eq 0 ]; do sleep 0.05; done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  head -n 1 "$out" | tr -d '\r'
+  rm -f "$in" "$out"
 }
 
 # start_sbc NAME [HEALTH_URL]: runs `sbc run --config NAME.yaml` in the background, its log in
