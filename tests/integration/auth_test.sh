@@ -66,9 +66,10 @@ export SIP_UA_LOCAL_ADDRESS=127.0.0.2
 
 # --- legitimate users, SHA-256
 SIP_UA_PASSWORD=bob-secret ua udp bob register serve 5 >bob.out 2>&1 &
-sleep 0.5
+bob=$!
+wait_line bob.out "REGISTER 200"
 SIP_UA_PASSWORD=alice-secret ua tcp alice register call sip:bob@example.com >alice.out 2>&1 || true
-wait $! 2>/dev/null || true
+end_serve $bob bob.out
 check "alice answers the challenge with SHA-256 and registers" \
   bash -c 'grep -qx "AUTH SHA-256 REGISTER" alice.out && grep -qx "REGISTER 200" alice.out'
 check "bob registers over UDP" grep -qx "REGISTER 200" bob.out
@@ -125,7 +126,9 @@ check "sipsak cannot bind bob's address-of-record with alice's credentials (403)
   grep -q "403 Forbidden" sipsak-bob-alice.out
 
 # --- enumeration and password guessing (svcrack only knows MD5: it gives up on a SHA-256
-# challenge with "Unknown algorithm", so it guesses against the MD5 edge)
+# challenge with "Unknown algorithm", so it guesses against the MD5 edge). Once banned it hears
+# nothing more: it stops sending after --maximumtime seconds without an answer (3, not its 10:
+# before the ban answers come within milliseconds), then waits its own fixed 10 s.
 printf '%s\n' alice bob nobody zed >names.txt
 timeout 60 svwar --force -d names.txt -m REGISTER -p "$sbc_port" 127.0.0.1 -b 127.0.0.1 \
   -x 127.0.0.1 -P "$scan_port" >svwar.out 2>&1 || true
@@ -133,7 +136,7 @@ check "svwar finds no user (unknown and known users look alike)" grep -q "found 
 printf '%s\n' guess1 guess2 guess3 guess4 guess5 guess6 guess7 guess8 guess9 guess10 guess11 \
   guess12 guess13 alice-secret guess15 >words.txt
 timeout 90 svcrack -u alice -d words.txt -p "$md5_port" 127.0.0.1 -b 127.0.0.1 -x 127.0.0.1 \
-  -P "$((scan_port + 1))" >svcrack.out 2>&1 || true
+  -P "$((scan_port + 1))" --maximumtime 3 >svcrack.out 2>&1 || true
 check "svcrack does not crack alice's password" \
   bash -c 'grep -q "found nothing" svcrack.out && ! grep -q "alice-secret" svcrack.out'
 curl -fsS "http://127.0.0.1:$md5_metrics/metrics" >md5-metrics.txt

@@ -50,26 +50,28 @@ ua() { "$ua" "$1" 127.0.0.1 "$2" "${@:3}"; }
 # --- over TCP: a call from a TCP user to a UDP user, and one the other way
 ua udp "$sbc_port" bob register serve 6 >bob.out 2>&1 &
 bob=$!
-sleep 0.5
+wait_line bob.out "REGISTER 200"
 ua tcp "$sbc_port" alice register call sip:bob@example.com >alice.out 2>&1 || true
-wait $bob 2>/dev/null || true
+end_serve $bob bob.out
 check "alice registers through the SBC and a TCP core" grep -qx "REGISTER 200" alice.out
 check "bob registers too" grep -qx "REGISTER 200" bob.out
 check "alice's call reaches bob through SBC, core (TCP) and SBC, and he answers" grep -qx "INVITE 200" alice.out
 check "bob gets the INVITE, the ACK and the BYE" \
   bash -c 'grep -qx "INVITE received" bob.out && grep -qx "ACK received" bob.out && grep -qx "BYE received" bob.out'
 check "the BYE is answered 200" grep -qx "BYE 200" alice.out
-inside_tcp=$(grep -c "core got .* over tcp" core.log || true)
+# The call's own requests (2 REGISTERs, INVITE, ACK, BYE), counted without the OPTIONS probes:
+# how many probes came in meanwhile depends on how long the test took (every 5 s).
+inside_tcp=$(grep -c "core got \(REGISTER\|INVITE\|ACK\|BYE\) .* over tcp" core.log || true)
 inside_udp=$(grep -c "core got .* over udp" core.log || true)
 check "the core got every request over TCP ($inside_tcp), none over UDP ($inside_udp)" \
-  test "$inside_tcp" -ge 8 -a "$inside_udp" = 0
+  test "$inside_tcp" -ge 5 -a "$inside_udp" = 0
 check "the core sees the SBC's TCP Via" grep -q "core via SIP/2.0/TCP 127.0.0.1:" core.log
 
 ua tcp "$sbc_port" carol register serve 5 >carol.out 2>&1 &
 carol=$!
-sleep 0.5
+wait_line carol.out "REGISTER 200"
 ua udp "$sbc_port" dave register call sip:carol@example.com >dave.out 2>&1 || true
-wait $carol 2>/dev/null || true
+end_serve $carol carol.out
 check "a call to a TCP user: the core's INVITE comes back over its connection to the SBC" grep -qx "INVITE 200" dave.out
 check "carol receives INVITE, ACK and BYE" \
   bash -c 'grep -qx "INVITE received" carol.out && grep -qx "BYE received" carol.out'
@@ -133,20 +135,23 @@ YAML
 start_sbc sbc4 "http://127.0.0.1:$((base + 10))/readyz"
 ua udp "$sbc4_port" gina register serve 6 >gina.out 2>&1 &
 gina=$!
-sleep 0.5
+wait_line gina.out "REGISTER 200"
 ua tcp "$sbc4_port" hank register call sip:gina@example.com >hank.out 2>&1 || true
-wait $gina 2>/dev/null || true
+end_serve $gina gina.out
 check "hank registers through a TLS core" grep -qx "REGISTER 200" hank.out
 check "his call reaches gina through SBC, core (TLS) and SBC" grep -qx "INVITE 200" hank.out
 check "and ends with BYE 200" grep -qx "BYE 200" hank.out
 check "the core got requests from the SBC over TLS" grep -q "core got INVITE .* over tls" core.log
 
-# The same TLS core, but the SBC trusts another CA: nothing is sent to it.
+# The same TLS core, but the SBC trusts another CA: nothing is sent to it. This SBC and the next
+# ones whose only core must fail are waited for on /healthz (listening), not /readyz: /readyz
+# turns 503 as soon as the first probe fails, often before it is first asked, and waiting for it
+# then ran out wait_http's 15 s.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=other.test \
   -days 1 -keyout other.key -out other.pem 2>/dev/null
 sed -e "s#$work/core.pem#$work/other.pem#" -e "s/port: $sbc4_port/port: $((base + 11))/" \
   -e "s/port: $((base + 10))/port: $((base + 12))/" sbc4.yaml >sbc5.yaml
-start_sbc sbc5 "http://127.0.0.1:$((base + 12))/readyz"
+start_sbc sbc5 "http://127.0.0.1:$((base + 12))/healthz"
 ua udp "$((base + 11))" ivan register >ivan.out 2>&1 || true
 check "a core whose certificate does not verify gets nothing: 503" grep -qx "REGISTER 503" ivan.out
 curl -fsS "http://127.0.0.1:$((base + 12))/metrics" >metrics5.txt || true
@@ -158,7 +163,7 @@ check "the failed handshake is counted" \
 sed -e "s#, certificate: {chain: $work/client.pem, key: $work/client.key}##" \
   -e "s/port: $sbc4_port/port: $((base + 13))/" -e "s/port: $((base + 10))/port: $((base + 14))/" \
   sbc4.yaml >sbc6.yaml
-start_sbc sbc6 "http://127.0.0.1:$((base + 14))/readyz"
+start_sbc sbc6 "http://127.0.0.1:$((base + 14))/healthz"
 ua udp "$((base + 13))" judy register >judy.out 2>&1 || true
 check "without its client certificate the SBC cannot reach a core that demands one: 503" \
   grep -qx "REGISTER 503" judy.out
@@ -187,14 +192,16 @@ YAML
 }
 by_name 16 "sip:core.test;transport=tls" >sbc7.yaml
 start_sbc sbc7 "http://127.0.0.1:$((base + 17))/readyz"
-for _ in $(seq 50); do grep -q "resolved\|core.test" sbc7.log && break; sleep 0.1; done
-sleep 0.5
+# The name resolved (logged just before the workers get its address; 0.2 s for them to have it).
+for _ in $(seq 100); do grep -q "core name core.test: " sbc7.log && break; sleep 0.05; done
+sleep 0.2
 ua udp "$((base + 16))" kate register >kate.out 2>&1 || true
 check "a TLS core found by SRV (_sips._tcp) whose certificate names the URI's domain: 200" \
   grep -qx "REGISTER 200" kate.out
 by_name 18 "sip:wrong.test:$core_tls;transport=tls" >sbc8.yaml
-start_sbc sbc8 "http://127.0.0.1:$((base + 19))/readyz"
-sleep 1
+start_sbc sbc8 "http://127.0.0.1:$((base + 19))/healthz"
+for _ in $(seq 100); do grep -q "core name wrong.test: " sbc8.log && break; sleep 0.05; done
+sleep 0.2
 ua udp "$((base + 18))" liam register >liam.out 2>&1 || true
 check "the same core by a name its certificate does not carry gets nothing: 503" \
   grep -qx "REGISTER 503" liam.out
