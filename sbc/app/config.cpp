@@ -46,6 +46,7 @@ constexpr std::pair<std::string_view, SectionReader> kSections[] = {
     {"capture", read_capture},
     {"admin", read_admin},
     {"cluster", read_cluster},
+    {"media", read_media},
 };
 
 // The node as text that two equal configurations share whatever their layout: mappings with

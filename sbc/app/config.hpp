@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policy/policy_config.hpp"
+#include "sbc/app/ng_media_port.hpp"
 #include "sbc/capture/capture_settings.hpp"
 #include "sbc/cluster/fleet_settings.hpp"
 #include "sbc/common/flow.hpp"
@@ -92,6 +93,8 @@ struct Config {
   proxy::RelaySettings relay;
   policy::PolicyConfig policy;
   capture::CaptureSettings capture;
+  // media: anchoring through rtpengine (ng_media_port.hpp); media.on_failure is in relay.
+  MediaConfig media;
   AdminSettings admin;
   // cluster.redis: the store the replicas share bans through (fleet_store.hpp); absent:
   // standalone.

@@ -107,6 +107,7 @@ void read_dns(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_capture(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_admin(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_cluster(const ConfigReader& r, const YAML::Node& node, Config& config);
+void read_media(const ConfigReader& r, const YAML::Node& node, Config& config);
 void read_policy(const ConfigReader& r, const YAML::Node& node, policy::PolicyConfig& config);
 // The stages whose options `policy` reads (each a section named after its stage).
 std::vector<std::string_view> policy_stage_sections();

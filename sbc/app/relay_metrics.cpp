@@ -85,6 +85,11 @@ const std::vector<RelayCounterFamily>& relay_counter_families() {
        "a refresh.",
        "",
        {{"", &S::dialogs_timed_out}}},
+      {"sbc_media_unanchored_total",
+       "SDP that went on with its addresses as they were: media.on_failure pass after a failure, "
+       "a call the dialog table could not hold, a late offer (in a 2xx).",
+       "",
+       {{"", &S::media_unanchored}}},
       {"sbc_relay_requests_total",
        "New requests relayed, by direction.",
        "direction",
@@ -152,6 +157,43 @@ std::uint64_t sum(const std::vector<std::unique_ptr<proxy::Relay>>& relays, Rela
   return total;
 }
 
+// The media relay's requests, sessions and latency, summed over the workers' relays.
+void add_media_families(std::vector<metrics::Family>& families,
+                        const std::vector<std::unique_ptr<proxy::Relay>>& relays) {
+  using Type = metrics::Family::Type;
+  auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+  metrics::Family requests{"sbc_media_requests_total",
+                           "Requests to the media relay (rtpengine) that completed, by command "
+                           "and result (failed: no answer in time on any instance, an error, or "
+                           "not sent).",
+                           Type::Counter,
+                           {}};
+  constexpr std::array<const char*, 3> kCommands = {"offer", "answer", "delete"};
+  for (std::size_t op = 0; op < kCommands.size(); ++op) {
+    std::uint64_t ok = 0, failed = 0;
+    for (const auto& r : relays) {
+      ok += r->stats().media_ok[op].value();
+      failed += r->stats().media_failed[op].value();
+    }
+    requests.samples.push_back({{{"command", kCommands[op]}, {"result", "ok"}}, d(ok)});
+    requests.samples.push_back({{{"command", kCommands[op]}, {"result", "failed"}}, d(failed)});
+  }
+  families.push_back(std::move(requests));
+  const std::uint64_t opened = sum(relays, &S::media_sessions_opened);
+  const std::uint64_t closed = sum(relays, &S::media_sessions_closed);
+  families.push_back({"sbc_media_sessions_active",
+                      "Call legs whose media the media relay anchors now.",
+                      Type::Gauge,
+                      {{{}, d(opened > closed ? opened - closed : 0)}}});
+  metrics::HistogramSnapshot latency;
+  for (const auto& r : relays) r->stats().media_time.add_to(latency);
+  families.push_back({"sbc_media_request_seconds",
+                      "From a request to the media relay to its completion (answer, or failure "
+                      "after the retries).",
+                      Type::Histogram,
+                      {{{}, latency}}});
+}
+
 }  // namespace
 
 void add_relay_families(std::vector<metrics::Family>& families,
@@ -177,6 +219,7 @@ void add_relay_families(std::vector<metrics::Family>& families,
   families.push_back(
       gauge("sbc_relay_transactions_active", "Transactions in progress.",
             d(sum(relays, &S::transactions_started) - sum(relays, &S::transactions_ended))));
+  add_media_families(families, relays);
   std::uint64_t dialogs = 0, established = 0;
   for (const auto& r : relays) {
     dialogs += r->active_dialogs();

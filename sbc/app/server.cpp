@@ -253,6 +253,10 @@ void Server::stop() {
   if (fleet_) fleet_->stop();                    // before the workers: it posts to them
   if (metrics_server_) metrics_server_->stop();
   for (auto& w : workers_) w->stop();
+  // The workers' threads are gone: the media ports' outstanding requests complete now, into
+  // relays that no longer ask them for anything.
+  for (auto& r : relays_) r->set_media_port(nullptr);
+  for (auto& port : media_ports_) port->stop();
   {
     const std::lock_guard lock(capture_mutex_);
     for (auto& retiring : retiring_captures_) retiring->stop();

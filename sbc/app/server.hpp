@@ -213,6 +213,9 @@ class Server {
   capture::CaptureSettings capture_settings_;
   bool inside_streams_ = false, inside_tls_ = false;   // what the inside opened at start
   std::vector<std::unique_ptr<proxy::Relay>> relays_;  // by worker; empty without a core
+  // media.enabled: each worker's rtpengine client (on its io_context), which its relay uses;
+  // stopped (stop()) before the relays go, gone before the workers.
+  std::vector<std::unique_ptr<NgMediaPort>> media_ports_;
   // The cores: the resolver's thread reads them, and a reload changes them, under cores_mutex_.
   std::mutex cores_mutex_;
   std::vector<proxy::CoreTarget> fixed_cores_;  // the targets given as addresses

@@ -148,10 +148,23 @@ bool Server::start_relays() {
     // The inside UDP socket hears only the UDP cores (forged answers to probes are dropped).
     workers_[w]->set_inside_peers(peers.udp, !config_.core.strict_source_port);
     relays_.push_back(std::make_unique<proxy::Relay>(std::move(settings), *workers_[w]));
+    if (config_.media.enabled) {
+      media_ports_.push_back(std::make_unique<NgMediaPort>(workers_[w]->io(), config_.media));
+      std::string error;
+      if (!media_ports_.back()->start(error)) {
+        log_("error", "media: " + error);
+        return false;
+      }
+      relays_.back()->set_media_port(media_ports_.back().get());
+    }
     workers_[w]->set_router(relays_.back().get());
     policies_->attach_relay(w, *relays_.back());
   }
   for (const proxy::CoreTarget& core : config_.core.targets) log_("info", describe(core));
+  if (config_.media.enabled)
+    log_("info", "media anchored through " + std::to_string(config_.media.ng.instances.size()) +
+                     " rtpengine instance(s), interfaces " + config_.media.outside_interface +
+                     " (outside) and " + config_.media.inside_interface + " (inside)");
   return start_resolver();
 }
 

@@ -9,10 +9,11 @@ DialogTable::DialogTable(std::uint32_t capacity, CallCounts* counts, unsigned wo
   for (std::uint32_t i = capacity; i > 0; --i) free_.push_back(i - 1);
 }
 
-std::uint64_t DialogTable::key(std::string_view inside_call_id,
-                               std::string_view caller_tag) const noexcept {
+std::uint64_t DialogTable::key(std::string_view inside_call_id, std::string_view caller_tag,
+                               bool from_outside) const noexcept {
   const std::uint64_t call = common::siphash24(key_, inside_call_id);
-  const std::uint64_t k = common::siphash24(common::HashKey{key_.k0 ^ call, key_.k1}, caller_tag);
+  const std::uint64_t k = common::siphash24(
+      common::HashKey{key_.k0 ^ call, key_.k1 ^ (from_outside ? 1u : 0u)}, caller_tag);
   return k != 0 ? k : 1;  // the index's keys are never 0
 }
 
@@ -48,10 +49,11 @@ DialogTable::Dialog* DialogTable::find_key(std::uint64_t key) noexcept {
 }
 
 DialogTable::Dialog* DialogTable::find(std::string_view inside_call_id, std::string_view from_tag,
-                                       std::string_view to_tag) noexcept {
+                                       std::string_view to_tag,
+                                       bool request_from_outside) noexcept {
   if (free_.size() == slots_.size()) return nullptr;
-  if (Dialog* d = find_key(key(inside_call_id, from_tag))) return d;
-  return to_tag.empty() ? nullptr : find_key(key(inside_call_id, to_tag));
+  if (Dialog* d = find_key(key(inside_call_id, from_tag, request_from_outside))) return d;
+  return to_tag.empty() ? nullptr : find_key(key(inside_call_id, to_tag, !request_from_outside));
 }
 
 void DialogTable::establish(Dialog& d, TimePoint expires) noexcept {
@@ -63,6 +65,7 @@ void DialogTable::establish(Dialog& d, TimePoint expires) noexcept {
 
 void DialogTable::close(Dialog& d) noexcept {
   if (d.state == State::Free) return;
+  if (on_close_) on_close_(d);
   if (d.state == State::Established)
     established_.store(established_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   active_.store(active_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
@@ -70,7 +73,10 @@ void DialogTable::close(Dialog& d) noexcept {
   const auto slot = static_cast<std::uint32_t>(&d - slots_.data());
   index_.erase(d.key, slot);
   const std::uint32_t generation = d.generation + 1;
+  std::string call_id = std::move(d.call_id);
+  call_id.clear();
   d = Dialog{};
+  d.call_id = std::move(call_id);
   d.generation = generation != 0 ? generation : 1;
   free_.push_back(slot);
 }

@@ -5,13 +5,16 @@
 // places a call held in the fraud limits (call_counts.hpp) when the call ends.
 //
 // Bounded (relay.max_dialogs per worker; a new call over it is refused 503); slots and their
-// index allocated once at start: about 56 bytes a slot and 32 bytes of index, no allocation per
-// call. A dialog is known by a SipHash (key drawn at start) of its inside Call-ID and its
-// caller's tag (the From tag of the INVITE): no strings kept.
+// index allocated once at start: about 80 bytes a slot and 32 bytes of index, no allocation per
+// call. A dialog is known by a SipHash (key drawn at start) of its inside Call-ID, its caller's
+// tag (the From tag of the INVITE) and the side its INVITE came from; its Call-ID is kept only
+// when its media is anchored (the capacity of that string stays with the slot).
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,9 +32,13 @@ class DialogTable {
     std::uint64_t key = 0;
     std::uint32_t generation = 1;
     State state = State::Free;
-    bool from_outside = false;
+    bool from_outside = false;  // the INVITE came from the outside (else from the core)
+    bool media = false;         // its media is anchored (media_port.hpp): deleted at its end
     CallPlaces places;
     TimePoint expires{};
+    // The inside Call-ID, kept only for an anchored call (the media relay knows it by it); its
+    // capacity stays with the slot.
+    std::string call_id;
   };
   // A transaction's handle on its dialog; stale once the dialog ended (its generation moved).
   struct Ref {
@@ -48,17 +55,25 @@ class DialogTable {
     counts_ = counts;
     worker_ = worker;
   }
-  std::uint64_t key(std::string_view inside_call_id, std::string_view caller_tag) const noexcept;
+  // Called with a dialog as it ends (the relay deletes its media session).
+  void set_on_close(std::function<void(const Dialog&)> on_close) { on_close_ = std::move(on_close); }
+
+  // One leg of a call: a call from the outside that the core sends back out (a registrar, a
+  // proxy) is two dialogs with the same Call-ID and tags, told apart by where its INVITE came
+  // from.
+  std::uint64_t key(std::string_view inside_call_id, std::string_view caller_tag,
+                    bool from_outside) const noexcept;
 
   // A slot for a new call attempt, holding `places` (given back when it ends); an empty Ref
   // when the table is full (the caller gives the places back itself then).
   Ref open(std::uint64_t key, const CallPlaces& places, bool from_outside,
            TimePoint expires) noexcept;
   Dialog* get(Ref ref) noexcept;
-  // The dialog of a request in a dialog: its inside Call-ID with its From tag or its To tag
-  // (a request from the callee carries the caller's tag as To tag).
+  // The dialog of a request in a dialog, which came from the outside or not: the leg whose caller
+  // sent it (its From tag, the leg's INVITE came the same way) or whose callee did (its To tag,
+  // the INVITE came the other way).
   Dialog* find(std::string_view inside_call_id, std::string_view from_tag,
-               std::string_view to_tag) noexcept;
+               std::string_view to_tag, bool request_from_outside) noexcept;
   Ref ref(const Dialog& d) const noexcept {
     return {static_cast<std::uint32_t>(&d - slots_.data()), d.generation};
   }
@@ -79,6 +94,7 @@ class DialogTable {
 
   CallCounts* counts_;
   unsigned worker_;
+  std::function<void(const Dialog&)> on_close_;
   common::HashKey key_;
   std::vector<Dialog> slots_;
   std::vector<std::uint32_t> free_;

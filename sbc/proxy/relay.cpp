@@ -23,8 +23,10 @@ Relay::Impl::Impl(RelaySettings settings, transport::Wire& wire, std::function<T
       message_(std::make_unique<Message>()),
       scratch_(std::make_unique<Message>()),
       out_(std::make_unique<std::array<char, 65536>>()),
-      sdp_(std::make_unique<media::Sdp>()) {
+      sdp_(std::make_unique<media::Sdp>()),
+      rewritten_(std::make_unique<Message>()) {
   note_cores();
+  dialogs_.set_on_close([this](const DialogTable::Dialog& d) { media_closed(d); });
   for (const std::string& name : settings_.untrusted_headers) {
     untrusted_.push_back(name);
     untrusted_ids_.push_back(sip::lookup_header(name));
@@ -128,7 +130,7 @@ void Relay::Impl::request_from_outside(const Message& m, const FlowInfo& flow) n
     table_.release(*t);
     return refuse_call(m, flow, refused);
   }
-  send_to_core(*t);
+  if (!anchor_request(*t, m, true)) send_to_core(*t);
   if (t->invite()) answer_in_transaction(*t, m, 100, "Trying");
   schedule(*t);
 }
@@ -240,6 +242,7 @@ bool Relay::Impl::fail_over(Transaction& t, std::string_view reason) noexcept {
   t.provisional_seen = t.any_response = false;
   t.cancel_sent = false;
   if (!build_to_core(t, original, flow, own_routes(original, &flow))) return false;
+  if (!t.media_body.empty() && !set_request_body(t)) return false;  // the anchored offer
   send_to_core(t);
   stats.failovers.inc();
   return true;
@@ -299,6 +302,7 @@ void Relay::Impl::inside_failed(Protocol protocol, std::string_view ip,
     cores_.failed(*core, now_, "unreachable");
   for (Transaction& t : table_.slots()) {
     if (!t.used || t.direction != Direction::ToCore || t.final_seen || t.any_response ||
+        t.media_wait_request ||  // not sent yet
         t.core.protocol != protocol || t.core.ip_view() != ip || t.core.port != port)
       continue;
     stats.transport_errors.inc();
@@ -396,14 +400,17 @@ void Relay::Impl::request_from_inside(const Message& m, const Address& source) n
     stats.too_large.inc();
     return answer_inside(m, source, 513, "Message Too Large to relay");
   }
-  start_client(*t);
-  if (!wire_.send_outside(t->dest_flow, t->request)) {
-    table_.release(*t);
-    stats.flow_failed.inc();
-    return answer_inside(m, source, 430, "Flow Failed");
+  (void)track_call(*t, m, nullptr);  // the core's calls are not limited
+  if (!anchor_request(*t, m, false)) {
+    start_client(*t);
+    if (!wire_.send_outside(t->dest_flow, t->request)) {
+      call_answered(*t, nullptr, 0);
+      table_.release(*t);
+      stats.flow_failed.inc();
+      return answer_inside(m, source, 430, "Flow Failed");
+    }
   }
   stats.requests_to_outside.inc();
-  (void)track_call(*t, m, nullptr);  // the core's calls are not limited
   if (t->invite()) answer_in_transaction(*t, m, 100, "Trying");
   schedule(*t);
 }
@@ -481,6 +488,9 @@ std::size_t Relay::established_dialogs() const noexcept {
 }
 void Relay::set_call_limits(const CallLimitSettings& limits) noexcept {
   impl_->set_call_limits(limits);
+}
+void Relay::set_media_port(MediaPort* port) noexcept {
+  impl_->set_media_port(port);
 }
 std::size_t Relay::transaction_bytes() const noexcept {
   return impl_->transaction_bytes();

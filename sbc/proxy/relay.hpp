@@ -35,6 +35,7 @@
 #include "metrics/histogram.hpp"
 #include "sbc/crypto/token_sealer.hpp"
 #include "sbc/proxy/core_set.hpp"
+#include "sbc/proxy/media_port.hpp"
 #include "sbc/proxy/registration_view.hpp"
 #include "sbc/proxy/relay_settings.hpp"
 #include "sbc/transport/routing.hpp"
@@ -94,6 +95,15 @@ struct RelayStats {
   metrics::Counter call_limit_table;  // the limit's own table: the key's window full
   metrics::Counter dialog_table_full;
   metrics::Counter dialogs_timed_out;  // forgotten after relay.session_timeout without a refresh
+  // Media anchoring: requests to the media relay by command and result, the calls anchored now
+  // (sessions opened - closed), what went through unanchored (media.on_failure pass, a call not
+  // in the dialog table, a late offer), and how long the media relay took.
+  std::array<metrics::Counter, 3> media_ok;      // by MediaOp
+  std::array<metrics::Counter, 3> media_failed;  // by MediaOp
+  metrics::Counter media_sessions_opened;
+  metrics::Counter media_sessions_closed;
+  metrics::Counter media_unanchored;
+  metrics::Histogram media_time{metrics::kTransactionBounds};
   // From a request's arrival to its first final answer, by direction and method: [0] to the
   // core, INVITE; [1] to the core, other; [2] to the outside, INVITE; [3] to the outside, other.
   std::array<metrics::Histogram, 4> transaction_time{
@@ -145,6 +155,8 @@ class Relay final : public transport::Router {
   std::size_t established_dialogs() const noexcept;
   // policy.calls on a reload (on this relay's thread): calls up keep their places.
   void set_call_limits(const CallLimitSettings& limits) noexcept;
+  // Anchors the media of the calls from now on (null: none); the port outlives the relay.
+  void set_media_port(MediaPort* port) noexcept;
   // Bytes the transaction slots hold (relay.max_transaction_bytes bounds it).
   std::size_t transaction_bytes() const noexcept;
   const RelaySettings& settings() const noexcept;

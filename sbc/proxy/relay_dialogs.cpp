@@ -55,7 +55,8 @@ CallScope Relay::Impl::track_call(Transaction& t, const Message& m, const FlowIn
         return refused;
     }
     // The transaction ends the attempt (call_answered); the sweep is a backstop only.
-    t.dialog = dialogs_.open(dialogs_.key(call_id, m.from().tag), places, flow != nullptr,
+    t.dialog = dialogs_.open(dialogs_.key(call_id, m.from().tag, flow != nullptr), places,
+                             flow != nullptr,
                              now_ + settings_.session_timeout);
     if (!t.dialog) {
       if (call_counts_ && places.any()) call_counts_->release(settings_.worker, places);
@@ -69,7 +70,7 @@ CallScope Relay::Impl::track_call(Transaction& t, const Message& m, const FlowIn
       (m.method() != Method::Invite && m.method() != Method::Update && m.method() != Method::Bye))
     return CallScope::None;
   const std::string_view call_id = flow != nullptr ? call_ids_.inside(m.call_id()) : m.call_id();
-  DialogTable::Dialog* d = dialogs_.find(call_id, m.from().tag, m.to().tag);
+  DialogTable::Dialog* d = dialogs_.find(call_id, m.from().tag, m.to().tag, flow != nullptr);
   if (d == nullptr) return CallScope::None;
   if (m.method() == Method::Bye) {
     dialogs_.close(*d);

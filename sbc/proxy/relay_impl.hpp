@@ -7,6 +7,7 @@
 //                        without a transaction, trust boundary (untrusted headers, SDP bodies)
 //   relay_topology.cpp   topology hiding: Vias, Record-Route, Contacts, Request-URI
 //   relay_dialogs.cpp    the calls: dialogs opened, refreshed and ended, the fraud limits
+//   relay_media.cpp      media anchoring: offers and answers rewritten, sessions deleted
 // and self-contained parts of their own: the transaction table (transaction_table.hpp), route
 // tokens (route_tokens.hpp), Call-ID masking (call_id_mask.hpp), our Via and branches
 // (branches.hpp), health probes (core_set.hpp).
@@ -224,6 +225,24 @@ class Relay::Impl {
   void call_answered(Transaction& t, const Message* m, std::uint16_t status) noexcept;
   TimePoint session_expiry(const Message* answer) const noexcept;
 
+  // ---- media anchoring (relay_media.cpp) -------------------------------------------------
+ public:
+  void set_media_port(MediaPort* port) noexcept { media_ = port; }
+
+ private:
+  static bool is_sdp(const Message& m) noexcept;
+  std::string_view media_session(const DialogTable::Dialog& d) noexcept;
+  // True when t's request waits for its offer's rewrite (it goes on from offer_done).
+  bool anchor_request(Transaction& t, const Message& m, bool from_outside) noexcept;
+  void offer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
+                  const MediaResult& r) noexcept;
+  bool set_request_body(Transaction& t) noexcept;
+  // True when response m waits for its answer's rewrite (it goes on from answer_done).
+  bool anchor_response(Transaction& t, const Message& m) noexcept;
+  void answer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
+                   const MediaResult& r) noexcept;
+  void media_closed(const DialogTable::Dialog& d) noexcept;
+
   // ---- topology hiding (relay_topology.cpp) ----------------------------------------------
   bool vias_to_outside(Transaction& t, const Message& m, const Address& source,
                        sip::MessageEditor& editor) noexcept;
@@ -267,6 +286,12 @@ class Relay::Impl {
   std::unique_ptr<std::array<char, 65536>> out_;
   std::string stateless_;
   std::unique_ptr<media::Sdp> sdp_;  // the body last read (bad_sdp)
+  MediaPort* media_ = nullptr;
+  std::string media_session_;
+  std::string media_buffer_;
+  std::string media_held_;
+  std::unique_ptr<Message> rewritten_;  // a response with its answer rewritten
+  bool rewriting_response_ = false;
   std::string reason_;  // the reason phrase of the last refusal built (bad_sdp, refuse_call)
   std::array<char, 256> via_buffer_{};
   std::array<char, 1024> client_via_buffer_{};

@@ -46,10 +46,16 @@ void Relay::Impl::response(Transaction& t, const Message& m) noexcept {
     schedule(t);
     return;
   }
+  if (!t.final_seen && anchor_response(t, m)) return;  // goes on once its SDP is anchored
   if (t.final_seen) {
     if (t.invite() && status >= 200 && status < 300 && t.state == ServerState::Accepted) {
-      // A 2xx retransmission: it goes through end to end (RFC 6026 Accepted state).
-      forward_response(t, m);
+      // A 2xx retransmission: it goes through end to end (RFC 6026 Accepted state); with its
+      // answer anchored, as it went the first time.
+      if (t.media_offered) {
+        send_server(t, t.last_response);
+      } else {
+        forward_response(t, m);
+      }
     } else if (t.invite() && status >= 300) {
       send_ack_for(t, m);  // our ACK was lost
     }
@@ -412,6 +418,8 @@ void Relay::Impl::trim(Transaction& t) noexcept {
 // measured from the request's arrival (failovers included).
 void Relay::Impl::finish(Transaction& t) noexcept {
   t.final_seen = true;
+  // Answered: a rewrite still on its way is of no use (relay_media.cpp).
+  t.media_wait_request = t.media_wait_response = false;
   t.retransmit_at = t.timeout_at = t.timer_c_at = t.failover_at = kNever;
   const std::size_t kind = (t.direction == Direction::ToCore ? 0 : 2) + (t.invite() ? 0 : 1);
   stats.transaction_time[kind].observe(now_ - t.started);

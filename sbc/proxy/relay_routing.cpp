@@ -137,14 +137,7 @@ std::uint32_t Relay::Impl::wall_seconds() const noexcept {
 
 // Removes every relay.untrusted_headers header; false when some could not be removed.
 bool Relay::Impl::bad_sdp(const Message& m) noexcept {
-  if (m.body().empty()) return false;
-  const sip::HeaderField* type = m.find(HeaderId::ContentType);
-  if (type == nullptr) return false;
-  // The media type, without parameters: application/sdp in any case (RFC 3261 7.3.1).
-  std::string_view media_type = type->value.substr(0, type->value.find(';'));
-  while (!media_type.empty() && (media_type.back() == ' ' || media_type.back() == '\t'))
-    media_type.remove_suffix(1);
-  if (!sip::iequals(media_type, "application/sdp")) return false;
+  if (!is_sdp(m)) return false;
   const auto error = media::parse_sdp(m.body(), *sdp_);
   if (!error) return false;
   reason_.assign("Bad Request (SDP: ").append(error->phrase()).append(")");

@@ -116,6 +116,11 @@ struct RelaySettings {
   CallLimitSettings call_limits;
   std::shared_ptr<CallCounts> call_counts;
   unsigned worker = 0;
+  // Media anchoring (media_port.hpp, set by Relay::set_media_port): what a call gets when the
+  // media relay does not rewrite its offer (no answer in time, an error): refused 503 (Reject),
+  // or relayed unanchored and counted (Pass).
+  enum class MediaFailure : std::uint8_t { Reject, Pass };
+  MediaFailure media_on_failure = MediaFailure::Reject;
   // Max-Forwards of relayed requests is clamped to this before the decrement (an attacker's 255
   // would let a loop or spiral run longer).
   unsigned max_forwards = 70;

@@ -79,6 +79,15 @@ struct Transaction {
   bool creates_dialog = false;   // an INVITE outside a dialog
   // The call it starts (creates_dialog) or refreshes (a re-INVITE, an UPDATE): dialog_table.hpp.
   DialogTable::Ref dialog;
+  // Media anchoring (relay_media.cpp): the request waits for its offer's rewrite, or a response
+  // for its answer's; the rewritten offer (a fail-over rebuilds the request from `original`); a
+  // response waiting, and a final one that came meanwhile.
+  bool media_wait_request = false;
+  bool media_wait_response = false;
+  bool media_offered = false;  // the request's offer is anchored: an SDP answer is rewritten
+  std::string media_body;
+  std::string media_response;
+  std::string media_queued;
   std::string last_response;
   // Anti-amplification toward an unproved UDP source (RFC 9000 section 8's rule): what we send
   // it in this transaction stays within kAmplificationFactor times what it sent us. Provisionals
@@ -143,10 +152,10 @@ struct Transaction {
 
   std::string_view branch_view() const noexcept { return {branch.data(), branch.size()}; }
   bool invite() const noexcept { return method == sip::Method::Invite; }
-  std::array<std::string*, 10> strings() noexcept {
-    return {
-        &server_branch, &server_sent_by, &original,       &asserted_identity, &last_response,
-        &request,       &cancel,         &server_call_id, &hidden_vias,       &hidden_record_route};
+  std::array<std::string*, 13> strings() noexcept {
+    return {&server_branch,  &server_sent_by, &original,     &asserted_identity, &last_response,
+            &request,        &cancel,         &server_call_id, &hidden_vias,     &hidden_record_route,
+            &media_body,     &media_response, &media_queued};
   }
 
   // Every field back to its initial value, but for what stays with the slot: the generation,

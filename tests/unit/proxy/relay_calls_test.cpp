@@ -264,14 +264,18 @@ TEST_CASE("dialog table: bounded, found by either tag, stale handles, expiry swe
   using T = proxy::DialogTable;
   const auto t0 = T::TimePoint(std::chrono::seconds(100));
   T table(2, nullptr, 0);
-  const T::Ref a = table.open(table.key("call-a", "tag-a"), {}, true, t0 + 10s);
-  const T::Ref b = table.open(table.key("call-b", "tag-b"), {}, false, t0 + 20s);
+  const T::Ref a = table.open(table.key("call-a", "tag-a", true), {}, true, t0 + 10s);
+  const T::Ref b = table.open(table.key("call-b", "tag-b", false), {}, false, t0 + 20s);
   REQUIRE(a);
   REQUIRE(b);
-  CHECK_FALSE(table.open(table.key("call-c", "tag-c"), {}, true, t0));
-  CHECK(table.find("call-a", "other", "tag-a") == table.get(a));
-  CHECK(table.find("call-a", "tag-a", "") == table.get(a));
-  CHECK(table.find("call-a", "tag-b", "") == nullptr);
+  CHECK_FALSE(table.open(table.key("call-c", "tag-c", true), {}, true, t0));
+  // Call a came from the outside: its caller's requests come from there (From tag), its
+  // callee's from the inside (To tag); the other leg of the same call would be the other way.
+  CHECK(table.find("call-a", "tag-a", "", true) == table.get(a));
+  CHECK(table.find("call-a", "other", "tag-a", false) == table.get(a));
+  CHECK(table.find("call-a", "tag-a", "", false) == nullptr);
+  CHECK(table.find("call-a", "other", "tag-a", true) == nullptr);
+  CHECK(table.find("call-a", "tag-b", "", true) == nullptr);
   table.establish(*table.get(b), t0 + 30s);
   CHECK(table.established() == 1);
   table.close(*table.get(a));

@@ -1,0 +1,64 @@
+#include "sbc/app/ng_media_port.hpp"
+
+#include <array>
+#include <boost/asio/post.hpp>
+
+namespace sbc::app {
+
+namespace {
+constexpr std::array<std::string_view, 2> kReplace = {"origin", "session-connection"};
+}  // namespace
+
+NgMediaPort::NgMediaPort(boost::asio::io_context& io, const MediaConfig& config)
+    : io_(io), config_(config), client_(io, config.ng) {}
+
+void NgMediaPort::request(proxy::MediaOp op, const proxy::MediaCall& call,
+                          proxy::MediaDone done) noexcept {
+  try {
+    auto finish = [this, done = std::move(done)](const media::NgResult& r) mutable {
+      proxy::MediaResult result;
+      result.ok = r.ok();
+      result.sdp = r.sdp;
+      result.error = r.ok() ? std::string_view() : media::to_string(r.error);
+      if (!in_request_) return done(result);
+      // Refused at once (overloaded, no instance): the relay hears of it later, as promised.
+      boost::asio::post(io_, [done = std::move(done), ok = result.ok, sdp = std::string(r.sdp),
+                              error = result.error] {
+        proxy::MediaResult later;
+        later.ok = ok;
+        later.sdp = sdp;
+        later.error = error;
+        done(later);
+      });
+    };
+    media::NgOptions options;
+    if (call.from_outside) {
+      options.from_interface = config_.outside_interface;
+      options.to_interface = config_.inside_interface;
+    } else {
+      options.from_interface = config_.inside_interface;
+      options.to_interface = config_.outside_interface;
+    }
+    options.replace = kReplace;
+    options.ice = "remove";
+    in_request_ = true;
+    switch (op) {
+      case proxy::MediaOp::Offer:
+        client_.offer(call.session, call.from_tag, call.sdp, options, std::move(finish));
+        break;
+      case proxy::MediaOp::Answer:
+        client_.answer(call.session, call.from_tag, call.to_tag, call.sdp, options,
+                       std::move(finish));
+        break;
+      case proxy::MediaOp::Delete:
+        client_.remove(call.session, {}, std::move(finish));
+        break;
+    }
+    in_request_ = false;
+  } catch (const std::exception&) {
+    // Out of memory for a callback: the relay's deadline is the ng client's; nothing to do.
+    in_request_ = false;
+  }
+}
+
+}  // namespace sbc::app

@@ -1,0 +1,211 @@
+// Media anchoring (media_port.hpp): the SDP offer of an INVITE or UPDATE in a call the relay
+// tracks (dialog_table.hpp) goes to the media relay first, and the request goes on with the body
+// it rewrote (Content-Length with it); the SDP answer in the 18x or 2xx to it likewise; the
+// session is deleted when the call ends. A request waits in its transaction (retransmissions
+// are absorbed meanwhile); a response waits in its transaction's buffer (a final one arriving
+// meanwhile waits behind it; a provisional is dropped). Late offers (an INVITE without SDP, the
+// offer in its 2xx and the answer in the ACK) are not anchored: relayed as they are, counted.
+
+#include "sbc/proxy/relay_impl.hpp"
+
+namespace sbc::proxy {
+namespace {
+
+constexpr std::string_view kMediaUnavailable = "Service Unavailable (media relay unavailable)";
+
+bool offers_sdp(Method m) noexcept {
+  return m == Method::Invite || m == Method::Update;
+}
+
+}  // namespace
+
+bool Relay::Impl::is_sdp(const Message& m) noexcept {
+  if (m.body().empty()) return false;
+  const sip::HeaderField* type = m.find(HeaderId::ContentType);
+  if (type == nullptr) return false;
+  // The media type, without parameters: application/sdp in any case (RFC 3261 7.3.1).
+  std::string_view media_type = type->value.substr(0, type->value.find(';'));
+  while (!media_type.empty() && (media_type.back() == ' ' || media_type.back() == '\t'))
+    media_type.remove_suffix(1);
+  return sip::iequals(media_type, "application/sdp");
+}
+
+// The media relay's name of a leg's session (MediaCall::session), in media_session_.
+std::string_view Relay::Impl::media_session(const DialogTable::Dialog& d) noexcept {
+  media_session_.assign(d.call_id).append(d.from_outside ? "~o" : "~i");
+  return media_session_;
+}
+
+bool Relay::Impl::anchor_request(Transaction& t, const Message& m, bool from_outside) noexcept {
+  if (media_ == nullptr || !offers_sdp(m.method()) || !is_sdp(m)) return false;
+  DialogTable::Dialog* d = dialogs_.get(t.dialog);
+  if (d == nullptr) {
+    stats.media_unanchored.inc();  // not a call the table holds (full, or the core's untracked)
+    return false;
+  }
+  if (d->call_id.empty())
+    d->call_id.assign(from_outside ? call_ids_.inside(m.call_id()) : m.call_id());
+  MediaCall call;
+  call.session = media_session(*d);
+  call.from_tag = m.from().tag;
+  call.to_tag = m.to().tag;
+  call.sdp = m.body();
+  call.from_outside = from_outside;
+  t.media_wait_request = true;
+  // A backstop: the port's own deadline answers first (408 if it never did).
+  t.timeout_at = now_ + 64 * settings_.t1;
+  const auto slot = static_cast<std::uint32_t>(&t - table_.slots().data());
+  media_->request(MediaOp::Offer, call,
+                  [this, slot, generation = t.generation, started = now_](const MediaResult& r) {
+                    offer_done(slot, generation, started, r);
+                  });
+  return true;
+}
+
+// The request of transaction `slot` gets its rewritten offer and goes on (or is refused).
+void Relay::Impl::offer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
+                             const MediaResult& r) noexcept {
+  now_ = clock_();
+  route_cache_.message = nullptr;
+  stats.media_time.observe(now_ - started);
+  Transaction& t = table_.slots()[slot];
+  if (!t.used || t.generation != generation || !t.media_wait_request) return;
+  t.media_wait_request = false;
+  const auto op = static_cast<std::size_t>(MediaOp::Offer);
+  if (r.ok) {
+    stats.media_ok[op].inc();
+    t.media_body.assign(r.sdp);
+    if (!set_request_body(t)) {
+      stats.too_large.inc();
+      give_up(t, 513, "Message Too Large to relay");
+      return schedule(t);
+    }
+    t.media_offered = true;
+    if (DialogTable::Dialog* d = dialogs_.get(t.dialog); d != nullptr && !d->media) {
+      d->media = true;
+      stats.media_sessions_opened.inc();
+    }
+  } else {
+    stats.media_failed[op].inc();
+    if (settings_.media_on_failure == RelaySettings::MediaFailure::Reject) {
+      give_up(t, 503, kMediaUnavailable);
+      return schedule(t);
+    }
+    stats.media_unanchored.inc();
+  }
+  if (t.direction == Direction::ToCore) {
+    send_to_core(t);
+  } else {
+    start_client(t);
+    if (!wire_.send_outside(t.dest_flow, t.request)) {
+      stats.flow_failed.inc();
+      give_up(t, 430, "Flow Failed");
+    }
+  }
+  schedule(t);
+}
+
+// t.request with t.media_body as its body.
+bool Relay::Impl::set_request_body(Transaction& t) noexcept {
+  Message& sent = *scratch_;
+  if (!sent.parse(t.request, sip::Framing::Datagram, settings_.limits).is_valid()) return false;
+  sip::MessageEditor editor(sent);
+  if (!editor.set_body(t.media_body) || !write(editor, media_buffer_)) return false;
+  t.request.swap(media_buffer_);
+  table_.account(t);
+  return true;
+}
+
+bool Relay::Impl::anchor_response(Transaction& t, const Message& m) noexcept {
+  if (media_ == nullptr || rewriting_response_ || !offers_sdp(t.method)) return false;
+  const std::uint16_t status = m.status_code();
+  if (status <= 100 || status >= 300 || !is_sdp(m)) return false;
+  if (t.media_wait_response) {
+    // One answer at a time: a final response waits behind it, a provisional is dropped.
+    if (status >= 200) t.media_queued.assign(m.bytes());
+    return true;
+  }
+  DialogTable::Dialog* d = dialogs_.get(t.dialog);
+  if (!t.media_offered || d == nullptr || !d->media) {
+    if (d != nullptr && d->media) stats.media_unanchored.inc();  // a late offer
+    return false;
+  }
+  t.media_response.assign(m.bytes());
+  t.media_wait_response = true;
+  MediaCall call;
+  call.session = media_session(*d);
+  call.from_tag = m.from().tag;
+  call.to_tag = m.to().tag;
+  call.sdp = m.body();
+  call.from_outside = t.direction == Direction::ToOutside;
+  const auto slot = static_cast<std::uint32_t>(&t - table_.slots().data());
+  media_->request(MediaOp::Answer, call,
+                  [this, slot, generation = t.generation, started = now_](const MediaResult& r) {
+                    answer_done(slot, generation, started, r);
+                  });
+  return true;
+}
+
+// The response waiting in transaction `slot` goes on with its rewritten answer (or the request
+// is refused), then the one that waited behind it, if any.
+void Relay::Impl::answer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
+                              const MediaResult& r) noexcept {
+  now_ = clock_();
+  route_cache_.message = nullptr;
+  stats.media_time.observe(now_ - started);
+  Transaction& t = table_.slots()[slot];
+  if (!t.used || t.generation != generation || !t.media_wait_response) return;
+  t.media_wait_response = false;
+  media_held_.swap(t.media_response);
+  const auto op = static_cast<std::size_t>(MediaOp::Answer);
+  Message& m = *message_;
+  if (!m.parse(media_held_, sip::Framing::Datagram, settings_.limits).is_valid()) return;
+  if (!r.ok) {
+    stats.media_failed[op].inc();
+    // A provisional is dropped; a 2xx cannot go on with the inside's address: the requester gets
+    // 503 and the answerer, never ACKed, ends its side (RFC 3261 13.3.1.4).
+    if (m.status_code() >= 200 && !t.final_seen) {
+      if (settings_.media_on_failure == RelaySettings::MediaFailure::Reject) {
+        give_up(t, 503, kMediaUnavailable);
+      } else {
+        stats.media_unanchored.inc();
+        rewriting_response_ = true;
+        response(t, m);
+        rewriting_response_ = false;
+      }
+    }
+  } else {
+    stats.media_ok[op].inc();
+    sip::MessageEditor editor(m);
+    if (editor.set_body(r.sdp) && write(editor, media_buffer_) &&
+        rewritten_->parse(media_buffer_, sip::Framing::Datagram, settings_.limits).is_valid()) {
+      rewriting_response_ = true;
+      response(t, *rewritten_);
+      rewriting_response_ = false;
+    } else {
+      stats.too_large.inc();
+    }
+  }
+  if (t.used && t.generation == generation && !t.media_queued.empty()) {
+    media_held_.swap(t.media_queued);
+    t.media_queued.clear();
+    if (m.parse(media_held_, sip::Framing::Datagram, settings_.limits).is_valid()) response(t, m);
+  }
+  if (t.used && t.generation == generation) schedule(t);
+}
+
+// A call's end: its session goes (each leg's once).
+void Relay::Impl::media_closed(const DialogTable::Dialog& d) noexcept {
+  if (!d.media || media_ == nullptr) return;
+  stats.media_sessions_closed.inc();
+  MediaCall call;
+  call.session = media_session(d);
+  call.from_outside = d.from_outside;
+  constexpr auto op = static_cast<std::size_t>(MediaOp::Delete);
+  media_->request(MediaOp::Delete, call, [this, started = now_](const MediaResult& r) {
+    stats.media_time.observe(clock_() - started);
+    (r.ok ? stats.media_ok[op] : stats.media_failed[op]).inc();
+  });
+}
+
+}  // namespace sbc::proxy

@@ -1,0 +1,228 @@
+// Media anchoring in the relay (sbc/proxy/relay_media.cpp) through a fake media port: an offer
+// goes to the media relay before the request goes on, with the body it rewrote; the answer in
+// the 2xx likewise; the session is deleted when the call ends; a media relay that fails refuses
+// the call (503) or lets it through unanchored (media.on_failure).
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "relay_harness.hpp"
+#include "sbc/proxy/media_port.hpp"
+
+using namespace sbc;
+using namespace sbc::test;
+
+namespace {
+
+struct FakeMedia : proxy::MediaPort {
+  struct Request {
+    proxy::MediaOp op;
+    std::string session, from_tag, to_tag, sdp;
+    bool from_outside;
+    proxy::MediaDone done;
+  };
+  std::vector<Request> requests;
+  void request(proxy::MediaOp op, const proxy::MediaCall& call,
+               proxy::MediaDone done) noexcept override {
+    requests.push_back({op, std::string(call.session), std::string(call.from_tag),
+                        std::string(call.to_tag), std::string(call.sdp), call.from_outside,
+                        std::move(done)});
+  }
+  void complete(std::size_t i, bool ok, std::string_view sdp = {}) {
+    proxy::MediaResult r;
+    r.ok = ok;
+    r.sdp = sdp;
+    r.error = ok ? "" : "timeout";
+    requests.at(i).done(r);
+  }
+};
+
+std::string sdp(std::string_view address, int port) {
+  return "v=0\r\no=- 1 1 IN IP4 " + std::string(address) + "\r\ns=-\r\nc=IN IP4 " +
+         std::string(address) + "\r\nt=0 0\r\nm=audio " + std::to_string(port) + " RTP/AVP 0\r\n";
+}
+
+// `message` (ending in "Content-Length: 0" and the empty line) with an SDP body.
+std::string with_sdp(std::string message, std::string_view body) {
+  const std::string empty = "Content-Length: 0\r\n\r\n";
+  const std::size_t at = message.rfind(empty);
+  REQUIRE(at != std::string::npos);
+  message.replace(at, empty.size(),
+                  "Content-Type: application/sdp\r\nContent-Length: " +
+                      std::to_string(body.size()) + "\r\n\r\n" + std::string(body));
+  return message;
+}
+
+const std::string kAliceSdp = sdp("192.168.1.20", 4000);
+const std::string kOutsideOffer = sdp("10.9.9.9", 30000);       // what the core may see
+const std::string kCoreAnswer = sdp("10.0.0.30", 5000);         // the callee behind the core
+const std::string kInsideAnswer = sdp("198.51.100.50", 30002);  // what alice may see
+
+std::vector<FakeWire::Sent> of_side(const std::vector<FakeWire::Sent>& sent, bool outside) {
+  std::vector<FakeWire::Sent> out;
+  for (const auto& s : sent)
+    if (s.outside == outside) out.push_back(s);
+  return out;
+}
+
+struct Call {
+  Harness h;
+  FakeMedia media;
+  std::string to_core;  // the INVITE as the core got it
+  explicit Call(
+      proxy::RelaySettings::MediaFailure on_failure = proxy::RelaySettings::MediaFailure::Reject)
+      : h(64, [on_failure](proxy::RelaySettings& s) { s.media_on_failure = on_failure; }) {
+    h.relay->set_media_port(&media);
+  }
+  void invite() { h.from_outside(with_sdp(alice_invite(), kAliceSdp), alice_flow()); }
+  void core_answers(int status, std::string_view reason, std::string_view body) {
+    h.keep = to_core;
+    sip::Message m;
+    REQUIRE(m.parse(h.keep, sip::Framing::Datagram, {}).is_valid());
+    h.from_core(with_sdp(core_answer(m, status, reason, "b1"), body));
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "relay: the offer and the answer are anchored before they go on; BYE deletes the "
+    "session",
+    "[relay][media]") {
+  Call c;
+  c.invite();
+  auto sent = c.h.wire.take();
+  CHECK(of_side(sent, false).empty());  // the core waits for the anchored offer
+  REQUIRE(of_side(sent, true).size() == 1);
+  CHECK(c.h.parse(of_side(sent, true)[0]).status_code() == 100);
+  REQUIRE(c.media.requests.size() == 1);
+  CHECK(c.media.requests[0].op == proxy::MediaOp::Offer);
+  CHECK(c.media.requests[0].session == "call-1@192.168.1.20~o");
+  CHECK(c.media.requests[0].from_tag == "a1");
+  CHECK(c.media.requests[0].sdp == kAliceSdp);
+  CHECK(c.media.requests[0].from_outside);
+  // A retransmission meanwhile is absorbed, not offered again.
+  c.invite();
+  CHECK(c.media.requests.size() == 1);
+  c.h.wire.take();
+
+  c.media.complete(0, true, kOutsideOffer);
+  sent = of_side(c.h.wire.take(), false);
+  REQUIRE(sent.size() == 1);
+  c.to_core = sent[0].bytes;
+  const sip::Message& invite = c.h.parse(sent[0]);
+  CHECK(invite.body() == kOutsideOffer);
+  CHECK(invite.content_length() == static_cast<long>(kOutsideOffer.size()));
+  CHECK(c.to_core.find("192.168.1.20 ") == std::string::npos);
+
+  c.core_answers(200, "OK", kCoreAnswer);
+  CHECK(c.h.wire.take().empty());  // alice waits for the anchored answer
+  REQUIRE(c.media.requests.size() == 2);
+  CHECK(c.media.requests[1].op == proxy::MediaOp::Answer);
+  CHECK(c.media.requests[1].to_tag == "b1");
+  CHECK(c.media.requests[1].sdp == kCoreAnswer);
+  CHECK_FALSE(c.media.requests[1].from_outside);
+  c.media.complete(1, true, kInsideAnswer);
+  sent = of_side(c.h.wire.take(), true);
+  REQUIRE(sent.size() == 1);
+  const sip::Message& ok = c.h.parse(sent[0]);
+  CHECK(ok.status_code() == 200);
+  CHECK(ok.body() == kInsideAnswer);
+  CHECK(sent[0].bytes.find("10.0.0.30") == std::string::npos);
+  // The core's 2xx retransmission goes out as the first one did, without asking again.
+  c.core_answers(200, "OK", kCoreAnswer);
+  sent = of_side(c.h.wire.take(), true);
+  REQUIRE(sent.size() == 1);
+  CHECK(c.h.parse(sent[0]).body() == kInsideAnswer);
+  CHECK(c.media.requests.size() == 2);
+  CHECK(c.h.relay->stats().media_sessions_opened.value() == 1);
+
+  // Bob hangs up at the core: the call's session goes.
+  c.h.from_core(
+      "BYE sip:alice@192.168.1.20:5061;transport=tls SIP/2.0\r\n"
+      "Via: SIP/2.0/UDP 10.0.0.10:5070;branch=z9hG4bKbye9\r\nMax-Forwards: 70\r\n"
+      "Route: <sip:" +
+      seal(TokenKind::Flow, kAliceFlow) +
+      "@10.0.0.1:15060;lr>\r\n"
+      "From: <sip:bob@example.com>;tag=b1\r\nTo: <sip:alice@example.com>;tag=a1\r\n"
+      "Call-ID: call-1@192.168.1.20\r\nCSeq: 5 BYE\r\nContent-Length: 0\r\n\r\n");
+  REQUIRE(c.media.requests.size() == 3);
+  CHECK(c.media.requests[2].op == proxy::MediaOp::Delete);
+  CHECK(c.media.requests[2].session == "call-1@192.168.1.20~o");
+  CHECK(c.h.relay->stats().media_sessions_closed.value() == 1);
+}
+
+TEST_CASE(
+    "relay: a media relay that fails refuses the call (reject) or lets it through "
+    "unanchored (pass)",
+    "[relay][media]") {
+  SECTION("reject: 503, the core never sees the offer") {
+    Call c;
+    c.invite();
+    c.h.wire.take();
+    c.media.complete(0, false);
+    const auto sent = c.h.wire.take();
+    CHECK(of_side(sent, false).empty());
+    REQUIRE(of_side(sent, true).size() == 1);
+    const sip::Message& answer = c.h.parse(of_side(sent, true)[0]);
+    CHECK(answer.status_code() == 503);
+    CHECK(answer.reason_phrase() == "Service Unavailable (media relay unavailable)");
+    CHECK(c.h.relay->active_dialogs() == 0);
+    CHECK(c.h.relay->stats().media_failed[0].value() == 1);
+  }
+  SECTION("pass: the offer goes as it came, counted") {
+    Call c(proxy::RelaySettings::MediaFailure::Pass);
+    c.invite();
+    c.h.wire.take();
+    c.media.complete(0, false);
+    const auto sent = of_side(c.h.wire.take(), false);
+    REQUIRE(sent.size() == 1);
+    CHECK(c.h.parse(sent[0]).body() == kAliceSdp);
+    CHECK(c.h.relay->stats().media_unanchored.value() == 1);
+    // Its answer is not anchored either: no session was made.
+    c.to_core = sent[0].bytes;
+    c.core_answers(200, "OK", kCoreAnswer);
+    CHECK(c.media.requests.size() == 1);
+    CHECK(c.h.parse(of_side(c.h.wire.take(), true).at(0)).body() == kCoreAnswer);
+  }
+  SECTION("reject: an answer that fails gets the caller 503, never the inside's SDP") {
+    Call c;
+    c.invite();
+    c.h.wire.take();
+    c.media.complete(0, true, kOutsideOffer);
+    c.to_core = of_side(c.h.wire.take(), false).at(0).bytes;
+    c.core_answers(200, "OK", kCoreAnswer);
+    c.media.complete(1, false);
+    const auto sent = of_side(c.h.wire.take(), true);
+    REQUIRE(sent.size() == 1);
+    CHECK(c.h.parse(sent[0]).status_code() == 503);
+    CHECK(sent[0].bytes.find("10.0.0.30") == std::string::npos);
+    // The call is over: its session (opened by the offer) is deleted.
+    REQUIRE(c.media.requests.size() == 3);
+    CHECK(c.media.requests[2].op == proxy::MediaOp::Delete);
+  }
+}
+
+TEST_CASE("relay: a 2xx that comes while the 183's answer is anchored waits behind it",
+          "[relay][media]") {
+  Call c;
+  c.invite();
+  c.h.wire.take();
+  c.media.complete(0, true, kOutsideOffer);
+  c.to_core = of_side(c.h.wire.take(), false).at(0).bytes;
+  c.core_answers(183, "Session Progress", kCoreAnswer);
+  c.core_answers(180, "Ringing", kCoreAnswer);  // dropped: an answer is in progress
+  c.core_answers(200, "OK", kCoreAnswer);
+  REQUIRE(c.media.requests.size() == 2);
+  c.media.complete(1, true, kInsideAnswer);
+  auto sent = of_side(c.h.wire.take(), true);
+  REQUIRE(sent.size() == 1);
+  CHECK(c.h.parse(sent[0]).status_code() == 183);
+  REQUIRE(c.media.requests.size() == 3);  // the 200's answer, asked for once the 183 went
+  c.media.complete(2, true, kInsideAnswer);
+  sent = of_side(c.h.wire.take(), true);
+  REQUIRE(sent.size() == 1);
+  CHECK(c.h.parse(sent[0]).status_code() == 200);
+  CHECK(c.h.parse(sent[0]).body() == kInsideAnswer);
+  CHECK(c.h.relay->established_dialogs() == 1);
+}
