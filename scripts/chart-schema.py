@@ -22,7 +22,7 @@ VALUES_SCHEMA = REPO / "helm/sbc/values.schema.json"
 # The SBC sections the chart's `config` passes through, in values.yaml order. `core` comes from
 # the chart's own `core` values (Service names, Secrets for the CA and client certificate).
 SECTIONS = ["workers", "listeners", "transport", "sip", "log", "policy", "capture", "dns",
-            "relay", "metrics"]
+            "relay", "media", "metrics"]
 
 ENV = {"pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$"}
 ENV_PORT = {"pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}(:[0-9]{1,5})?$"}

@@ -69,6 +69,10 @@ capture:
 dns:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+{{- with .Values.config.media }}
+media:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- with include "sbc.clusterAddress" . }}
 {{- $redis := $.Values.cluster.redis }}
 cluster:

@@ -154,6 +154,10 @@ true
 {{- if and $coreCa.secretName $coreCa.configMapName -}}
 {{- fail "core.tls.ca: set secretName or configMapName, not both" -}}
 {{- end -}}
+{{- $media := default dict .Values.config.media -}}
+{{- if and $media.enabled (not $media.rtpengine) -}}
+{{- fail "config.media.enabled needs at least one config.media.rtpengine instance" -}}
+{{- end -}}
 {{- $limits := .Values.config.sip.limits -}}
 {{- if gt (int (default 8192 $limits.max_line_bytes)) (int (default 65535 $limits.max_message_bytes)) -}}
 {{- fail "config.sip.limits.max_line_bytes must not exceed max_message_bytes" -}}
