@@ -2,10 +2,13 @@
 // chunk's first byte says what it is (a message from the outside over TLS or UDP, a datagram
 // from the core, or time passing) and the rest is the message. Outside messages go through the
 // edge first, as in production. Everything the relay sends must itself be a valid SIP message:
-// the relay must never turn valid input into something broken, whatever the sequence.
+// the relay must never turn valid input into something broken, whatever the sequence. With the
+// last byte's bit 2, calls' media are anchored through a fake media port whose requests a chunk
+// completes (ok or not, with the chunk's bytes as the rewritten SDP).
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <memory>
 #include <string_view>
 
@@ -40,6 +43,14 @@ struct CheckingWire : transport::Wire {
   void send_inside(sbc::Protocol, std::string_view, std::uint16_t,
                    std::string_view bytes) noexcept override {
     check(bytes);
+  }
+};
+
+// Media requests wait here until a chunk completes the oldest.
+struct FuzzMedia : proxy::MediaPort {
+  std::deque<proxy::MediaDone> pending;
+  void request(proxy::MediaOp, const proxy::MediaCall&, proxy::MediaDone done) noexcept override {
+    if (pending.size() < 64) pending.push_back(std::move(done));
   }
 };
 
@@ -83,7 +94,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       *sbc::crypto::TokenSealer::parse_key("1:000102030405060708090a0b0c0d0e0f")};
   // The input's last byte picks Call-ID masking, so both ways of relaying are explored.
   settings.mask_call_id = size > 0 && (data[size - 1] & 1) != 0;
+  FuzzMedia media;
   proxy::Relay relay(settings, wire, [&now] { return now; });
+  if (size > 0 && (data[size - 1] & 4) != 0) relay.set_media_port(&media);
   edge.set_router(&relay);
 
   std::string_view input(reinterpret_cast<const char*>(data), size);
@@ -93,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     input = end == std::string_view::npos ? std::string_view{} : input.substr(end + 1);
     if (chunk.empty()) continue;
     const std::string_view message = chunk.substr(1);
-    switch (static_cast<unsigned char>(chunk[0]) % 6) {
+    switch (static_cast<unsigned char>(chunk[0]) % 7) {
       case 0:
         (void)edge.handle(message, sip::Framing::Datagram, flow(true));
         break;
@@ -116,6 +129,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             message.empty() || (message[0] & 1) == 0 ? sbc::Protocol::Tcp : sbc::Protocol::Tls,
             message.size() > 1 && (message[1] & 1) != 0 ? "10.0.0.11" : "10.0.0.10",
             message.size() > 1 && (message[1] & 1) != 0 ? 5071 : 5070);
+        break;
+      case 6:  // the media relay answers the oldest request
+        if (!media.pending.empty()) {
+          proxy::MediaDone done = std::move(media.pending.front());
+          media.pending.pop_front();
+          proxy::MediaResult result;
+          result.ok = message.empty() || (message[0] & 1) == 0;
+          result.sdp = message.empty() ? message : message.substr(1);
+          done(result);
+        }
         break;
     }
   }

@@ -25,8 +25,10 @@
 // With SIP_UA_DUMP=FILE every message received is appended to FILE (for checks on headers).
 // With SIP_UA_PASSWORD (and SIP_UA_AUTH_USER, default USER) it answers 401/407 challenges with
 // Digest (RFC 7616: the first challenge whose algorithm it knows, SHA-256 or MD5, qop=auth);
-// SIP_UA_LOCAL_ADDRESS binds another loopback address than 127.0.0.1. Its digest code is its own
-// (BoringSSL's hashes), not the SBC's.
+// SIP_UA_LOCAL_ADDRESS binds another loopback address than 127.0.0.1 (and names it in the c= and
+// o= lines of the INVITE's SDP offer, m=audio 40000). With SIP_UA_ANSWER_SDP=1 the 200 to an
+// INVITE that carries an SDP offer carries an SDP answer (c= the local address, m=audio 40000);
+// without it the 200 has no body. Its digest code is its own (BoringSSL's hashes), not the SBC's.
 // Exit status: 0 when every action got a final answer, 1 otherwise.
 
 #include <arpa/inet.h>
@@ -351,15 +353,19 @@ class Ua {
   std::string invite_text(const std::string& uri, const std::string& call_id,
                           const std::string& from_tag, const std::string& branch_via, int cseq = 1,
                           const std::string& auth = {}) {
-    const std::string sdp =
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-        "m=audio 40000 RTP/AVP 0\r\n";
+    const std::string sdp = local_sdp();
     return "INVITE " + uri + " SIP/2.0\r\nVia: " + branch_via +
            "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ + "@example.com>;tag=" + from_tag +
            "\r\nTo: <" + uri + ">\r\nCall-ID: " + call_id + "\r\nCSeq: " + std::to_string(cseq) +
            " INVITE\r\nContact: " + contact() + "\r\n" + auth +
            "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
            "\r\n\r\n" + sdp;
+  }
+
+  // The SDP of an offer (and with SIP_UA_ANSWER_SDP of an answer): the local address, port 40000.
+  std::string local_sdp() const {
+    return "v=0\r\no=- 1 1 IN IP4 " + local_ip_ + "\r\ns=-\r\nc=IN IP4 " + local_ip_ +
+           "\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
   }
 
   bool call(const std::string& uri) {
@@ -504,7 +510,7 @@ class Ua {
 
  private:
   std::string response(const Msg& req, int status, const std::string& reason,
-                       const std::string& extra = {}) {
+                       const std::string& extra = {}, const std::string& sdp = {}) {
     std::string r = "SIP/2.0 " + std::to_string(status) + " " + reason + "\r\n";
     for (const std::string& v : req.all("via")) r += "Via: " + v + "\r\n";
     if (req.method() == "INVITE")
@@ -513,8 +519,10 @@ class Ua {
     std::string to = req.get("to");
     if (to.find(";tag=") == std::string::npos && status > 100) to += ";tag=" + local_tag_;
     r += "To: " + to + "\r\nCall-ID: " + req.get("call-id") + "\r\nCSeq: " + req.get("cseq") +
-         "\r\n" + extra + "Content-Length: 0\r\n\r\n";
-    return r;
+         "\r\n" + extra;
+    if (sdp.empty()) return r + "Content-Length: 0\r\n\r\n";
+    return r + "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
+           "\r\n\r\n" + sdp;
   }
 
   void answer(const Msg& req) {
@@ -524,7 +532,13 @@ class Ua {
     if (method == "INVITE") {
       pending_invite_ = req;
       send(response(req, 180, "Ringing", "Contact: " + contact() + "\r\n"));
-      if (!ring_only) send(response(req, 200, "OK", "Contact: " + contact() + "\r\n"));
+      // An answer only to an offer (an INVITE with a body), and only when asked for.
+      const char* answer_sdp = std::getenv("SIP_UA_ANSWER_SDP");
+      const bool with_sdp = answer_sdp != nullptr && std::string(answer_sdp) == "1" &&
+                            req.raw.find("\r\nm=") != std::string::npos;
+      if (!ring_only)
+        send(response(req, 200, "OK", "Contact: " + contact() + "\r\n",
+                      with_sdp ? local_sdp() : std::string()));
       return;
     }
     if (method == "CANCEL") {
