@@ -15,7 +15,8 @@ NgMediaPort::NgMediaPort(boost::asio::io_context& io, const MediaConfig& config)
 void NgMediaPort::request(proxy::MediaOp op, const proxy::MediaCall& call,
                           proxy::MediaDone done) noexcept {
   try {
-    auto finish = [this, done = std::move(done)](const media::NgResult& r) mutable {
+    auto finish = [this, op, done = std::move(done)](const media::NgResult& r) mutable {
+      if (!r.ok()) note_failure(op, r);
       proxy::MediaResult result;
       result.ok = r.ok();
       result.sdp = r.sdp;
@@ -59,6 +60,27 @@ void NgMediaPort::request(proxy::MediaOp op, const proxy::MediaCall& call,
     // Out of memory for a callback: the relay's deadline is the ng client's; nothing to do.
     in_request_ = false;
   }
+}
+
+void NgMediaPort::note_failure(proxy::MediaOp op, const media::NgResult& r) {
+  constexpr std::chrono::seconds kEvery{10};
+  const auto now = std::chrono::steady_clock::now();
+  if (!warn_ || now - last_warn_ < kEvery) {
+    ++unwarned_;
+    return;
+  }
+  static constexpr std::array<std::string_view, 3> kOps = {"offer", "answer", "delete"};
+  std::string line = "media: rtpengine ";
+  line.append(kOps[static_cast<std::size_t>(op)]).append(" failed: ");
+  line.append(media::to_string(r.error));
+  if (!r.reason.empty()) line.append(" (").append(r.reason.substr(0, 200)).append(")");
+  if (r.instance >= 0 && static_cast<std::size_t>(r.instance) < config_.ng.instances.size())
+    line.append(", instance ")
+        .append(config_.ng.instances[static_cast<std::size_t>(r.instance)].name);
+  if (unwarned_ != 0) line.append("; ").append(std::to_string(unwarned_)).append(" more before");
+  unwarned_ = 0;
+  last_warn_ = now;
+  warn_(line);
 }
 
 }  // namespace sbc::app

@@ -86,7 +86,8 @@ const std::vector<RelayCounterFamily>& relay_counter_families() {
        "",
        {{"", &S::dialogs_timed_out}}},
       {"sbc_media_unanchored_total",
-       "SDP that went on with its addresses as they were: media.on_failure pass after a failure, "
+       "SDP that went on with its addresses as they were (per call leg): media.on_failure pass "
+       "after a failure, "
        "a call the dialog table could not hold, a late offer (in a 2xx).",
        "",
        {{"", &S::media_unanchored}}},

@@ -155,6 +155,9 @@ bool Server::start_relays() {
         log_("error", "media: " + error);
         return false;
       }
+      media_ports_.back()->set_warn([this, w](const std::string& line) {
+        log_("warn", line + " (worker " + std::to_string(w) + ")");
+      });
       relays_.back()->set_media_port(media_ports_.back().get());
     }
     workers_[w]->set_router(relays_.back().get());
