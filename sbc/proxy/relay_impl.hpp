@@ -234,6 +234,8 @@ class Relay::Impl {
   std::string_view media_session(const DialogTable::Dialog& d) noexcept;
   // True when t's request waits for its offer's rewrite (it goes on from offer_done).
   bool anchor_request(Transaction& t, const Message& m, bool from_outside) noexcept;
+  void ask_media(MediaOp op, const Transaction& t, const DialogTable::Dialog& d, const Message& m,
+                 bool from_outside) noexcept;
   void offer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
                   const MediaResult& r) noexcept;
   bool set_request_body(Transaction& t) noexcept;

@@ -45,21 +45,32 @@ bool Relay::Impl::anchor_request(Transaction& t, const Message& m, bool from_out
   }
   if (d->call_id.empty())
     d->call_id.assign(from_outside ? call_ids_.inside(m.call_id()) : m.call_id());
+  t.media_wait_request = true;
+  // A backstop: the port's own deadline answers first (408 if it never did).
+  t.timeout_at = now_ + 64 * settings_.t1;
+  ask_media(MediaOp::Offer, t, *d, m, from_outside);
+  return true;
+}
+
+// Sends m's SDP (an offer or an answer of t, in call leg d) to the media port; its result goes
+// to offer_done or answer_done, which find t again by slot and generation.
+void Relay::Impl::ask_media(MediaOp op, const Transaction& t, const DialogTable::Dialog& d,
+                            const Message& m, bool from_outside) noexcept {
   MediaCall call;
-  call.session = media_session(*d);
+  call.session = media_session(d);
   call.from_tag = m.from().tag;
   call.to_tag = m.to().tag;
   call.sdp = m.body();
   call.from_outside = from_outside;
-  t.media_wait_request = true;
-  // A backstop: the port's own deadline answers first (408 if it never did).
-  t.timeout_at = now_ + 64 * settings_.t1;
   const auto slot = static_cast<std::uint32_t>(&t - table_.slots().data());
-  media_->request(MediaOp::Offer, call,
-                  [this, slot, generation = t.generation, started = now_](const MediaResult& r) {
-                    offer_done(slot, generation, started, r);
-                  });
-  return true;
+  media_->request(
+      op, call, [this, op, slot, generation = t.generation, started = now_](const MediaResult& r) {
+        if (op == MediaOp::Offer) {
+          offer_done(slot, generation, started, r);
+        } else {
+          answer_done(slot, generation, started, r);
+        }
+      });
 }
 
 // The request of transaction `slot` gets its rewritten offer and goes on (or is refused).
@@ -132,17 +143,7 @@ bool Relay::Impl::anchor_response(Transaction& t, const Message& m) noexcept {
   }
   t.media_response.assign(m.bytes());
   t.media_wait_response = true;
-  MediaCall call;
-  call.session = media_session(*d);
-  call.from_tag = m.from().tag;
-  call.to_tag = m.to().tag;
-  call.sdp = m.body();
-  call.from_outside = t.direction == Direction::ToOutside;
-  const auto slot = static_cast<std::uint32_t>(&t - table_.slots().data());
-  media_->request(MediaOp::Answer, call,
-                  [this, slot, generation = t.generation, started = now_](const MediaResult& r) {
-                    answer_done(slot, generation, started, r);
-                  });
+  ask_media(MediaOp::Answer, t, *d, m, t.direction == Direction::ToOutside);
   return true;
 }
 
