@@ -197,7 +197,7 @@ void Relay::Impl::complete_invite_server(Transaction& t) noexcept {
 }
 
 void Relay::Impl::fire(Transaction& t) noexcept {
-  if (!t.final_seen && !t.any_response &&
+  if (!t.final_seen && !t.any_response && !t.media_wait_request &&
       (t.failover_at <= now_ || (t.failover_allowed && t.timeout_at <= now_))) {
     // Silence from the core: the next one gets the request as a new client transaction.
     t.failover_at = kNever;

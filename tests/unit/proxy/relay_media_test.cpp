@@ -226,3 +226,24 @@ TEST_CASE("relay: a 2xx that comes while the 183's answer is anchored waits behi
   CHECK(c.h.parse(sent[0]).body() == kInsideAnswer);
   CHECK(c.h.relay->established_dialogs() == 1);
 }
+
+TEST_CASE(
+    "relay: an offer the media relay never answers ends in 408, and never goes on as it "
+    "came (not even to another core)",
+    "[relay][media]") {
+  Harness h(64, [](proxy::RelaySettings& s) {
+    s.cores = {{"10.0.0.10", 5070, 1, 1}, {"10.0.0.11", 5070, 2, 1}};
+  });
+  FakeMedia media;
+  h.relay->set_media_port(&media);
+  h.from_outside(with_sdp(alice_invite(), kAliceSdp), alice_flow());
+  h.wire.take();
+  h.advance(33s);  // past 64*T1: the backstop
+  auto sent = h.wire.take();
+  CHECK(of_side(sent, false).empty());
+  REQUIRE_FALSE(of_side(sent, true).empty());
+  CHECK(h.parse(of_side(sent, true).back()).status_code() == 408);
+  // The late result changes nothing.
+  media.complete(0, true, kOutsideOffer);
+  CHECK(of_side(h.wire.take(), false).empty());
+}
