@@ -56,7 +56,9 @@ class DialogTable {
     worker_ = worker;
   }
   // Called with a dialog as it ends (the relay deletes its media session).
-  void set_on_close(std::function<void(const Dialog&)> on_close) { on_close_ = std::move(on_close); }
+  void set_on_close(std::function<void(const Dialog&)> on_close) {
+    on_close_ = std::move(on_close);
+  }
 
   // One leg of a call: a call from the outside that the core sends back out (a registrar, a
   // proxy) is two dialogs with the same Call-ID and tags, told apart by where its INVITE came
@@ -72,8 +74,8 @@ class DialogTable {
   // The dialog of a request in a dialog, which came from the outside or not: the leg whose caller
   // sent it (its From tag, the leg's INVITE came the same way) or whose callee did (its To tag,
   // the INVITE came the other way).
-  Dialog* find(std::string_view inside_call_id, std::string_view from_tag,
-               std::string_view to_tag, bool request_from_outside) noexcept;
+  Dialog* find(std::string_view inside_call_id, std::string_view from_tag, std::string_view to_tag,
+               bool request_from_outside) noexcept;
   Ref ref(const Dialog& d) const noexcept {
     return {static_cast<std::uint32_t>(&d - slots_.data()), d.generation};
   }

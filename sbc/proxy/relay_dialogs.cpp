@@ -56,8 +56,7 @@ CallScope Relay::Impl::track_call(Transaction& t, const Message& m, const FlowIn
     }
     // The transaction ends the attempt (call_answered); the sweep is a backstop only.
     t.dialog = dialogs_.open(dialogs_.key(call_id, m.from().tag, flow != nullptr), places,
-                             flow != nullptr,
-                             now_ + settings_.session_timeout);
+                             flow != nullptr, now_ + settings_.session_timeout);
     if (!t.dialog) {
       if (call_counts_ && places.any()) call_counts_->release(settings_.worker, places);
       stats.dialog_table_full.inc();

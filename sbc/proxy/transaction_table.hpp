@@ -153,9 +153,10 @@ struct Transaction {
   std::string_view branch_view() const noexcept { return {branch.data(), branch.size()}; }
   bool invite() const noexcept { return method == sip::Method::Invite; }
   std::array<std::string*, 13> strings() noexcept {
-    return {&server_branch,  &server_sent_by, &original,     &asserted_identity, &last_response,
-            &request,        &cancel,         &server_call_id, &hidden_vias,     &hidden_record_route,
-            &media_body,     &media_response, &media_queued};
+    return {
+        &server_branch, &server_sent_by, &original,       &asserted_identity, &last_response,
+        &request,       &cancel,         &server_call_id, &hidden_vias,       &hidden_record_route,
+        &media_body,    &media_response, &media_queued};
   }
 
   // Every field back to its initial value, but for what stays with the slot: the generation,
