@@ -4,6 +4,8 @@
 //   call_load uas LISTEN_IP LISTEN_PORT [udp|tcp|tls] [CERT KEY]
 //       A stateless user agent server: 200 to INVITE (with Contact and Record-Route copied),
 //       BYE, OPTIONS, REGISTER and anything else; nothing to ACK. Runs until killed.
+//       An INVITE with an SDP body gets a 200 with an SDP answer (c= LISTEN_IP, one PCMU audio
+//       stream; the same text for every call), so that a relay anchoring media sees both halves.
 //       Over tcp and tls (tls needs CERT and KEY, PEM files) it accepts many connections, frames
 //       messages by Content-Length and answers on the connection the request came on; its
 //       Contact then carries ;transport=tcp|tls so that relays route ACK and BYE back over it.
@@ -253,8 +255,26 @@ struct Stream {
 
 // ---- UAS -----------------------------------------------------------------------------------
 
-// The stateless answer to m, appended to out; false when m gets none (answers, ACK).
-bool answer(std::string_view m, std::string_view contact, std::string& out) {
+// What follows the headers of a 200 to an INVITE with an SDP offer: the UAS's one SDP answer,
+// built once (c= the UAS's address; nothing listens on its media port).
+std::string sdp_answer_tail(const char* ip) {
+  const std::string sdp = std::string("v=0\r\no=uas 1 1 IN IP4 ") + ip + "\r\ns=-\r\nc=IN IP4 " +
+                          ip + "\r\nt=0 0\r\nm=audio 40002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+  return "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
+         "\r\n\r\n" + sdp;
+}
+
+// Whether m (a request) carries an SDP body.
+bool has_sdp(std::string_view m) {
+  if (content_length(m) == 0) return false;
+  const std::string_view type = header(m, "Content-Type", "c");
+  constexpr std::string_view kSdp = "application/sdp";
+  return type.size() >= kSdp.size() && strncasecmp(type.data(), kSdp.data(), kSdp.size()) == 0;
+}
+
+// The stateless answer to m, appended to out; false when m gets none (answers, ACK). sdp: the
+// headers and body from sdp_answer_tail, for an INVITE with an SDP offer.
+bool answer(std::string_view m, std::string_view contact, std::string_view sdp, std::string& out) {
   if (m.starts_with("SIP/2.0 ") || m.starts_with("ACK ")) return false;
   const bool invite = m.starts_with("INVITE ");
   out.append("SIP/2.0 200 OK\r\n");
@@ -267,7 +287,11 @@ bool answer(std::string_view m, std::string_view contact, std::string& out) {
   out.append("\r\nCall-ID: ").append(header(m, "Call-ID", "i")).append("\r\n");
   out.append("CSeq: ").append(header(m, "CSeq", "")).append("\r\n");
   if (invite) out.append(contact);
-  out.append("Content-Length: 0\r\n\r\n");
+  if (invite && has_sdp(m)) {
+    out.append(sdp);
+  } else {
+    out.append("Content-Length: 0\r\n\r\n");
+  }
   return true;
 }
 
@@ -275,6 +299,7 @@ int run_uas_udp(const char* ip, const char* port) {
   const sockaddr_in local = endpoint(ip, port);
   const int fd = udp_socket(local);
   const std::string contact = std::string("Contact: <sip:uas@") + ip + ":" + port + ">\r\n";
+  const std::string sdp = sdp_answer_tail(ip);
   std::vector<char> buf(65536);
   std::string out;
   out.reserve(4096);
@@ -288,7 +313,7 @@ int run_uas_udp(const char* ip, const char* port) {
           recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &len);
       if (n <= 0) break;
       out.clear();
-      if (!answer(std::string_view(buf.data(), static_cast<std::size_t>(n)), contact, out))
+      if (!answer(std::string_view(buf.data(), static_cast<std::size_t>(n)), contact, sdp, out))
         continue;
       sendto(fd, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
     }
@@ -297,13 +322,13 @@ int run_uas_udp(const char* ip, const char* port) {
 
 // Reads what a connection has (a bounded number of reads, so that one busy peer cannot starve
 // the others) and answers every request on it. false: close it.
-bool serve(Stream& c, std::vector<char>& buf, std::string_view contact) {
+bool serve(Stream& c, std::vector<char>& buf, std::string_view contact, std::string_view sdp) {
   for (int k = 0; k < 64; ++k) {
     const ssize_t n = c.read(buf);
     if (n < 0) return false;
     if (n == 0) break;
     if (!c.frame(std::string_view(buf.data(), static_cast<std::size_t>(n)),
-                 [&](std::string_view m) { answer(m, contact, c.outbox); }))
+                 [&](std::string_view m) { answer(m, contact, sdp, c.outbox); }))
       return false;
   }
   return c.flush() && c.outbox.size() <= kMaxOutbox;
@@ -321,6 +346,7 @@ int run_uas_stream(const char* ip, const char* port, SSL_CTX* tls) {
   }
   const std::string contact = std::string("Contact: <sip:uas@") + ip + ":" + port +
                               (tls != nullptr ? ";transport=tls" : ";transport=tcp") + ">\r\n";
+  const std::string sdp = sdp_answer_tail(ip);
   // Relays open a few connections each; the cap only bounds a misbehaving peer.
   constexpr std::size_t kMaxConnections = 4096;
   std::vector<Stream> conns;
@@ -338,7 +364,7 @@ int run_uas_stream(const char* ip, const char* port, SSL_CTX* tls) {
     // Backwards, so that closing one (the last moves into its slot) skips none still to serve.
     for (std::size_t i = conns.size(); i-- > 0;) {
       if (fds[i + 1].revents == 0 && !conns[i].buffered()) continue;
-      if (serve(conns[i], buf, contact)) {
+      if (serve(conns[i], buf, contact, sdp)) {
         pending = pending || conns[i].buffered();
         continue;
       }
