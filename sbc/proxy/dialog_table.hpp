@@ -5,7 +5,7 @@
 // places a call held in the fraud limits (call_counts.hpp) when the call ends.
 //
 // Bounded (relay.max_dialogs per worker; a new call over it is refused 503); slots and their
-// index allocated once at start: about 80 bytes a slot and 32 bytes of index, no allocation per
+// index allocated once at start: 80 bytes a slot and 32 bytes of index, no allocation per
 // call. A dialog is known by a SipHash (key drawn at start) of its inside Call-ID, its caller's
 // tag (the From tag of the INVITE) and the side its INVITE came from; its Call-ID is kept only
 // when its media is anchored (the capacity of that string stays with the slot).
