@@ -17,6 +17,8 @@ std::string_view scope_name(CallScope scope) noexcept {
       return "total";
     case CallScope::Table:
       return "table";
+    case CallScope::Dialogs:
+      return "dialogs";
     case CallScope::None:
       break;
   }

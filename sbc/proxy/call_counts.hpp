@@ -40,7 +40,9 @@ struct CallLimitSettings {
   bool any() const noexcept { return max_per_user + max_per_source + max_total != 0; }
 };
 
-enum class CallScope : std::uint8_t { None, User, Source, Total, Table };
+// Who refused a call: a limit of policy.calls, the limit's own table (Table), or the relay's
+// dialog table (Dialogs: relay.max_dialogs).
+enum class CallScope : std::uint8_t { None, User, Source, Total, Table, Dialogs };
 std::string_view scope_name(CallScope scope) noexcept;
 
 // The places a call holds: its keys (0: the scope does not count it) and whether it counts in

@@ -47,7 +47,7 @@ CallScope Relay::Impl::track_call(Transaction& t, const Message& m, const FlowIn
         call_counts_ = std::make_shared<CallCounts>(1, settings_.max_dialogs);
         dialogs_.set_counts(call_counts_.get(), 0);
       }
-      const unsigned w = call_counts_->workers() > settings_.worker ? settings_.worker : 0;
+      const unsigned w = counts_worker();
       const std::uint64_t user = call_counts_->user_key(flow->asserted_identity);
       const std::uint64_t source = call_counts_->source_key(flow->remote_ip, call_limits_);
       if (const CallScope refused = call_counts_->admit(w, call_limits_, user, source, places);
@@ -58,10 +58,11 @@ CallScope Relay::Impl::track_call(Transaction& t, const Message& m, const FlowIn
     t.dialog = dialogs_.open(dialogs_.key(call_id, m.from().tag, flow != nullptr), places,
                              flow != nullptr, now_ + settings_.session_timeout);
     if (!t.dialog) {
-      if (call_counts_ && places.any()) call_counts_->release(settings_.worker, places);
-      stats.dialog_table_full.inc();
+      if (call_counts_ && places.any()) call_counts_->release(counts_worker(), places);
       // The core's own calls go on untracked (it is the trusted side); the outside's wait.
-      return flow != nullptr ? CallScope::Table : CallScope::None;
+      if (flow != nullptr) return CallScope::Dialogs;
+      stats.dialog_table_full.inc();
+      return CallScope::None;
     }
     return CallScope::None;
   }
@@ -84,8 +85,9 @@ void Relay::Impl::refuse_call(const Message& m, const FlowInfo& flow, CallScope 
   if (scope == CallScope::User) counter = &stats.call_limit_user;
   if (scope == CallScope::Source) counter = &stats.call_limit_source;
   if (scope == CallScope::Total) counter = &stats.call_limit_total;
+  if (scope == CallScope::Dialogs) counter = &stats.dialog_table_full;
   counter->inc();
-  if (scope == CallScope::Table) {
+  if (scope == CallScope::Table || scope == CallScope::Dialogs) {
     const std::string_view retry[] = {"Retry-After: 5", kServer};
     return answer_outside(m, flow, 503, "Service Unavailable (call table full)", retry);
   }

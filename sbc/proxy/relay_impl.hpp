@@ -221,6 +221,10 @@ class Relay::Impl {
   // UPDATE finds its call (refreshed by its 2xx), a BYE ends it.
   CallScope track_call(Transaction& t, const Message& m, const FlowInfo* flow) noexcept;
   void refuse_call(const Message& m, const FlowInfo& flow, CallScope scope) noexcept;
+  // This relay's table in call_counts_ (0 in counts a relay made for itself).
+  unsigned counts_worker() const noexcept {
+    return call_counts_ && call_counts_->workers() > settings_.worker ? settings_.worker : 0;
+  }
   // t's first final answer (status), or its end without one (status 0).
   void call_answered(Transaction& t, const Message* m, std::uint16_t status) noexcept;
   TimePoint session_expiry(const Message* answer) const noexcept;

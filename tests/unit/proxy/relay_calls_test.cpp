@@ -204,6 +204,7 @@ TEST_CASE("relay: a full dialog table refuses new calls from the outside with 50
   CHECK(full.refused == 503);
   CHECK(full.reason == "Service Unavailable (call table full)");
   CHECK(h.relay->stats().dialog_table_full.value() == 1);
+  CHECK(h.relay->stats().call_limit_table.value() == 0);  // counted once, as scope="dialogs"
 }
 
 TEST_CASE("call counts: places across workers, released, by prefix; never over the limit",
