@@ -37,10 +37,17 @@ TimePoint Relay::Impl::session_expiry(const Message* answer) const noexcept {
 }
 
 CallScope Relay::Impl::track_call(Transaction& t, const Message& m, const FlowInfo* flow) noexcept {
+  // An INVITE outside a dialog opens a call; in one, an INVITE or UPDATE refreshes it, a BYE
+  // ends it.
+  const Method method = m.method();
   const bool in_dialog = !m.to().tag.empty();
-  if (m.method() == Method::Invite && !in_dialog) {
-    // The Call-ID as the core knows it: a request of the dialog from either side finds it.
-    const std::string_view call_id = flow != nullptr ? call_ids_.inside(m.call_id()) : m.call_id();
+  const bool tracked =
+      in_dialog ? method == Method::Invite || method == Method::Update || method == Method::Bye
+                : method == Method::Invite;
+  if (!tracked) return CallScope::None;
+  // The Call-ID as the core knows it: a request of the dialog from either side finds it.
+  const std::string_view call_id = flow != nullptr ? call_ids_.inside(m.call_id()) : m.call_id();
+  if (!in_dialog) {
     CallPlaces places;
     if (flow != nullptr && call_limits_.any()) {
       if (!call_counts_) {  // a relay on its own (tests): its own counts
@@ -66,13 +73,9 @@ CallScope Relay::Impl::track_call(Transaction& t, const Message& m, const FlowIn
     }
     return CallScope::None;
   }
-  if (!in_dialog ||
-      (m.method() != Method::Invite && m.method() != Method::Update && m.method() != Method::Bye))
-    return CallScope::None;
-  const std::string_view call_id = flow != nullptr ? call_ids_.inside(m.call_id()) : m.call_id();
   DialogTable::Dialog* d = dialogs_.find(call_id, m.from().tag, m.to().tag, flow != nullptr);
   if (d == nullptr) return CallScope::None;
-  if (m.method() == Method::Bye) {
+  if (method == Method::Bye) {
     dialogs_.close(*d);
   } else {
     t.dialog = dialogs_.ref(*d);

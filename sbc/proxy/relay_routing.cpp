@@ -135,7 +135,7 @@ std::uint32_t Relay::Impl::wall_seconds() const noexcept {
   return static_cast<std::uint32_t>(wall_start_ + since.count());
 }
 
-// Removes every relay.untrusted_headers header; false when some could not be removed.
+// Whether m carries an SDP body that breaks RFC 8866 or a bound (reason_: the 400's phrase).
 bool Relay::Impl::bad_sdp(const Message& m) noexcept {
   if (!is_sdp(m)) return false;
   const auto error = media::parse_sdp(m.body(), *sdp_);
@@ -144,6 +144,7 @@ bool Relay::Impl::bad_sdp(const Message& m) noexcept {
   return true;
 }
 
+// Removes every relay.untrusted_headers header; false when some could not be removed.
 bool Relay::Impl::strip_untrusted(sip::MessageEditor& editor) const noexcept {
   // By id when the name has one (what strip_headers(name) looks up every time).
   for (std::size_t i = 0; i < untrusted_.size(); ++i) {

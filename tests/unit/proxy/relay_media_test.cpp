@@ -75,6 +75,13 @@ struct Call {
     h.relay->set_media_port(&media);
   }
   void invite() { h.from_outside(with_sdp(alice_invite(), kAliceSdp), alice_flow()); }
+  // Alice's INVITE, its offer anchored as kOutsideOffer and relayed: to_core is what the core got.
+  void anchored_invite() {
+    invite();
+    h.wire.take();
+    media.complete(0, true, kOutsideOffer);
+    to_core = of_side(h.wire.take(), false).at(0).bytes;
+  }
   void core_answers(int status, std::string_view reason, std::string_view body) {
     h.keep = to_core;
     sip::Message m;
@@ -187,10 +194,7 @@ TEST_CASE(
   }
   SECTION("reject: an answer that fails gets the caller 503, never the inside's SDP") {
     Call c;
-    c.invite();
-    c.h.wire.take();
-    c.media.complete(0, true, kOutsideOffer);
-    c.to_core = of_side(c.h.wire.take(), false).at(0).bytes;
+    c.anchored_invite();
     c.core_answers(200, "OK", kCoreAnswer);
     c.media.complete(1, false);
     const auto sent = of_side(c.h.wire.take(), true);
@@ -206,10 +210,7 @@ TEST_CASE(
 TEST_CASE("relay: a 2xx that comes while the 183's answer is anchored waits behind it",
           "[relay][media]") {
   Call c;
-  c.invite();
-  c.h.wire.take();
-  c.media.complete(0, true, kOutsideOffer);
-  c.to_core = of_side(c.h.wire.take(), false).at(0).bytes;
+  c.anchored_invite();
   c.core_answers(183, "Session Progress", kCoreAnswer);
   c.core_answers(180, "Ringing", kCoreAnswer);  // dropped: an answer is in progress
   c.core_answers(200, "OK", kCoreAnswer);
