@@ -103,6 +103,7 @@ class Relay::Impl {
   const RegistrationView& registrations() const noexcept { return registrations_; }
   const DialogTable& dialogs() const noexcept { return dialogs_; }
   void set_call_limits(const CallLimitSettings& limits) noexcept { call_limits_ = limits; }
+  void set_media_port(MediaPort* port) noexcept { media_ = port; }
 
   // ---- entry points (relay.cpp) ----------------------------------------------------------
   void request_from_outside(const Message& m, const FlowInfo& flow) noexcept;
@@ -230,10 +231,6 @@ class Relay::Impl {
   TimePoint session_expiry(const Message* answer) const noexcept;
 
   // ---- media anchoring (relay_media.cpp) -------------------------------------------------
- public:
-  void set_media_port(MediaPort* port) noexcept { media_ = port; }
-
- private:
   static bool is_sdp(const Message& m) noexcept;
   std::string_view media_session(const DialogTable::Dialog& d) noexcept;
   // True when t's request waits for its offer's rewrite (it goes on from offer_done).
