@@ -61,8 +61,10 @@ void Relay::Impl::response(Transaction& t, const Message& m) noexcept {
     }
     return;
   }
-  if (!forward_response(t, m)) return;
+  // The call's place is given back before its final answer leaves: whoever hears it may call
+  // again at once (and does, in test_call_flood.py).
   if (status >= 200) call_answered(t, &m, status);
+  if (!forward_response(t, m)) return;
   // Dialogs: established by the first 2xx to a dialog-creating INVITE, ended by a 2xx to BYE
   // (the difference is the number of calls up, give or take calls whose parties vanished).
   // Retransmitted finals returned above.

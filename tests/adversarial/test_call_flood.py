@@ -65,6 +65,13 @@ first = held[0]
 sent_by = advlib.header_values(first, "Via")[0].split()[1].split(";")[0]
 core.sock.sendto(advlib.response_to(first, 486, "Busy Here", advlib.new_tag()),
                  ("127.0.0.1", int(sent_by.rsplit(":", 1)[1])))
+# Its caller hears the 486 only after the relay gave the place back.
+heard = None
+deadline = time.monotonic() + 3
+while heard is None and time.monotonic() < deadline:
+    heard = next((a for a in attackers
+                  if a.wait_for(lambda d: advlib.status_of(d) == 486, timeout=0.05)), None)
+t.check("the caller of the ended call hears its 486", heard is not None)
 late = [advlib.UdpPeer("127.0.0.%d" % (90 + i)) for i in range(2)]
 statuses = []
 for peer in late:
