@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang-14, ASan+UBSan) and runs each for a bounded time, seeded
-# from the conformance corpus in ../shared/corpus. Exits non-zero on any crash, leak, timeout or
+# Builds the libFuzzer targets (the asan preset: clang-14, ASan+UBSan, the whole tree
+# coverage-instrumented, so that test.sh's sanitizer build serves both) and runs each for a
+# bounded time, seeded from the conformance corpus in ../shared/corpus. Exits non-zero on any crash, leak, timeout or
 # sanitizer report; the input that triggered it is left in build/fuzz/findings/.
 # usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60; env SBC_FUZZ_JOBS: targets at once,
 #        default one per core)
@@ -9,8 +10,8 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 corpus=${SBC_CORPUS_DIR:-$(cd .. && pwd)/shared/corpus}
 
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz
+cmake --preset asan >/dev/null
+cmake --build --preset asan
 
 # Bytes for the pcap seeds (functions print binary straight to stdout: NULs survive).
 byte() { printf "\\x$(printf %02x "$(($1 & 255))")"; }
@@ -109,7 +110,7 @@ run_target() {
   local target=$1 seeds="$work/$1"
   echo "fuzz: $target for ${seconds}s with $(ls "$seeds" | wc -l) seeds"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "build/fuzz/tests/fuzz/$target" "$seeds" -dict=tests/fuzz/sip.dict \
+    "build/asan/tests/fuzz/$target" "$seeds" -dict=tests/fuzz/sip.dict \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
     -artifact_prefix="$findings/$target-" -print_final_stats=1 2>"build/fuzz/$target.log" \
     || { tail -n 60 "build/fuzz/$target.log"; echo "fuzz: $target FAILED" >&2; return 1; }

@@ -52,7 +52,7 @@ struct CallWire : transport::Wire {
   }
   std::optional<transport::FlowAddress> flow_address(std::uint64_t token) const noexcept override {
     if (token != kAliceFlow) return std::nullopt;
-    return transport::FlowAddress{sbc::Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9"};
+    return transport::FlowAddress{sbc::Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9", 5060};
   }
   void send_inside(sbc::Protocol, std::string_view, std::uint16_t,
                    std::string_view bytes) noexcept override {

@@ -77,7 +77,7 @@ std::string canonical(const YAML::Node& node, std::initializer_list<std::string_
 std::vector<std::pair<std::string, std::string>> restart_only_parts(const YAML::Node& root) {
   std::vector<std::pair<std::string, std::string>> parts;
   for (const char* name :
-       {"workers", "listeners", "metrics", "transport", "sip", "dns", "admin", "cluster"})
+       {"workers", "listeners", "metrics", "transport", "sip", "dns", "admin", "cluster", "media"})
     parts.emplace_back(name, canonical(root[name]));
   const YAML::Node log = root["log"];
   parts.emplace_back("log.rejections_per_second",

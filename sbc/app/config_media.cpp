@@ -1,7 +1,9 @@
 // The `media` section: anchoring the calls' media through rtpengine (ng_media_port.hpp).
 //   media: {enabled, rtpengine: [{address: "IP:PORT", weight}], timeout_ms, retries,
-//           ping_interval_s, on_failure: reject|pass, interfaces: {outside, inside}}
+//           ping_interval_s, max_in_flight, on_failure: reject|pass, interfaces: {outside, inside},
+//           srtp: [{port, mode: required|optional|off}]}
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 
 #include "sbc/app/config_reader.hpp"
@@ -9,16 +11,51 @@
 #include "sbc/common/address.hpp"
 
 namespace sbc::app {
+namespace {
+
+using Srtp = proxy::RelaySettings::Srtp;
+
+// media.srtp: per TLS listener (by its port), so that SDES keys never travel in clear.
+void read_srtp(const ConfigReader& r, const YAML::Node& list, Config& config) {
+  if (!list.IsSequence()) r.fail(list, "media.srtp", "must be a list of {port, mode}");
+  auto& srtp = config.relay.media_srtp;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node entry = list[i];
+    const std::string at = "media.srtp[" + std::to_string(i) + "]";
+    r.reject_unknown_keys(entry, at, {"port", "mode"});
+    if (!entry["port"] || !entry["mode"]) r.fail(entry, at, "needs a port and a mode");
+    std::uint16_t port = 0;
+    r.read_uint<std::uint16_t>(entry, at, "port", port, 1, 65535);
+    if (std::none_of(config.listeners.begin(), config.listeners.end(), [port](const Listener& l) {
+          return l.port == port && l.transport == Transport::Tls;
+        }))
+      r.fail(entry["port"], at + ".port",
+             "port " + std::to_string(port) +
+                 " is not the port of a TLS listener (SDES keys must not travel in clear)");
+    if (std::any_of(srtp.begin(), srtp.end(), [port](const auto& p) { return p.first == port; }))
+      r.fail(entry["port"], at + ".port", "port " + std::to_string(port) + " is listed twice");
+    const std::string mode = entry["mode"].as<std::string>();
+    if (mode != "required" && mode != "optional" && mode != "off")
+      r.fail(entry["mode"], at + ".mode",
+             "must be required, optional or off (got \"" + mode + "\")");
+    srtp.emplace_back(port, mode == "required"   ? Srtp::Required
+                            : mode == "optional" ? Srtp::Optional
+                                                 : Srtp::Off);
+  }
+}
+
+}  // namespace
 
 void read_media(const ConfigReader& r, const YAML::Node& m, Config& config) {
   r.reject_unknown_keys(m, "media",
                         {"enabled", "rtpengine", "timeout_ms", "retries", "ping_interval_s",
-                         "on_failure", "interfaces"});
+                         "max_in_flight", "on_failure", "interfaces", "srtp"});
   MediaConfig& media = config.media;
   r.read_bool(m, "media", "enabled", media.enabled);
   r.read_uint<unsigned>(m, "media", "timeout_ms", media.ng.timeout_ms, 50, 10000);
   r.read_uint<unsigned>(m, "media", "retries", media.ng.retries, 0, 5);
   r.read_uint<unsigned>(m, "media", "ping_interval_s", media.ng.ping_interval_s, 0, 3600);
+  r.read_uint<std::size_t>(m, "media", "max_in_flight", media.ng.max_outstanding, 16, 65536);
   if (const YAML::Node failure = m["on_failure"]) {
     const std::string text = failure.as<std::string>();
     if (text == "reject") {
@@ -65,6 +102,11 @@ void read_media(const ConfigReader& r, const YAML::Node& m, Config& config) {
   }
   if (media.enabled && media.ng.instances.empty())
     r.fail(m, "media", "enabled needs at least one rtpengine instance (media.rtpengine)");
+  if (const YAML::Node srtp = m["srtp"]) {
+    read_srtp(r, srtp, config);
+    if (!media.enabled && !config.relay.media_srtp.empty())
+      r.fail(srtp, "media.srtp", "needs media.enabled: rtpengine bridges SRTP and RTP");
+  }
 }
 
 }  // namespace sbc::app

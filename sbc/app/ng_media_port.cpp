@@ -42,6 +42,7 @@ void NgMediaPort::request(proxy::MediaOp op, const proxy::MediaCall& call,
     }
     options.replace = kReplace;
     options.ice = "remove";
+    options.transport_protocol = call.transport_protocol;
     in_request_ = true;
     switch (op) {
       case proxy::MediaOp::Offer:

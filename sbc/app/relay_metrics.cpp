@@ -91,6 +91,16 @@ const std::vector<RelayCounterFamily>& relay_counter_families() {
        "a call the dialog table could not hold, a late offer (in a 2xx).",
        "",
        {{"", &S::media_unanchored}}},
+      {"sbc_media_srtp_bridged_total",
+       "SDP offers bridged between SDES-SRTP outside and plain RTP inside (media.srtp), either "
+       "way.",
+       "",
+       {{"", &S::media_srtp_bridged}}},
+      {"sbc_media_srtp_refused_total",
+       "SDP offers from the outside without SRTP on a listener where media.srtp requires it "
+       "(answered 488).",
+       "",
+       {{"", &S::media_srtp_refused}}},
       {"sbc_relay_requests_total",
        "New requests relayed, by direction.",
        "direction",

@@ -34,6 +34,7 @@ class DialogTable {
     State state = State::Free;
     bool from_outside = false;  // the INVITE came from the outside (else from the core)
     bool media = false;         // its media is anchored (media_port.hpp): deleted at its end
+    bool srtp = false;  // its outside party offered SDES-SRTP (media.srtp): offers to it keep it
     CallPlaces places;
     TimePoint expires{};
     // The inside Call-ID, kept only for an anchored call (the media relay knows it by it); its

@@ -18,6 +18,9 @@ struct MediaCall {
   std::string_view from_tag, to_tag;  // of the request carrying the offer (or answered)
   std::string_view sdp;               // Offer, Answer
   bool from_outside = true;           // the SDP's sender is outside (outside -> inside)
+  // The profile the other side gets ("RTP/AVP": SRTP bridged to RTP; "RTP/SAVP": RTP to SDES-SRTP);
+  // empty: the sender's own.
+  std::string_view transport_protocol;
 };
 
 struct MediaResult {

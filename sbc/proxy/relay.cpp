@@ -126,11 +126,15 @@ void Relay::Impl::request_from_outside(const Message& m, const FlowInfo& flow) n
     stats.too_large.inc();
     return answer_outside(m, flow, 513, "Message Too Large to relay");
   }
+  if (srtp_missing(m, flow)) {
+    table_.release(*t);
+    return answer_outside(m, flow, 488, "Not Acceptable Here (SRTP required)");
+  }
   if (const CallScope refused = track_call(*t, m, &flow); refused != CallScope::None) {
     table_.release(*t);
     return refuse_call(m, flow, refused);
   }
-  if (!anchor_request(*t, m, true)) send_to_core(*t);
+  if (!anchor_request(*t, m, true, srtp_mode(flow.protocol, flow.bound_port()))) send_to_core(*t);
   if (t->invite()) answer_in_transaction(*t, m, 100, "Trying");
   schedule(*t);
 }
@@ -401,7 +405,7 @@ void Relay::Impl::request_from_inside(const Message& m, const Address& source) n
     return answer_inside(m, source, 513, "Message Too Large to relay");
   }
   (void)track_call(*t, m, nullptr);  // the core's calls are not limited
-  if (!anchor_request(*t, m, false)) {
+  if (!anchor_request(*t, m, false, srtp_mode(address->protocol, address->listener_port))) {
     start_client(*t);
     if (!wire_.send_outside(t->dest_flow, t->request)) {
       call_answered(*t, nullptr, 0);

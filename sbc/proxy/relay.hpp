@@ -103,6 +103,8 @@ struct RelayStats {
   metrics::Counter media_sessions_opened;
   metrics::Counter media_sessions_closed;
   metrics::Counter media_unanchored;
+  metrics::Counter media_srtp_bridged;  // offers bridged between SDES-SRTP and RTP (media.srtp)
+  metrics::Counter media_srtp_refused;  // offers without SRTP on a listener requiring it: 488
   metrics::Histogram media_time{metrics::kTransactionBounds};
   // From a request's arrival to its first final answer, by direction and method: [0] to the
   // core, INVITE; [1] to the core, other; [2] to the outside, INVITE; [3] to the outside, other.

@@ -233,10 +233,17 @@ class Relay::Impl {
   // ---- media anchoring (relay_media.cpp) -------------------------------------------------
   static bool is_sdp(const Message& m) noexcept;
   std::string_view media_session(const DialogTable::Dialog& d) noexcept;
-  // True when t's request waits for its offer's rewrite (it goes on from offer_done).
-  bool anchor_request(Transaction& t, const Message& m, bool from_outside) noexcept;
+  // True when t's request waits for its offer's rewrite (it goes on from offer_done). `srtp`:
+  // media.srtp of the listener of the outside flow the request came from or goes down.
+  bool anchor_request(Transaction& t, const Message& m, bool from_outside,
+                      RelaySettings::Srtp srtp = RelaySettings::Srtp::Off) noexcept;
   void ask_media(MediaOp op, const Transaction& t, const DialogTable::Dialog& d, const Message& m,
-                 bool from_outside) noexcept;
+                 bool from_outside, std::string_view transport_protocol = {}) noexcept;
+  // media.srtp: the listener's mode, and whether m offers SDES-SRTP only.
+  RelaySettings::Srtp srtp_mode(Protocol protocol, std::uint16_t listener_port) const noexcept;
+  bool srtp_offer(const Message& m) noexcept;
+  // An SDP offer from the outside without SRTP on a listener that requires it (488).
+  bool srtp_missing(const Message& m, const FlowInfo& flow) noexcept;
   void offer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
                   const MediaResult& r) noexcept;
   bool set_request_body(Transaction& t) noexcept;

@@ -5,6 +5,12 @@
 // are absorbed meanwhile); a response waits in its transaction's buffer (a final one arriving
 // meanwhile waits behind it; a provisional is dropped). Late offers (an INVITE without SDP, the
 // offer in its 2xx and the answer in the ACK) are not anchored: relayed as they are, counted.
+//
+// media.srtp: an offer of SDES-SRTP from the outside on a listener that has the setting reaches
+// the core as plain RTP (rtpengine bridges: `transport-protocol` RTP/AVP; the answer goes back to
+// the caller in SRTP with rtpengine's key); a `required` listener refuses an offer without SRTP
+// (488), and the offers the core sends down its flows, or down a call whose caller offered SRTP,
+// reach the outside in RTP/SAVP with rtpengine's key.
 
 #include "sbc/proxy/relay_impl.hpp"
 
@@ -15,6 +21,13 @@ constexpr std::string_view kMediaUnavailable = "Service Unavailable (media relay
 
 bool offers_sdp(Method m) noexcept {
   return m == Method::Invite || m == Method::Update;
+}
+
+// RFC 4568: SDES keys are media-level attributes.
+bool has_crypto(const media::Sdp& sdp, const media::SdpMedia& m) noexcept {
+  for (const media::SdpAttribute& a : sdp.attributes(m))
+    if (a.name == "crypto" && media::parse_crypto(a.value)) return true;
+  return false;
 }
 
 }  // namespace
@@ -36,7 +49,37 @@ std::string_view Relay::Impl::media_session(const DialogTable::Dialog& d) noexce
   return media_session_;
 }
 
-bool Relay::Impl::anchor_request(Transaction& t, const Message& m, bool from_outside) noexcept {
+RelaySettings::Srtp Relay::Impl::srtp_mode(Protocol protocol,
+                                           std::uint16_t listener_port) const noexcept {
+  if (protocol != Protocol::Tls) return RelaySettings::Srtp::Off;
+  for (const auto& [port, mode] : settings_.media_srtp)
+    if (port == listener_port) return mode;
+  return RelaySettings::Srtp::Off;
+}
+
+// Every stream m offers (an RTP profile, port not 0) is SRTP with SDES keys (RTP/SAVP or
+// RTP/SAVPF and an a=crypto), and there is one at least.
+bool Relay::Impl::srtp_offer(const Message& m) noexcept {
+  if (!is_sdp(m) || media::parse_sdp(m.body(), *sdp_)) return false;
+  bool any = false;
+  for (const media::SdpMedia& s : sdp_->media_list()) {
+    if (s.port == 0 || !s.rtp()) continue;
+    if ((s.proto != "RTP/SAVP" && s.proto != "RTP/SAVPF") || !has_crypto(*sdp_, s)) return false;
+    any = true;
+  }
+  return any;
+}
+
+bool Relay::Impl::srtp_missing(const Message& m, const FlowInfo& flow) noexcept {
+  if (media_ == nullptr || !offers_sdp(m.method()) || !is_sdp(m) ||
+      srtp_mode(flow.protocol, flow.bound_port()) != RelaySettings::Srtp::Required || srtp_offer(m))
+    return false;
+  stats.media_srtp_refused.inc();
+  return true;
+}
+
+bool Relay::Impl::anchor_request(Transaction& t, const Message& m, bool from_outside,
+                                 RelaySettings::Srtp srtp) noexcept {
   if (media_ == nullptr || !offers_sdp(m.method()) || !is_sdp(m)) return false;
   DialogTable::Dialog* d = dialogs_.get(t.dialog);
   if (d == nullptr) {
@@ -45,23 +88,34 @@ bool Relay::Impl::anchor_request(Transaction& t, const Message& m, bool from_out
   }
   if (d->call_id.empty())
     d->call_id.assign(from_outside ? call_ids_.inside(m.call_id()) : m.call_id());
+  // The profile the other side gets: the sender's own unless media.srtp bridges.
+  std::string_view profile;
+  if (from_outside) {
+    if (srtp != RelaySettings::Srtp::Off) d->srtp = srtp_offer(m);
+    if (d->srtp && srtp != RelaySettings::Srtp::Off) profile = "RTP/AVP";
+  } else if (srtp == RelaySettings::Srtp::Required || d->srtp) {
+    profile = "RTP/SAVP";
+  }
+  if (!profile.empty()) stats.media_srtp_bridged.inc();
   t.media_wait_request = true;
   // A backstop: the port's own deadline answers first (408 if it never did).
   t.timeout_at = now_ + 64 * settings_.t1;
-  ask_media(MediaOp::Offer, t, *d, m, from_outside);
+  ask_media(MediaOp::Offer, t, *d, m, from_outside, profile);
   return true;
 }
 
 // Sends m's SDP (an offer or an answer of t, in call leg d) to the media port; its result goes
 // to offer_done or answer_done, which find t again by slot and generation.
 void Relay::Impl::ask_media(MediaOp op, const Transaction& t, const DialogTable::Dialog& d,
-                            const Message& m, bool from_outside) noexcept {
+                            const Message& m, bool from_outside,
+                            std::string_view transport_protocol) noexcept {
   MediaCall call;
   call.session = media_session(d);
   call.from_tag = m.from().tag;
   call.to_tag = m.to().tag;
   call.sdp = m.body();
   call.from_outside = from_outside;
+  call.transport_protocol = transport_protocol;
   const auto slot = static_cast<std::uint32_t>(&t - table_.slots().data());
   media_->request(
       op, call, [this, op, slot, generation = t.generation, started = now_](const MediaResult& r) {

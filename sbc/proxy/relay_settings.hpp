@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sbc/common/flow.hpp"
@@ -121,6 +122,12 @@ struct RelaySettings {
   // or relayed unanchored and counted (Pass).
   enum class MediaFailure : std::uint8_t { Reject, Pass };
   MediaFailure media_on_failure = MediaFailure::Reject;
+  // media.srtp: SDES-SRTP at the border, per listener (by its bound port; TLS listeners only, so
+  // that the keys in the SDP never cross the network in clear). Optional and Required bridge an
+  // SRTP offer from the outside to plain RTP inside; Required refuses an offer without SRTP with
+  // 488, and offers SRTP to a user agent called down one of its flows.
+  enum class Srtp : std::uint8_t { Off, Optional, Required };
+  std::vector<std::pair<std::uint16_t, Srtp>> media_srtp;
   // Max-Forwards of relayed requests is clamped to this before the decrement (an attacker's 255
   // would let a loop or spiral run longer).
   unsigned max_forwards = 70;

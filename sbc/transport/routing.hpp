@@ -17,7 +17,8 @@ struct FlowAddress {
   Protocol protocol = Protocol::Udp;
   std::string_view local_ip;
   std::uint16_t local_port = 0;
-  std::string_view remote_ip;  // the party at the other end (valid until the next call)
+  std::string_view remote_ip;       // the party at the other end (valid until the next call)
+  std::uint16_t listener_port = 0;  // the port the listener is bound to (per-listener settings)
 };
 
 // Implemented by the relay (sbc/proxy).

@@ -113,7 +113,7 @@ class StreamSession : public FlowSink, public std::enable_shared_from_this<Strea
   // A request from the core for this flow (RFC 5626): queued behind any answers in progress.
   bool send_down(std::string_view bytes) override { return send(bytes); }
   FlowAddress address() const override {
-    return {flow_.protocol, flow_.local_ip, flow_.local_port, flow_.remote_ip};
+    return {flow_.protocol, flow_.local_ip, flow_.local_port, flow_.remote_ip, flow_.bound_port()};
   }
   const FlowInfo* flow_info() const override { return &flow_; }
   void shut() override { close(); }

@@ -246,7 +246,9 @@ class UdpListener {
     local_ip_ = std::move(ip);
     shown_port_ = port != 0 ? port : bound_port_;
   }
-  FlowAddress address() const noexcept { return {Protocol::Udp, local_ip_, shown_port_, {}}; }
+  FlowAddress address() const noexcept {
+    return {Protocol::Udp, local_ip_, shown_port_, {}, bound_port_};
+  }
   std::uint16_t bound_port() const noexcept { return bound_port_; }
 
  private:

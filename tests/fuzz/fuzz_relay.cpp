@@ -35,9 +35,9 @@ struct CheckingWire : transport::Wire {
   }
   std::optional<transport::FlowAddress> flow_address(std::uint64_t token) const noexcept override {
     if (token == kTlsFlow)
-      return transport::FlowAddress{sbc::Protocol::Tls, "198.51.100.1", 5061, "203.0.113.5"};
+      return transport::FlowAddress{sbc::Protocol::Tls, "198.51.100.1", 5061, "203.0.113.5", 5061};
     if (token == kUdpFlow)
-      return transport::FlowAddress{sbc::Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9"};
+      return transport::FlowAddress{sbc::Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9", 5060};
     return std::nullopt;
   }
   void send_inside(sbc::Protocol, std::string_view, std::uint16_t,

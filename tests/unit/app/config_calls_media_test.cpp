@@ -78,3 +78,39 @@ media:
   CHECK(error_of("media: {interfaces: {outside: \"a b\"}}").find("media.interfaces.outside") !=
         std::string::npos);
 }
+
+TEST_CASE("media.srtp names TLS listeners; media.max_in_flight bounds the ng requests",
+          "[config][media]") {
+  using Srtp = sbc::proxy::RelaySettings::Srtp;
+  const std::string head = R"(
+listeners:
+  - {transport: udp, port: 5060}
+  - {transport: tls, port: 5061}
+  - {transport: tls, port: 5071}
+media:
+  enabled: true
+  rtpengine: [{address: "127.0.0.1:2223"}]
+  max_in_flight: 64
+)";
+  const Config c = parse_config(
+      head + "  srtp: [{port: 5061, mode: required}, {port: 5071, mode: optional}]\n", "test.yaml");
+  REQUIRE(c.relay.media_srtp.size() == 2);
+  CHECK(c.relay.media_srtp[0] == std::pair<std::uint16_t, Srtp>{5061, Srtp::Required});
+  CHECK(c.relay.media_srtp[1] == std::pair<std::uint16_t, Srtp>{5071, Srtp::Optional});
+  CHECK(c.media.ng.max_outstanding == 64);
+  CHECK(parse_config("", "empty").relay.media_srtp.empty());
+  // Keys in clear over UDP: refused, naming the entry.
+  CHECK(error_of(head + "  srtp: [{port: 5060, mode: required}]\n")
+            .find("media.srtp[0].port: port 5060 is not the port of a TLS listener") !=
+        std::string::npos);
+  CHECK(error_of(head + "  srtp: [{port: 5061, mode: off}, {port: 5061, mode: required}]\n")
+            .find("media.srtp[1].port: port 5061 is listed twice") != std::string::npos);
+  CHECK(error_of(head + "  srtp: [{port: 5061, mode: always}]\n").find("media.srtp[0].mode") !=
+        std::string::npos);
+  CHECK(error_of(head + "  srtp: [{port: 5061}]\n").find("needs a port and a mode") !=
+        std::string::npos);
+  CHECK(error_of("listeners: [{transport: tls, port: 5061}]\n"
+                 "media: {srtp: [{port: 5061, mode: required}]}")
+            .find("needs media.enabled") != std::string::npos);
+  CHECK(error_of("media: {max_in_flight: 8}").find("media.max_in_flight") != std::string::npos);
+}

@@ -183,8 +183,8 @@ struct Harness {
     s.branch_seed = 42;
     s.token_keys = {kKey};
     if (adjust) adjust(s);
-    wire.flows[kAliceFlow] = {Protocol::Tls, "198.51.100.1", 5061, "203.0.113.5"};
-    wire.flows[kBobFlow] = {Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9"};
+    wire.flows[kAliceFlow] = {Protocol::Tls, "198.51.100.1", 5061, "203.0.113.5", 5061};
+    wire.flows[kBobFlow] = {Protocol::Udp, "198.51.100.1", 5060, "203.0.113.9", 5060};
     relay = std::make_unique<proxy::Relay>(s, wire, [this] { return now; });
   }
 

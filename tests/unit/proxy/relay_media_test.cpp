@@ -20,13 +20,14 @@ struct FakeMedia : proxy::MediaPort {
     std::string session, from_tag, to_tag, sdp;
     bool from_outside;
     proxy::MediaDone done;
+    std::string transport_protocol;
   };
   std::vector<Request> requests;
   void request(proxy::MediaOp op, const proxy::MediaCall& call,
                proxy::MediaDone done) noexcept override {
     requests.push_back({op, std::string(call.session), std::string(call.from_tag),
                         std::string(call.to_tag), std::string(call.sdp), call.from_outside,
-                        std::move(done)});
+                        std::move(done), std::string(call.transport_protocol)});
   }
   void complete(std::size_t i, bool ok, std::string_view sdp = {}) {
     proxy::MediaResult r;
@@ -247,4 +248,81 @@ TEST_CASE(
   // The late result changes nothing.
   media.complete(0, true, kOutsideOffer);
   CHECK(of_side(h.wire.take(), false).empty());
+}
+
+namespace {
+
+// An SDES-SRTP offer (RFC 4568).
+const std::string kAliceSrtp =
+    "v=0\r\no=- 1 1 IN IP4 192.168.1.20\r\ns=-\r\nc=IN IP4 192.168.1.20\r\nt=0 0\r\n"
+    "m=audio 4000 RTP/SAVP 0\r\n"
+    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+
+// A harness whose relay anchors media, with media.srtp `mode` on alice's TLS listener (5061),
+// and the same mode on UDP port 5060 (bob's), which must not apply: not TLS.
+struct SrtpCall {
+  Harness h;
+  FakeMedia media;
+  explicit SrtpCall(proxy::RelaySettings::Srtp mode)
+      : h(64, [mode](proxy::RelaySettings& s) {
+          s.media_srtp = {{5061, mode}, {5060, mode}};
+        }) {
+    h.relay->set_media_port(&media);
+  }
+};
+
+}  // namespace
+
+TEST_CASE(
+    "relay: media.srtp required refuses a plain offer from its TLS listener with 488 before "
+    "anything goes on; an SDES offer reaches the core as RTP/AVP, and the core's offers go "
+    "down the listener in RTP/SAVP",
+    "[relay][media][srtp]") {
+  SrtpCall c(proxy::RelaySettings::Srtp::Required);
+  c.h.from_outside(with_sdp(alice_invite(), kAliceSdp), alice_flow());
+  auto sent = c.h.wire.take();
+  CHECK(of_side(sent, false).empty());
+  CHECK(c.media.requests.empty());
+  REQUIRE(sent.size() == 1);
+  CHECK(c.h.parse(sent[0]).status_code() == 488);
+  CHECK(c.h.parse(sent[0]).reason_phrase() == "Not Acceptable Here (SRTP required)");
+  CHECK(c.h.relay->stats().media_srtp_refused.value() == 1);
+  CHECK(c.h.relay->active_dialogs() == 0);
+
+  c.h.from_outside(with_sdp(alice_invite("z9hG4bKinv2"), kAliceSrtp), alice_flow());
+  REQUIRE(c.media.requests.size() == 1);
+  CHECK(c.media.requests[0].transport_protocol == "RTP/AVP");
+  CHECK(c.media.requests[0].sdp == kAliceSrtp);
+  CHECK(c.h.relay->stats().media_srtp_bridged.value() == 1);
+
+  // The core calls alice down her TLS flow: offered SRTP whatever its own offer is.
+  c.h.from_core(with_sdp(core_invite(), kCoreAnswer));
+  REQUIRE(c.media.requests.size() == 2);
+  CHECK_FALSE(c.media.requests[1].from_outside);
+  CHECK(c.media.requests[1].transport_protocol == "RTP/SAVP");
+  // And the answers ask for nothing: rtpengine answers each side in its offer's profile.
+  c.media.complete(0, true, kOutsideOffer);
+  c.h.wire.take();
+}
+
+TEST_CASE(
+    "relay: media.srtp optional bridges an SDES offer and lets a plain one through plain; the "
+    "setting is for TLS flows only",
+    "[relay][media][srtp]") {
+  SrtpCall c(proxy::RelaySettings::Srtp::Optional);
+  c.h.from_outside(with_sdp(alice_invite(), kAliceSdp), alice_flow());
+  REQUIRE(c.media.requests.size() == 1);
+  CHECK(c.media.requests[0].transport_protocol.empty());
+  std::string second = alice_invite("z9hG4bKinv2");
+  second.replace(second.find("call-1@"), 7, "call-3@");
+  c.h.from_outside(with_sdp(second, kAliceSrtp), alice_flow());
+  REQUIRE(c.media.requests.size() == 2);
+  CHECK(c.media.requests[1].transport_protocol == "RTP/AVP");
+  // The same port number on UDP (bob's listener) has no SRTP setting: refused nothing.
+  SrtpCall udp(proxy::RelaySettings::Srtp::Required);
+  FlowInfo bob = bob_flow();
+  udp.h.from_outside(with_sdp(alice_invite(), kAliceSdp), bob);
+  REQUIRE(udp.media.requests.size() == 1);
+  CHECK(udp.media.requests[0].transport_protocol.empty());
+  CHECK(udp.h.relay->stats().media_srtp_refused.value() == 0);
 }

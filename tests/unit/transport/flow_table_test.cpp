@@ -18,7 +18,9 @@ struct RecordingSink : FlowSink {
     sent += bytes;
     return true;
   }
-  FlowAddress address() const override { return {Protocol::Tcp, "192.0.2.1", 5060, "192.0.2.9"}; }
+  FlowAddress address() const override {
+    return {Protocol::Tcp, "192.0.2.1", 5060, "192.0.2.9", 5060};
+  }
 };
 asio::ip::udp::endpoint peer(const char* ip, unsigned short port) {
   return {asio::ip::make_address(ip), port};
