@@ -45,8 +45,9 @@ packages=(
   dnsmasq-base
   # a real Redis for the fleet tests (tests/integration/cluster_test.sh)
   redis-server
-  # a real media relay for the media tests (rtpengine in user space, controlled over ng)
-  rtpengine-daemon
+  # a real media relay for the media tests (rtpengine in user space, controlled over ng), and
+  # AES for the SRTP test's own RFC 3711 implementation (tests/integration/srtp_ua.py)
+  rtpengine-daemon python3-cryptography
   # the container image built and started without a registry or a daemon
   # (scripts/image-check.sh: a base image from Debian's archive, `buildah bud --isolation chroot`)
   buildah debootstrap
