@@ -7,6 +7,11 @@ namespace sbc::app {
 
 namespace {
 constexpr std::array<std::string_view, 2> kReplace = {"origin", "session-connection"};
+// SRTP offered to a user agent (media.srtp): SDES only, and never a suite without encryption
+// (NULL) nor the F8 mode hardly anyone implements: a callee must not pick media in clear.
+constexpr std::array<std::string_view, 4> kSdesExcluded = {
+    "no-NULL_HMAC_SHA1_80", "no-NULL_HMAC_SHA1_32", "no-F8_128_HMAC_SHA1_80",
+    "no-F8_128_HMAC_SHA1_32"};
 }  // namespace
 
 NgMediaPort::NgMediaPort(boost::asio::io_context& io, const MediaConfig& config)
@@ -43,6 +48,10 @@ void NgMediaPort::request(proxy::MediaOp op, const proxy::MediaCall& call,
     options.replace = kReplace;
     options.ice = "remove";
     options.transport_protocol = call.transport_protocol;
+    if (call.transport_protocol == "RTP/SAVP") {
+      options.dtls = "off";
+      options.sdes = kSdesExcluded;
+    }
     in_request_ = true;
     switch (op) {
       case proxy::MediaOp::Offer:

@@ -47,6 +47,8 @@ void put_options(bencode::Writer& writer, const NgOptions& options) {
   if (!options.ice.empty()) writer.entry("ICE", options.ice);
   if (!options.transport_protocol.empty())
     writer.entry("transport-protocol", options.transport_protocol);
+  if (!options.dtls.empty()) writer.entry("DTLS", options.dtls);
+  put_list(writer, "SDES", options.sdes);
 }
 
 }  // namespace

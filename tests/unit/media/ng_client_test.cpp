@@ -1,5 +1,6 @@
 #include "sbc/media/ng_client.hpp"
 
+#include <array>
 #include <boost/asio/ip/udp.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -246,4 +247,33 @@ TEST_CASE("ng client: health pings mark an instance down, then up again", "[medi
   CHECK(client.counters().requests[5][0] == 1);  // ping, ok
   CHECK(client.counters().requests[5][1] == 1);  // ping, timeout
   client.stop();
+}
+
+TEST_CASE("ng client: the options of an offer are written as rtpengine reads them", "[media][ng]") {
+  boost::asio::io_context io;
+  FakeEngine engine(io);
+  NgClient client(io, settings_for({engine.config("a")}));
+  std::string error;
+  REQUIRE(client.start(error));
+  const std::array<std::string_view, 2> replace = {"origin", "session-connection"};
+  const std::array<std::string_view, 1> sdes = {"no-NULL_HMAC_SHA1_80"};
+  sbc::media::NgOptions options;
+  options.from_interface = "inside";
+  options.to_interface = "outside";
+  options.replace = replace;
+  options.ice = "remove";
+  options.transport_protocol = "RTP/SAVP";
+  options.dtls = "off";
+  options.sdes = sdes;
+  Outcome offered;
+  client.offer("call-2", "ft", "v=0\r\n", options, record(offered));
+  run_until(io, offered);
+  REQUIRE(engine.received.size() == 1);
+  const std::string& sent = engine.received[0];
+  CHECK(sent.find("9:directionl6:inside7:outsidee") != std::string::npos);
+  CHECK(sent.find("7:replacel6:origin18:session-connectione") != std::string::npos);
+  CHECK(sent.find("3:ICE6:remove") != std::string::npos);
+  CHECK(sent.find("18:transport-protocol8:RTP/SAVP") != std::string::npos);
+  CHECK(sent.find("4:DTLS3:off") != std::string::npos);
+  CHECK(sent.find("4:SDESl20:no-NULL_HMAC_SHA1_80e") != std::string::npos);
 }
