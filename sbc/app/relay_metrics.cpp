@@ -88,7 +88,7 @@ const std::vector<RelayCounterFamily>& relay_counter_families() {
       {"sbc_media_unanchored_total",
        "SDP that went on with its addresses as they were (per call leg): media.on_failure pass "
        "after a failure, "
-       "a call the dialog table could not hold, a late offer (in a 2xx).",
+       "a call the dialog table could not hold, the ACK of a late offer whose answer failed.",
        "",
        {{"", &S::media_unanchored}}},
       {"sbc_media_srtp_bridged_total",

@@ -35,6 +35,7 @@ class DialogTable {
     bool from_outside = false;  // the INVITE came from the outside (else from the core)
     bool media = false;         // its media is anchored (media_port.hpp): deleted at its end
     bool srtp = false;  // its outside party offered SDES-SRTP (media.srtp): offers to it keep it
+    bool late_offer = false;  // an offer in a 2xx was anchored: the answer in its ACK will be
     CallPlaces places;
     TimePoint expires{};
     // The inside Call-ID, kept only for an anchored call (the media relay knows it by it); its

@@ -246,10 +246,18 @@ class Relay::Impl {
   bool srtp_missing(const Message& m, const FlowInfo& flow) noexcept;
   void offer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
                   const MediaResult& r) noexcept;
+  MediaCall media_call(MediaOp op, const DialogTable::Dialog& d, const Message& m,
+                       bool from_outside) noexcept;
   bool set_request_body(Transaction& t) noexcept;
+  bool replace_body(std::string& bytes, std::string_view body) noexcept;
+  void late_offer_anchored(Transaction& t) noexcept;
+  bool anchor_ack(const Message& m, std::string& ack, const Address* core,
+                  std::uint64_t flow_token) noexcept;
+  void ack_done(std::size_t slot, std::uint32_t id, TimePoint started,
+                const MediaResult& r) noexcept;
   // True when response m waits for its answer's rewrite (it goes on from answer_done).
   bool anchor_response(Transaction& t, const Message& m) noexcept;
-  void answer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
+  void answer_done(MediaOp op, std::uint32_t slot, std::uint32_t generation, TimePoint started,
                    const MediaResult& r) noexcept;
   void media_closed(const DialogTable::Dialog& d) noexcept;
 
@@ -300,6 +308,20 @@ class Relay::Impl {
   std::string media_session_;
   std::string media_buffer_;
   std::string media_held_;
+  // ACKs whose answer to a late offer the media relay is rewriting, or rewrote (anchor_ack).
+  struct HeldAck {
+    DialogTable::Ref dialog;
+    std::uint32_t cseq = 0;
+    std::uint32_t id = 0;  // which hold a media result belongs to
+    bool used = false, done = false, to_outside = false;
+    std::uint64_t flow_token = 0;  // where it goes: down a flow, or to a core
+    Address core;
+    std::string bytes, body;  // the ACK as it goes on; its rewritten answer
+    TimePoint keep_until{};
+  };
+  static constexpr std::size_t kHeldAcks = 64;
+  std::vector<HeldAck> held_acks_;
+  std::uint32_t held_ack_ids_ = 0;
   std::unique_ptr<Message> rewritten_;  // a response with its answer rewritten
   bool rewriting_response_ = false;
   std::string reason_;  // the reason phrase of the last refusal built (bad_sdp, refuse_call)

@@ -3,8 +3,10 @@
 // it rewrote (Content-Length with it); the SDP answer in the 18x or 2xx to it likewise; the
 // session is deleted when the call ends. A request waits in its transaction (retransmissions
 // are absorbed meanwhile); a response waits in its transaction's buffer (a final one arriving
-// meanwhile waits behind it; a provisional is dropped). Late offers (an INVITE without SDP, the
-// offer in its 2xx and the answer in the ACK) are not anchored: relayed as they are, counted.
+// meanwhile waits behind it; a provisional is dropped). A late offer (an INVITE without SDP:
+// the offer in its 18x/2xx, the answer in the ACK of the 2xx) is anchored the other way round:
+// the response waits for its offer's rewrite, and the ACK, which no transaction holds, waits in
+// held_acks_ for its answer's (a repeated ACK gets the same answer without asking again).
 //
 // media.srtp: an offer of SDES-SRTP from the outside on a listener that has the setting reaches
 // the core as plain RTP (rtpengine bridges: `transport-protocol` RTP/AVP; the answer goes back to
@@ -80,7 +82,9 @@ bool Relay::Impl::srtp_missing(const Message& m, const FlowInfo& flow) noexcept 
 
 bool Relay::Impl::anchor_request(Transaction& t, const Message& m, bool from_outside,
                                  RelaySettings::Srtp srtp) noexcept {
-  if (media_ == nullptr || !offers_sdp(m.method()) || !is_sdp(m)) return false;
+  if (media_ == nullptr || !offers_sdp(m.method())) return false;
+  const bool late = m.method() == Method::Invite && m.body().empty();
+  if (!late && !is_sdp(m)) return false;
   DialogTable::Dialog* d = dialogs_.get(t.dialog);
   if (d == nullptr) {
     stats.media_unanchored.inc();  // not a call the table holds (full, or the core's untracked)
@@ -88,6 +92,10 @@ bool Relay::Impl::anchor_request(Transaction& t, const Message& m, bool from_out
   }
   if (d->call_id.empty())
     d->call_id.assign(from_outside ? call_ids_.inside(m.call_id()) : m.call_id());
+  if (late) {
+    t.late_offer = true;  // the offer comes in the response (anchor_response)
+    return false;
+  }
   // The profile the other side gets: the sender's own unless media.srtp bridges.
   std::string_view profile;
   if (from_outside) {
@@ -104,27 +112,38 @@ bool Relay::Impl::anchor_request(Transaction& t, const Message& m, bool from_out
   return true;
 }
 
+// The call of m's SDP for the media relay: the offerer's tag first (the callee's, To, for the
+// offer of a late offer in a response and for its answer in the ACK).
+MediaCall Relay::Impl::media_call(MediaOp op, const DialogTable::Dialog& d, const Message& m,
+                                  bool from_outside) noexcept {
+  const bool callee_offered = (op == MediaOp::Offer) != m.is_request();
+  MediaCall call;
+  call.session = media_session(d);
+  call.from_tag = callee_offered ? m.to().tag : m.from().tag;
+  call.to_tag = callee_offered ? m.from().tag : m.to().tag;
+  call.sdp = m.body();
+  call.from_outside = from_outside;
+  return call;
+}
+
 // Sends m's SDP (an offer or an answer of t, in call leg d) to the media port; its result goes
-// to offer_done or answer_done, which find t again by slot and generation.
+// to offer_done (a request waits) or answer_done (a response waits), which find t again by slot
+// and generation.
 void Relay::Impl::ask_media(MediaOp op, const Transaction& t, const DialogTable::Dialog& d,
                             const Message& m, bool from_outside,
                             std::string_view transport_protocol) noexcept {
-  MediaCall call;
-  call.session = media_session(d);
-  call.from_tag = m.from().tag;
-  call.to_tag = m.to().tag;
-  call.sdp = m.body();
-  call.from_outside = from_outside;
+  MediaCall call = media_call(op, d, m, from_outside);
   call.transport_protocol = transport_protocol;
   const auto slot = static_cast<std::uint32_t>(&t - table_.slots().data());
-  media_->request(
-      op, call, [this, op, slot, generation = t.generation, started = now_](const MediaResult& r) {
-        if (op == MediaOp::Offer) {
-          offer_done(slot, generation, started, r);
-        } else {
-          answer_done(slot, generation, started, r);
-        }
-      });
+  media_->request(op, call,
+                  [this, op, request = m.is_request(), slot, generation = t.generation,
+                   started = now_](const MediaResult& r) {
+                    if (request) {
+                      offer_done(slot, generation, started, r);
+                    } else {
+                      answer_done(op, slot, generation, started, r);
+                    }
+                  });
 }
 
 // The request of transaction `slot` gets its rewritten offer and goes on (or is refused).
@@ -172,12 +191,18 @@ void Relay::Impl::offer_done(std::uint32_t slot, std::uint32_t generation, TimeP
 
 // t.request with t.media_body as its body.
 bool Relay::Impl::set_request_body(Transaction& t) noexcept {
-  Message& sent = *scratch_;
-  if (!sent.parse(t.request, sip::Framing::Datagram, settings_.limits).is_valid()) return false;
-  sip::MessageEditor editor(sent);
-  if (!editor.set_body(t.media_body) || !write(editor, media_buffer_)) return false;
-  t.request.swap(media_buffer_);
+  if (!replace_body(t.request, t.media_body)) return false;
   table_.account(t);
+  return true;
+}
+
+// `bytes` (a whole message) with `body` instead of its own, Content-Length with it.
+bool Relay::Impl::replace_body(std::string& bytes, std::string_view body) noexcept {
+  Message& sent = *scratch_;
+  if (!sent.parse(bytes, sip::Framing::Datagram, settings_.limits).is_valid()) return false;
+  sip::MessageEditor editor(sent);
+  if (!editor.set_body(body) || !write(editor, media_buffer_)) return false;
+  bytes.swap(media_buffer_);
   return true;
 }
 
@@ -191,20 +216,22 @@ bool Relay::Impl::anchor_response(Transaction& t, const Message& m) noexcept {
     return true;
   }
   DialogTable::Dialog* d = dialogs_.get(t.dialog);
-  if (!t.media_offered || d == nullptr || !d->media) {
-    if (d != nullptr && d->media) stats.media_unanchored.inc();  // a late offer
+  // A late offer: the response offers (its sender, the callee, is on the request's far side).
+  const MediaOp op = t.late_offer ? MediaOp::Offer : MediaOp::Answer;
+  if (d == nullptr || (op == MediaOp::Answer && (!t.media_offered || !d->media))) {
+    if (d != nullptr && d->media) stats.media_unanchored.inc();  // an answer to an unanchored offer
     return false;
   }
   t.media_response.assign(m.bytes());
   t.media_wait_response = true;
-  ask_media(MediaOp::Answer, t, *d, m, t.direction == Direction::ToOutside);
+  ask_media(op, t, *d, m, t.direction == Direction::ToOutside);
   return true;
 }
 
 // The response waiting in transaction `slot` goes on with its rewritten answer (or the request
 // is refused), then the one that waited behind it, if any.
-void Relay::Impl::answer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
-                              const MediaResult& r) noexcept {
+void Relay::Impl::answer_done(MediaOp op_done, std::uint32_t slot, std::uint32_t generation,
+                              TimePoint started, const MediaResult& r) noexcept {
   now_ = clock_();
   route_cache_.message = nullptr;
   stats.media_time.observe(now_ - started);
@@ -212,7 +239,7 @@ void Relay::Impl::answer_done(std::uint32_t slot, std::uint32_t generation, Time
   if (!t.used || t.generation != generation || !t.media_wait_response) return;
   t.media_wait_response = false;
   media_held_.swap(t.media_response);
-  const auto op = static_cast<std::size_t>(MediaOp::Answer);
+  const auto op = static_cast<std::size_t>(op_done);
   Message& m = *message_;
   if (!m.parse(media_held_, sip::Framing::Datagram, settings_.limits).is_valid()) return;
   if (!r.ok) {
@@ -231,6 +258,7 @@ void Relay::Impl::answer_done(std::uint32_t slot, std::uint32_t generation, Time
     }
   } else {
     stats.media_ok[op].inc();
+    if (op_done == MediaOp::Offer) late_offer_anchored(t);
     sip::MessageEditor editor(m);
     if (editor.set_body(r.sdp) && write(editor, media_buffer_) &&
         rewritten_->parse(media_buffer_, sip::Framing::Datagram, settings_.limits).is_valid()) {
@@ -247,6 +275,93 @@ void Relay::Impl::answer_done(std::uint32_t slot, std::uint32_t generation, Time
     if (m.parse(media_held_, sip::Framing::Datagram, settings_.limits).is_valid()) response(t, m);
   }
   if (t.used && t.generation == generation) schedule(t);
+}
+
+// The offer in t's response is anchored: its 2xx retransmissions go out as it did, the answer in
+// the ACK will be anchored too, and the session is deleted at the call's end.
+void Relay::Impl::late_offer_anchored(Transaction& t) noexcept {
+  t.media_offered = true;
+  DialogTable::Dialog* d = dialogs_.get(t.dialog);
+  if (d == nullptr) return;
+  d->late_offer = true;
+  if (!d->media) {
+    d->media = true;
+    stats.media_sessions_opened.inc();
+  }
+}
+
+// The answer in the ACK of a late offer's 2xx (`ack`: the ACK as it goes on, toward `core` or
+// down `flow_token`) goes to the media relay first, the ACK held meanwhile; an ACK that repeats
+// one held gets its rewritten answer (or is dropped while the first waits). True when the ACK
+// was taken. At most kHeldAcks wait or are remembered per worker; beyond, an ACK goes on as it
+// came, counted unanchored.
+bool Relay::Impl::anchor_ack(const Message& m, std::string& ack, const Address* core,
+                             std::uint64_t flow_token) noexcept {
+  if (media_ == nullptr || !is_sdp(m)) return false;
+  const bool from_outside = core != nullptr;
+  const std::string_view call_id = from_outside ? call_ids_.inside(m.call_id()) : m.call_id();
+  DialogTable::Dialog* d = dialogs_.find(call_id, m.from().tag, m.to().tag, from_outside);
+  if (d == nullptr || !d->late_offer) return false;
+  const DialogTable::Ref dialog = dialogs_.ref(*d);
+  const std::uint32_t cseq = m.cseq().number;
+  if (held_acks_.empty()) held_acks_.resize(kHeldAcks);
+  HeldAck* free_slot = nullptr;
+  for (HeldAck& h : held_acks_) {
+    if (h.used && h.dialog.slot == dialog.slot && h.dialog.generation == dialog.generation &&
+        h.cseq == cseq) {
+      if (!h.done) return true;
+      if (!h.body.empty()) (void)replace_body(ack, h.body);
+      return false;
+    }
+    if (free_slot == nullptr && (!h.used || (h.done && h.keep_until <= now_))) free_slot = &h;
+  }
+  if (free_slot == nullptr) {
+    stats.media_unanchored.inc();
+    return false;
+  }
+  HeldAck& h = *free_slot;
+  h.used = true;
+  h.done = false;
+  h.dialog = dialog;
+  h.cseq = cseq;
+  h.id = ++held_ack_ids_;
+  h.flow_token = flow_token;
+  if (core != nullptr) h.core = *core;
+  h.to_outside = core == nullptr;
+  h.bytes.assign(ack);
+  h.body.clear();
+  const auto slot = static_cast<std::size_t>(&h - held_acks_.data());
+  media_->request(MediaOp::Answer, media_call(MediaOp::Answer, *d, m, from_outside),
+                  [this, slot, id = h.id, started = now_](const MediaResult& r) {
+                    ack_done(slot, id, started, r);
+                  });
+  return true;
+}
+
+// A held ACK goes on: with its rewritten answer, or as it came (it must reach the callee
+// whatever happens to the media: counted unanchored).
+void Relay::Impl::ack_done(std::size_t slot, std::uint32_t id, TimePoint started,
+                           const MediaResult& r) noexcept {
+  now_ = clock_();
+  route_cache_.message = nullptr;
+  stats.media_time.observe(now_ - started);
+  HeldAck& h = held_acks_[slot];
+  if (!h.used || h.id != id || h.done) return;
+  h.done = true;
+  h.keep_until = now_ + 64 * settings_.t1;  // a 2xx retransmitted meanwhile brings a new ACK
+  constexpr auto op = static_cast<std::size_t>(MediaOp::Answer);
+  if (r.ok && replace_body(h.bytes, r.sdp)) {
+    stats.media_ok[op].inc();
+    h.body.assign(r.sdp);
+  } else {
+    (r.ok ? stats.too_large : stats.media_failed[op]).inc();
+    stats.media_unanchored.inc();
+  }
+  if (h.to_outside) {
+    (void)wire_.send_outside(h.flow_token, h.bytes);
+  } else {
+    wire_.send_inside(h.core.protocol, h.core.ip_view(), h.core.port, h.bytes);
+  }
 }
 
 // A call's end: its session goes (each leg's once).

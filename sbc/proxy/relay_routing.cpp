@@ -304,7 +304,11 @@ void Relay::Impl::ack(const Message& m, const FlowInfo* flow) noexcept {
       return;  // an ACK is never answered
     }
     if (!ok || !write(editor, stateless_)) return;
-    wire_.send_inside(core.protocol, core.ip, core.port, stateless_);
+    Address to;
+    to.set(core.ip, core.port, core.protocol);
+    // The answer to a late offer waits for its rewrite (relay_media.cpp).
+    if (!anchor_ack(m, stateless_, &to, 0))
+      wire_.send_inside(core.protocol, core.ip, core.port, stateless_);
   } else {
     if (own.flow_token == 0) {
       stats.not_routable.inc();
@@ -326,7 +330,8 @@ void Relay::Impl::ack(const Message& m, const FlowInfo* flow) noexcept {
          (settings_.topology_hiding ? editor.remove_headers(HeaderId::Via) : true) &&
          editor.prepend_via(our_via);
     if (!ok || !write(editor, stateless_)) return;
-    wire_.send_outside(own.flow_token, stateless_);
+    if (!anchor_ack(m, stateless_, nullptr, own.flow_token))
+      wire_.send_outside(own.flow_token, stateless_);
   }
   stats.stateless_forwarded.inc();
 }

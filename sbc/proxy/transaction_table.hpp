@@ -85,6 +85,7 @@ struct Transaction {
   bool media_wait_request = false;
   bool media_wait_response = false;
   bool media_offered = false;  // the request's offer is anchored: an SDP answer is rewritten
+  bool late_offer = false;     // an INVITE without SDP in a tracked call: its 18x/2xx offer
   std::string media_body;
   std::string media_response;
   std::string media_queued;

@@ -79,7 +79,7 @@ media:
         std::string::npos);
 }
 
-TEST_CASE("media.srtp names TLS listeners; media.max_in_flight bounds the ng requests",
+TEST_CASE("media.srtp names TLS listeners, media.max_in_flight bounds the ng requests",
           "[config][media]") {
   using Srtp = sbc::proxy::RelaySettings::Srtp;
   const std::string head = R"(

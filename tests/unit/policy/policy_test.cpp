@@ -74,7 +74,7 @@ TEST_CASE("policy: a scanner's User-Agent is dropped and its source banned", "[p
   CHECK(r.chain->bans_active() == 0);
 }
 
-TEST_CASE("policy: UDP evidence bans over UDP only; a verified address over every transport",
+TEST_CASE("policy: UDP evidence bans over UDP only, a verified address over every transport",
           "[policy][bans]") {
   policy::PolicyConfig c = config_with({"acl", "scanner"});
   c.acl.trusted = {*sbc::parse_cidr("10.0.0.0/8")};
@@ -99,7 +99,7 @@ TEST_CASE("policy: UDP evidence bans over UDP only; a verified address over ever
   CHECK(r.run("10.0.0.1", request("OPTIONS")) == "continue");
 }
 
-TEST_CASE("policy: an active ban is never evicted; a full table refuses new bans",
+TEST_CASE("policy: an active ban is never evicted, a full table refuses new bans",
           "[policy][bans]") {
   policy::BanSettings settings;
   settings.max_entries = 64;
@@ -244,7 +244,7 @@ TEST_CASE("policy: token buckets per source and method class, then a ban for a f
   CHECK(r.run("2001:db8:0:7::99", request("REGISTER")) == "drop rate_limit/register_flood");
 }
 
-TEST_CASE("policy: methods not allowed get 405 with Allow; ACK and CANCEL always pass",
+TEST_CASE("policy: methods not allowed get 405 with Allow, ACK and CANCEL always pass",
           "[policy]") {
   policy::PolicyConfig c = config_with({"methods"});
   c.methods.allowed = {"INVITE", "BYE", "REGISTER"};

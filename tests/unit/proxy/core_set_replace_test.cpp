@@ -25,7 +25,7 @@ std::vector<std::size_t> chosen(CoreSet& set, Clock::time_point now, int n) {
 }
 }  // namespace
 
-TEST_CASE("a core that stays keeps its index and health; new ones take free indexes",
+TEST_CASE("a core that stays keeps its index and health, new ones take free indexes",
           "[relay][cores]") {
   const auto t0 = Clock::now();
   CoreSet set({core("192.0.2.1"), core("192.0.2.2")}, std::chrono::milliseconds{0});
@@ -48,7 +48,7 @@ TEST_CASE("a core that stays keeps its index and health; new ones take free inde
   CHECK(set.any_up());
 }
 
-TEST_CASE("a retired index is reused only after reuse_after; a core that comes back has it again",
+TEST_CASE("a retired index is reused only after reuse_after, a core that comes back has it again",
           "[relay][cores]") {
   const auto t0 = Clock::now();
   const std::chrono::minutes reuse{10};

@@ -51,7 +51,7 @@ TEST_CASE("relay: a core that stays silent is failed over to the next one", "[re
   CHECK(sent[0].ip == "10.0.0.11");
 }
 
-TEST_CASE("relay: a 503 from a core fails over; from the last one the client gets 500",
+TEST_CASE("relay: a 503 from a core fails over, from the last one the client gets 500",
           "[relay][failover]") {
   Harness h = two_cores();
   h.from_outside(alice_invite(), alice_flow());

@@ -93,7 +93,7 @@ std::string name(std::string_view prefix, int i) {
 }  // namespace
 
 TEST_CASE(
-    "relay: a third concurrent call of a user limited to two is refused; ending one lets "
+    "relay: a third concurrent call of a user limited to two is refused, ending one lets "
     "the next through",
     "[relay][calls]") {
   Harness h(64, [](proxy::RelaySettings& s) { s.call_limits.max_per_user = 2; });
@@ -129,7 +129,7 @@ TEST_CASE(
   CHECK(h.relay->stats().call_limit_user.value() == 2);
 }
 
-TEST_CASE("relay: the limit per source prefix and the limit of the SBC; 486 or 503 on request",
+TEST_CASE("relay: the limit per source prefix and the limit of the SBC, 486 or 503 on request",
           "[relay][calls]") {
   Harness h(64, [](proxy::RelaySettings& s) {
     s.call_limits.max_per_source = 1;
@@ -207,7 +207,7 @@ TEST_CASE("relay: a full dialog table refuses new calls from the outside with 50
   CHECK(h.relay->stats().call_limit_table.value() == 0);  // counted once, as scope="dialogs"
 }
 
-TEST_CASE("call counts: places across workers, released, by prefix; never over the limit",
+TEST_CASE("call counts: places across workers, released, by prefix, never over the limit",
           "[calls]") {
   proxy::CallCounts counts(2, 64);
   proxy::CallLimitSettings limits;

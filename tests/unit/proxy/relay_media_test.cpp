@@ -94,7 +94,7 @@ struct Call {
 }  // namespace
 
 TEST_CASE(
-    "relay: the offer and the answer are anchored before they go on; BYE deletes the "
+    "relay: the offer and the answer are anchored before they go on, BYE deletes the "
     "session",
     "[relay][media]") {
   Call c;
@@ -275,7 +275,7 @@ struct SrtpCall {
 
 TEST_CASE(
     "relay: media.srtp required refuses a plain offer from its TLS listener with 488 before "
-    "anything goes on; an SDES offer reaches the core as RTP/AVP, and the core's offers go "
+    "anything goes on, an SDES offer reaches the core as RTP/AVP, and the core's offers go "
     "down the listener in RTP/SAVP",
     "[relay][media][srtp]") {
   SrtpCall c(proxy::RelaySettings::Srtp::Required);
@@ -306,7 +306,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "relay: media.srtp optional bridges an SDES offer and lets a plain one through plain; the "
+    "relay: media.srtp optional bridges an SDES offer and lets a plain one through plain, the "
     "setting is for TLS flows only",
     "[relay][media][srtp]") {
   SrtpCall c(proxy::RelaySettings::Srtp::Optional);
@@ -325,4 +325,100 @@ TEST_CASE(
   REQUIRE(udp.media.requests.size() == 1);
   CHECK(udp.media.requests[0].transport_protocol.empty());
   CHECK(udp.h.relay->stats().media_srtp_refused.value() == 0);
+}
+
+namespace {
+
+// Alice's ACK to the 2xx of call-1 through her route set `route`, with SDP `body` (the answer
+// to a late offer).
+std::string alice_ack(const std::string& route, std::string_view body) {
+  return with_sdp(
+      "ACK sip:bob@10.0.0.30:5060 SIP/2.0\r\n"
+      "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=z9hG4bKack1;rport\r\n"
+      "Max-Forwards: 70\r\n"
+      "Route: " +
+          route +
+          "\r\n"
+          "From: <sip:alice@example.com>;tag=a1\r\n"
+          "To: <sip:bob@example.com>;tag=b1\r\n"
+          "Call-ID: call-1@192.168.1.20\r\n"
+          "CSeq: 10 ACK\r\n"
+          "Content-Length: 0\r\n\r\n",
+      body);
+}
+
+// Alice's INVITE without SDP, answered 200 by the core with its offer (kCoreAnswer's address),
+// anchored as kInsideAnswer: the route set of the 200 Alice got.
+std::string late_offer_answered(Call& c) {
+  c.h.from_outside(alice_invite(), alice_flow());
+  c.to_core = of_side(c.h.wire.take(), false).at(0).bytes;
+  CHECK(c.media.requests.empty());  // no offer yet
+  c.core_answers(200, "OK", kCoreAnswer);
+  CHECK(of_side(c.h.wire.take(), true).empty());  // Alice waits for the anchored offer
+  REQUIRE(c.media.requests.size() == 1);
+  const auto& offer = c.media.requests[0];
+  CHECK(offer.op == proxy::MediaOp::Offer);
+  CHECK(offer.from_tag == "b1");  // the offerer: the callee
+  CHECK(offer.to_tag == "a1");
+  CHECK_FALSE(offer.from_outside);
+  CHECK(offer.sdp == kCoreAnswer);
+  c.media.complete(0, true, kInsideAnswer);
+  const auto sent = of_side(c.h.wire.take(), true);
+  REQUIRE(sent.size() == 1);
+  const sip::Message& ok = c.h.parse(sent[0]);
+  CHECK(ok.status_code() == 200);
+  CHECK(ok.body() == kInsideAnswer);
+  const auto rr = name_addrs(ok, sip::HeaderId::RecordRoute);
+  REQUIRE(rr.size() == 1);
+  return std::string(rr[0].text);
+}
+
+}  // namespace
+
+TEST_CASE(
+    "relay: a late offer is anchored the other way round: the offer in the 2xx, the answer in "
+    "the ACK, held until rewritten, a repeated ACK gets the same answer without asking again",
+    "[relay][media]") {
+  Call c;
+  const std::string route = late_offer_answered(c);
+  c.h.from_outside(alice_ack(route, kAliceSdp), alice_flow());
+  CHECK(of_side(c.h.wire.take(), false).empty());  // held
+  REQUIRE(c.media.requests.size() == 2);
+  const auto& answer = c.media.requests[1];
+  CHECK(answer.op == proxy::MediaOp::Answer);
+  CHECK(answer.from_tag == "b1");
+  CHECK(answer.to_tag == "a1");
+  CHECK(answer.from_outside);
+  CHECK(answer.sdp == kAliceSdp);
+  // The same ACK again while the first waits: dropped, not asked again.
+  c.h.from_outside(alice_ack(route, kAliceSdp), alice_flow());
+  CHECK(c.h.wire.take().empty());
+  CHECK(c.media.requests.size() == 2);
+  c.media.complete(1, true, kOutsideOffer);
+  auto sent = of_side(c.h.wire.take(), false);
+  REQUIRE(sent.size() == 1);
+  CHECK(c.h.parse(sent[0]).method() == sip::Method::Ack);
+  CHECK(c.h.parse(sent[0]).body() == kOutsideOffer);
+  // After the 2xx retransmitted (its first ACK lost inside), Alice's new ACK gets the same answer.
+  c.h.from_outside(alice_ack(route, kAliceSdp), alice_flow());
+  sent = of_side(c.h.wire.take(), false);
+  REQUIRE(sent.size() == 1);
+  CHECK(c.h.parse(sent[0]).body() == kOutsideOffer);
+  CHECK(c.media.requests.size() == 2);
+  CHECK(c.h.relay->stats().media_sessions_opened.value() == 1);
+  CHECK(c.h.relay->stats().media_unanchored.value() == 0);
+}
+
+TEST_CASE("relay: the ACK of a late offer whose answer the media relay fails still goes on",
+          "[relay][media]") {
+  Call c;
+  const std::string route = late_offer_answered(c);
+  c.h.from_outside(alice_ack(route, kAliceSdp), alice_flow());
+  REQUIRE(c.media.requests.size() == 2);
+  c.media.complete(1, false);
+  const auto sent = of_side(c.h.wire.take(), false);
+  REQUIRE(sent.size() == 1);
+  CHECK(c.h.parse(sent[0]).body() == kAliceSdp);  // the callee needs its ACK whatever happens
+  CHECK(c.h.relay->stats().media_unanchored.value() == 1);
+  CHECK(c.h.relay->stats().media_failed[1].value() == 1);
 }

@@ -75,7 +75,7 @@ TEST_CASE("relay: the core's Record-Route and Contact leave sealed and come back
   CHECK(all_values(h.parse(sent[0]), sip::HeaderId::Route).empty());
 }
 
-TEST_CASE("relay: every Contact of a 3xx from the core leaves sealed; a retry gets the original",
+TEST_CASE("relay: every Contact of a 3xx from the core leaves sealed, a retry gets the original",
           "[relay][hiding]") {
   Harness h;
   h.from_outside(alice_invite(), alice_flow());

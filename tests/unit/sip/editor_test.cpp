@@ -116,7 +116,7 @@ TEST_CASE("the top Via of a line of several goes with its comma and white space,
         "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
 }
 
-TEST_CASE("a single-value Via line is removed whole; a missing Max-Forwards is added", "[editor]") {
+TEST_CASE("a single-value Via line is removed whole, a missing Max-Forwards is added", "[editor]") {
   auto m = std::make_unique<Message>();
   const std::string response =
       "SIP/2.0 200 OK\r\n"

@@ -198,7 +198,7 @@ TEST_CASE("inside streams: a refused connection is reported to the router, after
   close(dead);
 }
 
-TEST_CASE("inside streams: the core may connect to our inside port; others may not",
+TEST_CASE("inside streams: the core may connect to our inside port, others may not",
           "[inside][sockets]") {
   Fixture f(std::vector<StreamCore>{{"127.0.0.2", ""}});  // only 127.0.0.2 is a core here
   Worker& worker = f.worker;

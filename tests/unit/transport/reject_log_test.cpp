@@ -40,7 +40,7 @@ TEST_CASE("a rejection is one logfmt line naming worker, transport, source, acti
   CHECK(lines[0].starts_with("ts="));
 }
 
-TEST_CASE("at most per_second lines a second; the rest are counted and summarised",
+TEST_CASE("at most per_second lines a second, the rest are counted and summarised",
           "[reject_log]") {
   std::vector<std::string> lines;
   RejectLog log(0, 3, [&](std::string_view l) { lines.emplace_back(l); });
