@@ -227,6 +227,13 @@ void NgClient::submit(NgCommand command, std::string_view call_id, int instance,
   } else if (free_.empty()) {
     refused.error = NgError::Overloaded;
     refused.reason = "too many ng requests in flight";
+  } else if (command == NgCommand::Offer && settings_.ping_interval_s != 0 &&
+             std::none_of(instances_.begin(), instances_.end(),
+                          [](const Instance& i) { return i.up; })) {
+    // Every instance failed its last request or ping: a call fails now rather than after
+    // timeout x (retries + 1) on each, and a ping brings an instance back within its interval.
+    refused.error = NgError::NoInstance;
+    refused.reason = "every rtpengine instance is down";
   }
   if (!refused.ok()) {
     ++counters_

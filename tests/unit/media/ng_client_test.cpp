@@ -240,6 +240,13 @@ TEST_CASE("ng client: health pings mark an instance down, then up again", "[medi
   io.run_for(std::chrono::milliseconds(1300));
   CHECK_FALSE(client.instance_up(0));
   CHECK(engine.received.size() == 1);
+  // Every instance down: a new call's offer fails at once, nothing sent.
+  Outcome refused;
+  client.offer("call-9", "ft", "v=0\r\n", {}, record(refused));
+  CHECK(refused.finished);
+  CHECK(refused.error == NgError::NoInstance);
+  CHECK(refused.reason == "every rtpengine instance is down");
+  CHECK(engine.received.size() == 1);
   engine.mode = FakeEngine::Mode::Ok;
   io.run_for(std::chrono::milliseconds(1000));
   CHECK(client.instance_up(0));
