@@ -1,4 +1,5 @@
 #include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
 
 #include "sbc/app/server.hpp"
 #include "sbc/common/address.hpp"
@@ -163,6 +164,23 @@ bool Server::start_relays() {
     workers_[w]->set_router(relays_.back().get());
     policies_->attach_relay(w, *relays_.back());
   }
+  // A BYE from the outside that reaches another worker than its call's (UDP from another source
+  // port, a new connection) ends the call there too: its places and its media session go.
+  for (unsigned w = 0; w < count_ && count_ > 1; ++w)
+    relays_[w]->set_unknown_bye_listener(
+        [this, w](std::string_view call_id, std::string_view from_tag, std::string_view to_tag) {
+          try {
+            for (unsigned o = 0; o < count_; ++o) {
+              if (o == w) continue;
+              boost::asio::post(workers_[o]->io(),
+                                [relay = relays_[o].get(), call = std::string(call_id),
+                                 from = std::string(from_tag),
+                                 to = std::string(to_tag)] { relay->end_call(call, from, to); });
+            }
+          } catch (const std::exception&) {
+            // Out of memory: the call ends at its session timeout instead.
+          }
+        });
   for (const proxy::CoreTarget& core : config_.core.targets) log_("info", describe(core));
   if (config_.media.enabled)
     log_("info", "media anchored through " + std::to_string(config_.media.ng.instances.size()) +

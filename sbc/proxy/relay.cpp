@@ -450,6 +450,15 @@ Relay::Relay(RelaySettings settings, transport::Wire& wire,
     : impl_(std::make_unique<Impl>(std::move(settings), wire, std::move(clock))) {}
 Relay::~Relay() = default;
 
+void Relay::set_unknown_bye_listener(CallEnd listener) {
+  impl_->unknown_bye_listener_ = std::move(listener);
+}
+
+void Relay::end_call(std::string_view inside_call_id, std::string_view from_tag,
+                     std::string_view to_tag) noexcept {
+  impl_->end_call(inside_call_id, from_tag, to_tag);
+}
+
 void Relay::set_refusal_listener(
     std::function<void(std::string_view remote_ip, sbc::Protocol protocol)> listener) {
   impl_->refusal_listener_ = std::move(listener);

@@ -150,6 +150,17 @@ class Relay final : public transport::Router {
   void set_answer_listener(
       std::function<void(std::string_view remote_ip, std::uint16_t status)> listener);
 
+  // Called (on the worker's thread) for a BYE from the outside whose call leg this relay does
+  // not hold: it may be another worker's (a UDP BYE from another source port than the INVITE's,
+  // a new connection). The daemon hands it to the other relays' end_call.
+  using CallEnd = std::function<void(std::string_view inside_call_id, std::string_view from_tag,
+                                     std::string_view to_tag)>;
+  void set_unknown_bye_listener(CallEnd listener);
+  // Ends the call leg that a BYE from the outside with these identifiers names, if this relay
+  // holds it (on this relay's thread).
+  void end_call(std::string_view inside_call_id, std::string_view from_tag,
+                std::string_view to_tag) noexcept;
+
   const RelayStats& stats() const noexcept;
   std::size_t active_transactions() const noexcept;
   // Calls held (dialog_table.hpp): attempts and established dialogs, and established only.

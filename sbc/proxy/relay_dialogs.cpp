@@ -74,13 +74,26 @@ CallScope Relay::Impl::track_call(Transaction& t, const Message& m, const FlowIn
     return CallScope::None;
   }
   DialogTable::Dialog* d = dialogs_.find(call_id, m.from().tag, m.to().tag, flow != nullptr);
-  if (d == nullptr) return CallScope::None;
+  if (d == nullptr) {
+    // Perhaps another worker's call: it ends there (its places, its media session).
+    if (method == Method::Bye && flow != nullptr && unknown_bye_listener_)
+      unknown_bye_listener_(call_id, m.from().tag, m.to().tag);
+    return CallScope::None;
+  }
   if (method == Method::Bye) {
     dialogs_.close(*d);
   } else {
     t.dialog = dialogs_.ref(*d);
   }
   return CallScope::None;
+}
+
+// A BYE from the outside that another worker received (Relay::set_unknown_bye_listener).
+void Relay::Impl::end_call(std::string_view inside_call_id, std::string_view from_tag,
+                           std::string_view to_tag) noexcept {
+  now_ = clock_();
+  if (DialogTable::Dialog* d = dialogs_.find(inside_call_id, from_tag, to_tag, true))
+    dialogs_.close(*d);
 }
 
 void Relay::Impl::refuse_call(const Message& m, const FlowInfo& flow, CallScope scope) noexcept {

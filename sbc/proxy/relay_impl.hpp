@@ -90,6 +90,7 @@ class Relay::Impl {
 
   RelayStats stats;
   std::function<void(std::string_view, Protocol)> refusal_listener_;
+  Relay::CallEnd unknown_bye_listener_;
   std::function<void(std::string_view, std::uint16_t)> answer_listener_;
   const RelaySettings& settings() const noexcept { return settings_; }
   const CoreSet& cores() const noexcept { return cores_; }
@@ -103,6 +104,8 @@ class Relay::Impl {
   const RegistrationView& registrations() const noexcept { return registrations_; }
   const DialogTable& dialogs() const noexcept { return dialogs_; }
   void set_call_limits(const CallLimitSettings& limits) noexcept { call_limits_ = limits; }
+  void end_call(std::string_view inside_call_id, std::string_view from_tag,
+                std::string_view to_tag) noexcept;
   void set_media_port(MediaPort* port) noexcept { media_ = port; }
 
   // ---- entry points (relay.cpp) ----------------------------------------------------------

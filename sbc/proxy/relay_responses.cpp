@@ -291,9 +291,9 @@ void Relay::Impl::send_client(const Transaction& t, std::string_view bytes) noex
 void Relay::Impl::send_server(Transaction& t, std::string_view bytes, bool final_answer) noexcept {
   if (t.direction == Direction::ToCore) {
     if (!t.server_reliable && !t.source_proved) {
-      // Provisionals take at most 2x (a 100 and a 180 fit for a usual INVITE), so that 1x is
-      // left for the final answer; a retransmitted request earns its 3x again.
-      const std::uint64_t allowed = (final_answer ? kAmplificationFactor : 2) * t.bytes_received;
+      // The provisionals within 3x (a 100 and a 180 with our tokens fit for a usual INVITE);
+      // a retransmitted request earns its 3x again.
+      const std::uint64_t allowed = kAmplificationFactor * t.bytes_received;
       if (!final_answer && t.bytes_sent + bytes.size() > allowed) {
         stats.amplification_dropped.inc();
         return;

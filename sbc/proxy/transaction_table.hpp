@@ -91,10 +91,10 @@ struct Transaction {
   std::string media_queued;
   std::string last_response;
   // Anti-amplification toward an unproved UDP source (RFC 9000 section 8's rule): what we send
-  // it in this transaction stays within kAmplificationFactor times what it sent us. Provisionals
-  // only within 2x, so the final answer has 1x left; the first final answer is sent even past
-  // the budget (without it no UDP client could complete a transaction), its retransmissions
-  // (timer G) are not.
+  // it in this transaction stays within kAmplificationFactor times what it sent us: the 100 and
+  // the 18x within it (a 180 carries our Record-Route and Contact tokens: about twice a small
+  // INVITE), the first final answer sent even past it (without it no UDP client could complete
+  // a transaction), its retransmissions (timer G) not.
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
   bool source_proved = false;  // over a stream, authenticated, or in a dialog it holds a token of

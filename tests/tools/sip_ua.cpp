@@ -6,9 +6,9 @@
 //     register            REGISTER sip:example.com for USER; prints "REGISTER <status>"
 //     unregister          REGISTER with "Contact: *" and "Expires: 0": removes every binding of
 //                         USER; prints "UNREGISTER <status>"
-//     serve SECONDS       answers what arrives for SECONDS: INVITE with 180 then 200, BYE, MESSAGE,
-//                         OPTIONS and CANCEL with 200 (487 for the INVITE); prints "<METHOD>
-//                         received"
+//     serve SECONDS       answers what arrives for SECONDS: INVITE with 180 then 200 (an in-dialog
+//                         re-INVITE with 200 only), BYE, MESSAGE, OPTIONS and CANCEL with 200 (487
+//                         for the INVITE); prints "<METHOD> received"
 //     call URI            INVITE URI; on 2xx sends ACK, then BYE; prints "INVITE <status>",
 //                         "BYE <status>"
 //     ring URI            INVITE URI that the callee rings for (use a user that `serve`s with
@@ -16,6 +16,14 @@
 //                         INVITE's final status
 //     request METHOD URI  one out-of-dialog request; prints "METHOD <status>"
 //     ringonly            makes later `serve` actions ring without answering
+//     busy                makes later `serve` actions answer INVITEs 100, 180, then 486 Busy Here
+//     reinvite            later calls put the call on hold and resume it after the ACK: a
+//                         re-INVITE (CSeq + 1, the dialog's route set, to the remote Contact)
+//                         whose offer is the INVITE's with a=sendonly, its 200 ACKed, then one
+//                         with a=sendrecv, ACKed; then the hold time and BYE. Prints "REINVITE
+//                         <status>" for each
+//     lateoffer           later calls send their INVITE without a body (a late offer): the SDP
+//                         answer to the offer in the 2xx goes in the ACK
 //     hold MS             later calls hold MS milliseconds between ACK and BYE (default 300)
 //     calls URI COUNT     up to COUNT calls to URI one after another, as `call`; stops after the
 //                         first call refused (final status >= 300) or lost. Prints "BYE sent at
@@ -27,8 +35,11 @@
 // Digest (RFC 7616: the first challenge whose algorithm it knows, SHA-256 or MD5, qop=auth);
 // SIP_UA_LOCAL_ADDRESS binds another loopback address than 127.0.0.1 (and names it in the c= and
 // o= lines of the INVITE's SDP offer, m=audio 40000). With SIP_UA_ANSWER_SDP=1 the 200 to an
-// INVITE that carries an SDP offer carries an SDP answer (c= the local address, m=audio 40000);
-// without it the 200 has no body. Its digest code is its own (BoringSSL's hashes), not the SBC's.
+// INVITE that carries an SDP offer carries an SDP answer (c= the local address, m=audio 40000;
+// a=recvonly to an a=sendonly offer, a=sendonly to a=recvonly, a=inactive to a=inactive), and the
+// 200 to an INVITE without a body carries an SDP offer (the same lines): the answer comes in the
+// ACK, which SIP_UA_DUMP records like every message received; without SIP_UA_ANSWER_SDP the 200
+// has no body. Its digest code is its own (BoringSSL's hashes), not the SBC's.
 // Exit status: 0 when every action got a final answer, 1 otherwise.
 
 #include <arpa/inet.h>
@@ -172,6 +183,25 @@ std::string challenge_param(const std::string& challenge, const std::string& nam
     if (v.size() >= 2 && v.front() == '"') v = v.substr(1, v.size() - 2);
     return v;
   }
+  return {};
+}
+
+// The body of a message: what follows the empty line.
+std::string body_of(const Msg& m) {
+  const std::size_t end = m.raw.find("\r\n\r\n");
+  return end == std::string::npos ? std::string() : m.raw.substr(end + 4);
+}
+
+bool has_sdp(const Msg& m) {
+  return body_of(m).find("m=") != std::string::npos;
+}
+
+// The direction attribute an SDP answer gives to an offer in `body` (RFC 3264 6.1): empty for
+// sendrecv (the default, not written).
+std::string answer_direction(const std::string& body) {
+  if (body.find("a=sendonly") != std::string::npos) return "recvonly";
+  if (body.find("a=recvonly") != std::string::npos) return "sendonly";
+  if (body.find("a=inactive") != std::string::npos) return "inactive";
   return {};
 }
 
@@ -353,19 +383,26 @@ class Ua {
   std::string invite_text(const std::string& uri, const std::string& call_id,
                           const std::string& from_tag, const std::string& branch_via, int cseq = 1,
                           const std::string& auth = {}) {
-    const std::string sdp = local_sdp();
     return "INVITE " + uri + " SIP/2.0\r\nVia: " + branch_via +
            "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user_ + "@example.com>;tag=" + from_tag +
            "\r\nTo: <" + uri + ">\r\nCall-ID: " + call_id + "\r\nCSeq: " + std::to_string(cseq) +
            " INVITE\r\nContact: " + contact() + "\r\n" + auth +
-           "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
-           "\r\n\r\n" + sdp;
+           sdp_part(late_offer ? std::string() : local_sdp());
   }
 
-  // The SDP of an offer (and with SIP_UA_ANSWER_SDP of an answer): the local address, port 40000.
-  std::string local_sdp() const {
-    return "v=0\r\no=- 1 1 IN IP4 " + local_ip_ + "\r\ns=-\r\nc=IN IP4 " + local_ip_ +
-           "\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n";
+  // The SDP of an offer (and with SIP_UA_ANSWER_SDP of an answer): the local address, port 40000;
+  // `version` of the o= line (RFC 3264 8: one more for each change), `direction` an attribute.
+  std::string local_sdp(int version = 1, const std::string& direction = {}) const {
+    return "v=0\r\no=- 1 " + std::to_string(version) + " IN IP4 " + local_ip_ +
+           "\r\ns=-\r\nc=IN IP4 " + local_ip_ + "\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n" +
+           (direction.empty() ? std::string() : "a=" + direction + "\r\n");
+  }
+
+  // The end of a message's header: Content-Type (with a body), Content-Length, the body.
+  static std::string sdp_part(const std::string& sdp) {
+    if (sdp.empty()) return "Content-Length: 0\r\n\r\n";
+    return "Content-Type: application/sdp\r\nContent-Length: " + std::to_string(sdp.size()) +
+           "\r\n\r\n" + sdp;
   }
 
   bool call(const std::string& uri) {
@@ -403,13 +440,31 @@ class Ua {
       route_lines += "Route: " + *it + "\r\n";
     const std::string target = uri_of(r->get("contact"));
     const std::string to = r->get("to");
-    auto in_dialog = [&](const std::string& method, int cseq) {
+    auto in_dialog = [&](const std::string& method, int cseq, const std::string& sdp = {}) {
       return method + " " + target + " SIP/2.0\r\nVia: " + via() + "\r\nMax-Forwards: 70\r\n" +
              route_lines + "From: <sip:" + user_ + "@example.com>;tag=" + from_tag +
              "\r\nTo: " + to + "\r\nCall-ID: " + call_id + "\r\nCSeq: " + std::to_string(cseq) +
-             " " + method + "\r\nContent-Length: 0\r\n\r\n";
+             " " + method + "\r\n" + (method != "INVITE" ? "" : "Contact: " + contact() + "\r\n") +
+             sdp_part(sdp);
     };
-    send(in_dialog("ACK", invite_cseq));
+    // A late offer: the 2xx carries the offer, the ACK the answer.
+    const bool answer_in_ack = late_offer && has_sdp(*r);
+    send(in_dialog("ACK", invite_cseq,
+                   answer_in_ack ? local_sdp(1, answer_direction(body_of(*r))) : std::string()));
+    if (reinvite) {
+      // Hold, then resume: the same offer, its version one more each time.
+      int version = 1;
+      for (const char* direction : {"sendonly", "sendrecv"}) {
+        const int cseq = ++invite_cseq;
+        send(in_dialog("INVITE", cseq, local_sdp(++version, direction)));
+        std::optional<Msg> re;
+        do {  // a retransmitted 2xx of an earlier INVITE is not this one's answer
+          re = wait_final(call_id, "INVITE", 10);
+        } while (re && std::atoi(re->get("cseq").c_str()) != cseq);
+        std::cout << "REINVITE " << (re ? std::to_string(re->status()) : "timeout") << std::endl;
+        if (re) send(in_dialog("ACK", cseq));
+      }
+    }
     // Hold the call a moment, then hang up.
     const auto hold = Clock::now() + std::chrono::milliseconds(hold_ms);
     while (auto m = receive(hold))
@@ -504,6 +559,9 @@ class Ua {
   }
 
   bool ring_only = false;
+  bool busy = false;
+  bool reinvite = false;
+  bool late_offer = false;
   int hold_ms = 300;
   bool print_bye_time = false;
   int last_invite_status = 0;  // of the last call: 0 when it got no final answer
@@ -531,14 +589,26 @@ class Ua {
     if (method == "ACK") return;
     if (method == "INVITE") {
       pending_invite_ = req;
-      send(response(req, 180, "Ringing", "Contact: " + contact() + "\r\n"));
-      // An answer only to an offer (an INVITE with a body), and only when asked for.
+      const std::string contact_line = "Contact: " + contact() + "\r\n";
+      // A re-INVITE (in a dialog: the To has our tag) is answered at once.
+      const bool reinvite_received = req.get("to").find(";tag=") != std::string::npos;
+      if (busy) {
+        send(response(req, 100, "Trying"));
+        send(response(req, 180, "Ringing", contact_line));
+        send(response(req, 486, "Busy Here"));
+        return;
+      }
+      if (!reinvite_received) send(response(req, 180, "Ringing", contact_line));
+      if (ring_only) return;
+      // Only when asked for: an answer to an offer, an offer to an INVITE without one (a late
+      // offer, answered in the ACK).
       const char* answer_sdp = std::getenv("SIP_UA_ANSWER_SDP");
-      const bool with_sdp = answer_sdp != nullptr && std::string(answer_sdp) == "1" &&
-                            req.raw.find("\r\nm=") != std::string::npos;
-      if (!ring_only)
-        send(response(req, 200, "OK", "Contact: " + contact() + "\r\n",
-                      with_sdp ? local_sdp() : std::string()));
+      std::string sdp;
+      if (answer_sdp != nullptr && std::string(answer_sdp) == "1") {
+        const int version = reinvite_received ? ++sdp_version_ : (sdp_version_ = 1);
+        sdp = local_sdp(version, has_sdp(req) ? answer_direction(body_of(req)) : std::string());
+      }
+      send(response(req, 200, "OK", contact_line, sdp));
       return;
     }
     if (method == "CANCEL") {
@@ -575,6 +645,7 @@ class Ua {
   std::mt19937_64 random_{std::random_device{}()};
   std::string local_tag_ = std::to_string(std::random_device{}());
   std::optional<Msg> pending_invite_;
+  int sdp_version_ = 1;  // of the SDP in the last 200 to an INVITE
 };
 
 }  // namespace
@@ -608,6 +679,12 @@ int main(int argc, char** argv) {
       ok = ua.calls(uri, std::atoi(argv[++i])) && ok;
     } else if (action == "ringonly") {
       ua.ring_only = true;
+    } else if (action == "busy") {
+      ua.busy = true;
+    } else if (action == "reinvite") {
+      ua.reinvite = true;
+    } else if (action == "lateoffer") {
+      ua.late_offer = true;
     } else {
       std::cerr << "sip_ua: unknown action " << action << "\n";
       return 2;

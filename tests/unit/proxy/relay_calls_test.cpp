@@ -287,3 +287,55 @@ TEST_CASE("dialog table: bounded, found by either tag, stale handles, expiry swe
   CHECK(table.active() == 0);
   CHECK(table.established() == 0);
 }
+
+TEST_CASE(
+    "relay: a BYE from the outside that reaches another worker than its call's ends the call "
+    "there (its place is free again)",
+    "[relay][calls]") {
+  const auto limit_one = [](proxy::RelaySettings& s) { s.call_limits.max_per_user = 1; };
+  Harness h(64, limit_one);
+  Harness other(64, limit_one);  // another worker: same keys, its own tables
+  std::vector<std::string> handed;
+  other.relay->set_unknown_bye_listener(
+      [&](std::string_view call_id, std::string_view from_tag, std::string_view to_tag) {
+        handed.push_back(std::string(call_id) + " " + std::string(from_tag) + " " +
+                         std::string(to_tag));
+        h.relay->end_call(call_id, from_tag, to_tag);  // what the daemon posts to each worker
+      });
+  const FlowInfo alice = authenticated_alice();
+  const Attempt first = call(h, invite("c1@x", "z9hG4bKc1"), alice);
+  REQUIRE(first.to_core);
+  h.keep = *first.to_core;
+  sip::Message forwarded;
+  REQUIRE(forwarded.parse(h.keep, sip::Framing::Datagram, {}).is_valid());
+  h.from_core(core_answer(forwarded, 200, "OK", "b1", "Contact: <sip:bob@10.0.0.30>\r\n"));
+  const auto sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  const auto rr = name_addrs(h.parse(sent[0]), sip::HeaderId::RecordRoute);
+  REQUIRE(rr.size() == 1);
+  const std::string route(rr[0].text);
+  CHECK(h.relay->established_dialogs() == 1);
+  CHECK(call(h, invite("c2@x", "z9hG4bKc2"), alice).refused == 403);  // her one call is up
+
+  // Alice hangs up from another source port: the other worker gets her BYE.
+  other.from_outside(
+      "BYE sip:bob@10.0.0.30 SIP/2.0\r\n"
+      "Via: SIP/2.0/TLS 192.168.1.20:5999;branch=z9hG4bKbye9;rport\r\n"
+      "Max-Forwards: 70\r\n"
+      "Route: " +
+          route +
+          "\r\n"
+          "From: <sip:alice@example.com>;tag=a1\r\n"
+          "To: <sip:bob@example.com>;tag=b1\r\n"
+          "Call-ID: c1@x\r\n"
+          "CSeq: 11 BYE\r\n"
+          "Content-Length: 0\r\n\r\n",
+      alice);
+  REQUIRE(handed.size() == 1);
+  CHECK(handed[0] == "c1@x a1 b1");
+  CHECK(h.relay->active_dialogs() == 0);
+  CHECK(call(h, invite("c3@x", "z9hG4bKc3"), alice).to_core);
+  // A BYE the worker holds the call of is not handed on.
+  h.from_core(core_bye("c3@x", "z9hG4bKbye3"));
+  CHECK(handed.size() == 1);
+}

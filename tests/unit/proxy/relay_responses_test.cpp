@@ -200,3 +200,27 @@ TEST_CASE("relay: what goes to an unproved UDP source stays within 3x what it se
   CHECK(proved_finals > 5);
   CHECK(proved_bytes > 3 * invite.size());
 }
+
+TEST_CASE("relay: an unproved UDP caller hears the 100 and the 180 of its call",
+          "[relay][amplification]") {
+  Harness h;
+  const std::string invite = std::string("INVITE sip:carol@example.com SIP/2.0\r\n") +
+                             "Via: SIP/2.0/UDP 203.0.113.9:5062;branch=z9hG4bKamp2;rport\r\n"
+                             "Max-Forwards: 70\r\n"
+                             "From: <sip:bob@example.com>;tag=b7\r\n"
+                             "To: <sip:carol@example.com>\r\n"
+                             "Call-ID: amp-2@203.0.113.9\r\n"
+                             "CSeq: 1 INVITE\r\n"
+                             "Contact: <sip:bob@203.0.113.9:5062>\r\n"
+                             "Content-Length: 0\r\n\r\n";
+  h.from_outside(invite, bob_flow());
+  auto sent = h.wire.take();
+  REQUIRE(sent.size() == 2);
+  const sip::Message& fwd = h.parse(sent[0]);
+  h.from_core(core_answer(fwd, 180, "Ringing", "c9", "Contact: <sip:carol@10.0.0.30>\r\n"));
+  sent = h.wire.take();
+  REQUIRE(sent.size() == 1);
+  CHECK(sent[0].bytes.starts_with("SIP/2.0 180"));
+  CHECK(sent[0].bytes.size() > invite.size());  // our tokens make it larger than the INVITE
+  CHECK(h.relay->stats().amplification_dropped.value() == 0);
+}
