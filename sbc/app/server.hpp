@@ -139,6 +139,7 @@ class Server {
   bool start_capture();
   bool open_listeners();
   bool start_relays();
+  void hand_unknown_byes();
   bool bind_inside(unsigned worker, const std::string& inside_ip,
                    const std::vector<transport::StreamCore>* stream_cores,
                    const transport::TlsConnector& tls_connector, proxy::RelaySettings& settings);

@@ -164,8 +164,18 @@ bool Server::start_relays() {
     workers_[w]->set_router(relays_.back().get());
     policies_->attach_relay(w, *relays_.back());
   }
-  // A BYE from the outside that reaches another worker than its call's (UDP from another source
-  // port, a new connection) ends the call there too: its places and its media session go.
+  hand_unknown_byes();
+  for (const proxy::CoreTarget& core : config_.core.targets) log_("info", describe(core));
+  if (config_.media.enabled)
+    log_("info", "media anchored through " + std::to_string(config_.media.ng.instances.size()) +
+                     " rtpengine instance(s), interfaces " + config_.media.outside_interface +
+                     " (outside) and " + config_.media.inside_interface + " (inside)");
+  return start_resolver();
+}
+
+// A BYE from the outside that reaches another worker than its call's (UDP from another source
+// port, a new connection) ends the call there too: its places and its media session go.
+void Server::hand_unknown_byes() {
   for (unsigned w = 0; w < count_ && count_ > 1; ++w)
     relays_[w]->set_unknown_bye_listener(
         [this, w](std::string_view call_id, std::string_view from_tag, std::string_view to_tag) {
@@ -181,12 +191,6 @@ bool Server::start_relays() {
             // Out of memory: the call ends at its session timeout instead.
           }
         });
-  for (const proxy::CoreTarget& core : config_.core.targets) log_("info", describe(core));
-  if (config_.media.enabled)
-    log_("info", "media anchored through " + std::to_string(config_.media.ng.instances.size()) +
-                     " rtpengine instance(s), interfaces " + config_.media.outside_interface +
-                     " (outside) and " + config_.media.inside_interface + " (inside)");
-  return start_resolver();
 }
 
 Server::CorePeers Server::core_peers(const std::vector<proxy::CoreTarget>& cores) {
