@@ -36,6 +36,7 @@ class DialogTable {
     bool media = false;         // its media is anchored (media_port.hpp): deleted at its end
     bool srtp = false;  // its outside party offered SDES-SRTP (media.srtp): offers to it keep it
     bool late_offer = false;  // an offer in a 2xx was anchored: the answer in its ACK will be
+    bool answer_due = false;  // that offer (in a reliable 18x) awaits its answer (in a PRACK)
     CallPlaces places;
     TimePoint expires{};
     // The inside Call-ID, kept only for an anchored call (the media relay knows it by it); its

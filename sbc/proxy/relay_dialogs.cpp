@@ -38,12 +38,12 @@ TimePoint Relay::Impl::session_expiry(const Message* answer) const noexcept {
 
 CallScope Relay::Impl::track_call(Transaction& t, const Message& m, const FlowInfo* flow) noexcept {
   // An INVITE outside a dialog opens a call; in one, an INVITE or UPDATE refreshes it, a BYE
-  // ends it.
+  // ends it (a PRACK is followed for its SDP: relay_media.cpp).
   const Method method = m.method();
   const bool in_dialog = !m.to().tag.empty();
-  const bool tracked =
-      in_dialog ? method == Method::Invite || method == Method::Update || method == Method::Bye
-                : method == Method::Invite;
+  const bool tracked = in_dialog ? method == Method::Invite || method == Method::Update ||
+                                       method == Method::Prack || method == Method::Bye
+                                 : method == Method::Invite;
   if (!tracked) return CallScope::None;
   // The Call-ID as the core knows it: a request of the dialog from either side finds it.
   const std::string_view call_id = flow != nullptr ? call_ids_.inside(m.call_id()) : m.call_id();

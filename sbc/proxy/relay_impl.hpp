@@ -236,8 +236,8 @@ class Relay::Impl {
   // ---- media anchoring (relay_media.cpp) -------------------------------------------------
   static bool is_sdp(const Message& m) noexcept;
   std::string_view media_session(const DialogTable::Dialog& d) noexcept;
-  // True when t's request waits for its offer's rewrite (it goes on from offer_done). `srtp`:
-  // media.srtp of the listener of the outside flow the request came from or goes down.
+  // True when t's request waits for its offer's rewrite (it goes on from request_media_done).
+  // `srtp`: media.srtp of the listener of the outside flow the request came from or goes down.
   bool anchor_request(Transaction& t, const Message& m, bool from_outside,
                       RelaySettings::Srtp srtp = RelaySettings::Srtp::Off) noexcept;
   void ask_media(MediaOp op, const Transaction& t, const DialogTable::Dialog& d, const Message& m,
@@ -247,8 +247,8 @@ class Relay::Impl {
   bool srtp_offer(const Message& m) noexcept;
   // An SDP offer from the outside without SRTP on a listener that requires it (488).
   bool srtp_missing(const Message& m, const FlowInfo& flow) noexcept;
-  void offer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
-                  const MediaResult& r) noexcept;
+  void request_media_done(MediaOp op, std::uint32_t slot, std::uint32_t generation,
+                          TimePoint started, const MediaResult& r) noexcept;
   MediaCall media_call(MediaOp op, const DialogTable::Dialog& d, const Message& m,
                        bool from_outside) noexcept;
   bool set_request_body(Transaction& t) noexcept;
@@ -258,10 +258,10 @@ class Relay::Impl {
                   std::uint64_t flow_token) noexcept;
   void ack_done(std::size_t slot, std::uint32_t id, TimePoint started,
                 const MediaResult& r) noexcept;
-  // True when response m waits for its answer's rewrite (it goes on from answer_done).
+  // True when response m waits for its answer's rewrite (it goes on from response_media_done).
   bool anchor_response(Transaction& t, const Message& m) noexcept;
-  void answer_done(MediaOp op, std::uint32_t slot, std::uint32_t generation, TimePoint started,
-                   const MediaResult& r) noexcept;
+  void response_media_done(MediaOp op, std::uint32_t slot, std::uint32_t generation,
+                           TimePoint started, const MediaResult& r) noexcept;
   void media_closed(const DialogTable::Dialog& d) noexcept;
 
   // ---- topology hiding (relay_topology.cpp) ----------------------------------------------

@@ -21,8 +21,10 @@ namespace {
 
 constexpr std::string_view kMediaUnavailable = "Service Unavailable (media relay unavailable)";
 
+// The requests whose SDP is an offer (or, PRACK, the answer to a late offer in a reliable 18x:
+// RFC 3262 section 5), answered in their 18x/2xx.
 bool offers_sdp(Method m) noexcept {
-  return m == Method::Invite || m == Method::Update;
+  return m == Method::Invite || m == Method::Update || m == Method::Prack;
 }
 
 // RFC 4568: SDES keys are media-level attributes.
@@ -73,7 +75,8 @@ bool Relay::Impl::srtp_offer(const Message& m) noexcept {
 }
 
 bool Relay::Impl::srtp_missing(const Message& m, const FlowInfo& flow) noexcept {
-  if (media_ == nullptr || !offers_sdp(m.method()) || !is_sdp(m) ||
+  const Method method = m.method();
+  if (media_ == nullptr || (method != Method::Invite && method != Method::Update) || !is_sdp(m) ||
       srtp_mode(flow.protocol, flow.bound_port()) != RelaySettings::Srtp::Required || srtp_offer(m))
     return false;
   stats.media_srtp_refused.inc();
@@ -96,6 +99,14 @@ bool Relay::Impl::anchor_request(Transaction& t, const Message& m, bool from_out
     t.late_offer = true;  // the offer comes in the response (anchor_response)
     return false;
   }
+  t.media_wait_request = true;
+  // A backstop: the port's own deadline answers first (408 if it never did).
+  t.timeout_at = now_ + 64 * settings_.t1;
+  if (m.method() == Method::Prack && d->answer_due) {
+    d->answer_due = false;  // the answer to the offer of a reliable 18x (a late offer)
+    ask_media(MediaOp::Answer, t, *d, m, from_outside);
+    return true;
+  }
   // The profile the other side gets: the sender's own unless media.srtp bridges.
   std::string_view profile;
   if (from_outside) {
@@ -105,9 +116,6 @@ bool Relay::Impl::anchor_request(Transaction& t, const Message& m, bool from_out
     profile = "RTP/SAVP";
   }
   if (!profile.empty()) stats.media_srtp_bridged.inc();
-  t.media_wait_request = true;
-  // A backstop: the port's own deadline answers first (408 if it never did).
-  t.timeout_at = now_ + 64 * settings_.t1;
   ask_media(MediaOp::Offer, t, *d, m, from_outside, profile);
   return true;
 }
@@ -127,8 +135,8 @@ MediaCall Relay::Impl::media_call(MediaOp op, const DialogTable::Dialog& d, cons
 }
 
 // Sends m's SDP (an offer or an answer of t, in call leg d) to the media port; its result goes
-// to offer_done (a request waits) or answer_done (a response waits), which find t again by slot
-// and generation.
+// to request_media_done (a request waits) or response_media_done (a response waits), which find t
+// again by slot and generation.
 void Relay::Impl::ask_media(MediaOp op, const Transaction& t, const DialogTable::Dialog& d,
                             const Message& m, bool from_outside,
                             std::string_view transport_protocol) noexcept {
@@ -139,23 +147,24 @@ void Relay::Impl::ask_media(MediaOp op, const Transaction& t, const DialogTable:
                   [this, op, request = m.is_request(), slot, generation = t.generation,
                    started = now_](const MediaResult& r) {
                     if (request) {
-                      offer_done(slot, generation, started, r);
+                      request_media_done(op, slot, generation, started, r);
                     } else {
-                      answer_done(op, slot, generation, started, r);
+                      response_media_done(op, slot, generation, started, r);
                     }
                   });
 }
 
-// The request of transaction `slot` gets its rewritten offer and goes on (or is refused).
-void Relay::Impl::offer_done(std::uint32_t slot, std::uint32_t generation, TimePoint started,
-                             const MediaResult& r) noexcept {
+// The request of transaction `slot` gets its rewritten offer (or answer, in a PRACK) and goes on
+// (or is refused).
+void Relay::Impl::request_media_done(MediaOp op_done, std::uint32_t slot, std::uint32_t generation,
+                                     TimePoint started, const MediaResult& r) noexcept {
   now_ = clock_();
   route_cache_.message = nullptr;
   stats.media_time.observe(now_ - started);
   Transaction& t = table_.slots()[slot];
   if (!t.used || t.generation != generation || !t.media_wait_request) return;
   t.media_wait_request = false;
-  const auto op = static_cast<std::size_t>(MediaOp::Offer);
+  const auto op = static_cast<std::size_t>(op_done);
   if (r.ok) {
     stats.media_ok[op].inc();
     t.media_body.assign(r.sdp);
@@ -164,7 +173,7 @@ void Relay::Impl::offer_done(std::uint32_t slot, std::uint32_t generation, TimeP
       give_up(t, 513, "Message Too Large to relay");
       return schedule(t);
     }
-    t.media_offered = true;
+    t.media_offered = op_done == MediaOp::Offer;
     if (DialogTable::Dialog* d = dialogs_.get(t.dialog); d != nullptr && !d->media) {
       d->media = true;
       stats.media_sessions_opened.inc();
@@ -230,8 +239,8 @@ bool Relay::Impl::anchor_response(Transaction& t, const Message& m) noexcept {
 
 // The response waiting in transaction `slot` goes on with its rewritten answer (or the request
 // is refused), then the one that waited behind it, if any.
-void Relay::Impl::answer_done(MediaOp op_done, std::uint32_t slot, std::uint32_t generation,
-                              TimePoint started, const MediaResult& r) noexcept {
+void Relay::Impl::response_media_done(MediaOp op_done, std::uint32_t slot, std::uint32_t generation,
+                                      TimePoint started, const MediaResult& r) noexcept {
   now_ = clock_();
   route_cache_.message = nullptr;
   stats.media_time.observe(now_ - started);
@@ -284,6 +293,7 @@ void Relay::Impl::late_offer_anchored(Transaction& t) noexcept {
   DialogTable::Dialog* d = dialogs_.get(t.dialog);
   if (d == nullptr) return;
   d->late_offer = true;
+  d->answer_due = true;  // in the PRACK of a reliable 18x, or the ACK of the 2xx
   if (!d->media) {
     d->media = true;
     stats.media_sessions_opened.inc();
@@ -301,7 +311,7 @@ bool Relay::Impl::anchor_ack(const Message& m, std::string& ack, const Address* 
   const bool from_outside = core != nullptr;
   const std::string_view call_id = from_outside ? call_ids_.inside(m.call_id()) : m.call_id();
   DialogTable::Dialog* d = dialogs_.find(call_id, m.from().tag, m.to().tag, from_outside);
-  if (d == nullptr || !d->late_offer) return false;
+  if (d == nullptr || !d->late_offer) return false;  // (an ACK with SDP to an ordinary 2xx)
   const DialogTable::Ref dialog = dialogs_.ref(*d);
   const std::uint32_t cseq = m.cseq().number;
   if (held_acks_.empty()) held_acks_.resize(kHeldAcks);
@@ -315,6 +325,8 @@ bool Relay::Impl::anchor_ack(const Message& m, std::string& ack, const Address* 
     }
     if (free_slot == nullptr && (!h.used || (h.done && h.keep_until <= now_))) free_slot = &h;
   }
+  if (!d->answer_due) return false;  // answered already (in a PRACK)
+  d->answer_due = false;
   if (free_slot == nullptr) {
     stats.media_unanchored.inc();
     return false;

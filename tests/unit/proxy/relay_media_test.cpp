@@ -422,3 +422,51 @@ TEST_CASE("relay: the ACK of a late offer whose answer the media relay fails sti
   CHECK(c.h.relay->stats().media_unanchored.value() == 1);
   CHECK(c.h.relay->stats().media_failed[1].value() == 1);
 }
+
+TEST_CASE(
+    "relay: a late offer in a reliable 183 is answered in the PRACK: the PRACK waits for its "
+    "answer's rewrite (RFC 3262)",
+    "[relay][media]") {
+  Call c;
+  c.h.from_outside(alice_invite(), alice_flow());
+  c.to_core = of_side(c.h.wire.take(), false).at(0).bytes;
+  c.core_answers(183, "Session Progress", kCoreAnswer);  // the core's offer, reliably
+  REQUIRE(c.media.requests.size() == 1);
+  CHECK(c.media.requests[0].op == proxy::MediaOp::Offer);
+  CHECK(c.media.requests[0].from_tag == "b1");
+  c.media.complete(0, true, kInsideAnswer);
+  auto sent = of_side(c.h.wire.take(), true);
+  REQUIRE(sent.size() == 1);
+  const sip::Message& progress = c.h.parse(sent[0]);
+  CHECK(progress.status_code() == 183);
+  CHECK(progress.body() == kInsideAnswer);
+  const auto rr = name_addrs(progress, sip::HeaderId::RecordRoute);
+  REQUIRE(rr.size() == 1);
+  const std::string route(rr[0].text);
+
+  std::string prack = alice_ack(route, kAliceSdp);
+  prack.replace(0, 3, "PRACK");
+  prack.replace(prack.find("branch=z9hG4bKack1"), 18, "branch=z9hG4bKprk1");
+  prack.replace(prack.find("CSeq: 10 ACK"), 12, "CSeq: 11 PRACK\r\nRAck: 1 10 INVITE");
+  c.h.from_outside(prack, alice_flow());
+  CHECK(of_side(c.h.wire.take(), false).empty());  // the PRACK waits
+  REQUIRE(c.media.requests.size() == 2);
+  CHECK(c.media.requests[1].op == proxy::MediaOp::Answer);
+  CHECK(c.media.requests[1].from_tag == "b1");  // the offerer's
+  CHECK(c.media.requests[1].to_tag == "a1");
+  CHECK(c.media.requests[1].from_outside);
+  c.media.complete(1, true, kOutsideOffer);
+  sent = of_side(c.h.wire.take(), false);
+  REQUIRE(sent.size() == 1);
+  CHECK(c.h.parse(sent[0]).method() == sip::Method::Prack);
+  CHECK(c.h.parse(sent[0]).body() == kOutsideOffer);
+  // The offer/answer is complete: the 2xx (without SDP) and its ACK go on untouched.
+  c.h.keep = c.to_core;
+  sip::Message invite;
+  REQUIRE(invite.parse(c.h.keep, sip::Framing::Datagram, {}).is_valid());
+  c.h.from_core(core_answer(invite, 200, "OK", "b1"));
+  CHECK(c.media.requests.size() == 2);
+  c.h.from_outside(alice_ack(route, kAliceSdp), alice_flow());
+  CHECK(c.media.requests.size() == 2);
+  CHECK(c.h.relay->stats().media_ok[1].value() == 1);
+}
