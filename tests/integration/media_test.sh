@@ -9,6 +9,9 @@
 # - the SDP bob receives names rtpengine's outside address (127.0.0.2), never alice's; the SDP of
 #   the 200 alice receives names 127.0.0.2, never bob's; the core sees only the inside address
 #   (127.0.0.3) in the offer and the answer (its log prints their c= lines);
+# - on the wire (tcpdump on lo during that call, read by tshark): every SIP message with SDP the
+#   SBC sends from its listener names only 127.0.0.2 in its c= and o= lines, every one it sends to
+#   the core only 127.0.0.3; an offer and an answer are seen each way;
 # - RTP sent from alice's and bob's media ports to the ports their SDP named reaches the other
 #   side through both sessions, and `ng_ctl query` counts packets from both tags of each;
 # - after the BYE the sessions are deleted (list no longer shows them); the metrics count
@@ -94,6 +97,18 @@ sdp_c() {
   awk -v first="$2" '/^----$/ {started = 0; next} !started {started = 1; m = ($0 ~ first)}
     m && /^c=/ {sub(/\r$/, ""); print}' "$1" 2>/dev/null || true
 }
+
+# The SBC's SIP on both sides (its listener, and the core's port it sends to from its inside
+# sockets) is captured from before the first call until after its BYE (checked in section 5).
+capturing=0
+if command -v tcpdump >/dev/null; then
+  tcpdump -i lo -n -s 0 -U -B 32768 -w sip.pcap "udp port $sbc_port or udp port $core_port" \
+    >tcpdump.log 2>&1 &
+  capture=$!
+  pids+=("$capture")
+  if wait_for 5 grep -q "listening on" tcpdump.log; then capturing=1; fi
+fi
+check "tcpdump captures the SBC's SIP (scripts/install-deps.sh installs it)" test $capturing = 1
 
 # --- 2. bob registers and answers with SDP; alice calls him and holds the call 5 s
 SIP_UA_LOCAL_ADDRESS=$bob_ip SIP_UA_ANSWER_SDP=1 SIP_UA_DUMP=bob.dump \
@@ -183,6 +198,37 @@ check "answers ok >= 2 ($(media_requests answer ok))" test "$(media_requests ans
 check "deletes ok >= 2 ($(media_requests delete ok))" test "$(media_requests delete ok)" -ge 2
 check "sbc_media_sessions_active is 0 ($(metric sbc_media_sessions_active))" \
   test "$(metric sbc_media_sessions_active)" = 0
+
+# On the wire: each SDP the SBC sent names only rtpengine's address of the side it went to.
+if [ $capturing = 1 ]; then
+  sleep 1.5  # tcpdump hands packets over in blocks
+  kill -INT "$capture" 2>/dev/null || true
+  wait "$capture" 2>/dev/null || true
+fi
+tshark -r sip.pcap -d "udp.port==$sbc_port,sip" -d "udp.port==$core_port,sip" -Y 'sip && sdp' \
+  -T fields -e ip.src -e udp.srcport -e ip.dst -e udp.dstport -e sip.Request-Line \
+  -e sdp.connection_info.address -e sdp.owner.address >sdp-wire.txt 2>tshark.err || true
+sed 's/^/  (wire) /' sdp-wire.txt
+# wire_sdp out|core WANT: "REQUESTS RESPONSES [OTHER...]" of the messages with SDP the SBC sent
+# from its listener (out) or to the core's port (core); OTHER each c=/o= address that is not WANT.
+wire_sdp() {
+  awk -F'\t' -v dir="$1" -v sbc="$sbc_port" -v core="$core_port" -v want="$2" '
+    {m = dir == "out" ? ($2 == sbc && $4 != core) : ($3 == "127.0.0.1" && $4 == core && $2 != core)}
+    m {if ($5 != "") req++; else resp++
+       k = split($6 "," $7, a, ",")
+       for (i = 1; i <= k; i++) if (a[i] != want) bad = bad " " (a[i] == "" ? "(none)" : a[i])}
+    END {print req + 0, resp + 0 bad}' sdp-wire.txt
+}
+read -r out_req out_resp out_bad <<<"$(wire_sdp out "$outside_ip")"
+read -r core_req core_resp core_bad <<<"$(wire_sdp core "$inside_ip")"
+check "on the wire the SBC sent the outside an offer ($out_req) and an answer ($out_resp) with SDP" \
+  test "$out_req" -ge 1 -a "$out_resp" -ge 1
+check "each naming only rtpengine's outside address in c= and o= (others:${out_bad:- none})" \
+  test -z "$out_bad"
+check "and the core an offer ($core_req) and an answer ($core_resp) with SDP" \
+  test "$core_req" -ge 1 -a "$core_resp" -ge 1
+check "each naming only rtpengine's inside address in c= and o= (others:${core_bad:- none})" \
+  test -z "$core_bad"
 
 # --- 6. rtpengine down: reject gives 503; a second SBC with on_failure pass lets the call through
 kill "$rtpengine_pid"
