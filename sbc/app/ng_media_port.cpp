@@ -7,6 +7,7 @@ namespace sbc::app {
 
 namespace {
 constexpr std::array<std::string_view, 2> kReplace = {"origin", "session-connection"};
+constexpr std::array<std::string_view, 1> kSipSource = {"SIP-source-address"};
 // SRTP offered to a user agent (media.srtp): SDES only, and never a suite without encryption
 // (NULL) nor the F8 mode hardly anyone implements: a callee must not pick media in clear.
 constexpr std::array<std::string_view, 4> kSdesExcluded = {
@@ -48,6 +49,10 @@ void NgMediaPort::request(proxy::MediaOp op, const proxy::MediaCall& call,
     options.replace = kReplace;
     options.ice = "remove";
     options.transport_protocol = call.transport_protocol;
+    if (!call.received_from.empty()) {
+      options.flags = kSipSource;  // trust-address off for the outside
+      options.received_from = call.received_from;
+    }
     if (call.transport_protocol == "RTP/SAVP") {
       options.dtls = "off";
       options.sdes = kSdesExcluded;

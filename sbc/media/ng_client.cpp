@@ -48,6 +48,12 @@ void put_options(bencode::Writer& writer, const NgOptions& options) {
   if (!options.transport_protocol.empty())
     writer.entry("transport-protocol", options.transport_protocol);
   if (!options.dtls.empty()) writer.entry("DTLS", options.dtls);
+  if (!options.received_from.empty())
+    writer.key("received-from")
+        .list()
+        .string(options.received_from.find(':') == std::string_view::npos ? "IP4" : "IP6")
+        .string(options.received_from)
+        .end();
   put_list(writer, "SDES", options.sdes);
 }
 

@@ -82,6 +82,9 @@ struct NgOptions {
   std::string_view transport_protocol;     // "transport-protocol": RTP/AVP, RTP/SAVP, ...
   std::string_view dtls;                   // "DTLS": off, passive, ...
   std::span<const std::string_view> sdes;  // "SDES": no-NULL_HMAC_SHA1_80, ...
+  // "received-from": [IP4|IP6, address]: the SIP sender's address, the media endpoint's with
+  // the flag SIP-source-address (a phone behind NAT names its private address in its SDP).
+  std::string_view received_from;
 };
 
 struct NgCounters {

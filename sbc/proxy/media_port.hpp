@@ -18,6 +18,10 @@ struct MediaCall {
   std::string_view from_tag, to_tag;  // of the request carrying the offer (or answered)
   std::string_view sdp;               // Offer, Answer
   bool from_outside = true;           // the SDP's sender is outside (outside -> inside)
+  // The address the SDP's sender sent its SIP from, when it is outside: its media goes there
+  // (a phone behind NAT names its private address), the ports as its SDP says, and rtpengine
+  // latches on to where its RTP comes from.
+  std::string_view received_from;
   // The profile the other side gets ("RTP/AVP": SRTP bridged to RTP; "RTP/SAVP": RTP to SDES-SRTP);
   // empty: the sender's own.
   std::string_view transport_protocol;

@@ -254,8 +254,8 @@ class Relay::Impl {
   bool set_request_body(Transaction& t) noexcept;
   bool replace_body(std::string& bytes, std::string_view body) noexcept;
   void late_offer_anchored(Transaction& t) noexcept;
-  bool anchor_ack(const Message& m, std::string& ack, const Address* core,
-                  std::uint64_t flow_token) noexcept;
+  bool anchor_ack(const Message& m, std::string& ack, const Address* core, std::uint64_t flow_token,
+                  std::string_view source_ip = {}) noexcept;
   void ack_done(std::size_t slot, std::uint32_t id, TimePoint started,
                 const MediaResult& r) noexcept;
   // True when response m waits for its answer's rewrite (it goes on from response_media_done).

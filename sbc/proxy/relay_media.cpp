@@ -142,6 +142,12 @@ void Relay::Impl::ask_media(MediaOp op, const Transaction& t, const DialogTable:
                             std::string_view transport_protocol) noexcept {
   MediaCall call = media_call(op, d, m, from_outside);
   call.transport_protocol = transport_protocol;
+  std::optional<transport::FlowAddress> flow;
+  if (from_outside && m.is_request()) {
+    call.received_from = t.source.ip_view();
+  } else if (from_outside && (flow = wire_.flow_address(t.dest_flow))) {
+    call.received_from = flow->remote_ip;  // a response from the user agent
+  }
   const auto slot = static_cast<std::uint32_t>(&t - table_.slots().data());
   media_->request(op, call,
                   [this, op, request = m.is_request(), slot, generation = t.generation,
@@ -306,7 +312,7 @@ void Relay::Impl::late_offer_anchored(Transaction& t) noexcept {
 // was taken. At most kHeldAcks wait or are remembered per worker; beyond, an ACK goes on as it
 // came, counted unanchored.
 bool Relay::Impl::anchor_ack(const Message& m, std::string& ack, const Address* core,
-                             std::uint64_t flow_token) noexcept {
+                             std::uint64_t flow_token, std::string_view source_ip) noexcept {
   if (media_ == nullptr || !is_sdp(m)) return false;
   const bool from_outside = core != nullptr;
   const std::string_view call_id = from_outside ? call_ids_.inside(m.call_id()) : m.call_id();
@@ -343,7 +349,9 @@ bool Relay::Impl::anchor_ack(const Message& m, std::string& ack, const Address* 
   h.bytes.assign(ack);
   h.body.clear();
   const auto slot = static_cast<std::size_t>(&h - held_acks_.data());
-  media_->request(MediaOp::Answer, media_call(MediaOp::Answer, *d, m, from_outside),
+  MediaCall call = media_call(MediaOp::Answer, *d, m, from_outside);
+  call.received_from = source_ip;
+  media_->request(MediaOp::Answer, call,
                   [this, slot, id = h.id, started = now_](const MediaResult& r) {
                     ack_done(slot, id, started, r);
                   });

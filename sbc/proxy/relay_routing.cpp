@@ -307,7 +307,7 @@ void Relay::Impl::ack(const Message& m, const FlowInfo* flow) noexcept {
     Address to;
     to.set(core.ip, core.port, core.protocol);
     // The answer to a late offer waits for its rewrite (relay_media.cpp).
-    if (!anchor_ack(m, stateless_, &to, 0))
+    if (!anchor_ack(m, stateless_, &to, 0, flow->remote_ip))
       wire_.send_inside(core.protocol, core.ip, core.port, stateless_);
   } else {
     if (own.flow_token == 0) {

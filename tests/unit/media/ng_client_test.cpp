@@ -272,6 +272,7 @@ TEST_CASE("ng client: the options of an offer are written as rtpengine reads the
   options.transport_protocol = "RTP/SAVP";
   options.dtls = "off";
   options.sdes = sdes;
+  options.received_from = "203.0.113.5";
   Outcome offered;
   client.offer("call-2", "ft", "v=0\r\n", options, record(offered));
   run_until(io, offered);
@@ -283,4 +284,5 @@ TEST_CASE("ng client: the options of an offer are written as rtpengine reads the
   CHECK(sent.find("18:transport-protocol8:RTP/SAVP") != std::string::npos);
   CHECK(sent.find("4:DTLS3:off") != std::string::npos);
   CHECK(sent.find("4:SDESl20:no-NULL_HMAC_SHA1_80e") != std::string::npos);
+  CHECK(sent.find("13:received-froml3:IP411:203.0.113.5e") != std::string::npos);
 }

@@ -21,13 +21,15 @@ struct FakeMedia : proxy::MediaPort {
     bool from_outside;
     proxy::MediaDone done;
     std::string transport_protocol;
+    std::string received_from;
   };
   std::vector<Request> requests;
   void request(proxy::MediaOp op, const proxy::MediaCall& call,
                proxy::MediaDone done) noexcept override {
     requests.push_back({op, std::string(call.session), std::string(call.from_tag),
                         std::string(call.to_tag), std::string(call.sdp), call.from_outside,
-                        std::move(done), std::string(call.transport_protocol)});
+                        std::move(done), std::string(call.transport_protocol),
+                        std::string(call.received_from)});
   }
   void complete(std::size_t i, bool ok, std::string_view sdp = {}) {
     proxy::MediaResult r;
@@ -109,6 +111,7 @@ TEST_CASE(
   CHECK(c.media.requests[0].from_tag == "a1");
   CHECK(c.media.requests[0].sdp == kAliceSdp);
   CHECK(c.media.requests[0].from_outside);
+  CHECK(c.media.requests[0].received_from == "203.0.113.5");  // her SIP's source (NAT)
   // A retransmission meanwhile is absorbed, not offered again.
   c.invite();
   CHECK(c.media.requests.size() == 1);
@@ -130,6 +133,7 @@ TEST_CASE(
   CHECK(c.media.requests[1].to_tag == "b1");
   CHECK(c.media.requests[1].sdp == kCoreAnswer);
   CHECK_FALSE(c.media.requests[1].from_outside);
+  CHECK(c.media.requests[1].received_from.empty());  // the inside's SDP is trusted
   c.media.complete(1, true, kInsideAnswer);
   sent = of_side(c.h.wire.take(), true);
   REQUIRE(sent.size() == 1);
@@ -390,6 +394,7 @@ TEST_CASE(
   CHECK(answer.to_tag == "a1");
   CHECK(answer.from_outside);
   CHECK(answer.sdp == kAliceSdp);
+  CHECK(answer.received_from == "203.0.113.5");
   // The same ACK again while the first waits: dropped, not asked again.
   c.h.from_outside(alice_ack(route, kAliceSdp), alice_flow());
   CHECK(c.h.wire.take().empty());
