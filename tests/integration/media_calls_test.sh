@@ -11,7 +11,11 @@
 #   are deleted and sbc_media_sessions_active is 0 again; likewise for dave's 486 Busy Here;
 # - a late offer (an INVITE without SDP: the offer in the 200, the answer in the ACK): alice's 200
 #   and bob's ACK name rtpengine's outside address, the core sees only the inside one, RTP flows
-#   both ways; the sessions are deleted after the BYE.
+#   both ways; the sessions are deleted after the BYE;
+# - a caller behind NAT: alice's SDP names 10.255.0.21 (SIP_UA_SDP_ADDRESS, where nothing
+#   answers), her SIP comes from 127.0.0.21; only bob sends RTP, and a socket on 127.0.0.21:40000
+#   gets it from rtpengine (SIP-source-address, received-from her SIP's source); neither the core
+#   nor bob ever sees 10.255.0.21.
 # usage: media_calls_test.sh PATH/TO/sbc PATH/TO/sip_probe CORPUS_DIR PATH/TO/sip_ua PATH/TO/ng_ctl
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -127,7 +131,7 @@ time.sleep(0.2); drain()
 print("to_bob %d to_alice %d" % (got["bob"], got["alice"]))
 EOF
 }
-rtp_ok() { awk '$1 == "to_bob" {exit !($2 >= 20 && $4 >= 20)}' <<<"$1"; }
+rtp_ok() { awk '$1 == "to_bob" {ok = ($2 >= 20 && $4 >= 20)} END {exit !ok}' <<<"$1"; }
 
 SIP_UA_ANSWER_SDP=1 ua_bg bob $bob_ip bob register serve 80
 ua_bg carol $carol_ip carol register ringonly serve 80
@@ -238,11 +242,69 @@ check "the late-offer call ends with BYE 200" grep -qx "BYE 200" late.out
 wait_for 3 gone "${late_id:-none}" || true
 check "after the BYE rtpengine lists no session of the call" gone "${late_id:-none}"
 check "sbc_media_sessions_active is 0" active
+
+# --- 5. a caller behind NAT: her SDP names a private address nothing answers on, her SIP comes
+# from 127.0.0.21; the SBC tells rtpengine SIP-source-address and received-from that source, so
+# rtpengine sends bob's media to 127.0.0.21 (the port from the SDP) before she sends any RTP
+nat_ip=10.255.0.21
+# rtp_in RTPENGINE_PORT RECEIVER_IP: 30 packets from bob (only) to rtpengine's outside address;
+# counts those a socket on RECEIVER_IP:40000 gets from that address (sip_ua binds no media port).
+rtp_in() {
+  timeout 20 python3 - "$bob_ip" "$2" "$outside_ip" "${1:-0}" <<'EOF' || true
+import socket, struct, sys, time
+bob_ip, receiver_ip, outside, bob_to = sys.argv[1:4] + [int(sys.argv[4])]
+bob = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+bob.bind((bob_ip, 40000))
+rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rx.bind((receiver_ip, 40000)); rx.setblocking(False)
+got = other = 0
+def drain():
+    global got, other
+    try:
+        while True:
+            _, src = rx.recvfrom(2048)
+            if src[0] == outside: got += 1
+            else: other += 1
+    except BlockingIOError: pass
+def packet(seq, ssrc): return struct.pack("!BBHII", 0x80, 0, seq, seq * 160, ssrc) + bytes(160)
+for seq in range(30):
+    bob.sendto(packet(seq, 0x2222), (outside, bob_to))
+    time.sleep(0.01); drain()
+time.sleep(0.2); drain()
+print("to_alice %d from_elsewhere %d" % (got, other))
+EOF
+}
+rtp_in_ok() { awk '$1 == "to_alice" {ok = ($2 >= 20)} END {exit !ok}' <<<"$1"; }
+SIP_UA_SDP_ADDRESS=$nat_ip ua_bg nat $alice_ip alice hold 3000 call sip:bob@example.com
+nat=$!
+wait_line nat.out "INVITE 200" 10
+check "the call from behind NAT is answered (INVITE 200)" grep -qx "INVITE 200" nat.out
+nat_id=$(call_id_of nat.dump)
+nat_invite=$(sdp bob.dump "$nat_id" '^INVITE ' | tail -n 1)
+echo "  (bob's INVITE: ${nat_invite:-none})"
+check "bob's INVITE names rtpengine's outside address" \
+  grep -q "c=IN IP4 $outside_ip\b" <<<"$nat_invite"
+check "bob never saw $nat_ip (nothing in bob.dump)" bash -c "! grep -qF '$nat_ip' bob.dump"
+core_sdp "$nat_id" >core-nat.txt
+echo "  (the core got: $(tr '\n' ';' <core-nat.txt))"
+check "the core got the offer and the answer with rtpengine's inside address only" bash -c \
+  "grep -q '^core sdp [^ ]* INVITE c=IN IP4 $inside_ip\$' core-nat.txt &&
+   grep -q '^core sdp [^ ]* reply 200 c=IN IP4 $inside_ip\$' core-nat.txt &&
+   ! grep -qv 'c=IN IP4 $inside_ip\$' core-nat.txt"
+check "the core never saw $nat_ip (nothing in core.log)" bash -c "! grep -qF '$nat_ip' core.log"
+rtp_nat=$(rtp_in "$(port_of "$nat_invite")" "$alice_ip")
+check "only bob sends: rtpengine relays it to $alice_ip:40000, not $nat_ip (${rtp_nat:-none})" \
+  rtp_in_ok "$rtp_nat"
+wait_for 15 bash -c "! kill -0 $nat 2>/dev/null" || true
+check "the call from behind NAT ends with BYE 200" grep -qx "BYE 200" nat.out
+wait_for 3 gone "${nat_id:-none}" || true
+check "after the BYE rtpengine lists no session of the call" gone "${nat_id:-none}"
+check "sbc_media_sessions_active is 0" active
 scrape
 grep -E '^sbc_media_' metrics.txt | sed 's/^/  /' || true
 
 if [ "$failures" -ne 0 ]; then
-  for f in sbc.log alice.out ring.out busy.out late.out bob.out carol.out dave.out rtpengine.log; do
+  for f in sbc.log alice.out ring.out busy.out late.out nat.out bob.out carol.out dave.out rtpengine.log; do
     echo "--- $f"; tail -n 20 "$f" || true
   done
   echo "--- core.log"; grep "core got\|core sdp" core.log | grep -v OPTIONS | tail -n 30 || true

@@ -173,8 +173,8 @@ time.sleep(0.2); drain()
 print("to_bob %d to_alice %d" % (got["bob"], got["alice"]))
 EOF
 echo "  (RTP: $(cat rtp.out); alice sent to $outside_ip:${alice_rtp:-?}, bob to $outside_ip:${bob_rtp:-?})"
-check "RTP from alice reaches bob through both sessions" awk '$1 == "to_bob" {exit !($2 >= 20)}' rtp.out
-check "RTP from bob reaches alice through both sessions" awk '$1 == "to_bob" {exit !($4 >= 20)}' rtp.out
+check "RTP from alice reaches bob through both sessions" awk '$1 == "to_bob" {ok = $2 >= 20} END {exit !ok}' rtp.out
+check "RTP from bob reaches alice through both sessions" awk '$1 == "to_bob" {ok = $4 >= 20} END {exit !ok}' rtp.out
 for leg in o i; do
   "$ng_ctl" "$ng_addr" query "${call_id}~$leg" >"query-$leg.out" || true
   echo "  (query ${call_id}~$leg: $(tr '\n' ';' <"query-$leg.out"))"

@@ -39,7 +39,10 @@
 // a=recvonly to an a=sendonly offer, a=sendonly to a=recvonly, a=inactive to a=inactive), and the
 // 200 to an INVITE without a body carries an SDP offer (the same lines): the answer comes in the
 // ACK, which SIP_UA_DUMP records like every message received; without SIP_UA_ANSWER_SDP the 200
-// has no body. Its digest code is its own (BoringSSL's hashes), not the SBC's.
+// has no body. SIP_UA_SDP_ADDRESS=IP names IP instead of the local address in the c= and o= lines
+// of every SDP it sends, offer or answer (a phone behind NAT: its SDP names a private address,
+// its SIP comes from SIP_UA_LOCAL_ADDRESS, where its socket stays bound). Its digest code is its
+// own (BoringSSL's hashes), not the SBC's.
 // Exit status: 0 when every action got a final answer, 1 otherwise.
 
 #include <arpa/inet.h>
@@ -390,11 +393,12 @@ class Ua {
            sdp_part(late_offer ? std::string() : local_sdp());
   }
 
-  // The SDP of an offer (and with SIP_UA_ANSWER_SDP of an answer): the local address, port 40000;
-  // `version` of the o= line (RFC 3264 8: one more for each change), `direction` an attribute.
+  // The SDP of an offer (and with SIP_UA_ANSWER_SDP of an answer): the local address (or
+  // SIP_UA_SDP_ADDRESS), port 40000; `version` of the o= line (RFC 3264 8: one more for each
+  // change), `direction` an attribute.
   std::string local_sdp(int version = 1, const std::string& direction = {}) const {
-    return "v=0\r\no=- 1 " + std::to_string(version) + " IN IP4 " + local_ip_ +
-           "\r\ns=-\r\nc=IN IP4 " + local_ip_ + "\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n" +
+    return "v=0\r\no=- 1 " + std::to_string(version) + " IN IP4 " + sdp_ip_ +
+           "\r\ns=-\r\nc=IN IP4 " + sdp_ip_ + "\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n" +
            (direction.empty() ? std::string() : "a=" + direction + "\r\n");
   }
 
@@ -638,6 +642,9 @@ class Ua {
   std::string local_ip_ = std::getenv("SIP_UA_LOCAL_ADDRESS") != nullptr
                               ? std::getenv("SIP_UA_LOCAL_ADDRESS")
                               : "127.0.0.1";
+  // The address the SDP names: the local one unless SIP_UA_SDP_ADDRESS says otherwise (NAT).
+  std::string sdp_ip_ =
+      std::getenv("SIP_UA_SDP_ADDRESS") != nullptr ? std::getenv("SIP_UA_SDP_ADDRESS") : local_ip_;
   int fd_ = -1;
   sockaddr_in sbc_{};
   int port_ = 0;
