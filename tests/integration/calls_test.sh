@@ -51,13 +51,6 @@ ua_bg() { timeout 30 "$ua" udp 127.0.0.1 "$sbc_port" "$@" & }
 scrape() { curl -fsS "http://127.0.0.1:$metrics_port/metrics" >metrics.txt 2>/dev/null || : >metrics.txt; }
 gauge() { scrape; v=$(metric "sbc_dialogs_active{state=\"$1\"}"); echo "${v:-absent}"; }
 rejections() { scrape; v=$(metric 'sbc_call_limit_rejections_total{scope="user"}'); echo "${v:-0}"; }
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds or SECONDS pass.
-wait_for() {
-  local tries=$(($1 * 10))
-  shift
-  for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 up() { kill -0 "$1" 2>/dev/null; }
 ended() { ! up "$1"; }
 

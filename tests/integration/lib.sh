@@ -3,8 +3,8 @@
 # Sets sbc, probe, corpus (absolute paths from the arguments PATH/TO/sbc PATH/TO/sip_probe
 # CORPUS_DIR), loads free_port_base, and defines pass, fail and check; `failures` counts fails,
 # enter_work_dir (a scratch directory, and every process in `pids` stopped at exit),
-# wait_http (until a health endpoint answers), wait_line, end_serve, tls_first_line, start_sbc,
-# start_kamailio and metric.
+# wait_http (until a health endpoint answers), wait_line, wait_for, start_rtpengine, end_serve,
+# tls_first_line, start_sbc, start_kamailio and metric.
 sbc=$(readlink -f "$1")
 probe=$(readlink -f "$2")
 corpus=$(readlink -f "$3")
@@ -55,6 +55,29 @@ wait_line() {
   until grep -qx -- "$2" "$1" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; do sleep 0.05; done
   return 0
 }
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds (0) or SECONDS pass (1).
+wait_for() {
+  local tries=$(($1 * 10))
+  shift
+  for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+# start_rtpengine NG_ADDRESS RTP_MIN OUTSIDE_IP INSIDE_IP: a user-space rtpengine (--table=-1) with
+# ng on NG_ADDRESS, its interface "outside" on OUTSIDE_IP and "inside" on INSIDE_IP, media ports
+# RTP_MIN..RTP_MIN+19, its log in rtpengine.log, its PID in rtpengine_pid (and `pids`); waits up
+# to 5 s for it to answer ng_ping (which needs $ng_ctl, the ng_ctl tool).
+start_rtpengine() {
+  rtpengine --config-file=none --foreground --table=-1 --delete-delay=0 --listen-ng="$1" \
+    --interface="outside/$3" --interface="inside/$4" \
+    --port-min="$2" --port-max=$(($2 + 19)) --log-stderr --log-level=6 >rtpengine.log 2>&1 &
+  rtpengine_pid=$!
+  pids+=("$rtpengine_pid")
+  rtpengine_ng=$1
+  wait_for 5 ng_ping || true
+}
+ng_ping() { "$ng_ctl" --timeout-ms 100 --retries 0 "$rtpengine_ng" ping >/dev/null; }
 
 # end_serve PID FILE: ends a `sip_ua ... serve SECONDS` running in the background (PID, its output
 # in FILE) once FILE shows "BYE received": the call it answered is over (the caller has its BYE

@@ -32,22 +32,10 @@ ng_addr=127.0.0.1:$ng_port
 alice_ip=127.0.0.21 bob_ip=127.0.0.22 carol_ip=127.0.0.23 dave_ip=127.0.0.24
 outside_ip=127.0.0.2 inside_ip=127.0.0.3
 
-wait_for() {  # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
-  local tries=$(($1 * 10))
-  shift
-  for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 
 # --- rtpengine; the core, whose log prints the c= line of every SDP it relays (ACKs too), by
 # Call-ID; the SBC
-rtpengine --config-file=none --foreground --table=-1 --delete-delay=0 --listen-ng="$ng_addr" \
-  --interface=outside/$outside_ip --interface=inside/$inside_ip \
-  --port-min="$rtp_min" --port-max=$((rtp_min + 19)) --log-stderr --log-level=6 \
-  >rtpengine.log 2>&1 &
-pids+=($!)
-ng_ping() { "$ng_ctl" --timeout-ms 100 --retries 0 "$ng_addr" ping >/dev/null; }
-wait_for 5 ng_ping || true
+start_rtpengine "$ng_addr" "$rtp_min" "$outside_ip" "$inside_ip"
 check "rtpengine answers ng ping" ng_ping
 kamailio_core_cfg "$core_port" |
   sed -e 's/^  xlog("L_INFO", "core via .*/&\n  if (has_body("application\/sdp")) xlog("L_INFO", "core sdp $ci $rm $(rb{line.sw,c=})\\n");/' \

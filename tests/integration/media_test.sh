@@ -35,22 +35,9 @@ rtp_min=$(free_port_base 54000 300)  # rtpengine's ports, on its own addresses: 
 ng_addr=127.0.0.1:$ng_port
 alice_ip=127.0.0.21 bob_ip=127.0.0.22 outside_ip=127.0.0.2 inside_ip=127.0.0.3
 
-# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds or SECONDS pass.
-wait_for() {
-  local tries=$(($1 * 10))
-  shift
-  for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 
 # --- 1. rtpengine, the core (its log also shows the c= line of every SDP it gets), the SBC
-rtpengine --config-file=none --foreground --table=-1 --delete-delay=0 --listen-ng="$ng_addr" \
-  --interface=outside/$outside_ip --interface=inside/$inside_ip \
-  --port-min="$rtp_min" --port-max=$((rtp_min + 19)) --log-stderr --log-level=6 >rtpengine.log 2>&1 &
-rtpengine_pid=$!
-pids+=("$rtpengine_pid")
-ng_ping() { "$ng_ctl" --timeout-ms 100 --retries 0 "$ng_addr" ping >/dev/null; }
-wait_for 5 ng_ping || true
+start_rtpengine "$ng_addr" "$rtp_min" "$outside_ip" "$inside_ip"
 check "rtpengine answers ng ping" ng_ping
 
 kamailio_core_cfg "$core_port" |

@@ -32,21 +32,10 @@ ng_addr=127.0.0.1:$ng_base
 rtp_min=$(free_port_base 54000 300)  # rtpengine's ports, on its own addresses: rtp_min..+19
 alice_ip=127.0.0.21 bob_ip=127.0.0.22 carol_ip=127.0.0.23 outside_ip=127.0.0.2 inside_ip=127.0.0.3
 
-wait_for() {  # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
-  local tries=$(($1 * 10))
-  shift
-  for _ in $(seq "$tries"); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 
 # --- rtpengine, the core (it logs the c= and m= lines of every SDP it gets, and whether it has a
 # crypto attribute), the SBC
-rtpengine --config-file=none --foreground --table=-1 --delete-delay=0 --listen-ng="$ng_addr" \
-  --interface=outside/$outside_ip --interface=inside/$inside_ip \
-  --port-min="$rtp_min" --port-max=$((rtp_min + 19)) --log-stderr --log-level=6 >rtpengine.log 2>&1 &
-pids+=($!)
-ng_ping() { "$ng_ctl" --timeout-ms 100 --retries 0 "$ng_addr" ping >/dev/null; }
-wait_for 5 ng_ping || true
+start_rtpengine "$ng_addr" "$rtp_min" "$outside_ip" "$inside_ip"
 check "rtpengine answers ng ping" ng_ping
 
 kamailio_core_cfg "$core_port" | sed -e 's/^  xlog("L_INFO", "core via .*/&\n  route(SDP);/' >core.cfg
