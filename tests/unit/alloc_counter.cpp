@@ -13,7 +13,14 @@ std::atomic<std::size_t> g_allocations{0};
 
 // Under ASan, blocks that the sanitizer's own operator new handed out before ours took over can
 // reach our delete; that mix is intended here, so the check is off for this binary only.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__)  // GCC
+#define SBC_UNDER_ASAN 1
+#elif defined(__has_feature)  // clang
+#if __has_feature(address_sanitizer)
+#define SBC_UNDER_ASAN 1
+#endif
+#endif
+#if defined(SBC_UNDER_ASAN)
 extern "C" const char* __asan_default_options() {
   return "alloc_dealloc_mismatch=0";
 }
