@@ -18,6 +18,7 @@ usage in a test:
 Every wait is bounded; every process and thread started is stopped at exit.
 """
 
+import http.client
 import os
 import random
 import re
@@ -306,7 +307,9 @@ class Sbc:
                                             timeout=1) as r:
                     if r.status == 200:
                         return self
-            except OSError:
+            # Not listening yet. A connection to a free port of the ephemeral range can meet
+            # itself (TCP simultaneous open: it reads back its own GET, BadStatusLine).
+            except (OSError, http.client.HTTPException):
                 pass
             time.sleep(0.1)
         raise RuntimeError("sbc not ready within 15 s:\n" + self.log())
