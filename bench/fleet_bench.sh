@@ -57,7 +57,11 @@ pids+=($a_pid)
 "$sbc" run --config "$work/b.yaml" >"$work/b.log" 2>&1 &
 b_pid=$!
 pids+=($b_pid)
-for _ in $(seq 50); do grep -q "cluster store connected" "$work/b.log" && break; sleep 0.1; done
+# Both must be up (A alone may start after B: a slow machine binds one worker at a time).
+for _ in $(seq 100); do
+  grep -q "cluster store connected" "$work/b.log" && grep -q "sbc started" "$work/a.log" && break
+  sleep 0.1
+done
 grep -q "cluster store connected" "$work/b.log" || { cat "$work/b.log"; exit 1; }
 grep -q "sbc started" "$work/a.log" || { cat "$work/a.log"; exit 1; }
 
