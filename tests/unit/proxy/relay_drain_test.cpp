@@ -13,19 +13,7 @@ std::string retry_after(const sip::Message& m) {
 
 // Alice's BYE in the dialog of alice_call_answered(), through her route set `route`.
 std::string alice_bye(const std::string& route, std::string_view branch = "z9hG4bKbye1") {
-  return "BYE sip:bob@10.0.0.30:5060 SIP/2.0\r\n"
-         "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=" +
-         std::string(branch) +
-         ";rport\r\n"
-         "Max-Forwards: 70\r\n"
-         "Route: " +
-         route +
-         "\r\n"
-         "From: <sip:alice@example.com>;tag=a1\r\n"
-         "To: <sip:bob@example.com>;tag=b1\r\n"
-         "Call-ID: call-1@192.168.1.20\r\n"
-         "CSeq: 11 BYE\r\n"
-         "Content-Length: 0\r\n\r\n";
+  return alice_in_dialog("BYE", route, branch, 11);
 }
 
 }  // namespace

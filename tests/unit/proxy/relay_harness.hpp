@@ -297,6 +297,18 @@ inline void mask_call_ids(proxy::RelaySettings& s) {
   s.mask_call_id = true;
 }
 
+// Alice's request `method` (CSeq `cseq`) in the dialog of alice_invite() answered by Bob (tag b1)
+// behind the core, through her route set `route`.
+inline std::string alice_in_dialog(std::string_view method, const std::string& route,
+                                   std::string_view branch, unsigned cseq) {
+  return std::string(method) + " sip:bob@10.0.0.30:5060 SIP/2.0\r\n" +
+         "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=" + std::string(branch) + ";rport\r\n" +
+         "Max-Forwards: 70\r\nRoute: " + route + "\r\n" +
+         "From: <sip:alice@example.com>;tag=a1\r\nTo: <sip:bob@example.com>;tag=b1\r\n" +
+         "Call-ID: call-1@192.168.1.20\r\nCSeq: " + std::to_string(cseq) + " " +
+         std::string(method) + "\r\nContent-Length: 0\r\n\r\n";
+}
+
 // An INVITE the core sends down Alice's flow through the Path token, from a PBX of the inside
 // whose Call-ID names its host.
 inline std::string core_invite(std::string_view branch = "z9hG4bKcore1") {

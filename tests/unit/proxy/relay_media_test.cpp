@@ -336,19 +336,7 @@ namespace {
 // Alice's ACK to the 2xx of call-1 through her route set `route`, with SDP `body` (the answer
 // to a late offer).
 std::string alice_ack(const std::string& route, std::string_view body) {
-  return with_sdp(
-      "ACK sip:bob@10.0.0.30:5060 SIP/2.0\r\n"
-      "Via: SIP/2.0/TLS 192.168.1.20:5061;branch=z9hG4bKack1;rport\r\n"
-      "Max-Forwards: 70\r\n"
-      "Route: " +
-          route +
-          "\r\n"
-          "From: <sip:alice@example.com>;tag=a1\r\n"
-          "To: <sip:bob@example.com>;tag=b1\r\n"
-          "Call-ID: call-1@192.168.1.20\r\n"
-          "CSeq: 10 ACK\r\n"
-          "Content-Length: 0\r\n\r\n",
-      body);
+  return with_sdp(alice_in_dialog("ACK", route, "z9hG4bKack1", 10), body);
 }
 
 // Alice's INVITE without SDP, answered 200 by the core with its offer (kCoreAnswer's address),
